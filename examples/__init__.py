@@ -1,0 +1,1 @@
+"""The bundled example scenario (installed as `lineage.examples`; `lineage demo` runs it)."""

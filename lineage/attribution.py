@@ -1,0 +1,116 @@
+"""Line attribution carried through history: which lines of a file version descend from which
+tool output.
+
+A revision's line map is a list of changed regions as `git diff -U0` prints them:
+``[old_start, old_lines, new_start, new_lines]``. Unchanged lines shift, deleted lines drop, and
+at a merge the intervals of every parent are united.
+"""
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+import networkx as nx
+
+Hunk = tuple[int, int, int, int]
+_EOF = 1 << 60  # stands for "to the end of the file" while computing
+
+
+@dataclass(frozen=True)
+class Interval:
+    output: int
+    start: int
+    end: int | None  # None: to the end of the file
+    evidence: str
+    seq: int
+
+
+def carry_span(start: int, end: int | None, hunks: Iterable[Hunk]) -> list[tuple[int, int | None]]:
+    """Map the old lines ``start..end`` through a diff; return the surviving new ranges.
+
+    >>> carry_span(5, 9, [(2, 0, 3, 2), (7, 1, 9, 0)])  # 2 lines inserted after 2, line 7 deleted
+    [(7, 10)]
+    """
+    last = _EOF if end is None else end
+    out: list[tuple[int, int]] = []
+    offset, pos = 0, start
+    for old_start, old_lines, _new_start, new_lines in sorted(hunks):
+        if pos > last:
+            break
+        # Lines before this hunk are untouched by it; a pure insertion sits after old_start.
+        untouched_to = old_start - 1 if old_lines else old_start
+        if pos <= untouched_to:
+            out.append((pos + offset, min(last, untouched_to) + offset))
+        pos = max(pos, old_start + old_lines if old_lines else old_start + 1)
+        offset += new_lines - old_lines
+    if pos <= last:
+        out.append((pos + offset, last + offset))
+    merged: list[tuple[int, int]] = []
+    for a, b in out:
+        if merged and merged[-1][1] + 1 == a:
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return [(a, None if end is None else b) for a, b in merged]
+
+
+def carry_interval(interval: Interval, line_map: list[list[int]] | None,
+                   edge_seq: int) -> list[Interval]:
+    """An interval of the parent version as it stands in the child version. With no line map
+    the child's lines are unknown, so the interval widens to the whole file (fail closed)."""
+    seq = max(interval.seq, edge_seq)
+    if line_map is None:
+        return [replace(interval, start=1, end=None, seq=seq)]
+    hunks = [(h[0], h[1], h[2], h[3]) for h in line_map]
+    return [replace(interval, start=a, end=b, seq=seq)
+            for a, b in carry_span(interval.start, interval.end, hunks)]
+
+
+def merge_intervals(intervals: Iterable[Interval]) -> list[Interval]:
+    """Keep one row per (output, start, end, evidence): the earliest seq that asserted it."""
+    best: dict[tuple[int, int, int | None, str], Interval] = {}
+    for iv in intervals:
+        key = (iv.output, iv.start, iv.end, iv.evidence)
+        if key not in best or iv.seq < best[key].seq:
+            best[key] = iv
+    return sorted(best.values(), key=lambda iv: (iv.start, iv.output, iv.evidence))
+
+
+def carry_through(closure: list[int], revisions: list[tuple[int, int, int, str | None]],
+                  explicit: dict[int, list[Interval]], fixed: dict[int, list[Interval]]
+                  ) -> list[tuple[int, Interval]]:
+    """Carried intervals of every file version in `closure`, parents first.
+
+    `revisions` are (parent, child, seq, line_map JSON) edges into the closure; `explicit` holds
+    the asserted intervals of closure versions, `fixed` all intervals of parents outside it.
+    Returns (file version, interval) rows that are not themselves asserted.
+    """
+    graph = nx.DiGraph()
+    graph.add_nodes_from(closure)
+    maps: dict[tuple[int, int], tuple[int, list[list[int]] | None]] = {}
+    for src, dst, seq, line_map in revisions:
+        graph.add_edge(src, dst)
+        old = maps.get((src, dst))
+        if old is None or seq < old[0]:
+            maps[(src, dst)] = (seq, None if line_map is None else json.loads(line_map))
+    inside = set(closure)
+    total: dict[int, list[Interval]] = dict(fixed)
+    rows: list[tuple[int, Interval]] = []
+    # A cycle of revisions is a producer error; carry along a spanning order regardless.
+    order = (nx.topological_sort(graph) if nx.is_directed_acyclic_graph(graph)
+             else nx.dfs_preorder_nodes(graph))
+    for node in order:
+        if node not in inside:
+            continue
+        carried: list[Interval] = []
+        for parent in graph.predecessors(node):
+            seq, line_map = maps[(parent, node)]
+            for iv in total.get(parent, []):
+                carried += carry_interval(iv, line_map, seq)
+        asserted = explicit.get(node, [])
+        asserted_keys = {(iv.output, iv.start, iv.end, iv.evidence) for iv in asserted}
+        new = [iv for iv in merge_intervals(carried)
+               if (iv.output, iv.start, iv.end, iv.evidence) not in asserted_keys]
+        rows += [(node, iv) for iv in new]
+        total[node] = asserted + new
+    return rows

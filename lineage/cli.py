@@ -1,0 +1,268 @@
+"""The `lineage` command line: a thin layer over the store, the loaders and the engine.
+
+Exit codes: 0 success (the gate passed), 1 the gate failed, 2 usage or input error.
+"""
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from lineage import engine, report
+from lineage.policy import PolicyError, parse_policy
+from lineage.store import IngestReport, Store, StoreError, default_db_path
+from loaders import LOADERS
+from loaders.files import InputError
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported on stderr with exit code 2."""
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+
+
+MAIN_EPILOG = """\
+examples:
+  lineage demo                                   # the bundled scenario, end to end
+  lineage ingest events examples/events.ndjson   # canonical NDJSON events
+  lineage policy set examples/policy.toml        # which tools are restricted
+  lineage gate code-pretrain@v1                  # exit 1 if any example is tainted
+  lineage explain code-pretrain@v1:ex-003        # witness path with its evidence
+  lineage verify                                 # recompute the event log's hash chain
+
+The store is a DuckDB file: --db PATH, else $LINEAGE_DB, else ./lineage.duckdb.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lineage", formatter_class=_formatter, epilog=MAIN_EPILOG,
+        description="Does any training example descend from a restricted AI-tool output?")
+    parser.add_argument("--db", default=None, metavar="PATH",
+                        help="store file (default: $LINEAGE_DB or ./lineage.duckdb)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", formatter_class=_formatter,
+                       help="load records of one source into the store",
+                       description="Load records into the store, one transaction per file. "
+                       "Bad records are rejected with file, line and reason and kept; the rest "
+                       "loads. Ingesting the same input twice changes nothing.",
+                       epilog="examples:\n  lineage ingest events examples/events.ndjson\n"
+                       "  lineage ingest events exports/   # a directory is walked\n\n"
+                       "exit status: 0 when something loaded (or all was already loaded), "
+                       "2 when nothing could be read")
+    p.add_argument("source", choices=sorted(LOADERS), metavar="SOURCE",
+                   help=f"input format: {', '.join(sorted(LOADERS))}")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(run=cmd_ingest)
+
+    p = sub.add_parser("policy", help="set or show the restriction policy",
+                       formatter_class=_formatter,
+                       epilog="examples:\n  lineage policy set examples/policy.toml\n"
+                       "  lineage policy show --format json")
+    psub = p.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
+    ps = psub.add_parser("set", help="store a new policy version from a TOML file")
+    ps.add_argument("file", metavar="FILE")
+    ps.set_defaults(run=cmd_policy_set)
+    ps = psub.add_parser("show", help="print the policy in force and its history")
+    ps.add_argument("--format", choices=["text", "json"], default="text")
+    ps.set_defaults(run=cmd_policy_show)
+
+    p = sub.add_parser("gate", formatter_class=_formatter,
+                       help="check every example of a dataset version (exit 1 on taint)",
+                       description="Check every example of a dataset version against the "
+                       "policy. Fails closed: UNKNOWN lineage fails unless --allow-unknown.",
+                       epilog="examples:\n  lineage gate code-pretrain@v1\n"
+                       "  lineage gate code-pretrain@v1 --mode strict --format json\n"
+                       "  lineage gate code-pretrain@v1 --as-of 2026-03-01 --format markdown\n"
+                       "  lineage gate code-pretrain@v1 --out verdicts.jsonl\n\n"
+                       "exit status: 0 passed, 1 failed, 2 usage or input error")
+    p.add_argument("dataset", metavar="DATASET[@VERSION]")
+    _mode_args(p)
+    p.add_argument("--allow-unknown", action="store_true",
+                   help="pass even when some examples have unknown lineage")
+    p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+    p.add_argument("--out", metavar="FILE.jsonl",
+                   help="write every example's verdict, one JSON object per line")
+    p.add_argument("--max-paths", type=int, default=20, metavar="N",
+                   help="witness paths to include (default 20)")
+    p.set_defaults(run=cmd_gate)
+
+    p = sub.add_parser("explain", formatter_class=_formatter,
+                       help="why an example is TAINTED, UNKNOWN or CLEAN",
+                       epilog="examples:\n  lineage explain code-pretrain@v1:ex-003\n"
+                       "  lineage explain ex-003 --mode strict --format json")
+    p.add_argument("example", metavar="EXAMPLE",
+                   help="DATASET@VERSION:ID, or a bare ID when it is unique")
+    _mode_args(p)
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(run=cmd_explain)
+
+    p = sub.add_parser("verify", help="recompute the event log's hash chain",
+                       description="Recompute every event's hash and the chain of ingest "
+                       "batches; exit 1 and name the rows when anything was altered.")
+    p.set_defaults(run=cmd_verify)
+
+    p = sub.add_parser("demo", help="run the bundled example scenario in a temporary store",
+                       description="Build a fresh store from examples/, set its policy, gate "
+                       "the dataset and explain one witness path. Nothing outside a temporary "
+                       "directory is touched.")
+    p.add_argument("--keep", metavar="DIR", help="build the store in DIR and keep it")
+    p.set_defaults(run=cmd_demo)
+    return parser
+
+
+def _mode_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mode", choices=engine.MODES, default="precise",
+                   help="precise: restricted lines must reach the example (default); "
+                   "strict: any restricted ancestor")
+    p.add_argument("--as-of", metavar="SEQ|TIME", default=None,
+                   help="answer with only the events up to this seq or time, under the policy "
+                   "in force then")
+
+
+def _store(args: argparse.Namespace, *, read_only: bool = False) -> Store:
+    return Store(args.db or default_db_path(), read_only=read_only)
+
+
+def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
+    total = IngestReport(args.source)
+    with _store(args) as store:
+        for batch in LOADERS[args.source](args.paths):
+            rep = store.ingest(batch)
+            total.add(rep)
+            where = batch.records[0].origin.rsplit(":", 1)[0] if batch.records else (
+                batch.rejections[0].file if batch.rejections else args.source)
+            print(f"{where}: {rep.accepted} accepted, {rep.duplicate} duplicate, "
+                  f"{rep.rejected} rejected, {rep.ignored} ignored", file=sys.stderr)
+            for rejection in rep.rejections:
+                print(f"  rejected {rejection}", file=sys.stderr)
+    if args.format == "json":
+        print(json.dumps(total.as_dict(), indent=2), file=out)
+    else:
+        print(f"{total.accepted} accepted, {total.duplicate} duplicate, {total.rejected} rejected"
+              f", {total.ignored} ignored", file=out)
+        for note in total.notes:
+            print(f"note: {note}", file=out)
+    if total.accepted == 0 and total.duplicate == 0 and total.rejected:
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def cmd_policy_set(args: argparse.Namespace, out: TextIO) -> int:
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the policy file ({exc.strerror})") from exc
+    policy = parse_policy(text, str(path))
+    with _store(args) as store:
+        version = store.set_policy(policy)
+        unknown = [w.node for w in policy.waive if store.node(w.node) is None]
+    print(f"policy version {version.version} in force, hash {version.hash} "
+          f"({len(policy.restrict)} restrictions, {len(policy.waive)} waivers)", file=out)
+    for node in unknown:
+        print(f"warning: waiver names {node!r}, which is not in the store (yet)", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_policy_show(args: argparse.Namespace, out: TextIO) -> int:
+    with _store(args, read_only=True) as store:
+        versions = store.policy_versions()
+    if not versions:
+        raise UsageError("no policy set yet: run `lineage policy set FILE.toml`")
+    current = versions[-1]
+    if args.format == "json":
+        print(json.dumps({
+            "version": current.version, "hash": current.hash, "seq": current.seq,
+            "set_at": current.set_at.isoformat(), "toml": current.policy.toml,
+            "history": [{"version": v.version, "hash": v.hash, "seq": v.seq,
+                         "set_at": v.set_at.isoformat()} for v in versions]}, indent=2), file=out)
+        return EXIT_OK
+    print(f"# policy version {current.version}, hash {current.hash}, set at "
+          f"{current.set_at.isoformat()} (event {current.seq})", file=out)
+    print(current.policy.toml.rstrip(), file=out)
+    if len(versions) > 1:
+        print("# history: " + ", ".join(f"v{v.version} {v.hash}" for v in versions), file=out)
+    return EXIT_OK
+
+
+def _run(store: Store, as_of: str | None) -> engine.TaintRun:
+    run = engine.propagate_taint(store, as_of)
+    if run.policy is None:
+        raise UsageError("no policy in force" + (f" as of {as_of}" if as_of else "") +
+                         ": run `lineage policy set FILE.toml` first")
+    return run
+
+
+def cmd_gate(args: argparse.Namespace, out: TextIO) -> int:
+    with _store(args) as store:
+        run = _run(store, args.as_of)
+        rep = engine.gate(store, run, args.dataset, args.mode,
+                          allow_unknown=args.allow_unknown, max_paths=args.max_paths)
+        if args.out:
+            with open(args.out, "w", encoding="utf-8") as fh:
+                for row in engine.iter_example_verdicts(store, run, args.dataset, args.mode):
+                    fh.write(engine.dumps(row) + "\n")
+    if args.format == "json":
+        print(json.dumps(rep.as_dict(), indent=2, default=str), file=out)
+    elif args.format == "markdown":
+        print(report.gate_markdown(rep), file=out, end="")
+    else:
+        print(report.gate_text(rep), file=out)
+    return EXIT_OK if rep.passed else EXIT_FAIL
+
+
+def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
+    with _store(args) as store:
+        run = _run(store, args.as_of)
+        example = engine.resolve_example(store, args.example)
+        v = engine.verdict(store, run, example, args.mode)
+    if args.format == "json":
+        print(json.dumps(v.as_dict(), indent=2, default=str), file=out)
+    else:
+        print(report.verdict_text(v), file=out)
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
+    with _store(args, read_only=True) as store:
+        result = store.verify()
+    if result.ok:
+        print(f"ok: {result.events} events in {result.batches} batches, hash chain intact",
+              file=out)
+        return EXIT_OK
+    print(f"FAILED: the event log was altered ({len(result.problems)} problems)", file=out)
+    for problem in result.problems:
+        print(f"  {problem}", file=out)
+    return EXIT_FAIL
+
+
+def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from lineage.demo import run_demo
+
+    return run_demo(out, keep=args.keep)
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the CLI; returns the exit code (the console script exits with it)."""
+    out = out or sys.stdout
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command: Callable[[argparse.Namespace, TextIO], int] = args.run
+    try:
+        return command(args, out)
+    except (UsageError, StoreError, PolicyError, engine.EngineError, InputError) as exc:
+        print(f"lineage: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

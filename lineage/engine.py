@@ -1,0 +1,538 @@
+"""The taint engine: which nodes descend from a restricted tool output, and the evidence why.
+
+`propagate_taint` runs one set-based, multi-source pass from every restricted output (and
+session) along derivation edges only, and materializes (node, root, pred, depth) rows per policy
+hash and as-of point. Membership edges are never followed, so a shard with one tainted example
+does not taint the others. `verdict` and `gate` read that table; explaining an example is a walk
+up `pred`.
+
+Modes:
+- strict: an example is TAINTED when any restricted output is an ancestor (entity level);
+- precise: the restricted lines must survive into the example's span: a file version passes
+  taint to an example only where an attributed interval of that root overlaps the example's
+  span; an example derived from a tainted example, or built directly from a restricted output or
+  session, is tainted in both modes.
+UNKNOWN: not tainted, and an ancestor was referenced but never ingested. CLEAN: neither.
+"""
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from lineage.eventlog import canonical_json
+from lineage.model import DERIVATION, EdgeKind, NodeKind
+from lineage.policy import Policy, Restriction, Waiver, glob_regex, parse_moment
+from lineage.store import PolicyVersion, Store, StoredNode
+
+MODES = ("precise", "strict")
+TAINTED, UNKNOWN, CLEAN = "TAINTED", "UNKNOWN", "CLEAN"
+_FOREVER = 2**62
+_DERIVATION_SQL = ", ".join(f"'{k}'" for k in sorted(DERIVATION))
+
+
+class EngineError(ValueError):
+    """A question the engine cannot answer as asked (unknown example, bad as-of...)."""
+
+
+@dataclass(frozen=True)
+class AsOf:
+    seq: int
+    time: datetime
+
+
+@dataclass(frozen=True)
+class TaintRun:
+    """One materialized propagation: a policy version, the waivers active, an as-of point."""
+
+    run: int
+    as_of: AsOf
+    policy: PolicyVersion | None
+    waivers: tuple[Waiver, ...]
+
+    @property
+    def policy_hash(self) -> str | None:
+        return self.policy.hash if self.policy else None
+
+
+@dataclass
+class Step:
+    """One node of a witness path and the edge that led into it."""
+
+    node: str
+    kind: str
+    edge: str | None
+    span: dict[str, Any] | None
+    event: dict[str, Any] | None
+    lines: list[dict[str, Any]] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {"node": self.node, "kind": self.kind, "edge": self.edge, "span": self.span,
+               "event": self.event}
+        if self.lines is not None:
+            out["lines"] = self.lines
+        return out
+
+
+@dataclass
+class Verdict:
+    example: str
+    status: str
+    mode: str
+    policy_hash: str | None
+    as_of: int
+    sources: list[str] = field(default_factory=list)
+    paths: list[list[Step]] = field(default_factory=list)
+    reason: str | None = None
+    waivers: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"example": self.example, "status": self.status, "mode": self.mode,
+                "policy_hash": self.policy_hash, "as_of": self.as_of, "sources": self.sources,
+                "reason": self.reason, "waivers": self.waivers,
+                "paths": [[s.as_dict() for s in p] for p in self.paths]}
+
+
+# -- as-of ------------------------------------------------------------------------------------
+
+
+def resolve_as_of(store: Store, as_of: str | int | None) -> AsOf:
+    """An as-of point from a seq (``"120"``), an RFC 3339 time or date, or None for the head."""
+    head = store.head_seq()
+    if as_of is None or as_of == "":
+        return AsOf(head, datetime.now(UTC))
+    text = str(as_of).strip()
+    if text.isdigit():
+        seq = int(text)
+        if seq > head:
+            raise EngineError(f"--as-of {seq} is past the head of the log (seq {head})")
+        return AsOf(seq, store.time_of_seq(seq) or datetime.now(UTC))
+    try:
+        moment = parse_moment(text, end_of_day=False)
+    except ValueError as exc:
+        raise EngineError(f"--as-of {text!r}: give an event seq (e.g. 120) or a time "
+                          "(e.g. 2026-03-01 or 2026-03-01T12:00:00Z)") from exc
+    return AsOf(store.seq_at_time(moment), moment)
+
+
+# -- propagation ------------------------------------------------------------------------------
+
+
+def _restriction_sql(rule: Restriction) -> tuple[str, list[Any]]:
+    """SQL that is true for an output/session node the rule restricts. An unknown time or repo
+    counts as inside the rule's window and scope (fail closed)."""
+    conds, params = [], []
+    for attr, pattern in (("tool", rule.tool), ("model", rule.model)):
+        if pattern is not None:
+            conds.append(f"regexp_full_match(lower(coalesce(json_extract_string(n.attrs, "
+                         f"'$.{attr}'), '')), ?)")
+            params.append(glob_regex(pattern.lower()))
+    time = "TRY_CAST(json_extract_string(n.attrs, '$.time') AS TIMESTAMPTZ)"
+    if rule.since:
+        conds.append(f"({time} IS NULL OR {time} >= ?)")
+        params.append(parse_moment(rule.since, end_of_day=False))
+    if rule.until:
+        conds.append(f"({time} IS NULL OR {time} < ?)")
+        params.append(parse_moment(rule.until, end_of_day=True))
+    if rule.repos:
+        repo = "lower(json_extract_string(n.attrs, '$.repo'))"
+        ors = " OR ".join(f"regexp_full_match({repo}, ?)" for _ in rule.repos)
+        conds.append(f"({repo} IS NULL OR {ors})")
+        params += [glob_regex(p.lower()) for p in rule.repos]
+    return "(" + " AND ".join(conds) + ")", params
+
+
+def propagate_taint(store: Store, as_of: str | int | None = None) -> TaintRun:
+    """Materialize taint for the policy in force at `as_of` (default: the head of the log).
+
+    Reuses an earlier run with the same policy, active waivers and as-of seq.
+    """
+    point = resolve_as_of(store, as_of)
+    policy = store.policy_at(point.seq)
+    waivers = tuple(policy.policy.active_waivers(point.time)) if policy else ()
+    waiver_key = canonical_json(sorted(w.node for w in waivers))
+    con = store.con
+    found = con.execute(
+        "SELECT run FROM taint_runs WHERE policy_hash = ? AND waivers = ? AND as_of = ?",
+        [policy.hash if policy else "", waiver_key, point.seq]).fetchone()
+    if found:
+        return TaintRun(found[0], point, policy, waivers)
+    with store.transaction():
+        run = con.execute("SELECT coalesce(max(run), 0) + 1 FROM taint_runs").fetchone()[0]
+        _materialize(store, run, point.seq, policy.policy if policy else None, waivers)
+        con.execute("INSERT INTO taint_runs VALUES (?, ?, ?, ?, ?)",
+                    [run, policy.hash if policy else "", waiver_key, point.seq, datetime.now(UTC)])
+    return TaintRun(run, point, policy, waivers)
+
+
+def _materialize(store: Store, run: int, seq: int, policy: Policy | None,
+                 waivers: tuple[Waiver, ...]) -> None:
+    con = store.con
+    # The derivation graph as of `seq`, with files named at a commit resolved to their version.
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _g AS
+        SELECT coalesce(a.target, e.src) AS src, e.dst, e.kind, e.span_start, e.span_end,
+               e.span_unit, min(e.seq) AS seq
+        FROM edges e
+        LEFT JOIN (SELECT alias, min(target) AS target FROM aliases WHERE seq <= $s
+                   GROUP BY alias) a ON a.alias = e.src
+        WHERE e.seq <= $s AND e.kind IN ({_DERIVATION_SQL})
+        GROUP BY ALL""", {"s": seq})
+    waiver_ids = list(store.node_ids(w.node for w in waivers).values())
+    con.execute("CREATE OR REPLACE TEMP TABLE _waived AS SELECT unnest(?::BIGINT[]) AS id",
+                [waiver_ids])
+    rules = [_restriction_sql(r) for r in (policy.restrict if policy else ())]
+    where = " OR ".join(sql for sql, _ in rules) or "false"
+    params: list[Any] = [seq] + [p for _, ps in rules for p in ps]
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _frontier AS
+        SELECT n.id AS node, n.id AS root, NULL::BIGINT AS pred, 0 AS depth,
+               CASE WHEN n.id IN (SELECT id FROM _waived) THEN n.id END AS blocked_by
+        FROM nodes n
+        WHERE n.kind IN ('{NodeKind.OUTPUT}', '{NodeKind.SESSION}') AND n.defined_seq <= ?
+          AND ({where})""", params)
+    con.execute("CREATE OR REPLACE TEMP TABLE _t AS SELECT * FROM _frontier")
+    _spread(store, "_t", kinds=None)
+
+    # Precise: a file version passes taint to an example only through overlapping lines.
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _frontier AS
+        SELECT c.dst AS node, t.root, min(c.src) AS pred, min(t.depth) + 1 AS depth,
+               coalesce(t.blocked_by, w.id) AS blocked_by
+        FROM _g c JOIN _t t ON t.node = c.src
+        LEFT JOIN _waived w ON w.id = c.dst
+        WHERE c.kind = '{EdgeKind.TRANSCRIBED}'
+           OR (c.kind = '{EdgeKind.CHUNKED}' AND EXISTS (
+                SELECT 1 FROM attributions a
+                WHERE a.file_version = c.src AND a.output = t.root AND a.seq <= ?
+                  AND (c.span_unit IS DISTINCT FROM 'line' OR c.span_start IS NULL OR (
+                       a.line_start <= coalesce(c.span_end, {_FOREVER})
+                       AND coalesce(a.line_end, {_FOREVER}) >= c.span_start))))
+        GROUP BY c.dst, t.root, coalesce(t.blocked_by, w.id)""", [seq])
+    con.execute("CREATE OR REPLACE TEMP TABLE _p AS SELECT * FROM _frontier")
+    _spread(store, "_p", kinds=[EdgeKind.DERIVED])
+
+    # Incomplete lineage: everything downstream of a node referenced but never ingested.
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _frontier AS
+        SELECT DISTINCT g.src AS node, g.src AS missing FROM _g g JOIN nodes n ON n.id = g.src
+        WHERE n.defined_seq IS NULL OR n.defined_seq > ?""", [seq])
+    con.execute("CREATE OR REPLACE TEMP TABLE _inc AS SELECT * FROM _frontier")
+    while con.execute("SELECT count(*) FROM _frontier").fetchone()[0]:
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE _frontier AS
+            SELECT g.dst AS node, min(f.missing) AS missing
+            FROM _frontier f JOIN _g g ON g.src = f.node
+            WHERE NOT EXISTS (SELECT 1 FROM _inc i WHERE i.node = g.dst)
+            GROUP BY g.dst""")
+        con.execute("INSERT INTO _inc SELECT * FROM _frontier")
+
+    con.execute("INSERT INTO taint SELECT ?, 'strict', node, root, pred, depth, blocked_by "
+                "FROM _t", [run])
+    con.execute("INSERT INTO taint SELECT ?, 'precise', node, root, pred, depth, blocked_by "
+                "FROM _p", [run])
+    con.execute("INSERT INTO incomplete SELECT ?, node, missing FROM _inc", [run])
+    for table in ("_g", "_waived", "_frontier", "_t", "_p", "_inc"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _spread(store: Store, table: str, kinds: list[EdgeKind] | None) -> None:
+    """Breadth-first frontier loop: extend `table` (node, root, pred, depth, blocked_by) along
+    `_g` edges (of `kinds`, default all derivation) until nothing new is reached. Reaching a
+    waived node marks that row, and all it reaches, as blocked by that waiver."""
+    con = store.con
+    kind_filter = ("AND g.kind IN (" + ", ".join(f"'{k}'" for k in kinds) + ")") if kinds else ""
+    while con.execute("SELECT count(*) FROM _frontier").fetchone()[0]:
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _frontier AS
+            SELECT g.dst AS node, f.root, min(f.node) AS pred, min(f.depth) + 1 AS depth,
+                   coalesce(f.blocked_by, w.id) AS blocked_by
+            FROM _frontier f JOIN _g g ON g.src = f.node {kind_filter}
+            LEFT JOIN _waived w ON w.id = g.dst
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {table} t WHERE t.node = g.dst AND t.root = f.root
+                  AND (t.blocked_by IS NULL
+                       OR t.blocked_by IS NOT DISTINCT FROM coalesce(f.blocked_by, w.id)))
+            GROUP BY g.dst, f.root, coalesce(f.blocked_by, w.id)""")
+        con.execute(f"INSERT INTO {table} SELECT * FROM _frontier")
+
+
+# -- verdicts ---------------------------------------------------------------------------------
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise EngineError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    return mode
+
+
+def resolve_example(store: Store, name: str) -> StoredNode:
+    """An example given as its key, as ``DATASET@VERSION:ID``, or as a bare id when unique."""
+    for key in (name, f"example:{name}"):
+        node = store.node(key)
+        if node is not None and node.kind == NodeKind.EXAMPLE:
+            return node
+    matches = store.find_examples(name)
+    if len(matches) == 1:
+        return store.node(matches[0])  # type: ignore[return-value]
+    if matches:
+        shown = ", ".join(m.removeprefix("example:") for m in matches[:5])
+        raise EngineError(f"example {name!r} is in several datasets ({shown}); "
+                          "name it as DATASET@VERSION:ID")
+    raise EngineError(f"no example {name!r} in the store; name it as DATASET@VERSION:ID "
+                      "(`lineage gate DATASET --format json` lists them)")
+
+
+def verdict(store: Store, run: TaintRun, example: StoredNode, mode: str,
+            max_paths: int = 3) -> Verdict:
+    """The verdict of one example, with up to `max_paths` witness paths (one per source)."""
+    check_mode(mode)
+    con = store.con
+    rows = con.execute("""
+        SELECT n.key, t.root, t.blocked_by FROM taint t JOIN nodes n ON n.id = t.root
+        WHERE t.run = ? AND t.mode = ? AND t.node = ? ORDER BY n.key""",
+                       [run.run, mode, example.id]).fetchall()
+    real = sorted({(key, root) for key, root, blocked in rows if blocked is None})
+    out = Verdict(example.key, CLEAN, mode, run.policy_hash, run.as_of.seq)
+    if real:
+        out.status = TAINTED
+        out.sources = [key for key, _ in real]
+        out.paths = [witness_path(store, run, example.id, root, mode)
+                     for _, root in real[:max_paths]]
+    else:
+        missing = con.execute(
+            "SELECT missing FROM incomplete WHERE run = ? AND node = ?",
+            [run.run, example.id]).fetchone()
+        if missing:
+            out.status = UNKNOWN
+            out.reason = unknown_reason(store, missing[0])
+    blocked = sorted({b for _, _, b in rows if b is not None})
+    out.waivers = _waivers_named(store, run, blocked)
+    return out
+
+
+def _waivers_named(store: Store, run: TaintRun, ids: list[int]) -> list[dict[str, Any]]:
+    keys = {store.node_by_id(i).key for i in ids}  # type: ignore[union-attr]
+    return [{"node": w.node, "reason": w.reason, "approver": w.approver, "expires": w.expires}
+            for w in run.waivers if w.node in keys]
+
+
+def unknown_reason(store: Store, missing_id: int) -> str:
+    node = store.node_by_id(missing_id)
+    assert node is not None
+    repo = node.attrs.get("repo")
+    if node.kind == NodeKind.FILE_VERSION and repo:
+        known = store.con.execute(
+            "SELECT count(*) FROM nodes WHERE kind = ? AND defined_seq IS NOT NULL "
+            "AND json_extract_string(attrs, '$.repo') = ?",
+            [str(NodeKind.FILE_VERSION), repo]).fetchone()[0]
+        if not known:
+            return f"repository {repo} was never ingested (needed for {node.key})"
+        return f"file version {node.key} was never ingested"
+    if node.kind == NodeKind.EXAMPLE:
+        return f"parent example {node.key} was never ingested"
+    return f"{node.kind} {node.key} was never ingested"
+
+
+def witness_path(store: Store, run: TaintRun, node_id: int, root_id: int, mode: str
+                 ) -> list[Step]:
+    """The path from `root_id` to `node_id` that propagation recorded, as steps from the
+    restricted output to the example, each with its edge, span and asserting event."""
+    con = store.con
+    chain = [node_id]
+    current, seen = node_id, {node_id}
+    while current != root_id:
+        row = None
+        for m in ([mode, "strict"] if mode != "strict" else ["strict"]):
+            row = con.execute("""
+                SELECT pred FROM taint WHERE run = ? AND mode = ? AND node = ? AND root = ?
+                ORDER BY blocked_by NULLS FIRST, depth LIMIT 1""",
+                              [run.run, m, current, root_id]).fetchone()
+            if row is not None:
+                break
+        if row is None or row[0] is None or row[0] in seen:
+            break
+        current = row[0]
+        seen.add(current)
+        chain.append(current)
+    chain.reverse()
+    steps: list[Step] = []
+    prev: int | None = None
+    for nid in chain:
+        node = store.node_by_id(nid)
+        assert node is not None
+        step = Step(node.key, node.kind, None, None, None)
+        if prev is not None:
+            edge = con.execute(f"""
+                SELECT e.kind, e.span_start, e.span_end, e.span_unit, e.seq, v.event_id, v.source,
+                       v.origin
+                FROM edges e JOIN events v ON v.seq = e.seq
+                WHERE e.dst = ? AND e.kind IN ({_DERIVATION_SQL}) AND e.seq <= ?
+                  AND (e.src = ? OR e.src IN (SELECT alias FROM aliases WHERE target = ?
+                                              AND seq <= ?))
+                ORDER BY e.seq LIMIT 1""",
+                               [nid, run.as_of.seq, prev, prev, run.as_of.seq]).fetchone()
+            if edge:
+                kind, start, end, unit, seq, event_id, source, origin = edge
+                step.edge = kind
+                if start is not None:
+                    step.span = {"unit": unit, "start": start, "end": end}
+                step.event = {"seq": seq, "id": event_id, "source": source, "origin": origin}
+        else:
+            defined = node.defined_seq
+            if defined is not None:
+                ev = store.event(defined)
+                if ev:
+                    step.event = {"seq": ev["seq"], "id": ev["id"], "source": ev["source"],
+                                  "origin": ev["origin"]}
+        if node.kind == NodeKind.FILE_VERSION:
+            root_key = store.node_by_id(root_id).key  # type: ignore[union-attr]
+            step.lines = [{"start": s, "end": e, "evidence": ev, "seq": sq}
+                          for out, s, e, ev, sq, _ in store.attributions_of(nid, run.as_of.seq)
+                          if out == root_key]
+        steps.append(step)
+        prev = nid
+    return steps
+
+
+# -- the gate ---------------------------------------------------------------------------------
+
+
+@dataclass
+class GateReport:
+    dataset: str
+    mode: str
+    policy_hash: str | None
+    as_of: int
+    allow_unknown: bool
+    counts: dict[str, int]
+    tainted: list[dict[str, Any]]
+    unknown: list[dict[str, Any]]
+    by_tool: list[dict[str, Any]]
+    by_repo: list[dict[str, Any]]
+    waivers: list[dict[str, Any]]
+
+    @property
+    def passed(self) -> bool:
+        return self.counts["tainted"] == 0 and (self.allow_unknown or self.counts["unknown"] == 0)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"dataset": self.dataset, "mode": self.mode, "policy_hash": self.policy_hash,
+                "as_of": self.as_of, "passed": self.passed, "allow_unknown": self.allow_unknown,
+                "counts": self.counts, "tainted": self.tainted, "unknown": self.unknown,
+                "by_tool": self.by_tool, "by_repo": self.by_repo, "waivers": self.waivers}
+
+
+def resolve_dataset(store: Store, spec: str, as_of: int) -> tuple[str, str]:
+    """``NAME@VERSION``, or ``NAME`` when it has a single (or a latest by name) version."""
+    known = store.dataset_versions(as_of)
+    name, _, version = spec.partition("@")
+    versions = [v for d, v in known if d == name]
+    if version and version in versions:
+        return name, version
+    if not version and versions:
+        return name, versions[-1]
+    listing = ", ".join(f"{d}@{v}" for d, v in known) or "none (ingest a manifest first)"
+    raise EngineError(f"unknown dataset {spec!r}; known dataset versions: {listing}")
+
+
+def _members_sql() -> str:
+    return f"""
+        SELECT DISTINCT x.id FROM nodes x
+        JOIN edges m1 ON m1.src = x.id AND m1.kind = '{EdgeKind.MEMBER}' AND m1.seq <= $s
+        LEFT JOIN edges m2 ON m2.src = m1.dst AND m2.kind = '{EdgeKind.MEMBER}' AND m2.seq <= $s
+        WHERE x.kind = '{NodeKind.EXAMPLE}' AND x.defined_seq <= $s
+          AND (m1.dst = $dv OR m2.dst = $dv)"""
+
+
+def example_statuses_sql() -> str:
+    """SQL for (id, key, example id, status, sources JSON) of every example of one dataset
+    version; parameters $run, $mode, $s (as-of seq) and $dv (dataset version node id)."""
+    return f"""
+        WITH members AS ({_members_sql()}),
+        hits AS (
+            SELECT t.node, list(DISTINCT r.key ORDER BY r.key) AS sources
+            FROM taint t JOIN members m ON m.id = t.node JOIN nodes r ON r.id = t.root
+            WHERE t.run = $run AND t.mode = $mode AND t.blocked_by IS NULL
+            GROUP BY t.node)
+        SELECT x.id, x.key, json_extract_string(x.attrs, '$.example') AS example,
+               CASE WHEN h.node IS NOT NULL THEN '{TAINTED}'
+                    WHEN i.node IS NOT NULL THEN '{UNKNOWN}' ELSE '{CLEAN}' END AS status,
+               coalesce(h.sources, []) AS sources, i.missing
+        FROM members m JOIN nodes x ON x.id = m.id
+        LEFT JOIN hits h ON h.node = x.id
+        LEFT JOIN incomplete i ON i.run = $run AND i.node = x.id
+        ORDER BY x.key"""
+
+
+def gate(store: Store, run: TaintRun, dataset: str, mode: str, *, allow_unknown: bool = False,
+         max_paths: int = 20, max_listed: int = 1000) -> GateReport:
+    """Check every example of a dataset version. Lists the first `max_listed` tainted and
+    unknown examples and the witness paths of the first `max_paths` tainted ones."""
+    check_mode(mode)
+    name, version = resolve_dataset(store, dataset, run.as_of.seq)
+    dv = store.node(f"dataset:{name}@{version}")
+    assert dv is not None
+    con = store.con
+    params = {"run": run.run, "mode": mode, "s": run.as_of.seq, "dv": dv.id}
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _gate AS {example_statuses_sql()}", params)
+    counts = dict(con.execute("SELECT status, count(*) FROM _gate GROUP BY status").fetchall())
+    total = sum(counts.values())
+    tainted_rows = con.execute(
+        "SELECT id, key, sources FROM _gate WHERE status = ? ORDER BY key LIMIT ?",
+        [TAINTED, max_listed]).fetchall()
+    tainted = []
+    for n, (nid, key, sources) in enumerate(tainted_rows):
+        entry: dict[str, Any] = {"example": key, "sources": sources, "path": None}
+        if n < max_paths:
+            root = store.node(sources[0])
+            assert root is not None
+            entry["path"] = [s.as_dict() for s in witness_path(store, run, nid, root.id, mode)]
+        tainted.append(entry)
+    unknown = [{"example": key, "reason": unknown_reason(store, missing)}
+               for key, missing in con.execute(
+                   "SELECT key, missing FROM _gate WHERE status = ? ORDER BY key LIMIT ?",
+                   [UNKNOWN, max_listed]).fetchall()]
+    by_tool = [{"tool": t, "model": m, "examples": c} for t, m, c in con.execute("""
+        SELECT json_extract_string(r.attrs, '$.tool'), json_extract_string(r.attrs, '$.model'),
+               count(DISTINCT g.id)
+        FROM _gate g, unnest(g.sources) AS s(src) JOIN nodes r ON r.key = s.src
+        WHERE g.status = ? GROUP BY ALL ORDER BY 3 DESC, 1, 2""", [TAINTED]).fetchall()]
+    by_repo = [{"repo": r, "tainted": t, "unknown": u, "clean": c} for r, t, u, c in con.execute(
+        f"""SELECT coalesce(json_extract_string(x.attrs, '$.repo'), '(no source repository)')
+                 AS repo,
+               count(*) FILTER (WHERE status = '{TAINTED}'),
+               count(*) FILTER (WHERE status = '{UNKNOWN}'),
+               count(*) FILTER (WHERE status = '{CLEAN}')
+        FROM _gate g JOIN nodes x ON x.id = g.id GROUP BY 1 ORDER BY 1""").fetchall()]
+    waived_ids = [r[0] for r in con.execute(f"""
+        SELECT DISTINCT t.blocked_by FROM taint t JOIN _gate g ON g.id = t.node
+        WHERE t.run = ? AND t.mode = ? AND t.blocked_by IS NOT NULL
+          AND g.status <> '{TAINTED}'""", [run.run, mode]).fetchall()]
+    con.execute("DROP TABLE _gate")
+    return GateReport(
+        dataset=f"{name}@{version}", mode=mode, policy_hash=run.policy_hash,
+        as_of=run.as_of.seq, allow_unknown=allow_unknown,
+        counts={"examples": total, "tainted": counts.get(TAINTED, 0),
+                "unknown": counts.get(UNKNOWN, 0), "clean": counts.get(CLEAN, 0)},
+        tainted=tainted, unknown=unknown, by_tool=by_tool, by_repo=by_repo,
+        waivers=_waivers_named(store, run, waived_ids))
+
+
+def iter_example_verdicts(store: Store, run: TaintRun, dataset: str, mode: str,
+                          chunk: int = 10_000):
+    """Every example of a dataset version as {"example", "status", "sources"}, streamed in
+    chunks so millions of examples never sit in one Python list."""
+    name, version = resolve_dataset(store, dataset, run.as_of.seq)
+    dv = store.node(f"dataset:{name}@{version}")
+    assert dv is not None
+    cur = store.con.cursor()
+    cur.execute(f"SELECT example, status, sources FROM ({example_statuses_sql()})",
+                {"run": run.run, "mode": mode, "s": run.as_of.seq, "dv": dv.id})
+    while rows := cur.fetchmany(chunk):
+        for example, status, sources in rows:
+            yield {"example": example, "status": status, "sources": sources}
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)

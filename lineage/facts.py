@@ -1,0 +1,110 @@
+"""Facts: what a loader makes of a raw record, before the store gives them ids and seqs.
+
+Loaders build these and hand them to `Store.ingest` in a `Batch`; they never write SQL.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from lineage.model import EdgeKind, NodeKind
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Span:
+    """A 1-based inclusive range of lines (or bytes); `end` None means to the end of the file."""
+
+    start: int
+    end: int | None
+    unit: str = "line"
+
+    def __post_init__(self) -> None:
+        if self.unit not in ("line", "byte"):
+            raise ValueError(f"span unit must be 'line' or 'byte', not {self.unit!r}")
+        if self.start < 1 or (self.end is not None and self.end < self.start):
+            raise ValueError(f"bad span {self.start}-{self.end}: need 1 <= start <= end")
+
+    def __str__(self) -> str:
+        end = "" if self.end is None else str(self.end)
+        return f"{'L' if self.unit == 'line' else 'B'}{self.start}-{end}"
+
+
+@dataclass(frozen=True)
+class Node:
+    """A node the record defines (`defines=True`) or only mentions (its lineage stays unknown)."""
+
+    key: str
+    kind: NodeKind
+    attrs: JSON = field(default_factory=dict)
+    defines: bool = True
+
+
+@dataclass(frozen=True)
+class Edge:
+    src: str
+    dst: str
+    kind: EdgeKind
+    span: Span | None = None
+    line_map: list[list[int]] | None = None
+
+
+@dataclass(frozen=True)
+class Alias:
+    """`alias` names the same node as `target` (a file at a commit is a file version)."""
+
+    alias: str
+    target: str
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Lines of a file version that descend from a tool output, with the evidence for it."""
+
+    file_version: str
+    output: str
+    span: Span
+    evidence: str
+
+
+Fact = Node | Edge | Alias | Attribution
+
+
+@dataclass
+class Record:
+    """One accepted raw record: its stable id, the raw payload kept as evidence, and its facts."""
+
+    event_id: str
+    type: str
+    payload: JSON
+    facts: list[Fact]
+    occurred_at: datetime | None = None
+    origin: str | None = None
+
+
+@dataclass
+class Rejection:
+    """A record that could not be read: where it came from, why, and its raw text."""
+
+    file: str | None
+    line: int | None
+    reason: str
+    raw: str | None
+
+    def __str__(self) -> str:
+        where = self.file or "<input>"
+        if self.line is not None:
+            where += f":{self.line}"
+        return f"{where}: {self.reason}"
+
+
+@dataclass
+class Batch:
+    """What one loader read from one input; the store ingests it in one transaction."""
+
+    source: str
+    records: list[Record] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    ignored: int = 0
+    notes: list[str] = field(default_factory=list)

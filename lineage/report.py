@@ -1,0 +1,132 @@
+"""Rendering gate reports and verdicts for people: plain text for terminals, Markdown for pull
+requests and audit files (with a Mermaid diagram of a witness path)."""
+
+from typing import Any
+
+from lineage.engine import GateReport, Step, Verdict
+
+
+def _span(span: dict[str, Any] | None) -> str:
+    if not span:
+        return ""
+    unit = "lines" if span["unit"] == "line" else "bytes"
+    end = span["end"] if span["end"] is not None else "end"
+    return f" [{unit} {span['start']}-{end}]"
+
+
+def _lines(step: Step) -> str:
+    if not step.lines:
+        return ""
+    parts = [f"{iv['start']}-{iv['end'] if iv['end'] is not None else 'end'}" for iv in step.lines]
+    return f" (restricted lines {', '.join(parts)}; {step.lines[0]['evidence']})"
+
+
+def path_text(path: list[Step], indent: str = "  ") -> list[str]:
+    out = []
+    for n, step in enumerate(path):
+        arrow = "" if n == 0 else f"--{step.edge}{_span(step.span)}--> "
+        event = f"  (event {step.event['seq']}: {step.event['id']})" if step.event else ""
+        out.append(f"{indent}{'   ' * min(n, 1)}{arrow}{step.node}{_lines(step)}{event}")
+    return out
+
+
+def _steps(raw: list[dict[str, Any]]) -> list[Step]:
+    return [Step(**s) for s in raw]
+
+
+def gate_text(report: GateReport) -> str:
+    c = report.counts
+    verdict = "PASSED" if report.passed else "FAILED"
+    lines = [
+        f"gate {report.dataset} ({report.mode} mode, policy {report.policy_hash}, "
+        f"as of event {report.as_of}): {verdict}",
+        f"  {c['examples']} examples: {c['tainted']} tainted, {c['unknown']} unknown, "
+        f"{c['clean']} clean" + ("  (unknown allowed)" if report.allow_unknown else ""),
+    ]
+    if report.by_tool:
+        lines.append("  tainted by tool and model:")
+        lines += [f"    {t['tool']} {t['model'] or '(model unknown)'}: {t['examples']}"
+                  for t in report.by_tool]
+    if report.by_repo:
+        lines.append("  by source repository (tainted/unknown/clean):")
+        lines += [f"    {r['repo']}: {r['tainted']}/{r['unknown']}/{r['clean']}"
+                  for r in report.by_repo]
+    for entry in report.tainted:
+        lines.append(f"  TAINTED {entry['example']} <- {', '.join(entry['sources'])}")
+    shown = next((e for e in report.tainted if e["path"]), None)
+    if shown:
+        lines.append(f"  witness path of {shown['example']}:")
+        lines += path_text(_steps(shown["path"]), "    ")
+    for entry in report.unknown:
+        lines.append(f"  UNKNOWN {entry['example']}: {entry['reason']}")
+    for w in report.waivers:
+        lines.append(f"  waiver applied: {w['node']} ({w['reason']}; approved by "
+                     f"{w['approver']}{', expires ' + w['expires'] if w['expires'] else ''})")
+    if report.counts["unknown"] and not report.allow_unknown:
+        lines.append("  UNKNOWN examples fail the gate: ingest their sources, or pass "
+                     "--allow-unknown to accept them.")
+    return "\n".join(lines)
+
+
+def mermaid(path: list[Step]) -> str:
+    out = ["```mermaid", "flowchart LR"]
+    for n, step in enumerate(path):
+        label = step.node.replace('"', "'")
+        out.append(f'  n{n}["{step.kind}<br/>{label}"]')
+        if n:
+            out.append(f"  n{n - 1} -->|{step.edge}{_span(step.span)}| n{n}")
+    out.append("```")
+    return "\n".join(out)
+
+
+def gate_markdown(report: GateReport) -> str:
+    c = report.counts
+    icon = "✅ passed" if report.passed else "❌ failed"
+    out = [
+        f"## Training-data gate: `{report.dataset}` {icon}",
+        "",
+        f"Mode **{report.mode}**, policy `{report.policy_hash}`, as of event {report.as_of}.",
+        "",
+        "| examples | tainted | unknown | clean |",
+        "| ---: | ---: | ---: | ---: |",
+        f"| {c['examples']} | {c['tainted']} | {c['unknown']} | {c['clean']} |",
+    ]
+    if report.by_tool:
+        out += ["", "### Tainted by tool", "", "| tool | model | examples |",
+                "| --- | --- | ---: |"]
+        out += [f"| {t['tool']} | {t['model'] or ''} | {t['examples']} |" for t in report.by_tool]
+    if report.by_repo:
+        out += ["", "### By source repository", "",
+                "| repository | tainted | unknown | clean |", "| --- | ---: | ---: | ---: |"]
+        out += [f"| {r['repo']} | {r['tainted']} | {r['unknown']} | {r['clean']} |"
+                for r in report.by_repo]
+    if report.tainted:
+        out += ["", "### Tainted examples", "", "| example | sources |", "| --- | --- |"]
+        out += [f"| `{t['example']}` | {', '.join(f'`{s}`' for s in t['sources'])} |"
+                for t in report.tainted]
+        shown = next((e for e in report.tainted if e["path"]), None)
+        if shown:
+            out += ["", f"Witness path of `{shown['example']}`:", "",
+                    mermaid(_steps(shown["path"]))]
+    if report.unknown:
+        out += ["", "### Unknown lineage", "", "| example | reason |", "| --- | --- |"]
+        out += [f"| `{u['example']}` | {u['reason']} |" for u in report.unknown]
+    if report.waivers:
+        out += ["", "### Waivers applied", ""]
+        out += [f"- `{w['node']}`: {w['reason']} (approved by {w['approver']})"
+                for w in report.waivers]
+    return "\n".join(out) + "\n"
+
+
+def verdict_text(v: Verdict) -> str:
+    lines = [f"{v.example}: {v.status} ({v.mode} mode, policy {v.policy_hash}, "
+             f"as of event {v.as_of})"]
+    if v.reason:
+        lines.append(f"  {v.reason}")
+    for n, path in enumerate(v.paths, 1):
+        lines.append(f"  witness path {n} from {path[0].node}:")
+        lines += path_text(path, "    ")
+    for w in v.waivers:
+        lines.append(f"  waiver {w['node']} blocks taint here: {w['reason']} "
+                     f"(approved by {w['approver']})")
+    return "\n".join(lines)

@@ -1,0 +1,495 @@
+"""The store: a DuckDB file holding the event log, the provenance graph and line attributions.
+
+`Store.ingest` writes one loader batch in one transaction: new events get the next seqs and
+join the hash chain, their facts become nodes, edges, aliases and attributions, rejected
+records are kept with their reason. Events already in the log are recognized by id and skipped,
+so ingesting the same input twice changes nothing.
+"""
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+import schema
+from lineage import attribution, eventlog
+from lineage.eventlog import canonical_json, epoch_us
+from lineage.facts import Alias, Attribution, Batch, Edge, Node, Record, Rejection
+from lineage.model import EdgeKind, NodeKind
+from lineage.policy import Policy, parse_policy
+
+DEFAULT_DB = "lineage.duckdb"
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or used; the message says how to fix it."""
+
+
+def default_db_path() -> str:
+    return os.environ.get("LINEAGE_DB") or DEFAULT_DB
+
+
+@dataclass
+class IngestReport:
+    source: str
+    accepted: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    ignored: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, other: "IngestReport") -> None:
+        self.accepted += other.accepted
+        self.duplicate += other.duplicate
+        self.rejected += other.rejected
+        self.ignored += other.ignored
+        self.rejections += other.rejections
+        self.notes += other.notes
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "accepted": self.accepted, "duplicate": self.duplicate,
+                "rejected": self.rejected, "ignored": self.ignored,
+                "rejections": [str(r) for r in self.rejections], "notes": self.notes}
+
+
+@dataclass(frozen=True)
+class StoredNode:
+    id: int
+    key: str
+    kind: str
+    attrs: dict[str, Any]
+    first_seq: int
+    defined_seq: int | None
+
+
+@dataclass(frozen=True)
+class PolicyVersion:
+    version: int
+    hash: str
+    seq: int
+    set_at: datetime
+    policy: Policy
+
+
+class Store:
+    """A lineage store in one DuckDB file (or in memory with ``":memory:"``)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False) -> None:
+        self.path = str(path)
+        if read_only and self.path != ":memory:" and not Path(self.path).exists():
+            raise StoreError(f"no lineage store at {self.path}: ingest something first "
+                             f"(`lineage --db {self.path} ingest events FILE`)")
+        try:
+            self.con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise StoreError(
+                    f"{self.path} is locked by another process (a running `lineage serve`?). "
+                    "Stop it, or send to it with `lineage ingest --server URL`, or use another "
+                    "--db.") from exc
+            raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        if not read_only:
+            self.con.execute(schema.ddl())
+
+    def register(self, name: str, table: pa.Table) -> None:
+        """Expose an Arrow table to SQL as `name` (until `unregister`)."""
+        if hasattr(self.con, "complete"):  # DuckDB 2 refuses while a fetchone() is pending
+            self.con.complete()
+        self.con.register(name, table)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    # -- the log -------------------------------------------------------------------------------
+
+    def head_seq(self) -> int:
+        return self.con.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+
+    def head_time(self) -> datetime | None:
+        return self.con.execute("SELECT max(received_at) FROM batches").fetchone()[0]
+
+    def seq_at_time(self, moment: datetime) -> int:
+        """The last seq ingested at or before `moment` (0 when nothing was)."""
+        row = self.con.execute(
+            "SELECT coalesce(max(last_seq), 0) FROM batches WHERE received_at <= ? "
+            "AND last_seq IS NOT NULL", [moment]).fetchone()
+        return row[0]
+
+    def time_of_seq(self, seq: int) -> datetime | None:
+        return self.con.execute(
+            "SELECT received_at FROM batches WHERE first_seq <= ? AND last_seq >= ?",
+            [seq, seq]).fetchone()[0] if seq else None
+
+    def event(self, seq: int) -> dict[str, Any] | None:
+        row = self.con.execute(
+            "SELECT seq, event_id, source, type, origin, payload FROM events WHERE seq = ?",
+            [seq]).fetchone()
+        if row is None:
+            return None
+        return {"seq": row[0], "id": row[1], "source": row[2], "type": row[3], "origin": row[4],
+                "payload": row[5]}
+
+    def verify(self) -> eventlog.VerifyResult:
+        return eventlog.verify(self.con)
+
+    # -- ingest --------------------------------------------------------------------------------
+
+    def ingest(self, batch: Batch) -> IngestReport:
+        """Write one batch in one transaction; return what was accepted, skipped and rejected."""
+        report = IngestReport(batch.source, rejected=len(batch.rejections),
+                              ignored=batch.ignored, rejections=list(batch.rejections),
+                              notes=list(batch.notes))
+        unique: dict[str, Record] = {}
+        for record in batch.records:
+            unique.setdefault(record.event_id, record)
+        received_at = datetime.now(UTC)
+        with self.transaction():
+            known = self._known_event_ids(list(unique))
+            new = [r for eid, r in unique.items() if eid not in known]
+            report.duplicate = len(batch.records) - len(new)
+            report.accepted = len(new)
+            self._insert_rejections(batch.source, batch.rejections, received_at)
+            if new:
+                first_seq = self.head_seq() + 1
+                self._append_events(batch.source, new, first_seq, received_at)
+                affected = self._insert_facts(new, first_seq)
+                self._recompute_carried(affected)
+        return report
+
+    def _known_event_ids(self, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        self.register("_ids", pa.table({"event_id": ids}))
+        try:
+            return {r[0] for r in self.con.execute(
+                "SELECT e.event_id FROM events e JOIN _ids USING (event_id)").fetchall()}
+        finally:
+            self.con.unregister("_ids")
+
+    def _append_events(self, source: str, records: list[Record], first_seq: int,
+                       received_at: datetime) -> None:
+        cols: dict[str, list[Any]] = {k: [] for k in (
+            "seq", "event_id", "source", "type", "occurred_us", "origin", "payload", "hash")}
+        for seq, record in enumerate(records, first_seq):
+            payload = canonical_json(record.payload)
+            occurred = epoch_us(record.occurred_at) if record.occurred_at else None
+            cols["seq"].append(seq)
+            cols["event_id"].append(record.event_id)
+            cols["source"].append(source)
+            cols["type"].append(record.type)
+            cols["occurred_us"].append(occurred)
+            cols["origin"].append(record.origin)
+            cols["payload"].append(payload)
+            cols["hash"].append(eventlog.event_hash(seq, record.event_id, source, record.type,
+                                                    occurred, payload))
+        batch_no = self.con.execute("SELECT coalesce(max(batch), 0) + 1 FROM batches").fetchone()[0]
+        self.register("_events", pa.table(cols, schema=pa.schema([
+            ("seq", pa.int64()), ("event_id", pa.string()), ("source", pa.string()),
+            ("type", pa.string()), ("occurred_us", pa.int64()), ("origin", pa.string()),
+            ("payload", pa.string()), ("hash", pa.string())])))
+        self.con.execute(
+            "INSERT INTO events SELECT seq, event_id, ?, source, type, occurred_us, origin, "
+            "payload, hash FROM _events", [batch_no])
+        self.con.unregister("_events")
+        last_seq = first_seq + len(records) - 1
+        digest = eventlog.events_digest(cols["hash"])
+        prev = self.con.execute(
+            "SELECT hash FROM batches ORDER BY batch DESC LIMIT 1").fetchone()
+        prev_hash = prev[0] if prev else eventlog.GENESIS
+        received_us = epoch_us(received_at)
+        chained = eventlog.batch_hash(prev_hash, batch_no, source, received_us, first_seq,
+                                      last_seq, len(records), digest)
+        self.con.execute(
+            "INSERT INTO batches VALUES (?, ?, make_timestamptz(?), ?, ?, ?, ?, ?, ?)",
+            [batch_no, source, received_us, first_seq, last_seq, len(records), digest,
+             prev_hash, chained])
+
+    def _insert_rejections(self, source: str, rejections: list[Rejection],
+                           received_at: datetime) -> None:
+        if not rejections:
+            return
+        rows = {}
+        for r in rejections:
+            rid = eventlog.content_id([source, r.file, r.line, r.reason, r.raw])
+            rows[rid] = (rid, source, r.file, r.line, r.reason, r.raw, received_at)
+        self.con.executemany(
+            "INSERT INTO rejected VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            list(rows.values()))
+
+    def _insert_facts(self, records: list[Record], first_seq: int) -> set[int]:
+        """Insert the facts of newly accepted records; return the file versions whose line
+        attribution may have changed."""
+        nodes: dict[str, list[Any]] = {k: [] for k in ("key", "kind", "attrs", "defines",
+                                                       "seq", "ord")}
+        edges: dict[str, list[Any]] = {k: [] for k in (
+            "src", "dst", "kind", "seq", "span_start", "span_end", "span_unit", "line_map")}
+        aliases: dict[str, list[Any]] = {"alias": [], "target": [], "seq": []}
+        spans: dict[str, list[Any]] = {k: [] for k in (
+            "file_version", "output", "line_start", "line_end", "evidence", "seq")}
+        for seq, record in enumerate(records, first_seq):
+            for fact in record.facts:
+                if isinstance(fact, Node):
+                    nodes["key"].append(fact.key)
+                    nodes["kind"].append(str(fact.kind))
+                    nodes["attrs"].append(canonical_json(fact.attrs))
+                    nodes["defines"].append(fact.defines)
+                    nodes["seq"].append(seq)
+                    nodes["ord"].append(len(nodes["ord"]))
+                elif isinstance(fact, Edge):
+                    edges["src"].append(fact.src)
+                    edges["dst"].append(fact.dst)
+                    edges["kind"].append(str(fact.kind))
+                    edges["seq"].append(seq)
+                    edges["span_start"].append(fact.span.start if fact.span else None)
+                    edges["span_end"].append(fact.span.end if fact.span else None)
+                    edges["span_unit"].append(fact.span.unit if fact.span else None)
+                    edges["line_map"].append(
+                        None if fact.line_map is None else canonical_json(fact.line_map))
+                elif isinstance(fact, Alias):
+                    aliases["alias"].append(fact.alias)
+                    aliases["target"].append(fact.target)
+                    aliases["seq"].append(seq)
+                elif isinstance(fact, Attribution):
+                    spans["file_version"].append(fact.file_version)
+                    spans["output"].append(fact.output)
+                    spans["line_start"].append(fact.span.start)
+                    spans["line_end"].append(fact.span.end)
+                    spans["evidence"].append(fact.evidence)
+                    spans["seq"].append(seq)
+        con = self.con
+        if nodes["key"]:
+            self.register("_nodes", pa.table(nodes, schema=pa.schema([
+                ("key", pa.string()), ("kind", pa.string()), ("attrs", pa.string()),
+                ("defines", pa.bool_()), ("seq", pa.int64()), ("ord", pa.int64())])))
+            con.execute("""
+                CREATE OR REPLACE TEMP TABLE _node_facts AS
+                SELECT key,
+                       arg_min(kind, ord) AS kind,
+                       coalesce(arg_min(attrs, ord) FILTER (WHERE defines),
+                                arg_min(attrs, ord)) AS attrs,
+                       min(seq) AS first_seq,
+                       min(seq) FILTER (WHERE defines) AS defined_seq,
+                       min(ord) AS ord
+                FROM _nodes GROUP BY key""")
+            con.unregister("_nodes")
+            con.execute("""
+                INSERT INTO nodes
+                SELECT (SELECT coalesce(max(id), 0) FROM nodes) + row_number() OVER (ORDER BY ord),
+                       key, kind, attrs, first_seq, defined_seq
+                FROM _node_facts f WHERE NOT EXISTS (SELECT 1 FROM nodes n WHERE n.key = f.key)
+                ORDER BY ord""")
+            con.execute("""
+                UPDATE nodes SET attrs = f.attrs, defined_seq = f.defined_seq
+                FROM _node_facts f
+                WHERE nodes.key = f.key AND nodes.defined_seq IS NULL
+                  AND f.defined_seq IS NOT NULL""")
+        self._check_endpoints(edges["src"] + edges["dst"] + aliases["alias"] + aliases["target"]
+                              + spans["file_version"] + spans["output"])
+        if edges["src"]:
+            self.register("_edges", pa.table(edges, schema=pa.schema([
+                ("src", pa.string()), ("dst", pa.string()), ("kind", pa.string()),
+                ("seq", pa.int64()), ("span_start", pa.int64()), ("span_end", pa.int64()),
+                ("span_unit", pa.string()), ("line_map", pa.string())])))
+            con.execute("""
+                INSERT INTO edges
+                SELECT s.id, d.id, e.kind, e.seq, e.span_start, e.span_end, e.span_unit, e.line_map
+                FROM _edges e JOIN nodes s ON s.key = e.src JOIN nodes d ON d.key = e.dst""")
+            con.unregister("_edges")
+        if aliases["alias"]:
+            self.register("_aliases", pa.table(aliases))
+            con.execute("""
+                INSERT INTO aliases SELECT a.id, t.id, x.seq
+                FROM _aliases x JOIN nodes a ON a.key = x.alias JOIN nodes t ON t.key = x.target""")
+            con.unregister("_aliases")
+        if spans["output"]:
+            self.register("_spans", pa.table(spans, schema=pa.schema([
+                ("file_version", pa.string()), ("output", pa.string()),
+                ("line_start", pa.int64()), ("line_end", pa.int64()),
+                ("evidence", pa.string()), ("seq", pa.int64())])))
+            con.execute("""
+                INSERT INTO attributions
+                SELECT f.id, o.id, s.line_start, s.line_end, s.evidence, s.seq, false
+                FROM _spans s JOIN nodes f ON f.key = s.file_version
+                JOIN nodes o ON o.key = s.output""")
+            con.unregister("_spans")
+        affected_keys = set(spans["file_version"])
+        affected_keys.update(dst for dst, kind in zip(edges["dst"], edges["kind"], strict=True)
+                             if kind == EdgeKind.REVISED)
+        return set(self.node_ids(affected_keys).values())
+
+    def _check_endpoints(self, keys: list[str]) -> None:
+        missing = set(keys) - set(self.node_ids(set(keys)))
+        if missing:
+            raise ValueError(
+                f"loader bug: facts name nodes it never declared: {sorted(missing)[:5]}")
+
+    # -- line attribution ----------------------------------------------------------------------
+
+    def _recompute_carried(self, changed: set[int]) -> None:
+        """Re-derive the carried intervals of `changed` file versions and of every version
+        that descends from them, parents first, so the result does not depend on arrival order."""
+        if not changed:
+            return
+        con = self.con
+        self.register("_changed", pa.table({"id": list(changed)}))
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _closure AS
+            WITH RECURSIVE down(id) AS (
+                SELECT id FROM _changed
+                UNION
+                SELECT e.dst FROM edges e JOIN down ON e.src = down.id
+                WHERE e.kind = '{EdgeKind.REVISED}'
+            ) SELECT id FROM down""")
+        con.unregister("_changed")
+        revisions = con.execute(f"""
+            SELECT e.src, e.dst, e.seq, e.line_map FROM edges e JOIN _closure c ON c.id = e.dst
+            WHERE e.kind = '{EdgeKind.REVISED}'""").fetchall()
+        closure = [r[0] for r in con.execute("SELECT id FROM _closure").fetchall()]
+        outside_parents = {src for src, *_ in revisions} - set(closure)
+        known = con.execute("""
+            SELECT a.file_version, a.output, a.line_start, a.line_end, a.evidence, a.seq, a.carried
+            FROM attributions a
+            WHERE a.file_version IN (SELECT id FROM _closure)
+               OR a.file_version IN (SELECT unnest(?::BIGINT[]))""",
+                            [list(outside_parents)]).fetchall()
+        explicit: dict[int, list[attribution.Interval]] = {}
+        fixed: dict[int, list[attribution.Interval]] = {}
+        for fv, out, start, end, evidence, seq, carried in known:
+            interval = attribution.Interval(out, start, end, evidence, seq)
+            if fv in outside_parents:
+                fixed.setdefault(fv, []).append(interval)
+            elif not carried:
+                explicit.setdefault(fv, []).append(interval)
+        carried_rows = attribution.carry_through(closure, revisions, explicit, fixed)
+        con.execute("DELETE FROM attributions WHERE carried AND file_version IN "
+                    "(SELECT id FROM _closure)")
+        if carried_rows:
+            self.register("_carried", pa.table({
+                "file_version": [r[0] for r in carried_rows],
+                "output": [r[1].output for r in carried_rows],
+                "line_start": [r[1].start for r in carried_rows],
+                "line_end": pa.array([r[1].end for r in carried_rows], pa.int64()),
+                "evidence": [r[1].evidence for r in carried_rows],
+                "seq": [r[1].seq for r in carried_rows]}))
+            con.execute("INSERT INTO attributions SELECT file_version, output, line_start, "
+                        "line_end, evidence, seq, true FROM _carried")
+            con.unregister("_carried")
+
+    def attributions_of(self, node_id: int, as_of: int | None = None
+                        ) -> list[tuple[str, int, int | None, str, int, bool]]:
+        """Line intervals of a file version: (output key, start, end, evidence, seq, carried)."""
+        return self.con.execute("""
+            SELECT o.key, a.line_start, a.line_end, a.evidence, a.seq, a.carried
+            FROM attributions a JOIN nodes o ON o.id = a.output
+            WHERE a.file_version = ? AND a.seq <= ?
+            ORDER BY a.line_start, o.key""",
+                                [node_id, as_of if as_of is not None else 2**62]).fetchall()
+
+    # -- nodes ---------------------------------------------------------------------------------
+
+    def node_ids(self, keys: Iterable[str]) -> dict[str, int]:
+        keys = list(keys)
+        if not keys:
+            return {}
+        self.register("_keys", pa.table({"key": keys}))
+        try:
+            return dict(self.con.execute(
+                "SELECT n.key, n.id FROM nodes n JOIN (SELECT DISTINCT key FROM _keys) k "
+                "USING (key)").fetchall())
+        finally:
+            self.con.unregister("_keys")
+
+    def node(self, key: str) -> StoredNode | None:
+        return self._node_where("key = ?", key)
+
+    def node_by_id(self, node_id: int) -> StoredNode | None:
+        return self._node_where("id = ?", node_id)
+
+    def _node_where(self, where: str, value: object) -> StoredNode | None:
+        row = self.con.execute(
+            f"SELECT id, key, kind, attrs, first_seq, defined_seq FROM nodes WHERE {where}",
+            [value]).fetchone()
+        if row is None:
+            return None
+        return StoredNode(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5])
+
+    def find_examples(self, example_id: str) -> list[str]:
+        """Keys of examples whose manifest id is `example_id` (in any dataset version)."""
+        return [r[0] for r in self.con.execute(
+            "SELECT key FROM nodes WHERE kind = ? AND key LIKE '%:' || ? "
+            "AND json_extract_string(attrs, '$.example') = ? ORDER BY key",
+            [str(NodeKind.EXAMPLE), example_id, example_id]).fetchall()]
+
+    def dataset_versions(self, as_of: int | None = None) -> list[tuple[str, str]]:
+        """(dataset, version) pairs known to the store."""
+        return [(r[0], r[1]) for r in self.con.execute(
+            "SELECT json_extract_string(attrs, '$.dataset'), json_extract_string(attrs, "
+            "'$.version') FROM nodes WHERE kind = ? AND defined_seq <= ? ORDER BY 1, 2",
+            [str(NodeKind.DATASET_VERSION), as_of if as_of is not None else 2**62]).fetchall()]
+
+    def counts_by_kind(self) -> dict[str, int]:
+        return dict(self.con.execute(
+            "SELECT kind, count(*) FROM nodes GROUP BY kind ORDER BY kind").fetchall())
+
+    def rejected(self, limit: int = 100) -> list[tuple[str, str | None, int | None, str]]:
+        return self.con.execute(
+            "SELECT source, file, line, reason FROM rejected ORDER BY received_at, file, line "
+            "LIMIT ?", [limit]).fetchall()
+
+    # -- policy --------------------------------------------------------------------------------
+
+    def set_policy(self, policy: Policy) -> PolicyVersion:
+        """Store a new policy version (a no-op when it is the one in force)."""
+        current = self.policy_at(None)
+        if current is not None and current.hash == policy.hash:
+            return current
+        record = Record(event_id=f"policy:{policy.hash}:{self.head_seq() + 1}", type="policy",
+                        payload={"hash": policy.hash, "toml": policy.toml}, facts=[])
+        with self.transaction():
+            seq = self.head_seq() + 1
+            now = datetime.now(UTC)
+            self._append_events("policy", [record], seq, now)
+            version = self.con.execute(
+                "SELECT coalesce(max(version), 0) + 1 FROM policies").fetchone()[0]
+            self.con.execute("INSERT INTO policies VALUES (?, ?, ?, ?, ?)",
+                             [version, policy.hash, seq, policy.toml, now])
+        return PolicyVersion(version, policy.hash, seq, now, policy)
+
+    def policy_at(self, as_of: int | None) -> PolicyVersion | None:
+        """The policy in force at seq `as_of` (None: the latest)."""
+        row = self.con.execute(
+            "SELECT version, hash, seq, set_at, toml FROM policies WHERE seq <= ? "
+            "ORDER BY version DESC LIMIT 1",
+            [as_of if as_of is not None else 2**62]).fetchone()
+        if row is None:
+            return None
+        return PolicyVersion(row[0], row[1], row[2], row[3], parse_policy(row[4]))
+
+    def policy_versions(self) -> list[PolicyVersion]:
+        rows = self.con.execute(
+            "SELECT version, hash, seq, set_at, toml FROM policies ORDER BY version").fetchall()
+        return [PolicyVersion(v, h, s, t, parse_policy(x)) for v, h, s, t, x in rows]

@@ -1,0 +1,74 @@
+"""Reading loader inputs: walking directories and numbering the JSON lines of a file."""
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lineage.facts import Rejection
+
+
+class InputError(OSError):
+    """An input path that cannot be read at all (missing, unreadable)."""
+
+
+def expand_paths(paths: Iterable[str | Path], suffixes: tuple[str, ...]) -> list[Path]:
+    """Files named on the command line, with directories walked for files ending in `suffixes`
+    (sorted, so every run reads them in the same order)."""
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            out += sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(suffixes))
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise InputError(f"{path}: no such file or directory")
+    return out
+
+
+@dataclass
+class JsonLine:
+    file: str
+    line: int
+    text: str
+    value: Any
+
+
+def read_json_lines(path: Path) -> Iterator[JsonLine | Rejection]:
+    """Each non-blank line of a JSONL file parsed, or a Rejection saying why it is not JSON.
+
+    A file holding one pretty-printed JSON object (a saved hook payload) is read as one record.
+    """
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+    stripped = text.strip()
+    if stripped.startswith("{") and "\n" in stripped and not _is_jsonl(stripped):
+        try:
+            yield JsonLine(str(path), 1, stripped, json.loads(stripped))
+            return
+        except json.JSONDecodeError:
+            pass
+    lines = text.split("\n")
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            yield JsonLine(str(path), number, line, json.loads(line))
+        except json.JSONDecodeError as exc:
+            truncated = number == len(lines) and not text.endswith("\n")
+            why = "truncated last line (the writer was interrupted)" if truncated else (
+                f"not valid JSON ({exc.msg} at column {exc.colno})")
+            yield Rejection(str(path), number, why, line[:10_000])
+
+
+def _is_jsonl(text: str) -> bool:
+    first = text.split("\n", 1)[0].strip()
+    try:
+        json.loads(first)
+    except json.JSONDecodeError:
+        return False
+    return True

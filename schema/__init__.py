@@ -1,0 +1,18 @@
+"""Language-neutral contracts shipped with lineage: the DuckDB DDL and the JSON Schemas."""
+
+import json
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+
+def ddl() -> str:
+    """The DuckDB DDL of the store (idempotent `CREATE ... IF NOT EXISTS` statements)."""
+    return files(__name__).joinpath("ddl.sql").read_text(encoding="utf-8")
+
+
+@cache
+def json_schema(name: str) -> dict[str, Any]:
+    """A JSON Schema shipped in this package, e.g. ``json_schema("event")``."""
+    text = files(__name__).joinpath(f"{name}.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)

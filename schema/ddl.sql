@@ -1,0 +1,120 @@
+-- The lineage store: an append-only event log and the provenance graph derived from it.
+-- Every fact row carries the `seq` of the event that asserted it, so any query can be
+-- answered "as of" a past point of the log.
+
+-- One row per ingest transaction; `hash` chains the batches (see lineage/eventlog.py).
+CREATE TABLE IF NOT EXISTS batches (
+    batch        BIGINT PRIMARY KEY,
+    source       VARCHAR NOT NULL,
+    received_at  TIMESTAMPTZ NOT NULL,
+    first_seq    BIGINT,
+    last_seq     BIGINT,
+    events       BIGINT NOT NULL,
+    events_hash  VARCHAR NOT NULL,
+    prev_hash    VARCHAR NOT NULL,
+    hash         VARCHAR NOT NULL
+);
+
+-- Every accepted raw record, never updated. `payload` is the canonical JSON text that was hashed.
+CREATE TABLE IF NOT EXISTS events (
+    seq          BIGINT PRIMARY KEY,
+    event_id     VARCHAR NOT NULL UNIQUE,
+    batch        BIGINT NOT NULL,
+    source       VARCHAR NOT NULL,
+    type         VARCHAR NOT NULL,
+    occurred_us  BIGINT,
+    origin       VARCHAR,
+    payload      VARCHAR NOT NULL,
+    hash         VARCHAR NOT NULL
+);
+
+-- Graph nodes. `defined_seq` is NULL while a node is only referenced (its lineage is unknown).
+CREATE TABLE IF NOT EXISTS nodes (
+    id           BIGINT PRIMARY KEY,
+    key          VARCHAR NOT NULL UNIQUE,
+    kind         VARCHAR NOT NULL,
+    attrs        VARCHAR NOT NULL,
+    first_seq    BIGINT NOT NULL,
+    defined_seq  BIGINT
+);
+
+-- Edges point from ancestor to descendant. A span is the part of `dst` (or of `src` for
+-- chunking) the edge is about, in `span_unit` (line or byte), 1-based and inclusive.
+CREATE TABLE IF NOT EXISTS edges (
+    src          BIGINT NOT NULL,
+    dst          BIGINT NOT NULL,
+    kind         VARCHAR NOT NULL,
+    seq          BIGINT NOT NULL,
+    span_start   BIGINT,
+    span_end     BIGINT,
+    span_unit    VARCHAR,
+    line_map     VARCHAR
+);
+
+-- A second name for a node (a file at a commit names the file version with that blob).
+CREATE TABLE IF NOT EXISTS aliases (
+    alias        BIGINT NOT NULL,
+    target       BIGINT NOT NULL,
+    seq          BIGINT NOT NULL
+);
+
+-- Line intervals of a file version that descend from a tool output, and why.
+-- `carried` rows are recomputed from their parent versions; the others were asserted.
+CREATE TABLE IF NOT EXISTS attributions (
+    file_version BIGINT NOT NULL,
+    output       BIGINT NOT NULL,
+    line_start   BIGINT NOT NULL,
+    line_end     BIGINT,
+    evidence     VARCHAR NOT NULL,
+    seq          BIGINT NOT NULL,
+    carried      BOOLEAN NOT NULL
+);
+
+-- Records a loader could not read, with where they came from and why.
+CREATE TABLE IF NOT EXISTS rejected (
+    id           VARCHAR PRIMARY KEY,
+    source       VARCHAR NOT NULL,
+    file         VARCHAR,
+    line         BIGINT,
+    reason       VARCHAR NOT NULL,
+    raw          VARCHAR,
+    received_at  TIMESTAMPTZ NOT NULL
+);
+
+-- Policy versions; each is also an event of the log (source 'policy') so as-of finds it.
+CREATE TABLE IF NOT EXISTS policies (
+    version      BIGINT PRIMARY KEY,
+    hash         VARCHAR NOT NULL,
+    seq          BIGINT NOT NULL,
+    toml         VARCHAR NOT NULL,
+    set_at       TIMESTAMPTZ NOT NULL
+);
+
+-- Materialized taint, one computation per (policy hash, as-of seq).
+CREATE TABLE IF NOT EXISTS taint_runs (
+    run          BIGINT PRIMARY KEY,
+    policy_hash  VARCHAR NOT NULL,
+    waivers      VARCHAR NOT NULL,  -- the waivers active at the as-of time
+    as_of        BIGINT NOT NULL,
+    computed_at  TIMESTAMPTZ NOT NULL
+);
+
+-- (node, root) pairs: `root` is a restricted output or session that reaches `node`; `pred` is
+-- the previous node of one shortest path; `blocked_by` names the waiver that stopped it (NULL
+-- for real taint). mode 'strict' covers every node, 'precise' covers examples.
+CREATE TABLE IF NOT EXISTS taint (
+    run          BIGINT NOT NULL,
+    mode         VARCHAR NOT NULL,
+    node         BIGINT NOT NULL,
+    root         BIGINT NOT NULL,
+    pred         BIGINT,
+    depth        INTEGER NOT NULL,
+    blocked_by   BIGINT
+);
+
+-- Nodes whose lineage is incomplete: `missing` is a never-ingested ancestor.
+CREATE TABLE IF NOT EXISTS incomplete (
+    run          BIGINT NOT NULL,
+    node         BIGINT NOT NULL,
+    missing      BIGINT NOT NULL
+);
