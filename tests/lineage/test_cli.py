@@ -1,0 +1,165 @@
+import json
+import subprocess
+import sys
+import textwrap
+from io import StringIO
+from pathlib import Path
+
+import pytest
+
+from lineage.cli import main
+from tests.conftest import EXAMPLES, FIXTURES
+
+
+def run(*argv: str) -> tuple[int, str]:
+    out = StringIO()
+    code = main(list(argv), out=out)
+    return code, out.getvalue()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    path = str(tmp_path / "l.duckdb")
+    assert run("--db", path, "ingest", "events", str(EXAMPLES / "events.ndjson"))[0] == 0
+    assert run("--db", path, "policy", "set", str(EXAMPLES / "policy.toml"))[0] == 0
+    return path
+
+
+def test_gate_json_has_exactly_the_contract_fields(db: str) -> None:
+    code, out = run("--db", db, "gate", "code-pretrain@v1", "--format", "json")
+    assert code == 1
+    report = json.loads(out)
+    assert {"dataset", "mode", "policy_hash", "as_of", "passed", "counts", "tainted",
+            "unknown"} <= set(report)
+    assert report["counts"] == {"examples": 22, "tainted": 6, "unknown": 3, "clean": 13}
+    assert report["dataset"] == "code-pretrain@v1" and report["mode"] == "precise"
+    assert report["passed"] is False
+    first = report["tainted"][0]
+    assert set(first) == {"example", "sources", "path"}
+    assert {"node", "kind", "edge", "span", "event"} <= set(first["path"][-1])
+    assert set(report["unknown"][0]) == {"example", "reason"}
+
+
+def test_gate_exit_codes(db: str, tmp_path: Path) -> None:
+    assert run("--db", db, "gate", "code-pretrain@v1")[0] == 1
+    assert run("--db", db, "gate", "nope@v1")[0] == 2
+    assert run("--db", db, "gate", "code-pretrain@v1", "--as-of", "yesterday-ish")[0] == 2
+    clean_only = tmp_path / "clean.toml"
+    clean_only.write_text('[[restrict]]\ntool = "windsurf"\nreason = "r"\n')
+    assert run("--db", db, "policy", "set", str(clean_only))[0] == 0
+    assert run("--db", db, "gate", "code-pretrain@v1")[0] == 1  # UNKNOWN fails closed
+    assert run("--db", db, "gate", "code-pretrain@v1", "--allow-unknown")[0] == 0
+
+
+def test_gate_out_writes_one_line_per_example(db: str, tmp_path: Path) -> None:
+    out = tmp_path / "verdicts.jsonl"
+    run("--db", db, "gate", "code-pretrain@v1", "--mode", "strict", "--out", str(out))
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 22
+    assert set(rows[0]) == {"example", "status", "sources"}
+    by_id = {r["example"]: r for r in rows}
+    assert by_id["ex-001"] == {"example": "ex-001", "status": "TAINTED",
+                               "sources": ["output:toolu_01B"]}
+    assert by_id["ex-016"]["status"] == "UNKNOWN"
+
+
+def test_gate_markdown_has_a_mermaid_witness_path(db: str) -> None:
+    code, out = run("--db", db, "gate", "code-pretrain@v1", "--format", "markdown")
+    assert code == 1
+    assert "| 22 | 6 | 3 | 13 |" in out
+    assert "```mermaid" in out and "-->|wrote [lines 10-18]|" in out
+
+
+def test_explain_json_fields(db: str) -> None:
+    code, out = run("--db", db, "explain", "ex-014", "--format", "json")
+    assert code == 0
+    v = json.loads(out)
+    assert {"example", "status", "mode", "policy_hash", "as_of", "paths"} <= set(v)
+    assert v["status"] == "TAINTED"
+    assert [s["edge"] for s in v["paths"][0]] == [None, "wrote", "revised", "chunked"]
+    code, out = run("--db", db, "explain", "code-pretrain@v1:ex-001", "--mode", "strict")
+    assert code == 0 and "TAINTED" in out and "witness path 1 from output:toolu_01B" in out
+    assert run("--db", db, "explain", "ex-999")[0] == 2
+
+
+def test_ingest_reports_counts_and_exit_codes(tmp_path: Path) -> None:
+    db = str(tmp_path / "l.duckdb")
+    code, out = run("--db", db, "ingest", "events", str(FIXTURES / "events"), "--format", "json")
+    assert code == 0
+    report = json.loads(out)
+    # the two files share two events (same ids): accepted once, then counted as duplicates
+    assert (report["accepted"], report["duplicate"], report["rejected"]) == (5, 2, 4)
+    assert any(":4: unknown event type" in r for r in report["rejections"])
+    code, out = run("--db", db, "ingest", "events", str(FIXTURES / "events"))
+    assert code == 0 and out.startswith("0 accepted, 7 duplicate, 4 rejected")
+    garbage = tmp_path / "garbage.ndjson"
+    garbage.write_text("nope\n")
+    assert run("--db", db, "ingest", "events", str(garbage))[0] == 2
+    assert run("--db", db, "ingest", "events", str(tmp_path / "missing.ndjson"))[0] == 2
+
+
+def test_bad_policy_and_missing_policy_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture
+                                              ) -> None:
+    db = str(tmp_path / "l.duckdb")
+    run("--db", db, "ingest", "events", str(EXAMPLES / "events.ndjson"))
+    assert run("--db", db, "gate", "code-pretrain@v1")[0] == 2
+    assert "lineage policy set" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[restrict]]\ntool = "[claude"\nreason = "r"\n')
+    assert run("--db", db, "policy", "set", str(bad))[0] == 2
+    assert "never closed" in capsys.readouterr().err
+    assert run("--db", db, "policy", "set", str(tmp_path / "none.toml"))[0] == 2
+
+
+def test_policy_show(db: str) -> None:
+    code, out = run("--db", db, "policy", "show", "--format", "json")
+    shown = json.loads(out)
+    assert code == 0 and shown["version"] == 1 and 'tool = "claude-code"' in shown["toml"]
+
+
+def test_verify_passes_then_fails_on_a_tampered_store(db: str) -> None:
+    code, out = run("--db", db, "verify")
+    assert code == 0 and "hash chain intact" in out
+    import duckdb
+
+    con = duckdb.connect(db)
+    con.execute("UPDATE events SET payload = replace(payload, 'alice', 'mallory')")
+    con.close()
+    code, out = run("--db", db, "verify")
+    assert code == 1 and "FAILED" in out
+
+
+def test_locked_store_exits_2_with_a_fix(db: str, capsys: pytest.CaptureFixture) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, sys, time
+            con = duckdb.connect({db!r})
+            print("locked", flush=True)
+            time.sleep(30)
+        """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert run("--db", db, "gate", "code-pretrain@v1")[0] == 2
+        assert "locked by another process" in capsys.readouterr().err
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_help_shows_real_examples() -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["gate", "--help"])
+    assert exc.value.code == 0
+
+
+def test_demo_in_a_clean_directory(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "lineage.cli", "demo"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "22 examples: 6 tainted, 3 unknown, 13 clean" in out
+    assert "TAINTED example:code-pretrain@v1:ex-002" in out
+    assert "UNKNOWN example:code-pretrain@v1:ex-016" in out
+    assert "--wrote [lines 10-18]-->" in out
+    assert "hash chain intact" in out
+    assert list(tmp_path.iterdir()) == []  # nothing left behind

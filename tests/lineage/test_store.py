@@ -1,0 +1,99 @@
+import json
+from pathlib import Path
+
+from lineage.eventlog import EVENT_HASH_SQL
+from lineage.store import Store
+from loaders import events
+from tests.conftest import EXAMPLES, FIXTURES, load_events
+
+TABLES = ("events", "batches", "nodes", "edges", "aliases", "attributions", "rejected")
+
+
+def snapshot(store: Store) -> dict[str, list]:
+    return {t: store.con.execute(f"SELECT * EXCLUDE (received_at) FROM {t} ORDER BY ALL")
+            .fetchall() if t in ("batches", "rejected") else
+            store.con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
+
+
+def test_ingesting_the_same_input_twice_changes_nothing() -> None:
+    store = Store(":memory:")
+    load_events(store, EXAMPLES / "events.ndjson", FIXTURES / "events" / "one_bad_record.ndjson")
+    before = snapshot(store)
+    reports = [store.ingest(b) for b in events.load([EXAMPLES / "events.ndjson"])]
+    assert [(r.accepted, r.duplicate) for r in reports] == [(0, 54)]
+    load_events(store, FIXTURES / "events" / "one_bad_record.ndjson")
+    assert snapshot(store) == before
+
+
+def test_a_bad_record_is_rejected_with_its_line_and_the_rest_loads() -> None:
+    store = Store(":memory:")
+    (batch,) = events.load([FIXTURES / "events" / "one_bad_record.ndjson"])
+    report = store.ingest(batch)
+    assert (report.accepted, report.rejected) == (3, 4)
+    rejected = {line: reason for _, _, line, reason in store.rejected()}
+    assert "'output' is a required property" in rejected[2]
+    assert "unknown event type 'telemetry'" in rejected[4]
+    assert "exactly one of `source`, `parents` or `from`" in rejected[5]
+    assert "truncated last line" in rejected[7]
+    files = {f for _, f, _, _ in store.rejected()}
+    assert files == {str(FIXTURES / "events" / "one_bad_record.ndjson")}
+    raw = store.con.execute("SELECT raw FROM rejected WHERE line = 4").fetchone()[0]
+    assert json.loads(raw)["value"] == 3  # the raw record is kept
+    assert store.node("example:d@v1:1") is not None
+
+
+def test_node_ids_are_dense_in_arrival_order() -> None:
+    store = Store(":memory:")
+    load_events(store, FIXTURES / "events" / "history.ndjson")
+    ids = [r[0] for r in store.con.execute("SELECT id FROM nodes ORDER BY id").fetchall()]
+    assert ids == list(range(1, len(ids) + 1))
+    assert store.node("output:toolu_1").id == 1
+
+
+def test_hash_chain_catches_an_edited_or_deleted_event(tmp_path: Path) -> None:
+    db = tmp_path / "l.duckdb"
+    with Store(db) as store:
+        load_events(store, EXAMPLES / "events.ndjson")
+        load_events(store, FIXTURES / "events" / "history.ndjson")
+        assert store.verify().ok
+        store.con.execute("UPDATE events SET payload = replace(payload, 'claude-code', 'copilot')"
+                          " WHERE seq = 3")
+        result = store.verify()
+        assert not result.ok
+        assert any("event seq 3" in p for p in result.problems)
+    with Store(db) as store:
+        # Re-hashing the edited row is not enough: the batch digest still disagrees.
+        store.con.execute(f"UPDATE events SET hash = {EVENT_HASH_SQL} WHERE seq = 3")
+        store.con.execute("DELETE FROM events WHERE seq = 56")
+        problems = store.verify().problems
+        assert any("batch 1" in p for p in problems)
+        assert any("batch 2" in p for p in problems)
+
+
+def test_carried_attribution_does_not_depend_on_arrival_order(tmp_path: Path) -> None:
+    lines = (FIXTURES / "events" / "history.ndjson").read_text().splitlines()
+    shuffled = tmp_path / "reversed.ndjson"
+    shuffled.write_text("\n".join(reversed(lines)) + "\n")
+
+    def intervals(path: Path, one_by_one: bool) -> dict[str, list]:
+        store = Store(":memory:")
+        if one_by_one:
+            for n, line in enumerate(path.read_text().splitlines()):
+                single = tmp_path / f"{path.stem}-{n}.ndjson"
+                single.write_text(line + "\n")
+                load_events(store, single)
+        else:
+            load_events(store, path)
+        return {key: [row[:4] for row in store.attributions_of(store.node(key).id)]
+                for key in ("file:github.com/acme/w:a.py@aaaa01",
+                            "file:github.com/acme/w:a.py@aaaa02",
+                            "file:github.com/acme/w:b.py@bbbb03")}
+
+    expected = {
+        "file:github.com/acme/w:a.py@aaaa01": [("output:toolu_1", 3, 5, "structured-patch")],
+        "file:github.com/acme/w:a.py@aaaa02": [("output:toolu_1", 5, 7, "structured-patch")],
+        # line 5 deleted; 6-7 shift up to 5-6 in the renamed file
+        "file:github.com/acme/w:b.py@bbbb03": [("output:toolu_1", 5, 6, "structured-patch")],
+    }
+    assert intervals(FIXTURES / "events" / "history.ndjson", one_by_one=False) == expected
+    assert intervals(shuffled, one_by_one=True) == expected
