@@ -13,7 +13,7 @@ from typing import TextIO
 from lineage import engine, report
 from lineage.policy import PolicyError, parse_policy
 from lineage.store import IngestReport, Store, StoreError, default_db_path
-from loaders import LOADERS
+from loaders import AGENT_SOURCES, LOADERS
 from loaders.files import InputError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -54,12 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
                        "Bad records are rejected with file, line and reason and kept; the rest "
                        "loads. Ingesting the same input twice changes nothing.",
                        epilog="examples:\n  lineage ingest events examples/events.ndjson\n"
-                       "  lineage ingest events exports/   # a directory is walked\n\n"
+                       "  lineage ingest events exports/   # a directory is walked\n"
+                       "  lineage ingest claude-code ~/.claude/projects ~/.lineage/spool\n"
+                       "  lineage ingest codex ~/.codex/sessions\n"
+                       "  lineage ingest agent-trace .agent-trace/traces.jsonl "
+                       "--repo github.com/acme/widgets\n\n"
                        "exit status: 0 when something loaded (or all was already loaded), "
                        "2 when nothing could be read")
     p.add_argument("source", choices=sorted(LOADERS), metavar="SOURCE",
                    help=f"input format: {', '.join(sorted(LOADERS))}")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
+    p.add_argument("--repo", metavar="URL",
+                   help="agent sources: the repository of paths that no local git checkout or "
+                   "capture enrichment resolves (paths are then taken relative to the cwd)")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(run=cmd_ingest)
 
@@ -110,6 +117,22 @@ def build_parser() -> argparse.ArgumentParser:
                        "batches; exit 1 and name the rows when anything was altered.")
     p.set_defaults(run=cmd_verify)
 
+    p = sub.add_parser("capture", formatter_class=_formatter,
+                       help="hook command for Claude Code / Codex: spool the payload on stdin",
+                       description="Read one hook payload on stdin, add capture time, git "
+                       "toplevel, remote, HEAD and user, and append it to the spool. Always "
+                       "exits 0 quickly, so it never slows down or breaks the agent.",
+                       epilog="in .claude/settings.json:\n"
+                       '  {"hooks": {"PostToolUse": [{"matcher": '
+                       '"Write|Edit|MultiEdit|NotebookEdit|Bash",\n'
+                       '     "hooks": [{"type": "command", '
+                       '"command": "lineage capture claude-code"}]}]}}\n\n'
+                       "then: lineage ingest claude-code ~/.lineage/spool/claude-code.jsonl")
+    p.add_argument("tool", choices=["claude-code", "codex"])
+    p.add_argument("--spool", metavar="PATH",
+                   help="spool file (default $LINEAGE_SPOOL or ~/.lineage/spool/TOOL.jsonl)")
+    p.set_defaults(run=cmd_capture)
+
     p = sub.add_parser("demo", help="run the bundled example scenario in a temporary store",
                        description="Build a fresh store from examples/, set its policy, gate "
                        "the dataset and explain one witness path. Nothing outside a temporary "
@@ -135,7 +158,10 @@ def _store(args: argparse.Namespace, *, read_only: bool = False) -> Store:
 def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
     total = IngestReport(args.source)
     with _store(args) as store:
-        for batch in LOADERS[args.source](args.paths):
+        options = {"repo": args.repo} if args.source in AGENT_SOURCES else {}
+        if args.repo and args.source not in AGENT_SOURCES:
+            raise UsageError(f"--repo applies to agent sources, not {args.source}")
+        for batch in LOADERS[args.source](args.paths, **options):
             rep = store.ingest(batch)
             total.add(rep)
             where = batch.records[0].origin.rsplit(":", 1)[0] if batch.records else (
@@ -243,6 +269,12 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     for problem in result.problems:
         print(f"  {problem}", file=out)
     return EXIT_FAIL
+
+
+def cmd_capture(args: argparse.Namespace, out: TextIO) -> int:
+    from lineage.capture import main as capture_main
+
+    return capture_main(args.tool, args.spool)
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:

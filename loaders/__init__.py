@@ -1,18 +1,22 @@
 """Loaders: one module per real input format, each turning raw records into facts.
 
 `LOADERS` maps the SOURCE name of `lineage ingest SOURCE PATH...` to a function that reads
-paths and yields one `lineage.facts.Batch` per input (the store ingests each in one
-transaction). Loaders never touch SQL.
+paths (files, or directories walked) and yields one `lineage.facts.Batch` per input file; the
+store ingests each batch in one transaction. Loaders never touch SQL. Agent loaders also take
+`repo`, the repository to assume for paths no local git repository or capture resolves.
 """
 
-from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 from lineage.facts import Batch
-from loaders import events
+from loaders import agent_trace, claude_code, codex, events
 
-Loader = Callable[[Iterable[str | Path]], Iterator[Batch]]
+Loader = Callable[..., Iterator[Batch]]
 
 LOADERS: dict[str, Loader] = {
     "events": events.load,
+    "claude-code": claude_code.load,
+    "codex": codex.load,
+    "agent-trace": agent_trace.load,
 }
+AGENT_SOURCES = frozenset({"claude-code", "codex", "agent-trace"})

@@ -39,13 +39,23 @@ class JsonLine:
 def read_json_lines(path: Path) -> Iterator[JsonLine | Rejection]:
     """Each non-blank line of a JSONL file parsed, or a Rejection saying why it is not JSON.
 
-    A file holding one pretty-printed JSON object (a saved hook payload) is read as one record.
+    A file holding one pretty-printed JSON object (a saved hook payload) is read as one record,
+    one holding a JSON array as one record per element (numbered by position).
     """
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
     stripped = text.strip()
+    if stripped.startswith("[") and "\n" in stripped and not _is_jsonl(stripped):
+        try:
+            values = json.loads(stripped)
+        except json.JSONDecodeError:
+            values = None
+        if isinstance(values, list):
+            for n, value in enumerate(values, 1):
+                yield JsonLine(str(path), n, json.dumps(value), value)
+            return
     if stripped.startswith("{") and "\n" in stripped and not _is_jsonl(stripped):
         try:
             yield JsonLine(str(path), 1, stripped, json.loads(stripped))

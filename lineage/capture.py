@@ -1,0 +1,86 @@
+"""`lineage capture claude-code|codex`: the hook command an agent runs on every tool call.
+
+It reads the hook payload on stdin, adds what only this machine knows (UTC capture time, git
+toplevel, remote URL, HEAD, user) under `_lineage`, and appends one line to the spool
+(default ``~/.lineage/spool/<tool>.jsonl``). It must never slow down or break the agent: it
+always exits 0, bounds every git call, and a payload it cannot parse is spooled raw (the
+ingest then rejects it with the reason and keeps it).
+
+In ``.claude/settings.json``::
+
+    {"hooks": {"PostToolUse": [{"matcher": "Write|Edit|MultiEdit|NotebookEdit|Bash",
+       "hooks": [{"type": "command", "command": "lineage capture claude-code"}]}],
+     "SessionStart": [{"hooks": [{"type": "command", "command": "lineage capture claude-code"}]}]}}
+"""
+
+import contextlib
+import getpass
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from lineage.repos import local_repo
+
+GIT_TIMEOUT = 0.25  # seconds per git call; three calls at most
+
+
+def default_spool(tool: str) -> Path:
+    return Path.home() / ".lineage" / "spool" / f"{tool}.jsonl"
+
+
+def enrich(payload: dict[str, Any], tool: str) -> dict[str, Any]:
+    info: dict[str, Any] = {"captured_at": datetime.now(UTC).isoformat(), "tool": tool}
+    with contextlib.suppress(KeyError, OSError):
+        info["user"] = getpass.getuser()
+    cwd = payload.get("cwd")
+    if isinstance(cwd, str) and cwd:
+        try:
+            repo = local_repo(cwd, GIT_TIMEOUT)
+        except OSError:
+            repo = None
+        if repo is not None:
+            info |= {"git_toplevel": repo.toplevel, "remote_url": repo.remote, "head": repo.head}
+    return {**payload, "_lineage": info}
+
+
+def capture(tool: str, stdin: TextIO, spool: Path) -> str:
+    """Spool one payload; returns what happened (for tests and --verbose), never raises."""
+    try:
+        text = stdin.read()
+    except (OSError, ValueError) as exc:
+        text, read_error = "", str(exc)
+    else:
+        read_error = None
+    if not text.strip() and read_error is None:
+        return "empty"
+    try:
+        payload = json.loads(text)
+        if not isinstance(payload, dict):
+            raise ValueError("the payload is not a JSON object")
+        line = enrich(payload, tool)
+        outcome = "spooled"
+    except ValueError as exc:
+        line = {"_lineage": {"captured_at": datetime.now(UTC).isoformat(), "tool": tool,
+                             "error": read_error or str(exc), "raw": text}}
+        outcome = "spooled-raw"
+    try:
+        spool.parent.mkdir(parents=True, exist_ok=True)
+        data = json.dumps(line, ensure_ascii=False) + "\n"
+        with open(spool, "a", encoding="utf-8") as fh:  # one write: appends stay whole lines
+            fh.write(data)
+    except OSError as exc:
+        print(f"lineage capture: cannot write {spool}: {exc}", file=sys.stderr)
+        return "lost"
+    return outcome
+
+
+def main(tool: str, spool: str | None) -> int:
+    target = Path(spool) if spool else Path(os.environ.get("LINEAGE_SPOOL") or default_spool(tool))
+    try:
+        capture(tool, sys.stdin, target)
+    except Exception as exc:  # noqa: BLE001 - the agent must never see a failure
+        print(f"lineage capture: {exc}", file=sys.stderr)
+    return 0

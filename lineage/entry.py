@@ -1,0 +1,20 @@
+"""The `lineage` console script. `lineage capture` runs inside every agent tool call, so it is
+dispatched before the CLI's heavy imports (DuckDB, Arrow, the engine) are paid for."""
+
+import sys
+
+
+def main() -> int:
+    argv = sys.argv[1:]
+    if argv[:1] == ["capture"] and len(argv) >= 2 and argv[1] in ("claude-code", "codex") \
+            and "-h" not in argv and "--help" not in argv:
+        from lineage.capture import main as capture_main
+
+        spool = None
+        rest = argv[2:]
+        if "--spool" in rest and rest.index("--spool") + 1 < len(rest):
+            spool = rest[rest.index("--spool") + 1]
+        return capture_main(argv[1], spool)
+    from lineage.cli import main as cli_main
+
+    return cli_main(argv)

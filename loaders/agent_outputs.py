@@ -1,0 +1,85 @@
+"""Facts for what AI agents produced: tools, sessions and outputs with the lines they wrote.
+
+Shared by the agent loaders (Claude Code, Codex, Agent Trace) so every tool's output node has
+the same shape: tool, model, session, time (and where the time came from), repo and
+repo-relative path (or `unresolved`), the line ranges written where known, and the normalized
+text and hashes of the lines so git attribution can find them later, even in another file.
+"""
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from lineage import model
+from lineage.facts import Edge, Fact, Node
+from lineage.model import EdgeKind, NodeKind
+from lineage.repos import Location
+from loaders.patches import AddedLine, line_ranges
+
+MIN_SIGNIFICANT = 4  # shorter normalized lines are too common to identify an output
+
+
+def normalize_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def is_significant(normalized: str) -> bool:
+    """Blank lines, lone brackets and very short lines never identify an output."""
+    stripped = normalized.strip("{}[]();,:")
+    return len(stripped) >= MIN_SIGNIFICANT
+
+
+def line_hash(normalized: str) -> str:
+    return hashlib.sha1(normalized.encode()).hexdigest()[:16]
+
+
+@dataclass
+class AgentOutput:
+    key: str  # the tool call id (plus the path when one call edits several files)
+    tool: str
+    call: str  # Write, Edit, MultiEdit, NotebookEdit, Bash, apply_patch, ...
+    location: Location
+    added: list[AddedLine]
+    model: str | None = None
+    tool_version: str | None = None
+    session: str | None = None
+    time: str | None = None
+    time_source: str = "record"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def attrs(self) -> dict[str, Any]:
+        numbers = [n for n, _ in self.added if n is not None]
+        normalized = [normalize_line(text) for _, text in self.added]
+        attrs: dict[str, Any] = {
+            "output": self.key, "tool": self.tool, "model": self.model,
+            "tool_version": self.tool_version, "session": self.session, "call": self.call,
+            "time": self.time, "time_source": self.time_source,
+            "repo": self.location.repo, "path": self.location.path,
+            "repo_resolution": self.location.how,
+            "lines": line_ranges(numbers) if numbers else None,
+            "positioned": len(numbers) == len(self.added) and bool(self.added),
+            "text": [text for _, text in self.added],
+            "hashes": sorted({line_hash(n) for n in normalized if is_significant(n)}),
+        }
+        attrs.update(self.extra)
+        return {k: v for k, v in attrs.items() if v is not None}
+
+
+def output_facts(out: AgentOutput) -> list[Fact]:
+    key = model.output_key(out.key)
+    facts: list[Fact] = [Node(key, NodeKind.OUTPUT, out.attrs())]
+    if out.session:
+        skey = model.session_key(out.session)
+        facts += [Node(skey, NodeKind.SESSION, {"session": out.session, "tool": out.tool,
+                                                "model": out.model}, defines=False),
+                  Edge(skey, key, EdgeKind.GENERATED)]
+    return facts
+
+
+def session_facts(session: str, tool: str, attrs: dict[str, Any]) -> list[Fact]:
+    skey = model.session_key(session)
+    tkey = model.tool_key(tool)
+    full = {"session": session, "tool": tool} | {k: v for k, v in attrs.items() if v is not None}
+    return [Node(tkey, NodeKind.TOOL, {"tool": tool}),
+            Node(skey, NodeKind.SESSION, full),
+            Edge(tkey, skey, EdgeKind.USED)]

@@ -1,0 +1,147 @@
+"""Loader `agent-trace`: Agent Trace records (`.agent-trace/traces.jsonl`).
+
+Two incompatible shapes occur in the wild and both load:
+- the nested cursor/agent-trace v0.1 shape ``{version, id, timestamp, vcs, tool, files[{path,
+  conversations[{contributor{type, model_id}, ranges[{start_line, end_line}]}]}]}``; `ai` and
+  `mixed` ranges become outputs anchored to the file as it stands after `vcs.revision` (HEAD
+  before the commit that will contain the change). Cursor writes Windows paths and records shell
+  runs as edits of `.shell-history`, which are ignored;
+- a flat shape written from Claude Code hooks, one range per record: ``{schema:
+  "agent-trace/v0.1.0", session_id, file_path (absolute), start_line, end_line, tool,
+  tool_use_id, timestamp}``.
+A trace file's repository is the one containing its `.agent-trace/` folder when it is on this
+machine, else `--repo`.
+"""
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from lineage.eventlog import content_id
+from lineage.facts import Batch, Fact, Record, Rejection
+from lineage.repos import RepoResolver, posix_path
+from lineage.tools import canonical_tool
+from loaders.agent_outputs import AgentOutput, output_facts
+from loaders.files import JsonLine, expand_paths, read_json_lines
+
+SOURCE = "agent-trace"
+AI_CONTRIBUTORS = {"ai", "mixed"}
+IGNORED_PATHS = {".shell-history"}
+
+
+def load(paths: Iterable[str | Path], repo: str | None = None) -> Iterator[Batch]:
+    resolver = RepoResolver(repo)
+    for path in expand_paths(paths, (".jsonl", ".json")):
+        workspace = path.parent.parent if path.parent.name == ".agent-trace" else None
+        batch = Batch(SOURCE)
+        for item in read_json_lines(path):
+            result = item if isinstance(item, Rejection) else parse_record(item, resolver,
+                                                                              workspace)
+            if isinstance(result, Rejection):
+                batch.rejections.append(result)
+            elif isinstance(result, Record):
+                result.origin = f"{item.file}:{item.line}"
+                batch.records.append(result)
+            else:
+                batch.ignored += 1
+        yield batch
+
+
+def _model(model_id: str | None) -> tuple[str | None, str | None]:
+    """``anthropic/claude-opus-4-8`` -> ("claude-opus-4-8", "anthropic")."""
+    if not model_id:
+        return None, None
+    provider, _, name = model_id.partition("/")
+    return (name, provider) if name else (model_id, None)
+
+
+def parse_record(item: JsonLine, resolver: RepoResolver, workspace: Path | None
+                 ) -> Record | Rejection | None:
+    value = item.value
+    if not isinstance(value, dict):
+        return Rejection(item.file, item.line, "a trace record must be a JSON object", item.text)
+    if "files" in value:
+        return _nested(item, value, resolver, workspace)
+    if str(value.get("schema", "")).startswith("agent-trace/") or "file_path" in value:
+        return _flat(item, value, resolver, workspace)
+    return None
+
+
+def _nested(item: JsonLine, value: dict[str, Any], resolver: RepoResolver,
+            workspace: Path | None) -> Record | Rejection | None:
+    missing = [k for k in ("id", "timestamp", "files") if k not in value]
+    if missing or not isinstance(value["files"], list):
+        return Rejection(item.file, item.line, "agent trace record lacks required "
+                         f"{', '.join(missing) or 'files[] list'}", item.text)
+    tool_info = value.get("tool") or {}
+    tool = canonical_tool(tool_info.get("name") or "unknown")
+    revision = (value.get("vcs") or {}).get("revision")
+    cwd = str(workspace) if workspace else None
+    facts: list[Fact] = []
+    for f_no, entry in enumerate(value["files"]):
+        path = posix_path(str(entry.get("path", "")))
+        if not path or Path(path).name in IGNORED_PATHS:
+            continue
+        for c_no, conversation in enumerate(entry.get("conversations") or []):
+            contributor = conversation.get("contributor") or {}
+            for r_no, rng in enumerate(conversation.get("ranges") or []):
+                who = (rng.get("contributor") or contributor).get("type")
+                if who not in AI_CONTRIBUTORS:
+                    continue
+                try:
+                    first, last = int(rng["start_line"]), int(rng["end_line"])
+                except (KeyError, TypeError, ValueError):
+                    return Rejection(item.file, item.line, f"files[{f_no}] range {r_no}: "
+                                     "start_line and end_line must be integers", item.text)
+                if first < 1 or last < first:
+                    return Rejection(item.file, item.line, f"files[{f_no}] range {r_no}: "
+                                     f"bad line range {first}-{last}", item.text)
+                model, provider = _model((rng.get("contributor") or contributor).get("model_id"))
+                facts += output_facts(AgentOutput(
+                    key=f"agent-trace:{value['id']}:{f_no}:{c_no}:{r_no}", tool=tool,
+                    call="agent-trace", location=resolver.locate(path, cwd),
+                    added=[(n, "") for n in range(first, last + 1)], model=model,
+                    tool_version=tool_info.get("version"),
+                    session=(value.get("metadata") or {}).get("conversation_id"),
+                    time=value["timestamp"], time_source="trace",
+                    extra={"provider": provider, "contributor": who, "anchor_revision": revision,
+                           "content_hash": rng.get("content_hash"),
+                           "conversation_url": conversation.get("url"), "text": None,
+                           "hashes": None}))
+    if not facts:
+        return None
+    return Record(event_id=str(value["id"]), type="trace", payload=value, facts=facts,
+                  occurred_at=_time(value.get("timestamp")))
+
+
+def _flat(item: JsonLine, value: dict[str, Any], resolver: RepoResolver,
+          workspace: Path | None) -> Record | Rejection:
+    try:
+        first, last = int(value["start_line"]), int(value["end_line"])
+        path = str(value["file_path"])
+    except (KeyError, TypeError, ValueError):
+        return Rejection(item.file, item.line, "flat agent-trace record needs file_path, "
+                         "start_line and end_line", item.text)
+    if first < 1 or last < first:
+        return Rejection(item.file, item.line, f"bad line range {first}-{last}", item.text)
+    use_id = value.get("tool_use_id")
+    tool = "claude-code" if str(use_id or "").startswith("toolu_") else canonical_tool(
+        str(value.get("agent") or "unknown"))
+    facts = output_facts(AgentOutput(
+        key=f"agent-trace:{use_id or content_id(value)}:{first}-{last}", tool=tool,
+        call=str(value.get("tool") or "edit"),
+        location=resolver.locate(path, str(workspace) if workspace else None),
+        added=[(n, "") for n in range(first, last + 1)], session=value.get("session_id"),
+        time=value.get("timestamp"), time_source="trace",
+        extra={"tool_use_id": use_id, "confidence": value.get("confidence"),
+               "content_hash": value.get("content_hash"), "text": None, "hashes": None}))
+    return Record(event_id=content_id(value), type="trace", payload=value, facts=facts,
+                  occurred_at=_time(value.get("timestamp")))
+
+
+def _time(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return None

@@ -1,0 +1,148 @@
+"""Loader `claude-code`: Claude Code transcripts and hook payloads (the capture spool).
+
+Transcripts are JSONL under ``~/.claude/projects/<cwd>/<sessionId>.jsonl``: assistant records
+hold the tool calls (model, version), user records hold their results (`toolUseResult`, shaped
+per tool). A tool call becomes an output once its result shows it was applied. Records after a
+compaction start a new parentUuid chain (`logicalParentUuid` points across it); the session id
+keeps them in one session. Unknown record types are ignored and counted.
+"""
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from lineage.eventlog import content_id
+from lineage.facts import Batch, Fact, Record, Rejection
+from lineage.repos import RepoResolver
+from loaders.agent_outputs import AgentOutput, output_facts, session_facts
+from loaders.files import JsonLine, expand_paths, read_json_lines
+from loaders.hooks import EDIT_TOOLS, claude_edit_lines, is_hook_payload, parse_hook
+from loaders.patches import shell_writes
+
+SOURCE = "claude-code"
+TRANSCRIPT_TYPES = {"user", "assistant", "system", "summary", "file-history-snapshot",
+                    "queue-operation", "attachment", "ai-title"}
+
+
+def load(paths: Iterable[str | Path], repo: str | None = None) -> Iterator[Batch]:
+    """One batch per file; hook payloads and transcript records may share a file."""
+    resolver = RepoResolver(repo)
+    for path in expand_paths(paths, (".jsonl", ".json")):
+        yield read_file(path, resolver, SOURCE)
+
+
+def read_file(path: Path, resolver: RepoResolver, source: str) -> Batch:
+    batch = Batch(source)
+    items: list[JsonLine] = []
+    for item in read_json_lines(path):
+        if isinstance(item, Rejection):
+            batch.rejections.append(item)
+        elif not isinstance(item.value, dict):
+            batch.rejections.append(Rejection(item.file, item.line, "a record must be a JSON "
+                                              "object", item.text))
+        else:
+            items.append(item)
+    models: dict[str, str] = {}
+    transcript = Transcript(resolver)
+    for item in items:
+        value = item.value
+        if is_hook_payload(value):
+            result = parse_hook(item, resolver, models)
+        elif value.get("type") in TRANSCRIPT_TYPES:
+            result = transcript.add(item)
+        else:
+            result = None
+        if isinstance(result, Rejection):
+            batch.rejections.append(result)
+        elif isinstance(result, Record):
+            result.origin = f"{item.file}:{item.line}"
+            batch.records.append(result)
+        else:
+            batch.ignored += 1
+    unresolved = sorted({f.attrs["path"] for r in batch.records for f in r.facts
+                         if getattr(f, "attrs", {}).get("repo_resolution") == "unresolved"})
+    if unresolved:
+        batch.notes.append(f"{path}: {len(unresolved)} file(s) in no known repository "
+                           f"(give --repo URL, or ingest on the machine that ran the agent): "
+                           f"{', '.join(unresolved[:3])}")
+    return batch
+
+
+class Transcript:
+    """Pairs tool calls with their results across the records of one transcript file."""
+
+    def __init__(self, resolver: RepoResolver) -> None:
+        self.resolver = resolver
+        self.calls: dict[str, dict[str, Any]] = {}
+        self.sessions: set[str] = set()
+
+    def add(self, item: JsonLine) -> Record | Rejection | None:
+        value = item.value
+        session = value.get("sessionId")
+        facts: list[Fact] = []
+        if session and session not in self.sessions and value.get("type") in ("user",
+                                                                                "assistant"):
+            self.sessions.add(session)
+            facts += session_facts(session, "claude-code", {
+                "tool_version": value.get("version"), "cwd": value.get("cwd"),
+                "git_branch": value.get("gitBranch"), "time": value.get("timestamp")})
+        if value.get("type") == "assistant":
+            message = value.get("message") or {}
+            for block in message.get("content") or []:
+                if isinstance(block, dict) and block.get("type") == "tool_use":
+                    self.calls[block.get("id", "")] = {
+                        "name": block.get("name"), "input": block.get("input") or {},
+                        "model": message.get("model"), "version": value.get("version")}
+        elif value.get("type") == "user" and isinstance(value.get("toolUseResult"), dict):
+            facts += self._outputs(value)
+        if not facts:
+            return None
+        return Record(event_id=value.get("uuid") or content_id(value),
+                      type="transcript." + value["type"], payload=value, facts=facts,
+                      occurred_at=_parse_time(value.get("timestamp")))
+
+    def _outputs(self, value: dict[str, Any]) -> list[Fact]:
+        results = [b for b in (value.get("message") or {}).get("content") or []
+                   if isinstance(b, dict) and b.get("type") == "tool_result"]
+        if not results or results[0].get("is_error"):
+            return []
+        use_id = results[0].get("tool_use_id", "")
+        call = self.calls.get(use_id)
+        if call is None:
+            return []
+        name, tool_input = call["name"], call["input"]
+        cwd = value.get("cwd")
+        common = {"tool": "claude-code", "model": call["model"],
+                  "tool_version": call["version"] or value.get("version"),
+                  "session": value.get("sessionId"), "time": value.get("timestamp"),
+                  "time_source": "transcript"}
+        extra = {"tool_use_id": use_id, "uuid": value.get("uuid"),
+                 "logical_parent": value.get("logicalParentUuid"),
+                 "sidechain": value.get("isSidechain") or None}
+        facts: list[Fact] = []
+        if name in EDIT_TOOLS:
+            path = tool_input.get("file_path") or tool_input.get("notebook_path")
+            if not path:
+                return []
+            added, more = claude_edit_lines(name, tool_input, value["toolUseResult"])
+            facts += output_facts(AgentOutput(
+                key=use_id, call=name, location=self.resolver.locate(path, cwd), added=added,
+                extra={**extra, **more}, **common))
+        elif name == "Bash":
+            for write in shell_writes(str(tool_input.get("command", ""))):
+                facts += output_facts(AgentOutput(
+                    key=f"{use_id}:{write.path}", call="Bash",
+                    location=self.resolver.locate(write.path, cwd),
+                    added=[(None, t) for t in write.lines],
+                    extra={**extra, "shell_write": write.how}, **common))
+        return facts
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None

@@ -1,0 +1,207 @@
+"""Loader `codex`: OpenAI Codex CLI / Desktop rollouts (and Codex hook payloads).
+
+Rollouts are JSONL at ``$CODEX_HOME/sessions/YYYY/MM/DD/rollout-<time>-<uuid>.jsonl``, each line
+``{timestamp, type, payload}``; mid-2025 rollouts start with a bare ``{id, timestamp,
+instructions, git}`` line and no envelope. Edits come in three shapes by version: a
+`function_call` named `shell` whose arguments run `apply_patch`, a `custom_tool_call` named
+`apply_patch` (the patch in `input`), and `patch_apply_end` changes (which real rollouts mostly
+do not persist). When `patch_apply_end` is present its unified diffs give line numbers.
+"""
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from lineage.eventlog import content_id
+from lineage.facts import Batch, Fact, Record, Rejection
+from lineage.repos import RepoResolver, normalize_remote
+from loaders.agent_outputs import AgentOutput, output_facts, session_facts
+from loaders.files import JsonLine, expand_paths, read_json_lines
+from loaders.hooks import is_hook_payload, parse_hook
+from loaders.patches import (
+    FileChange,
+    PatchError,
+    parse_apply_patch,
+    shell_writes,
+    unified_diff_added,
+)
+
+SOURCE = "codex"
+RESPONSE_ITEM_TYPES = {"message", "reasoning", "function_call", "function_call_output",
+                       "custom_tool_call", "custom_tool_call_output", "local_shell_call",
+                       "web_search_call"}
+KNOWN_TYPES = {"session_meta", "response_item", "event_msg", "turn_context", "compacted"}
+
+
+def load(paths: Iterable[str | Path], repo: str | None = None) -> Iterator[Batch]:
+    resolver = RepoResolver(repo)
+    for path in expand_paths(paths, (".jsonl", ".json")):
+        yield read_rollout(path, resolver)
+
+
+class _Session:
+    def __init__(self) -> None:
+        self.id: str | None = None
+        self.cwd: str | None = None
+        self.model: str | None = None
+        self.version: str | None = None
+        self.repo_url: str | None = None
+        self.applied: dict[str, dict[str, Any]] = {}  # call_id -> patch_apply_end changes
+
+
+def read_rollout(path: Path, resolver: RepoResolver) -> Batch:
+    batch = Batch(SOURCE)
+    items = []
+    for item in read_json_lines(path):
+        if isinstance(item, Rejection):
+            batch.rejections.append(item)
+        elif not isinstance(item.value, dict):
+            batch.rejections.append(Rejection(item.file, item.line, "a rollout line must be a "
+                                              "JSON object", item.text))
+        else:
+            items.append(item)
+    session = _Session()
+    # patch_apply_end follows its call; read them first so the call's output gets line numbers.
+    for item in items:
+        payload = item.value.get("payload") or {}
+        if (item.value.get("type") == "event_msg" and payload.get("type") == "patch_apply_end"
+                and payload.get("success", True) and isinstance(payload.get("changes"), dict)):
+            session.applied[payload.get("call_id", "")] = payload["changes"]
+    models: dict[str, str] = {}
+    for n, item in enumerate(items):
+        value = item.value
+        if is_hook_payload(value):
+            result = parse_hook(item, resolver, models)
+        else:
+            result = _rollout_line(item, n == 0, session, resolver)
+        if isinstance(result, Rejection):
+            batch.rejections.append(result)
+        elif isinstance(result, Record):
+            result.origin = f"{item.file}:{item.line}"
+            batch.records.append(result)
+        else:
+            batch.ignored += 1
+    return batch
+
+
+def _rollout_line(item: JsonLine, first: bool, session: _Session, resolver: RepoResolver
+                  ) -> Record | Rejection | None:
+    value = item.value
+    kind = value.get("type")
+    payload = value.get("payload")
+    if first and "payload" not in value and "id" in value and "instructions" in value:
+        # Old rollout header: {id, timestamp, instructions, git}.
+        return _session_meta(value, value, session)
+    if payload is None and kind in RESPONSE_ITEM_TYPES:
+        kind, payload = "response_item", value  # old rollouts: bare response items
+    if kind == "response.output_item.done" and isinstance(value.get("item"), dict):
+        kind, payload = "response_item", value["item"]  # a Responses API stream event
+    if kind not in KNOWN_TYPES or not isinstance(payload, dict):
+        return None
+    if kind == "session_meta":
+        return _session_meta(value, payload, session)
+    if kind == "turn_context":
+        session.model = payload.get("model") or session.model
+        session.cwd = payload.get("cwd") or session.cwd
+        return None
+    if kind == "response_item":
+        return _response_item(item, payload, session, resolver)
+    return None
+
+
+def _session_meta(value: dict[str, Any], payload: dict[str, Any], session: _Session) -> Record:
+    session.id = payload.get("id") or payload.get("session_id")
+    session.cwd = payload.get("cwd")
+    session.version = payload.get("cli_version")
+    git = payload.get("git") or {}
+    session.repo_url = git.get("repository_url")
+    facts = session_facts(session.id or content_id(payload), "codex", {
+        "tool_version": session.version, "originator": payload.get("originator"),
+        "client": payload.get("source"), "cwd": session.cwd, "time": payload.get("timestamp"),
+        "repo": normalize_remote(session.repo_url) if session.repo_url else None,
+        "git_commit": git.get("commit_hash"), "git_branch": git.get("branch")})
+    return _record(value, "session_meta", facts, payload.get("timestamp"))
+
+
+def _response_item(item: JsonLine, payload: dict[str, Any], session: _Session,
+                   resolver: RepoResolver) -> Record | Rejection | None:
+    kind, name = payload.get("type"), payload.get("name")
+    call_id = payload.get("call_id") or payload.get("id") or content_id(payload)
+    patch: str | None = None
+    command: str | None = None
+    if kind == "custom_tool_call" and name == "apply_patch":
+        patch = payload.get("input", "")
+    elif kind in ("function_call", "local_shell_call"):
+        args = _arguments(payload)
+        argv = args.get("command") if isinstance(args, dict) else None
+        if isinstance(argv, list) and argv and argv[0] == "apply_patch" and len(argv) > 1:
+            patch = argv[1]
+        elif isinstance(argv, list):
+            command = " ".join(argv[2:] if argv[:2] in (["bash", "-lc"], ["bash", "-c"]) else
+                               argv)
+        elif isinstance(args, dict) and isinstance(args.get("cmd") or argv, str):
+            command = args.get("cmd") or argv
+        if command and "*** Begin Patch" in command:
+            patch, command = command, None
+    if patch is None and command is None:
+        return None
+    changes: list[FileChange]
+    if patch is not None:
+        try:
+            changes = parse_apply_patch(patch)
+        except PatchError as exc:
+            return Rejection(item.file, item.line, f"apply_patch input does not parse: {exc}",
+                             item.text[:10_000])
+    else:
+        changes = [FileChange("update", w.path, added=[(None, t) for t in w.lines])
+                   for w in shell_writes(command or "")]
+    applied = session.applied.get(call_id, {})
+    time = item.value.get("timestamp")
+    facts: list[Fact] = []
+    for change in changes:
+        if change.op == "delete":
+            continue
+        target = change.move_to or change.path
+        added = change.added
+        for abs_path, diff in applied.items():
+            if abs_path.endswith("/" + target.lstrip("/")) or abs_path == target:
+                if diff.get("type") == "update" and diff.get("unified_diff"):
+                    added = unified_diff_added(diff["unified_diff"])
+                elif diff.get("type") == "add":
+                    added = [(n, t) for n, t in enumerate(diff.get("content", "").split("\n"), 1)]
+        location = resolver.locate(target, session.cwd,
+                                   {"git_toplevel": session.cwd, "remote_url": session.repo_url}
+                                   if session.repo_url and session.cwd else None)
+        facts += output_facts(AgentOutput(
+            key=f"codex:{call_id}:{target}", tool="codex",
+            call="apply_patch" if patch is not None else "shell", location=location,
+            added=added, model=session.model, tool_version=session.version,
+            session=session.id, time=time, time_source="rollout",
+            extra={"call_id": call_id, "patch_op": change.op,
+                   "positions_from": "patch_apply_end" if applied else None}))
+    if not facts:
+        return None
+    return _record(item.value, "response_item", facts, time)
+
+
+def _arguments(payload: dict[str, Any]) -> Any:
+    args = payload.get("arguments", payload.get("action"))
+    if isinstance(args, str):
+        try:
+            return json.loads(args)
+        except json.JSONDecodeError:
+            return {}
+    return args or {}
+
+
+def _record(value: dict[str, Any], type_: str, facts: list[Fact], time: str | None) -> Record:
+    occurred = None
+    if time:
+        try:
+            occurred = datetime.fromisoformat(time.replace("Z", "+00:00"))
+        except ValueError:
+            occurred = None
+    return Record(event_id=content_id(value), type=type_, payload=value, facts=facts,
+                  occurred_at=occurred)

@@ -1,0 +1,159 @@
+"""Agent hook payloads (Claude Code, and Codex, whose hooks are shaped like Claude's).
+
+One JSON object per hook call, as `lineage capture` spools them (with a `_lineage` enrichment:
+capture time, git toplevel, remote, HEAD, user) or as saved by hand. Only PostToolUse of a tool
+that writes files becomes an output; SessionStart becomes a session; the rest is ignored and
+counted. The tool is decided from the payload, never from hook_event_name alone.
+"""
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lineage.eventlog import content_id
+from lineage.facts import Fact, Record, Rejection
+from lineage.repos import RepoResolver
+from loaders.agent_outputs import AgentOutput, output_facts, session_facts
+from loaders.files import JsonLine
+from loaders.patches import (
+    PatchError,
+    located_lines,
+    parse_apply_patch,
+    shell_writes,
+    structured_patch_added,
+)
+
+EDIT_TOOLS = ("Write", "Edit", "MultiEdit", "NotebookEdit")
+
+
+def is_hook_payload(value: dict[str, Any]) -> bool:
+    """A hook payload, or what `lineage capture` spooled raw because it could not parse it."""
+    return "hook_event_name" in value or "raw" in (value.get("_lineage") or {})
+
+
+def hook_tool(value: dict[str, Any]) -> str:
+    """claude-code or codex, from what the payload itself shows."""
+    use_id = str(value.get("tool_use_id", ""))
+    if (use_id.startswith("exec-") or "turn_id" in value or value.get("tool_name") == "apply_patch"
+            or "/.codex/" in str(value.get("transcript_path", "")).replace("\\", "/")
+            or value.get("_lineage", {}).get("tool") == "codex"):
+        return "codex"
+    return "claude-code"
+
+
+def _time(value: dict[str, Any], item: JsonLine) -> tuple[str, str]:
+    captured = value.get("_lineage", {}).get("captured_at")
+    if captured:
+        return captured, "capture"
+    mtime = os.stat(item.file).st_mtime if Path(item.file).exists() else None
+    if mtime is None:
+        return datetime.now(UTC).isoformat(), "ingest"
+    return datetime.fromtimestamp(mtime, UTC).isoformat(), "file-mtime"
+
+
+def parse_hook(item: JsonLine, resolver: RepoResolver, models: dict[str, str]
+               ) -> Record | Rejection | None:
+    """A Record for a payload that produced something, a Rejection for one that cannot be
+    read, None for one that is irrelevant (ignored)."""
+    value = item.value
+    enrichment = value.get("_lineage") or {}
+    if "raw" in enrichment:
+        return Rejection(item.file, item.line,
+                         f"capture could not parse this hook payload: {enrichment.get('error')}",
+                         enrichment["raw"][:10_000])
+    event = value.get("hook_event_name")
+    session = value.get("session_id")
+    tool = hook_tool(value)
+    time, time_source = _time(value, item)
+    if event == "SessionStart" and session:
+        if value.get("model"):
+            models[session] = value["model"]
+        facts = session_facts(session, tool, {"model": value.get("model"), "cwd": value.get("cwd"),
+                                              "start_source": value.get("source"),
+                                              "time": time, "time_source": time_source})
+        return _record(value, "session", facts)
+    if event != "PostToolUse":
+        return None
+    name = value.get("tool_name")
+    tool_input = value.get("tool_input") or {}
+    response = value.get("tool_response")
+    use_id = value.get("tool_use_id") or content_id(value)
+    cwd = value.get("cwd")
+    model = value.get("model") or models.get(session or "")
+
+    def make(key: str, call: str, path: str, added: list, extra: dict | None = None
+             ) -> AgentOutput:
+        location = resolver.locate(path, cwd, enrichment)
+        return AgentOutput(key=key, tool=tool, call=call, location=location, added=added,
+                           model=model, session=session, time=time, time_source=time_source,
+                           tool_version=enrichment.get("tool_version"),
+                           extra={"tool_use_id": value.get("tool_use_id"),
+                                  "agent_id": value.get("agent_id"),
+                                  "hook_event": event, **(extra or {})})
+
+    outputs: list[AgentOutput] = []
+    if name in EDIT_TOOLS:
+        path = tool_input.get("file_path") or tool_input.get("notebook_path")
+        if not path:
+            return Rejection(item.file, item.line, f"{name} call without a file path",
+                             item.text or None)
+        added, extra = claude_edit_lines(name, tool_input,
+                                         response if isinstance(response, dict) else {})
+        outputs.append(make(use_id, name, path, added, extra))
+    elif name == "apply_patch":
+        patch = tool_input.get("command") or tool_input.get("input") or ""
+        try:
+            changes = parse_apply_patch(patch if isinstance(patch, str) else "\n".join(patch))
+        except PatchError as exc:
+            return Rejection(item.file, item.line, f"apply_patch does not parse: {exc}",
+                             item.text or None)
+        outputs += [make(f"{use_id}:{c.move_to or c.path}", "apply_patch", c.move_to or c.path,
+                         c.added, {"patch_op": c.op}) for c in changes if c.op != "delete"]
+    elif name == "Bash":
+        writes = shell_writes(str(tool_input.get("command", "")))
+        outputs += [make(f"{use_id}:{w.path}", "Bash", w.path, [(None, t) for t in w.lines],
+                         {"shell_write": w.how}) for w in writes]
+    if not outputs:
+        return None
+    facts: list[Fact] = []
+    for out in outputs:
+        facts += output_facts(out)
+    return _record(value, "output", facts)
+
+
+def claude_edit_lines(name: str, tool_input: dict[str, Any], result: dict[str, Any]
+                      ) -> tuple[list, dict[str, Any]]:
+    """The lines a Claude Code edit tool wrote, numbered where the record allows:
+    structuredPatch first, else old/new strings located in the original file, else the content.
+    """
+    extra: dict[str, Any] = {}
+    if "userModified" in result:
+        extra["user_modified"] = bool(result["userModified"])
+    patch = result.get("structuredPatch")
+    if name == "Write":
+        content = result.get("content", tool_input.get("content", ""))
+        if result.get("type") == "update" and patch:
+            return structured_patch_added(patch), extra
+        return [(n, text) for n, text in enumerate(content.split("\n"), 1)
+                if text or n < content.count("\n") + 1], extra
+    if patch:
+        return structured_patch_added(patch), extra
+    if name == "Edit":
+        original = result.get("originalFile") or ""
+        return located_lines(original, tool_input.get("old_string", ""),
+                             tool_input.get("new_string", "")), extra
+    if name == "MultiEdit":
+        original = result.get("originalFileContents") or result.get("originalFile") or ""
+        added: list = []
+        for edit in tool_input.get("edits", []):
+            added += located_lines(original, edit.get("old_string", ""),
+                                   edit.get("new_string", ""))
+        return added, extra
+    source = tool_input.get("new_source", "")
+    extra["cell_id"] = tool_input.get("cell_id")
+    return [(None, text) for text in source.split("\n")], extra
+
+
+def _record(value: dict[str, Any], type_: str, facts: list[Fact]) -> Record:
+    return Record(event_id=content_id(value), type=type_, payload=value, facts=facts)

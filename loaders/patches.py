@@ -1,0 +1,199 @@
+"""Reading what an agent wrote out of its edit records: Codex apply_patch text, unified diffs,
+Claude's structuredPatch hunks, and file writes hidden in shell commands.
+
+Every function returns the added lines, with their 1-based line number in the new file where
+the format knows it (None where it does not).
+"""
+
+import re
+import shlex
+from dataclasses import dataclass, field
+
+AddedLine = tuple[int | None, str]
+
+
+class PatchError(ValueError):
+    """A patch that does not follow its grammar; the message names the line."""
+
+
+@dataclass
+class FileChange:
+    op: str  # add | update | delete
+    path: str
+    move_to: str | None = None
+    added: list[AddedLine] = field(default_factory=list)
+
+
+def parse_apply_patch(text: str) -> list[FileChange]:
+    """Parse Codex's apply_patch grammar (``*** Begin Patch`` ... ``*** End Patch``).
+
+    Added lines carry no line number: the grammar locates hunks by context, not by position.
+    """
+    lines = text.strip("\n").split("\n")
+    # The patch may sit inside a heredoc of a shell command: start at its first marker.
+    start = next((i for i, line in enumerate(lines) if line.strip() == "*** Begin Patch"), None)
+    if start is None:
+        raise PatchError("no '*** Begin Patch' line")
+    changes: list[FileChange] = []
+    current: FileChange | None = None
+    for n, line in enumerate(lines[start + 1:], start + 2):
+        if line.strip() == "*** End Patch":
+            return changes
+        if line.startswith("*** Add File: "):
+            current = FileChange("add", line[len("*** Add File: "):].strip())
+            changes.append(current)
+        elif line.startswith("*** Update File: "):
+            current = FileChange("update", line[len("*** Update File: "):].strip())
+            changes.append(current)
+        elif line.startswith("*** Delete File: "):
+            current = FileChange("delete", line[len("*** Delete File: "):].strip())
+            changes.append(current)
+        elif line.startswith("*** Move to: "):
+            if current is None or current.op != "update":
+                raise PatchError(f"line {n}: '*** Move to' outside an Update File section")
+            current.move_to = line[len("*** Move to: "):].strip()
+        elif line.strip() == "*** End of File" or line.startswith("@@"):
+            continue
+        elif current is None:
+            raise PatchError(f"line {n}: {line[:40]!r} before any file header")
+        elif line.startswith("+"):
+            current.added.append((len(current.added) + 1 if current.op == "add" else None,
+                                  line[1:]))
+        elif line.startswith(("-", " ")) or line == "":
+            if current.op == "add":
+                raise PatchError(f"line {n}: an Add File section may only hold '+' lines")
+        else:
+            raise PatchError(f"line {n}: unexpected {line[:40]!r}")
+    raise PatchError("no '*** End Patch' line (truncated patch?)")
+
+
+_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+def unified_diff_added(diff: str) -> list[AddedLine]:
+    """Added lines of a unified diff, numbered in the new file."""
+    out: list[AddedLine] = []
+    new_line: int | None = None
+    for line in diff.split("\n"):
+        match = _HUNK.match(line)
+        if match:
+            new_line = int(match.group(3))
+            continue
+        if new_line is None:
+            continue
+        if line.startswith("+"):
+            out.append((new_line, line[1:]))
+            new_line += 1
+        elif line.startswith(" "):
+            new_line += 1
+    return out
+
+
+def structured_patch_added(hunks: list[dict]) -> list[AddedLine]:
+    """Added lines of Claude Code's structuredPatch, numbered in the new file."""
+    out: list[AddedLine] = []
+    for hunk in hunks:
+        new_line = int(hunk["newStart"])
+        for line in hunk.get("lines", []):
+            if line.startswith("+"):
+                out.append((new_line, line[1:]))
+                new_line += 1
+            elif line.startswith(" "):
+                new_line += 1
+    return out
+
+
+def located_lines(original: str, old: str, new: str) -> list[AddedLine]:
+    """The lines of `new` numbered where `old` sits in `original` (first match), or
+    unnumbered when `old` cannot be found."""
+    offset = original.find(old) if old else -1
+    first = original.count("\n", 0, offset) + 1 if offset >= 0 else None
+    return [(None if first is None else first + i, text) for i, text in enumerate(new.split("\n"))]
+
+
+@dataclass
+class ShellWrite:
+    path: str
+    lines: list[str]
+    how: str  # redirect | heredoc | tee | sed-i
+
+
+_HEREDOC = re.compile(r"<<-?\s*(['\"]?)(\w+)\1")
+
+
+def shell_writes(command: str) -> list[ShellWrite]:
+    """Files a shell command writes, with the text its command line carries (heredoc bodies,
+    echo/printf arguments, sed replacements). Positions are never known."""
+    writes: list[ShellWrite] = []
+    lines = command.split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        body: list[str] = []
+        heredoc = _HEREDOC.search(line)
+        if heredoc:
+            end = heredoc.group(2)
+            j = i + 1
+            while j < len(lines) and lines[j].strip() != end:
+                body.append(lines[j])
+                j += 1
+            i = j
+        for segment in re.split(r"&&|\|\||;|\|(?!\|)", line):
+            writes += _segment_writes(segment.strip(), body, line)
+        i += 1
+    return writes
+
+
+def _segment_writes(segment: str, body: list[str], line: str) -> list[ShellWrite]:
+    try:
+        words = shlex.split(segment, posix=True)
+    except ValueError:
+        return []
+    if not words:
+        return []
+    out: list[ShellWrite] = []
+    target = None
+    for k, word in enumerate(words):
+        if word in (">", ">>") and k + 1 < len(words):
+            target = words[k + 1]
+        elif re.fullmatch(r"\d?>>?\S+", word) and not word.startswith(("2>", "&>")):
+            target = word.lstrip("0123456789>")
+    if words[0] == "tee":
+        files = []
+        for w in words[1:]:
+            if w.startswith((">", "<")) or w in ("|", "&"):
+                break
+            if not w.startswith("-"):
+                files.append(w)
+        out += [ShellWrite(f, list(body), "tee") for f in files]
+    if words[0] == "sed" and any(w == "-i" or w.startswith("-i") for w in words[1:]):
+        script = next((w for w in words[1:] if w.startswith("s") and len(w) > 2), None)
+        files = [w for w in words[1:] if not w.startswith("-") and w != script]
+        replacement = []
+        if script:
+            parts = script[2:].split(script[1])
+            if len(parts) >= 2:
+                replacement = [parts[1]]
+        out += [ShellWrite(f, replacement, "sed-i") for f in files]
+    if target and target != "/dev/null":
+        if body:
+            text = list(body)
+        elif words[0] in ("echo", "printf"):
+            args = [w for w in words[1:] if w not in (">", ">>") and w != target
+                    and not w.startswith("-") and not w.startswith(">")]
+            text = " ".join(args).replace("\\n", "\n").split("\n")
+        else:
+            text = []
+        out.append(ShellWrite(target, text, "heredoc" if body else "redirect"))
+    return out
+
+
+def line_ranges(numbers: list[int]) -> list[list[int]]:
+    """Consecutive line numbers as [first, last] ranges."""
+    out: list[list[int]] = []
+    for n in sorted(set(numbers)):
+        if out and out[-1][1] + 1 == n:
+            out[-1][1] = n
+        else:
+            out.append([n, n])
+    return out
