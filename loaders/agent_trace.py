@@ -14,7 +14,6 @@ machine, else `--repo`.
 """
 
 from collections.abc import Iterable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from lineage.facts import Batch, Fact, Record, Rejection
 from lineage.repos import RepoResolver, posix_path
 from lineage.tools import canonical_tool
 from loaders.agent_outputs import AgentOutput, output_facts
-from loaders.files import JsonLine, expand_paths, read_json_lines
+from loaders.files import JsonLine, collect, expand_paths, json_objects, parse_time
 
 SOURCE = "agent-trace"
 AI_CONTRIBUTORS = {"ai", "mixed"}
@@ -35,16 +34,8 @@ def load(paths: Iterable[str | Path], repo: str | None = None) -> Iterator[Batch
     for path in expand_paths(paths, (".jsonl", ".json")):
         workspace = path.parent.parent if path.parent.name == ".agent-trace" else None
         batch = Batch(SOURCE)
-        for item in read_json_lines(path):
-            result = item if isinstance(item, Rejection) else parse_record(item, resolver,
-                                                                              workspace)
-            if isinstance(result, Rejection):
-                batch.rejections.append(result)
-            elif isinstance(result, Record):
-                result.origin = f"{item.file}:{item.line}"
-                batch.records.append(result)
-            else:
-                batch.ignored += 1
+        for item in json_objects(path, batch, "trace record"):
+            collect(batch, item, parse_record(item, resolver, workspace))
         yield batch
 
 
@@ -59,8 +50,6 @@ def _model(model_id: str | None) -> tuple[str | None, str | None]:
 def parse_record(item: JsonLine, resolver: RepoResolver, workspace: Path | None
                  ) -> Record | Rejection | None:
     value = item.value
-    if not isinstance(value, dict):
-        return Rejection(item.file, item.line, "a trace record must be a JSON object", item.text)
     if "files" in value:
         return _nested(item, value, resolver, workspace)
     if str(value.get("schema", "")).startswith("agent-trace/") or "file_path" in value:
@@ -112,7 +101,7 @@ def _nested(item: JsonLine, value: dict[str, Any], resolver: RepoResolver,
     if not facts:
         return None
     return Record(event_id=str(value["id"]), type="trace", payload=value, facts=facts,
-                  occurred_at=_time(value.get("timestamp")))
+                  occurred_at=parse_time(value.get("timestamp")))
 
 
 def _flat(item: JsonLine, value: dict[str, Any], resolver: RepoResolver,
@@ -137,11 +126,4 @@ def _flat(item: JsonLine, value: dict[str, Any], resolver: RepoResolver,
         extra={"tool_use_id": use_id, "confidence": value.get("confidence"),
                "content_hash": value.get("content_hash"), "text": None, "hashes": None}))
     return Record(event_id=content_id(value), type="trace", payload=value, facts=facts,
-                  occurred_at=_time(value.get("timestamp")))
-
-
-def _time(text: str | None) -> datetime | None:
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
-    except ValueError:
-        return None
+                  occurred_at=parse_time(value.get("timestamp")))

@@ -8,7 +8,6 @@ keeps them in one session. Unknown record types are ignored and counted.
 """
 
 from collections.abc import Iterable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from lineage.eventlog import content_id
 from lineage.facts import Batch, Fact, Record, Rejection
 from lineage.repos import RepoResolver
 from loaders.agent_outputs import AgentOutput, output_facts, session_facts
-from loaders.files import JsonLine, expand_paths, read_json_lines
+from loaders.files import JsonLine, collect, expand_paths, json_objects, parse_time
 from loaders.hooks import EDIT_TOOLS, claude_edit_lines, is_hook_payload, parse_hook
 from loaders.patches import shell_writes
 
@@ -34,15 +33,7 @@ def load(paths: Iterable[str | Path], repo: str | None = None) -> Iterator[Batch
 
 def read_file(path: Path, resolver: RepoResolver, source: str) -> Batch:
     batch = Batch(source)
-    items: list[JsonLine] = []
-    for item in read_json_lines(path):
-        if isinstance(item, Rejection):
-            batch.rejections.append(item)
-        elif not isinstance(item.value, dict):
-            batch.rejections.append(Rejection(item.file, item.line, "a record must be a JSON "
-                                              "object", item.text))
-        else:
-            items.append(item)
+    items = json_objects(path, batch)
     models: dict[str, str] = {}
     transcript = Transcript(resolver)
     for item in items:
@@ -53,13 +44,7 @@ def read_file(path: Path, resolver: RepoResolver, source: str) -> Batch:
             result = transcript.add(item)
         else:
             result = None
-        if isinstance(result, Rejection):
-            batch.rejections.append(result)
-        elif isinstance(result, Record):
-            result.origin = f"{item.file}:{item.line}"
-            batch.records.append(result)
-        else:
-            batch.ignored += 1
+        collect(batch, item, result)
     unresolved = sorted({f.attrs["path"] for r in batch.records for f in r.facts
                          if getattr(f, "attrs", {}).get("repo_resolution") == "unresolved"})
     if unresolved:
@@ -100,7 +85,7 @@ class Transcript:
             return None
         return Record(event_id=value.get("uuid") or content_id(value),
                       type="transcript." + value["type"], payload=value, facts=facts,
-                      occurred_at=_parse_time(value.get("timestamp")))
+                      occurred_at=parse_time(value.get("timestamp")))
 
     def _outputs(self, value: dict[str, Any]) -> list[Fact]:
         results = [b for b in (value.get("message") or {}).get("content") or []
@@ -137,12 +122,3 @@ class Transcript:
                     added=[(None, t) for t in write.lines],
                     extra={**extra, "shell_write": write.how}, **common))
         return facts
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None

@@ -10,7 +10,6 @@ do not persist). When `patch_apply_end` is present its unified diffs give line n
 
 import json
 from collections.abc import Iterable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from lineage.eventlog import content_id
 from lineage.facts import Batch, Fact, Record, Rejection
 from lineage.repos import RepoResolver, normalize_remote
 from loaders.agent_outputs import AgentOutput, output_facts, session_facts
-from loaders.files import JsonLine, expand_paths, read_json_lines
+from loaders.files import JsonLine, collect, expand_paths, json_objects, parse_time
 from loaders.hooks import is_hook_payload, parse_hook
 from loaders.patches import (
     FileChange,
@@ -53,15 +52,7 @@ class _Session:
 
 def read_rollout(path: Path, resolver: RepoResolver) -> Batch:
     batch = Batch(SOURCE)
-    items = []
-    for item in read_json_lines(path):
-        if isinstance(item, Rejection):
-            batch.rejections.append(item)
-        elif not isinstance(item.value, dict):
-            batch.rejections.append(Rejection(item.file, item.line, "a rollout line must be a "
-                                              "JSON object", item.text))
-        else:
-            items.append(item)
+    items = json_objects(path, batch, "rollout line")
     session = _Session()
     # patch_apply_end follows its call; read them first so the call's output gets line numbers.
     for item in items:
@@ -76,13 +67,7 @@ def read_rollout(path: Path, resolver: RepoResolver) -> Batch:
             result = parse_hook(item, resolver, models)
         else:
             result = _rollout_line(item, n == 0, session, resolver)
-        if isinstance(result, Rejection):
-            batch.rejections.append(result)
-        elif isinstance(result, Record):
-            result.origin = f"{item.file}:{item.line}"
-            batch.records.append(result)
-        else:
-            batch.ignored += 1
+        collect(batch, item, result)
     return batch
 
 
@@ -197,11 +182,5 @@ def _arguments(payload: dict[str, Any]) -> Any:
 
 
 def _record(value: dict[str, Any], type_: str, facts: list[Fact], time: str | None) -> Record:
-    occurred = None
-    if time:
-        try:
-            occurred = datetime.fromisoformat(time.replace("Z", "+00:00"))
-        except ValueError:
-            occurred = None
     return Record(event_id=content_id(value), type=type_, payload=value, facts=facts,
-                  occurred_at=occurred)
+                  occurred_at=parse_time(time))

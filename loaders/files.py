@@ -3,10 +3,11 @@
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from lineage.facts import Rejection
+from lineage.facts import Batch, Record, Rejection
 
 
 class InputError(OSError):
@@ -82,3 +83,40 @@ def _is_jsonl(text: str) -> bool:
     except json.JSONDecodeError:
         return False
     return True
+
+
+def json_objects(path: Path, batch: Batch, what: str = "record") -> list[JsonLine]:
+    """The JSON-object lines of a file; lines that are not JSON objects go to the batch's
+    rejections with their reason."""
+    items: list[JsonLine] = []
+    for item in read_json_lines(path):
+        if isinstance(item, Rejection):
+            batch.rejections.append(item)
+        elif not isinstance(item.value, dict):
+            batch.rejections.append(Rejection(item.file, item.line,
+                                              f"a {what} must be a JSON object", item.text))
+        else:
+            items.append(item)
+    return items
+
+
+def collect(batch: Batch, item: JsonLine, result: Record | Rejection | None) -> None:
+    """File what a parser made of one line: a record (stamped with its file:line origin), a
+    rejection, or nothing (an irrelevant record, counted as ignored)."""
+    if isinstance(result, Rejection):
+        batch.rejections.append(result)
+    elif isinstance(result, Record):
+        result.origin = f"{item.file}:{item.line}"
+        batch.records.append(result)
+    else:
+        batch.ignored += 1
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """An RFC 3339 timestamp as written by the agents (``Z`` suffix accepted), else None."""
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
