@@ -70,17 +70,11 @@ def parse_apply_patch(text: str) -> list[FileChange]:
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
 
-def unified_diff_added(diff: str) -> list[AddedLine]:
-    """Added lines of a unified diff, numbered in the new file."""
+def _hunk_added(new_start: int, lines: list[str]) -> list[AddedLine]:
+    """Added lines of one hunk body (' ', '-', '+' prefixed), numbered from `new_start`."""
     out: list[AddedLine] = []
-    new_line: int | None = None
-    for line in diff.split("\n"):
-        match = _HUNK.match(line)
-        if match:
-            new_line = int(match.group(3))
-            continue
-        if new_line is None:
-            continue
+    new_line = new_start
+    for line in lines:
         if line.startswith("+"):
             out.append((new_line, line[1:]))
             new_line += 1
@@ -89,18 +83,26 @@ def unified_diff_added(diff: str) -> list[AddedLine]:
     return out
 
 
+def unified_diff_added(diff: str) -> list[AddedLine]:
+    """Added lines of a unified diff, numbered in the new file."""
+    out: list[AddedLine] = []
+    start: int | None = None
+    body: list[str] = []
+    for line in diff.split("\n") + ["@@ end"]:
+        if line.startswith("@@"):
+            if start is not None:
+                out += _hunk_added(start, body)
+            match = _HUNK.match(line)
+            start, body = (int(match.group(3)) if match else None), []
+        elif start is not None:
+            body.append(line)
+    return out
+
+
 def structured_patch_added(hunks: list[dict]) -> list[AddedLine]:
     """Added lines of Claude Code's structuredPatch, numbered in the new file."""
-    out: list[AddedLine] = []
-    for hunk in hunks:
-        new_line = int(hunk["newStart"])
-        for line in hunk.get("lines", []):
-            if line.startswith("+"):
-                out.append((new_line, line[1:]))
-                new_line += 1
-            elif line.startswith(" "):
-                new_line += 1
-    return out
+    return [added for hunk in hunks
+            for added in _hunk_added(int(hunk["newStart"]), hunk.get("lines", []))]
 
 
 def located_lines(original: str, old: str, new: str) -> list[AddedLine]:
