@@ -34,7 +34,7 @@ def load(paths: Iterable[str | Path], repo: str | None = None) -> Iterator[Batch
     for path in expand_paths(paths, (".jsonl", ".json")):
         workspace = path.parent.parent if path.parent.name == ".agent-trace" else None
         batch = Batch(SOURCE)
-        for item in json_objects(path, batch, "trace record"):
+        for item in json_objects(path, batch, "a trace record"):
             collect(batch, item, parse_record(item, resolver, workspace))
         yield batch
 

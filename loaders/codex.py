@@ -52,7 +52,7 @@ class _Session:
 
 def read_rollout(path: Path, resolver: RepoResolver) -> Batch:
     batch = Batch(SOURCE)
-    items = json_objects(path, batch, "rollout line")
+    items = json_objects(path, batch, "a rollout line")
     session = _Session()
     # patch_apply_end follows its call; read them first so the call's output gets line numbers.
     for item in items:

@@ -15,7 +15,7 @@ from lineage.eventlog import content_id
 from lineage.facts import Alias, Attribution, Batch, Edge, Fact, Node, Record, Rejection, Span
 from lineage.model import EdgeKind, NodeKind
 from lineage.tools import canonical_tool
-from loaders.files import JsonLine, expand_paths, read_json_lines
+from loaders.files import JsonLine, collect, expand_paths, json_objects
 from schema import json_schema
 
 SOURCE = "events"
@@ -27,15 +27,8 @@ def load(paths: Iterable[str | Path]) -> Iterator[Batch]:
     """One batch per file."""
     for path in expand_paths(paths, (".ndjson", ".jsonl", ".json")):
         batch = Batch(SOURCE)
-        for item in read_json_lines(path):
-            if isinstance(item, Rejection):
-                batch.rejections.append(item)
-                continue
-            record = parse_line(item)
-            if isinstance(record, Rejection):
-                batch.rejections.append(record)
-            else:
-                batch.records.append(record)
+        for item in json_objects(path, batch, "an event"):
+            collect(batch, item, parse_line(item))
         yield batch
 
 

@@ -85,7 +85,7 @@ def _is_jsonl(text: str) -> bool:
     return True
 
 
-def json_objects(path: Path, batch: Batch, what: str = "record") -> list[JsonLine]:
+def json_objects(path: Path, batch: Batch, noun: str = "a record") -> list[JsonLine]:
     """The JSON-object lines of a file; lines that are not JSON objects go to the batch's
     rejections with their reason."""
     items: list[JsonLine] = []
@@ -94,7 +94,7 @@ def json_objects(path: Path, batch: Batch, what: str = "record") -> list[JsonLin
             batch.rejections.append(item)
         elif not isinstance(item.value, dict):
             batch.rejections.append(Rejection(item.file, item.line,
-                                              f"a {what} must be a JSON object", item.text))
+                                              f"{noun} must be a JSON object", item.text))
         else:
             items.append(item)
     return items
