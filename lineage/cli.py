@@ -10,11 +10,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from lineage import engine, report
+from lineage import engine, progress, report
 from lineage.policy import PolicyError, parse_policy
 from lineage.store import IngestReport, Store, StoreError, default_db_path
-from loaders import AGENT_SOURCES, LOADERS
-from loaders.files import InputError
+from loaders import AGENT_SOURCES, LOADERS, SUFFIXES
+from loaders.files import InputError, expand_paths
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "  lineage ingest claude-code ~/.claude/projects ~/.lineage/spool\n"
                        "  lineage ingest codex ~/.codex/sessions\n"
                        "  lineage ingest agent-trace .agent-trace/traces.jsonl "
-                       "--repo github.com/acme/widgets\n\n"
+                       "--repo github.com/acme/widgets\n"
+                       "  lineage ingest manifest build/manifest/*.parquet\n\n"
                        "exit status: 0 when something loaded (or all was already loaded), "
                        "2 when nothing could be read")
     p.add_argument("source", choices=sorted(LOADERS), metavar="SOURCE",
@@ -96,8 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-unknown", action="store_true",
                    help="pass even when some examples have unknown lineage")
     p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
-    p.add_argument("--out", metavar="FILE.jsonl",
-                   help="write every example's verdict, one JSON object per line")
+    p.add_argument("--out", metavar="FILE.jsonl|FILE.parquet",
+                   help="write every example's verdict (example, key, status, sources) as "
+                   "JSON lines or Parquet, by the file's suffix")
     p.add_argument("--max-paths", type=int, default=20, metavar="N",
                    help="witness paths to include (default 20)")
     p.set_defaults(run=cmd_gate)
@@ -161,11 +163,12 @@ def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
         options = {"repo": args.repo} if args.source in AGENT_SOURCES else {}
         if args.repo and args.source not in AGENT_SOURCES:
             raise UsageError(f"--repo applies to agent sources, not {args.source}")
-        for batch in LOADERS[args.source](args.paths, **options):
+        inputs = expand_paths(args.paths, SUFFIXES[args.source])
+        batches = LOADERS[args.source](inputs, **options)
+        for batch in progress.track(batches, f"ingest {args.source}", total=len(inputs)):
             rep = store.ingest(batch)
             total.add(rep)
-            where = batch.records[0].origin.rsplit(":", 1)[0] if batch.records else (
-                batch.rejections[0].file if batch.rejections else args.source)
+            where = batch.input or args.source
             print(f"{where}: {rep.accepted} accepted, {rep.duplicate} duplicate, "
                   f"{rep.rejected} rejected, {rep.ignored} ignored", file=sys.stderr)
             for rejection in rep.rejections:
@@ -230,13 +233,14 @@ def _run(store: Store, as_of: str | None) -> engine.TaintRun:
 
 def cmd_gate(args: argparse.Namespace, out: TextIO) -> int:
     with _store(args) as store:
-        run = _run(store, args.as_of)
-        rep = engine.gate(store, run, args.dataset, args.mode,
-                          allow_unknown=args.allow_unknown, max_paths=args.max_paths)
+        with progress.phase("propagating taint"):
+            run = _run(store, args.as_of)
+        with progress.phase(f"gating {args.dataset}"):
+            rep = engine.gate(store, run, args.dataset, args.mode,
+                              allow_unknown=args.allow_unknown, max_paths=args.max_paths)
         if args.out:
-            with open(args.out, "w", encoding="utf-8") as fh:
-                for row in engine.iter_example_verdicts(store, run, args.dataset, args.mode):
-                    fh.write(engine.dumps(row) + "\n")
+            with progress.phase(f"writing {args.out}"):
+                engine.write_example_verdicts(store, run, args.dataset, args.mode, args.out)
     if args.format == "json":
         print(json.dumps(rep.as_dict(), indent=2, default=str), file=out)
     elif args.format == "markdown":

@@ -16,9 +16,12 @@ UNKNOWN: not tainted, and an ancestor was referenced but never ingested. CLEAN: 
 """
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import duckdb
 
 from lineage.eventlog import canonical_json
 from lineage.model import DERIVATION, EdgeKind, NodeKind
@@ -520,18 +523,45 @@ def gate(store: Store, run: TaintRun, dataset: str, mode: str, *, allow_unknown:
 
 
 def iter_example_verdicts(store: Store, run: TaintRun, dataset: str, mode: str,
-                          chunk: int = 10_000):
+                          chunk: int = 10_000) -> Iterator[dict[str, Any]]:
     """Every example of a dataset version as {"example", "status", "sources"}, streamed in
     chunks so millions of examples never sit in one Python list."""
-    name, version = resolve_dataset(store, dataset, run.as_of.seq)
-    dv = store.node(f"dataset:{name}@{version}")
-    assert dv is not None
     cur = store.con.cursor()
     cur.execute(f"SELECT example, status, sources FROM ({example_statuses_sql()})",
-                {"run": run.run, "mode": mode, "s": run.as_of.seq, "dv": dv.id})
+                _statuses_params(store, run, dataset, mode))
     while rows := cur.fetchmany(chunk):
         for example, status, sources in rows:
             yield {"example": example, "status": status, "sources": sources}
+
+
+VERDICT_FILE_FORMATS = {".jsonl": "json", ".ndjson": "json", ".parquet": "parquet"}
+
+
+def write_example_verdicts(store: Store, run: TaintRun, dataset: str, mode: str,
+                           path: str) -> int:
+    """Write every example's verdict (example, key, status, sources) to `path`, JSONL or
+    Parquet by its suffix, straight from DuckDB; returns the number of examples written."""
+    fmt = next((f for suffix, f in VERDICT_FILE_FORMATS.items() if path.endswith(suffix)), None)
+    if fmt is None:
+        raise EngineError(f"--out {path}: name a .jsonl, .ndjson or .parquet file")
+    quoted = path.replace("'", "''")
+    params = _statuses_params(store, run, dataset, mode)
+    try:
+        store.con.execute(f"""
+            COPY (SELECT example, key, status, sources FROM ({example_statuses_sql()}))
+            TO '{quoted}' (FORMAT {fmt})""", params)
+    except duckdb.IOException as exc:
+        raise EngineError(f"--out {path}: cannot write: {exc}") from exc
+    return store.con.execute(f"SELECT count(*) FROM ({_members_sql()})",
+                             {"s": params["s"], "dv": params["dv"]}).fetchone()[0]
+
+
+def _statuses_params(store: Store, run: TaintRun, dataset: str, mode: str) -> dict[str, Any]:
+    check_mode(mode)
+    name, version = resolve_dataset(store, dataset, run.as_of.seq)
+    dv = store.node(f"dataset:{name}@{version}")
+    assert dv is not None
+    return {"run": run.run, "mode": mode, "s": run.as_of.seq, "dv": dv.id}
 
 
 def dumps(value: Any) -> str:

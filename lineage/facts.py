@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import pyarrow as pa
+
 from lineage.model import EdgeKind, NodeKind
 
 JSON = dict[str, Any]
@@ -104,7 +106,28 @@ class Batch:
     """What one loader read from one input; the store ingests it in one transaction."""
 
     source: str
+    input: str | None = None  # the file it was read from
     records: list[Record] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     ignored: int = 0
     notes: list[str] = field(default_factory=list)
+    examples: pa.Table | None = None  # rows of EXAMPLE_COLUMNS, ingested set-based
+
+
+_PARENT = pa.struct([("dataset", pa.string()), ("version", pa.string()),
+                     ("example", pa.string())])
+
+# Examples read column-wise from a dataset manifest (millions of rows): one accepted row per
+# example with its event id, raw payload and origin, and exactly one way of naming its source:
+# a file version (repo, path and blob or commit, with an optional span), parent examples, or an
+# agent record (from_kind 'output' or 'session', from_name).
+EXAMPLE_COLUMNS = pa.schema([
+    ("row", pa.int64()), ("event_id", pa.string()), ("origin", pa.string()),
+    ("payload", pa.string()),
+    ("dataset", pa.string()), ("version", pa.string()), ("example", pa.string()),
+    ("shard", pa.string()),
+    ("repo", pa.string()), ("path", pa.string()), ("blob", pa.string()), ("commit", pa.string()),
+    ("span_start", pa.int64()), ("span_end", pa.int64()), ("span_unit", pa.string()),
+    ("parents", pa.list_(_PARENT)),
+    ("from_kind", pa.string()), ("from_name", pa.string()),
+])

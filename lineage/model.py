@@ -81,3 +81,35 @@ def shard_key(dataset: str, version: str, shard: str) -> str:
 
 def example_key(dataset: str, version: str, example: str) -> str:
     return f"example:{dataset}@{version}:{example}"
+
+
+# SQL twins of the key builders, for set-based ingestion of millions of rows (the store's
+# columnar path). Arguments are SQL expressions; tests check both spellings agree.
+
+
+def file_version_key_sql(repo: str, path: str, blob: str) -> str:
+    return f"concat('file:', {repo}, ':', {path}, '@', {blob})"
+
+
+def file_at_commit_key_sql(repo: str, path: str, commit: str) -> str:
+    return f"concat('file:', {repo}, ':', {path}, '@commit:', {commit})"
+
+
+def dataset_version_key_sql(dataset: str, version: str) -> str:
+    return f"concat('dataset:', {dataset}, '@', {version})"
+
+
+def shard_key_sql(dataset: str, version: str, shard: str) -> str:
+    return f"concat('shard:', {dataset}, '@', {version}, '/', {shard})"
+
+
+def example_key_sql(dataset: str, version: str, example: str) -> str:
+    return f"concat('example:', {dataset}, '@', {version}, ':', {example})"
+
+
+def output_key_sql(output: str) -> str:
+    return f"concat('output:', {output})"
+
+
+def session_key_sql(session: str) -> str:
+    return f"concat('session:', {session})"

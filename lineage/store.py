@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 import schema
-from lineage import attribution, eventlog
+from lineage import attribution, eventlog, model
 from lineage.eventlog import canonical_json, epoch_us
 from lineage.facts import Alias, Attribution, Batch, Edge, Node, Record, Rejection
 from lineage.model import EdgeKind, NodeKind
@@ -34,6 +34,12 @@ class StoreError(RuntimeError):
 
 def default_db_path() -> str:
     return os.environ.get("LINEAGE_DB") or DEFAULT_DB
+
+
+_EDGE_FACTS = pa.schema([
+    ("src", pa.string()), ("dst", pa.string()), ("kind", pa.string()), ("seq", pa.int64()),
+    ("span_start", pa.int64()), ("span_end", pa.int64()), ("span_unit", pa.string()),
+    ("line_map", pa.string())])
 
 
 @dataclass
@@ -173,11 +179,18 @@ class Store:
             report.duplicate = len(batch.records) - len(new)
             report.accepted = len(new)
             self._insert_rejections(batch.source, batch.rejections, received_at)
+            batch_no = None
             if new:
                 first_seq = self.head_seq() + 1
-                self._append_events(batch.source, new, first_seq, received_at)
+                batch_no = self._append_events(batch.source, new, first_seq)
                 affected = self._insert_facts(new, first_seq)
                 self._recompute_carried(affected)
+            if batch.examples is not None and batch.examples.num_rows:
+                batch_no = batch_no or self._next_batch()
+                self._ingest_example_table(batch.source, batch.examples, batch_no, report,
+                                           received_at)
+            if batch_no is not None:
+                self._chain_batch(batch_no, batch.source, received_at)
         return report
 
     def _known_event_ids(self, ids: list[str]) -> set[str]:
@@ -190,8 +203,12 @@ class Store:
         finally:
             self.con.unregister("_ids")
 
+    def _next_batch(self) -> int:
+        return self.con.execute("SELECT coalesce(max(batch), 0) + 1 FROM batches").fetchone()[0]
+
     def _append_events(self, source: str, records: list[Record], first_seq: int,
-                       received_at: datetime) -> None:
+                       batch_no: int | None = None) -> int:
+        """Append records as events of batch `batch_no` (default: a new one); returns it."""
         cols: dict[str, list[Any]] = {k: [] for k in (
             "seq", "event_id", "source", "type", "occurred_us", "origin", "payload", "hash")}
         for seq, record in enumerate(records, first_seq):
@@ -206,7 +223,7 @@ class Store:
             cols["payload"].append(payload)
             cols["hash"].append(eventlog.event_hash(seq, record.event_id, source, record.type,
                                                     occurred, payload))
-        batch_no = self.con.execute("SELECT coalesce(max(batch), 0) + 1 FROM batches").fetchone()[0]
+        batch_no = batch_no or self._next_batch()
         self.register("_events", pa.table(cols, schema=pa.schema([
             ("seq", pa.int64()), ("event_id", pa.string()), ("source", pa.string()),
             ("type", pa.string()), ("occurred_us", pa.int64()), ("origin", pa.string()),
@@ -215,17 +232,24 @@ class Store:
             "INSERT INTO events SELECT seq, event_id, ?, source, type, occurred_us, origin, "
             "payload, hash FROM _events", [batch_no])
         self.con.unregister("_events")
-        last_seq = first_seq + len(records) - 1
-        digest = eventlog.events_digest(cols["hash"])
+        return batch_no
+
+    def _chain_batch(self, batch_no: int, source: str, received_at: datetime) -> None:
+        """Close batch `batch_no`: hash its events in seq order and chain it to the last one."""
+        first_seq, last_seq, count, digest = self.con.execute(
+            "SELECT min(seq), max(seq), count(*), sha256(coalesce(string_agg(hash, '' "
+            "ORDER BY seq), '')) FROM events WHERE batch = ?", [batch_no]).fetchone()
+        if not count:
+            return
         prev = self.con.execute(
             "SELECT hash FROM batches ORDER BY batch DESC LIMIT 1").fetchone()
         prev_hash = prev[0] if prev else eventlog.GENESIS
         received_us = epoch_us(received_at)
         chained = eventlog.batch_hash(prev_hash, batch_no, source, received_us, first_seq,
-                                      last_seq, len(records), digest)
+                                      last_seq, count, digest)
         self.con.execute(
             "INSERT INTO batches VALUES (?, ?, make_timestamptz(?), ?, ?, ?, ?, ?, ?)",
-            [batch_no, source, received_us, first_seq, last_seq, len(records), digest,
+            [batch_no, source, received_us, first_seq, last_seq, count, digest,
              prev_hash, chained])
 
     def _insert_rejections(self, source: str, rejections: list[Rejection],
@@ -280,45 +304,19 @@ class Store:
                     spans["line_end"].append(fact.span.end)
                     spans["evidence"].append(fact.evidence)
                     spans["seq"].append(seq)
-        con = self.con
         if nodes["key"]:
             self.register("_nodes", pa.table(nodes, schema=pa.schema([
                 ("key", pa.string()), ("kind", pa.string()), ("attrs", pa.string()),
                 ("defines", pa.bool_()), ("seq", pa.int64()), ("ord", pa.int64())])))
-            con.execute("""
-                CREATE OR REPLACE TEMP TABLE _node_facts AS
-                SELECT key,
-                       arg_min(kind, ord) AS kind,
-                       coalesce(arg_min(attrs, ord) FILTER (WHERE defines),
-                                arg_min(attrs, ord)) AS attrs,
-                       min(seq) AS first_seq,
-                       min(seq) FILTER (WHERE defines) AS defined_seq,
-                       min(ord) AS ord
-                FROM _nodes GROUP BY key""")
-            con.unregister("_nodes")
-            con.execute("""
-                INSERT INTO nodes
-                SELECT (SELECT coalesce(max(id), 0) FROM nodes) + row_number() OVER (ORDER BY ord),
-                       key, kind, attrs, first_seq, defined_seq
-                FROM _node_facts f WHERE NOT EXISTS (SELECT 1 FROM nodes n WHERE n.key = f.key)
-                ORDER BY ord""")
-            con.execute("""
-                UPDATE nodes SET attrs = f.attrs, defined_seq = f.defined_seq
-                FROM _node_facts f
-                WHERE nodes.key = f.key AND nodes.defined_seq IS NULL
-                  AND f.defined_seq IS NOT NULL""")
+            self._merge_nodes("_nodes")
+            self.con.unregister("_nodes")
         self._check_endpoints(edges["src"] + edges["dst"] + aliases["alias"] + aliases["target"]
                               + spans["file_version"] + spans["output"])
         if edges["src"]:
-            self.register("_edges", pa.table(edges, schema=pa.schema([
-                ("src", pa.string()), ("dst", pa.string()), ("kind", pa.string()),
-                ("seq", pa.int64()), ("span_start", pa.int64()), ("span_end", pa.int64()),
-                ("span_unit", pa.string()), ("line_map", pa.string())])))
-            con.execute("""
-                INSERT INTO edges
-                SELECT s.id, d.id, e.kind, e.seq, e.span_start, e.span_end, e.span_unit, e.line_map
-                FROM _edges e JOIN nodes s ON s.key = e.src JOIN nodes d ON d.key = e.dst""")
-            con.unregister("_edges")
+            self.register("_edges", pa.table(edges, schema=_EDGE_FACTS))
+            self._merge_edges("_edges")
+            self.con.unregister("_edges")
+        con = self.con
         if aliases["alias"]:
             self.register("_aliases", pa.table(aliases))
             con.execute("""
@@ -341,11 +339,160 @@ class Store:
                              if kind == EdgeKind.REVISED)
         return set(self.node_ids(affected_keys).values())
 
+    def _merge_nodes(self, facts: str) -> None:
+        """Insert the nodes of relation `facts` (key, kind, attrs, defines, seq, ord): new keys
+        get the next ids in `ord` order; a node only referenced so far becomes defined."""
+        con = self.con
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _node_facts AS
+            SELECT key,
+                   arg_min(kind, ord) AS kind,
+                   coalesce(arg_min(attrs, ord) FILTER (WHERE defines),
+                            arg_min(attrs, ord)) AS attrs,
+                   min(seq) AS first_seq,
+                   min(seq) FILTER (WHERE defines) AS defined_seq,
+                   min(ord) AS ord
+            FROM {facts} GROUP BY key""")
+        con.execute("""
+            INSERT INTO nodes
+            SELECT (SELECT coalesce(max(id), 0) FROM nodes) + row_number() OVER (ORDER BY ord),
+                   key, kind, attrs, first_seq, defined_seq
+            FROM _node_facts f WHERE NOT EXISTS (SELECT 1 FROM nodes n WHERE n.key = f.key)
+            ORDER BY ord""")
+        con.execute("""
+            UPDATE nodes SET attrs = f.attrs, defined_seq = f.defined_seq
+            FROM _node_facts f
+            WHERE nodes.key = f.key AND nodes.defined_seq IS NULL
+              AND f.defined_seq IS NOT NULL""")
+        con.execute("DROP TABLE _node_facts")
+
+    def _merge_edges(self, facts: str) -> None:
+        """Insert the edges of relation `facts` (src key, dst key, kind, seq, span, line map)."""
+        self.con.execute(f"""
+            INSERT INTO edges
+            SELECT s.id, d.id, e.kind, e.seq, e.span_start, e.span_end, e.span_unit, e.line_map
+            FROM {facts} e JOIN nodes s ON s.key = e.src JOIN nodes d ON d.key = e.dst""")
+
     def _check_endpoints(self, keys: list[str]) -> None:
         missing = set(keys) - set(self.node_ids(set(keys)))
         if missing:
             raise ValueError(
                 f"loader bug: facts name nodes it never declared: {sorted(missing)[:5]}")
+
+    # -- examples read column-wise from a manifest ---------------------------------------------
+
+    def _ingest_example_table(self, source: str, table: pa.Table, batch_no: int,
+                              report: IngestReport, received_at: datetime) -> None:
+        """Ingest rows of `facts.EXAMPLE_COLUMNS` set-based: one event per new row (skipping
+        event ids already logged), their nodes and edges, all in SQL. A row whose line span
+        lies outside a file version of known length is rejected with its row number."""
+        con = self.con
+        fv = model.file_version_key_sql("repo", "path", "blob")
+        fc = model.file_at_commit_key_sql("repo", "path", "commit")
+        self.register("_rows", table)
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _x0 AS
+            SELECT *, CASE WHEN repo IS NULL THEN NULL WHEN blob IS NOT NULL THEN {fv}
+                           ELSE {fc} END AS file
+            FROM _rows r
+            WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = r.event_id)
+            QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY row) = 1""")
+        con.unregister("_rows")
+        outside = con.execute("""
+            SELECT x.event_id, x.origin, x.payload, x.path, x.span_start, x.span_end, lc
+            FROM (SELECT x.*, TRY_CAST(json_extract_string(coalesce(t.attrs, n.attrs),
+                                       '$.line_count') AS BIGINT) AS lc
+                  FROM _x0 x JOIN nodes n ON n.key = x.file
+                  LEFT JOIN aliases al ON al.alias = n.id
+                  LEFT JOIN nodes t ON t.id = al.target) x
+            WHERE x.span_unit = 'line' AND x.lc IS NOT NULL
+              AND coalesce(x.span_end, x.span_start) > x.lc""").fetchall()
+        if outside:
+            rejections = [Rejection(origin.rsplit(":", 1)[0], int(origin.rsplit(":", 1)[1]),
+                                    f"lines {start}-{end} are outside {path}, which has "
+                                    f"{lc} lines", payload)
+                          for _, origin, payload, path, start, end, lc in outside]
+            self._insert_rejections(source, rejections, received_at)
+            report.rejected += len(rejections)
+            report.rejections += rejections
+            self.register("_bad", pa.table({"event_id": [r[0] for r in outside]}))
+            con.execute("DELETE FROM _x0 WHERE event_id IN (SELECT event_id FROM _bad)")
+            con.unregister("_bad")
+        head = self.head_seq()
+        con.execute("""CREATE OR REPLACE TEMP TABLE _x AS
+                       SELECT ? + row_number() OVER (ORDER BY row) AS seq, * FROM _x0""", [head])
+        con.execute("DROP TABLE _x0")
+        accepted = con.execute("SELECT count(*) FROM _x").fetchone()[0]
+        report.accepted += accepted
+        report.duplicate += table.num_rows - accepted - len(outside)
+        con.execute(f"""
+            INSERT INTO events
+            SELECT seq, event_id, ?, source, type, occurred_us, origin, payload,
+                   {eventlog.EVENT_HASH_SQL}
+            FROM (SELECT seq, event_id, ? AS source, 'example' AS type,
+                         NULL::BIGINT AS occurred_us, origin, payload FROM _x)""",
+                    [batch_no, source])
+        dv = model.dataset_version_key_sql("dataset", "version")
+        shard = model.shard_key_sql("dataset", "version", "shard")
+        example = model.example_key_sql("dataset", "version", "example")
+        parent = model.example_key_sql("p.dataset", "p.version", "p.example")
+        origin = (f"CASE from_kind WHEN 'output' THEN {model.output_key_sql('from_name')} "
+                  f"ELSE {model.session_key_sql('from_name')} END")
+        ex_attrs = ("json_object('dataset', dataset, 'example', example, 'path', path, "
+                    "'repo', repo, 'shard', shard, 'version', version)")
+        file_attrs = ("CASE WHEN blob IS NOT NULL THEN json_object('blob', blob, 'path', path, "
+                      "'repo', repo) ELSE json_object('commit', commit, 'path', path, "
+                      "'repo', repo) END")
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _nf AS
+            SELECT {dv} AS key, '{NodeKind.DATASET_VERSION}' AS kind,
+                   json_object('dataset', dataset, 'version', version)::VARCHAR AS attrs,
+                   true AS defines, seq, seq * 1000 AS ord FROM _x
+            UNION ALL
+            SELECT {shard}, '{NodeKind.SHARD}', json_object('dataset', dataset, 'shard', shard,
+                   'version', version)::VARCHAR, true, seq, seq * 1000 + 1
+            FROM _x WHERE shard IS NOT NULL
+            UNION ALL
+            SELECT {example}, '{NodeKind.EXAMPLE}', {ex_attrs}::VARCHAR, true, seq,
+                   seq * 1000 + 2 FROM _x
+            UNION ALL
+            SELECT file, '{NodeKind.FILE_VERSION}', {file_attrs}::VARCHAR, false, seq,
+                   seq * 1000 + 3 FROM _x WHERE file IS NOT NULL
+            UNION ALL
+            SELECT {origin}, from_kind, json_object(from_kind, from_name)::VARCHAR, false, seq,
+                   seq * 1000 + 3 FROM _x WHERE from_kind IS NOT NULL
+            UNION ALL
+            SELECT {parent}, '{NodeKind.EXAMPLE}', json_object('dataset', p.dataset,
+                   'example', p.example, 'version', p.version)::VARCHAR, false, seq,
+                   seq * 1000 + 3 + i
+            FROM (SELECT seq, unnest(parents) AS p, generate_subscripts(parents, 1) AS i
+                  FROM _x WHERE parents IS NOT NULL)""")
+        self._merge_nodes("_nf")
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _ef AS
+            SELECT {example} AS src, CASE WHEN shard IS NULL THEN {dv} ELSE {shard} END AS dst,
+                   '{EdgeKind.MEMBER}' AS kind, seq, NULL::BIGINT AS span_start,
+                   NULL::BIGINT AS span_end, NULL AS span_unit, NULL AS line_map FROM _x
+            UNION ALL
+            SELECT s.src, s.dst, '{EdgeKind.MEMBER}', s.seq, NULL, NULL, NULL, NULL
+            FROM (SELECT {shard} AS src, {dv} AS dst, min(seq) AS seq FROM _x
+                  WHERE shard IS NOT NULL GROUP BY ALL) s
+            WHERE NOT EXISTS (SELECT 1 FROM edges e JOIN nodes a ON a.id = e.src
+                              WHERE a.key = s.src AND e.kind = '{EdgeKind.MEMBER}')
+            UNION ALL
+            SELECT file, {example}, '{EdgeKind.CHUNKED}', seq, span_start, span_end, span_unit,
+                   NULL FROM _x WHERE file IS NOT NULL
+            UNION ALL
+            SELECT {origin}, {example}, '{EdgeKind.TRANSCRIBED}', seq, NULL, NULL, NULL, NULL
+            FROM _x WHERE from_kind IS NOT NULL
+            UNION ALL
+            SELECT {parent}, {model.example_key_sql("dataset", "version", "example")},
+                   '{EdgeKind.DERIVED}', seq, NULL, NULL, NULL, NULL
+            FROM (SELECT seq, dataset, version, example, unnest(parents) AS p
+                  FROM _x WHERE parents IS NOT NULL)""")
+        self._merge_edges("_ef")
+        for name in ("_x", "_nf", "_ef"):
+            con.execute(f"DROP TABLE {name}")
 
     # -- line attribution ----------------------------------------------------------------------
 
@@ -472,7 +619,8 @@ class Store:
         with self.transaction():
             seq = self.head_seq() + 1
             now = datetime.now(UTC)
-            self._append_events("policy", [record], seq, now)
+            batch_no = self._append_events("policy", [record], seq)
+            self._chain_batch(batch_no, "policy", now)
             version = self.con.execute(
                 "SELECT coalesce(max(version), 0) + 1 FROM policies").fetchone()[0]
             self.con.execute("INSERT INTO policies VALUES (?, ?, ?, ?, ?)",

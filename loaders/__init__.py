@@ -9,7 +9,7 @@ store ingests each batch in one transaction. Loaders never touch SQL. Agent load
 from collections.abc import Callable, Iterator
 
 from lineage.facts import Batch
-from loaders import agent_trace, claude_code, codex, events
+from loaders import agent_trace, claude_code, codex, events, manifest
 
 Loader = Callable[..., Iterator[Batch]]
 
@@ -18,5 +18,14 @@ LOADERS: dict[str, Loader] = {
     "claude-code": claude_code.load,
     "codex": codex.load,
     "agent-trace": agent_trace.load,
+    "manifest": manifest.load,
+}
+# The file suffixes each loader reads when a directory is walked.
+SUFFIXES: dict[str, tuple[str, ...]] = {
+    "events": events.SUFFIXES,
+    "claude-code": claude_code.SUFFIXES,
+    "codex": codex.SUFFIXES,
+    "agent-trace": agent_trace.SUFFIXES,
+    "manifest": manifest.SUFFIXES,
 }
 AGENT_SOURCES = frozenset({"claude-code", "codex", "agent-trace"})

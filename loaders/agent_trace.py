@@ -25,15 +25,16 @@ from loaders.agent_outputs import AgentOutput, output_facts
 from loaders.files import JsonLine, collect, expand_paths, json_objects, parse_time
 
 SOURCE = "agent-trace"
+SUFFIXES = (".jsonl", ".json")
 AI_CONTRIBUTORS = {"ai", "mixed"}
 IGNORED_PATHS = {".shell-history"}
 
 
 def load(paths: Iterable[str | Path], repo: str | None = None) -> Iterator[Batch]:
     resolver = RepoResolver(repo)
-    for path in expand_paths(paths, (".jsonl", ".json")):
+    for path in expand_paths(paths, SUFFIXES):
         workspace = path.parent.parent if path.parent.name == ".agent-trace" else None
-        batch = Batch(SOURCE)
+        batch = Batch(SOURCE, input=str(path))
         for item in json_objects(path, batch, "a trace record"):
             collect(batch, item, parse_record(item, resolver, workspace))
         yield batch

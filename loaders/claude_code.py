@@ -20,6 +20,7 @@ from loaders.hooks import EDIT_TOOLS, claude_edit_lines, is_hook_payload, parse_
 from loaders.patches import shell_writes
 
 SOURCE = "claude-code"
+SUFFIXES = (".jsonl", ".json")
 TRANSCRIPT_TYPES = {"user", "assistant", "system", "summary", "file-history-snapshot",
                     "queue-operation", "attachment", "ai-title"}
 
@@ -27,12 +28,12 @@ TRANSCRIPT_TYPES = {"user", "assistant", "system", "summary", "file-history-snap
 def load(paths: Iterable[str | Path], repo: str | None = None) -> Iterator[Batch]:
     """One batch per file; hook payloads and transcript records may share a file."""
     resolver = RepoResolver(repo)
-    for path in expand_paths(paths, (".jsonl", ".json")):
+    for path in expand_paths(paths, SUFFIXES):
         yield read_file(path, resolver, SOURCE)
 
 
 def read_file(path: Path, resolver: RepoResolver, source: str) -> Batch:
-    batch = Batch(source)
+    batch = Batch(source, input=str(path))
     items = json_objects(path, batch)
     models: dict[str, str] = {}
     transcript = Transcript(resolver)

@@ -28,6 +28,7 @@ from loaders.patches import (
 )
 
 SOURCE = "codex"
+SUFFIXES = (".jsonl", ".json")
 RESPONSE_ITEM_TYPES = {"message", "reasoning", "function_call", "function_call_output",
                        "custom_tool_call", "custom_tool_call_output", "local_shell_call",
                        "web_search_call"}
@@ -36,7 +37,7 @@ KNOWN_TYPES = {"session_meta", "response_item", "event_msg", "turn_context", "co
 
 def load(paths: Iterable[str | Path], repo: str | None = None) -> Iterator[Batch]:
     resolver = RepoResolver(repo)
-    for path in expand_paths(paths, (".jsonl", ".json")):
+    for path in expand_paths(paths, SUFFIXES):
         yield read_rollout(path, resolver)
 
 
@@ -51,7 +52,7 @@ class _Session:
 
 
 def read_rollout(path: Path, resolver: RepoResolver) -> Batch:
-    batch = Batch(SOURCE)
+    batch = Batch(SOURCE, input=str(path))
     items = json_objects(path, batch, "a rollout line")
     session = _Session()
     # patch_apply_end follows its call; read them first so the call's output gets line numbers.

@@ -19,14 +19,15 @@ from loaders.files import JsonLine, collect, expand_paths, json_objects
 from schema import json_schema
 
 SOURCE = "events"
+SUFFIXES = (".ndjson", ".jsonl", ".json")
 _VALIDATOR = jsonschema.Draft202012Validator(json_schema("event"),
                                              format_checker=jsonschema.FormatChecker())
 
 
 def load(paths: Iterable[str | Path]) -> Iterator[Batch]:
     """One batch per file."""
-    for path in expand_paths(paths, (".ndjson", ".jsonl", ".json")):
-        batch = Batch(SOURCE)
+    for path in expand_paths(paths, SUFFIXES):
+        batch = Batch(SOURCE, input=str(path))
         for item in json_objects(path, batch, "an event"):
             collect(batch, item, parse_line(item))
         yield batch

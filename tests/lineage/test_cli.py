@@ -56,11 +56,43 @@ def test_gate_out_writes_one_line_per_example(db: str, tmp_path: Path) -> None:
     run("--db", db, "gate", "code-pretrain@v1", "--mode", "strict", "--out", str(out))
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 22
-    assert set(rows[0]) == {"example", "status", "sources"}
+    assert set(rows[0]) == {"example", "key", "status", "sources"}
     by_id = {r["example"]: r for r in rows}
-    assert by_id["ex-001"] == {"example": "ex-001", "status": "TAINTED",
-                               "sources": ["output:toolu_01B"]}
+    assert by_id["ex-001"] == {"example": "ex-001", "key": "example:code-pretrain@v1:ex-001",
+                               "status": "TAINTED", "sources": ["output:toolu_01B"]}
     assert by_id["ex-016"]["status"] == "UNKNOWN"
+
+
+def test_gate_out_parquet_has_every_verdict(db: str, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "verdicts.parquet"
+    code, _ = run("--db", db, "gate", "code-pretrain@v1", "--out", str(out))
+    assert code == 1
+    table = pq.read_table(out)
+    assert table.num_rows == 22 and table.column_names == ["example", "key", "status", "sources"]
+    statuses = table.column("status").to_pylist()
+    assert (statuses.count("TAINTED"), statuses.count("UNKNOWN")) == (6, 3)
+
+
+def test_gate_out_with_an_unknown_suffix_is_a_usage_error(db: str, tmp_path: Path) -> None:
+    code, _ = run("--db", db, "gate", "code-pretrain@v1", "--out", str(tmp_path / "v.csv"))
+    assert code == 2
+
+
+def test_ingest_manifest_then_gate_the_derived_dataset(db: str) -> None:
+    code, out = run("--db", db, "ingest", "manifest", str(EXAMPLES / "manifest.jsonl"))
+    assert code == 0 and out.startswith("9 accepted")
+    code, out = run("--db", db, "gate", "code-sft@v1", "--format", "json")
+    report = json.loads(out)
+    assert code == 1
+    assert report["counts"] == {"examples": 9, "tainted": 4, "unknown": 1, "clean": 4}
+
+
+def test_gate_of_an_unknown_dataset_lists_the_known_ones(db: str, capsys) -> None:
+    code, _ = run("--db", db, "gate", "nope@v9")
+    assert code == 2
+    assert "code-pretrain@v1" in capsys.readouterr().err
 
 
 def test_gate_markdown_has_a_mermaid_witness_path(db: str) -> None:

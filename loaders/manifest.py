@@ -1,0 +1,251 @@
+"""Loader `manifest`: dataset-build manifests, one row per training example (JSONL or Parquet).
+
+The schema is schema/manifest.schema.json. Each row names its example (`example_id`,
+`dataset`, `version`, optional `shard`) and exactly one source:
+
+- ``source: {repo, commit|blob, path, lines: [a, b] | bytes: [a, b]}`` (no range: whole file);
+- ``source: {swhid: "swh:1:cnt:<blob>;origin=...;anchor=swh:1:rev:<commit>;path=/p;lines=9-15"}``;
+- The Stack columns ``blob_id``, ``repo_name``, ``path``, ``revision_id`` (the whole file);
+- ``parents: [{dataset, version, example_id}, ...]`` (a dedup, filter, mix or packing step);
+- ``source: {session: ID}`` or ``source: {output: ID}`` (made directly from agent records).
+
+Manifests hold millions of rows, so rows are never handled one by one in Python: DuckDB reads
+the file (Parquet directly) into an in-memory table of its own and normalizes it column-wise
+into `lineage.facts.EXAMPLE_COLUMNS`; the store ingests that set-based. This SQL only ever
+reads the input file; the store's tables are written by the store alone.
+"""
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from lineage.facts import EXAMPLE_COLUMNS, Batch, Rejection
+from lineage.repos import normalize_remote
+from loaders.files import InputError, expand_paths
+
+SOURCE = "manifest"
+SUFFIXES = (".jsonl", ".ndjson", ".json", ".parquet")
+
+_SWHID = r"^swh:1:cnt:[0-9a-f]{40}(;[a-z_]+=[^;]*)*$"
+_SHA = r"^[0-9a-f]{4,64}$"
+_SOURCE_FORMS = ("`source` {repo, commit|blob, path}, `source.swhid`, `source.session`, "
+                 "`source.output`, `parents`, or The Stack columns `blob_id`, `repo_name`, "
+                 "`path`")
+
+
+def load(paths: Iterable[str | Path]) -> Iterator[Batch]:
+    """One batch per manifest file."""
+    for path in expand_paths(paths, SUFFIXES):
+        yield read_manifest(path)
+
+
+def read_manifest(path: Path) -> Batch:
+    """Every row of one manifest: accepted rows as an example table, the others rejected with
+    their row number (the line number in JSONL) and reason."""
+    con = duckdb.connect()
+    try:
+        if path.suffix == ".parquet":
+            _read_parquet(con, path)
+        else:
+            _read_jsonl(con, path)
+        con.execute(_NORMALIZE_SQL)
+        return _batch(con, path)
+    finally:
+        con.close()
+
+
+def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    try:
+        con.execute("""
+            CREATE TABLE rows_in AS
+            SELECT file_row_number + 1 AS row,
+                   json_merge_patch(to_json(t), '{"file_row_number": null}')::VARCHAR AS raw,
+                   false AS truncated
+            FROM read_parquet(?, file_row_number = true) t""", [str(path)])
+    except duckdb.Error as exc:
+        raise InputError(f"{path}: not a readable Parquet file: {exc}") from exc
+
+
+def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+    lines = text.split("\n")
+    numbers = [n for n, line in enumerate(lines, 1) if line.strip()]
+    last = len(lines) if not text.endswith("\n") else -1
+    con.register("_lines", pa.table({
+        "row": pa.array(numbers, pa.int64()),
+        "raw": pa.array([lines[n - 1] for n in numbers], pa.string()),
+        "truncated": pa.array([n == last for n in numbers], pa.bool_())}))
+    con.execute("CREATE TABLE rows_in AS SELECT * FROM _lines")
+    con.unregister("_lines")
+
+
+# rows_in(row, raw, truncated) -> rows(row, raw, error, and the EXAMPLE_COLUMNS fields).
+_NORMALIZE_SQL = rf"""
+CREATE TABLE rows AS
+WITH parsed AS (
+    SELECT row, raw, truncated, json_valid(raw) AS valid,
+           CASE WHEN json_valid(raw) THEN json(raw) END AS j
+    FROM rows_in
+), fields AS (
+    SELECT row, raw, truncated, valid, j, json_type(j) AS j_type,
+           j->>'$.dataset' AS dataset, j->>'$.version' AS version,
+           coalesce(j->>'$.example_id', j->>'$.example') AS example, j->>'$.shard' AS shard,
+           CASE WHEN json_type(j->'$.source') <> 'NULL' THEN j->'$.source' END AS src,
+           CASE WHEN json_type(j->'$.parents') <> 'NULL' THEN j->'$.parents' END AS parents_j,
+           j->>'$.blob_id' AS stack_blob, j->>'$.repo_name' AS stack_repo,
+           j->>'$.path' AS stack_path, j->>'$.revision_id' AS stack_rev
+    FROM parsed
+), forms AS (
+    SELECT *,
+           src->>'$.swhid' AS swhid, src->>'$.session' AS from_session,
+           src->>'$.output' AS from_output,
+           src->>'$.repo' AS src_repo, src->>'$.path' AS src_path,
+           src->>'$.commit' AS src_commit, src->>'$.blob' AS src_blob,
+           CASE WHEN json_type(src->'$.lines') <> 'NULL' THEN src->'$.lines' END AS lines_j,
+           CASE WHEN json_type(src->'$.bytes') <> 'NULL' THEN src->'$.bytes' END AS bytes_j,
+           (src IS NOT NULL)::INT + (parents_j IS NOT NULL)::INT
+             + (stack_blob IS NOT NULL OR stack_repo IS NOT NULL)::INT AS n_forms
+    FROM fields
+), source_forms AS (
+    SELECT *,
+           (swhid IS NOT NULL)::INT + (from_session IS NOT NULL)::INT
+             + (from_output IS NOT NULL)::INT
+             + (src_repo IS NOT NULL OR src_path IS NOT NULL)::INT AS n_source_forms,
+           coalesce(lines_j, bytes_j) AS range_j,
+           CASE WHEN lines_j IS NOT NULL THEN 'line' WHEN bytes_j IS NOT NULL THEN 'byte'
+                END AS range_unit,
+           try(from_json(parents_j, '[{{"dataset": "VARCHAR", "version": "VARCHAR",
+                                       "example_id": "VARCHAR", "example": "VARCHAR"}}]'))
+             AS parent_list,
+           regexp_extract(swhid, '^swh:1:cnt:([0-9a-f]{{40}})', 1) AS swh_blob,
+           regexp_extract(swhid, ';origin=([^;]+)', 1) AS swh_origin,
+           regexp_extract(swhid, ';anchor=swh:1:rev:([0-9a-f]{{40}})', 1) AS swh_commit,
+           url_decode(regexp_extract(swhid, ';path=([^;]+)', 1)) AS swh_path,
+           regexp_extract(swhid, ';lines=([^;]*)', 1) AS swh_lines
+    FROM forms
+), spans AS (
+    SELECT *,
+           CASE WHEN swhid IS NOT NULL AND swh_lines <> ''
+                THEN TRY_CAST(split_part(swh_lines, '-', 1) AS BIGINT)
+                WHEN range_j IS NOT NULL THEN TRY_CAST(range_j->>'$[0]' AS BIGINT) END
+             AS span_start,
+           CASE WHEN swhid IS NOT NULL AND swh_lines <> ''
+                THEN TRY_CAST(CASE WHEN contains(swh_lines, '-')
+                                   THEN split_part(swh_lines, '-', 2)
+                                   ELSE swh_lines END AS BIGINT)
+                WHEN range_j IS NOT NULL THEN TRY_CAST(range_j->>'$[1]' AS BIGINT) END
+             AS span_end,
+           CASE WHEN swhid IS NOT NULL AND swh_lines <> '' THEN 'line' ELSE range_unit END
+             AS span_unit
+    FROM source_forms
+)
+SELECT row, raw,
+  CASE
+    WHEN NOT valid AND truncated THEN 'truncated last line (the writer was interrupted)'
+    WHEN NOT valid THEN 'not valid JSON'
+    WHEN j_type <> 'OBJECT' THEN 'a manifest row must be a JSON object'
+    WHEN example IS NULL THEN 'missing `example_id`'
+    WHEN dataset IS NULL THEN 'missing `dataset`'
+    WHEN version IS NULL THEN 'missing `version`'
+    WHEN n_forms = 0 THEN 'no source: give one of {_SOURCE_FORMS}'
+    WHEN n_forms > 1 THEN 'more than one source form (`source`, `parents`, The Stack columns): '
+                          || 'give exactly one'
+    WHEN src IS NOT NULL AND json_type(src) <> 'OBJECT' THEN '`source` must be an object'
+    WHEN src IS NOT NULL AND n_source_forms <> 1
+      THEN '`source` needs exactly one of {{repo, path, commit|blob}}, swhid, session, output'
+    WHEN swhid IS NOT NULL AND (NOT regexp_full_match(swhid, '{_SWHID}') OR swh_origin = ''
+                                OR swh_path = '')
+      THEN 'bad SWHID ' || swhid || ': expected swh:1:cnt:<40 hex>;origin=<url>;path=/<path>'
+           || ' with optional ;anchor=swh:1:rev:<40 hex> and ;lines=N[-M]'
+    WHEN swhid IS NOT NULL AND swh_lines <> ''
+         AND NOT regexp_full_match(swh_lines, '[0-9]+(-[0-9]+)?')
+      THEN 'bad SWHID lines qualifier ' || swh_lines || ': expected lines=N or lines=N-M'
+    WHEN src_repo IS NOT NULL AND src_path IS NULL THEN '`source` needs `path`'
+    WHEN src_path IS NOT NULL AND src_repo IS NULL THEN '`source` needs `repo`'
+    WHEN src_path IS NOT NULL AND src_commit IS NULL AND src_blob IS NULL
+      THEN '`source` needs `commit` or `blob` (which version of the file?)'
+    WHEN src_commit IS NOT NULL AND NOT regexp_full_match(src_commit, '{_SHA}')
+      THEN '`source.commit` is not a git object id: ' || src_commit
+    WHEN src_blob IS NOT NULL AND NOT regexp_full_match(src_blob, '{_SHA}')
+      THEN '`source.blob` is not a git object id: ' || src_blob
+    WHEN lines_j IS NOT NULL AND bytes_j IS NOT NULL THEN 'give `lines` or `bytes`, not both'
+    WHEN range_j IS NOT NULL AND (json_type(range_j) <> 'ARRAY'
+                                  OR json_array_length(range_j) <> 2)
+      THEN '`' || range_unit || 's` must be [first, last]'
+    WHEN span_start IS NOT NULL OR span_end IS NOT NULL OR range_j IS NOT NULL THEN
+      CASE WHEN span_start IS NULL OR span_end IS NULL
+             THEN 'range must be two integers [first, last]'
+           WHEN span_start < 1 OR span_end < span_start
+             THEN 'bad range ' || span_start || '-' || span_end || ': need 1 <= first <= last'
+      END
+    WHEN parents_j IS NOT NULL AND (json_type(parents_j) <> 'ARRAY'
+                                    OR json_array_length(parents_j) = 0
+                                    OR parent_list IS NULL
+                                    OR NOT list_bool_and(list_transform(parent_list, lambda p:
+                                         p.dataset IS NOT NULL AND p.version IS NOT NULL
+                                         AND coalesce(p.example_id, p.example) IS NOT NULL)))
+      THEN '`parents` must be a non-empty list of {{dataset, version, example_id}}'
+    WHEN (stack_blob IS NOT NULL OR stack_repo IS NOT NULL)
+         AND (stack_blob IS NULL OR stack_repo IS NULL OR stack_path IS NULL)
+      THEN 'The Stack rows need `blob_id`, `repo_name` and `path`'
+    WHEN stack_blob IS NOT NULL AND NOT regexp_full_match(stack_blob, '{_SHA}')
+      THEN '`blob_id` is not a git object id: ' || stack_blob
+  END AS error,
+  dataset, version, example, shard,
+  coalesce(src_repo, swh_origin, CASE WHEN stack_repo IS NOT NULL
+                                      THEN CASE WHEN regexp_full_match(stack_repo, '[^/.:]+/[^/]+')
+                                                THEN 'github.com/' || stack_repo
+                                                ELSE stack_repo END END) AS repo_raw,
+  ltrim(replace(coalesce(src_path, swh_path, stack_path), '\', '/'), '/') AS path,
+  coalesce(src_blob, nullif(swh_blob, ''), stack_blob) AS blob,
+  coalesce(src_commit, nullif(swh_commit, ''), stack_rev) AS commit,
+  span_start, span_end, span_unit,
+  CASE WHEN parents_j IS NOT NULL THEN list_transform(parent_list, lambda p: {{
+      'dataset': p.dataset, 'version': p.version,
+      'example': coalesce(p.example_id, p.example)}}) END AS parents,
+  CASE WHEN from_output IS NOT NULL THEN 'output'
+       WHEN from_session IS NOT NULL THEN 'session' END AS from_kind,
+  coalesce(from_output, from_session) AS from_name
+FROM spans
+"""
+
+
+def _batch(con: duckdb.DuckDBPyConnection, path: Path) -> Batch:
+    batch = Batch(SOURCE, input=str(path))
+    for row, raw, error in con.execute(
+            "SELECT row, raw, error FROM rows WHERE error IS NOT NULL ORDER BY row").fetchall():
+        batch.rejections.append(Rejection(str(path), row, error, raw[:10_000]))
+    repos = [r[0] for r in con.execute(
+        "SELECT DISTINCT repo_raw FROM rows WHERE error IS NULL AND repo_raw IS NOT NULL"
+    ).fetchall()]
+    con.register("_repos", pa.table({"repo_raw": pa.array(repos, pa.string()),
+                                     "repo": [normalize_remote(r) for r in repos]}))
+    columns = ", ".join(f"{f.name}::{_sql_type(f.type)} AS {f.name}"
+                        for f in EXAMPLE_COLUMNS if f.name not in _DERIVED)
+    batch.examples = con.sql(f"""
+        SELECT {columns},
+               'manifest:' || sha256(raw_json) AS event_id, ? || ':' || row AS origin,
+               raw_json AS payload
+        FROM (SELECT r.*, x.repo, json(raw)::VARCHAR AS raw_json
+              FROM rows r LEFT JOIN _repos x USING (repo_raw)
+              WHERE r.error IS NULL)
+        ORDER BY row""", params=[str(path)]).to_arrow_table().select(EXAMPLE_COLUMNS.names)
+    batch.examples = batch.examples.cast(EXAMPLE_COLUMNS)
+    con.unregister("_repos")
+    return batch
+
+
+_DERIVED = {"event_id", "origin", "payload"}
+
+
+def _sql_type(arrow_type: pa.DataType) -> str:
+    if arrow_type == pa.int64():
+        return "BIGINT"
+    if arrow_type == pa.string():
+        return "VARCHAR"
+    return "STRUCT(dataset VARCHAR, version VARCHAR, example VARCHAR)[]"
