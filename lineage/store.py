@@ -102,6 +102,7 @@ class Store:
                     "Stop it, or send to it with `lineage ingest --server URL`, or use another "
                     "--db.") from exc
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        self.con.execute("SET enable_progress_bar = false")  # never on our stdout
         if not read_only:
             self.con.execute(schema.ddl())
 
@@ -390,38 +391,33 @@ class Store:
         fv = model.file_version_key_sql("repo", "path", "blob")
         fc = model.file_at_commit_key_sql("repo", "path", "commit")
         self.register("_rows", table)
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _x0 AS
-            SELECT *, CASE WHEN repo IS NULL THEN NULL WHEN blob IS NOT NULL THEN {fv}
-                           ELSE {fc} END AS file
-            FROM _rows r
-            WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = r.event_id)
-            QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY row) = 1""")
-        con.unregister("_rows")
-        outside = con.execute("""
-            SELECT x.event_id, x.origin, x.payload, x.path, x.span_start, x.span_end, lc
-            FROM (SELECT x.*, TRY_CAST(json_extract_string(coalesce(t.attrs, n.attrs),
+        file_key = (f"CASE WHEN repo IS NULL THEN NULL WHEN blob IS NOT NULL THEN {fv} "
+                    f"ELSE {fc} END")
+        outside = con.execute(f"""
+            SELECT x.row, x.origin, x.payload, x.path, x.span_start, x.span_end, lc
+            FROM (SELECT r.*, TRY_CAST(json_extract_string(coalesce(t.attrs, n.attrs),
                                        '$.line_count') AS BIGINT) AS lc
-                  FROM _x0 x JOIN nodes n ON n.key = x.file
+                  FROM _rows r JOIN nodes n ON n.key = {file_key}
                   LEFT JOIN aliases al ON al.alias = n.id
-                  LEFT JOIN nodes t ON t.id = al.target) x
-            WHERE x.span_unit = 'line' AND x.lc IS NOT NULL
-              AND coalesce(x.span_end, x.span_start) > x.lc""").fetchall()
-        if outside:
-            rejections = [Rejection(origin.rsplit(":", 1)[0], int(origin.rsplit(":", 1)[1]),
-                                    f"lines {start}-{end} are outside {path}, which has "
-                                    f"{lc} lines", payload)
-                          for _, origin, payload, path, start, end, lc in outside]
-            self._insert_rejections(source, rejections, received_at)
-            report.rejected += len(rejections)
-            report.rejections += rejections
-            self.register("_bad", pa.table({"event_id": [r[0] for r in outside]}))
-            con.execute("DELETE FROM _x0 WHERE event_id IN (SELECT event_id FROM _bad)")
-            con.unregister("_bad")
-        head = self.head_seq()
-        con.execute("""CREATE OR REPLACE TEMP TABLE _x AS
-                       SELECT ? + row_number() OVER (ORDER BY row) AS seq, * FROM _x0""", [head])
-        con.execute("DROP TABLE _x0")
+                  LEFT JOIN nodes t ON t.id = al.target
+                  WHERE r.span_unit = 'line') x
+            WHERE x.lc IS NOT NULL AND coalesce(x.span_end, x.span_start) > x.lc""").fetchall()
+        rejections = [Rejection(origin.rsplit(":", 1)[0], int(origin.rsplit(":", 1)[1]),
+                                f"lines {start}-{end} are outside {path}, which has "
+                                f"{lc} lines", payload)
+                      for _, origin, payload, path, start, end, lc in outside]
+        self._insert_rejections(source, rejections, received_at)
+        report.rejected += len(rejections)
+        report.rejections += rejections
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _x AS
+            SELECT ? + row_number() OVER (ORDER BY row) AS seq, *, {file_key} AS file
+            FROM (SELECT * FROM _rows r
+                  WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = r.event_id)
+                    AND row NOT IN (SELECT unnest(?::BIGINT[]))
+                  QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY row) = 1)""",
+                    [self.head_seq(), [r[0] for r in outside]])
+        con.unregister("_rows")
         accepted = con.execute("SELECT count(*) FROM _x").fetchone()[0]
         report.accepted += accepted
         report.duplicate += table.num_rows - accepted - len(outside)

@@ -15,6 +15,7 @@ into `lineage.facts.EXAMPLE_COLUMNS`; the store ingests that set-based. This SQL
 reads the input file; the store's tables are written by the store alone.
 """
 
+import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -45,6 +46,7 @@ def read_manifest(path: Path) -> Batch:
     """Every row of one manifest: accepted rows as an example table, the others rejected with
     their row number (the line number in JSONL) and reason."""
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # never on our stdout
     try:
         if path.suffix == ".parquet":
             _read_parquet(con, path)
@@ -61,9 +63,9 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         con.execute("""
             CREATE TABLE rows_in AS
             SELECT file_row_number + 1 AS row,
-                   json_merge_patch(to_json(t), '{"file_row_number": null}')::VARCHAR AS raw,
+                   to_json(struct_pack(*COLUMNS(* EXCLUDE (file_row_number))))::VARCHAR AS raw,
                    false AS truncated
-            FROM read_parquet(?, file_row_number = true) t""", [str(path)])
+            FROM read_parquet(?, file_row_number = true)""", [str(path)])
     except duckdb.Error as exc:
         raise InputError(f"{path}: not a readable Parquet file: {exc}") from exc
 
@@ -84,30 +86,35 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     con.unregister("_lines")
 
 
+_STRING = "VARCHAR"
+_ROW = json.dumps({k: _STRING for k in ("dataset", "version", "example_id", "example", "shard",
+                                        "blob_id", "repo_name", "path", "revision_id")}
+                  | {"source": "JSON", "parents": "JSON"})
+_SRC = json.dumps({k: _STRING for k in ("swhid", "session", "output", "repo", "path", "commit",
+                                        "blob")} | {"lines": "JSON", "bytes": "JSON"})
+
 # rows_in(row, raw, truncated) -> rows(row, raw, error, and the EXAMPLE_COLUMNS fields).
 _NORMALIZE_SQL = rf"""
 CREATE TABLE rows AS
 WITH parsed AS (
-    SELECT row, raw, truncated, json_valid(raw) AS valid,
-           CASE WHEN json_valid(raw) THEN json(raw) END AS j
-    FROM rows_in
+    SELECT row, raw, truncated, valid,
+           valid AND starts_with(ltrim(raw), '{{') AS is_object,
+           CASE WHEN valid AND starts_with(ltrim(raw), '{{') THEN from_json(raw, '{_ROW}') END AS r
+    FROM (SELECT *, json_valid(raw) AS valid FROM rows_in)
 ), fields AS (
-    SELECT row, raw, truncated, valid, j, json_type(j) AS j_type,
-           j->>'$.dataset' AS dataset, j->>'$.version' AS version,
-           coalesce(j->>'$.example_id', j->>'$.example') AS example, j->>'$.shard' AS shard,
-           CASE WHEN json_type(j->'$.source') <> 'NULL' THEN j->'$.source' END AS src,
-           CASE WHEN json_type(j->'$.parents') <> 'NULL' THEN j->'$.parents' END AS parents_j,
-           j->>'$.blob_id' AS stack_blob, j->>'$.repo_name' AS stack_repo,
-           j->>'$.path' AS stack_path, j->>'$.revision_id' AS stack_rev
+    SELECT row, raw, truncated, valid, is_object,
+           r.dataset, r.version, coalesce(r.example_id, r.example) AS example, r.shard,
+           r.source AS src, r.parents AS parents_j,
+           r.blob_id AS stack_blob, r.repo_name AS stack_repo, r.path AS stack_path,
+           r.revision_id AS stack_rev,
+           CASE WHEN starts_with(r.source::VARCHAR, '{{') THEN from_json(r.source, '{_SRC}') END
+             AS s
     FROM parsed
 ), forms AS (
     SELECT *,
-           src->>'$.swhid' AS swhid, src->>'$.session' AS from_session,
-           src->>'$.output' AS from_output,
-           src->>'$.repo' AS src_repo, src->>'$.path' AS src_path,
-           src->>'$.commit' AS src_commit, src->>'$.blob' AS src_blob,
-           CASE WHEN json_type(src->'$.lines') <> 'NULL' THEN src->'$.lines' END AS lines_j,
-           CASE WHEN json_type(src->'$.bytes') <> 'NULL' THEN src->'$.bytes' END AS bytes_j,
+           s.swhid, s.session AS from_session, s.output AS from_output,
+           s.repo AS src_repo, s.path AS src_path, s.commit AS src_commit, s.blob AS src_blob,
+           s.lines AS lines_j, s.bytes AS bytes_j,
            (src IS NOT NULL)::INT + (parents_j IS NOT NULL)::INT
              + (stack_blob IS NOT NULL OR stack_repo IS NOT NULL)::INT AS n_forms
     FROM fields
@@ -148,14 +155,14 @@ SELECT row, raw,
   CASE
     WHEN NOT valid AND truncated THEN 'truncated last line (the writer was interrupted)'
     WHEN NOT valid THEN 'not valid JSON'
-    WHEN j_type <> 'OBJECT' THEN 'a manifest row must be a JSON object'
+    WHEN NOT is_object THEN 'a manifest row must be a JSON object'
     WHEN example IS NULL THEN 'missing `example_id`'
     WHEN dataset IS NULL THEN 'missing `dataset`'
     WHEN version IS NULL THEN 'missing `version`'
     WHEN n_forms = 0 THEN 'no source: give one of {_SOURCE_FORMS}'
     WHEN n_forms > 1 THEN 'more than one source form (`source`, `parents`, The Stack columns): '
                           || 'give exactly one'
-    WHEN src IS NOT NULL AND json_type(src) <> 'OBJECT' THEN '`source` must be an object'
+    WHEN src IS NOT NULL AND s IS NULL THEN '`source` must be an object'
     WHEN src IS NOT NULL AND n_source_forms <> 1
       THEN '`source` needs exactly one of {{repo, path, commit|blob}}, swhid, session, output'
     WHEN swhid IS NOT NULL AND (NOT regexp_full_match(swhid, '{_SWHID}') OR swh_origin = ''
@@ -229,9 +236,9 @@ def _batch(con: duckdb.DuckDBPyConnection, path: Path) -> Batch:
                         for f in EXAMPLE_COLUMNS if f.name not in _DERIVED)
     batch.examples = con.sql(f"""
         SELECT {columns},
-               'manifest:' || sha256(raw_json) AS event_id, ? || ':' || row AS origin,
-               raw_json AS payload
-        FROM (SELECT r.*, x.repo, json(raw)::VARCHAR AS raw_json
+               'manifest:' || sha256(raw) AS event_id, ? || ':' || row AS origin,
+               raw AS payload
+        FROM (SELECT r.*, x.repo
               FROM rows r LEFT JOIN _repos x USING (repo_raw)
               WHERE r.error IS NULL)
         ORDER BY row""", params=[str(path)]).to_arrow_table().select(EXAMPLE_COLUMNS.names)
