@@ -4,7 +4,9 @@ It reads the hook payload on stdin, adds what only this machine knows (UTC captu
 toplevel, remote URL, HEAD, user) under `_lineage`, and appends one line to the spool
 (default ``~/.lineage/spool/<tool>.jsonl``). It must never slow down or break the agent: it
 always exits 0, bounds every git call, and a payload it cannot parse is spooled raw (the
-ingest then rejects it with the reason and keeps it).
+ingest then rejects it with the reason and keeps it). With ``--server URL --token T`` it posts
+the enriched payload to a running `lineage serve` instead (``POST /events``, half a second at
+most) and spools it when the server cannot be reached or refuses it.
 
 In ``.claude/settings.json``::
 
@@ -25,6 +27,7 @@ from typing import Any, TextIO
 from lineage.repos import local_repo
 
 GIT_TIMEOUT = 0.25  # seconds per git call; three calls at most
+SEND_TIMEOUT = 0.5  # seconds for the POST to a server
 
 
 def default_spool(tool: str) -> Path:
@@ -46,8 +49,28 @@ def enrich(payload: dict[str, Any], tool: str) -> dict[str, Any]:
     return {**payload, "_lineage": info}
 
 
-def capture(tool: str, stdin: TextIO, spool: Path) -> str:
-    """Spool one payload; returns what happened (for tests and --verbose), never raises."""
+def send(server: str, token: str | None, tool: str, line: dict[str, Any]) -> bool:
+    """POST one enriched payload to a lineage server; False when it was not accepted."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{server.rstrip('/')}/events?source={tool}", method="POST",
+        data=(json.dumps(line, ensure_ascii=False) + "\n").encode(),
+        headers={"Content-Type": "application/x-ndjson",
+                 **({"Authorization": f"Bearer {token}"} if token else {})})
+    try:
+        with urllib.request.urlopen(request, timeout=SEND_TIMEOUT) as response:
+            return 200 <= response.status < 300
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        print(f"lineage capture: cannot send to {server} ({exc}); spooled instead",
+              file=sys.stderr)
+        return False
+
+
+def capture(tool: str, stdin: TextIO, spool: Path, server: str | None = None,
+            token: str | None = None) -> str:
+    """Send or spool one payload; returns what happened (for tests), never raises."""
     try:
         text = stdin.read()
     except (OSError, ValueError) as exc:
@@ -61,6 +84,8 @@ def capture(tool: str, stdin: TextIO, spool: Path) -> str:
         if not isinstance(payload, dict):
             raise ValueError("the payload is not a JSON object")
         line = enrich(payload, tool)
+        if server and send(server, token, tool, line):
+            return "sent"
         outcome = "spooled"
     except ValueError as exc:
         line = {"_lineage": {"captured_at": datetime.now(UTC).isoformat(), "tool": tool,
@@ -77,10 +102,12 @@ def capture(tool: str, stdin: TextIO, spool: Path) -> str:
     return outcome
 
 
-def main(tool: str, spool: str | None) -> int:
+def main(tool: str, spool: str | None, server: str | None = None,
+         token: str | None = None) -> int:
     target = Path(spool) if spool else Path(os.environ.get("LINEAGE_SPOOL") or default_spool(tool))
     try:
-        capture(tool, sys.stdin, target)
+        capture(tool, sys.stdin, target, server or os.environ.get("LINEAGE_SERVER"),
+                token or os.environ.get("LINEAGE_TOKEN"))
     except Exception as exc:  # noqa: BLE001 - the agent must never see a failure
         print(f"lineage capture: {exc}", file=sys.stderr)
     return 0

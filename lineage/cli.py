@@ -5,12 +5,14 @@ Exit codes: 0 success (the gate passed), 1 the gate failed, 2 usage or input err
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from lineage import engine, progress, report
+from lineage.client import ServerError
 from lineage.policy import PolicyError, parse_policy
 from lineage.store import IngestReport, Store, StoreError, default_db_path
 from loaders import AGENT_SOURCES, LOADERS, SUFFIXES
@@ -69,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="agent sources: the repository of paths that no local git checkout or "
                    "capture enrichment resolves (paths are then taken relative to the cwd)")
     p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--server", metavar="URL",
+                   help="send to a running `lineage serve` (which holds the store) instead of "
+                   "opening the store file")
+    p.add_argument("--token", metavar="T",
+                   help="ingester token for --server (default $LINEAGE_TOKEN)")
     p.set_defaults(run=cmd_ingest)
 
     p = sub.add_parser("policy", help="set or show the restriction policy",
@@ -133,7 +140,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("tool", choices=["claude-code", "codex"])
     p.add_argument("--spool", metavar="PATH",
                    help="spool file (default $LINEAGE_SPOOL or ~/.lineage/spool/TOOL.jsonl)")
+    p.add_argument("--server", metavar="URL",
+                   help="post to a running `lineage serve` instead (default $LINEAGE_SERVER); "
+                   "spooled when it cannot be reached")
+    p.add_argument("--token", metavar="T", help="ingester token (default $LINEAGE_TOKEN)")
     p.set_defaults(run=cmd_capture)
+
+    p = sub.add_parser("serve", formatter_class=_formatter,
+                       help="run the GraphQL and ingestion server",
+                       description="Serve GraphQL at /graphql (GraphiQL in a browser), bulk "
+                       "ingestion at POST /events, the OpenLineage HTTP transport at POST "
+                       "/api/v1/lineage and GET /healthz. The server holds the store file.",
+                       epilog="tokens: LINEAGE_TOKENS='reader:r-secret,ingester:i-secret,"
+                       "admin:a-secret' or --tokens FILE (one ROLE:TOKEN per line).\n"
+                       "Without tokens the server binds loopback only and is read-only.\n\n"
+                       "examples:\n  lineage serve\n"
+                       "  LINEAGE_TOKENS=... lineage serve --host 0.0.0.0 --port 8080")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--tokens", metavar="FILE", help="token file (default $LINEAGE_TOKENS)")
+    p.set_defaults(run=cmd_serve)
 
     p = sub.add_parser("demo", help="run the bundled example scenario in a temporary store",
                        description="Build a fresh store from examples/, set its policy, gate "
@@ -158,6 +184,13 @@ def _store(args: argparse.Namespace, *, read_only: bool = False) -> Store:
 
 
 def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
+    if args.server:
+        from lineage.client import ingest_remote
+
+        total = ingest_remote(args.server, args.token or os.environ.get("LINEAGE_TOKEN"),
+                              args.source, expand_paths(args.paths, SUFFIXES[args.source]),
+                              args.repo)
+        return _ingest_summary(args, total, out)
     total = IngestReport(args.source)
     with _store(args) as store:
         options = {"repo": args.repo} if args.source in AGENT_SOURCES else {}
@@ -173,6 +206,10 @@ def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
                   f"{rep.rejected} rejected, {rep.ignored} ignored", file=sys.stderr)
             for rejection in rep.rejections:
                 print(f"  rejected {rejection}", file=sys.stderr)
+    return _ingest_summary(args, total, out)
+
+
+def _ingest_summary(args: argparse.Namespace, total: IngestReport, out: TextIO) -> int:
     if args.format == "json":
         print(json.dumps(total.as_dict(), indent=2), file=out)
     else:
@@ -278,7 +315,29 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_capture(args: argparse.Namespace, out: TextIO) -> int:
     from lineage.capture import main as capture_main
 
-    return capture_main(args.tool, args.spool)
+    return capture_main(args.tool, args.spool, args.server, args.token)
+
+
+def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    import uvicorn
+
+    from api.app import create_app
+    from api.auth import TokenError, load_tokens
+
+    try:
+        tokens = load_tokens(args.tokens)
+    except TokenError as exc:
+        raise UsageError(str(exc)) from exc
+    if not tokens.configured and args.host not in ("127.0.0.1", "localhost", "::1"):
+        raise UsageError(f"refusing to serve on {args.host} without tokens: set LINEAGE_TOKENS "
+                         "or --tokens, or bind 127.0.0.1")
+    store = _store(args)
+    print(f"lineage: serving {store.path} on http://{args.host}:{args.port}/graphql "
+          f"({'tokens required' if tokens.configured else 'loopback, read-only'})",
+          file=sys.stderr)
+    uvicorn.run(create_app(store, tokens), host=args.host, port=args.port, log_level="warning")
+    store.close()
+    return EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
@@ -295,7 +354,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     command: Callable[[argparse.Namespace, TextIO], int] = args.run
     try:
         return command(args, out)
-    except (UsageError, StoreError, PolicyError, engine.EngineError, InputError) as exc:
+    except (UsageError, StoreError, PolicyError, engine.EngineError, InputError,
+            ServerError) as exc:
         print(f"lineage: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

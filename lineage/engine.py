@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from lineage.eventlog import canonical_json
 from lineage.model import DERIVATION, EdgeKind, NodeKind
@@ -566,3 +567,79 @@ def _statuses_params(store: Store, run: TaintRun, dataset: str, mode: str) -> di
 
 def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+# -- batched and paginated reads (the API's dataloaders and connections) -----------------------
+
+
+@dataclass(frozen=True)
+class ExampleStatus:
+    id: int
+    key: str
+    status: str
+    sources: list[str]
+    missing: int | None
+
+
+def example_statuses(store: Store, run: TaintRun, ids: list[int], mode: str
+                     ) -> dict[int, ExampleStatus]:
+    """Status and sources of many examples in one query (paths are walked only on demand)."""
+    check_mode(mode)
+    store.register("_ask", pa.table({"id": pa.array(ids, pa.int64())}))
+    try:
+        rows = store.con.execute(f"""
+            SELECT x.id, n.key,
+                   CASE WHEN h.node IS NOT NULL THEN '{TAINTED}'
+                        WHEN i.node IS NOT NULL THEN '{UNKNOWN}' ELSE '{CLEAN}' END,
+                   coalesce(h.sources, []), i.missing
+            FROM (SELECT DISTINCT id FROM _ask) x JOIN nodes n ON n.id = x.id
+            LEFT JOIN (SELECT t.node, list(DISTINCT r.key ORDER BY r.key) AS sources
+                       FROM taint t JOIN _ask a ON a.id = t.node JOIN nodes r ON r.id = t.root
+                       WHERE t.run = $run AND t.mode = $mode AND t.blocked_by IS NULL
+                       GROUP BY t.node) h ON h.node = x.id
+            LEFT JOIN (SELECT node, min(missing) AS missing FROM incomplete
+                       WHERE run = $run GROUP BY node) i ON i.node = x.id""",
+                                 {"run": run.run, "mode": mode}).fetchall()
+    finally:
+        store.con.unregister("_ask")
+    return {r[0]: ExampleStatus(*r) for r in rows}
+
+
+def example_page(store: Store, run: TaintRun, dataset: str, mode: str, status: str,
+                 after: str | None, first: int) -> list[ExampleStatus]:
+    """Up to `first` examples of a dataset version with `status`, in key order after the key
+    `after` (keyset pagination: stable while the log grows)."""
+    params = _statuses_params(store, run, dataset, mode)
+    rows = store.con.execute(f"""
+        SELECT id, key, status, sources, missing FROM ({example_statuses_sql()})
+        WHERE status = $status AND key > $after ORDER BY key LIMIT $first""",
+                             params | {"status": status, "after": after or "",
+                                       "first": first}).fetchall()
+    return [ExampleStatus(*r) for r in rows]
+
+
+def tainted_by_dataset(store: Store, run: TaintRun, mode: str) -> list[tuple[str, int, int]]:
+    """(dataset@version, tainted examples, examples) for every dataset version."""
+    return store.con.execute(f"""
+        WITH member AS (
+            SELECT DISTINCT x.id, coalesce(m2.dst, m1.dst) AS dv
+            FROM nodes x JOIN edges m1 ON m1.src = x.id AND m1.kind = '{EdgeKind.MEMBER}'
+            LEFT JOIN edges m2 ON m2.src = m1.dst AND m2.kind = '{EdgeKind.MEMBER}'
+            WHERE x.kind = '{NodeKind.EXAMPLE}' AND x.defined_seq <= $s AND m1.seq <= $s)
+        SELECT d.key, count(DISTINCT t.node), count(DISTINCT m.id)
+        FROM member m JOIN nodes d ON d.id = m.dv
+        LEFT JOIN taint t ON t.node = m.id AND t.run = $run AND t.mode = $mode
+                         AND t.blocked_by IS NULL
+        GROUP BY d.key ORDER BY d.key""",
+                           {"run": run.run, "mode": mode, "s": run.as_of.seq}).fetchall()
+
+
+def tainted_by_tool(store: Store, run: TaintRun, mode: str) -> list[tuple[str, str | None, int]]:
+    """(tool, model, tainted examples) over the whole store."""
+    return store.con.execute(f"""
+        SELECT json_extract_string(r.attrs, '$.tool'), json_extract_string(r.attrs, '$.model'),
+               count(DISTINCT t.node)
+        FROM taint t JOIN nodes x ON x.id = t.node AND x.kind = '{NodeKind.EXAMPLE}'
+        JOIN nodes r ON r.id = t.root
+        WHERE t.run = ? AND t.mode = ? AND t.blocked_by IS NULL
+        GROUP BY ALL ORDER BY 3 DESC, 1, 2""", [run.run, mode]).fetchall()

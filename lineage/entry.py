@@ -10,11 +10,12 @@ def main() -> int:
             and "-h" not in argv and "--help" not in argv:
         from lineage.capture import main as capture_main
 
-        spool = None
         rest = argv[2:]
-        if "--spool" in rest and rest.index("--spool") + 1 < len(rest):
-            spool = rest[rest.index("--spool") + 1]
-        return capture_main(argv[1], spool)
+
+        def option(name: str) -> str | None:
+            i = rest.index(name) if name in rest else -1
+            return rest[i + 1] if 0 <= i < len(rest) - 1 else None
+        return capture_main(argv[1], option("--spool"), option("--server"), option("--token"))
     from lineage.cli import main as cli_main
 
     return cli_main(argv)

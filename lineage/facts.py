@@ -113,6 +113,22 @@ class Batch:
     notes: list[str] = field(default_factory=list)
     examples: pa.Table | None = None  # rows of EXAMPLE_COLUMNS, ingested set-based
 
+    def relabel(self, path: str, label: str) -> None:
+        """Name the input `label` wherever origins say `path` (records received in memory)."""
+        import pyarrow.compute as pc
+
+        self.input = label
+        for record in self.records:
+            if record.origin:
+                record.origin = record.origin.replace(path, label, 1)
+        for rejection in self.rejections:
+            if rejection.file == path:
+                rejection.file = label
+        if self.examples is not None:
+            i = self.examples.schema.get_field_index("origin")
+            self.examples = self.examples.set_column(
+                i, "origin", pc.replace_substring(self.examples["origin"], path, label))
+
 
 _PARENT = pa.struct([("dataset", pa.string()), ("version", pa.string()),
                      ("example", pa.string())])

@@ -113,3 +113,7 @@ def output_key_sql(output: str) -> str:
 
 def session_key_sql(session: str) -> str:
     return f"concat('session:', {session})"
+
+
+def build_run_key(run_id: str) -> str:
+    return f"build_run:{run_id}"

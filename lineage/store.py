@@ -77,6 +77,17 @@ class StoredNode:
 
 
 @dataclass(frozen=True)
+class StoredEdge:
+    src: int
+    dst: int
+    kind: str
+    seq: int
+    span_start: int | None
+    span_end: int | None
+    span_unit: str | None
+
+
+@dataclass(frozen=True)
 class PolicyVersion:
     version: int
     hash: str
@@ -105,6 +116,14 @@ class Store:
         self.con.execute("SET enable_progress_bar = false")  # never on our stdout
         if not read_only:
             self.con.execute(schema.ddl())
+
+    def cursor(self) -> "Store":
+        """Another handle on the same database for use from another thread (a server request):
+        it sees committed data and has its own transactions and temporary tables."""
+        other = object.__new__(Store)
+        other.path = self.path
+        other.con = self.con.cursor()
+        return other
 
     def register(self, name: str, table: pa.Table) -> None:
         """Expose an Arrow table to SQL as `name` (until `unregister`)."""
@@ -579,6 +598,54 @@ class Store:
         if row is None:
             return None
         return StoredNode(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5])
+
+    def nodes_by_keys(self, keys: list[str]) -> dict[str, StoredNode]:
+        """Many nodes in one query, by key."""
+        self.register("_want", pa.table({"key": pa.array(keys, pa.string())}))
+        try:
+            rows = self.con.execute(
+                "SELECT id, key, kind, attrs, first_seq, defined_seq FROM nodes "
+                "WHERE key IN (SELECT key FROM _want)").fetchall()
+        finally:
+            self.con.unregister("_want")
+        return {r[1]: StoredNode(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows}
+
+    def neighbors(self, ids: list[int], direction: str, first: int,
+                  kinds: list[str] | None = None, as_of: int | None = None
+                  ) -> dict[int, list[tuple["StoredNode", "StoredEdge"]]]:
+        """Up to `first` parents (direction 'up') or children ('down') of each node in `ids`,
+        in one query: {id: [(neighbor, edge)]}, oldest edge first."""
+        near, far = ("dst", "src") if direction == "up" else ("src", "dst")
+        self.register("_from", pa.table({"id": pa.array(ids, pa.int64())}))
+        try:
+            rows = self.con.execute(f"""
+                SELECT e.{near}, n.id, n.key, n.kind, n.attrs, n.first_seq, n.defined_seq,
+                       e.src, e.dst, e.kind, e.seq, e.span_start, e.span_end, e.span_unit
+                FROM edges e JOIN (SELECT DISTINCT id FROM _from) f ON f.id = e.{near}
+                JOIN nodes n ON n.id = e.{far}
+                WHERE e.seq <= $s AND ($kinds IS NULL OR list_contains($kinds, e.kind))
+                QUALIFY row_number() OVER (PARTITION BY e.{near} ORDER BY e.seq, n.id) <= $first
+                ORDER BY e.{near}, e.seq, n.id""",
+                                   {"s": as_of if as_of is not None else 2**62,
+                                    "kinds": kinds, "first": first}).fetchall()
+        finally:
+            self.con.unregister("_from")
+        out: dict[int, list[tuple[StoredNode, StoredEdge]]] = {i: [] for i in ids}
+        for anchor, *node, src, dst, kind, seq, start, end, unit in rows:
+            out[anchor].append((StoredNode(node[0], node[1], node[2], json.loads(node[3]),
+                                           node[4], node[5]),
+                                StoredEdge(src, dst, kind, seq, start, end, unit)))
+        return out
+
+    def events_page(self, source: str | None, after: int, first: int) -> list[dict[str, Any]]:
+        """Events after seq `after` (of one source, or all), oldest first."""
+        rows = self.con.execute(
+            "SELECT e.seq, e.event_id, e.source, e.type, e.origin, e.payload, b.received_at "
+            "FROM events e JOIN batches b USING (batch) "
+            "WHERE e.seq > ? AND (? IS NULL OR e.source = ?) ORDER BY e.seq LIMIT ?",
+            [after, source, source, first]).fetchall()
+        return [{"seq": r[0], "id": r[1], "source": r[2], "type": r[3], "origin": r[4],
+                 "payload": r[5], "received_at": r[6]} for r in rows]
 
     def find_examples(self, example_id: str) -> list[str]:
         """Keys of examples whose manifest id is `example_id` (in any dataset version)."""

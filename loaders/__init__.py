@@ -9,7 +9,7 @@ store ingests each batch in one transaction. Loaders never touch SQL. Agent load
 from collections.abc import Callable, Iterator
 
 from lineage.facts import Batch
-from loaders import agent_trace, claude_code, codex, events, manifest
+from loaders import agent_trace, claude_code, codex, events, manifest, openlineage
 
 Loader = Callable[..., Iterator[Batch]]
 
@@ -19,6 +19,7 @@ LOADERS: dict[str, Loader] = {
     "codex": codex.load,
     "agent-trace": agent_trace.load,
     "manifest": manifest.load,
+    "openlineage": openlineage.load,
 }
 # The file suffixes each loader reads when a directory is walked.
 SUFFIXES: dict[str, tuple[str, ...]] = {
@@ -27,5 +28,25 @@ SUFFIXES: dict[str, tuple[str, ...]] = {
     "codex": codex.SUFFIXES,
     "agent-trace": agent_trace.SUFFIXES,
     "manifest": manifest.SUFFIXES,
+    "openlineage": openlineage.SUFFIXES,
 }
 AGENT_SOURCES = frozenset({"claude-code", "codex", "agent-trace"})
+
+
+def load_bytes(source: str, data: bytes, label: str, *, suffix: str = ".jsonl",
+               repo: str | None = None) -> list[Batch]:
+    """Run the `source` loader over records received in memory (an HTTP body), as if read
+    from a file; origins name `label` instead of the temporary file."""
+    import tempfile
+    from pathlib import Path
+
+    if source not in LOADERS:
+        raise ValueError(f"unknown source {source!r}; expected one of {', '.join(LOADERS)}")
+    options = {"repo": repo} if source in AGENT_SOURCES else {}
+    with tempfile.TemporaryDirectory(prefix="lineage-") as tmp:
+        path = Path(tmp) / f"body{suffix}"
+        path.write_bytes(data)
+        batches = list(LOADERS[source]([path], **options))
+    for batch in batches:
+        batch.relabel(str(path), label)
+    return batches

@@ -58,6 +58,24 @@ def read_manifest(path: Path) -> Batch:
         con.close()
 
 
+def read_rows(values: list[dict], origin: str, line: int = 1) -> Batch:
+    """Manifest rows given as parsed JSON objects (an OpenLineage facet, an API body); they
+    are numbered from `line` under `origin`."""
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    try:
+        con.register("_lines", pa.table({
+            "row": pa.array(range(line, line + len(values)), pa.int64()),
+            "raw": pa.array([json.dumps(v) for v in values], pa.string()),
+            "truncated": pa.array([False] * len(values), pa.bool_())}))
+        con.execute("CREATE TABLE rows_in AS SELECT * FROM _lines")
+        con.unregister("_lines")
+        con.execute(_NORMALIZE_SQL)
+        return _batch(con, Path(origin))
+    finally:
+        con.close()
+
+
 def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     try:
         con.execute("""

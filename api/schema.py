@@ -1,0 +1,632 @@
+"""The GraphQL schema (strawberry, code first): verdicts, gate reports, lineage browsing, stats,
+policy and the event log, plus the `ingest` and `setPolicy` mutations.
+
+Resolvers never compute taint: they ask `lineage.engine` and `lineage.store`, off the event
+loop, on the request's own cursor. Lists of nodes and verdicts go through dataloaders, so a
+page of fifty costs one query, not fifty.
+"""
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from functools import partial
+from typing import Any, TypeVar
+
+import anyio.to_thread
+import strawberry
+from strawberry.dataloader import DataLoader
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from api.auth import allows
+from api.service import Service
+from lineage import engine
+from lineage.policy import PolicyError, parse_policy
+from lineage.store import Store, StoredNode
+from loaders import LOADERS
+
+MAX_PAGE = 500
+MAX_DEPTH = 12
+MAX_LINEAGE_DEPTH = 20
+T = TypeVar("T")
+
+
+class Denied(PermissionError):
+    """The request's role is too low for this operation."""
+
+
+@dataclass
+class Context:
+    service: Service
+    store: Store
+    role: str | None
+    runs: dict[tuple[str | None], engine.TaintRun] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    node_loader: DataLoader[str, StoredNode | None] | None = None
+    status_loaders: dict[tuple[str, str | None], DataLoader] = field(default_factory=dict)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run store work on a worker thread, one at a time on this request's cursor."""
+        def locked() -> T:
+            with self.lock:
+                return fn(*args)
+        return await anyio.to_thread.run_sync(locked)
+
+    def taint_run(self, as_of: str | None) -> engine.TaintRun:
+        if as_of not in self.runs:
+            self.runs[as_of] = self.service.taint_run(self.store, as_of)
+        return self.runs[as_of]
+
+    def require(self, role: str) -> None:
+        if not allows(self.role, role):
+            raise Denied(f"this needs the {role} role; your token has "
+                         f"{self.role or 'no'} role")
+
+
+def _ctx(info: Info) -> Context:
+    return info.context["lineage"]
+
+
+def _page(first: int) -> int:
+    if first < 0 or first > MAX_PAGE:
+        raise ValueError(f"first must be between 0 and {MAX_PAGE}, not {first}")
+    return first
+
+
+@strawberry.enum
+class Mode(Enum):
+    PRECISE = "precise"
+    STRICT = "strict"
+
+
+@strawberry.enum
+class Direction(Enum):
+    UPSTREAM = "up"
+    DOWNSTREAM = "down"
+
+
+@strawberry.enum
+class Status(Enum):
+    TAINTED = "TAINTED"
+    UNKNOWN = "UNKNOWN"
+    CLEAN = "CLEAN"
+
+
+@strawberry.type
+class Span:
+    start: int
+    end: int | None
+    unit: str
+
+
+@strawberry.type
+class NodeRef:
+    key: str
+    kind: str
+
+
+@strawberry.type
+class Evidence:
+    """The event that asserted a step: where it came from, as logged."""
+
+    seq: int | None
+    source: str | None
+    id: str | None
+    origin: str | None
+
+
+@strawberry.type
+class Step:
+    node: NodeRef
+    edge: str | None
+    span: Span | None
+    evidence: Evidence | None
+    lines: JSON | None
+
+
+@strawberry.type
+class WitnessPath:
+    steps: list[Step]
+
+
+def _span(raw: dict[str, Any] | None) -> Span | None:
+    return Span(start=raw["start"], end=raw.get("end"), unit=raw.get("unit", "line")) \
+        if raw else None
+
+
+def _path(steps: list[engine.Step]) -> WitnessPath:
+    return WitnessPath(steps=[Step(
+        node=NodeRef(key=s.node, kind=s.kind), edge=s.edge, span=_span(s.span),
+        evidence=Evidence(seq=s.event.get("seq"), source=s.event.get("source"),
+                          id=s.event.get("id"), origin=s.event.get("origin"))
+        if s.event else None,
+        lines=s.lines) for s in steps])
+
+
+@strawberry.type
+class Waiver:
+    node: str
+    reason: str | None
+    approver: str | None
+    expires: str | None
+
+
+@strawberry.type
+class Verdict:
+    example: str
+    status: Status
+    mode: Mode
+    policy_hash: str | None
+    as_of: int = strawberry.field(description="The event seq the verdict was computed at.")
+    sources: list[str]
+    reason: str | None
+    waivers: list[Waiver]
+    _node_id: strawberry.Private[int]
+    _as_of_arg: strawberry.Private[str | None]
+
+    @strawberry.field(description="Witness paths from each restricted source (up to 3).")
+    async def paths(self, info: Info, first: int = 3) -> list[WitnessPath]:
+        if self.status != Status.TAINTED:
+            return []
+        ctx = _ctx(info)
+
+        def walk() -> list[WitnessPath]:
+            run = ctx.taint_run(self._as_of_arg)
+            roots = ctx.store.nodes_by_keys(self.sources[:_page(first)])
+            return [_path(engine.witness_path(ctx.store, run, self._node_id, roots[k].id,
+                                              self.mode.value))
+                    for k in self.sources[:first] if k in roots]
+        return await ctx.run(walk)
+
+
+def _verdict(v: engine.Verdict, node_id: int, as_of: str | None) -> Verdict:
+    return Verdict(example=v.example, status=Status(v.status), mode=Mode(v.mode),
+                   policy_hash=v.policy_hash, as_of=v.as_of, sources=v.sources,
+                   reason=v.reason, waivers=[Waiver(**w) for w in v.waivers],
+                   _node_id=node_id, _as_of_arg=as_of)
+
+
+@strawberry.type
+class Counts:
+    examples: int
+    tainted: int
+    unknown: int
+    clean: int
+
+
+@strawberry.type
+class ToolCount:
+    tool: str | None
+    model: str | None
+    examples: int
+
+
+@strawberry.type
+class RepoCount:
+    repo: str
+    tainted: int
+    unknown: int
+    clean: int
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class TaintedExample:
+    example: str
+    sources: list[str]
+    _id: strawberry.Private[int]
+    _mode: strawberry.Private[str]
+    _as_of: strawberry.Private[str | None]
+
+    @strawberry.field(description="One witness path, from the first source.")
+    async def path(self, info: Info) -> WitnessPath | None:
+        ctx = _ctx(info)
+
+        def walk() -> WitnessPath | None:
+            run = ctx.taint_run(self._as_of)
+            root = ctx.store.node(self.sources[0])
+            return _path(engine.witness_path(ctx.store, run, self._id, root.id, self._mode)) \
+                if root else None
+        return await ctx.run(walk)
+
+
+@strawberry.type
+class TaintedConnection:
+    nodes: list[TaintedExample]
+    page_info: PageInfo
+
+
+@strawberry.type
+class UnknownExample:
+    example: str
+    reason: str
+
+
+@strawberry.type
+class UnknownConnection:
+    nodes: list[UnknownExample]
+    page_info: PageInfo
+
+
+@strawberry.type
+class GateReport:
+    dataset: str
+    mode: Mode
+    policy_hash: str | None
+    as_of: int
+    passed: bool
+    counts: Counts
+    by_tool: list[ToolCount]
+    by_repo: list[RepoCount]
+    waivers: list[Waiver]
+    _as_of_arg: strawberry.Private[str | None]
+
+    async def _page(self, info: Info, status: str, first: int, after: str | None
+                    ) -> tuple[list[engine.ExampleStatus], PageInfo]:
+        ctx = _ctx(info)
+        n = _page(first)
+
+        def fetch() -> list[engine.ExampleStatus]:
+            run = ctx.taint_run(self._as_of_arg)
+            return engine.example_page(ctx.store, run, self.dataset, self.mode.value, status,
+                                       after, n + 1)
+        rows = await ctx.run(fetch)
+        more = len(rows) > n
+        rows = rows[:n]
+        return rows, PageInfo(has_next_page=more, end_cursor=rows[-1].key if rows else None)
+
+    @strawberry.field
+    async def tainted(self, info: Info, first: int = 50, after: str | None = None
+                      ) -> TaintedConnection:
+        rows, page = await self._page(info, engine.TAINTED, first, after)
+        return TaintedConnection(nodes=[TaintedExample(
+            example=r.key, sources=r.sources, _id=r.id, _mode=self.mode.value,
+            _as_of=self._as_of_arg) for r in rows], page_info=page)
+
+    @strawberry.field
+    async def unknown(self, info: Info, first: int = 50, after: str | None = None
+                      ) -> UnknownConnection:
+        rows, page = await self._page(info, engine.UNKNOWN, first, after)
+        ctx = _ctx(info)
+        reasons = await ctx.run(lambda: [engine.unknown_reason(ctx.store, r.missing)
+                                         for r in rows])
+        return UnknownConnection(nodes=[UnknownExample(example=r.key, reason=why)
+                                        for r, why in zip(rows, reasons, strict=True)],
+                                 page_info=page)
+
+
+@strawberry.type
+class LineageEdge:
+    src: str
+    dst: str
+    kind: str
+    seq: int
+    span: Span | None
+
+
+def _edge_span(start: int | None, end: int | None, unit: str | None) -> Span | None:
+    return Span(start=start, end=end, unit=unit or "line") if start is not None else None
+
+
+@strawberry.type
+class Neighbor:
+    node: "Node"
+    edge: str
+    seq: int
+    span: Span | None
+
+
+@strawberry.type
+class Node:
+    key: str
+    kind: str
+    attributes: JSON
+    first_seq: int
+    defined: bool = strawberry.field(description="False while only referenced: its lineage "
+                                     "is unknown until a record defines it.")
+    _id: strawberry.Private[int]
+
+    async def _hop(self, info: Info, direction: str, first: int) -> list[Neighbor]:
+        ctx = _ctx(info)
+        n = _page(first)
+        loader = ctx.status_loaders.setdefault(("hop", f"{direction}:{n}"), DataLoader(
+            load_fn=lambda ids: _neighbors(ctx, list(ids), direction, n)))
+        return await loader.load(self._id)
+
+    @strawberry.field(description="Nodes this one derives from or belongs under (one hop).")
+    async def parents(self, info: Info, first: int = 50) -> list[Neighbor]:
+        return await self._hop(info, "up", first)
+
+    @strawberry.field(description="Nodes derived from or belonging to this one (one hop).")
+    async def children(self, info: Info, first: int = 50) -> list[Neighbor]:
+        return await self._hop(info, "down", first)
+
+
+def _node(n: StoredNode) -> Node:
+    return Node(key=n.key, kind=n.kind, attributes=n.attrs, first_seq=n.first_seq,
+                defined=n.defined_seq is not None, _id=n.id)
+
+
+async def _neighbors(ctx: Context, ids: list[int], direction: str, first: int
+                     ) -> list[list[Neighbor]]:
+    found = await ctx.run(ctx.store.neighbors, ids, direction, first)
+    return [[Neighbor(node=_node(n), edge=e.kind, seq=e.seq,
+                      span=_edge_span(e.span_start, e.span_end, e.span_unit))
+             for n, e in found[i]] for i in ids]
+
+
+@strawberry.type
+class Lineage:
+    root: Node
+    nodes: list[Node]
+    edges: list[LineageEdge]
+    truncated: bool
+    as_of: int
+
+
+@strawberry.type
+class KindCount:
+    kind: str
+    count: int
+
+
+@strawberry.type
+class DatasetCount:
+    dataset: str
+    tainted: int
+    examples: int
+
+
+@strawberry.type
+class Stats:
+    head_seq: int
+    head_time: datetime | None
+    nodes_by_kind: list[KindCount]
+    tainted_by_tool: list[ToolCount]
+    tainted_by_dataset: list[DatasetCount]
+    policy_hash: str | None
+    as_of: int
+
+
+@strawberry.type
+class Policy:
+    version: int
+    hash: str
+    seq: int
+    set_at: datetime
+    toml: str
+
+
+@strawberry.type
+class Event:
+    seq: int
+    id: str
+    source: str
+    type: str
+    origin: str | None
+    payload: JSON
+    received_at: datetime
+
+
+@strawberry.type
+class EventPage:
+    events: list[Event]
+    page_info: PageInfo
+    head_seq: int
+
+
+@strawberry.type
+class IngestResult:
+    source: str
+    accepted: int
+    duplicate: int
+    rejected: int
+    ignored: int
+    rejections: list[str]
+    head_seq: int
+
+
+async def _status_loader(ctx: Context, mode: str, as_of: str | None, ids: list[int]
+                         ) -> list[engine.ExampleStatus | None]:
+    def fetch() -> list[engine.ExampleStatus | None]:
+        run = ctx.taint_run(as_of)
+        found = engine.example_statuses(ctx.store, run, ids, mode)
+        return [found.get(i) for i in ids]
+    return await ctx.run(fetch)
+
+
+async def _one_verdict(ctx: Context, example: str, mode: Mode, as_of: str | None) -> Verdict:
+    node = await ctx.run(engine.resolve_example, ctx.store, example)
+    loader = ctx.status_loaders.setdefault((mode.value, as_of), DataLoader(
+        load_fn=lambda ids: _status_loader(ctx, mode.value, as_of, list(ids))))
+    status = await loader.load(node.id)
+    run = await ctx.run(ctx.taint_run, as_of)
+    reason = None
+    if status.status == engine.UNKNOWN:
+        reason = await ctx.run(engine.unknown_reason, ctx.store, status.missing)
+    return Verdict(example=node.key, status=Status(status.status), mode=mode,
+                   policy_hash=run.policy_hash, as_of=run.as_of.seq, sources=status.sources,
+                   reason=reason, waivers=[], _node_id=node.id, _as_of_arg=as_of)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The verdict of one example (DATASET@VERSION:ID, its key, "
+                      "or a bare id when unique), with witness paths and waivers.")
+    async def verdict(self, info: Info, example: str, mode: Mode = Mode.PRECISE,
+                      as_of: str | None = None) -> Verdict:
+        ctx = _ctx(info)
+
+        def compute() -> Verdict:
+            run = ctx.taint_run(as_of)
+            node = engine.resolve_example(ctx.store, example)
+            return _verdict(engine.verdict(ctx.store, run, node, mode.value, max_paths=0),
+                            node.id, as_of)
+        return await ctx.run(compute)
+
+    @strawberry.field(description="Verdicts of many examples in one round trip (one query).")
+    async def verdicts(self, info: Info, examples: list[str], mode: Mode = Mode.PRECISE,
+                       as_of: str | None = None) -> list[Verdict]:
+        _page(len(examples))
+        ctx = _ctx(info)
+        return [await _one_verdict(ctx, e, mode, as_of) for e in examples]
+
+    @strawberry.field(description="Gate a dataset version (NAME@VERSION, or NAME for its "
+                      "latest): counts, breakdowns and paginated tainted/unknown examples.")
+    async def gate(self, info: Info, dataset: str, mode: Mode = Mode.PRECISE,
+                   as_of: str | None = None, allow_unknown: bool = False) -> GateReport:
+        ctx = _ctx(info)
+
+        def compute() -> engine.GateReport:
+            run = ctx.taint_run(as_of)
+            return engine.gate(ctx.store, run, dataset, mode.value, allow_unknown=allow_unknown,
+                               max_paths=0, max_listed=0)
+        r = await ctx.run(compute)
+        return GateReport(
+            dataset=r.dataset, mode=mode, policy_hash=r.policy_hash, as_of=r.as_of,
+            passed=r.passed, counts=Counts(**r.counts),
+            by_tool=[ToolCount(**t) for t in r.by_tool],
+            by_repo=[RepoCount(**x) for x in r.by_repo],
+            waivers=[Waiver(**w) for w in r.waivers], _as_of_arg=as_of)
+
+    @strawberry.field(description="One node by key, to browse lineage a hop at a time.")
+    async def node(self, info: Info, key: str) -> Node | None:
+        ctx = _ctx(info)
+        found = await ctx.run(ctx.store.node, key)
+        return _node(found) if found else None
+
+    @strawberry.field(description="The lineage around a node, breadth first, up to `depth` "
+                      "hops and `first` nodes; `truncated` says whether more was left out.")
+    async def lineage(self, info: Info, key: str, direction: Direction, depth: int = 5,
+                      kinds: list[str] | None = None, first: int = 200) -> Lineage:
+        ctx = _ctx(info)
+        if not 1 <= depth <= MAX_LINEAGE_DEPTH:
+            raise ValueError(f"depth must be between 1 and {MAX_LINEAGE_DEPTH}")
+        limit = _page(first)
+
+        def walk() -> Lineage:
+            root = ctx.store.node(key)
+            if root is None:
+                raise ValueError(f"no node {key!r}")
+            seen = {root.id: root}
+            edges: list[LineageEdge] = []
+            frontier, truncated = [root.id], False
+            for _ in range(depth):
+                if not frontier:
+                    break
+                hops = ctx.store.neighbors(frontier, direction.value, limit + 1, kinds)
+                nxt = []
+                for anchor in frontier:
+                    found = hops[anchor]
+                    truncated |= len(found) > limit
+                    for n, e in found[:limit]:
+                        if n.id not in seen:
+                            if len(seen) > limit:
+                                truncated = True
+                                continue
+                            seen[n.id] = n
+                            nxt.append(n.id)
+                        src, dst = (n, seen[anchor]) if direction.value == "up" \
+                            else (seen[anchor], n)
+                        edges.append(LineageEdge(src=src.key, dst=dst.key, kind=e.kind,
+                                                 seq=e.seq, span=_edge_span(
+                                                     e.span_start, e.span_end, e.span_unit)))
+                frontier = nxt
+            truncated |= bool(frontier) and bool(
+                any(ctx.store.neighbors(frontier, direction.value, 1, kinds).values()))
+            return Lineage(root=_node(root), nodes=[_node(n) for n in seen.values()],
+                           edges=edges, truncated=truncated, as_of=ctx.store.head_seq())
+        return await ctx.run(walk)
+
+    @strawberry.field(description="Counts for dashboards, and how far ingestion has got.")
+    async def stats(self, info: Info, mode: Mode = Mode.PRECISE) -> Stats:
+        ctx = _ctx(info)
+
+        def compute() -> Stats:
+            run = ctx.taint_run(None)
+            return Stats(
+                head_seq=ctx.store.head_seq(), head_time=ctx.store.head_time(),
+                nodes_by_kind=[KindCount(kind=k, count=c)
+                               for k, c in ctx.store.counts_by_kind().items()],
+                tainted_by_tool=[ToolCount(tool=t, model=m, examples=c) for t, m, c in
+                                 engine.tainted_by_tool(ctx.store, run, mode.value)],
+                tainted_by_dataset=[DatasetCount(dataset=d.removeprefix("dataset:"),
+                                                 tainted=t, examples=n) for d, t, n in
+                                    engine.tainted_by_dataset(ctx.store, run, mode.value)],
+                policy_hash=run.policy_hash, as_of=run.as_of.seq)
+        return await ctx.run(compute)
+
+    @strawberry.field(description="A policy version (default: the one in force).")
+    async def policy(self, info: Info, version: int | None = None) -> Policy | None:
+        ctx = _ctx(info)
+
+        def find() -> Policy | None:
+            versions = ctx.store.policy_versions()
+            chosen = [p for p in versions if version is None or p.version == version]
+            if not chosen:
+                return None
+            p = chosen[-1]
+            return Policy(version=p.version, hash=p.hash, seq=p.seq, set_at=p.set_at,
+                          toml=p.policy.toml)
+        return await ctx.run(find)
+
+    @strawberry.field(description="The event log after seq `after`, oldest first.")
+    async def events(self, info: Info, source: str | None = None, after: int = 0,
+                     first: int = 100) -> EventPage:
+        ctx = _ctx(info)
+        n = _page(first)
+
+        def fetch() -> EventPage:
+            rows = ctx.store.events_page(source, after, n + 1)
+            page = [Event(seq=r["seq"], id=r["id"], source=r["source"], type=r["type"],
+                          origin=r["origin"], payload=json.loads(r["payload"]),
+                          received_at=r["received_at"]) for r in rows[:n]]
+            return EventPage(events=page, page_info=PageInfo(
+                has_next_page=len(rows) > n, end_cursor=str(page[-1].seq) if page else None),
+                head_seq=ctx.store.head_seq())
+        return await ctx.run(fetch)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Ingest records of one loader source (needs ingester).")
+    async def ingest(self, info: Info, source: str, records: list[JSON]) -> IngestResult:
+        ctx = _ctx(info)
+        ctx.require("ingester")
+        if source not in LOADERS:
+            raise ValueError(f"unknown source {source!r}; expected one of "
+                             f"{', '.join(sorted(LOADERS))}")
+        body = "".join(json.dumps(r) + "\n" for r in records).encode()
+        rep = await anyio.to_thread.run_sync(partial(
+            ctx.service.ingest, source, body, "graphql ingest"))
+        return IngestResult(source=source, accepted=rep.accepted, duplicate=rep.duplicate,
+                            rejected=rep.rejected, ignored=rep.ignored,
+                            rejections=[str(r) for r in rep.rejections],
+                            head_seq=await ctx.run(ctx.store.head_seq))
+
+    @strawberry.mutation(description="Store a new policy version from TOML (needs admin).")
+    async def set_policy(self, info: Info, toml: str) -> Policy:
+        ctx = _ctx(info)
+        ctx.require("admin")
+        try:
+            policy = parse_policy(toml)
+        except PolicyError as exc:
+            raise ValueError(str(exc)) from exc
+        p = await anyio.to_thread.run_sync(ctx.service.set_policy, policy)
+        return Policy(version=p.version, hash=p.hash, seq=p.seq, set_at=p.set_at,
+                      toml=p.policy.toml)
+
+
+schema = strawberry.Schema(
+    query=Query, mutation=Mutation,
+    extensions=[QueryDepthLimiter(max_depth=MAX_DEPTH), MaxTokensLimiter(max_token_count=4000),
+                MaxAliasesLimiter(max_alias_count=50)])

@@ -1,0 +1,115 @@
+"""Loader `openlineage`: OpenLineage RunEvents (spec 2-0-2), as JSON or NDJSON.
+
+A run becomes a `build_run` node; its input dataset versions are `used` by it and its output
+dataset versions are `generated` by it (dataset-level lineage, for browsing: it never carries
+taint). A dataset's version is its `version` facet's `datasetVersion` (else `unversioned`).
+Example-level lineage rides in the custom output facet `lineageExamples`
+(schema/openlineage-examples-facet.json): `{"examples": [manifest rows]}`, each row in the
+manifest format with `dataset` and `version` defaulting to the output dataset's.
+"""
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from lineage import model
+from lineage.eventlog import content_id
+from lineage.facts import Batch, Edge, Fact, Node, Record, Rejection
+from lineage.model import EdgeKind, NodeKind
+from loaders import manifest
+from loaders.files import JsonLine, collect, expand_paths, json_objects, parse_time
+
+SOURCE = "openlineage"
+SUFFIXES = (".json", ".ndjson", ".jsonl")
+FACET = "lineageExamples"
+EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
+
+
+def load(paths: Iterable[str | Path]) -> Iterator[Batch]:
+    """One batch per file."""
+    for path in expand_paths(paths, SUFFIXES):
+        batch = Batch(SOURCE, input=str(path))
+        tables = []
+        for item in json_objects(path, batch, "a RunEvent"):
+            record = parse_run_event(item)
+            collect(batch, item, record)
+            if isinstance(record, Record):
+                tables += _examples(item, batch)
+        if tables:
+            batch.examples = pa.concat_tables(tables)
+        yield batch
+
+
+def _dataset(d: dict[str, Any]) -> tuple[str, str]:
+    version = ((d.get("facets") or {}).get("version") or {}).get("datasetVersion")
+    return str(d["name"]), str(version) if version is not None else "unversioned"
+
+
+def parse_run_event(item: JsonLine) -> Record | Rejection:
+    v = item.value
+    problem = _check(v)
+    if problem:
+        return Rejection(item.file, item.line, problem, item.text or None)
+    run_id, job = v["run"]["runId"], v["job"]
+    run_key = model.build_run_key(run_id)
+    facts: list[Fact] = [Node(run_key, NodeKind.BUILD_RUN, {
+        "run": run_id, "job": f"{job['namespace']}/{job['name']}",
+        "event_type": v.get("eventType"), "time": v["eventTime"],
+        "producer": v.get("producer")})]
+    for d in v.get("inputs") or []:
+        name, version = _dataset(d)
+        key = model.dataset_version_key(name, version)
+        facts += [Node(key, NodeKind.DATASET_VERSION,
+                       {"dataset": name, "version": version, "namespace": d["namespace"]},
+                       defines=False),
+                  Edge(key, run_key, EdgeKind.USED)]
+    for d in v.get("outputs") or []:
+        name, version = _dataset(d)
+        key = model.dataset_version_key(name, version)
+        facts += [Node(key, NodeKind.DATASET_VERSION,
+                       {"dataset": name, "version": version, "namespace": d["namespace"]}),
+                  Edge(run_key, key, EdgeKind.GENERATED)]
+    event_id = f"openlineage:{run_id}:{v.get('eventType', 'OTHER')}:{content_id(v)[7:23]}"
+    return Record(event_id=event_id, type="run_event", payload=v, facts=facts,
+                  occurred_at=parse_time(v["eventTime"]))
+
+
+def _check(v: dict[str, Any]) -> str | None:
+    if not isinstance(v.get("run"), dict) or not v["run"].get("runId"):
+        return "a RunEvent needs run.runId"
+    job = v.get("job")
+    if not isinstance(job, dict) or not job.get("namespace") or not job.get("name"):
+        return "a RunEvent needs job.namespace and job.name"
+    if not v.get("eventTime") or parse_time(v["eventTime"]) is None:
+        return "a RunEvent needs eventTime as an ISO 8601 time"
+    if v.get("eventType") not in (None, *EVENT_TYPES):
+        return f"unknown eventType {v['eventType']!r}; expected one of {', '.join(EVENT_TYPES)}"
+    for side in ("inputs", "outputs"):
+        for d in v.get(side) or []:
+            if not isinstance(d, dict) or not d.get("namespace") or not d.get("name"):
+                return f"each of {side} needs namespace and name"
+    return None
+
+
+def _examples(item: JsonLine, batch: Batch) -> list[pa.Table]:
+    """The example rows of the `lineageExamples` facet of each output, as manifest rows."""
+    tables = []
+    for d in item.value.get("outputs") or []:
+        facet = (d.get("facets") or {}).get(FACET) or (d.get("outputFacets") or {}).get(FACET)
+        if not facet:
+            continue
+        rows = facet.get("examples")
+        if not isinstance(rows, list):
+            batch.rejections.append(Rejection(item.file, item.line,
+                                              f"facet {FACET}.examples must be a list", None))
+            continue
+        name, version = _dataset(d)
+        filled = [{"dataset": name, "version": version} | r if isinstance(r, dict) else r
+                  for r in rows]
+        part = manifest.read_rows(filled, f"{item.file}:{item.line}:{FACET}")
+        batch.rejections += part.rejections
+        if part.examples is not None:
+            tables.append(part.examples)
+    return tables
