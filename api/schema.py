@@ -628,5 +628,6 @@ class Mutation:
 
 schema = strawberry.Schema(
     query=Query, mutation=Mutation,
-    extensions=[QueryDepthLimiter(max_depth=MAX_DEPTH), MaxTokensLimiter(max_token_count=4000),
-                MaxAliasesLimiter(max_alias_count=50)])
+    extensions=[lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+                lambda: MaxTokensLimiter(max_token_count=4000),
+                lambda: MaxAliasesLimiter(max_alias_count=50)])

@@ -11,6 +11,7 @@ from loaders import events
 
 EXAMPLES = Path(str(files("lineage.examples")))
 FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).parent.parent
 
 
 def load_events(store: Store, *paths: Path) -> None:
