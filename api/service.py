@@ -20,13 +20,24 @@ class Service:
     store: Store
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     taint_lock: threading.Lock = field(default_factory=threading.Lock)
+    _latest: tuple[int, engine.TaintRun] | None = None  # (head seq, its run)
 
     def reader(self) -> Store:
         return self.store.cursor()
 
     def taint_run(self, store: Store, as_of: str | int | None) -> engine.TaintRun:
+        """The materialized taint at `as_of`; at the head of the log, one cheap query tells
+        whether the run already computed still holds (nothing was appended since)."""
+        if as_of is None:
+            head = store.head_seq()
+            latest = self._latest
+            if latest is not None and latest[0] == head:
+                return latest[1]
         with self.taint_lock:
-            return engine.propagate_taint(store, as_of)
+            run = engine.propagate_taint(store, as_of)
+        if as_of is None and run.as_of.seq == head:
+            self._latest = (head, run)
+        return run
 
     def ingest(self, source: str, data: bytes, label: str, *, suffix: str = ".jsonl",
                repo: str | None = None) -> IngestReport:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,12 @@ class PolicyVersion:
     policy: Policy
 
 
+@lru_cache(maxsize=64)
+def _parsed_policy(toml: str) -> Policy:
+    """Stored policies were validated when set; parse each text once per process."""
+    return parse_policy(toml)
+
+
 class Store:
     """A lineage store in one DuckDB file (or in memory with ``":memory:"``)."""
 
@@ -153,6 +160,12 @@ class Store:
     # -- the log -------------------------------------------------------------------------------
 
     def head_seq(self) -> int:
+        """The last seq of the log (read from the small batches table)."""
+        return self.con.execute(
+            "SELECT coalesce(max(last_seq), 0) FROM batches").fetchone()[0]
+
+    def _log_end(self) -> int:
+        """The last seq written, including events of the batch being written."""
         return self.con.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
 
     def head_time(self) -> datetime | None:
@@ -201,7 +214,7 @@ class Store:
             self._insert_rejections(batch.source, batch.rejections, received_at)
             batch_no = None
             if new:
-                first_seq = self.head_seq() + 1
+                first_seq = self._log_end() + 1
                 batch_no = self._append_events(batch.source, new, first_seq)
                 affected = self._insert_facts(new, first_seq)
                 self._recompute_carried(affected)
@@ -435,7 +448,7 @@ class Store:
                   WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = r.event_id)
                     AND row NOT IN (SELECT unnest(?::BIGINT[]))
                   QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY row) = 1)""",
-                    [self.head_seq(), [r[0] for r in outside]])
+                    [self._log_end(), [r[0] for r in outside]])
         con.unregister("_rows")
         accepted = con.execute("SELECT count(*) FROM _x").fetchone()[0]
         report.accepted += accepted
@@ -698,9 +711,9 @@ class Store:
             [as_of if as_of is not None else 2**62]).fetchone()
         if row is None:
             return None
-        return PolicyVersion(row[0], row[1], row[2], row[3], parse_policy(row[4]))
+        return PolicyVersion(row[0], row[1], row[2], row[3], _parsed_policy(row[4]))
 
     def policy_versions(self) -> list[PolicyVersion]:
         rows = self.con.execute(
             "SELECT version, hash, seq, set_at, toml FROM policies ORDER BY version").fetchall()
-        return [PolicyVersion(v, h, s, t, parse_policy(x)) for v, h, s, t, x in rows]
+        return [PolicyVersion(v, h, s, t, _parsed_policy(x)) for v, h, s, t, x in rows]
