@@ -354,6 +354,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     command: Callable[[argparse.Namespace, TextIO], int] = args.run
     try:
         return command(args, out)
+    except BrokenPipeError:  # `lineage gate ... | head`: the reader left, that is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except (UsageError, StoreError, PolicyError, engine.EngineError, InputError,
             ServerError) as exc:
         print(f"lineage: error: {exc}", file=sys.stderr)
