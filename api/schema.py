@@ -2,8 +2,9 @@
 policy and the event log, plus the `ingest` and `setPolicy` mutations.
 
 Resolvers never compute taint: they ask `lineage.engine` and `lineage.store`, off the event
-loop, on the request's own cursor. Lists of nodes and verdicts go through dataloaders, so a
-page of fifty costs one query, not fifty.
+loop, on the request's own cursor. The parents and children of a list of nodes go through a
+dataloader and a list of verdicts through one batched query, so fifty cost one query, not
+fifty.
 """
 
 import json
@@ -46,8 +47,7 @@ class Context:
     role: str | None
     runs: dict[tuple[str | None], engine.TaintRun] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    node_loader: DataLoader[str, StoredNode | None] | None = None
-    status_loaders: dict[tuple[str, str | None], DataLoader] = field(default_factory=dict)
+    hop_loaders: dict[tuple[str, int], DataLoader] = field(default_factory=dict)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run store work on a worker thread, one at a time on this request's cursor."""
@@ -338,7 +338,7 @@ class Node:
     async def _hop(self, info: Info, direction: str, first: int) -> list[Neighbor]:
         ctx = _ctx(info)
         n = _page(first)
-        loader = ctx.status_loaders.setdefault(("hop", f"{direction}:{n}"), DataLoader(
+        loader = ctx.hop_loaders.setdefault((direction, n), DataLoader(
             load_fn=lambda ids: _neighbors(ctx, list(ids), direction, n)))
         return await loader.load(self._id)
 
@@ -435,27 +435,22 @@ class IngestResult:
     head_seq: int
 
 
-async def _status_loader(ctx: Context, mode: str, as_of: str | None, ids: list[int]
-                         ) -> list[engine.ExampleStatus | None]:
-    def fetch() -> list[engine.ExampleStatus | None]:
-        run = ctx.taint_run(as_of)
-        found = engine.example_statuses(ctx.store, run, ids, mode)
-        return [found.get(i) for i in ids]
-    return await ctx.run(fetch)
-
-
-async def _one_verdict(ctx: Context, example: str, mode: Mode, as_of: str | None) -> Verdict:
-    node = await ctx.run(engine.resolve_example, ctx.store, example)
-    loader = ctx.status_loaders.setdefault((mode.value, as_of), DataLoader(
-        load_fn=lambda ids: _status_loader(ctx, mode.value, as_of, list(ids))))
-    status = await loader.load(node.id)
-    run = await ctx.run(ctx.taint_run, as_of)
-    reason = None
-    if status.status == engine.UNKNOWN:
-        reason = await ctx.run(engine.unknown_reason, ctx.store, status.missing)
-    return Verdict(example=node.key, status=Status(status.status), mode=mode,
-                   policy_hash=run.policy_hash, as_of=run.as_of.seq, sources=status.sources,
-                   reason=reason, waivers=[], _node_id=node.id, _as_of_arg=as_of)
+def _verdicts(ctx: Context, examples: list[str], mode: Mode, as_of: str | None
+              ) -> list[Verdict]:
+    """Many verdicts: the examples resolved, then their statuses in one query."""
+    run = ctx.taint_run(as_of)
+    nodes = [engine.resolve_example(ctx.store, e) for e in examples]
+    found = engine.example_statuses(ctx.store, run, [n.id for n in nodes], mode.value)
+    out = []
+    for node in nodes:
+        status = found[node.id]
+        reason = engine.unknown_reason(ctx.store, status.missing) \
+            if status.status == engine.UNKNOWN else None
+        out.append(Verdict(example=node.key, status=Status(status.status), mode=mode,
+                           policy_hash=run.policy_hash, as_of=run.as_of.seq,
+                           sources=status.sources, reason=reason, waivers=[],
+                           _node_id=node.id, _as_of_arg=as_of))
+    return out
 
 
 @strawberry.type
@@ -478,7 +473,7 @@ class Query:
                        as_of: str | None = None) -> list[Verdict]:
         _page(len(examples))
         ctx = _ctx(info)
-        return [await _one_verdict(ctx, e, mode, as_of) for e in examples]
+        return await ctx.run(_verdicts, ctx, examples, mode, as_of)
 
     @strawberry.field(description="Gate a dataset version (NAME@VERSION, or NAME for its "
                       "latest): counts, breakdowns and paginated tainted/unknown examples.")

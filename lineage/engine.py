@@ -15,8 +15,6 @@ Modes:
 UNKNOWN: not tainted, and an ancestor was referenced but never ingested. CLEAN: neither.
 """
 
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -523,18 +521,6 @@ def gate(store: Store, run: TaintRun, dataset: str, mode: str, *, allow_unknown:
         waivers=_waivers_named(store, run, waived_ids))
 
 
-def iter_example_verdicts(store: Store, run: TaintRun, dataset: str, mode: str,
-                          chunk: int = 10_000) -> Iterator[dict[str, Any]]:
-    """Every example of a dataset version as {"example", "status", "sources"}, streamed in
-    chunks so millions of examples never sit in one Python list."""
-    cur = store.con.cursor()
-    cur.execute(f"SELECT example, status, sources FROM ({example_statuses_sql()})",
-                _statuses_params(store, run, dataset, mode))
-    while rows := cur.fetchmany(chunk):
-        for example, status, sources in rows:
-            yield {"example": example, "status": status, "sources": sources}
-
-
 VERDICT_FILE_FORMATS = {".jsonl": "json", ".ndjson": "json", ".parquet": "parquet"}
 
 
@@ -563,10 +549,6 @@ def _statuses_params(store: Store, run: TaintRun, dataset: str, mode: str) -> di
     dv = store.node(f"dataset:{name}@{version}")
     assert dv is not None
     return {"run": run.run, "mode": mode, "s": run.as_of.seq, "dv": dv.id}
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 # -- batched and paginated reads (the API's dataloaders and connections) -----------------------
