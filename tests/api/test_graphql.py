@@ -165,7 +165,7 @@ def test_auth_matrix(client: TestClient) -> None:
 
 
 def test_depth_and_page_limits(client: TestClient) -> None:
-    deep = "children { node { " * 15 + "key" + " } }" * 15
+    deep = "children { node { " * 30 + "key" + " } }" * 30
     r = gql(client, '{ node(key: "dataset:code-pretrain@v1") { ' + deep + " } }")
     assert r["data"] is None and "exceeds maximum operation depth" in r["errors"][0]["message"]
     r = gql(client, '{ gate(dataset: "code-pretrain@v1") { tainted(first: 100000) '
