@@ -422,7 +422,8 @@ class Store:
         con = self.con
         fv = model.file_version_key_sql("repo", "path", "blob")
         fc = model.file_at_commit_key_sql("repo", "path", "commit")
-        self.register("_rows", table)
+        self.register("_rows", table.append_column(
+            "pos", pa.array(range(table.num_rows), pa.int64())))
         file_key = (f"CASE WHEN repo IS NULL THEN NULL WHEN blob IS NOT NULL THEN {fv} "
                     f"ELSE {fc} END")
         outside = con.execute(f"""
@@ -441,14 +442,25 @@ class Store:
         self._insert_rejections(source, rejections, received_at)
         report.rejected += len(rejections)
         report.rejections += rejections
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _x AS
-            SELECT ? + row_number() OVER (ORDER BY row) AS seq, *, {file_key} AS file
-            FROM (SELECT * FROM _rows r
-                  WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = r.event_id)
-                    AND row NOT IN (SELECT unnest(?::BIGINT[]))
-                  QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY row) = 1)""",
-                    [self._log_end(), [r[0] for r in outside]])
+        head = self._log_end()
+        known, repeated = con.execute("""
+            SELECT (SELECT count(*) FROM _rows r JOIN events e USING (event_id)),
+                   (SELECT count(*) - count(DISTINCT event_id) FROM _rows)""").fetchone()
+        if not (known or repeated or outside):
+            # The common case, a fresh manifest: seqs follow the table's row order.
+            con.execute(f"""CREATE OR REPLACE TEMP TABLE _x AS
+                            SELECT ? + pos AS seq, * EXCLUDE (pos), {file_key} AS file
+                            FROM _rows""", [head + 1])
+        else:
+            con.execute(f"""
+                CREATE OR REPLACE TEMP TABLE _x AS
+                SELECT ? + row_number() OVER (ORDER BY row) AS seq, * EXCLUDE (pos),
+                       {file_key} AS file
+                FROM (SELECT * FROM _rows r
+                      WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = r.event_id)
+                        AND row NOT IN (SELECT unnest(?::BIGINT[]))
+                      QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY row) = 1)""",
+                        [head, [r[0] for r in outside]])
         con.unregister("_rows")
         accepted = con.execute("SELECT count(*) FROM _x").fetchone()[0]
         report.accepted += accepted
@@ -475,20 +487,23 @@ class Store:
             CREATE OR REPLACE TEMP TABLE _nf AS
             SELECT {dv} AS key, '{NodeKind.DATASET_VERSION}' AS kind,
                    json_object('dataset', dataset, 'version', version)::VARCHAR AS attrs,
-                   true AS defines, seq, seq * 1000 AS ord FROM _x
+                   true AS defines, min(seq) AS seq, min(seq) * 1000 AS ord
+            FROM _x GROUP BY dataset, version
             UNION ALL
             SELECT {shard}, '{NodeKind.SHARD}', json_object('dataset', dataset, 'shard', shard,
-                   'version', version)::VARCHAR, true, seq, seq * 1000 + 1
-            FROM _x WHERE shard IS NOT NULL
+                   'version', version)::VARCHAR, true, min(seq), min(seq) * 1000 + 1
+            FROM _x WHERE shard IS NOT NULL GROUP BY dataset, version, shard
             UNION ALL
             SELECT {example}, '{NodeKind.EXAMPLE}', {ex_attrs}::VARCHAR, true, seq,
                    seq * 1000 + 2 FROM _x
             UNION ALL
-            SELECT file, '{NodeKind.FILE_VERSION}', {file_attrs}::VARCHAR, false, seq,
-                   seq * 1000 + 3 FROM _x WHERE file IS NOT NULL
+            SELECT file, '{NodeKind.FILE_VERSION}', {file_attrs}::VARCHAR, false, min(seq),
+                   min(seq) * 1000 + 3
+            FROM _x WHERE file IS NOT NULL GROUP BY file, repo, path, blob, commit
             UNION ALL
-            SELECT {origin}, from_kind, json_object(from_kind, from_name)::VARCHAR, false, seq,
-                   seq * 1000 + 3 FROM _x WHERE from_kind IS NOT NULL
+            SELECT {origin}, from_kind, json_object(from_kind, from_name)::VARCHAR, false,
+                   min(seq), min(seq) * 1000 + 3
+            FROM _x WHERE from_kind IS NOT NULL GROUP BY from_kind, from_name
             UNION ALL
             SELECT {parent}, '{NodeKind.EXAMPLE}', json_object('dataset', p.dataset,
                    'example', p.example, 'version', p.version)::VARCHAR, false, seq,

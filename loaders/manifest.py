@@ -21,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from lineage.facts import EXAMPLE_COLUMNS, Batch, Rejection
 from lineage.repos import normalize_remote
@@ -245,23 +246,20 @@ def _batch(con: duckdb.DuckDBPyConnection, path: Path) -> Batch:
     for row, raw, error in con.execute(
             "SELECT row, raw, error FROM rows WHERE error IS NOT NULL ORDER BY row").fetchall():
         batch.rejections.append(Rejection(str(path), row, error, raw[:10_000]))
-    repos = [r[0] for r in con.execute(
-        "SELECT DISTINCT repo_raw FROM rows WHERE error IS NULL AND repo_raw IS NOT NULL"
-    ).fetchall()]
-    con.register("_repos", pa.table({"repo_raw": pa.array(repos, pa.string()),
-                                     "repo": [normalize_remote(r) for r in repos]}))
     columns = ", ".join(f"{f.name}::{_sql_type(f.type)} AS {f.name}"
                         for f in EXAMPLE_COLUMNS if f.name not in _DERIVED)
-    batch.examples = con.sql(f"""
-        SELECT {columns},
+    # `rows` keeps the file's order (DuckDB preserves insertion order), so no sort is needed.
+    table = con.sql(f"""
+        SELECT {columns}, repo_raw,
                'manifest:' || sha256(raw) AS event_id, ? || ':' || row AS origin,
                raw AS payload
-        FROM (SELECT r.*, x.repo
-              FROM rows r LEFT JOIN _repos x USING (repo_raw)
-              WHERE r.error IS NULL)
-        ORDER BY row""", params=[str(path)]).to_arrow_table().select(EXAMPLE_COLUMNS.names)
-    batch.examples = batch.examples.cast(EXAMPLE_COLUMNS)
-    con.unregister("_repos")
+        FROM (SELECT *, NULL AS repo FROM rows WHERE error IS NULL)""",
+                    params=[str(path)]).to_arrow_table()
+    raw_repos = pc.unique(table["repo_raw"]).drop_null()
+    spelled = pa.array([normalize_remote(r) for r in raw_repos.to_pylist()], pa.string())
+    repo = pc.take(spelled, pc.index_in(table["repo_raw"], value_set=raw_repos))
+    table = table.set_column(table.schema.get_field_index("repo"), "repo", repo)
+    batch.examples = table.select(EXAMPLE_COLUMNS.names).cast(EXAMPLE_COLUMNS)
     return batch
 
 
