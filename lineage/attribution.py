@@ -3,7 +3,9 @@ tool output.
 
 A revision's line map is a list of changed regions as `git diff -U0` prints them:
 ``[old_start, old_lines, new_start, new_lines]``. Unchanged lines shift, deleted lines drop, and
-at a merge the intervals of every parent are united.
+at a merge the intervals of every parent are united. A region may carry a fifth element, the
+``[old_line, new_line]`` pairs of lines rewritten in it that are still similar (the git loader
+measures that): an attributed old line passes to its rewrite with evidence ``modified``.
 """
 
 import json
@@ -62,8 +64,25 @@ def carry_interval(interval: Interval, line_map: list[list[int]] | None,
     if line_map is None:
         return [replace(interval, start=1, end=None, seq=seq)]
     hunks = [(h[0], h[1], h[2], h[3]) for h in line_map]
-    return [replace(interval, start=a, end=b, seq=seq)
-            for a, b in carry_span(interval.start, interval.end, hunks)]
+    carried = [replace(interval, start=a, end=b, seq=seq)
+               for a, b in carry_span(interval.start, interval.end, hunks)]
+    last = _EOF if interval.end is None else interval.end
+    rewritten = sorted(new for h in line_map if len(h) > 4 for old, new in h[4]
+                       if interval.start <= old <= last)
+    for a, b in _runs(rewritten):
+        carried.append(replace(interval, start=a, end=b, evidence="modified", seq=seq))
+    return carried
+
+
+def _runs(lines: list[int]) -> list[tuple[int, int]]:
+    """Consecutive line numbers as (first, last) runs."""
+    runs: list[tuple[int, int]] = []
+    for n in lines:
+        if runs and runs[-1][1] + 1 == n:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    return runs
 
 
 def merge_intervals(intervals: Iterable[Interval]) -> list[Interval]:

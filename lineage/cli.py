@@ -16,6 +16,7 @@ from lineage.client import ServerError
 from lineage.policy import PolicyError, parse_policy
 from lineage.store import IngestReport, Store, StoreError, default_db_path
 from loaders import AGENT_SOURCES, LOADERS, SUFFIXES
+from loaders import git as git_loader
 from loaders.files import InputError, expand_paths
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -61,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "  lineage ingest codex ~/.codex/sessions\n"
                        "  lineage ingest agent-trace .agent-trace/traces.jsonl "
                        "--repo github.com/acme/widgets\n"
-                       "  lineage ingest manifest build/manifest/*.parquet\n\n"
+                       "  lineage ingest manifest build/manifest/*.parquet\n"
+                       "  lineage ingest git ~/src/widgets            # only new commits\n\n"
                        "exit status: 0 when something loaded (or all was already loaded), "
                        "2 when nothing could be read")
     p.add_argument("source", choices=sorted(LOADERS), metavar="SOURCE",
@@ -70,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repo", metavar="URL",
                    help="agent sources: the repository of paths that no local git checkout or "
                    "capture enrichment resolves (paths are then taken relative to the cwd)")
+    p.add_argument("--rev", metavar="RANGE",
+                   help="git: the revisions to read (default HEAD); commits already in the "
+                   "store are never read again")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--server", metavar="URL",
                    help="send to a running `lineage serve` (which holds the store) instead of "
@@ -192,12 +197,19 @@ def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
                               args.repo)
         return _ingest_summary(args, total, out)
     total = IngestReport(args.source)
+    if args.repo and args.source not in AGENT_SOURCES:
+        raise UsageError(f"--repo applies to agent sources, not {args.source}")
+    if args.rev and args.source != "git":
+        raise UsageError(f"--rev applies to git, not {args.source}")
     with _store(args) as store:
         options = {"repo": args.repo} if args.source in AGENT_SOURCES else {}
-        if args.repo and args.source not in AGENT_SOURCES:
-            raise UsageError(f"--repo applies to agent sources, not {args.source}")
-        inputs = expand_paths(args.paths, SUFFIXES[args.source])
-        batches = LOADERS[args.source](inputs, **options)
+        if args.source == "git":
+            inputs = [Path(p) for p in args.paths]
+            batches = (batch for path in inputs for batch in git_loader.load(
+                [path], rev=args.rev, exclude=store.commits_of(git_loader.repo_id(path))))
+        else:
+            inputs = expand_paths(args.paths, SUFFIXES[args.source])
+            batches = LOADERS[args.source](inputs, **options)
         for batch in progress.track(batches, f"ingest {args.source}", total=len(inputs)):
             rep = store.ingest(batch)
             total.add(rep)

@@ -70,7 +70,18 @@ class Attribution:
     evidence: str
 
 
-Fact = Node | Edge | Alias | Attribution
+@dataclass(frozen=True)
+class AddedLines:
+    """Significant lines a commit added to a file version, as (line number, text hash), for
+    content-match against the lines outputs wrote into the same repo before `time`."""
+
+    file_version: str
+    repo: str
+    time: datetime | None
+    lines: tuple[tuple[int, str], ...]
+
+
+Fact = Node | Edge | Alias | Attribution | AddedLines
 
 
 @dataclass

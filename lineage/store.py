@@ -22,7 +22,16 @@ import pyarrow as pa
 import schema
 from lineage import attribution, eventlog, model
 from lineage.eventlog import canonical_json, epoch_us
-from lineage.facts import Alias, Attribution, Batch, Edge, Node, Record, Rejection
+from lineage.facts import (
+    AddedLines,
+    Alias,
+    Attribution,
+    Batch,
+    Edge,
+    Node,
+    Record,
+    Rejection,
+)
 from lineage.model import EdgeKind, NodeKind
 from lineage.policy import Policy, parse_policy
 
@@ -307,8 +316,19 @@ class Store:
         aliases: dict[str, list[Any]] = {"alias": [], "target": [], "seq": []}
         spans: dict[str, list[Any]] = {k: [] for k in (
             "file_version", "output", "line_start", "line_end", "evidence", "seq")}
+        added: dict[str, list[Any]] = {k: [] for k in (
+            "file_version", "line", "hash", "repo", "time_us", "seq")}
         for seq, record in enumerate(records, first_seq):
             for fact in record.facts:
+                if isinstance(fact, AddedLines):
+                    time_us = epoch_us(fact.time) if fact.time else None
+                    for line, digest in fact.lines:
+                        added["file_version"].append(fact.file_version)
+                        added["line"].append(line)
+                        added["hash"].append(digest)
+                        added["repo"].append(fact.repo)
+                        added["time_us"].append(time_us)
+                        added["seq"].append(seq)
                 if isinstance(fact, Node):
                     nodes["key"].append(fact.key)
                     nodes["kind"].append(str(fact.kind))
@@ -367,10 +387,62 @@ class Store:
                 FROM _spans s JOIN nodes f ON f.key = s.file_version
                 JOIN nodes o ON o.key = s.output""")
             con.unregister("_spans")
+        if added["line"]:
+            self.register("_added", pa.table(added, schema=pa.schema([
+                ("file_version", pa.string()), ("line", pa.int64()), ("hash", pa.string()),
+                ("repo", pa.string()), ("time_us", pa.int64()), ("seq", pa.int64())])))
+            con.execute("""
+                INSERT INTO added_lines SELECT f.id, a.line, a.hash, a.repo, a.time_us, a.seq
+                FROM _added a JOIN nodes f ON f.key = a.file_version""")
+            con.unregister("_added")
+        self._index_output_lines(first_seq)
         affected_keys = set(spans["file_version"])
         affected_keys.update(dst for dst, kind in zip(edges["dst"], edges["kind"], strict=True)
                              if kind == EdgeKind.REVISED)
-        return set(self.node_ids(affected_keys).values())
+        affected = set(self.node_ids(affected_keys).values())
+        return affected | self._match_content(first_seq)
+
+    def _index_output_lines(self, first_seq: int) -> None:
+        """Index the line hashes of outputs defined from `first_seq` on."""
+        self.con.execute(f"""
+            INSERT INTO output_lines
+            SELECT id, unnest(from_json(json_extract(attrs, '$.hashes'), '["VARCHAR"]')),
+                   json_extract_string(attrs, '$.repo'),
+                   epoch_us(TRY_CAST(json_extract_string(attrs, '$.time') AS TIMESTAMPTZ)),
+                   defined_seq
+            FROM nodes
+            WHERE kind = '{NodeKind.OUTPUT}' AND defined_seq >= ?
+              AND json_extract(attrs, '$.hashes') IS NOT NULL""", [first_seq])
+
+    def _match_content(self, first_seq: int) -> set[int]:
+        """Content-match: a significant line a commit added to a repo descends from an output
+        that wrote the same normalized line into that repo no later than the commit (its time
+        unknown counts as earlier: fail closed). Only pairs with a side new since `first_seq`
+        are made, so each is made once whatever the arrival order. Returns the file versions
+        that gained attributions."""
+        con = self.con
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE _matched AS
+            SELECT DISTINCT a.file_version, o.output, a.line, greatest(a.seq, o.seq) AS seq
+            FROM added_lines a JOIN output_lines o ON o.hash = a.hash AND o.repo = a.repo
+            WHERE (a.seq >= $first OR o.seq >= $first)
+              AND (o.time_us IS NULL OR a.time_us IS NULL OR o.time_us <= a.time_us)""",
+                    {"first": first_seq})
+        con.execute(f"""
+            INSERT INTO attributions
+            SELECT file_version, output, min(line), max(line), 'content-match', seq, false
+            FROM (SELECT *, line - row_number() OVER (PARTITION BY file_version, output, seq
+                                                      ORDER BY line) AS run
+                  FROM _matched)
+            GROUP BY file_version, output, seq, run;
+            INSERT INTO edges
+            SELECT output, file_version, '{EdgeKind.WROTE}', min(seq), min(line), max(line),
+                   'line', NULL
+            FROM _matched GROUP BY output, file_version""")
+        changed = {r[0] for r in con.execute(
+            "SELECT DISTINCT file_version FROM _matched").fetchall()}
+        con.execute("DROP TABLE _matched")
+        return changed
 
     def _merge_nodes(self, facts: str) -> None:
         """Insert the nodes of relation `facts` (key, kind, attrs, defines, seq, ord): new keys
@@ -664,6 +736,13 @@ class Store:
                                            node[4], node[5]),
                                 StoredEdge(src, dst, kind, seq, start, end, unit)))
         return out
+
+    def commits_of(self, repo: str) -> set[str]:
+        """The shas of the commits of `repo` already ingested."""
+        return {r[0] for r in self.con.execute(
+            "SELECT json_extract_string(attrs, '$.commit') FROM nodes WHERE kind = ? "
+            "AND defined_seq IS NOT NULL AND json_extract_string(attrs, '$.repo') = ?",
+            [str(NodeKind.COMMIT), repo]).fetchall()}
 
     def events_page(self, source: str | None, after: int, first: int) -> list[dict[str, Any]]:
         """Events after seq `after` (of one source, or all), oldest first."""

@@ -9,7 +9,7 @@ store ingests each batch in one transaction. Loaders never touch SQL. Agent load
 from collections.abc import Callable, Iterator
 
 from lineage.facts import Batch
-from loaders import agent_trace, claude_code, codex, events, manifest, openlineage
+from loaders import agent_trace, claude_code, codex, events, git, manifest, openlineage
 
 Loader = Callable[..., Iterator[Batch]]
 
@@ -20,6 +20,7 @@ LOADERS: dict[str, Loader] = {
     "agent-trace": agent_trace.load,
     "manifest": manifest.load,
     "openlineage": openlineage.load,
+    "git": git.load,
 }
 # The file suffixes each loader reads when a directory is walked.
 SUFFIXES: dict[str, tuple[str, ...]] = {
@@ -29,6 +30,7 @@ SUFFIXES: dict[str, tuple[str, ...]] = {
     "agent-trace": agent_trace.SUFFIXES,
     "manifest": manifest.SUFFIXES,
     "openlineage": openlineage.SUFFIXES,
+    "git": git.SUFFIXES,  # a repository is named by its directory, never walked
 }
 AGENT_SOURCES = frozenset({"claude-code", "codex", "agent-trace"})
 

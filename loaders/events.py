@@ -15,6 +15,7 @@ from lineage.eventlog import content_id
 from lineage.facts import Alias, Attribution, Batch, Edge, Fact, Node, Record, Rejection, Span
 from lineage.model import EdgeKind, NodeKind
 from lineage.tools import canonical_tool
+from loaders.agent_outputs import is_significant, line_hash, normalize_line
 from loaders.files import JsonLine, collect, expand_paths, json_objects
 from schema import json_schema
 
@@ -101,6 +102,9 @@ def _output_facts(v: dict[str, Any]) -> list[Fact]:
     attrs = {k: v[k] for k in ("model", "tool_version", "session", "repo", "path", "call",
                                "lines", "text", "user_modified") if k in v}
     attrs |= {"tool": tool, "output": v["output"], "time": v.get("time")}
+    if "text" in v:  # for content-match against the lines commits add
+        attrs["hashes"] = sorted({line_hash(n) for n in map(normalize_line, v["text"])
+                                  if is_significant(n)})
     key = model.output_key(v["output"])
     facts: list[Fact] = [Node(key, NodeKind.OUTPUT, attrs)]
     if "session" in v:

@@ -120,3 +120,24 @@ CREATE TABLE IF NOT EXISTS incomplete (
     node         BIGINT NOT NULL,
     missing      BIGINT NOT NULL
 );
+
+-- Content-match evidence. Significant lines a commit added to a file version, and the lines an
+-- output wrote, by the hash of their normalized text (loaders/agent_outputs.py `line_hash`).
+-- A line added to `repo` matches an output of that repo not later than the commit; both sides
+-- only grow, so each match is made once, when the later of the two arrives.
+CREATE TABLE IF NOT EXISTS added_lines (
+    file_version BIGINT NOT NULL,
+    line         BIGINT NOT NULL,
+    hash         VARCHAR NOT NULL,
+    repo         VARCHAR NOT NULL,
+    time_us      BIGINT,
+    seq          BIGINT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS output_lines (
+    output       BIGINT NOT NULL,
+    hash         VARCHAR NOT NULL,
+    repo         VARCHAR,
+    time_us      BIGINT,
+    seq          BIGINT NOT NULL
+);
