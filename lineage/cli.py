@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from lineage import engine, progress, report
+from lineage import engine, model, progress, report
 from lineage.client import ServerError
 from lineage.policy import PolicyError, parse_policy
 from lineage.store import IngestReport, Store, StoreError, default_db_path
@@ -125,6 +125,19 @@ def build_parser() -> argparse.ArgumentParser:
     _mode_args(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(run=cmd_explain)
+
+    p = sub.add_parser("blame", formatter_class=_formatter,
+                       help="each line of a file with the AI outputs it is attributed to",
+                       description="Like git blame: every line of PATH at REV in the checkout "
+                       "REPO, with the tool, model, output and evidence of each attribution. "
+                       "Ingest the repository first (`lineage ingest git REPO`).",
+                       epilog="examples:\n  lineage blame ~/src/widgets src/widgets/api.py\n"
+                       "  lineage blame . src/app.py --rev v1.2 --format json")
+    p.add_argument("repo", metavar="REPO", help="a local checkout of the repository")
+    p.add_argument("path", metavar="PATH", help="repo-relative path of the file")
+    p.add_argument("--rev", default="HEAD", help="the revision to show (default HEAD)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(run=cmd_blame)
 
     p = sub.add_parser("verify", help="recompute the event log's hash chain",
                        description="Recompute every event's hash and the chain of ingest "
@@ -308,6 +321,28 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
         print(json.dumps(v.as_dict(), indent=2, default=str), file=out)
     else:
         print(report.verdict_text(v), file=out)
+    return EXIT_OK
+
+
+def cmd_blame(args: argparse.Namespace, out: TextIO) -> int:
+    from lineage.blame import blame, blame_text
+
+    checkout = Path(args.repo)
+    repo = git_loader.repo_id(checkout)
+    path = args.path.replace("\\", "/").lstrip("/")
+    blob = git_loader.git(checkout, "rev-parse", f"{args.rev}:{path}").strip()
+    text = git_loader.git(checkout, "show", f"{args.rev}:{path}").splitlines()
+    with _store(args, read_only=True) as store:
+        node = store.node(model.file_version_key(repo, path, blob))
+        if node is None:
+            raise UsageError(f"{repo}:{path}@{blob[:12]} is not in the store: run "
+                             f"`lineage ingest git {args.repo}` first")
+        lines = blame(store, node, text)
+    if args.format == "json":
+        print(json.dumps({"repo": repo, "path": path, "rev": args.rev, "blob": blob,
+                          "lines": [line.as_dict() for line in lines]}, indent=2), file=out)
+    else:
+        print(blame_text(f"{path} @ {args.rev} (blob {blob[:12]}, {repo})", lines), file=out)
     return EXIT_OK
 
 

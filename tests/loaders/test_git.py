@@ -259,3 +259,29 @@ def test_not_a_repository_is_an_input_error(tmp_path: Path) -> None:
     (tmp_path / "plain").mkdir()
     with pytest.raises(git.GitError, match="not a git repository"):
         list(git.load([tmp_path / "plain"]))
+
+
+def test_blame_shows_each_line_with_its_attribution(repo: Repo, tmp_path: Path) -> None:
+    from io import StringIO
+
+    from lineage.cli import main
+
+    repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
+    repo.commit("add retry")
+    db = str(tmp_path / "b.duckdb")
+    assert main(["--db", db, "ingest", "events", str(output_event(tmp_path, AI_LINES))],
+                out=StringIO()) == 0
+    assert main(["--db", db, "ingest", "git", str(repo.root)], out=StringIO()) == 0
+    out = StringIO()
+    assert main(["--db", db, "blame", str(repo.root), "src/a.py", "--format", "json"],
+                out=out) == 0
+    lines = json.loads(out.getvalue())["lines"]
+    assert len(lines) == 11 and lines[5]["text"] == AI_LINES[0]
+    assert [bool(x["sources"]) for x in lines] == [False] * 5 + [True] * 6
+    assert lines[5]["sources"][0] | {"carried": None} == {
+        "output": "output:toolu_retry", "tool": "claude-code", "model": "claude-opus-4-5",
+        "evidence": "content-match", "carried": None}
+    text = StringIO()
+    main(["--db", db, "blame", str(repo.root), "src/a.py"], out=text)
+    assert "claude-code claude-opus-4-5 content-match output:toolu_retry | def retry" in \
+        text.getvalue()
