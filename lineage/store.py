@@ -364,7 +364,8 @@ class Store:
             self._merge_nodes("_nodes")
             self.con.unregister("_nodes")
         self._check_endpoints(edges["src"] + edges["dst"] + aliases["alias"] + aliases["target"]
-                              + spans["file_version"] + spans["output"])
+                              + spans["file_version"] + spans["output"]
+                              + added["file_version"])
         if edges["src"]:
             self.register("_edges", pa.table(edges, schema=_EDGE_FACTS))
             self._merge_edges("_edges")
@@ -479,10 +480,17 @@ class Store:
             FROM {facts} e JOIN nodes s ON s.key = e.src JOIN nodes d ON d.key = e.dst""")
 
     def _check_endpoints(self, keys: list[str]) -> None:
-        missing = set(keys) - set(self.node_ids(set(keys)))
+        """Every key a fact names must be a node by now (else the loader forgot one)."""
+        self.register("_named", pa.table({"key": pa.array(keys, pa.string())}))
+        try:
+            missing = [r[0] for r in self.con.execute(
+                "SELECT DISTINCT k.key FROM _named k ANTI JOIN nodes n USING (key) "
+                "ORDER BY 1 LIMIT 5").fetchall()]
+        finally:
+            self.con.unregister("_named")
         if missing:
             raise ValueError(
-                f"loader bug: facts name nodes it never declared: {sorted(missing)[:5]}")
+                f"loader bug: facts name nodes it never declared: {missing}")
 
     # -- examples read column-wise from a manifest ---------------------------------------------
 

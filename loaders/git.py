@@ -21,6 +21,7 @@ import json
 import re
 import subprocess
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -124,15 +125,45 @@ def read_repository(path: Path, rev: str | None = None, exclude: set[str] | None
     batch = Batch(SOURCE, input=str(path))
     revs = [rev] if rev else ["--all"] if not _has_head(path) else ["HEAD"]
     negatives = "".join(f"^{sha}\n" for sha in sorted(exclude or ()))
-    out = git(path, "log", "--reverse", "--topo-order", "--diff-merges=separate", "-M", "--raw",
-              "--no-abbrev",
-              "-p", "-U0", "--no-color", "--no-ext-diff", f"--format={_FORMAT}", "--stdin",
-              *revs, "--", stdin=negatives)
     notes = _notes(path)
     lines_of: dict[tuple[str, str], int | None] = {}
-    for commit in parse_log(out):
-        batch.records.append(_record(repo, commit, notes.get(commit.sha), lines_of, batch))
+    args = ["log", "--reverse", "--topo-order", "--diff-merges=separate", "-M", "--raw",
+            "--no-abbrev", "-p", "-U0", "--no-color", "--no-ext-diff", f"--format={_FORMAT}",
+            "--stdin", *revs, "--"]
+    with _streaming(path, args, negatives) as chunks:
+        for commit in parse_log(chunks):
+            batch.records.append(_record(repo, commit, notes.get(commit.sha), lines_of, batch))
     return batch
+
+
+@contextmanager
+def _streaming(repo: Path, args: list[str], stdin: str) -> Iterator[Iterator[str]]:
+    """git's output as it is written, cut at commit headers, so parsing overlaps git's work."""
+    try:
+        proc = subprocess.Popen(["git", "-C", str(repo), *args], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise GitError(f"cannot run git: {exc}") from exc
+    assert proc.stdin and proc.stdout and proc.stderr
+    proc.stdin.write(stdin)
+    proc.stdin.close()
+
+    def chunks() -> Iterator[str]:
+        pending = ""
+        while block := proc.stdout.read(1 << 20):
+            pending += block
+            parts = pending.split(_HEADER)
+            pending = parts.pop()
+            yield from parts
+        yield pending
+    try:
+        yield chunks()
+    finally:
+        proc.stdout.close()
+        error = proc.stderr.read()
+        if proc.wait() != 0:
+            raise GitError(f"{repo}: git log failed: {error.strip()}")
 
 
 def _has_head(path: Path) -> bool:
@@ -143,11 +174,13 @@ def _has_head(path: Path) -> bool:
 # -- parsing `git log` ------------------------------------------------------------------------
 
 
-def parse_log(text: str) -> Iterator[Commit]:
-    """Commits of a `git log -m --raw -p -U0` in _FORMAT; a merge's diffs (one per parent)
-    are gathered into one Commit."""
+def parse_log(chunks: Iterable[str]) -> Iterator[Commit]:
+    """Commits of a `git log -m --raw -p -U0` in _FORMAT, given cut at its commit headers; a
+    merge's diffs (one per parent) are gathered into one Commit."""
     current: Commit | None = None
-    for chunk in text.split(_HEADER)[1:]:
+    for chunk in chunks:
+        if not chunk:
+            continue
         fields = chunk.split("\x1f", 10)
         sha = fields[0]
         if current is None or current.sha != sha:
@@ -431,6 +464,8 @@ def _record(repo: str, c: Commit, note: str | None,
 
 
 def _added_in_all(path: str, diffs: list[list[FileChange]]) -> list[tuple[int, str]]:
+    if len(diffs) == 1:
+        return [pair for ch in diffs[0] if ch.new_path == path for pair in ch.added]
     sets = []
     for changes in diffs:
         found = [ch for ch in changes if ch.new_path == path]

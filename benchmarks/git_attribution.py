@@ -1,0 +1,135 @@
+"""Benchmark: line attribution of a generated repository, next to `git log -p` (the floor).
+
+    python benchmarks/git_attribution.py --commits 5000
+
+Builds a repository with `git fast-import`: FILES files, COMMITS commits that each insert and
+delete lines in one to three files, 1% with a Claude co-author trailer, and canonical `output`
+events for the lines of 2% of the commits (so content-match has work to do). Then times
+`git log -p` over the history, the loader (`loaders.git`), and the store's ingest (facts,
+content-match, carrying intervals through every diff), and prints `name: value` lines.
+"""
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from lineage.store import Store  # noqa: E402
+from loaders import events, git  # noqa: E402
+
+REPO = "github.com/bench/history"
+
+
+def build(root: Path, commits: int, files: int, rng: random.Random) -> list[dict]:
+    """The repository at `root`; returns the output events to ingest beside it."""
+    subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
+    subprocess.run(["git", "-C", str(root), "remote", "add", "origin", f"https://{REPO}.git"],
+                   check=True)
+    contents: dict[str, list[str]] = {}
+    outputs: list[dict] = []
+    stream: list[bytes] = []
+    clock = 1_700_000_000
+    counter = 0
+
+    def data(text: str) -> None:
+        raw = text.encode()
+        stream.append(f"data {len(raw)}\n".encode() + raw + b"\n")
+
+    for n in range(1, commits + 1):
+        clock += 600
+        trailer = "\n\nCo-Authored-By: Claude Sonnet 4.5 <noreply@anthropic.com>" \
+            if rng.random() < 0.01 else ""
+        stream.append(f"commit refs/heads/main\nmark :{n}\n"
+                      f"committer Dev <dev@example.com> {clock} +0000\n".encode())
+        data(f"change {n}{trailer}")
+        if n > 1:
+            stream.append(f"from :{n - 1}\n".encode())
+        for _ in range(rng.randint(1, 3)):
+            path = f"src/pkg{rng.randrange(files) % 20}/mod{rng.randrange(files)}.py"
+            lines = contents.setdefault(path, [])
+            if lines and rng.random() < 0.5:
+                at = rng.randrange(len(lines))
+                del lines[at:at + rng.randint(1, 5)]
+            at = rng.randint(0, len(lines))
+            new = []
+            for _ in range(rng.randint(2, 12)):
+                counter += 1
+                new.append(f"    value_{counter} = compute({counter}, {rng.randrange(10**6)})")
+            lines[at:at] = new
+            if rng.random() < 0.02:
+                outputs.append({"type": "output", "output": f"toolu_{n}_{at}",
+                                "tool": "claude-code", "model": "claude-sonnet-4-5",
+                                "repo": REPO, "path": path, "text": new,
+                                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                      time.gmtime(clock - 60))})
+            stream.append(f"M 100644 inline {path}\n".encode())
+            data("\n".join(lines) + "\n")
+    subprocess.run(["git", "-C", str(root), "fast-import", "--quiet"], input=b"".join(stream),
+                   check=True)
+    subprocess.run(["git", "-C", str(root), "reset", "-q", "--hard", "main"], check=True)
+    return outputs
+
+
+def timed(fn):  # noqa: ANN001, ANN201
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--commits", type=int, default=5000)
+    parser.add_argument("--files", type=int, default=400)
+    args = parser.parse_args()
+    rng = random.Random(11)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "repo"
+        outputs = build(root, args.commits, args.files, rng)
+        out_file = Path(tmp) / "outputs.ndjson"
+        out_file.write_text("".join(json.dumps(o) + "\n" for o in outputs))
+        floor_s, _ = timed(lambda: subprocess.run(
+            ["git", "-C", str(root), "log", "-p", "--no-color"], capture_output=True,
+            check=True))
+        same_s, _ = timed(lambda: subprocess.run(
+            ["git", "-C", str(root), "log", "--reverse", "--topo-order", "-p", "-U0", "--raw",
+             "-M", "--diff-merges=separate", "--no-color"], capture_output=True, check=True))
+        store = Store(Path(tmp) / "git.duckdb")
+        for batch in events.load([out_file]):
+            store.ingest(batch)
+        read_s, batch = timed(lambda: git.read_repository(root))
+        ingest_s, report = timed(lambda: store.ingest(batch))
+        attributed = store.con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE evidence = 'content-match' AND NOT carried)"
+            ", count(*) FILTER (WHERE evidence = 'trailer' AND NOT carried) "
+            "FROM attributions").fetchone()
+        store.close()
+    total = read_s + ingest_s
+    figures = {
+        "commits": report.accepted,
+        "outputs": len(outputs),
+        "git_log_p_s": f"{floor_s:.2f}",
+        "git_log_same_options_s": f"{same_s:.2f}",
+        "loader_s": f"{read_s:.2f}",
+        "store_ingest_s": f"{ingest_s:.2f}",
+        "total_s": f"{total:.2f}",
+        "commits_per_s": f"{report.accepted / total:,.0f}",
+        "x_git_log_p": f"{total / floor_s:.1f}",
+        "attribution_rows": attributed[0],
+        "content_match_rows": attributed[1],
+        "trailer_rows": attributed[2],
+        "peak_rss_mb": f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}",
+    }
+    for name, value in figures.items():
+        print(f"{name}: {value}")
+
+
+if __name__ == "__main__":
+    main()
