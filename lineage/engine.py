@@ -15,6 +15,7 @@ Modes:
 UNKNOWN: not tainted, and an ancestor was referenced but never ingested. CLEAN: neither.
 """
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -229,11 +230,13 @@ def _materialize(store: Store, run: int, seq: int, policy: Policy | None,
             GROUP BY g.dst""")
         con.execute("INSERT INTO _inc SELECT * FROM _frontier")
 
+    # Stored in node order: DuckDB's min/max zone maps then find one node's rows (a verdict,
+    # a witness path) without scanning the table.
     con.execute("INSERT INTO taint SELECT ?, 'strict', node, root, pred, depth, blocked_by "
-                "FROM _t", [run])
+                "FROM _t ORDER BY node", [run])
     con.execute("INSERT INTO taint SELECT ?, 'precise', node, root, pred, depth, blocked_by "
-                "FROM _p", [run])
-    con.execute("INSERT INTO incomplete SELECT ?, node, missing FROM _inc", [run])
+                "FROM _p ORDER BY node", [run])
+    con.execute("INSERT INTO incomplete SELECT ?, node, missing FROM _inc ORDER BY node", [run])
     for table in ("_g", "_waived", "_frontier", "_t", "_p", "_inc"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
@@ -340,61 +343,67 @@ def witness_path(store: Store, run: TaintRun, node_id: int, root_id: int, mode: 
                  ) -> list[Step]:
     """The path from `root_id` to `node_id` that propagation recorded, as steps from the
     restricted output to the example, each with its edge, span and asserting event."""
-    con = store.con
-    chain = [node_id]
-    current, seen = node_id, {node_id}
-    while current != root_id:
-        row = None
-        for m in ([mode, "strict"] if mode != "strict" else ["strict"]):
-            row = con.execute("""
-                SELECT pred FROM taint WHERE run = ? AND mode = ? AND node = ? AND root = ?
-                ORDER BY blocked_by NULLS FIRST, depth LIMIT 1""",
-                              [run.run, m, current, root_id]).fetchone()
-            if row is not None:
-                break
-        if row is None or row[0] is None or row[0] in seen:
+    # Walk up `pred` in one query: a node's precise row first, else its strict one (file
+    # versions and outputs are only in strict).
+    walked = store.con.execute("""
+        WITH RECURSIVE walk(node, hop) AS (
+            SELECT $node::BIGINT, 0
+            UNION ALL
+            SELECT (SELECT t.pred FROM taint t
+                    WHERE t.run = $run AND t.mode IN ($mode, 'strict') AND t.node = w.node
+                      AND t.root = $root
+                    ORDER BY t.mode = $mode DESC, t.blocked_by NULLS FIRST, t.depth
+                    LIMIT 1), w.hop + 1
+            FROM walk w WHERE w.node <> $root AND w.hop < 256)
+        SELECT node FROM walk WHERE node IS NOT NULL ORDER BY hop""",
+                                    {"node": node_id, "run": run.run, "mode": mode,
+                                     "root": root_id}).fetchall()
+    chain: list[int] = []
+    for (nid,) in walked:
+        if nid in chain:  # a cycle of preds would be a bug; stop rather than loop
             break
-        current = row[0]
-        seen.add(current)
-        chain.append(current)
+        chain.append(nid)
     chain.reverse()
+    nodes = {n.id: n for n in store.nodes_by_ids(chain)}
+    root_key = nodes[root_id].key if root_id in nodes else None
+    edges = [_edge_into(store, run, prev, nid) for prev, nid in itertools.pairwise(chain)]
+    seqs = [e[4] for e in edges if e] + ([nodes[chain[0]].defined_seq]
+                                          if nodes[chain[0]].defined_seq else [])
+    events = store.events_by_seq(seqs)
+    lines = store.attributions_of_many(
+        [i for i in chain if nodes[i].kind == NodeKind.FILE_VERSION], run.as_of.seq)
     steps: list[Step] = []
-    prev: int | None = None
-    for nid in chain:
-        node = store.node_by_id(nid)
-        assert node is not None
+    for i, nid in enumerate(chain):
+        node = nodes[nid]
         step = Step(node.key, node.kind, None, None, None)
-        if prev is not None:
-            edge = con.execute(f"""
-                SELECT e.kind, e.span_start, e.span_end, e.span_unit, e.seq, v.event_id, v.source,
-                       v.origin
-                FROM edges e JOIN events v ON v.seq = e.seq
-                WHERE e.dst = ? AND e.kind IN ({_DERIVATION_SQL}) AND e.seq <= ?
-                  AND (e.src = ? OR e.src IN (SELECT alias FROM aliases WHERE target = ?
-                                              AND seq <= ?))
-                ORDER BY e.seq LIMIT 1""",
-                               [nid, run.as_of.seq, prev, prev, run.as_of.seq]).fetchone()
-            if edge:
-                kind, start, end, unit, seq, event_id, source, origin = edge
-                step.edge = kind
-                if start is not None:
-                    step.span = {"unit": unit, "start": start, "end": end}
-                step.event = {"seq": seq, "id": event_id, "source": source, "origin": origin}
-        else:
-            defined = node.defined_seq
-            if defined is not None:
-                ev = store.event(defined)
-                if ev:
-                    step.event = {"seq": ev["seq"], "id": ev["id"], "source": ev["source"],
-                                  "origin": ev["origin"]}
+        seq = None
+        if i == 0:
+            seq = node.defined_seq
+        elif edges[i - 1]:
+            kind, start, end, unit, seq = edges[i - 1]
+            step.edge = kind
+            if start is not None:
+                step.span = {"unit": unit, "start": start, "end": end}
+        if seq is not None and seq in events:
+            ev = events[seq]
+            step.event = {"seq": seq, "id": ev["id"], "source": ev["source"],
+                          "origin": ev["origin"]}
         if node.kind == NodeKind.FILE_VERSION:
-            root_key = store.node_by_id(root_id).key  # type: ignore[union-attr]
             step.lines = [{"start": s, "end": e, "evidence": ev, "seq": sq}
-                          for out, s, e, ev, sq, _ in store.attributions_of(nid, run.as_of.seq)
-                          if out == root_key]
+                          for out, s, e, ev, sq, _ in lines.get(nid, []) if out == root_key]
         steps.append(step)
-        prev = nid
     return steps
+
+
+def _edge_into(store: Store, run: TaintRun, src: int, dst: int
+               ) -> tuple[str, int | None, int | None, str | None, int] | None:
+    """The first derivation edge from `src` (or a name of it) to `dst` as of the run."""
+    return store.con.execute(f"""
+        SELECT e.kind, e.span_start, e.span_end, e.span_unit, e.seq FROM edges e
+        WHERE e.dst = $dst AND e.kind IN ({_DERIVATION_SQL}) AND e.seq <= $s
+          AND (e.src = $src OR e.src IN (SELECT alias FROM aliases WHERE target = $src
+                                         AND seq <= $s))
+        ORDER BY e.seq LIMIT 1""", {"dst": dst, "src": src, "s": run.as_of.seq}).fetchone()
 
 
 # -- the gate ---------------------------------------------------------------------------------
