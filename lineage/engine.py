@@ -21,8 +21,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
+from lineage import propagation
 from lineage.eventlog import canonical_json
 from lineage.model import DERIVATION, EdgeKind, NodeKind
 from lineage.policy import Policy, Restriction, Waiver, glob_regex, parse_moment
@@ -170,96 +172,61 @@ def propagate_taint(store: Store, as_of: str | int | None = None) -> TaintRun:
 
 def _materialize(store: Store, run: int, seq: int, policy: Policy | None,
                  waivers: tuple[Waiver, ...]) -> None:
+    """Load the derivation graph as of `seq` into arrays, propagate (lineage.propagation),
+    and store the rows of `run`."""
     con = store.con
-    # The derivation graph as of `seq`, with files named at a commit resolved to their version.
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _g AS
-        SELECT coalesce(a.target, e.src) AS src, e.dst, e.kind, e.span_start, e.span_end,
-               e.span_unit, min(e.seq) AS seq
+    kind_code = "CASE e.kind " + " ".join(
+        f"WHEN '{k}' THEN {i}" for i, k in enumerate(propagation.KINDS)) + " END"
+    # Files named at a commit are resolved to their version (a repeated assertion of an edge
+    # is harmless: each level of the propagation keeps one row per node and root).
+    graph = con.execute(f"""
+        SELECT coalesce(a.target, e.src) AS src, e.dst, {kind_code} AS kind,
+               coalesce(e.span_start, -1) AS span_start, coalesce(e.span_end, -1) AS span_end,
+               coalesce(e.span_unit = 'line', false) AS span_line
         FROM edges e
         LEFT JOIN (SELECT alias, min(target) AS target FROM aliases WHERE seq <= $s
                    GROUP BY alias) a ON a.alias = e.src
-        WHERE e.seq <= $s AND e.kind IN ({_DERIVATION_SQL})
-        GROUP BY ALL""", {"s": seq})
-    waiver_ids = list(store.node_ids(w.node for w in waivers).values())
-    con.execute("CREATE OR REPLACE TEMP TABLE _waived AS SELECT unnest(?::BIGINT[]) AS id",
-                [waiver_ids])
+        WHERE e.seq <= $s AND e.kind IN ({_DERIVATION_SQL})""", {"s": seq}).fetchnumpy()
+    size = con.execute("SELECT coalesce(max(id), 0) + 1 FROM nodes").fetchone()[0]
+    waived = np.zeros(size, dtype=bool)
+    waived[list(store.node_ids(w.node for w in waivers).values())] = True
     rules = [_restriction_sql(r) for r in (policy.restrict if policy else ())]
     where = " OR ".join(sql for sql, _ in rules) or "false"
-    params: list[Any] = [seq] + [p for _, ps in rules for p in ps]
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _frontier AS
-        SELECT n.id AS node, n.id AS root, NULL::BIGINT AS pred, 0 AS depth,
-               CASE WHEN n.id IN (SELECT id FROM _waived) THEN n.id END AS blocked_by
-        FROM nodes n
+    roots = con.execute(f"""
+        SELECT n.id FROM nodes n
         WHERE n.kind IN ('{NodeKind.OUTPUT}', '{NodeKind.SESSION}') AND n.defined_seq <= ?
-          AND ({where})""", params)
-    con.execute("CREATE OR REPLACE TEMP TABLE _t AS SELECT * FROM _frontier")
-    _spread(store, "_t", kinds=None)
-
-    # Precise: a file version passes taint to an example only through overlapping lines.
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _frontier AS
-        SELECT c.dst AS node, t.root, min(c.src) AS pred, min(t.depth) + 1 AS depth,
-               coalesce(t.blocked_by, w.id) AS blocked_by
-        FROM _g c JOIN _t t ON t.node = c.src
-        LEFT JOIN _waived w ON w.id = c.dst
-        WHERE c.kind = '{EdgeKind.TRANSCRIBED}'
-           OR (c.kind = '{EdgeKind.CHUNKED}' AND EXISTS (
-                SELECT 1 FROM attributions a
-                WHERE a.file_version = c.src AND a.output = t.root AND a.seq <= ?
-                  AND (c.span_unit IS DISTINCT FROM 'line' OR c.span_start IS NULL OR (
-                       a.line_start <= coalesce(c.span_end, {_FOREVER})
-                       AND coalesce(a.line_end, {_FOREVER}) >= c.span_start))))
-        GROUP BY c.dst, t.root, coalesce(t.blocked_by, w.id)""", [seq])
-    con.execute("CREATE OR REPLACE TEMP TABLE _p AS SELECT * FROM _frontier")
-    _spread(store, "_p", kinds=[EdgeKind.DERIVED])
-
-    # Incomplete lineage: everything downstream of a node referenced but never ingested.
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _frontier AS
-        SELECT DISTINCT g.src AS node, g.src AS missing FROM _g g JOIN nodes n ON n.id = g.src
-        WHERE n.defined_seq IS NULL OR n.defined_seq > ?""", [seq])
-    con.execute("CREATE OR REPLACE TEMP TABLE _inc AS SELECT * FROM _frontier")
-    while con.execute("SELECT count(*) FROM _frontier").fetchone()[0]:
-        con.execute("""
-            CREATE OR REPLACE TEMP TABLE _frontier AS
-            SELECT g.dst AS node, min(f.missing) AS missing
-            FROM _frontier f JOIN _g g ON g.src = f.node
-            WHERE NOT EXISTS (SELECT 1 FROM _inc i WHERE i.node = g.dst)
-            GROUP BY g.dst""")
-        con.execute("INSERT INTO _inc SELECT * FROM _frontier")
-
+          AND ({where}) ORDER BY n.id""",
+                        [seq] + [p for _, ps in rules for p in ps]).fetchnumpy()["id"]
+    spans = con.execute("""
+        SELECT file_version, output, line_start, coalesce(line_end, -1) AS line_end
+        FROM attributions WHERE seq <= ?""", [seq]).fetchnumpy()
+    undefined = np.zeros(size, dtype=bool)
+    undefined[con.execute("SELECT id FROM nodes WHERE defined_seq IS NULL OR defined_seq > ?",
+                          [seq]).fetchnumpy()["id"]] = True
+    src = np.asarray(graph["src"], dtype=np.int64)
+    missing = np.unique(src[undefined[src]])
+    strict, precise, (inc_node, inc_missing) = propagation.propagate(
+        propagation.Graph(*(np.asarray(graph[c], dtype=np.int64 if c != "span_line" else bool)
+                            for c in ("src", "dst", "kind", "span_start", "span_end",
+                                      "span_line"))),
+        size, np.asarray(roots, dtype=np.int64), waived,
+        tuple(np.asarray(spans[c], dtype=np.int64) for c in (
+            "file_version", "output", "line_start", "line_end")),  # type: ignore[arg-type]
+        np.asarray(missing, dtype=np.int64))
     # Stored in node order: DuckDB's min/max zone maps then find one node's rows (a verdict,
     # a witness path) without scanning the table.
-    con.execute("INSERT INTO taint SELECT ?, 'strict', node, root, pred, depth, blocked_by "
-                "FROM _t ORDER BY node", [run])
-    con.execute("INSERT INTO taint SELECT ?, 'precise', node, root, pred, depth, blocked_by "
-                "FROM _p ORDER BY node", [run])
-    con.execute("INSERT INTO incomplete SELECT ?, node, missing FROM _inc ORDER BY node", [run])
-    for table in ("_g", "_waived", "_frontier", "_t", "_p", "_inc"):
-        con.execute(f"DROP TABLE IF EXISTS {table}")
-
-
-def _spread(store: Store, table: str, kinds: list[EdgeKind] | None) -> None:
-    """Breadth-first frontier loop: extend `table` (node, root, pred, depth, blocked_by) along
-    `_g` edges (of `kinds`, default all derivation) until nothing new is reached. Reaching a
-    waived node marks that row, and all it reaches, as blocked by that waiver."""
-    con = store.con
-    kind_filter = ("AND g.kind IN (" + ", ".join(f"'{k}'" for k in kinds) + ")") if kinds else ""
-    while con.execute("SELECT count(*) FROM _frontier").fetchone()[0]:
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _frontier AS
-            SELECT g.dst AS node, f.root, min(f.node) AS pred, min(f.depth) + 1 AS depth,
-                   coalesce(f.blocked_by, w.id) AS blocked_by
-            FROM _frontier f JOIN _g g ON g.src = f.node {kind_filter}
-            LEFT JOIN _waived w ON w.id = g.dst
-            WHERE NOT EXISTS (
-                SELECT 1 FROM {table} t WHERE t.node = g.dst AND t.root = f.root
-                  AND (t.blocked_by IS NULL
-                       OR t.blocked_by IS NOT DISTINCT FROM coalesce(f.blocked_by, w.id)))
-            GROUP BY g.dst, f.root, coalesce(f.blocked_by, w.id)""")
-        con.execute(f"INSERT INTO {table} SELECT * FROM _frontier")
+    for mode, rows in (("strict", strict), ("precise", precise)):
+        store.register("_rows", pa.table({
+            "node": rows.node, "root": rows.root,
+            "pred": pa.array(rows.pred, mask=rows.pred == propagation.NONE),
+            "depth": rows.depth.astype(np.int32),
+            "blocked": pa.array(rows.blocked, mask=rows.blocked == propagation.NONE)}))
+        con.execute("INSERT INTO taint SELECT ?, ?, node, root, pred, depth, blocked "
+                    "FROM _rows ORDER BY node", [run, mode])
+        con.unregister("_rows")
+    store.register("_rows", pa.table({"node": inc_node, "missing": inc_missing}))
+    con.execute("INSERT INTO incomplete SELECT ?, node, missing FROM _rows ORDER BY node", [run])
+    con.unregister("_rows")
 
 
 # -- verdicts ---------------------------------------------------------------------------------

@@ -1,0 +1,225 @@
+"""Taint propagation compiled to array passes (numpy), over the derivation graph as of one seq.
+
+The engine loads the graph, the restricted roots, the waived nodes, the attributed intervals and
+the never-ingested nodes as arrays; this module returns the rows of the materialized taint
+(node, root, pred, depth, blocked_by) for both modes and the incomplete-lineage rows, with the
+same meaning as the frontier loop it replaced:
+
+- strict: breadth first from every root along every derivation edge, per root; reaching a
+  waived node marks that row and all it reaches as blocked by the first waiver on the way;
+- precise: an example is reached from a file version only through a chunked edge whose span
+  overlaps an interval that root wrote there (or through a transcribed edge), then along
+  derived edges;
+- incomplete: everything downstream of a node referenced but never ingested, with the
+  smallest missing ancestor of the first level that reached it.
+
+Each level is a handful of vectorized gathers over a CSR (edges sorted by source), so a level
+costs what its frontier touches, not what the graph holds.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+KINDS = ("wrote", "revised", "chunked", "derived", "transcribed")
+CHUNKED, DERIVED, TRANSCRIBED = KINDS.index("chunked"), KINDS.index("derived"), \
+    KINDS.index("transcribed")
+NONE = -1
+_FOREVER = np.int64(1 << 60)
+
+
+@dataclass
+class Graph:
+    """Derivation edges as arrays: kind is an index into KINDS; span_line says whether the
+    edge's span is in lines (a byte span, or none, overlaps every interval)."""
+
+    src: np.ndarray
+    dst: np.ndarray
+    kind: np.ndarray
+    span_start: np.ndarray  # NONE when the edge has no span
+    span_end: np.ndarray  # NONE for "to the end of the file"
+    span_line: np.ndarray
+
+
+@dataclass
+class Rows:
+    node: np.ndarray
+    root: np.ndarray
+    pred: np.ndarray  # NONE for a root itself
+    depth: np.ndarray
+    blocked: np.ndarray  # NONE when the taint is real
+
+
+class _Csr:
+    def __init__(self, src: np.ndarray, dst: np.ndarray, size: int) -> None:
+        order = np.argsort(src, kind="stable")
+        self.dst = dst[order]
+        self.offsets = np.zeros(size + 1, dtype=np.int64)
+        np.add.at(self.offsets, src + 1, 1)
+        np.cumsum(self.offsets, out=self.offsets)
+
+    def expand(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(index into `nodes`, neighbor) for every out-edge of every node in `nodes`."""
+        start = self.offsets[nodes]
+        deg = self.offsets[nodes + 1] - start
+        total = int(deg.sum())
+        owner = np.repeat(np.arange(len(nodes)), deg)
+        first = np.repeat(np.cumsum(deg) - deg, deg)
+        picks = np.repeat(start, deg) + (np.arange(total) - first)
+        return owner, self.dst[picks]
+
+
+def _empty() -> Rows:
+    z = np.zeros(0, dtype=np.int64)
+    return Rows(z, z, z, z, z)
+
+
+def _concat(parts: list[Rows]) -> Rows:
+    if not parts:
+        return _empty()
+    return Rows(*(np.concatenate([getattr(p, f) for p in parts])
+                  for f in ("node", "root", "pred", "depth", "blocked")))
+
+
+def _keys(node: np.ndarray, root: np.ndarray, roots: int) -> np.ndarray:
+    return node.astype(np.int64) * np.int64(roots + 1) + root
+
+
+def _spread(csr: _Csr, seed: Rows, waived: np.ndarray, root_of: np.ndarray) -> Rows:
+    """Breadth first from `seed` rows, per root. A (node, root) pair already reached for real
+    is never revisited; one reached only behind a waiver is revisited when reached for real.
+    `root_of` maps a root's node id to its index."""
+    roots = int(root_of.max()) + 1 if len(root_of) else 1
+    key = _keys(seed.node, root_of[seed.root], roots)
+    real = np.unique(key[seed.blocked == NONE])
+    behind = set(zip(key[seed.blocked != NONE].tolist(),
+                     seed.blocked[seed.blocked != NONE].tolist(), strict=True))
+    done = [seed]
+    frontier = seed
+    while len(frontier.node):
+        owner, nxt = csr.expand(frontier.node)
+        if not len(nxt):
+            break
+        root = frontier.root[owner]
+        blocked = frontier.blocked[owner]
+        blocked = np.where((blocked == NONE) & waived[nxt], nxt, blocked)
+        rows = _first_per_group(Rows(nxt, root, frontier.node[owner], frontier.depth[owner] + 1,
+                                     blocked))
+        key = _keys(rows.node, root_of[rows.root], roots)
+        keep = ~np.isin(key, real)
+        for i in np.nonzero(keep & (rows.blocked != NONE))[0].tolist():
+            pair = (int(key[i]), int(rows.blocked[i]))
+            keep[i] = pair not in behind
+            behind.add(pair)
+        frontier = Rows(*(getattr(rows, f)[keep] for f in ("node", "root", "pred", "depth",
+                                                             "blocked")))
+        real = np.union1d(real, key[keep & (rows.blocked == NONE)])
+        done.append(frontier)
+    return _concat(done)
+
+
+def _first_per_group(rows: Rows) -> Rows:
+    """One row per (node, root, blocked): the smallest pred and depth (the SQL GROUP BY)."""
+    if not len(rows.node):
+        return rows
+    order = np.lexsort((rows.pred, rows.blocked, rows.root, rows.node))
+    rows = Rows(*(getattr(rows, f)[order] for f in ("node", "root", "pred", "depth", "blocked")))
+    first = np.ones(len(rows.node), dtype=bool)
+    first[1:] = ((rows.node[1:] != rows.node[:-1]) | (rows.root[1:] != rows.root[:-1])
+                 | (rows.blocked[1:] != rows.blocked[:-1]))
+    starts = np.nonzero(first)[0]
+    return Rows(rows.node[first], rows.root[first], rows.pred[first],
+                np.minimum.reduceat(rows.depth, starts), rows.blocked[first])
+
+
+def propagate(graph: Graph, size: int, roots: np.ndarray, waived: np.ndarray,
+              attributions: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+              missing: np.ndarray) -> tuple[Rows, Rows, tuple[np.ndarray, np.ndarray]]:
+    """(strict rows, precise rows, (incomplete node, missing ancestor)).
+
+    `size` bounds node ids; `waived` is a boolean array over node ids; `attributions` are
+    (file version, output, first line, last line or NONE) of the intervals as of the run;
+    `missing` the nodes referenced but never ingested.
+    """
+    root_of = np.full(size, NONE, dtype=np.int64)
+    root_of[roots] = np.arange(len(roots))
+    csr = _Csr(graph.src, graph.dst, size)
+    seed = Rows(roots.astype(np.int64), roots.astype(np.int64),
+                np.full(len(roots), NONE, dtype=np.int64), np.zeros(len(roots), dtype=np.int64),
+                np.where(waived[roots], roots, NONE).astype(np.int64))
+    strict = _spread(csr, seed, waived, root_of) if len(roots) else _empty()
+    precise_seed = _precise_seeds(graph, strict, waived, attributions)
+    derived = graph.kind == DERIVED
+    precise = (_spread(_Csr(graph.src[derived], graph.dst[derived], size), precise_seed, waived,
+                       root_of) if len(precise_seed.node) else _empty())
+    return strict, precise, _incomplete(csr, missing, size)
+
+
+def _precise_seeds(graph: Graph, strict: Rows, waived: np.ndarray,
+                   attributions: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> Rows:
+    pick = (graph.kind == CHUNKED) | (graph.kind == TRANSCRIBED)
+    e_src, e_dst, e_kind = graph.src[pick], graph.dst[pick], graph.kind[pick]
+    e_start, e_end, e_line = graph.span_start[pick], graph.span_end[pick], graph.span_line[pick]
+    if not len(e_src) or not len(strict.node):
+        return _empty()
+    # every (edge, strict row of its source)
+    order = np.argsort(strict.node, kind="stable")
+    s_node = strict.node[order]
+    lo = np.searchsorted(s_node, e_src, "left")
+    hi = np.searchsorted(s_node, e_src, "right")
+    count = hi - lo
+    edge = np.repeat(np.arange(len(e_src)), count)
+    row = order[np.repeat(lo, count) + (np.arange(int(count.sum()))
+                                        - np.repeat(np.cumsum(count) - count, count))]
+    root = strict.root[row]
+    ok = e_kind[edge] == TRANSCRIBED
+    chunk = ~ok
+    # overlap check against the root's intervals on that file version
+    fv, out, a_start, a_end = attributions
+    if chunk.any() and len(fv):
+        a_key = fv.astype(np.int64) * np.int64(1 << 32) + out
+        a_order = np.argsort(a_key, kind="stable")
+        a_key, a_start, a_end = a_key[a_order], a_start[a_order], a_end[a_order]
+        c = np.nonzero(chunk)[0]
+        want = e_src[edge[c]].astype(np.int64) * np.int64(1 << 32) + root[c]
+        lo = np.searchsorted(a_key, want, "left")
+        hi = np.searchsorted(a_key, want, "right")
+        n = hi - lo
+        cand = np.repeat(c, n)
+        ai = np.repeat(lo, n) + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
+        es = e_start[edge[cand]]
+        ee = np.where(e_end[edge[cand]] == NONE, _FOREVER, e_end[edge[cand]])
+        ae = np.where(a_end[ai] == NONE, _FOREVER, a_end[ai])
+        whole = (~e_line[edge[cand]]) | (es == NONE)
+        hit = whole | ((a_start[ai] <= ee) & (ae >= es))
+        ok[np.unique(cand[hit])] = True
+    edge, row = edge[ok], row[ok]
+    dst = e_dst[edge]
+    blocked = np.where((strict.blocked[row] == NONE) & waived[dst], dst, strict.blocked[row])
+    return _first_per_group(Rows(dst.astype(np.int64), strict.root[row],
+                                 e_src[edge].astype(np.int64), strict.depth[row] + 1,
+                                 blocked.astype(np.int64)))
+
+
+def _incomplete(csr: _Csr, missing: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes downstream of never-ingested ones, each with the smallest missing ancestor of
+    the first level that reached it."""
+    reached = np.full(size, NONE, dtype=np.int64)
+    frontier = np.unique(missing.astype(np.int64))
+    reached[frontier] = frontier
+    nodes, found = [frontier], [frontier]
+    while len(frontier):
+        owner, nxt = csr.expand(frontier)
+        fresh = reached[nxt] == NONE
+        nxt, via = nxt[fresh], reached[frontier[owner[fresh]]]
+        if not len(nxt):
+            break
+        order = np.lexsort((via, nxt))
+        nxt, via = nxt[order], via[order]
+        first = np.ones(len(nxt), dtype=bool)
+        first[1:] = nxt[1:] != nxt[:-1]
+        frontier, via = nxt[first], via[first]
+        reached[frontier] = via
+        nodes.append(frontier)
+        found.append(via)
+    return np.concatenate(nodes), np.concatenate(found)
