@@ -62,9 +62,10 @@ def networkx_tainted(store: Store, root_ids: list[int]) -> tuple[set[int], set[i
                    for _, a, b in spans.get(src, ())):
                 seeds.add(dst)
     precise = set(seeds)
-    derived = nx.subgraph_view(graph, filter_edge=lambda u, v: graph[u][v]["kind"] == "derived")
+    derived = nx.DiGraph((src, dst) for src, dst, kind, *_ in edges if kind == "derived")
     for seed in seeds:
-        precise |= nx.descendants(derived, seed)
+        if seed in derived and seed not in precise - seeds:
+            precise |= nx.descendants(derived, seed)
     return precise & examples, strict
 
 

@@ -130,8 +130,7 @@ def _restriction_sql(rule: Restriction) -> tuple[str, list[Any]]:
     for attr, pattern in (("tool", rule.tool), ("model", rule.model)):
         if pattern is not None:
             conds.append(f"regexp_full_match(lower(coalesce(json_extract_string(n.attrs, "
-                         f"'$.{attr}'), '')), ?)")
-            params.append(glob_regex(pattern.lower()))
+                         f"'$.{attr}'), '')), {_literal(glob_regex(pattern.lower()))})")
     time = "TRY_CAST(json_extract_string(n.attrs, '$.time') AS TIMESTAMPTZ)"
     if rule.since:
         conds.append(f"({time} IS NULL OR {time} >= ?)")
@@ -141,10 +140,16 @@ def _restriction_sql(rule: Restriction) -> tuple[str, list[Any]]:
         params.append(parse_moment(rule.until, end_of_day=True))
     if rule.repos:
         repo = "lower(json_extract_string(n.attrs, '$.repo'))"
-        ors = " OR ".join(f"regexp_full_match({repo}, ?)" for _ in rule.repos)
+        ors = " OR ".join(f"regexp_full_match({repo}, {_literal(glob_regex(p.lower()))})"
+                          for p in rule.repos)
         conds.append(f"({repo} IS NULL OR {ors})")
-        params += [glob_regex(p.lower()) for p in rule.repos]
     return "(" + " AND ".join(conds) + ")", params
+
+
+def _literal(pattern: str) -> str:
+    """A regex as a SQL string constant: DuckDB compiles a constant pattern once, a bound
+    parameter once per row."""
+    return "'" + pattern.replace("'", "''") + "'"
 
 
 def propagate_taint(store: Store, as_of: str | int | None = None) -> TaintRun:
@@ -415,12 +420,14 @@ def resolve_dataset(store: Store, spec: str, as_of: int) -> tuple[str, str]:
 
 
 def _members_sql() -> str:
+    """The examples of dataset version $dv as of $s: members of it or of one of its shards."""
     return f"""
-        SELECT DISTINCT x.id FROM nodes x
-        JOIN edges m1 ON m1.src = x.id AND m1.kind = '{EdgeKind.MEMBER}' AND m1.seq <= $s
-        LEFT JOIN edges m2 ON m2.src = m1.dst AND m2.kind = '{EdgeKind.MEMBER}' AND m2.seq <= $s
-        WHERE x.kind = '{NodeKind.EXAMPLE}' AND x.defined_seq <= $s
-          AND (m1.dst = $dv OR m2.dst = $dv)"""
+        SELECT x.id FROM nodes x
+        WHERE x.kind = '{NodeKind.EXAMPLE}' AND x.defined_seq <= $s AND x.id IN (
+            SELECT m.src FROM edges m
+            WHERE m.kind = '{EdgeKind.MEMBER}' AND m.seq <= $s AND (m.dst = $dv OR m.dst IN (
+                SELECT s.src FROM edges s
+                WHERE s.kind = '{EdgeKind.MEMBER}' AND s.dst = $dv AND s.seq <= $s)))"""
 
 
 def example_statuses_sql() -> str:
@@ -439,8 +446,7 @@ def example_statuses_sql() -> str:
                coalesce(h.sources, []) AS sources, i.missing
         FROM members m JOIN nodes x ON x.id = m.id
         LEFT JOIN hits h ON h.node = x.id
-        LEFT JOIN incomplete i ON i.run = $run AND i.node = x.id
-        ORDER BY x.key"""
+        LEFT JOIN incomplete i ON i.run = $run AND i.node = x.id"""
 
 
 def gate(store: Store, run: TaintRun, dataset: str, mode: str, *, allow_unknown: bool = False,
@@ -511,7 +517,8 @@ def write_example_verdicts(store: Store, run: TaintRun, dataset: str, mode: str,
     params = _statuses_params(store, run, dataset, mode)
     try:
         store.con.execute(f"""
-            COPY (SELECT example, key, status, sources FROM ({example_statuses_sql()}))
+            COPY (SELECT example, key, status, sources FROM ({example_statuses_sql()})
+                  ORDER BY key)
             TO '{quoted}' (FORMAT {fmt})""", params)
     except duckdb.IOException as exc:
         raise EngineError(f"--out {path}: cannot write: {exc}") from exc

@@ -52,11 +52,9 @@ class Rows:
 
 class _Csr:
     def __init__(self, src: np.ndarray, dst: np.ndarray, size: int) -> None:
-        order = np.argsort(src, kind="stable")
-        self.dst = dst[order]
+        self.dst = dst[np.argsort(src)]
         self.offsets = np.zeros(size + 1, dtype=np.int64)
-        np.add.at(self.offsets, src + 1, 1)
-        np.cumsum(self.offsets, out=self.offsets)
+        np.cumsum(np.bincount(src, minlength=size), out=self.offsets[1:])
 
     def expand(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(index into `nodes`, neighbor) for every out-edge of every node in `nodes`."""
@@ -157,7 +155,11 @@ def propagate(graph: Graph, size: int, roots: np.ndarray, waived: np.ndarray,
 
 def _precise_seeds(graph: Graph, strict: Rows, waived: np.ndarray,
                    attributions: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> Rows:
-    pick = (graph.kind == CHUNKED) | (graph.kind == TRANSCRIBED)
+    if not len(strict.node):
+        return _empty()
+    reached = np.zeros(len(waived), dtype=bool)
+    reached[strict.node] = True
+    pick = ((graph.kind == CHUNKED) | (graph.kind == TRANSCRIBED)) & reached[graph.src]
     e_src, e_dst, e_kind = graph.src[pick], graph.dst[pick], graph.kind[pick]
     e_start, e_end, e_line = graph.span_start[pick], graph.span_end[pick], graph.span_line[pick]
     if not len(e_src) or not len(strict.node):
