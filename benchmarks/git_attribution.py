@@ -21,6 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run import timed  # noqa: E402
+
 from lineage.store import Store  # noqa: E402
 from loaders import events, git  # noqa: E402
 
@@ -75,12 +79,6 @@ def build(root: Path, commits: int, files: int, rng: random.Random) -> list[dict
                    check=True)
     subprocess.run(["git", "-C", str(root), "reset", "-q", "--hard", "main"], check=True)
     return outputs
-
-
-def timed(fn):  # noqa: ANN001, ANN201
-    start = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - start, result
 
 
 def main() -> None:

@@ -151,13 +151,18 @@ def test_both_orders_give_the_same_attribution_and_verdicts(repo: Repo,
     assert results[0] == results[1] == ["CLEAN", "TAINTED", "TAINTED"]
 
 
-def test_a_merge_unions_what_each_parent_carries(repo: Repo, tmp_path: Path) -> None:
+def ai_feature_branch(repo: Repo) -> None:
+    """main with the human file; branch `feature` adds the AI block; main checked out."""
     repo.write("src/a.py", HUMAN_HEAD)
     repo.commit("base")
     repo.git("checkout", "-q", "-b", "feature")
     repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
     repo.commit("feature: retry")
     repo.git("checkout", "-q", "main")
+
+
+def test_a_merge_unions_what_each_parent_carries(repo: Repo, tmp_path: Path) -> None:
+    ai_feature_branch(repo)
     repo.write("src/a.py", ["# main's own header line"] + HUMAN_HEAD)
     repo.commit("main: header")
     repo.git("merge", "-q", "--no-ff", "-m", "merge feature", "feature")
@@ -170,12 +175,7 @@ def test_a_merge_unions_what_each_parent_carries(repo: Repo, tmp_path: Path) -> 
 
 
 def test_merge_and_squash_keep_attribution(repo: Repo, tmp_path: Path) -> None:
-    repo.write("src/a.py", HUMAN_HEAD)
-    repo.commit("base")
-    repo.git("checkout", "-q", "-b", "feature")
-    repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
-    repo.commit("feature: retry")
-    repo.git("checkout", "-q", "main")
+    ai_feature_branch(repo)
     repo.write("src/other.py", ["VALUE = 1"])
     repo.commit("main moves on")
     repo.git("merge", "-q", "--no-ff", "-m", "merge feature", "feature")
