@@ -133,7 +133,35 @@ def read_repository(path: Path, rev: str | None = None, exclude: set[str] | None
     with _streaming(path, args, negatives) as chunks:
         for commit in parse_log(chunks):
             batch.records.append(_record(repo, commit, notes.get(commit.sha), lines_of, batch))
+    if revs != ["--all"]:
+        tips = [line for line in git(path, "rev-parse", *revs).split() if line[:1] != "^"]
+        batch.records += [_tree_record(path, repo, tip) for tip in tips]
     return batch
+
+
+def _tree_record(path: Path, repo: str, commit: str) -> Record:
+    """Every file at a tip commit, named at that commit: a dataset built from the tip names
+    files by (repo, commit, path) whether or not that commit changed them."""
+    listing = git(path, "ls-tree", "-r", "-z", "--full-tree", commit)
+    facts: list[Fact] = []
+    files = []
+    for entry in listing.split("\0"):
+        meta, _, name = entry.partition("\t")
+        parts = meta.split()
+        if len(parts) != 3 or parts[1] != "blob":
+            continue  # a submodule (commit) or the end of the listing
+        blob = parts[2]
+        key = model.file_version_key(repo, name, blob)
+        alias = model.file_at_commit_key(repo, name, commit)
+        facts += [Node(key, NodeKind.FILE_VERSION, {"repo": repo, "path": name, "blob": blob},
+                       defines=False),
+                  Node(alias, NodeKind.FILE_VERSION, {"repo": repo, "path": name,
+                                                      "commit": commit}),
+                  Alias(alias, key)]
+        files.append([name, blob])
+    return Record(event_id=f"git-tree:{repo}@{commit}", type="tree",
+                  payload={"repo": repo, "commit": commit, "files": files}, facts=facts,
+                  origin=f"{repo}@{commit}")
 
 
 @contextmanager

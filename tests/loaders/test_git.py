@@ -244,7 +244,8 @@ def test_reingest_reads_only_new_commits_and_changes_nothing(repo: Repo, tmp_pat
     counts = [store.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
               for t in ("events", "nodes", "edges", "attributions")]
     [again] = list(git.load([repo.root], exclude=store.commits_of(REPO)))
-    assert again.records == []
+    assert [r.type for r in again.records] == ["tree"]  # no commit is read again
+    assert store.ingest(again).accepted == 0
     [same] = list(git.load([repo.root]))
     assert store.ingest(same).accepted == 0
     assert counts == [store.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
@@ -252,7 +253,7 @@ def test_reingest_reads_only_new_commits_and_changes_nothing(repo: Repo, tmp_pat
     repo.write("src/a.py", HUMAN_HEAD + AI_LINES + ["print('done')"])
     repo.commit("two")
     [new] = list(git.load([repo.root], exclude=store.commits_of(REPO)))
-    assert len(new.records) == 1
+    assert [r.type for r in new.records] == ["commit", "tree"]
 
 
 def test_not_a_repository_is_an_input_error(tmp_path: Path) -> None:
@@ -285,3 +286,23 @@ def test_blame_shows_each_line_with_its_attribution(repo: Repo, tmp_path: Path) 
     main(["--db", db, "blame", str(repo.root), "src/a.py"], out=text)
     assert "claude-code claude-opus-4-5 content-match output:toolu_retry | def retry" in \
         text.getvalue()
+
+
+def test_a_file_named_at_the_tip_resolves_even_if_the_tip_did_not_change_it(
+        repo: Repo, tmp_path: Path) -> None:
+    repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
+    repo.commit("add retry")
+    repo.write("README.md", ["# demo"])
+    tip = repo.commit("docs only")
+    store = Store(":memory:")
+    ingest_all(store, repo, [output_event(tmp_path, AI_LINES)], git_first=True)
+    store.set_policy(parse_policy(POLICY))
+    rows = tmp_path / "m.jsonl"
+    rows.write_text(json.dumps({"example_id": "e1", "dataset": "d", "version": "1", "source": {
+        "repo": REPO, "commit": tip, "path": "src/a.py", "lines": [6, 8]}}) + "\n")
+    for batch in manifest.load([rows]):
+        store.ingest(batch)
+    run = engine.propagate_taint(store)
+    v = engine.verdict(store, run, engine.resolve_example(store, "d@1:e1"), "precise")
+    assert v.status == "TAINTED"
+    assert v.paths[0][-2].node == f"file:{REPO}:src/a.py@{repo.blob(tip, 'src/a.py')}"
