@@ -305,6 +305,10 @@ def unknown_reason(store: Store, missing_id: int) -> str:
             [str(NodeKind.FILE_VERSION), repo]).fetchone()[0]
         if not known:
             return f"repository {repo} was never ingested (needed for {node.key})"
+        if "commit" in node.attrs and "blob" not in node.attrs:
+            return (f"{node.attrs.get('path')} at commit {node.attrs['commit']} of {repo} is "
+                    "unknown: ingest that commit (`lineage ingest git CHECKOUT --rev "
+                    f"{node.attrs['commit']}`)")
         return f"file version {node.key} was never ingested"
     if node.kind == NodeKind.EXAMPLE:
         return f"parent example {node.key} was never ingested"

@@ -306,3 +306,31 @@ def test_a_file_named_at_the_tip_resolves_even_if_the_tip_did_not_change_it(
     v = engine.verdict(store, run, engine.resolve_example(store, "d@1:e1"), "precise")
     assert v.status == "TAINTED"
     assert v.paths[0][-2].node == f"file:{REPO}:src/a.py@{repo.blob(tip, 'src/a.py')}"
+
+
+def test_a_file_at_an_older_commit_is_unknown_until_that_commit_is_ingested(
+        repo: Repo, tmp_path: Path) -> None:
+    repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
+    repo.commit("add retry")
+    repo.write("README.md", ["# demo"])
+    pinned = repo.commit("docs only")  # the dataset was built here
+    repo.write("README.md", ["# demo", "more"])
+    repo.commit("later docs")
+    store = Store(":memory:")
+    ingest_all(store, repo, [output_event(tmp_path, AI_LINES)], git_first=True)
+    store.set_policy(parse_policy(POLICY))
+    rows = tmp_path / "m.jsonl"
+    rows.write_text(json.dumps({"example_id": "e1", "dataset": "d", "version": "1", "source": {
+        "repo": REPO, "commit": pinned, "path": "src/a.py", "lines": [6, 8]}}) + "\n")
+    for batch in manifest.load([rows]):
+        store.ingest(batch)
+
+    def verdict() -> engine.Verdict:
+        run = engine.propagate_taint(store)
+        return engine.verdict(store, run, engine.resolve_example(store, "d@1:e1"), "precise")
+    unknown = verdict()
+    assert unknown.status == "UNKNOWN"
+    assert f"--rev {pinned}" in (unknown.reason or "")
+    for batch in git.load([repo.root], rev=pinned, exclude=store.commits_of(REPO)):
+        store.ingest(batch)
+    assert verdict().status == "TAINTED"
