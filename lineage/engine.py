@@ -167,59 +167,158 @@ def propagate_taint(store: Store, as_of: str | int | None = None) -> TaintRun:
         [policy.hash if policy else "", waiver_key, point.seq]).fetchone()
     if found:
         return TaintRun(found[0], point, policy, waivers)
+    base = con.execute(
+        "SELECT run, as_of FROM taint_runs WHERE policy_hash = ? AND waivers = ? AND as_of < ? "
+        "ORDER BY as_of DESC LIMIT 1",
+        [policy.hash if policy else "", waiver_key, point.seq]).fetchone()
     with store.transaction():
         run = con.execute("SELECT coalesce(max(run), 0) + 1 FROM taint_runs").fetchone()[0]
-        _materialize(store, run, point.seq, policy.policy if policy else None, waivers)
+        rules = policy.policy if policy else None
+        if base is None or not _extend(store, run, base[0], base[1], point.seq, rules, waivers):
+            _materialize(store, run, point.seq, rules, waivers)
         con.execute("INSERT INTO taint_runs VALUES (?, ?, ?, ?, ?)",
                     [run, policy.hash if policy else "", waiver_key, point.seq, datetime.now(UTC)])
+        _forget_old_runs(store, keep=KEEP_RUNS)
     return TaintRun(run, point, policy, waivers)
 
 
-def _materialize(store: Store, run: int, seq: int, policy: Policy | None,
-                 waivers: tuple[Waiver, ...]) -> None:
-    """Load the derivation graph as of `seq` into arrays, propagate (lineage.propagation),
-    and store the rows of `run`."""
-    con = store.con
-    kind_code = "CASE e.kind " + " ".join(
+KEEP_RUNS = 8  # older materializations are dropped; an as-of query recomputes its own
+
+
+def _forget_old_runs(store: Store, keep: int) -> None:
+    old = [r[0] for r in store.con.execute(
+        "SELECT run FROM taint_runs ORDER BY run DESC OFFSET ?", [keep]).fetchall()]
+    if old:
+        for table in ("taint_runs", "taint", "incomplete"):
+            store.con.execute(f"DELETE FROM {table} WHERE run IN (SELECT unnest(?::BIGINT[]))",
+                              [old])
+
+
+def _kind_code(column: str) -> str:
+    return f"CASE {column} " + " ".join(
         f"WHEN '{k}' THEN {i}" for i, k in enumerate(propagation.KINDS)) + " END"
-    # Files named at a commit are resolved to their version (a repeated assertion of an edge
-    # is harmless: each level of the propagation keeps one row per node and root).
-    graph = con.execute(f"""
-        SELECT coalesce(a.target, e.src) AS src, e.dst, {kind_code} AS kind,
-               coalesce(e.span_start, -1) AS span_start, coalesce(e.span_end, -1) AS span_end,
-               coalesce(e.span_unit = 'line', false) AS span_line
-        FROM edges e
-        LEFT JOIN (SELECT alias, min(target) AS target FROM aliases WHERE seq <= $s
-                   GROUP BY alias) a ON a.alias = e.src
-        WHERE e.seq <= $s AND e.kind IN ({_DERIVATION_SQL})""", {"s": seq}).fetchnumpy()
+
+
+def _roots(store: Store, seq: int, policy: Policy | None) -> tuple[np.ndarray, np.ndarray]:
+    """(id, defined_seq) of the outputs and sessions the policy restricts, as of `seq`."""
+    rules = [_restriction_sql(r) for r in (policy.restrict if policy else ())]
+    where = " OR ".join(sql for sql, _ in rules) or "false"
+    found = store.con.execute(f"""
+        SELECT n.id, n.defined_seq FROM nodes n
+        WHERE n.kind IN ('{NodeKind.OUTPUT}', '{NodeKind.SESSION}') AND n.defined_seq <= ?
+          AND ({where}) ORDER BY n.id""",
+                              [seq] + [p for _, ps in rules for p in ps]).fetchnumpy()
+    return (np.asarray(found["id"], dtype=np.int64),
+            np.asarray(found["defined_seq"], dtype=np.int64))
+
+
+def _attributions(store: Store, seq: int) -> tuple[np.ndarray, ...]:
+    spans = store.con.execute("""
+        SELECT file_version, output, line_start, coalesce(line_end, -1) AS line_end
+        FROM attributions WHERE seq <= ?""", [seq]).fetchnumpy()
+    return tuple(np.asarray(spans[c], dtype=np.int64)
+                 for c in ("file_version", "output", "line_start", "line_end"))
+
+
+def _graph(columns: dict[str, Any]) -> propagation.Graph:
+    return propagation.Graph(*(np.asarray(columns[c], dtype=bool if c == "span_line"
+                                          else np.int64)
+                               for c in ("src", "dst", "kind", "span_start", "span_end",
+                                         "span_line")))
+
+
+_EDGE_COLUMNS = f"""{_kind_code("e.kind")} AS kind,
+    coalesce(e.span_start, -1) AS span_start, coalesce(e.span_end, -1) AS span_end,
+    coalesce(e.span_unit = 'line', false) AS span_line"""
+
+
+def _edges_out_of(store: Store, seq: int, kinds: list[str], with_spans: bool = False
+                  ) -> Any:
+    """A fetch for propagation.FetchedEdges (or, with spans, a Graph of the edges out of the
+    given nodes): derivation edges of `kinds` as of `seq` whose source is the node or a name
+    of it (a file at a commit)."""
+    kind_list = ", ".join(f"'{k}'" for k in kinds)
+
+    def fetch(nodes: np.ndarray) -> Any:
+        found = store.con.execute(f"""
+            WITH f AS (SELECT unnest($ids::BIGINT[]) AS id),
+            names AS (SELECT id AS node, id AS name FROM f
+                      UNION ALL
+                      SELECT al.target, al.alias FROM aliases al JOIN f ON al.target = f.id
+                      WHERE al.seq <= $s)
+            SELECT n.node AS src, e.dst, {_EDGE_COLUMNS}
+            FROM edges e JOIN names n ON e.src = n.name
+            WHERE e.seq <= $s AND e.kind IN ({kind_list})""",
+                                  {"ids": nodes.tolist(), "s": seq}).fetchnumpy()
+        graph = _graph(found)
+        return graph if with_spans else (graph.src, graph.dst)
+    return fetch
+
+
+def _extend(store: Store, run: int, base: int, old: int, seq: int, policy: Policy | None,
+            waivers: tuple[Waiver, ...]) -> bool:
+    """Materialize `run` at `seq` from `base`, computed at `old` with the same policy and
+    waivers: its rows plus what the events after `old` add. Returns False, having written
+    nothing, when the appended events defined a node the base was missing (lineage that was
+    incomplete may now be complete: only a full pass can tell)."""
+    con = store.con
+    if con.execute("""
+            SELECT count(*) FROM incomplete i JOIN nodes n ON n.id = i.missing
+            WHERE i.run = ? AND n.defined_seq > ? AND n.defined_seq <= ?""",
+                   [base, old, seq]).fetchone()[0]:
+        return False
+    delta = _graph(con.execute(f"""
+        WITH names AS (SELECT alias, min(target) AS target, min(seq) AS seq FROM aliases
+                       WHERE seq <= $s GROUP BY alias)
+        SELECT coalesce(a.target, e.src) AS src, e.dst, {_EDGE_COLUMNS}
+        FROM edges e LEFT JOIN names a ON a.alias = e.src
+        WHERE e.seq <= $s AND e.kind IN ({_DERIVATION_SQL})
+          AND (e.seq > $old OR a.seq > $old)""", {"s": seq, "old": old}).fetchnumpy())
     size = con.execute("SELECT coalesce(max(id), 0) + 1 FROM nodes").fetchone()[0]
     waived = np.zeros(size, dtype=bool)
     waived[list(store.node_ids(w.node for w in waivers).values())] = True
-    rules = [_restriction_sql(r) for r in (policy.restrict if policy else ())]
-    where = " OR ".join(sql for sql, _ in rules) or "false"
-    roots = con.execute(f"""
-        SELECT n.id FROM nodes n
-        WHERE n.kind IN ('{NodeKind.OUTPUT}', '{NodeKind.SESSION}') AND n.defined_seq <= ?
-          AND ({where}) ORDER BY n.id""",
-                        [seq] + [p for _, ps in rules for p in ps]).fetchnumpy()["id"]
-    spans = con.execute("""
-        SELECT file_version, output, line_start, coalesce(line_end, -1) AS line_end
-        FROM attributions WHERE seq <= ?""", [seq]).fetchnumpy()
-    undefined = np.zeros(size, dtype=bool)
-    undefined[con.execute("SELECT id FROM nodes WHERE defined_seq IS NULL OR defined_seq > ?",
-                          [seq]).fetchnumpy()["id"]] = True
-    src = np.asarray(graph["src"], dtype=np.int64)
-    missing = np.unique(src[undefined[src]])
-    strict, precise, (inc_node, inc_missing) = propagation.propagate(
-        propagation.Graph(*(np.asarray(graph[c], dtype=np.int64 if c != "span_line" else bool)
-                            for c in ("src", "dst", "kind", "span_start", "span_end",
-                                      "span_line"))),
-        size, np.asarray(roots, dtype=np.int64), waived,
-        tuple(np.asarray(spans[c], dtype=np.int64) for c in (
-            "file_version", "output", "line_start", "line_end")),  # type: ignore[arg-type]
-        np.asarray(missing, dtype=np.int64))
-    # Stored in node order: DuckDB's min/max zone maps then find one node's rows (a verdict,
-    # a witness path) without scanning the table.
+    roots, defined = _roots(store, seq, policy)
+    rows = con.execute("""
+        SELECT mode, node, root, coalesce(pred, -1) AS pred, depth,
+               coalesce(blocked_by, -1) AS blocked FROM taint WHERE run = ?""",
+                       [base]).fetchnumpy()
+    mode = np.asarray(rows["mode"])
+
+    def part(name: str) -> propagation.Rows:
+        pick = mode == name
+        return propagation.Rows(*(np.asarray(rows[c], dtype=np.int64)[pick]
+                                  for c in ("node", "root", "pred", "depth", "blocked")))
+    inc = con.execute("SELECT node, missing FROM incomplete WHERE run = ?", [base]).fetchnumpy()
+    attributed = con.execute(
+        "SELECT DISTINCT file_version FROM attributions WHERE seq > ? AND seq <= ?",
+        [old, seq]).fetchnumpy()["file_version"]
+    undefined = con.execute(
+        "SELECT id FROM nodes WHERE id IN (SELECT unnest(?::BIGINT[])) "
+        "AND (defined_seq IS NULL OR defined_seq > ?)",
+        [np.unique(delta.src).tolist(), seq]).fetchnumpy()["id"]
+    all_kinds = sorted(DERIVATION)
+    strict, precise, (inc_node, inc_missing) = propagation.extend(
+        delta, size, roots, roots[defined > old], waived,
+        (part("strict"), part("precise"),
+         (np.asarray(inc["node"], dtype=np.int64), np.asarray(inc["missing"], dtype=np.int64))),
+        propagation.FetchedEdges(_edges_out_of(store, seq, all_kinds)),
+        propagation.FetchedEdges(_edges_out_of(store, seq, [EdgeKind.DERIVED])),
+        _edges_out_of(store, seq, [EdgeKind.CHUNKED, EdgeKind.TRANSCRIBED], with_spans=True),
+        _attributions(store, seq), np.asarray(attributed, dtype=np.int64),
+        np.asarray(undefined, dtype=np.int64))
+    con.execute("INSERT INTO taint SELECT ?, mode, node, root, pred, depth, blocked_by "
+                "FROM taint WHERE run = ?", [run, base])
+    con.execute("INSERT INTO incomplete SELECT ?, node, missing FROM incomplete WHERE run = ?",
+                [run, base])
+    _store_rows(store, run, strict, precise, inc_node, inc_missing)
+    return True
+
+
+def _store_rows(store: Store, run: int, strict: propagation.Rows, precise: propagation.Rows,
+                inc_node: np.ndarray, inc_missing: np.ndarray) -> None:
+    """Write rows of `run` in node order: DuckDB's min/max zone maps then find one node's
+    rows (a verdict, a witness path) without scanning the table."""
+    con = store.con
     for mode, rows in (("strict", strict), ("precise", precise)):
         store.register("_rows", pa.table({
             "node": rows.node, "root": rows.root,
@@ -232,6 +331,31 @@ def _materialize(store: Store, run: int, seq: int, policy: Policy | None,
     store.register("_rows", pa.table({"node": inc_node, "missing": inc_missing}))
     con.execute("INSERT INTO incomplete SELECT ?, node, missing FROM _rows ORDER BY node", [run])
     con.unregister("_rows")
+
+
+def _materialize(store: Store, run: int, seq: int, policy: Policy | None,
+                 waivers: tuple[Waiver, ...]) -> None:
+    """Load the derivation graph as of `seq` into arrays, propagate (lineage.propagation),
+    and store the rows of `run`."""
+    con = store.con
+    # Files named at a commit are resolved to their version (a repeated assertion of an edge
+    # is harmless: each level of the propagation keeps one row per node and root).
+    graph = _graph(con.execute(f"""
+        SELECT coalesce(a.target, e.src) AS src, e.dst, {_EDGE_COLUMNS}
+        FROM edges e
+        LEFT JOIN (SELECT alias, min(target) AS target FROM aliases WHERE seq <= $s
+                   GROUP BY alias) a ON a.alias = e.src
+        WHERE e.seq <= $s AND e.kind IN ({_DERIVATION_SQL})""", {"s": seq}).fetchnumpy())
+    size = con.execute("SELECT coalesce(max(id), 0) + 1 FROM nodes").fetchone()[0]
+    waived = np.zeros(size, dtype=bool)
+    waived[list(store.node_ids(w.node for w in waivers).values())] = True
+    undefined = np.zeros(size, dtype=bool)
+    undefined[con.execute("SELECT id FROM nodes WHERE defined_seq IS NULL OR defined_seq > ?",
+                          [seq]).fetchnumpy()["id"]] = True
+    strict, precise, (inc_node, inc_missing) = propagation.propagate(
+        graph, size, _roots(store, seq, policy)[0], waived, _attributions(store, seq),
+        np.unique(graph.src[undefined[graph.src]]))
+    _store_rows(store, run, strict, precise, inc_node, inc_missing)
 
 
 # -- verdicts ---------------------------------------------------------------------------------

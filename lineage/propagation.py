@@ -18,6 +18,7 @@ costs what its frontier touches, not what the graph holds.
 """
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -50,6 +51,12 @@ class Rows:
     blocked: np.ndarray  # NONE when the taint is real
 
 
+class Expander(Protocol):
+    def expand(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(index into `nodes`, neighbor) for every out-edge of every node in `nodes`."""
+        ...
+
+
 class _Csr:
     def __init__(self, src: np.ndarray, dst: np.ndarray, size: int) -> None:
         self.dst = dst[np.argsort(src)]
@@ -65,6 +72,23 @@ class _Csr:
         first = np.repeat(np.cumsum(deg) - deg, deg)
         picks = np.repeat(start, deg) + (np.arange(total) - first)
         return owner, self.dst[picks]
+
+
+class FetchedEdges:
+    """An Expander over edges fetched on demand: `fetch(unique nodes)` returns (node, dst)
+    arrays of their out-edges (the engine reads them from the store)."""
+
+    def __init__(self, fetch) -> None:  # noqa: ANN001 - a callable over numpy arrays
+        self.fetch = fetch
+
+    def expand(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not len(nodes):
+            z = np.zeros(0, dtype=np.int64)
+            return z, z
+        unique, position = np.unique(nodes, return_inverse=True)
+        src, dst = self.fetch(unique)
+        local = _Csr(np.searchsorted(unique, src), np.asarray(dst, dtype=np.int64), len(unique))
+        return local.expand(position)
 
 
 def _empty() -> Rows:
@@ -83,19 +107,28 @@ def _keys(node: np.ndarray, root: np.ndarray, roots: int) -> np.ndarray:
     return node.astype(np.int64) * np.int64(roots + 1) + root
 
 
-def _spread(csr: _Csr, seed: Rows, waived: np.ndarray, root_of: np.ndarray) -> Rows:
-    """Breadth first from `seed` rows, per root. A (node, root) pair already reached for real
-    is never revisited; one reached only behind a waiver is revisited when reached for real.
-    `root_of` maps a root's node id to its index."""
+def _spread(edges: Expander, seed: Rows, waived: np.ndarray, root_of: np.ndarray,
+            known: Rows | None = None) -> Rows:
+    """Breadth first from `seed` rows, per root; returns the rows not in `known`. A (node,
+    root) pair already reached for real is never revisited; one reached only behind a waiver
+    is revisited when reached for real. `root_of` maps a root's node id to its index."""
     roots = int(root_of.max()) + 1 if len(root_of) else 1
-    key = _keys(seed.node, root_of[seed.root], roots)
-    real = np.unique(key[seed.blocked == NONE])
-    behind = set(zip(key[seed.blocked != NONE].tolist(),
-                     seed.blocked[seed.blocked != NONE].tolist(), strict=True))
-    done = [seed]
+    real = np.zeros(0, dtype=np.int64)
+    behind: set[tuple[int, int]] = set()
+    done: list[Rows] = []
     frontier = seed
+    for rows in ([known] if known is not None else []) + [seed]:
+        key = _keys(rows.node, root_of[rows.root], roots)
+        keep = ~np.isin(key, real)
+        for i in np.nonzero(keep & (rows.blocked != NONE))[0].tolist():
+            pair = (int(key[i]), int(rows.blocked[i]))
+            keep[i] = pair not in behind
+            behind.add(pair)
+        real = np.union1d(real, key[keep & (rows.blocked == NONE)])
+        frontier = _take(rows, keep)
+    done.append(frontier)
     while len(frontier.node):
-        owner, nxt = csr.expand(frontier.node)
+        owner, nxt = edges.expand(frontier.node)
         if not len(nxt):
             break
         root = frontier.root[owner]
@@ -109,11 +142,14 @@ def _spread(csr: _Csr, seed: Rows, waived: np.ndarray, root_of: np.ndarray) -> R
             pair = (int(key[i]), int(rows.blocked[i]))
             keep[i] = pair not in behind
             behind.add(pair)
-        frontier = Rows(*(getattr(rows, f)[keep] for f in ("node", "root", "pred", "depth",
-                                                             "blocked")))
+        frontier = _take(rows, keep)
         real = np.union1d(real, key[keep & (rows.blocked == NONE)])
         done.append(frontier)
     return _concat(done)
+
+
+def _take(rows: Rows, keep: np.ndarray) -> Rows:
+    return Rows(*(getattr(rows, f)[keep] for f in ("node", "root", "pred", "depth", "blocked")))
 
 
 def _first_per_group(rows: Rows) -> Rows:
@@ -203,25 +239,91 @@ def _precise_seeds(graph: Graph, strict: Rows, waived: np.ndarray,
                                  blocked.astype(np.int64)))
 
 
-def _incomplete(csr: _Csr, missing: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+def _incomplete(edges: Expander, missing: np.ndarray, size: int,
+                known: tuple[np.ndarray, np.ndarray] | None = None,
+                seed: tuple[np.ndarray, np.ndarray] | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Nodes downstream of never-ingested ones, each with the smallest missing ancestor of
-    the first level that reached it."""
+    the first level that reached it; with `known` rows, only the new ones. `seed` adds
+    (node, missing) rows reached by other means (an appended edge)."""
     reached = np.full(size, NONE, dtype=np.int64)
-    frontier = np.unique(missing.astype(np.int64))
-    reached[frontier] = frontier
-    nodes, found = [frontier], [frontier]
+    if known is not None:
+        reached[known[0]] = known[1]
+    start = np.unique(missing.astype(np.int64))
+    frontier, via = start, start
+    if seed is not None and len(seed[0]):
+        frontier, via = np.concatenate([frontier, seed[0]]), np.concatenate([via, seed[1]])
+    fresh = reached[frontier] == NONE
+    frontier, via = _first_node(frontier[fresh], via[fresh])
+    reached[frontier] = via
+    nodes, found = [frontier], [via]
     while len(frontier):
-        owner, nxt = csr.expand(frontier)
+        owner, nxt = edges.expand(frontier)
         fresh = reached[nxt] == NONE
         nxt, via = nxt[fresh], reached[frontier[owner[fresh]]]
         if not len(nxt):
             break
-        order = np.lexsort((via, nxt))
-        nxt, via = nxt[order], via[order]
-        first = np.ones(len(nxt), dtype=bool)
-        first[1:] = nxt[1:] != nxt[:-1]
-        frontier, via = nxt[first], via[first]
+        frontier, via = _first_node(nxt, via)
         reached[frontier] = via
         nodes.append(frontier)
         found.append(via)
     return np.concatenate(nodes), np.concatenate(found)
+
+
+def _first_node(node: np.ndarray, via: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One row per node, with the smallest `via`."""
+    order = np.lexsort((via, node))
+    node, via = node[order], via[order]
+    first = np.ones(len(node), dtype=bool)
+    first[1:] = node[1:] != node[:-1]
+    return node[first], via[first]
+
+
+def extend(delta: Graph, size: int, roots: np.ndarray, new_roots: np.ndarray,
+           waived: np.ndarray, base: tuple[Rows, Rows, tuple[np.ndarray, np.ndarray]],
+           all_edges: Expander, derived_edges: Expander, chunks_from,  # noqa: ANN001
+           attributions: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+           attributed: np.ndarray, missing: np.ndarray
+           ) -> tuple[Rows, Rows, tuple[np.ndarray, np.ndarray]]:
+    """The rows an appended part of the log adds to a run (`base`: its strict, precise and
+    incomplete rows): taint only grows on append, so propagation starts from the appended
+    edges (`delta`), the new roots, and the file versions that gained intervals
+    (`attributed`), and reads other edges through the expanders as it reaches them.
+    `chunks_from(nodes)` returns the chunked and transcribed edges out of `nodes` as a Graph.
+    Incomplete rows are only added: the caller recomputes when a missing node was defined."""
+    base_strict, base_precise, base_incomplete = base
+    root_of = np.full(size, NONE, dtype=np.int64)
+    root_of[roots] = np.arange(len(roots))
+    delta_csr = _Csr(delta.src, delta.dst, size)
+    seed = _concat([
+        Rows(new_roots, new_roots, np.full(len(new_roots), NONE, dtype=np.int64),
+             np.zeros(len(new_roots), dtype=np.int64),
+             np.where(waived[new_roots], new_roots, NONE).astype(np.int64)),
+        _step(delta_csr, base_strict, waived)])
+    strict = _spread(all_edges, seed, waived, root_of, known=base_strict)
+    strict_all = _concat([base_strict, strict])
+    touched = np.unique(np.concatenate([strict.node, attributed,
+                                        delta.src[(delta.kind == CHUNKED)
+                                                  | (delta.kind == TRANSCRIBED)]]))
+    precise_seed = _concat([
+        _precise_seeds(chunks_from(touched), strict_all, waived, attributions),
+        _step(_Csr(delta.src[delta.kind == DERIVED], delta.dst[delta.kind == DERIVED], size),
+              base_precise, waived)])
+    precise = (_spread(derived_edges, precise_seed, waived, root_of, known=base_precise)
+               if len(precise_seed.node) else _empty())
+    inc_node, inc_missing = base_incomplete
+    owner, nxt = delta_csr.expand(inc_node)
+    incomplete = _incomplete(all_edges, missing, size, known=base_incomplete,
+                             seed=(nxt, inc_missing[owner]))
+    return strict, precise, incomplete
+
+
+def _step(edges: _Csr, rows: Rows, waived: np.ndarray) -> Rows:
+    """`rows` carried one hop along `edges` (the appended ones)."""
+    owner, nxt = edges.expand(rows.node)
+    if not len(nxt):
+        return _empty()
+    blocked = rows.blocked[owner]
+    return _first_per_group(Rows(nxt, rows.root[owner], rows.node[owner],
+                                 rows.depth[owner] + 1,
+                                 np.where((blocked == NONE) & waived[nxt], nxt, blocked)))
