@@ -199,17 +199,16 @@ def _kind_code(column: str) -> str:
         f"WHEN '{k}' THEN {i}" for i, k in enumerate(propagation.KINDS)) + " END"
 
 
-def _roots(store: Store, seq: int, policy: Policy | None) -> tuple[np.ndarray, np.ndarray]:
-    """(id, defined_seq) of the outputs and sessions the policy restricts, as of `seq`."""
+def _roots(store: Store, seq: int, policy: Policy | None, after: int = 0) -> np.ndarray:
+    """The outputs and sessions the policy restricts, defined after `after` and by `seq`."""
     rules = [_restriction_sql(r) for r in (policy.restrict if policy else ())]
     where = " OR ".join(sql for sql, _ in rules) or "false"
-    found = store.con.execute(f"""
-        SELECT n.id, n.defined_seq FROM nodes n
-        WHERE n.kind IN ('{NodeKind.OUTPUT}', '{NodeKind.SESSION}') AND n.defined_seq <= ?
-          AND ({where}) ORDER BY n.id""",
-                              [seq] + [p for _, ps in rules for p in ps]).fetchnumpy()
-    return (np.asarray(found["id"], dtype=np.int64),
-            np.asarray(found["defined_seq"], dtype=np.int64))
+    return np.asarray(store.con.execute(f"""
+        SELECT n.id FROM nodes n
+        WHERE n.kind IN ('{NodeKind.OUTPUT}', '{NodeKind.SESSION}')
+          AND n.defined_seq > ? AND n.defined_seq <= ? AND ({where}) ORDER BY n.id""",
+                                        [after, seq] + [p for _, ps in rules for p in ps]
+                                        ).fetchnumpy()["id"], dtype=np.int64)
 
 
 def _attributions(store: Store, seq: int) -> tuple[np.ndarray, ...]:
@@ -277,7 +276,6 @@ def _extend(store: Store, run: int, base: int, old: int, seq: int, policy: Polic
     size = con.execute("SELECT coalesce(max(id), 0) + 1 FROM nodes").fetchone()[0]
     waived = np.zeros(size, dtype=bool)
     waived[list(store.node_ids(w.node for w in waivers).values())] = True
-    roots, defined = _roots(store, seq, policy)
     rows = con.execute("""
         SELECT mode, node, root, coalesce(pred, -1) AS pred, depth,
                coalesce(blocked_by, -1) AS blocked FROM taint WHERE run = ?""",
@@ -297,9 +295,12 @@ def _extend(store: Store, run: int, base: int, old: int, seq: int, policy: Polic
         "AND (defined_seq IS NULL OR defined_seq > ?)",
         [np.unique(delta.src).tolist(), seq]).fetchnumpy()["id"]
     all_kinds = sorted(DERIVATION)
+    strict_base = part("strict")
+    new_roots = _roots(store, seq, policy, after=old)
+    roots = np.union1d(strict_base.root, new_roots)  # every root has its own depth-0 row
     strict, precise, (inc_node, inc_missing) = propagation.extend(
-        delta, size, roots, roots[defined > old], waived,
-        (part("strict"), part("precise"),
+        delta, size, roots, new_roots, waived,
+        (strict_base, part("precise"),
          (np.asarray(inc["node"], dtype=np.int64), np.asarray(inc["missing"], dtype=np.int64))),
         propagation.FetchedEdges(_edges_out_of(store, seq, all_kinds)),
         propagation.FetchedEdges(_edges_out_of(store, seq, [EdgeKind.DERIVED])),
@@ -353,7 +354,7 @@ def _materialize(store: Store, run: int, seq: int, policy: Policy | None,
     undefined[con.execute("SELECT id FROM nodes WHERE defined_seq IS NULL OR defined_seq > ?",
                           [seq]).fetchnumpy()["id"]] = True
     strict, precise, (inc_node, inc_missing) = propagation.propagate(
-        graph, size, _roots(store, seq, policy)[0], waived, _attributions(store, seq),
+        graph, size, _roots(store, seq, policy), waived, _attributions(store, seq),
         np.unique(graph.src[undefined[graph.src]]))
     _store_rows(store, run, strict, precise, inc_node, inc_missing)
 
