@@ -22,7 +22,8 @@ from api.auth import Tokens, allows, bearer
 from api.schema import Context, schema
 from api.service import Service
 from lineage.store import Store
-from loaders import LOADERS
+from loaders import RECORD_SOURCES
+from loaders.files import InputError
 
 MAX_BODY = 64 * 1024 * 1024
 MAX_GRAPHQL_BODY = 1024 * 1024
@@ -133,17 +134,20 @@ def create_app(store: Store, tokens: Tokens | None = None) -> Starlette:
         if not allows(role, "ingester"):
             return _forbidden(role, "ingester")
         source = request.query_params.get("source", "events")
-        if source not in LOADERS:
-            return JSONResponse({"error": f"unknown source {source!r}; expected one of "
-                                 f"{', '.join(sorted(LOADERS))}"}, status_code=400)
+        if source not in RECORD_SOURCES:
+            return JSONResponse({"error": f"cannot take {source!r} records here; expected "
+                                 f"one of {', '.join(RECORD_SOURCES)}"}, status_code=400)
         body = await _body(request, MAX_BODY)
         if body is None:
             return _too_large(MAX_BODY)
         parquet = "parquet" in request.headers.get("content-type", "")
         label = request.query_params.get("name") or f"POST /events?source={source}"
-        report = await anyio.to_thread.run_sync(lambda: service.ingest(
-            source, body, label, suffix=".parquet" if parquet else ".jsonl",
-            repo=request.query_params.get("repo")))
+        try:
+            report = await anyio.to_thread.run_sync(lambda: service.ingest(
+                source, body, label, suffix=".parquet" if parquet else ".jsonl",
+                repo=request.query_params.get("repo")))
+        except InputError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
         status = 400 if report.rejected and not (report.accepted or report.duplicate) else 200
         return JSONResponse(report.as_dict() | {"head_seq": service.reader().head_seq()},
                             status_code=status)

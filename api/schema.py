@@ -28,7 +28,7 @@ from api.service import Service
 from lineage import engine
 from lineage.policy import PolicyError, parse_policy
 from lineage.store import Store, StoredNode
-from loaders import LOADERS
+from loaders import RECORD_SOURCES
 
 MAX_PAGE = 500
 MAX_DEPTH = 12
@@ -597,9 +597,9 @@ class Mutation:
     async def ingest(self, info: Info, source: str, records: list[JSON]) -> IngestResult:
         ctx = _ctx(info)
         ctx.require("ingester")
-        if source not in LOADERS:
-            raise ValueError(f"unknown source {source!r}; expected one of "
-                             f"{', '.join(sorted(LOADERS))}")
+        if source not in RECORD_SOURCES:
+            raise ValueError(f"cannot take {source!r} records here; expected one of "
+                             f"{', '.join(RECORD_SOURCES)}")
         body = "".join(json.dumps(r) + "\n" for r in records).encode()
         rep = await anyio.to_thread.run_sync(partial(
             ctx.service.ingest, source, body, "graphql ingest"))

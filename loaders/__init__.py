@@ -32,6 +32,8 @@ SUFFIXES: dict[str, tuple[str, ...]] = {
     "openlineage": openlineage.SUFFIXES,
     "git": git.SUFFIXES,  # a repository is named by its directory, never walked
 }
+# Sources whose records can be sent in a request body (a git repository cannot).
+RECORD_SOURCES = tuple(sorted(set(LOADERS) - {"git"}))
 AGENT_SOURCES = frozenset({"claude-code", "codex", "agent-trace"})
 
 
@@ -42,8 +44,10 @@ def load_bytes(source: str, data: bytes, label: str, *, suffix: str = ".jsonl",
     import tempfile
     from pathlib import Path
 
-    if source not in LOADERS:
-        raise ValueError(f"unknown source {source!r}; expected one of {', '.join(LOADERS)}")
+    if source not in RECORD_SOURCES:
+        raise ValueError(f"cannot take {source!r} records here; expected one of "
+                         f"{', '.join(RECORD_SOURCES)} (ingest a git repository with "
+                         "`lineage ingest git CHECKOUT` where the checkout is)")
     options = {"repo": repo} if source in AGENT_SOURCES else {}
     with tempfile.TemporaryDirectory(prefix="lineage-") as tmp:
         path = Path(tmp) / f"body{suffix}"

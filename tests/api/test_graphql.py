@@ -214,3 +214,11 @@ def test_graphiql_is_served_from_the_package(client: TestClient) -> None:
     assert "unpkg" not in page.text and "cdn" not in page.text.lower()
     js = client.get("/static/graphiql/graphiql.min.js")
     assert js.status_code == 200 and len(js.content) > 1_000_000
+
+
+def test_sources_that_cannot_be_posted_and_unreadable_bodies_are_400(client: TestClient) -> None:
+    r = client.post("/events?source=git", content=b"{}", headers=AS["ingester"])
+    assert r.status_code == 400 and "cannot take 'git' records" in r.json()["error"]
+    r = client.post("/events?source=manifest", content=b"not parquet",
+                    headers=AS["ingester"] | {"Content-Type": "application/vnd.apache.parquet"})
+    assert r.status_code == 400 and "not a readable Parquet file" in r.json()["error"]
