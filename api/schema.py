@@ -45,7 +45,7 @@ class Context:
     service: Service
     store: Store
     role: str | None
-    runs: dict[tuple[str | None], engine.TaintRun] = field(default_factory=dict)
+    runs: dict[str | None, engine.TaintRun] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     hop_loaders: dict[tuple[str, int], DataLoader] = field(default_factory=dict)
 

@@ -9,9 +9,10 @@ from typing import TextIO
 from lineage import engine, report
 from lineage.policy import parse_policy
 from lineage.store import Store
-from loaders import events
+from loaders import events, manifest
 
 DATASET = "code-pretrain@v1"
+SFT = "code-sft@v1"
 DERIVED = "code-pretrain-dedup@v1"
 EXPLAINED = f"{DATASET}:ex-014"
 
@@ -22,6 +23,7 @@ def run_demo(out: TextIO, keep: str | None = None) -> int:
     with ExitStack() as stack:
         scenario = files("lineage.examples")
         ndjson = stack.enter_context(as_file(scenario.joinpath("events.ndjson")))
+        manifest_file = stack.enter_context(as_file(scenario.joinpath("manifest.jsonl")))
         policy_text = scenario.joinpath("policy.toml").read_text(encoding="utf-8")
         workdir = Path(keep) if keep else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         workdir.mkdir(parents=True, exist_ok=True)
@@ -44,7 +46,15 @@ def run_demo(out: TextIO, keep: str | None = None) -> int:
             derived = engine.gate(store, run, DERIVED, "precise", max_paths=0)
             c = derived.counts
             print(f"derived dataset {DERIVED} (dedup of {DATASET}), precise: {c['tainted']} "
-                  f"tainted, {c['unknown']} unknown, {c['clean']} clean\n", file=out)
+                  f"tainted, {c['unknown']} unknown, {c['clean']} clean", file=out)
+            for batch in manifest.load([manifest_file]):
+                store.ingest(batch)
+            run = engine.propagate_taint(store)
+            sft = engine.gate(store, run, SFT, "precise", max_paths=0)
+            c = sft.counts
+            print(f"manifest {manifest_file.name} ({SFT}: every source form, SWHID, The Stack "
+                  f"row, parents, agent session), precise: {c['tainted']} tainted, "
+                  f"{c['unknown']} unknown, {c['clean']} clean\n", file=out)
             example = engine.resolve_example(store, EXPLAINED)
             print(f"explain {EXPLAINED} (named by commit, not blob):", file=out)
             print(report.verdict_text(engine.verdict(store, run, example, "precise")), file=out)

@@ -193,5 +193,7 @@ def test_demo_in_a_clean_directory(tmp_path: Path) -> None:
     assert "TAINTED example:code-pretrain@v1:ex-002" in out
     assert "UNKNOWN example:code-pretrain@v1:ex-016" in out
     assert "--wrote [lines 10-18]-->" in out
-    assert "hash chain intact" in out
+    assert "(code-sft@v1: every source form, SWHID, The Stack row, parents, agent session), " \
+        "precise: 4 tainted, 1 unknown, 4 clean" in out
+    assert "event log: 64 events, hash chain intact" in out
     assert list(tmp_path.iterdir()) == []  # nothing left behind
