@@ -17,7 +17,7 @@ UNKNOWN: not tainted, and an ancestor was referenced but never ingested. CLEAN: 
 
 import itertools
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -183,11 +183,19 @@ def propagate_taint(store: Store, as_of: str | int | None = None) -> TaintRun:
 
 
 KEEP_RUNS = 8  # older materializations are dropped; an as-of query recomputes its own
+RUN_GRACE = timedelta(minutes=10)  # a run a request may still be reading is never dropped
 
 
 def _forget_old_runs(store: Store, keep: int) -> None:
-    old = [r[0] for r in store.con.execute(
-        "SELECT run FROM taint_runs ORDER BY run DESC OFFSET ?", [keep]).fetchall()]
+    """Drop runs beyond the newest `keep`, except the newest of each policy and waiver set
+    and those computed within RUN_GRACE (a reader may hold them)."""
+    old = [r[0] for r in store.con.execute("""
+        SELECT run FROM taint_runs
+        WHERE computed_at < ?
+          AND run NOT IN (SELECT run FROM taint_runs ORDER BY run DESC LIMIT ?)
+          AND run NOT IN (SELECT arg_max(run, as_of) FROM taint_runs
+                          GROUP BY policy_hash, waivers)""",
+                                           [datetime.now(UTC) - RUN_GRACE, keep]).fetchall()]
     if old:
         for table in ("taint_runs", "taint", "incomplete"):
             store.con.execute(f"DELETE FROM {table} WHERE run IN (SELECT unnest(?::BIGINT[]))",

@@ -81,3 +81,17 @@ def test_defining_a_missing_node_falls_back_to_a_full_pass(
     assert len(full_passes) == 1
     counts = engine.gate(store, after, "code-pretrain@v1", "precise").counts
     assert counts == {"examples": 22, "tainted": 6, "unknown": 3, "clean": 13}
+
+
+def test_old_runs_are_dropped_but_never_the_newest_or_a_recent_one(scenario: Store) -> None:
+    head = engine.propagate_taint(scenario)  # under the policy, at the head
+    past = [engine.propagate_taint(scenario, as_of=seq).run for seq in range(10, 56, 4)]
+    kept = {r[0] for r in scenario.con.execute("SELECT run FROM taint_runs").fetchall()}
+    assert kept == {head.run, *past}  # all recent: none dropped
+    scenario.con.execute("UPDATE taint_runs SET computed_at = computed_at - INTERVAL 1 DAY")
+    engine.propagate_taint(scenario, as_of=7)
+    kept = {r[0] for r in scenario.con.execute("SELECT run FROM taint_runs").fetchall()}
+    assert head.run in kept and len(kept) == engine.KEEP_RUNS + 1  # newest 8 + the head
+    assert engine.propagate_taint(scenario).run == head.run
+    assert scenario.con.execute("SELECT count(*) FROM taint WHERE run = ?",
+                                [head.run]).fetchone()[0] > 0
