@@ -15,7 +15,6 @@ Modes:
 UNKNOWN: not tainted, and an ancestor was referenced but never ingested. CLEAN: neither.
 """
 
-import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -228,22 +227,19 @@ def _attributions(store: Store, seq: int) -> tuple[np.ndarray, ...]:
 
 
 def _graph(columns: dict[str, Any]) -> propagation.Graph:
-    return propagation.Graph(*(np.asarray(columns[c], dtype=bool if c == "span_line"
-                                          else np.int64)
-                               for c in ("src", "dst", "kind", "span_start", "span_end",
-                                         "span_line")))
+    return propagation.Graph(*(np.asarray(columns[c], dtype=np.int64)
+                               for c in ("src", "dst") + propagation.EDGE))
 
 
 _EDGE_COLUMNS = f"""{_kind_code("e.kind")} AS kind,
     coalesce(e.span_start, -1) AS span_start, coalesce(e.span_end, -1) AS span_end,
-    coalesce(e.span_unit = 'line', false) AS span_line"""
+    CASE e.span_unit WHEN 'line' THEN 1 WHEN 'byte' THEN 2 ELSE 0 END AS span_unit,
+    e.seq"""
 
 
-def _edges_out_of(store: Store, seq: int, kinds: list[str], with_spans: bool = False
-                  ) -> Any:
-    """A fetch for propagation.FetchedEdges (or, with spans, a Graph of the edges out of the
-    given nodes): derivation edges of `kinds` as of `seq` whose source is the node or a name
-    of it (a file at a commit)."""
+def _edges_out_of(store: Store, seq: int, kinds: list[str]) -> Any:
+    """A fetch of the edges out of given nodes, as a propagation.Graph: derivation edges of
+    `kinds` as of `seq` whose source is the node or a name of it (a file at a commit)."""
     kind_list = ", ".join(f"'{k}'" for k in kinds)
 
     def fetch(nodes: np.ndarray) -> Any:
@@ -257,8 +253,7 @@ def _edges_out_of(store: Store, seq: int, kinds: list[str], with_spans: bool = F
             FROM edges e JOIN names n ON e.src = n.name
             WHERE e.seq <= $s AND e.kind IN ({kind_list})""",
                                   {"ids": nodes.tolist(), "s": seq}).fetchnumpy()
-        graph = _graph(found)
-        return graph if with_spans else (graph.src, graph.dst)
+        return _graph(found)
     return fetch
 
 
@@ -291,9 +286,10 @@ def _extend(store: Store, run: int, base: int, old: int, seq: int, policy: Polic
     mode = np.asarray(rows["mode"])
 
     def part(name: str) -> propagation.Rows:
+        # the base rows' own edges are not needed: they are only known, never rewritten
         pick = mode == name
-        return propagation.Rows(*(np.asarray(rows[c], dtype=np.int64)[pick]
-                                  for c in ("node", "root", "pred", "depth", "blocked")))
+        return propagation._rows(*(np.asarray(rows[c], dtype=np.int64)[pick]
+                                   for c in ("node", "root", "pred", "depth", "blocked")))
     inc = con.execute("SELECT node, missing FROM incomplete WHERE run = ?", [base]).fetchnumpy()
     attributed = con.execute(
         "SELECT DISTINCT file_version FROM attributions WHERE seq > ? AND seq <= ?",
@@ -312,11 +308,11 @@ def _extend(store: Store, run: int, base: int, old: int, seq: int, policy: Polic
          (np.asarray(inc["node"], dtype=np.int64), np.asarray(inc["missing"], dtype=np.int64))),
         propagation.FetchedEdges(_edges_out_of(store, seq, all_kinds)),
         propagation.FetchedEdges(_edges_out_of(store, seq, [EdgeKind.DERIVED])),
-        _edges_out_of(store, seq, [EdgeKind.CHUNKED, EdgeKind.TRANSCRIBED], with_spans=True),
+        _edges_out_of(store, seq, [EdgeKind.CHUNKED, EdgeKind.TRANSCRIBED]),
         _attributions(store, seq), np.asarray(attributed, dtype=np.int64),
         np.asarray(undefined, dtype=np.int64))
-    con.execute("INSERT INTO taint SELECT ?, mode, node, root, pred, depth, blocked_by "
-                "FROM taint WHERE run = ?", [run, base])
+    con.execute("INSERT INTO taint SELECT ? AS run, * EXCLUDE (run) FROM taint WHERE run = ?",
+                [run, base])
     con.execute("INSERT INTO incomplete SELECT ?, node, missing FROM incomplete WHERE run = ?",
                 [run, base])
     _store_rows(store, run, strict, precise, inc_node, inc_missing)
@@ -328,13 +324,21 @@ def _store_rows(store: Store, run: int, strict: propagation.Rows, precise: propa
     """Write rows of `run` in node order: DuckDB's min/max zone maps then find one node's
     rows (a verdict, a witness path) without scanning the table."""
     con = store.con
+    kinds = np.array([None, *propagation.KINDS], dtype=object)
+    units = np.array(propagation.UNITS + (None,), dtype=object)
+
+    def nullable(values: np.ndarray) -> pa.Array:
+        return pa.array(values, mask=values == propagation.NONE)
     for mode, rows in (("strict", strict), ("precise", precise)):
         store.register("_rows", pa.table({
-            "node": rows.node, "root": rows.root,
-            "pred": pa.array(rows.pred, mask=rows.pred == propagation.NONE),
-            "depth": rows.depth.astype(np.int32),
-            "blocked": pa.array(rows.blocked, mask=rows.blocked == propagation.NONE)}))
-        con.execute("INSERT INTO taint SELECT ?, ?, node, root, pred, depth, blocked "
+            "node": rows.node, "root": rows.root, "pred": nullable(rows.pred),
+            "depth": rows.depth.astype(np.int32), "blocked": nullable(rows.blocked),
+            "edge_kind": pa.array(kinds[rows.kind + 1], pa.string()),
+            "span_start": nullable(rows.span_start), "span_end": nullable(rows.span_end),
+            "span_unit": pa.array(units[rows.span_unit], pa.string()),
+            "edge_seq": nullable(rows.seq)}))
+        con.execute("INSERT INTO taint SELECT ?, ?, node, root, pred, depth, blocked, "
+                    "edge_kind, span_start, span_end, span_unit, edge_seq "
                     "FROM _rows ORDER BY node", [run, mode])
         con.unregister("_rows")
     store.register("_rows", pa.table({"node": inc_node, "missing": inc_missing}))
@@ -452,44 +456,41 @@ def witness_path(store: Store, run: TaintRun, node_id: int, root_id: int, mode: 
                  ) -> list[Step]:
     """The path from `root_id` to `node_id` that propagation recorded, as steps from the
     restricted output to the example, each with its edge, span and asserting event."""
-    # Walk up `pred` in one query: a node's precise row first, else its strict one (file
-    # versions and outputs are only in strict).
-    walked = store.con.execute("""
-        WITH RECURSIVE walk(node, hop) AS (
-            SELECT $node::BIGINT, 0
-            UNION ALL
-            SELECT (SELECT t.pred FROM taint t
-                    WHERE t.run = $run AND t.mode IN ($mode, 'strict') AND t.node = w.node
-                      AND t.root = $root
-                    ORDER BY t.mode = $mode DESC, t.blocked_by NULLS FIRST, t.depth
-                    LIMIT 1), w.hop + 1
-            FROM walk w WHERE w.node <> $root AND w.hop < 256)
-        SELECT node FROM walk WHERE node IS NOT NULL ORDER BY hop""",
-                                    {"node": node_id, "run": run.run, "mode": mode,
-                                     "root": root_id}).fetchall()
-    chain: list[int] = []
-    for (nid,) in walked:
-        if nid in chain:  # a cycle of preds would be a bug; stop rather than loop
-            break
-        chain.append(nid)
+    # Every row of this root in the run, then a walk up `pred`: a node's precise row first,
+    # else its strict one (file versions and outputs are only in strict). Each row holds the
+    # edge that reached it. A root's rows are few next to the table; one query beats a hop
+    # per query.
+    best: dict[int, tuple] = {}
+    for row in store.con.execute("""
+            SELECT node, pred, edge_kind, span_start, span_end, span_unit, edge_seq,
+                   (mode = $mode, blocked_by IS NULL, -depth) AS rank
+            FROM taint WHERE run = $run AND root = $root AND mode IN ($mode, 'strict')""",
+                                 {"run": run.run, "root": root_id, "mode": mode}).fetchall():
+        if row[0] not in best or row[7] > best[row[0]][7]:
+            best[row[0]] = row
+    chain: list[tuple] = []
+    current: int | None = node_id
+    while current is not None and current in best and not any(c[0] == current for c in chain):
+        chain.append(best[current])
+        current = best[current][1] if current != root_id else None
     chain.reverse()
-    nodes = {n.id: n for n in store.nodes_by_ids(chain)}
+    chain = [(c[0], c[2], c[3], c[4], c[5], c[6]) for c in chain]
+    ids = [c[0] for c in chain]
+    nodes = {n.id: n for n in store.nodes_by_ids(ids)}
     root_key = nodes[root_id].key if root_id in nodes else None
-    edges = [_edge_into(store, run, prev, nid) for prev, nid in itertools.pairwise(chain)]
-    seqs = [e[4] for e in edges if e] + ([nodes[chain[0]].defined_seq]
-                                          if nodes[chain[0]].defined_seq else [])
+    first = nodes[ids[0]] if ids else None
+    seqs = [c[5] for c in chain if c[5] is not None] + (
+        [first.defined_seq] if first and first.defined_seq else [])
     events = store.events_by_seq(seqs)
     lines = store.attributions_of_many(
-        [i for i in chain if nodes[i].kind == NodeKind.FILE_VERSION], run.as_of.seq)
+        [i for i in ids if nodes[i].kind == NodeKind.FILE_VERSION], run.as_of.seq)
     steps: list[Step] = []
-    for i, nid in enumerate(chain):
+    for i, (nid, kind, start, end, unit, seq) in enumerate(chain):
         node = nodes[nid]
         step = Step(node.key, node.kind, None, None, None)
-        seq = None
         if i == 0:
             seq = node.defined_seq
-        elif edges[i - 1]:
-            kind, start, end, unit, seq = edges[i - 1]
+        else:
             step.edge = kind
             if start is not None:
                 step.span = {"unit": unit, "start": start, "end": end}
@@ -502,17 +503,6 @@ def witness_path(store: Store, run: TaintRun, node_id: int, root_id: int, mode: 
                           for out, s, e, ev, sq, _ in lines.get(nid, []) if out == root_key]
         steps.append(step)
     return steps
-
-
-def _edge_into(store: Store, run: TaintRun, src: int, dst: int
-               ) -> tuple[str, int | None, int | None, str | None, int] | None:
-    """The first derivation edge from `src` (or a name of it) to `dst` as of the run."""
-    return store.con.execute(f"""
-        SELECT e.kind, e.span_start, e.span_end, e.span_unit, e.seq FROM edges e
-        WHERE e.dst = $dst AND e.kind IN ({_DERIVATION_SQL}) AND e.seq <= $s
-          AND (e.src = $src OR e.src IN (SELECT alias FROM aliases WHERE target = $src
-                                         AND seq <= $s))
-        ORDER BY e.seq LIMIT 1""", {"dst": dst, "src": src, "s": run.as_of.seq}).fetchone()
 
 
 # -- the gate ---------------------------------------------------------------------------------

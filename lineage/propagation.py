@@ -2,8 +2,8 @@
 
 The engine loads the graph, the restricted roots, the waived nodes, the attributed intervals and
 the never-ingested nodes as arrays; this module returns the rows of the materialized taint
-(node, root, pred, depth, blocked_by) for both modes and the incomplete-lineage rows, with the
-same meaning as the frontier loop it replaced:
+(node, root, pred, depth, blocked_by, and the edge that reached the node) for both modes and
+the incomplete-lineage rows, with the same meaning as the frontier loop it replaced:
 
 - strict: breadth first from every root along every derivation edge, per root; reaching a
   waived node marks that row and all it reaches as blocked by the first waiver on the way;
@@ -29,78 +29,110 @@ NONE = -1
 _FOREVER = np.int64(1 << 60)
 
 
+UNITS = (None, "line", "byte")  # span_unit codes
+LINE = UNITS.index("line")
+EDGE = ("kind", "span_start", "span_end", "span_unit", "seq")  # what a row keeps of its edge
+
+
 @dataclass
 class Graph:
-    """Derivation edges as arrays: kind is an index into KINDS; span_line says whether the
-    edge's span is in lines (a byte span, or none, overlaps every interval)."""
+    """Derivation edges as arrays: kind is an index into KINDS, span_unit into UNITS (a byte
+    span, or none, overlaps every interval), seq the event that asserted the edge."""
 
     src: np.ndarray
     dst: np.ndarray
     kind: np.ndarray
     span_start: np.ndarray  # NONE when the edge has no span
     span_end: np.ndarray  # NONE for "to the end of the file"
-    span_line: np.ndarray
+    span_unit: np.ndarray
+    seq: np.ndarray
+
+    def edges(self, index: np.ndarray) -> dict[str, np.ndarray]:
+        return {f: getattr(self, f)[index] for f in EDGE}
 
 
 @dataclass
 class Rows:
+    """Taint rows, each with the edge that reached its node (NONE fields for a root), so a
+    witness path is read back without looking edges up again."""
+
     node: np.ndarray
     root: np.ndarray
     pred: np.ndarray  # NONE for a root itself
     depth: np.ndarray
     blocked: np.ndarray  # NONE when the taint is real
+    kind: np.ndarray
+    span_start: np.ndarray
+    span_end: np.ndarray
+    span_unit: np.ndarray
+    seq: np.ndarray
+
+
+FIELDS = ("node", "root", "pred", "depth", "blocked") + EDGE
+
+
+def _rows(node: np.ndarray, root: np.ndarray, pred: np.ndarray, depth: np.ndarray,
+          blocked: np.ndarray, edges: dict[str, np.ndarray] | None = None) -> Rows:
+    if edges is None:
+        none = np.full(len(node), NONE, dtype=np.int64)
+        edges = {f: none for f in EDGE}
+    return Rows(node, root, pred, depth, blocked, *(edges[f] for f in EDGE))
 
 
 class Expander(Protocol):
-    def expand(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(index into `nodes`, neighbor) for every out-edge of every node in `nodes`."""
+    def expand(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """(index into `nodes`, neighbor, edge fields) for every out-edge of `nodes`."""
         ...
 
 
 class _Csr:
-    def __init__(self, src: np.ndarray, dst: np.ndarray, size: int) -> None:
-        self.dst = dst[np.argsort(src)]
+    def __init__(self, graph: Graph, size: int) -> None:
+        order = np.argsort(graph.src)
+        self.dst = graph.dst[order]
+        self.fields = graph.edges(order)
         self.offsets = np.zeros(size + 1, dtype=np.int64)
-        np.cumsum(np.bincount(src, minlength=size), out=self.offsets[1:])
+        np.cumsum(np.bincount(graph.src, minlength=size), out=self.offsets[1:])
 
-    def expand(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(index into `nodes`, neighbor) for every out-edge of every node in `nodes`."""
+    def expand(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         start = self.offsets[nodes]
         deg = self.offsets[nodes + 1] - start
         total = int(deg.sum())
         owner = np.repeat(np.arange(len(nodes)), deg)
         first = np.repeat(np.cumsum(deg) - deg, deg)
         picks = np.repeat(start, deg) + (np.arange(total) - first)
-        return owner, self.dst[picks]
+        return owner, self.dst[picks], {f: a[picks] for f, a in self.fields.items()}
+
+
+def _subgraph(graph: Graph, pick: np.ndarray) -> Graph:
+    return Graph(*(getattr(graph, f)[pick] for f in ("src", "dst") + EDGE))
 
 
 class FetchedEdges:
-    """An Expander over edges fetched on demand: `fetch(unique nodes)` returns (node, dst)
-    arrays of their out-edges (the engine reads them from the store)."""
+    """An Expander over edges fetched on demand: `fetch(unique nodes)` returns the Graph of
+    their out-edges (the engine reads them from the store)."""
 
     def __init__(self, fetch) -> None:  # noqa: ANN001 - a callable over numpy arrays
         self.fetch = fetch
 
-    def expand(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if not len(nodes):
-            z = np.zeros(0, dtype=np.int64)
-            return z, z
+    def expand(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         unique, position = np.unique(nodes, return_inverse=True)
-        src, dst = self.fetch(unique)
-        local = _Csr(np.searchsorted(unique, src), np.asarray(dst, dtype=np.int64), len(unique))
-        return local.expand(position)
+        graph = self.fetch(unique) if len(unique) else None
+        if graph is None or not len(graph.src):
+            z = np.zeros(0, dtype=np.int64)
+            return z, z, {f: z for f in EDGE}
+        graph.src = np.searchsorted(unique, graph.src)
+        return _Csr(graph, len(unique)).expand(position)
 
 
 def _empty() -> Rows:
     z = np.zeros(0, dtype=np.int64)
-    return Rows(z, z, z, z, z)
+    return Rows(*(z for _ in FIELDS))
 
 
 def _concat(parts: list[Rows]) -> Rows:
     if not parts:
         return _empty()
-    return Rows(*(np.concatenate([getattr(p, f) for p in parts])
-                  for f in ("node", "root", "pred", "depth", "blocked")))
+    return Rows(*(np.concatenate([getattr(p, f) for p in parts]) for f in FIELDS))
 
 
 def _keys(node: np.ndarray, root: np.ndarray, roots: int) -> np.ndarray:
@@ -128,14 +160,14 @@ def _spread(edges: Expander, seed: Rows, waived: np.ndarray, root_of: np.ndarray
         frontier = _take(rows, keep)
     done.append(frontier)
     while len(frontier.node):
-        owner, nxt = edges.expand(frontier.node)
+        owner, nxt, via = edges.expand(frontier.node)
         if not len(nxt):
             break
         root = frontier.root[owner]
         blocked = frontier.blocked[owner]
         blocked = np.where((blocked == NONE) & waived[nxt], nxt, blocked)
-        rows = _first_per_group(Rows(nxt, root, frontier.node[owner], frontier.depth[owner] + 1,
-                                     blocked))
+        rows = _first_per_group(_rows(nxt, root, frontier.node[owner],
+                                      frontier.depth[owner] + 1, blocked, via))
         key = _keys(rows.node, root_of[rows.root], roots)
         keep = ~np.isin(key, real)
         for i in np.nonzero(keep & (rows.blocked != NONE))[0].tolist():
@@ -149,21 +181,23 @@ def _spread(edges: Expander, seed: Rows, waived: np.ndarray, root_of: np.ndarray
 
 
 def _take(rows: Rows, keep: np.ndarray) -> Rows:
-    return Rows(*(getattr(rows, f)[keep] for f in ("node", "root", "pred", "depth", "blocked")))
+    return Rows(*(getattr(rows, f)[keep] for f in FIELDS))
 
 
 def _first_per_group(rows: Rows) -> Rows:
-    """One row per (node, root, blocked): the smallest pred and depth (the SQL GROUP BY)."""
+    """One row per (node, root, blocked): the smallest pred, reached by its first-asserted
+    edge, and the smallest depth (the SQL GROUP BY this replaced)."""
     if not len(rows.node):
         return rows
-    order = np.lexsort((rows.pred, rows.blocked, rows.root, rows.node))
-    rows = Rows(*(getattr(rows, f)[order] for f in ("node", "root", "pred", "depth", "blocked")))
+    order = np.lexsort((rows.seq, rows.pred, rows.blocked, rows.root, rows.node))
+    rows = _take(rows, order)
     first = np.ones(len(rows.node), dtype=bool)
     first[1:] = ((rows.node[1:] != rows.node[:-1]) | (rows.root[1:] != rows.root[:-1])
                  | (rows.blocked[1:] != rows.blocked[:-1]))
-    starts = np.nonzero(first)[0]
-    return Rows(rows.node[first], rows.root[first], rows.pred[first],
-                np.minimum.reduceat(rows.depth, starts), rows.blocked[first])
+    depth = np.minimum.reduceat(rows.depth, np.nonzero(first)[0])
+    rows = _take(rows, first)
+    rows.depth = depth
+    return rows
 
 
 def propagate(graph: Graph, size: int, roots: np.ndarray, waived: np.ndarray,
@@ -177,16 +211,19 @@ def propagate(graph: Graph, size: int, roots: np.ndarray, waived: np.ndarray,
     """
     root_of = np.full(size, NONE, dtype=np.int64)
     root_of[roots] = np.arange(len(roots))
-    csr = _Csr(graph.src, graph.dst, size)
-    seed = Rows(roots.astype(np.int64), roots.astype(np.int64),
-                np.full(len(roots), NONE, dtype=np.int64), np.zeros(len(roots), dtype=np.int64),
-                np.where(waived[roots], roots, NONE).astype(np.int64))
-    strict = _spread(csr, seed, waived, root_of) if len(roots) else _empty()
+    csr = _Csr(graph, size)
+    strict = _spread(csr, _root_rows(roots, waived), waived, root_of) if len(roots) else _empty()
     precise_seed = _precise_seeds(graph, strict, waived, attributions)
-    derived = graph.kind == DERIVED
-    precise = (_spread(_Csr(graph.src[derived], graph.dst[derived], size), precise_seed, waived,
+    precise = (_spread(_Csr(_subgraph(graph, graph.kind == DERIVED), size), precise_seed, waived,
                        root_of) if len(precise_seed.node) else _empty())
     return strict, precise, _incomplete(csr, missing, size)
+
+
+def _root_rows(roots: np.ndarray, waived: np.ndarray) -> Rows:
+    roots = roots.astype(np.int64)
+    return _rows(roots, roots, np.full(len(roots), NONE, dtype=np.int64),
+                 np.zeros(len(roots), dtype=np.int64),
+                 np.where(waived[roots], roots, NONE).astype(np.int64))
 
 
 def _precise_seeds(graph: Graph, strict: Rows, waived: np.ndarray,
@@ -196,8 +233,10 @@ def _precise_seeds(graph: Graph, strict: Rows, waived: np.ndarray,
     reached = np.zeros(len(waived), dtype=bool)
     reached[strict.node] = True
     pick = ((graph.kind == CHUNKED) | (graph.kind == TRANSCRIBED)) & reached[graph.src]
-    e_src, e_dst, e_kind = graph.src[pick], graph.dst[pick], graph.kind[pick]
-    e_start, e_end, e_line = graph.span_start[pick], graph.span_end[pick], graph.span_line[pick]
+    chunks = _subgraph(graph, pick)
+    e_src, e_dst, e_kind = chunks.src, chunks.dst, chunks.kind
+    e_start, e_end = chunks.span_start, chunks.span_end
+    e_line = chunks.span_unit == LINE
     if not len(e_src) or not len(strict.node):
         return _empty()
     # every (edge, strict row of its source)
@@ -234,9 +273,9 @@ def _precise_seeds(graph: Graph, strict: Rows, waived: np.ndarray,
     edge, row = edge[ok], row[ok]
     dst = e_dst[edge]
     blocked = np.where((strict.blocked[row] == NONE) & waived[dst], dst, strict.blocked[row])
-    return _first_per_group(Rows(dst.astype(np.int64), strict.root[row],
-                                 e_src[edge].astype(np.int64), strict.depth[row] + 1,
-                                 blocked.astype(np.int64)))
+    return _first_per_group(_rows(dst.astype(np.int64), strict.root[row],
+                                  e_src[edge].astype(np.int64), strict.depth[row] + 1,
+                                  blocked.astype(np.int64), chunks.edges(edge)))
 
 
 def _incomplete(edges: Expander, missing: np.ndarray, size: int,
@@ -258,7 +297,7 @@ def _incomplete(edges: Expander, missing: np.ndarray, size: int,
     reached[frontier] = via
     nodes, found = [frontier], [via]
     while len(frontier):
-        owner, nxt = edges.expand(frontier)
+        owner, nxt, _ = edges.expand(frontier)
         fresh = reached[nxt] == NONE
         nxt, via = nxt[fresh], reached[frontier[owner[fresh]]]
         if not len(nxt):
@@ -294,12 +333,8 @@ def extend(delta: Graph, size: int, roots: np.ndarray, new_roots: np.ndarray,
     base_strict, base_precise, base_incomplete = base
     root_of = np.full(size, NONE, dtype=np.int64)
     root_of[roots] = np.arange(len(roots))
-    delta_csr = _Csr(delta.src, delta.dst, size)
-    seed = _concat([
-        Rows(new_roots, new_roots, np.full(len(new_roots), NONE, dtype=np.int64),
-             np.zeros(len(new_roots), dtype=np.int64),
-             np.where(waived[new_roots], new_roots, NONE).astype(np.int64)),
-        _step(delta_csr, base_strict, waived)])
+    delta_csr = _Csr(delta, size)
+    seed = _concat([_root_rows(new_roots, waived), _step(delta_csr, base_strict, waived)])
     strict = _spread(all_edges, seed, waived, root_of, known=base_strict)
     strict_all = _concat([base_strict, strict])
     touched = np.unique(np.concatenate([strict.node, attributed,
@@ -307,12 +342,11 @@ def extend(delta: Graph, size: int, roots: np.ndarray, new_roots: np.ndarray,
                                                   | (delta.kind == TRANSCRIBED)]]))
     precise_seed = _concat([
         _precise_seeds(chunks_from(touched), strict_all, waived, attributions),
-        _step(_Csr(delta.src[delta.kind == DERIVED], delta.dst[delta.kind == DERIVED], size),
-              base_precise, waived)])
+        _step(_Csr(_subgraph(delta, delta.kind == DERIVED), size), base_precise, waived)])
     precise = (_spread(derived_edges, precise_seed, waived, root_of, known=base_precise)
                if len(precise_seed.node) else _empty())
     inc_node, inc_missing = base_incomplete
-    owner, nxt = delta_csr.expand(inc_node)
+    owner, nxt, _ = delta_csr.expand(inc_node)
     incomplete = _incomplete(all_edges, missing, size, known=base_incomplete,
                              seed=(nxt, inc_missing[owner]))
     return strict, precise, incomplete
@@ -320,10 +354,10 @@ def extend(delta: Graph, size: int, roots: np.ndarray, new_roots: np.ndarray,
 
 def _step(edges: _Csr, rows: Rows, waived: np.ndarray) -> Rows:
     """`rows` carried one hop along `edges` (the appended ones)."""
-    owner, nxt = edges.expand(rows.node)
+    owner, nxt, via = edges.expand(rows.node)
     if not len(nxt):
         return _empty()
     blocked = rows.blocked[owner]
-    return _first_per_group(Rows(nxt, rows.root[owner], rows.node[owner],
-                                 rows.depth[owner] + 1,
-                                 np.where((blocked == NONE) & waived[nxt], nxt, blocked)))
+    return _first_per_group(_rows(nxt, rows.root[owner], rows.node[owner],
+                                  rows.depth[owner] + 1,
+                                  np.where((blocked == NONE) & waived[nxt], nxt, blocked), via))

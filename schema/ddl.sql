@@ -102,8 +102,9 @@ CREATE TABLE IF NOT EXISTS taint_runs (
 );
 
 -- (node, root) pairs: `root` is a restricted output or session that reaches `node`; `pred` is
--- the previous node of one shortest path; `blocked_by` names the waiver that stopped it (NULL
--- for real taint). mode 'strict' covers every node, 'precise' covers examples.
+-- the previous node of one shortest path, and edge_kind, span and edge_seq the edge from it;
+-- `blocked_by` names the waiver that stopped it (NULL for real taint). mode 'strict' covers
+-- every node, 'precise' covers examples.
 CREATE TABLE IF NOT EXISTS taint (
     run          BIGINT NOT NULL,
     mode         VARCHAR NOT NULL,
@@ -111,8 +112,19 @@ CREATE TABLE IF NOT EXISTS taint (
     root         BIGINT NOT NULL,
     pred         BIGINT,
     depth        INTEGER NOT NULL,
-    blocked_by   BIGINT
+    blocked_by   BIGINT,
+    edge_kind    VARCHAR,
+    span_start   BIGINT,
+    span_end     BIGINT,
+    span_unit    VARCHAR,
+    edge_seq     BIGINT
 );
+-- Stores made before taint rows kept their edge: runs are recomputed, so no data moves.
+ALTER TABLE taint ADD COLUMN IF NOT EXISTS edge_kind VARCHAR;
+ALTER TABLE taint ADD COLUMN IF NOT EXISTS span_start BIGINT;
+ALTER TABLE taint ADD COLUMN IF NOT EXISTS span_end BIGINT;
+ALTER TABLE taint ADD COLUMN IF NOT EXISTS span_unit VARCHAR;
+ALTER TABLE taint ADD COLUMN IF NOT EXISTS edge_seq BIGINT;
 
 -- Nodes whose lineage is incomplete: `missing` is a never-ingested ancestor.
 CREATE TABLE IF NOT EXISTS incomplete (

@@ -8,8 +8,10 @@ WROTE, REVISED, CHUNKED, DERIVED = (propagation.KINDS.index(k) for k in
 
 
 def graph(*edges: tuple[int, int, int, int, int, bool]) -> Graph:
-    cols = list(zip(*edges, strict=True))
-    return Graph(*(np.array(c, dtype=bool if i == 5 else np.int64) for i, c in enumerate(cols)))
+    """Edges (src, dst, kind, span start, span end, in lines), asserted by seqs 1, 2, ..."""
+    src, dst, kind, start, end, line = (np.array(c) for c in zip(*edges, strict=True))
+    return Graph(src, dst, kind, start, end,
+                 np.where(line, propagation.LINE, 0), np.arange(1, len(src) + 1))
 
 
 def rows(r: propagation.Rows) -> set[tuple[int, int, int, int]]:
@@ -37,6 +39,10 @@ def test_strict_precise_waivers_and_incomplete() -> None:
                             (4, 1, 3, NONE), (5, 1, 3, NONE), (6, 1, 4, NONE),
                             (7, 1, 3, 7), (8, 1, 7, 7)}
     assert rows(precise) == {(4, 1, 3, NONE), (6, 1, 4, NONE), (7, 1, 3, 7), (8, 1, 7, 7)}
+    # each row keeps the edge that reached it: example 4 through the chunk of lines 1-5
+    i = precise.node.tolist().index(4)
+    assert (precise.kind[i], precise.span_start[i], precise.span_end[i], precise.seq[i]) == (
+        CHUNKED, 1, 5, 3)
     assert dict(zip(inc_node.tolist(), inc_missing.tolist(), strict=True)) == {9: 9, 10: 9}
 
 
