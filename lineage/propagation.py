@@ -79,28 +79,39 @@ def _rows(node: np.ndarray, root: np.ndarray, pred: np.ndarray, depth: np.ndarra
     return Rows(node, root, pred, depth, blocked, *(edges[f] for f in EDGE))
 
 
+@dataclass
+class Via:
+    """The edges an expansion followed, gathered only for the rows that are kept."""
+
+    picks: np.ndarray
+    fields: dict[str, np.ndarray]
+
+    def gather(self, index: np.ndarray) -> dict[str, np.ndarray]:
+        return {f: a[self.picks[index]] for f, a in self.fields.items()}
+
+
 class Expander(Protocol):
-    def expand(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-        """(index into `nodes`, neighbor, edge fields) for every out-edge of `nodes`."""
+    def expand(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, Via]:
+        """(index into `nodes`, neighbor, the edges) for every out-edge of `nodes`."""
         ...
 
 
 class _Csr:
     def __init__(self, graph: Graph, size: int) -> None:
-        order = np.argsort(graph.src)
-        self.dst = graph.dst[order]
-        self.fields = graph.edges(order)
+        self.order = np.argsort(graph.src)
+        self.dst = graph.dst[self.order]
+        self.fields = {f: getattr(graph, f) for f in EDGE}  # gathered through `order` on use
         self.offsets = np.zeros(size + 1, dtype=np.int64)
         np.cumsum(np.bincount(graph.src, minlength=size), out=self.offsets[1:])
 
-    def expand(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    def expand(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, Via]:
         start = self.offsets[nodes]
         deg = self.offsets[nodes + 1] - start
         total = int(deg.sum())
         owner = np.repeat(np.arange(len(nodes)), deg)
         first = np.repeat(np.cumsum(deg) - deg, deg)
         picks = np.repeat(start, deg) + (np.arange(total) - first)
-        return owner, self.dst[picks], {f: a[picks] for f, a in self.fields.items()}
+        return owner, self.dst[picks], Via(self.order[picks], self.fields)
 
 
 def _subgraph(graph: Graph, pick: np.ndarray) -> Graph:
@@ -114,12 +125,12 @@ class FetchedEdges:
     def __init__(self, fetch) -> None:  # noqa: ANN001 - a callable over numpy arrays
         self.fetch = fetch
 
-    def expand(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    def expand(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, Via]:
         unique, position = np.unique(nodes, return_inverse=True)
         graph = self.fetch(unique) if len(unique) else None
         if graph is None or not len(graph.src):
             z = np.zeros(0, dtype=np.int64)
-            return z, z, {f: z for f in EDGE}
+            return z, z, Via(z, {f: z for f in EDGE})
         graph.src = np.searchsorted(unique, graph.src)
         return _Csr(graph, len(unique)).expand(position)
 
@@ -166,8 +177,14 @@ def _spread(edges: Expander, seed: Rows, waived: np.ndarray, root_of: np.ndarray
         root = frontier.root[owner]
         blocked = frontier.blocked[owner]
         blocked = np.where((blocked == NONE) & waived[nxt], nxt, blocked)
+        # Candidates carry their position (in `kind`) and seq only; the other edge fields
+        # are gathered for the rows that survive, a small part of what was touched.
+        position = np.arange(len(nxt))
         rows = _first_per_group(_rows(nxt, root, frontier.node[owner],
-                                      frontier.depth[owner] + 1, blocked, via))
+                                      frontier.depth[owner] + 1, blocked,
+                                      {"kind": position, "span_start": position,
+                                       "span_end": position, "span_unit": position,
+                                       "seq": via.fields["seq"][via.picks]}))
         key = _keys(rows.node, root_of[rows.root], roots)
         keep = ~np.isin(key, real)
         for i in np.nonzero(keep & (rows.blocked != NONE))[0].tolist():
@@ -175,6 +192,8 @@ def _spread(edges: Expander, seed: Rows, waived: np.ndarray, root_of: np.ndarray
             keep[i] = pair not in behind
             behind.add(pair)
         frontier = _take(rows, keep)
+        for field, values in via.gather(frontier.kind).items():
+            setattr(frontier, field, values)
         real = np.union1d(real, key[keep & (rows.blocked == NONE)])
         done.append(frontier)
     return _concat(done)
@@ -360,4 +379,5 @@ def _step(edges: _Csr, rows: Rows, waived: np.ndarray) -> Rows:
     blocked = rows.blocked[owner]
     return _first_per_group(_rows(nxt, rows.root[owner], rows.node[owner],
                                   rows.depth[owner] + 1,
-                                  np.where((blocked == NONE) & waived[nxt], nxt, blocked), via))
+                                  np.where((blocked == NONE) & waived[nxt], nxt, blocked),
+                                  via.gather(np.arange(len(nxt)))))
