@@ -161,13 +161,7 @@ def _spread(edges: Expander, seed: Rows, waived: np.ndarray, root_of: np.ndarray
     done: list[Rows] = []
     frontier = seed
     for rows in ([known] if known is not None else []) + [seed]:
-        key = _keys(rows.node, root_of[rows.root], roots)
-        keep = ~np.isin(key, real)
-        for i in np.nonzero(keep & (rows.blocked != NONE))[0].tolist():
-            pair = (int(key[i]), int(rows.blocked[i]))
-            keep[i] = pair not in behind
-            behind.add(pair)
-        real = np.union1d(real, key[keep & (rows.blocked == NONE)])
+        keep, real = _unseen(rows, _keys(rows.node, root_of[rows.root], roots), real, behind)
         frontier = _take(rows, keep)
     done.append(frontier)
     while len(frontier.node):
@@ -185,18 +179,24 @@ def _spread(edges: Expander, seed: Rows, waived: np.ndarray, root_of: np.ndarray
                                       {"kind": position, "span_start": position,
                                        "span_end": position, "span_unit": position,
                                        "seq": via.fields["seq"][via.picks]}))
-        key = _keys(rows.node, root_of[rows.root], roots)
-        keep = ~np.isin(key, real)
-        for i in np.nonzero(keep & (rows.blocked != NONE))[0].tolist():
-            pair = (int(key[i]), int(rows.blocked[i]))
-            keep[i] = pair not in behind
-            behind.add(pair)
+        keep, real = _unseen(rows, _keys(rows.node, root_of[rows.root], roots), real, behind)
         frontier = _take(rows, keep)
         for field, values in via.gather(frontier.kind).items():
             setattr(frontier, field, values)
-        real = np.union1d(real, key[keep & (rows.blocked == NONE)])
         done.append(frontier)
     return _concat(done)
+
+
+def _unseen(rows: Rows, key: np.ndarray, real: np.ndarray, behind: set[tuple[int, int]]
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows are new: not reached for real (`real`, sorted keys), nor behind the same
+    waiver (`behind`, updated). Returns the mask and `real` with the new real keys."""
+    keep = ~np.isin(key, real)
+    for i in np.nonzero(keep & (rows.blocked != NONE))[0].tolist():
+        pair = (int(key[i]), int(rows.blocked[i]))
+        keep[i] = pair not in behind
+        behind.add(pair)
+    return keep, np.union1d(real, key[keep & (rows.blocked == NONE)])
 
 
 def _take(rows: Rows, keep: np.ndarray) -> Rows:

@@ -288,20 +288,27 @@ def test_blame_shows_each_line_with_its_attribution(repo: Repo, tmp_path: Path) 
         text.getvalue()
 
 
+def store_with_example_at(repo: Repo, tmp_path: Path, commit: str) -> Store:
+    """The repo and the AI output ingested, and example d@1:e1: lines 6-8 of src/a.py as
+    named at `commit`."""
+    store = Store(":memory:")
+    ingest_all(store, repo, [output_event(tmp_path, AI_LINES)], git_first=True)
+    store.set_policy(parse_policy(POLICY))
+    rows = tmp_path / "m.jsonl"
+    rows.write_text(json.dumps({"example_id": "e1", "dataset": "d", "version": "1", "source": {
+        "repo": REPO, "commit": commit, "path": "src/a.py", "lines": [6, 8]}}) + "\n")
+    for batch in manifest.load([rows]):
+        store.ingest(batch)
+    return store
+
+
 def test_a_file_named_at_the_tip_resolves_even_if_the_tip_did_not_change_it(
         repo: Repo, tmp_path: Path) -> None:
     repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
     repo.commit("add retry")
     repo.write("README.md", ["# demo"])
     tip = repo.commit("docs only")
-    store = Store(":memory:")
-    ingest_all(store, repo, [output_event(tmp_path, AI_LINES)], git_first=True)
-    store.set_policy(parse_policy(POLICY))
-    rows = tmp_path / "m.jsonl"
-    rows.write_text(json.dumps({"example_id": "e1", "dataset": "d", "version": "1", "source": {
-        "repo": REPO, "commit": tip, "path": "src/a.py", "lines": [6, 8]}}) + "\n")
-    for batch in manifest.load([rows]):
-        store.ingest(batch)
+    store = store_with_example_at(repo, tmp_path, tip)
     run = engine.propagate_taint(store)
     v = engine.verdict(store, run, engine.resolve_example(store, "d@1:e1"), "precise")
     assert v.status == "TAINTED"
@@ -316,14 +323,7 @@ def test_a_file_at_an_older_commit_is_unknown_until_that_commit_is_ingested(
     pinned = repo.commit("docs only")  # the dataset was built here
     repo.write("README.md", ["# demo", "more"])
     repo.commit("later docs")
-    store = Store(":memory:")
-    ingest_all(store, repo, [output_event(tmp_path, AI_LINES)], git_first=True)
-    store.set_policy(parse_policy(POLICY))
-    rows = tmp_path / "m.jsonl"
-    rows.write_text(json.dumps({"example_id": "e1", "dataset": "d", "version": "1", "source": {
-        "repo": REPO, "commit": pinned, "path": "src/a.py", "lines": [6, 8]}}) + "\n")
-    for batch in manifest.load([rows]):
-        store.ingest(batch)
+    store = store_with_example_at(repo, tmp_path, pinned)
 
     def verdict() -> engine.Verdict:
         run = engine.propagate_taint(store)
