@@ -446,9 +446,10 @@ def _verdicts(ctx: Context, examples: list[str], mode: Mode, as_of: str | None
         status = found[node.id]
         reason = engine.unknown_reason(ctx.store, status.missing) \
             if status.status == engine.UNKNOWN else None
+        waivers = [Waiver(**w) for w in engine.waivers_named(ctx.store, run, status.blocked)]
         out.append(Verdict(example=node.key, status=Status(status.status), mode=mode,
                            policy_hash=run.policy_hash, as_of=run.as_of.seq,
-                           sources=status.sources, reason=reason, waivers=[],
+                           sources=status.sources, reason=reason, waivers=waivers,
                            _node_id=node.id, _as_of_arg=as_of))
     return out
 

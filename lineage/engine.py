@@ -421,11 +421,12 @@ def verdict(store: Store, run: TaintRun, example: StoredNode, mode: str,
             out.status = UNKNOWN
             out.reason = unknown_reason(store, missing[0])
     blocked = sorted({b for _, _, b in rows if b is not None})
-    out.waivers = _waivers_named(store, run, blocked)
+    out.waivers = waivers_named(store, run, blocked)
     return out
 
 
-def _waivers_named(store: Store, run: TaintRun, ids: list[int]) -> list[dict[str, Any]]:
+def waivers_named(store: Store, run: TaintRun, ids: list[int]) -> list[dict[str, Any]]:
+    """The policy's waivers on the nodes `ids` (as node, reason, approver, expires)."""
     keys = {store.node_by_id(i).key for i in ids}  # type: ignore[union-attr]
     return [{"node": w.node, "reason": w.reason, "approver": w.approver, "expires": w.expires}
             for w in run.waivers if w.node in keys]
@@ -627,7 +628,7 @@ def gate(store: Store, run: TaintRun, dataset: str, mode: str, *, allow_unknown:
         counts={"examples": total, "tainted": counts.get(TAINTED, 0),
                 "unknown": counts.get(UNKNOWN, 0), "clean": counts.get(CLEAN, 0)},
         tainted=tainted, unknown=unknown, by_tool=by_tool, by_repo=by_repo,
-        waivers=_waivers_named(store, run, waived_ids))
+        waivers=waivers_named(store, run, waived_ids))
 
 
 VERDICT_FILE_FORMATS = {".jsonl": "json", ".ndjson": "json", ".parquet": "parquet"}
@@ -671,6 +672,7 @@ class ExampleStatus:
     status: str
     sources: list[str]
     missing: int | None
+    blocked: list[int] = field(default_factory=list)  # waivers that stopped some taint
 
 
 def example_statuses(store: Store, run: TaintRun, ids: list[int], mode: str
@@ -683,12 +685,16 @@ def example_statuses(store: Store, run: TaintRun, ids: list[int], mode: str
             SELECT x.id, n.key,
                    CASE WHEN h.node IS NOT NULL THEN '{TAINTED}'
                         WHEN i.node IS NOT NULL THEN '{UNKNOWN}' ELSE '{CLEAN}' END,
-                   coalesce(h.sources, []), i.missing
+                   coalesce(h.sources, []), i.missing, coalesce(w.blocked, [])
             FROM (SELECT DISTINCT id FROM _ask) x JOIN nodes n ON n.id = x.id
             LEFT JOIN (SELECT t.node, list(DISTINCT r.key ORDER BY r.key) AS sources
                        FROM taint t JOIN _ask a ON a.id = t.node JOIN nodes r ON r.id = t.root
                        WHERE t.run = $run AND t.mode = $mode AND t.blocked_by IS NULL
                        GROUP BY t.node) h ON h.node = x.id
+            LEFT JOIN (SELECT t.node, list(DISTINCT t.blocked_by ORDER BY t.blocked_by) AS blocked
+                       FROM taint t JOIN _ask a ON a.id = t.node
+                       WHERE t.run = $run AND t.mode = $mode AND t.blocked_by IS NOT NULL
+                       GROUP BY t.node) w ON w.node = x.id
             LEFT JOIN (SELECT node, min(missing) AS missing FROM incomplete
                        WHERE run = $run GROUP BY node) i ON i.node = x.id""",
                                  {"run": run.run, "mode": mode}).fetchall()

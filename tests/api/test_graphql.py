@@ -65,8 +65,11 @@ def test_verdict_strict_mode_and_unknown_reason(client: TestClient) -> None:
 
 def test_verdicts_batch_matches_single_verdicts(client: TestClient) -> None:
     names = [f"code-pretrain@v1:ex-{i:03d}" for i in range(1, 23)]
-    batch = gql(client, "query($x: [String!]!) { verdicts(examples: $x) { example status } }",
-                x=names)["data"]["verdicts"]
+    batch = gql(client, "query($x: [String!]!) { verdicts(examples: $x) { example status "
+                "waivers { node approver } } }", x=names)["data"]["verdicts"]
+    waived = {v["example"]: v["waivers"] for v in batch if v["waivers"]}
+    assert waived == {"example:code-pretrain@v1:ex-011": [
+        {"node": "output:toolu_01W", "approver": "legal@acme.com"}]}
     single = [gql(client, "query($e: String!) { verdict(example: $e) { status } }",
                   e=n)["data"]["verdict"]["status"] for n in names]
     assert [v["status"] for v in batch] == single
