@@ -201,6 +201,14 @@ def _forget_old_runs(store: Store, keep: int) -> None:
                               [old])
 
 
+def _waived(store: Store, waivers: tuple[Waiver, ...]) -> tuple[int, np.ndarray]:
+    """(bound on node ids, which nodes a waiver names) for the array propagation."""
+    size = store.con.execute("SELECT coalesce(max(id), 0) + 1 FROM nodes").fetchone()[0]
+    waived = np.zeros(size, dtype=bool)
+    waived[list(store.node_ids(w.node for w in waivers).values())] = True
+    return size, waived
+
+
 def _kind_code(column: str) -> str:
     return f"CASE {column} " + " ".join(
         f"WHEN '{k}' THEN {i}" for i, k in enumerate(propagation.KINDS)) + " END"
@@ -276,9 +284,7 @@ def _extend(store: Store, run: int, base: int, old: int, seq: int, policy: Polic
         FROM edges e LEFT JOIN names a ON a.alias = e.src
         WHERE e.seq <= $s AND e.kind IN ({_DERIVATION_SQL})
           AND (e.seq > $old OR a.seq > $old)""", {"s": seq, "old": old}).fetchnumpy())
-    size = con.execute("SELECT coalesce(max(id), 0) + 1 FROM nodes").fetchone()[0]
-    waived = np.zeros(size, dtype=bool)
-    waived[list(store.node_ids(w.node for w in waivers).values())] = True
+    size, waived = _waived(store, waivers)
     rows = con.execute("""
         SELECT mode, node, root, coalesce(pred, -1) AS pred, depth,
                coalesce(blocked_by, -1) AS blocked FROM taint WHERE run = ?""",
@@ -288,7 +294,7 @@ def _extend(store: Store, run: int, base: int, old: int, seq: int, policy: Polic
     def part(name: str) -> propagation.Rows:
         # the base rows' own edges are not needed: they are only known, never rewritten
         pick = mode == name
-        return propagation._rows(*(np.asarray(rows[c], dtype=np.int64)[pick]
+        return propagation.make_rows(*(np.asarray(rows[c], dtype=np.int64)[pick]
                                    for c in ("node", "root", "pred", "depth", "blocked")))
     inc = con.execute("SELECT node, missing FROM incomplete WHERE run = ?", [base]).fetchnumpy()
     attributed = con.execute(
@@ -359,9 +365,7 @@ def _materialize(store: Store, run: int, seq: int, policy: Policy | None,
         LEFT JOIN (SELECT alias, min(target) AS target FROM aliases WHERE seq <= $s
                    GROUP BY alias) a ON a.alias = e.src
         WHERE e.seq <= $s AND e.kind IN ({_DERIVATION_SQL})""", {"s": seq}).fetchnumpy())
-    size = con.execute("SELECT coalesce(max(id), 0) + 1 FROM nodes").fetchone()[0]
-    waived = np.zeros(size, dtype=bool)
-    waived[list(store.node_ids(w.node for w in waivers).values())] = True
+    size, waived = _waived(store, waivers)
     undefined = np.zeros(size, dtype=bool)
     undefined[con.execute("SELECT id FROM nodes WHERE defined_seq IS NULL OR defined_seq > ?",
                           [seq]).fetchnumpy()["id"]] = True

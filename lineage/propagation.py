@@ -71,7 +71,7 @@ class Rows:
 FIELDS = ("node", "root", "pred", "depth", "blocked") + EDGE
 
 
-def _rows(node: np.ndarray, root: np.ndarray, pred: np.ndarray, depth: np.ndarray,
+def make_rows(node: np.ndarray, root: np.ndarray, pred: np.ndarray, depth: np.ndarray,
           blocked: np.ndarray, edges: dict[str, np.ndarray] | None = None) -> Rows:
     if edges is None:
         none = np.full(len(node), NONE, dtype=np.int64)
@@ -174,7 +174,7 @@ def _spread(edges: Expander, seed: Rows, waived: np.ndarray, root_of: np.ndarray
         # Candidates carry their position (in `kind`) and seq only; the other edge fields
         # are gathered for the rows that survive, a small part of what was touched.
         position = np.arange(len(nxt))
-        rows = _first_per_group(_rows(nxt, root, frontier.node[owner],
+        rows = _first_per_group(make_rows(nxt, root, frontier.node[owner],
                                       frontier.depth[owner] + 1, blocked,
                                       {"kind": position, "span_start": position,
                                        "span_end": position, "span_unit": position,
@@ -240,7 +240,7 @@ def propagate(graph: Graph, size: int, roots: np.ndarray, waived: np.ndarray,
 
 def _root_rows(roots: np.ndarray, waived: np.ndarray) -> Rows:
     roots = roots.astype(np.int64)
-    return _rows(roots, roots, np.full(len(roots), NONE, dtype=np.int64),
+    return make_rows(roots, roots, np.full(len(roots), NONE, dtype=np.int64),
                  np.zeros(len(roots), dtype=np.int64),
                  np.where(waived[roots], roots, NONE).astype(np.int64))
 
@@ -292,7 +292,7 @@ def _precise_seeds(graph: Graph, strict: Rows, waived: np.ndarray,
     edge, row = edge[ok], row[ok]
     dst = e_dst[edge]
     blocked = np.where((strict.blocked[row] == NONE) & waived[dst], dst, strict.blocked[row])
-    return _first_per_group(_rows(dst.astype(np.int64), strict.root[row],
+    return _first_per_group(make_rows(dst.astype(np.int64), strict.root[row],
                                   e_src[edge].astype(np.int64), strict.depth[row] + 1,
                                   blocked.astype(np.int64), chunks.edges(edge)))
 
@@ -377,7 +377,7 @@ def _step(edges: _Csr, rows: Rows, waived: np.ndarray) -> Rows:
     if not len(nxt):
         return _empty()
     blocked = rows.blocked[owner]
-    return _first_per_group(_rows(nxt, rows.root[owner], rows.node[owner],
+    return _first_per_group(make_rows(nxt, rows.root[owner], rows.node[owner],
                                   rows.depth[owner] + 1,
                                   np.where((blocked == NONE) & waived[nxt], nxt, blocked),
                                   via.gather(np.arange(len(nxt)))))

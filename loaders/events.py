@@ -47,15 +47,6 @@ def load(paths: Iterable[str | Path]) -> Iterator[Batch]:
         yield batch
 
 
-def parse_records(values: Iterable[Any], origin: str = "<request>") -> Batch:
-    """Canonical events given as already-parsed JSON values (the API's ingest mutation)."""
-    batch = Batch(SOURCE)
-    for n, value in enumerate(values, 1):
-        record = parse_line(JsonLine(origin, n, "", value))
-        (batch.rejections if isinstance(record, Rejection) else batch.records).append(record)
-    return batch
-
-
 def parse_line(item: JsonLine) -> Record | Rejection:
     value = item.value
     raw = item.text or None
