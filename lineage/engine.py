@@ -23,7 +23,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from lineage import propagation
+from lineage import propagation, witness
 from lineage.eventlog import canonical_json
 from lineage.model import DERIVATION, EdgeKind, NodeKind
 from lineage.policy import Policy, Restriction, Waiver, glob_regex, parse_moment
@@ -405,12 +405,10 @@ def verdict(store: Store, run: TaintRun, example: StoredNode, mode: str,
             max_paths: int = 3) -> Verdict:
     """The verdict of one example, with up to `max_paths` witness paths (one per source)."""
     check_mode(mode)
-    con = store.con
-    rows = con.execute("""
-        SELECT n.key, t.root, t.blocked_by FROM taint t JOIN nodes n ON n.id = t.root
-        WHERE t.run = ? AND t.mode = ? AND t.node = ? ORDER BY n.key""",
-                       [run.run, mode, example.id]).fetchall()
-    real = sorted({(key, root) for key, root, blocked in rows if blocked is None})
+    evidence = run_evidence(store, run)
+    rows = evidence.rows_of(example.id, mode)
+    real = sorted({(evidence.nodes.one(r[witness.ROOT])[1], r[witness.ROOT])  # type: ignore[index]
+                   for r in rows if r[witness.BLOCKED] is None})
     out = Verdict(example.key, CLEAN, mode, run.policy_hash, run.as_of.seq)
     if real:
         out.status = TAINTED
@@ -418,22 +416,62 @@ def verdict(store: Store, run: TaintRun, example: StoredNode, mode: str,
         out.paths = [witness_path(store, run, example.id, root, mode)
                      for _, root in real[:max_paths]]
     else:
-        missing = con.execute(
+        missing = store.con.execute(
             "SELECT missing FROM incomplete WHERE run = ? AND node = ?",
             [run.run, example.id]).fetchone()
         if missing:
             out.status = UNKNOWN
             out.reason = unknown_reason(store, missing[0])
-    blocked = sorted({b for _, _, b in rows if b is not None})
+    blocked = sorted({r[witness.BLOCKED] for r in rows if r[witness.BLOCKED] is not None})
     out.waivers = waivers_named(store, run, blocked)
     return out
 
 
 def waivers_named(store: Store, run: TaintRun, ids: list[int]) -> list[dict[str, Any]]:
     """The policy's waivers on the nodes `ids` (as node, reason, approver, expires)."""
-    keys = {store.node_by_id(i).key for i in ids}  # type: ignore[union-attr]
+    keys = {n.key for n in store.nodes_by_ids(ids)} if ids else set()
     return [{"node": w.node, "reason": w.reason, "approver": w.approver, "expires": w.expires}
             for w in run.waivers if w.node in keys]
+
+
+def run_evidence(store: Store, run: TaintRun) -> witness.RunEvidence:
+    """The run's taint rows in memory with the nodes, events and intervals its witness paths
+    show, built on first use (four batched reads) and kept for the newest runs of this
+    database: a verdict then costs no query."""
+    cache = store.memo.setdefault("evidence", witness.EvidenceCache())
+    found = cache.get(run.run)
+    if found is not None:
+        return found
+    con = store.con
+    rows = store.arrow("""
+        SELECT node, mode = 'precise', root, pred, depth, blocked_by, edge_kind,
+               span_start, span_end, span_unit, edge_seq
+        FROM taint WHERE run = $run ORDER BY node""", {"run": run.run})
+    named = np.unique(np.concatenate([rows[c].drop_null().to_numpy().astype(np.int64)
+                                      for c in ("node", "root", "blocked_by")]))
+    store.register("_named", pa.table({"id": named}))
+    try:
+        nodes = store.arrow("SELECT id, key, kind, defined_seq FROM nodes "
+                            "SEMI JOIN _named USING (id) ORDER BY id")
+    finally:
+        con.unregister("_named")
+    seqs = np.unique(np.concatenate([rows["edge_seq"].drop_null().to_numpy(),
+                                     nodes["defined_seq"].drop_null().to_numpy()]))
+    store.register("_seqs", pa.table({"seq": seqs.astype(np.int64)}))
+    try:
+        events = store.arrow("""
+            SELECT seq, event_id, source, origin FROM events
+            WHERE seq BETWEEN $lo AND $hi AND seq IN (SELECT seq FROM _seqs) ORDER BY seq""",
+                             {"lo": int(seqs.min(initial=0)), "hi": int(seqs.max(initial=0))})
+    finally:
+        con.unregister("_seqs")
+    versions = [i for i, kind in zip(nodes["id"].to_pylist(), nodes["kind"].to_pylist(),
+                                     strict=True) if kind == NodeKind.FILE_VERSION]
+    evidence = witness.RunEvidence(witness.Lookup(rows), witness.Lookup(nodes),
+                                   witness.Lookup(events),
+                                   store.attributions_of_many(versions, run.as_of.seq))
+    cache.put(run.run, evidence)
+    return evidence
 
 
 def unknown_reason(store: Store, missing_id: int) -> str:
@@ -461,51 +499,26 @@ def witness_path(store: Store, run: TaintRun, node_id: int, root_id: int, mode: 
                  ) -> list[Step]:
     """The path from `root_id` to `node_id` that propagation recorded, as steps from the
     restricted output to the example, each with its edge, span and asserting event."""
-    # Every row of this root in the run, then a walk up `pred`: a node's precise row first,
-    # else its strict one (file versions and outputs are only in strict). Each row holds the
-    # edge that reached it. A root's rows are few next to the table; one query beats a hop
-    # per query.
-    best: dict[int, tuple] = {}
-    for row in store.con.execute("""
-            SELECT node, pred, edge_kind, span_start, span_end, span_unit, edge_seq,
-                   (mode = $mode, blocked_by IS NULL, -depth) AS rank
-            FROM taint WHERE run = $run AND root = $root AND mode IN ($mode, 'strict')""",
-                                 {"run": run.run, "root": root_id, "mode": mode}).fetchall():
-        if row[0] not in best or row[7] > best[row[0]][7]:
-            best[row[0]] = row
-    chain: list[tuple] = []
-    current: int | None = node_id
-    while current is not None and current in best and not any(c[0] == current for c in chain):
-        chain.append(best[current])
-        current = best[current][1] if current != root_id else None
-    chain.reverse()
-    chain = [(c[0], c[2], c[3], c[4], c[5], c[6]) for c in chain]
-    ids = [c[0] for c in chain]
-    nodes = {n.id: n for n in store.nodes_by_ids(ids)}
-    root_key = nodes[root_id].key if root_id in nodes else None
-    first = nodes[ids[0]] if ids else None
-    seqs = [c[5] for c in chain if c[5] is not None] + (
-        [first.defined_seq] if first and first.defined_seq else [])
-    events = store.events_by_seq(seqs)
-    lines = store.attributions_of_many(
-        [i for i in ids if nodes[i].kind == NodeKind.FILE_VERSION], run.as_of.seq)
+    evidence = run_evidence(store, run)
+    root = evidence.nodes.one(root_id)
+    root_key = root[1] if root else None
     steps: list[Step] = []
-    for i, (nid, kind, start, end, unit, seq) in enumerate(chain):
-        node = nodes[nid]
-        step = Step(node.key, node.kind, None, None, None)
-        if i == 0:
-            seq = node.defined_seq
-        else:
-            step.edge = kind
-            if start is not None:
-                step.span = {"unit": unit, "start": start, "end": end}
-        if seq is not None and seq in events:
-            ev = events[seq]
-            step.event = {"seq": seq, "id": ev["id"], "source": ev["source"],
-                          "origin": ev["origin"]}
-        if node.kind == NodeKind.FILE_VERSION:
+    for i, row in enumerate(evidence.path(node_id, root_id, mode)):
+        _, key, kind, defined_seq = evidence.nodes.one(row[witness.NODE])  # type: ignore[misc]
+        step = Step(key, kind, None, None, None)
+        seq = defined_seq if i == 0 else row[witness.SEQ]
+        if i:
+            step.edge = row[witness.KIND]
+            if row[witness.SPAN_START] is not None:
+                step.span = {"unit": row[witness.SPAN_UNIT], "start": row[witness.SPAN_START],
+                             "end": row[witness.SPAN_END]}
+        event = evidence.events.one(seq) if seq is not None else None
+        if event is not None:
+            step.event = {"seq": seq, "id": event[1], "source": event[2], "origin": event[3]}
+        if kind == NodeKind.FILE_VERSION:
             step.lines = [{"start": s, "end": e, "evidence": ev, "seq": sq}
-                          for out, s, e, ev, sq, _ in lines.get(nid, []) if out == root_key]
+                          for out, s, e, ev, sq, _ in evidence.lines.get(row[witness.NODE], [])
+                          if out == root_key]
         steps.append(step)
     return steps
 

@@ -130,6 +130,9 @@ class Store:
                     "--db.") from exc
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         self.con.execute("SET enable_progress_bar = false")  # never on our stdout
+        # Read-only structures the engine derives from immutable rows (a taint run's evidence),
+        # kept per database in this process and shared by its cursors.
+        self.memo: dict[str, Any] = {}
         if not read_only:
             self.con.execute(schema.ddl())
 
@@ -139,6 +142,7 @@ class Store:
         other = object.__new__(Store)
         other.path = self.path
         other.con = self.con.cursor()
+        other.memo = self.memo
         return other
 
     def register(self, name: str, table: pa.Table) -> None:
@@ -146,6 +150,12 @@ class Store:
         if hasattr(self.con, "complete"):  # DuckDB 2 refuses while a fetchone() is pending
             self.con.complete()
         self.con.register(name, table)
+
+    def arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+        """The result of one query as an Arrow table (columnar, no per-row Python objects)."""
+        if hasattr(self.con, "complete"):
+            self.con.complete()
+        return self.con.sql(sql, params=params).to_arrow_table()
 
     def close(self) -> None:
         self.con.close()
