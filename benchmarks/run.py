@@ -164,18 +164,21 @@ def main() -> None:
     parser.add_argument("--no-peers", action="store_true",
                         help="skip networkx and the recursive CTE (networkx needs minutes and "
                              "several GiB at 10M)")
+    parser.add_argument("--memory-limit", default="2GB",
+                        help="the store's memory cap (lineage --memory-limit; default 2GB)")
     args = parser.parse_args()
     n = args.examples
     rng = np.random.default_rng(args.seed)
     files = max(100, n // 80)
-    figures: dict[str, str] = {"examples": str(n), "file_versions": str(files * VERSIONS)}
+    figures: dict[str, str] = {"examples": str(n), "file_versions": str(files * VERSIONS),
+                               "memory_limit": args.memory_limit}
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         versions = generate_history(tmpdir / "history.ndjson", files, random.Random(args.seed))
         generate_manifest(tmpdir / "manifest.parquet", versions, n, rng)
         generate_derived(tmpdir / "derived.parquet", n, rng)
         generate_increment(tmpdir / "more.parquet", versions, 10_000, rng)
-        store = Store(tmpdir / "bench.duckdb")
+        store = Store(tmpdir / "bench.duckdb", memory_limit=args.memory_limit)
         history_s, _ = timed(lambda: [store.ingest(b) for b in
                                       events.load([tmpdir / "history.ndjson"])])
         store.set_policy(parse_policy(POLICY))

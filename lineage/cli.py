@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Does any training example descend from a restricted AI-tool output?")
     parser.add_argument("--db", default=None, metavar="PATH",
                         help="store file (default: $LINEAGE_DB or ./lineage.duckdb)")
+    parser.add_argument("--memory-limit", default=os.environ.get("LINEAGE_MEMORY_LIMIT"),
+                        metavar="SIZE",
+                        help="cap the store's memory, e.g. 2GB: big ingests spill to disk "
+                        "(default: $LINEAGE_MEMORY_LIMIT, else 80%% of RAM)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("ingest", formatter_class=_formatter,
@@ -198,7 +202,8 @@ def _mode_args(p: argparse.ArgumentParser) -> None:
 
 
 def _store(args: argparse.Namespace, *, read_only: bool = False) -> Store:
-    return Store(args.db or default_db_path(), read_only=read_only)
+    return Store(args.db or default_db_path(), read_only=read_only,
+                 memory_limit=args.memory_limit)
 
 
 def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:

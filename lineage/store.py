@@ -115,7 +115,11 @@ def _parsed_policy(toml: str) -> Policy:
 class Store:
     """A lineage store in one DuckDB file (or in memory with ``":memory:"``)."""
 
-    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False,
+                 memory_limit: str | None = None) -> None:
+        """Open (or create) the store. `memory_limit` caps DuckDB's memory (e.g. "2GB"): a
+        bulk ingest then spills to disk beside the file instead of growing (default: DuckDB's,
+        80% of RAM)."""
         self.path = str(path)
         if read_only and self.path != ":memory:" and not Path(self.path).exists():
             raise StoreError(f"no lineage store at {self.path}: ingest something first "
@@ -130,6 +134,12 @@ class Store:
                     "--db.") from exc
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         self.con.execute("SET enable_progress_bar = false")  # never on our stdout
+        if memory_limit:
+            try:
+                self.con.execute(f"SET memory_limit = '{memory_limit.replace(chr(39), '')}'")
+            except duckdb.Error as exc:
+                raise StoreError(f"memory limit {memory_limit!r}: give a size such as 2GB or "
+                                 "512MB") from exc
         # Read-only structures the engine derives from immutable rows (a taint run's evidence),
         # kept per database in this process and shared by its cursors.
         self.memo: dict[str, Any] = {}

@@ -17,7 +17,7 @@ from lineage.facts import Alias, Attribution, Batch, Edge, Fact, Node, Record, R
 from lineage.model import EdgeKind, NodeKind
 from lineage.tools import canonical_tool
 from loaders.agent_outputs import is_significant, line_hash, normalize_line
-from loaders.files import JsonLine, collect, expand_paths, json_objects
+from loaders.files import JsonLine, collect, expand_paths, json_object_lines
 from schema import json_schema
 
 SOURCE = "events"
@@ -44,13 +44,23 @@ _DRAFT_7 = {"$schema": "http://json-schema.org/draft-07/schema#"}
 _FAST = {t: fastjsonschema.compile(v.schema | _DRAFT_7) for t, v in _BY_TYPE.items()}
 
 
+BATCH_LINES = 100_000  # a longer file is ingested in several batches, so memory stays bounded
+
+
 def load(paths: Iterable[str | Path]) -> Iterator[Batch]:
-    """One batch per file."""
+    """One batch per file, or per BATCH_LINES lines of a longer one."""
     for path in expand_paths(paths, SUFFIXES):
-        batch = Batch(SOURCE, input=str(path))
-        for item in json_objects(path, batch, "an event"):
-            collect(batch, item, parse_line(item))
-        yield batch
+        batch, parts = Batch(SOURCE, input=str(path)), 0
+        for item in json_object_lines(path, "an event"):
+            if isinstance(item, Rejection):
+                batch.rejections.append(item)
+            else:
+                collect(batch, item, parse_line(item))
+            if len(batch.records) + len(batch.rejections) >= BATCH_LINES:
+                yield batch
+                batch, parts = Batch(SOURCE, input=str(path)), parts + 1
+        if batch.records or batch.rejections or not parts:
+            yield batch
 
 
 def parse_line(item: JsonLine) -> Record | Rejection:

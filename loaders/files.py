@@ -4,6 +4,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +40,36 @@ class JsonLine:
 
 def read_json_lines(path: Path) -> Iterator[JsonLine | Rejection]:
     """Each non-blank line of a JSONL file parsed, or a Rejection saying why it is not JSON.
+    JSONL is streamed: a file of millions of lines is never held in memory at once.
 
     A file holding one pretty-printed JSON object (a saved hook payload) is read as one record,
     one holding a JSON array as one record per element (numbered by position).
     """
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        handle = path.open(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+    with handle:
+        try:
+            head = ""
+            for line in handle:  # blank lines, then the first one with text
+                head += line
+                if line.strip():
+                    break
+            first = head.strip()
+            if first[:1] in ("[", "{") and not _is_jsonl(first):
+                yield from _read_whole(path, head + handle.read())
+                return
+            yield from _numbered(path, chain(_split_lines(head), handle))
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+
+
+def _read_whole(path: Path, text: str) -> Iterator[JsonLine | Rejection]:
+    """A file whose first line is not JSON on its own: one pretty-printed object or array, or
+    else lines to reject one by one."""
     stripped = text.strip()
-    if stripped.startswith("[") and "\n" in stripped and not _is_jsonl(stripped):
+    if stripped.startswith("[") and "\n" in stripped:
         try:
             values = json.loads(stripped)
         except json.JSONDecodeError:
@@ -57,23 +78,34 @@ def read_json_lines(path: Path) -> Iterator[JsonLine | Rejection]:
             for n, value in enumerate(values, 1):
                 yield JsonLine(str(path), n, json.dumps(value), value)
             return
-    if stripped.startswith("{") and "\n" in stripped and not _is_jsonl(stripped):
+    if stripped.startswith("{") and "\n" in stripped:
         try:
             yield JsonLine(str(path), 1, stripped, json.loads(stripped))
             return
         except json.JSONDecodeError:
             pass
-    lines = text.split("\n")
+    yield from _numbered(path, iter(_split_lines(text)))
+
+
+def _split_lines(text: str) -> list[str]:
+    """Lines ending in their newline (only "\n" ends a line, as in a file read as text)."""
+    parts = text.split("\n")
+    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def _numbered(path: Path, lines: Iterator[str]) -> Iterator[JsonLine | Rejection]:
+    """Parse lines (each with its newline) and number them from 1."""
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
+        text = line.removesuffix("\n")
         try:
-            yield JsonLine(str(path), number, line, json.loads(line))
+            yield JsonLine(str(path), number, text, json.loads(text))
         except json.JSONDecodeError as exc:
-            truncated = number == len(lines) and not text.endswith("\n")
+            truncated = not line.endswith("\n")  # only the last line can lack one
             why = "truncated last line (the writer was interrupted)" if truncated else (
                 f"not valid JSON ({exc.msg} at column {exc.colno})")
-            yield Rejection(str(path), number, why, line[:10_000])
+            yield Rejection(str(path), number, why, text[:10_000])
 
 
 def _is_jsonl(text: str) -> bool:
@@ -85,16 +117,23 @@ def _is_jsonl(text: str) -> bool:
     return True
 
 
+def json_object_lines(path: Path, noun: str = "a record") -> Iterator[JsonLine | Rejection]:
+    """The JSON-object lines of a file, streamed; a line that is not a JSON object comes as a
+    Rejection with its reason."""
+    for item in read_json_lines(path):
+        if isinstance(item, Rejection) or isinstance(item.value, dict):
+            yield item
+        else:
+            yield Rejection(item.file, item.line, f"{noun} must be a JSON object", item.text)
+
+
 def json_objects(path: Path, batch: Batch, noun: str = "a record") -> list[JsonLine]:
     """The JSON-object lines of a file; lines that are not JSON objects go to the batch's
     rejections with their reason."""
     items: list[JsonLine] = []
-    for item in read_json_lines(path):
+    for item in json_object_lines(path, noun):
         if isinstance(item, Rejection):
             batch.rejections.append(item)
-        elif not isinstance(item.value, dict):
-            batch.rejections.append(Rejection(item.file, item.line,
-                                              f"{noun} must be a JSON object", item.text))
         else:
             items.append(item)
     return items

@@ -197,3 +197,11 @@ def test_demo_in_a_clean_directory(tmp_path: Path) -> None:
         "precise: 4 tainted, 1 unknown, 4 clean" in out
     assert "event log: 64 events, hash chain intact" in out
     assert list(tmp_path.iterdir()) == []  # nothing left behind
+
+
+def test_memory_limit_caps_the_store_and_a_bad_size_is_explained(
+        db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run("--db", db, "--memory-limit", "300MB", "gate", "code-pretrain@v1")
+    assert code == 1 and "TAINTED" in out
+    assert run("--db", db, "--memory-limit", "lots", "gate", "code-pretrain@v1")[0] == 2
+    assert "memory limit 'lots'" in capsys.readouterr().err

@@ -97,3 +97,9 @@ def test_carried_attribution_does_not_depend_on_arrival_order(tmp_path: Path) ->
     }
     assert intervals(FIXTURES / "events" / "history.ndjson", one_by_one=False) == expected
     assert intervals(shuffled, one_by_one=True) == expected
+
+
+def test_memory_limit_is_set_on_the_database() -> None:
+    store = Store(":memory:", memory_limit="300MB")
+    assert store.con.execute("SELECT current_setting('memory_limit')").fetchone()[0] in (
+        "286.1 MiB", "300.0 MB")

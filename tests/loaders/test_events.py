@@ -1,11 +1,14 @@
 import copy
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from lineage.store import Store
 from loaders import events
+from loaders.files import read_json_lines
 from tests.conftest import EXAMPLES, FIXTURES
 
 
@@ -57,3 +60,38 @@ def test_a_refused_event_is_explained_by_jsonschema(line: str) -> None:
     rejected = events.parse_line(item)
     assert isinstance(rejected, events.Rejection)
     assert rejected.line == 3 and rejected.reason
+
+
+def test_a_long_file_is_read_in_batches_and_nothing_is_lost(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = [json.dumps({"type": "output", "output": f"o{i}", "tool": "claude-code"})
+             for i in range(5)]
+    lines.insert(2, "{not json")
+    path = tmp_path / "long.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(events, "BATCH_LINES", 2)
+    batches = list(events.load([path]))
+    assert [(len(b.records), len(b.rejections)) for b in batches] == [(2, 0), (1, 1), (2, 0)]
+    assert batches[1].rejections[0].line == 3
+    store = Store(":memory:")
+    reports = [store.ingest(b) for b in batches]
+    assert sum(r.accepted for r in reports) == 5
+    again = [store.ingest(b) for b in events.load([path])]
+    assert sum(r.accepted for r in again) == 0
+    assert store.con.execute("SELECT count(*) FROM rejected").fetchone()[0] == 1
+
+
+def test_json_lines_are_streamed_with_their_numbers_and_a_truncated_tail(tmp_path: Path) -> None:
+    path = tmp_path / "e.ndjson"
+    path.write_text('\n\n{"a": "x\u2028y"}\r\n[1]\n{"b": 2')
+    items = list(read_json_lines(path))
+    assert [(i.line, type(i).__name__) for i in items] == [
+        (3, "JsonLine"), (4, "JsonLine"), (5, "Rejection")]
+    assert items[0].value == {"a": "x\u2028y"}
+    assert "truncated" in items[2].reason
+
+
+def test_a_pretty_printed_object_is_one_record(tmp_path: Path) -> None:
+    path = tmp_path / "hook.json"
+    path.write_text(json.dumps({"type": "output", "output": "o"}, indent=2))
+    assert [(i.line, i.value["output"]) for i in read_json_lines(path)] == [(1, "o")]
