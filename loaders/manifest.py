@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from lineage.facts import EXAMPLE_COLUMNS, Batch, Rejection
 from lineage.repos import normalize_remote
@@ -37,26 +38,30 @@ _SOURCE_FORMS = ("`source` {repo, commit|blob, path}, `source.swhid`, `source.se
                  "`path`")
 
 
+BATCH_ROWS = 500_000  # rows normalized and ingested at a time: a manifest of any size fits
+
+
 def load(paths: Iterable[str | Path]) -> Iterator[Batch]:
-    """One batch per manifest file."""
+    """One batch per manifest file, or per BATCH_ROWS rows of a longer one."""
     for path in expand_paths(paths, SUFFIXES):
-        yield read_manifest(path)
+        yield from read_manifest(path)
 
 
-def read_manifest(path: Path) -> Batch:
-    """Every row of one manifest: accepted rows as an example table, the others rejected with
-    their row number (the line number in JSONL) and reason."""
-    con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")  # never on our stdout
-    try:
-        if path.suffix == ".parquet":
-            _read_parquet(con, path)
-        else:
-            _read_jsonl(con, path)
-        con.execute(_NORMALIZE_SQL)
-        return _batch(con, path)
-    finally:
-        con.close()
+def read_manifest(path: Path) -> Iterator[Batch]:
+    """The rows of one manifest, BATCH_ROWS at a time: accepted rows as an example table, the
+    others rejected with their row number (the line number in JSONL) and reason."""
+    chunks = _parquet_chunks(path) if path.suffix == ".parquet" else _jsonl_chunks(path)
+    for chunk in chunks:
+        con = duckdb.connect()
+        con.execute("SET enable_progress_bar = false")  # never on our stdout
+        try:
+            con.register("_chunk", chunk)
+            con.execute("CREATE TABLE rows_in AS SELECT * FROM _chunk")
+            con.unregister("_chunk")
+            con.execute(_NORMALIZE_SQL)
+            yield _batch(con, path)
+        finally:
+            con.close()
 
 
 def read_rows(values: list[dict], origin: str, line: int = 1) -> Batch:
@@ -65,10 +70,8 @@ def read_rows(values: list[dict], origin: str, line: int = 1) -> Batch:
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
     try:
-        con.register("_lines", pa.table({
-            "row": pa.array(range(line, line + len(values)), pa.int64()),
-            "raw": pa.array([json.dumps(v) for v in values], pa.string()),
-            "truncated": pa.array([False] * len(values), pa.bool_())}))
+        con.register("_lines", _rows_in(range(line, line + len(values)),
+                                        [json.dumps(v) for v in values]))
         con.execute("CREATE TABLE rows_in AS SELECT * FROM _lines")
         con.unregister("_lines")
         con.execute(_NORMALIZE_SQL)
@@ -77,32 +80,59 @@ def read_rows(values: list[dict], origin: str, line: int = 1) -> Batch:
         con.close()
 
 
-def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+def _rows_in(numbers: Iterable[int], raws: list[str], truncated: int = -1) -> pa.Table:
+    """rows_in(row, raw, truncated): raw rows as JSON text with their numbers."""
+    numbers = list(numbers)
+    return pa.table({"row": pa.array(numbers, pa.int64()), "raw": pa.array(raws, pa.string()),
+                     "truncated": pa.array([n == truncated for n in numbers], pa.bool_())})
+
+
+def _parquet_chunks(path: Path) -> Iterator[pa.Table]:
+    """rows_in tables of BATCH_ROWS rows each, read by pyarrow a few row groups at a time;
+    each row becomes the JSON text of its columns (the event payload)."""
     try:
-        con.execute("""
-            CREATE TABLE rows_in AS
-            SELECT file_row_number + 1 AS row,
-                   to_json(struct_pack(*COLUMNS(* EXCLUDE (file_row_number))))::VARCHAR AS raw,
-                   false AS truncated
-            FROM read_parquet(?, file_row_number = true)""", [str(path)])
-    except duckdb.Error as exc:
+        parquet = pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as exc:
         raise InputError(f"{path}: not a readable Parquet file: {exc}") from exc
-
-
-def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        first = 1
+        for part in parquet.iter_batches(batch_size=BATCH_ROWS):
+            con.register("_part", pa.Table.from_batches([part]))
+            raw = con.sql("SELECT to_json(struct_pack(*COLUMNS(*)))::VARCHAR AS raw FROM _part"
+                          ).to_arrow_table()["raw"]
+            con.unregister("_part")
+            yield pa.table({"row": pa.array(range(first, first + len(raw)), pa.int64()),
+                            "raw": raw, "truncated": pa.repeat(False, len(raw))})
+            first += len(raw)
+        if first == 1:
+            yield _rows_in([], [])
+    finally:
+        con.close()
+
+
+def _jsonl_chunks(path: Path) -> Iterator[pa.Table]:
+    """rows_in tables of BATCH_ROWS non-blank lines each, streamed from the file."""
+    try:
+        handle = path.open(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
-    lines = text.split("\n")
-    numbers = [n for n, line in enumerate(lines, 1) if line.strip()]
-    last = len(lines) if not text.endswith("\n") else -1
-    con.register("_lines", pa.table({
-        "row": pa.array(numbers, pa.int64()),
-        "raw": pa.array([lines[n - 1] for n in numbers], pa.string()),
-        "truncated": pa.array([n == last for n in numbers], pa.bool_())}))
-    con.execute("CREATE TABLE rows_in AS SELECT * FROM _lines")
-    con.unregister("_lines")
+    numbers: list[int] = []
+    raws: list[str] = []
+    last, parts = -1, 0
+    with handle:
+        for number, line in enumerate(handle, 1):
+            if not line.endswith("\n"):
+                last = number
+            if line.strip():
+                numbers.append(number)
+                raws.append(line.removesuffix("\n"))
+            if len(numbers) == BATCH_ROWS:
+                yield _rows_in(numbers, raws, last)
+                numbers, raws, parts = [], [], parts + 1
+    if numbers or not parts:
+        yield _rows_in(numbers, raws, last)
 
 
 _STRING = "VARCHAR"

@@ -108,7 +108,7 @@ def test_parquet_with_no_source_column_rejects_each_row(tmp_path: Path) -> None:
     path = tmp_path / "m.parquet"
     pq.write_table(pa.table({"example_id": ["a", "b"], "dataset": ["d", "d"],
                              "version": ["1", "1"]}), path)
-    batch = manifest.read_manifest(path)
+    [batch] = manifest.read_manifest(path)
     assert [(r.line, r.reason[:9]) for r in batch.rejections] == [(1, "no source"),
                                                                    (2, "no source")]
 
@@ -117,7 +117,7 @@ def test_a_file_that_is_not_parquet_is_an_input_error(tmp_path: Path) -> None:
     path = tmp_path / "m.parquet"
     path.write_text("nope")
     with pytest.raises(manifest.InputError, match="not a readable Parquet file"):
-        manifest.read_manifest(path)
+        list(manifest.read_manifest(path))
 
 
 def test_the_documented_schema_agrees_with_the_loader() -> None:
@@ -129,8 +129,30 @@ def test_the_documented_schema_agrees_with_the_loader() -> None:
     for line in MANIFEST.read_text().splitlines():
         validator.validate(json.loads(line))
     bad = FIXTURES / "manifests" / "bad.jsonl"
-    rejected_by_loader = {r.line for r in manifest.read_manifest(bad).rejections}
+    rejected_by_loader = {r.line for b in manifest.read_manifest(bad) for r in b.rejections}
     for n, line in enumerate(bad.read_text().split("\n"), 1):
         if n in rejected_by_loader and n not in (5, 7, 12):
             # 5's reversed range is beyond JSON Schema; 7 and 12 are not JSON
             assert not validator.is_valid(json.loads(line)), f"line {n} should be invalid"
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_a_long_manifest_is_read_in_batches_with_file_row_numbers(
+        scenario: Store, tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [r for r in map(json.loads, MANIFEST.read_text().splitlines()) if "blob_id" not in r]
+    rows.insert(4, {"example_id": "no-source", "dataset": "code-sft", "version": "v1"})
+    path = tmp_path / f"m{suffix}"
+    if suffix == ".parquet":
+        columns = sorted({k for r in rows for k in r})
+        pq.write_table(pa.Table.from_pylist([{k: r.get(k) for k in columns} for r in rows]),
+                       path)
+    else:
+        path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    monkeypatch.setattr(manifest, "BATCH_ROWS", 3)
+    batches = list(manifest.read_manifest(path))
+    assert len(batches) == 3
+    assert [(r.line, r.reason[:9]) for b in batches for r in b.rejections] == [(5, "no source")]
+    reports = [scenario.ingest(b) for b in batches]
+    assert (sum(r.accepted for r in reports), sum(r.rejected for r in reports)) == (8, 1)
+    assert status(scenario, "code-sft@v1:sft-006", "precise") == "TAINTED"
+    assert status(scenario, "code-sft@v1:sft-004", "precise") == "UNKNOWN"
