@@ -218,10 +218,13 @@ def _roots(store: Store, seq: int, policy: Policy | None, after: int = 0) -> np.
     """The outputs and sessions the policy restricts, defined after `after` and by `seq`."""
     rules = [_restriction_sql(r) for r in (policy.restrict if policy else ())]
     where = " OR ".join(sql for sql, _ in rules) or "false"
+    # Materialized first: else DuckDB evaluates the rules' JSON on every node, not on outputs.
     return np.asarray(store.con.execute(f"""
-        SELECT n.id FROM nodes n
-        WHERE n.kind IN ('{NodeKind.OUTPUT}', '{NodeKind.SESSION}')
-          AND n.defined_seq > ? AND n.defined_seq <= ? AND ({where}) ORDER BY n.id""",
+        WITH n AS MATERIALIZED (
+            SELECT id, attrs FROM nodes
+            WHERE kind IN ('{NodeKind.OUTPUT}', '{NodeKind.SESSION}')
+              AND defined_seq > ? AND defined_seq <= ?)
+        SELECT n.id FROM n WHERE ({where}) ORDER BY n.id""",
                                         [after, seq] + [p for _, ps in rules for p in ps]
                                         ).fetchnumpy()["id"], dtype=np.int64)
 

@@ -97,12 +97,21 @@ class Expander(Protocol):
 
 
 class _Csr:
-    def __init__(self, graph: Graph, size: int) -> None:
-        self.order = np.argsort(graph.src)
-        self.dst = graph.dst[self.order]
-        self.fields = {f: getattr(graph, f) for f in EDGE}  # gathered through `order` on use
+    """Out-edges by source: edges sorted by src with offsets per node. `edge` maps a sorted
+    position to the edge's index in `fields` (the graph's, or a parent graph's)."""
+
+    def __init__(self, src: np.ndarray, dst: np.ndarray, size: int,
+                 fields: dict[str, np.ndarray], edge: np.ndarray | None = None) -> None:
+        order = np.argsort(src, kind="stable")
+        self.dst = dst[order]
+        self.edge = order if edge is None else edge[order]
+        self.fields = fields  # gathered through `edge` on use
         self.offsets = np.zeros(size + 1, dtype=np.int64)
-        np.cumsum(np.bincount(graph.src, minlength=size), out=self.offsets[1:])
+        np.cumsum(np.bincount(src, minlength=size), out=self.offsets[1:])
+
+    @classmethod
+    def of(cls, graph: Graph, size: int) -> "_Csr":
+        return cls(graph.src, graph.dst, size, {f: getattr(graph, f) for f in EDGE})
 
     def expand(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, Via]:
         start = self.offsets[nodes]
@@ -111,7 +120,34 @@ class _Csr:
         owner = np.repeat(np.arange(len(nodes)), deg)
         first = np.repeat(np.cumsum(deg) - deg, deg)
         picks = np.repeat(start, deg) + (np.arange(total) - first)
-        return owner, self.dst[picks], Via(self.order[picks], self.fields)
+        return owner, self.dst[picks], Via(self.edge[picks], self.fields)
+
+
+class _Levels:
+    """Out-edges of each level's frontier. The first SCANS levels find them with one pass
+    over the edge arrays (cheaper than sorting ten million edges, and lineage is mostly a few
+    levels deep); a deeper walk sorts the graph into a CSR once and uses it from then on."""
+
+    SCANS = 12
+
+    def __init__(self, graph: Graph, size: int) -> None:
+        self.graph, self.size, self.scans = graph, size, 0
+        self.fields = {f: getattr(graph, f) for f in EDGE}
+        self.csr: _Csr | None = None
+
+    def expand(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, Via]:
+        if self.csr is None and self.scans >= self.SCANS:
+            self.csr = _Csr.of(self.graph, self.size)
+        if self.csr is not None:
+            return self.csr.expand(nodes)
+        self.scans += 1
+        unique, position = np.unique(nodes, return_inverse=True)
+        wanted = np.zeros(self.size, dtype=bool)
+        wanted[unique] = True
+        picks = np.flatnonzero(wanted[self.graph.src])
+        local = _Csr(np.searchsorted(unique, self.graph.src[picks]), self.graph.dst[picks],
+                     len(unique), self.fields, picks)
+        return local.expand(position)
 
 
 def _subgraph(graph: Graph, pick: np.ndarray) -> Graph:
@@ -132,7 +168,7 @@ class FetchedEdges:
             z = np.zeros(0, dtype=np.int64)
             return z, z, Via(z, {f: z for f in EDGE})
         graph.src = np.searchsorted(unique, graph.src)
-        return _Csr(graph, len(unique)).expand(position)
+        return _Csr.of(graph, len(unique)).expand(position)
 
 
 def _empty() -> Rows:
@@ -230,12 +266,12 @@ def propagate(graph: Graph, size: int, roots: np.ndarray, waived: np.ndarray,
     """
     root_of = np.full(size, NONE, dtype=np.int64)
     root_of[roots] = np.arange(len(roots))
-    csr = _Csr(graph, size)
-    strict = _spread(csr, _root_rows(roots, waived), waived, root_of) if len(roots) else _empty()
+    edges = _Levels(graph, size)
+    strict = _spread(edges, _root_rows(roots, waived), waived, root_of) if len(roots) else _empty()
     precise_seed = _precise_seeds(graph, strict, waived, attributions)
-    precise = (_spread(_Csr(_subgraph(graph, graph.kind == DERIVED), size), precise_seed, waived,
+    precise = (_spread(_Levels(_subgraph(graph, graph.kind == DERIVED), size), precise_seed, waived,
                        root_of) if len(precise_seed.node) else _empty())
-    return strict, precise, _incomplete(csr, missing, size)
+    return strict, precise, _incomplete(_Levels(graph, size), missing, size)
 
 
 def _root_rows(roots: np.ndarray, waived: np.ndarray) -> Rows:
@@ -352,7 +388,7 @@ def extend(delta: Graph, size: int, roots: np.ndarray, new_roots: np.ndarray,
     base_strict, base_precise, base_incomplete = base
     root_of = np.full(size, NONE, dtype=np.int64)
     root_of[roots] = np.arange(len(roots))
-    delta_csr = _Csr(delta, size)
+    delta_csr = _Csr.of(delta, size)
     seed = _concat([_root_rows(new_roots, waived), _step(delta_csr, base_strict, waived)])
     strict = _spread(all_edges, seed, waived, root_of, known=base_strict)
     strict_all = _concat([base_strict, strict])
@@ -361,7 +397,7 @@ def extend(delta: Graph, size: int, roots: np.ndarray, new_roots: np.ndarray,
                                                   | (delta.kind == TRANSCRIBED)]]))
     precise_seed = _concat([
         _precise_seeds(chunks_from(touched), strict_all, waived, attributions),
-        _step(_Csr(_subgraph(delta, delta.kind == DERIVED), size), base_precise, waived)])
+        _step(_Csr.of(_subgraph(delta, delta.kind == DERIVED), size), base_precise, waived)])
     precise = (_spread(derived_edges, precise_seed, waived, root_of, known=base_precise)
                if len(precise_seed.node) else _empty())
     inc_node, inc_missing = base_incomplete

@@ -57,3 +57,22 @@ def test_a_node_reached_behind_a_waiver_and_for_real_keeps_both_rows() -> None:
                                          np.zeros(0, dtype=np.int64))
     got = rows(strict)
     assert (4, 1, 2, 2) in got and (4, 1, 5, NONE) in got  # blocked via 2, real via 3 -> 5
+
+
+def test_a_walk_deeper_than_the_scanned_levels_goes_on_through_the_csr() -> None:
+    # output 0 wrote version 1; versions 1..40 revise each other; 40 is chunked into 41,
+    # and 100 (never ingested) sits at the head of a chain as deep
+    depth = 40
+    chain = [(0, 1, WROTE, 1, 3, True)] + [
+        (v, v + 1, REVISED, NONE, NONE, False) for v in range(1, depth)] + [
+        (depth, depth + 1, CHUNKED, NONE, NONE, False)] + [
+        (v, v + 1, REVISED, NONE, NONE, False) for v in range(100, 100 + depth)]
+    size = 100 + depth + 1
+    spans = (np.array([depth]), np.array([0]), np.array([1]), np.array([3]))  # carried to 40
+    strict, precise, (inc_node, _) = propagation.propagate(
+        graph(*chain), size, np.array([0]), np.zeros(size, dtype=bool), spans, np.array([100]))
+    assert depth > propagation._Levels.SCANS
+    got = dict(zip(strict.node.tolist(), strict.depth.tolist(), strict=True))
+    assert got == {v: v for v in range(depth + 2)}
+    assert precise.node.tolist() == [depth + 1]
+    assert sorted(inc_node.tolist()) == list(range(100, 100 + depth + 1))
