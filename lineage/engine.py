@@ -568,9 +568,10 @@ def resolve_dataset(store: Store, spec: str, as_of: int) -> tuple[str, str]:
 
 
 def _members_sql() -> str:
-    """The examples of dataset version $dv as of $s: members of it or of one of its shards."""
+    """The examples (id, repo) of dataset version $dv as of $s: members of it or of one of its
+    shards."""
     return f"""
-        SELECT x.id FROM nodes x
+        SELECT x.id, x.repo FROM nodes x
         WHERE x.kind = '{NodeKind.EXAMPLE}' AND x.defined_seq <= $s AND x.id IN (
             SELECT m.src FROM edges m
             WHERE m.kind = '{EdgeKind.MEMBER}' AND m.seq <= $s AND (m.dst = $dv OR m.dst IN (
@@ -578,9 +579,10 @@ def _members_sql() -> str:
                 WHERE s.kind = '{EdgeKind.MEMBER}' AND s.dst = $dv AND s.seq <= $s)))"""
 
 
-def example_statuses_sql() -> str:
-    """SQL for (id, key, example id, status, sources JSON) of every example of one dataset
-    version; parameters $run, $mode, $s (as-of seq) and $dv (dataset version node id)."""
+def _statuses_sql() -> str:
+    """SQL for (id, repo, status, sources JSON, missing) of every example of one dataset
+    version, without keys (a gate lists few): parameters $run, $mode, $s (as-of seq) and $dv
+    (dataset version node id)."""
     return f"""
         WITH members AS ({_members_sql()}),
         hits AS (
@@ -588,13 +590,22 @@ def example_statuses_sql() -> str:
             FROM taint t JOIN members m ON m.id = t.node JOIN nodes r ON r.id = t.root
             WHERE t.run = $run AND t.mode = $mode AND t.blocked_by IS NULL
             GROUP BY t.node)
-        SELECT x.id, x.key, json_extract_string(x.attrs, '$.example') AS example,
+        SELECT m.id, m.repo,
                CASE WHEN h.node IS NOT NULL THEN '{TAINTED}'
                     WHEN i.node IS NOT NULL THEN '{UNKNOWN}' ELSE '{CLEAN}' END AS status,
                coalesce(h.sources, []) AS sources, i.missing
-        FROM members m JOIN nodes x ON x.id = m.id
-        LEFT JOIN hits h ON h.node = x.id
-        LEFT JOIN incomplete i ON i.run = $run AND i.node = x.id"""
+        FROM members m
+        LEFT JOIN hits h ON h.node = m.id
+        LEFT JOIN incomplete i ON i.run = $run AND i.node = m.id"""
+
+
+def example_statuses_sql() -> str:
+    """SQL for (id, key, example id, status, sources JSON, missing) of every example of one
+    dataset version; the parameters of `_statuses_sql`."""
+    return f"""
+        SELECT g.id, x.key, json_extract_string(x.attrs, '$.example') AS example, g.status,
+               g.sources, g.missing
+        FROM ({_statuses_sql()}) g JOIN nodes x ON x.id = g.id"""
 
 
 def gate(store: Store, run: TaintRun, dataset: str, mode: str, *, allow_unknown: bool = False,
@@ -607,14 +618,16 @@ def gate(store: Store, run: TaintRun, dataset: str, mode: str, *, allow_unknown:
     assert dv is not None
     con = store.con
     params = {"run": run.run, "mode": mode, "s": run.as_of.seq, "dv": dv.id}
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _gate AS {example_statuses_sql()}", params)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _gate AS {_statuses_sql()}", params)
     counts = dict(con.execute("SELECT status, count(*) FROM _gate GROUP BY status").fetchall())
     total = sum(counts.values())
-    tainted_rows = con.execute(
-        "SELECT id, key, sources FROM _gate WHERE status = ? ORDER BY key LIMIT ?",
-        [TAINTED, max_listed]).fetchall()
+
+    def listed(status: str) -> list[tuple[Any, ...]]:
+        return con.execute("""
+            SELECT g.id, x.key, g.sources, g.missing FROM _gate g JOIN nodes x ON x.id = g.id
+            WHERE g.status = ? ORDER BY x.key LIMIT ?""", [status, max_listed]).fetchall()
     tainted = []
-    for n, (nid, key, sources) in enumerate(tainted_rows):
+    for n, (nid, key, sources, _) in enumerate(listed(TAINTED)):
         entry: dict[str, Any] = {"example": key, "sources": sources, "path": None}
         if n < max_paths:
             root = store.node(sources[0])
@@ -622,21 +635,18 @@ def gate(store: Store, run: TaintRun, dataset: str, mode: str, *, allow_unknown:
             entry["path"] = [s.as_dict() for s in witness_path(store, run, nid, root.id, mode)]
         tainted.append(entry)
     unknown = [{"example": key, "reason": unknown_reason(store, missing)}
-               for key, missing in con.execute(
-                   "SELECT key, missing FROM _gate WHERE status = ? ORDER BY key LIMIT ?",
-                   [UNKNOWN, max_listed]).fetchall()]
+               for _, key, _, missing in listed(UNKNOWN)]
     by_tool = [{"tool": t, "model": m, "examples": c} for t, m, c in con.execute("""
         SELECT json_extract_string(r.attrs, '$.tool'), json_extract_string(r.attrs, '$.model'),
                count(DISTINCT g.id)
         FROM _gate g, unnest(g.sources) AS s(src) JOIN nodes r ON r.key = s.src
         WHERE g.status = ? GROUP BY ALL ORDER BY 3 DESC, 1, 2""", [TAINTED]).fetchall()]
     by_repo = [{"repo": r, "tainted": t, "unknown": u, "clean": c} for r, t, u, c in con.execute(
-        f"""SELECT coalesce(json_extract_string(x.attrs, '$.repo'), '(no source repository)')
-                 AS repo,
+        f"""SELECT coalesce(repo, '(no source repository)') AS repo,
                count(*) FILTER (WHERE status = '{TAINTED}'),
                count(*) FILTER (WHERE status = '{UNKNOWN}'),
                count(*) FILTER (WHERE status = '{CLEAN}')
-        FROM _gate g JOIN nodes x ON x.id = g.id GROUP BY 1 ORDER BY 1""").fetchall()]
+        FROM _gate GROUP BY 1 ORDER BY 1""").fetchall()]
     waived_ids = [r[0] for r in con.execute(f"""
         SELECT DISTINCT t.blocked_by FROM taint t JOIN _gate g ON g.id = t.node
         WHERE t.run = ? AND t.mode = ? AND t.blocked_by IS NOT NULL

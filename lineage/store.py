@@ -144,7 +144,13 @@ class Store:
         # kept per database in this process and shared by its cursors.
         self.memo: dict[str, Any] = {}
         if not read_only:
+            adding_repo = self.con.execute(
+                "SELECT count(*) = 1 FROM duckdb_tables() WHERE table_name = 'nodes' "
+                "AND NOT EXISTS (SELECT 1 FROM duckdb_columns() WHERE table_name = 'nodes' "
+                "AND column_name = 'repo')").fetchone()[0]
             self.con.execute(schema.ddl())
+            if adding_repo:
+                self.con.execute("UPDATE nodes SET repo = json_extract_string(attrs, '$.repo')")
 
     def cursor(self) -> "Store":
         """Another handle on the same database for use from another thread (a server request):
@@ -480,13 +486,14 @@ class Store:
                    min(ord) AS ord
             FROM {facts} GROUP BY key""")
         con.execute("""
-            INSERT INTO nodes
+            INSERT INTO nodes (id, key, kind, attrs, first_seq, defined_seq, repo)
             SELECT (SELECT coalesce(max(id), 0) FROM nodes) + row_number() OVER (ORDER BY ord),
-                   key, kind, attrs, first_seq, defined_seq
+                   key, kind, attrs, first_seq, defined_seq, json_extract_string(attrs, '$.repo')
             FROM _node_facts f WHERE NOT EXISTS (SELECT 1 FROM nodes n WHERE n.key = f.key)
             ORDER BY ord""")
         con.execute("""
-            UPDATE nodes SET attrs = f.attrs, defined_seq = f.defined_seq
+            UPDATE nodes SET attrs = f.attrs, defined_seq = f.defined_seq,
+                             repo = json_extract_string(f.attrs, '$.repo')
             FROM _node_facts f
             WHERE nodes.key = f.key AND nodes.defined_seq IS NULL
               AND f.defined_seq IS NOT NULL""")
@@ -530,7 +537,7 @@ class Store:
             SELECT x.row, x.origin, x.payload, x.path, x.span_start, x.span_end, lc
             FROM (SELECT r.*, TRY_CAST(json_extract_string(coalesce(t.attrs, n.attrs),
                                        '$.line_count') AS BIGINT) AS lc
-                  FROM _rows r JOIN nodes n ON n.key = {file_key}
+                  FROM (SELECT *, {file_key} AS file FROM _rows) r JOIN nodes n ON n.key = r.file
                   LEFT JOIN aliases al ON al.alias = n.id
                   LEFT JOIN nodes t ON t.id = al.target
                   WHERE r.span_unit = 'line') x

@@ -31,14 +31,19 @@ CREATE TABLE IF NOT EXISTS events (
 );
 
 -- Graph nodes. `defined_seq` is NULL while a node is only referenced (its lineage is unknown).
+-- `repo` repeats attrs.repo, so a gate groups ten million examples by repository without
+-- parsing their JSON.
 CREATE TABLE IF NOT EXISTS nodes (
     id           BIGINT PRIMARY KEY,
     key          VARCHAR NOT NULL UNIQUE,
     kind         VARCHAR NOT NULL,
     attrs        VARCHAR NOT NULL,
     first_seq    BIGINT NOT NULL,
-    defined_seq  BIGINT
+    defined_seq  BIGINT,
+    repo         VARCHAR
 );
+-- Stores made before `repo`: the store fills it once when it adds it.
+ALTER TABLE nodes ADD COLUMN IF NOT EXISTS repo VARCHAR;
 
 -- Edges point from ancestor to descendant. A span is the part of `dst` (or of `src` for
 -- chunking) the edge is about, in `span_unit` (line or byte), 1-based and inclusive.

@@ -103,3 +103,17 @@ def test_memory_limit_is_set_on_the_database() -> None:
     store = Store(":memory:", memory_limit="300MB")
     assert store.con.execute("SELECT current_setting('memory_limit')").fetchone()[0] in (
         "286.1 MiB", "300.0 MB")
+
+
+def test_a_store_made_before_nodes_kept_their_repo_gets_it_filled_once(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    with Store(path) as store:
+        load_events(store, EXAMPLES / "events.ndjson")
+        store.con.execute("ALTER TABLE nodes DROP COLUMN repo")
+    with Store(path) as store:
+        filled, differ = store.con.execute("""
+            SELECT count(*) FILTER (WHERE repo IS NOT NULL),
+                   count(*) FILTER (WHERE repo IS DISTINCT FROM
+                                    json_extract_string(attrs, '$.repo'))
+            FROM nodes""").fetchone()
+    assert filled > 10 and differ == 0
