@@ -229,10 +229,17 @@ def _roots(store: Store, seq: int, policy: Policy | None, after: int = 0) -> np.
                                         ).fetchnumpy()["id"], dtype=np.int64)
 
 
-def _attributions(store: Store, seq: int) -> tuple[np.ndarray, ...]:
-    spans = store.con.execute("""
-        SELECT file_version, output, line_start, coalesce(line_end, -1) AS line_end
-        FROM attributions WHERE seq <= ?""", [seq]).fetchnumpy()
+def _attributions(store: Store, seq: int, roots: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The intervals restricted outputs (`roots`) wrote, as of `seq`: only theirs decide a
+    precise verdict."""
+    store.register("_roots", pa.table({"id": roots.astype(np.int64)}))
+    try:
+        spans = store.con.execute("""
+            SELECT file_version, output, line_start, coalesce(line_end, -1) AS line_end
+            FROM attributions WHERE seq <= ? AND output IN (SELECT id FROM _roots)""",
+                                  [seq]).fetchnumpy()
+    finally:
+        store.con.unregister("_roots")
     return tuple(np.asarray(spans[c], dtype=np.int64)
                  for c in ("file_version", "output", "line_start", "line_end"))
 
@@ -280,13 +287,21 @@ def _extend(store: Store, run: int, base: int, old: int, seq: int, policy: Polic
             WHERE i.run = ? AND n.defined_seq > ? AND n.defined_seq <= ?""",
                    [base, old, seq]).fetchone()[0]:
         return False
+    # The appended edges, and older ones whose source got its first name since (a file at a
+    # commit resolved to its version); the seq filters let DuckDB skip old row groups.
+    renamed = con.execute("SELECT count(*) > 0 FROM aliases WHERE seq > ? AND seq <= ?",
+                          [old, seq]).fetchone()[0]
     delta = _graph(con.execute(f"""
         WITH names AS (SELECT alias, min(target) AS target, min(seq) AS seq FROM aliases
                        WHERE seq <= $s GROUP BY alias)
         SELECT coalesce(a.target, e.src) AS src, e.dst, {_EDGE_COLUMNS}
         FROM edges e LEFT JOIN names a ON a.alias = e.src
-        WHERE e.seq <= $s AND e.kind IN ({_DERIVATION_SQL})
-          AND (e.seq > $old OR a.seq > $old)""", {"s": seq, "old": old}).fetchnumpy())
+        WHERE e.seq > $old AND e.seq <= $s AND e.kind IN ({_DERIVATION_SQL})
+        UNION ALL
+        SELECT a.target, e.dst, {_EDGE_COLUMNS}
+        FROM edges e JOIN names a ON a.alias = e.src
+        WHERE $renamed AND a.seq > $old AND e.seq <= $old AND e.kind IN ({_DERIVATION_SQL})""",
+                               {"s": seq, "old": old, "renamed": renamed}).fetchnumpy())
     size, waived = _waived(store, waivers)
     rows = con.execute("""
         SELECT mode, node, root, coalesce(pred, -1) AS pred, depth,
@@ -318,7 +333,7 @@ def _extend(store: Store, run: int, base: int, old: int, seq: int, policy: Polic
         propagation.FetchedEdges(_edges_out_of(store, seq, all_kinds)),
         propagation.FetchedEdges(_edges_out_of(store, seq, [EdgeKind.DERIVED])),
         _edges_out_of(store, seq, [EdgeKind.CHUNKED, EdgeKind.TRANSCRIBED]),
-        _attributions(store, seq), np.asarray(attributed, dtype=np.int64),
+        _attributions(store, seq, roots), np.asarray(attributed, dtype=np.int64),
         np.asarray(undefined, dtype=np.int64))
     con.execute("INSERT INTO taint SELECT ? AS run, * EXCLUDE (run) FROM taint WHERE run = ?",
                 [run, base])
@@ -372,8 +387,9 @@ def _materialize(store: Store, run: int, seq: int, policy: Policy | None,
     undefined = np.zeros(size, dtype=bool)
     undefined[con.execute("SELECT id FROM nodes WHERE defined_seq IS NULL OR defined_seq > ?",
                           [seq]).fetchnumpy()["id"]] = True
+    roots = _roots(store, seq, policy)
     strict, precise, (inc_node, inc_missing) = propagation.propagate(
-        graph, size, _roots(store, seq, policy), waived, _attributions(store, seq),
+        graph, size, roots, waived, _attributions(store, seq, roots),
         np.unique(graph.src[undefined[graph.src]]))
     _store_rows(store, run, strict, precise, inc_node, inc_missing)
 

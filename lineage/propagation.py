@@ -97,25 +97,30 @@ class Expander(Protocol):
 
 
 class _Csr:
-    """Out-edges by source: edges sorted by src with offsets per node. `edge` maps a sorted
-    position to the edge's index in `fields` (the graph's, or a parent graph's)."""
+    """Out-edges by source: edges sorted by src, with offsets per distinct source (a graph
+    of a few appended edges costs what it holds, not what the node ids span). `edge` maps a
+    sorted position to the edge's index in `fields` (the graph's, or a parent graph's)."""
 
-    def __init__(self, src: np.ndarray, dst: np.ndarray, size: int,
-                 fields: dict[str, np.ndarray], edge: np.ndarray | None = None) -> None:
+    def __init__(self, src: np.ndarray, dst: np.ndarray, fields: dict[str, np.ndarray],
+                 edge: np.ndarray | None = None) -> None:
         order = np.argsort(src, kind="stable")
         self.dst = dst[order]
         self.edge = order if edge is None else edge[order]
         self.fields = fields  # gathered through `edge` on use
-        self.offsets = np.zeros(size + 1, dtype=np.int64)
-        np.cumsum(np.bincount(src, minlength=size), out=self.offsets[1:])
+        self.sources, counts = np.unique(src[order], return_counts=True)
+        self.offsets = np.zeros(len(self.sources) + 1, dtype=np.int64)
+        np.cumsum(counts, out=self.offsets[1:])
 
     @classmethod
-    def of(cls, graph: Graph, size: int) -> "_Csr":
-        return cls(graph.src, graph.dst, size, {f: getattr(graph, f) for f in EDGE})
+    def of(cls, graph: Graph) -> "_Csr":
+        return cls(graph.src, graph.dst, {f: getattr(graph, f) for f in EDGE})
 
     def expand(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, Via]:
-        start = self.offsets[nodes]
-        deg = self.offsets[nodes + 1] - start
+        at = np.searchsorted(self.sources, nodes)
+        found = at < len(self.sources)
+        found[found] = self.sources[at[found]] == nodes[found]
+        start = np.where(found, self.offsets[np.minimum(at, len(self.sources))], 0)
+        deg = np.where(found, self.offsets[np.minimum(at + 1, len(self.sources))] - start, 0)
         total = int(deg.sum())
         owner = np.repeat(np.arange(len(nodes)), deg)
         first = np.repeat(np.cumsum(deg) - deg, deg)
@@ -137,7 +142,7 @@ class _Levels:
 
     def expand(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, Via]:
         if self.csr is None and self.scans >= self.SCANS:
-            self.csr = _Csr.of(self.graph, self.size)
+            self.csr = _Csr.of(self.graph)
         if self.csr is not None:
             return self.csr.expand(nodes)
         self.scans += 1
@@ -146,7 +151,7 @@ class _Levels:
         wanted[unique] = True
         picks = np.flatnonzero(wanted[self.graph.src])
         local = _Csr(np.searchsorted(unique, self.graph.src[picks]), self.graph.dst[picks],
-                     len(unique), self.fields, picks)
+                     self.fields, picks)
         return local.expand(position)
 
 
@@ -168,7 +173,7 @@ class FetchedEdges:
             z = np.zeros(0, dtype=np.int64)
             return z, z, Via(z, {f: z for f in EDGE})
         graph.src = np.searchsorted(unique, graph.src)
-        return _Csr.of(graph, len(unique)).expand(position)
+        return _Csr.of(graph).expand(position)
 
 
 def _empty() -> Rows:
@@ -182,22 +187,24 @@ def _concat(parts: list[Rows]) -> Rows:
     return Rows(*(np.concatenate([getattr(p, f) for p in parts]) for f in FIELDS))
 
 
-def _keys(node: np.ndarray, root: np.ndarray, roots: int) -> np.ndarray:
-    return node.astype(np.int64) * np.int64(roots + 1) + root
+def _keys(rows: Rows, roots: np.ndarray) -> np.ndarray:
+    """One int64 per (node, root) pair; `roots` is every root, sorted."""
+    return rows.node.astype(np.int64) * np.int64(len(roots) + 1) + np.searchsorted(roots,
+                                                                                  rows.root)
 
 
-def _spread(edges: Expander, seed: Rows, waived: np.ndarray, root_of: np.ndarray,
+def _spread(edges: Expander, seed: Rows, waived: np.ndarray, roots: np.ndarray,
             known: Rows | None = None) -> Rows:
     """Breadth first from `seed` rows, per root; returns the rows not in `known`. A (node,
     root) pair already reached for real is never revisited; one reached only behind a waiver
-    is revisited when reached for real. `root_of` maps a root's node id to its index."""
-    roots = int(root_of.max()) + 1 if len(root_of) else 1
+    is revisited when reached for real. `roots` is every root, sorted (a (node, root) pair
+    is keyed by the root's position there)."""
     real = np.zeros(0, dtype=np.int64)
     behind: set[tuple[int, int]] = set()
     done: list[Rows] = []
     frontier = seed
     for rows in ([known] if known is not None else []) + [seed]:
-        keep, real = _unseen(rows, _keys(rows.node, root_of[rows.root], roots), real, behind)
+        keep, real = _unseen(rows, _keys(rows, roots), real, behind)
         frontier = _take(rows, keep)
     done.append(frontier)
     while len(frontier.node):
@@ -215,7 +222,7 @@ def _spread(edges: Expander, seed: Rows, waived: np.ndarray, root_of: np.ndarray
                                       {"kind": position, "span_start": position,
                                        "span_end": position, "span_unit": position,
                                        "seq": via.fields["seq"][via.picks]}))
-        keep, real = _unseen(rows, _keys(rows.node, root_of[rows.root], roots), real, behind)
+        keep, real = _unseen(rows, _keys(rows, roots), real, behind)
         frontier = _take(rows, keep)
         for field, values in via.gather(frontier.kind).items():
             setattr(frontier, field, values)
@@ -227,12 +234,30 @@ def _unseen(rows: Rows, key: np.ndarray, real: np.ndarray, behind: set[tuple[int
             ) -> tuple[np.ndarray, np.ndarray]:
     """Which rows are new: not reached for real (`real`, sorted keys), nor behind the same
     waiver (`behind`, updated). Returns the mask and `real` with the new real keys."""
-    keep = ~np.isin(key, real)
+    at = np.searchsorted(real, key)
+    keep = np.ones(len(key), dtype=bool)
+    inside = at < len(real)
+    keep[inside] = real[at[inside]] != key[inside]
     for i in np.nonzero(keep & (rows.blocked != NONE))[0].tolist():
         pair = (int(key[i]), int(rows.blocked[i]))
         keep[i] = pair not in behind
         behind.add(pair)
-    return keep, np.union1d(real, key[keep & (rows.blocked == NONE)])
+    fresh = np.sort(key[keep & (rows.blocked == NONE)])
+    return keep, _merge_sorted(real, fresh[np.r_[True, fresh[1:] != fresh[:-1]]]
+                               if len(fresh) else fresh)
+
+
+def _merge_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The union of two sorted arrays of distinct keys that share none, sorted."""
+    if not len(b):
+        return a
+    out = np.empty(len(a) + len(b), dtype=np.int64)
+    where = np.searchsorted(a, b) + np.arange(len(b))
+    mask = np.ones(len(out), dtype=bool)
+    mask[where] = False
+    out[where] = b
+    out[mask] = a
+    return out
 
 
 def _take(rows: Rows, keep: np.ndarray) -> Rows:
@@ -264,13 +289,12 @@ def propagate(graph: Graph, size: int, roots: np.ndarray, waived: np.ndarray,
     (file version, output, first line, last line or NONE) of the intervals as of the run;
     `missing` the nodes referenced but never ingested.
     """
-    root_of = np.full(size, NONE, dtype=np.int64)
-    root_of[roots] = np.arange(len(roots))
+    roots = np.sort(roots)
     edges = _Levels(graph, size)
-    strict = _spread(edges, _root_rows(roots, waived), waived, root_of) if len(roots) else _empty()
+    strict = _spread(edges, _root_rows(roots, waived), waived, roots) if len(roots) else _empty()
     precise_seed = _precise_seeds(graph, strict, waived, attributions)
     precise = (_spread(_Levels(_subgraph(graph, graph.kind == DERIVED), size), precise_seed, waived,
-                       root_of) if len(precise_seed.node) else _empty())
+                       roots) if len(precise_seed.node) else _empty())
     return strict, precise, _incomplete(_Levels(graph, size), missing, size)
 
 
@@ -340,25 +364,25 @@ def _incomplete(edges: Expander, missing: np.ndarray, size: int,
     """Nodes downstream of never-ingested ones, each with the smallest missing ancestor of
     the first level that reached it; with `known` rows, only the new ones. `seed` adds
     (node, missing) rows reached by other means (an appended edge)."""
-    reached = np.full(size, NONE, dtype=np.int64)
+    reached = np.zeros(size, dtype=np.int64)  # missing ancestor + 1; 0: not reached
     if known is not None:
-        reached[known[0]] = known[1]
+        reached[known[0]] = known[1] + 1
     start = np.unique(missing.astype(np.int64))
     frontier, via = start, start
     if seed is not None and len(seed[0]):
         frontier, via = np.concatenate([frontier, seed[0]]), np.concatenate([via, seed[1]])
-    fresh = reached[frontier] == NONE
+    fresh = reached[frontier] == 0
     frontier, via = _first_node(frontier[fresh], via[fresh])
-    reached[frontier] = via
+    reached[frontier] = via + 1
     nodes, found = [frontier], [via]
     while len(frontier):
         owner, nxt, _ = edges.expand(frontier)
-        fresh = reached[nxt] == NONE
-        nxt, via = nxt[fresh], reached[frontier[owner[fresh]]]
+        fresh = reached[nxt] == 0
+        nxt, via = nxt[fresh], reached[frontier[owner[fresh]]] - 1
         if not len(nxt):
             break
         frontier, via = _first_node(nxt, via)
-        reached[frontier] = via
+        reached[frontier] = via + 1
         nodes.append(frontier)
         found.append(via)
     return np.concatenate(nodes), np.concatenate(found)
@@ -386,19 +410,18 @@ def extend(delta: Graph, size: int, roots: np.ndarray, new_roots: np.ndarray,
     `chunks_from(nodes)` returns the chunked and transcribed edges out of `nodes` as a Graph.
     Incomplete rows are only added: the caller recomputes when a missing node was defined."""
     base_strict, base_precise, base_incomplete = base
-    root_of = np.full(size, NONE, dtype=np.int64)
-    root_of[roots] = np.arange(len(roots))
-    delta_csr = _Csr.of(delta, size)
+    roots = np.sort(roots)
+    delta_csr = _Csr.of(delta)
     seed = _concat([_root_rows(new_roots, waived), _step(delta_csr, base_strict, waived)])
-    strict = _spread(all_edges, seed, waived, root_of, known=base_strict)
+    strict = _spread(all_edges, seed, waived, roots, known=base_strict)
     strict_all = _concat([base_strict, strict])
     touched = np.unique(np.concatenate([strict.node, attributed,
                                         delta.src[(delta.kind == CHUNKED)
                                                   | (delta.kind == TRANSCRIBED)]]))
     precise_seed = _concat([
         _precise_seeds(chunks_from(touched), strict_all, waived, attributions),
-        _step(_Csr.of(_subgraph(delta, delta.kind == DERIVED), size), base_precise, waived)])
-    precise = (_spread(derived_edges, precise_seed, waived, root_of, known=base_precise)
+        _step(_Csr.of(_subgraph(delta, delta.kind == DERIVED)), base_precise, waived)])
+    precise = (_spread(derived_edges, precise_seed, waived, roots, known=base_precise)
                if len(precise_seed.node) else _empty())
     inc_node, inc_missing = base_incomplete
     owner, nxt, _ = delta_csr.expand(inc_node)
