@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from lineage import propagation, witness
 from lineage.eventlog import canonical_json
@@ -321,7 +322,7 @@ def _extend(store: Store, run: int, base: int, old: int, seq: int, policy: Polic
     undefined = con.execute(
         "SELECT id FROM nodes WHERE id IN (SELECT unnest(?::BIGINT[])) "
         "AND (defined_seq IS NULL OR defined_seq > ?)",
-        [np.unique(delta.src).tolist(), seq]).fetchnumpy()["id"]
+        [propagation.distinct(delta.src).tolist(), seq]).fetchnumpy()["id"]
     all_kinds = sorted(DERIVATION)
     strict_base = part("strict")
     new_roots = _roots(store, seq, policy, after=old)
@@ -390,7 +391,7 @@ def _materialize(store: Store, run: int, seq: int, policy: Policy | None,
     roots = _roots(store, seq, policy)
     strict, precise, (inc_node, inc_missing) = propagation.propagate(
         graph, size, roots, waived, _attributions(store, seq, roots),
-        np.unique(graph.src[undefined[graph.src]]))
+        propagation.distinct(graph.src[undefined[graph.src]]))
     _store_rows(store, run, strict, precise, inc_node, inc_missing)
 
 
@@ -466,29 +467,36 @@ def run_evidence(store: Store, run: TaintRun) -> witness.RunEvidence:
         SELECT node, mode = 'precise', root, pred, depth, blocked_by, edge_kind,
                span_start, span_end, span_unit, edge_seq
         FROM taint WHERE run = $run ORDER BY node""", {"run": run.run})
-    named = np.unique(np.concatenate([rows[c].drop_null().to_numpy().astype(np.int64)
-                                      for c in ("node", "root", "blocked_by")]))
-    store.register("_named", pa.table({"id": named}))
+
+    def distinct(*columns: pa.ChunkedArray) -> pa.Table:
+        return pa.table({"id": propagation.distinct(np.concatenate(
+            [c.drop_null().to_numpy().astype(np.int64) for c in columns]))})
+    store.register("_named", distinct(rows["node"], rows["root"], rows["blocked_by"]))
+    store.register("_roots", distinct(rows["root"]))
     try:
         nodes = store.arrow("SELECT id, key, kind, defined_seq FROM nodes "
                             "SEMI JOIN _named USING (id) ORDER BY id")
+        # the intervals a witness path shows: those its root wrote in the versions it crossed
+        lines = store.arrow("""
+            SELECT a.file_version, o.key, a.line_start, a.line_end, a.evidence, a.seq
+            FROM attributions a JOIN nodes o ON o.id = a.output
+            WHERE a.seq <= $s AND a.output IN (SELECT id FROM _roots)
+              AND a.file_version IN (SELECT id FROM _named)
+            ORDER BY a.file_version, a.line_start, o.key""", {"s": run.as_of.seq})
     finally:
         con.unregister("_named")
-    seqs = np.unique(np.concatenate([rows["edge_seq"].drop_null().to_numpy(),
-                                     nodes["defined_seq"].drop_null().to_numpy()]))
-    store.register("_seqs", pa.table({"seq": seqs.astype(np.int64)}))
+        con.unregister("_roots")
+    seqs = distinct(rows["edge_seq"], nodes["defined_seq"])["id"]
+    store.register("_seqs", pa.table({"seq": seqs}))
     try:
         events = store.arrow("""
             SELECT seq, event_id, source, origin FROM events
             WHERE seq BETWEEN $lo AND $hi AND seq IN (SELECT seq FROM _seqs) ORDER BY seq""",
-                             {"lo": int(seqs.min(initial=0)), "hi": int(seqs.max(initial=0))})
+                             {"lo": pc.min(seqs).as_py() or 0, "hi": pc.max(seqs).as_py() or 0})
     finally:
         con.unregister("_seqs")
-    versions = [i for i, kind in zip(nodes["id"].to_pylist(), nodes["kind"].to_pylist(),
-                                     strict=True) if kind == NodeKind.FILE_VERSION]
     evidence = witness.RunEvidence(witness.Lookup(rows), witness.Lookup(nodes),
-                                   witness.Lookup(events),
-                                   store.attributions_of_many(versions, run.as_of.seq))
+                                   witness.Lookup(events), witness.Lookup(lines))
     cache.put(run.run, evidence)
     return evidence
 
@@ -536,7 +544,7 @@ def witness_path(store: Store, run: TaintRun, node_id: int, root_id: int, mode: 
             step.event = {"seq": seq, "id": event[1], "source": event[2], "origin": event[3]}
         if kind == NodeKind.FILE_VERSION:
             step.lines = [{"start": s, "end": e, "evidence": ev, "seq": sq}
-                          for out, s, e, ev, sq, _ in evidence.lines.get(row[witness.NODE], [])
+                          for _, out, s, e, ev, sq in evidence.lines.rows(row[witness.NODE])
                           if out == root_key]
         steps.append(step)
     return steps

@@ -34,6 +34,15 @@ LINE = UNITS.index("line")
 EDGE = ("kind", "span_start", "span_end", "span_unit", "seq")  # what a row keeps of its edge
 
 
+def distinct(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values (by a sort: numpy's and Arrow's hash-based unique degrade
+    badly on the near-sequential ids this module handles)."""
+    ordered = np.sort(values)
+    if not len(ordered):
+        return ordered
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]]
+
+
 @dataclass
 class Graph:
     """Derivation edges as arrays: kind is an index into KINDS, span_unit into UNITS (a byte
@@ -242,9 +251,7 @@ def _unseen(rows: Rows, key: np.ndarray, real: np.ndarray, behind: set[tuple[int
         pair = (int(key[i]), int(rows.blocked[i]))
         keep[i] = pair not in behind
         behind.add(pair)
-    fresh = np.sort(key[keep & (rows.blocked == NONE)])
-    return keep, _merge_sorted(real, fresh[np.r_[True, fresh[1:] != fresh[:-1]]]
-                               if len(fresh) else fresh)
+    return keep, _merge_sorted(real, distinct(key[keep & (rows.blocked == NONE)]))
 
 
 def _merge_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -348,7 +355,7 @@ def _precise_seeds(graph: Graph, strict: Rows, waived: np.ndarray,
         ae = np.where(a_end[ai] == NONE, _FOREVER, a_end[ai])
         whole = (~e_line[edge[cand]]) | (es == NONE)
         hit = whole | ((a_start[ai] <= ee) & (ae >= es))
-        ok[np.unique(cand[hit])] = True
+        ok[distinct(cand[hit])] = True
     edge, row = edge[ok], row[ok]
     dst = e_dst[edge]
     blocked = np.where((strict.blocked[row] == NONE) & waived[dst], dst, strict.blocked[row])
@@ -367,7 +374,7 @@ def _incomplete(edges: Expander, missing: np.ndarray, size: int,
     reached = np.zeros(size, dtype=np.int64)  # missing ancestor + 1; 0: not reached
     if known is not None:
         reached[known[0]] = known[1] + 1
-    start = np.unique(missing.astype(np.int64))
+    start = distinct(missing.astype(np.int64))
     frontier, via = start, start
     if seed is not None and len(seed[0]):
         frontier, via = np.concatenate([frontier, seed[0]]), np.concatenate([via, seed[1]])
@@ -415,7 +422,7 @@ def extend(delta: Graph, size: int, roots: np.ndarray, new_roots: np.ndarray,
     seed = _concat([_root_rows(new_roots, waived), _step(delta_csr, base_strict, waived)])
     strict = _spread(all_edges, seed, waived, roots, known=base_strict)
     strict_all = _concat([base_strict, strict])
-    touched = np.unique(np.concatenate([strict.node, attributed,
+    touched = distinct(np.concatenate([strict.node, attributed,
                                         delta.src[(delta.kind == CHUNKED)
                                                   | (delta.kind == TRANSCRIBED)]]))
     precise_seed = _concat([

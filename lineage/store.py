@@ -706,23 +706,6 @@ class Store:
             ORDER BY a.line_start, o.key""",
                                 [node_id, as_of if as_of is not None else 2**62]).fetchall()
 
-    def attributions_of_many(self, ids: list[int], as_of: int | None = None
-                             ) -> dict[int, list[tuple[str, int, int | None, str, int, bool]]]:
-        """`attributions_of` for several file versions in one query."""
-        out: dict[int, list[tuple[str, int, int | None, str, int, bool]]] = {i: [] for i in ids}
-        if not ids:
-            return out
-        for fv, *row in self.con.execute("""
-                SELECT a.file_version, o.key, a.line_start, a.line_end, a.evidence, a.seq,
-                       a.carried
-                FROM attributions a JOIN nodes o ON o.id = a.output
-                WHERE a.file_version IN (SELECT unnest(?::BIGINT[])) AND a.seq <= ?
-                ORDER BY a.line_start, o.key""",
-                                         [ids, as_of if as_of is not None else 2**62]
-                                         ).fetchall():
-            out[fv].append(tuple(row))  # type: ignore[arg-type]
-        return out
-
     # -- nodes ---------------------------------------------------------------------------------
 
     def node_ids(self, keys: Iterable[str]) -> dict[str, int]:
@@ -756,16 +739,6 @@ class Store:
             "SELECT id, key, kind, attrs, first_seq, defined_seq FROM nodes "
             "WHERE id IN (SELECT unnest(?::BIGINT[]))", [ids]).fetchall()
         return [StoredNode(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows]
-
-    def events_by_seq(self, seqs: list[int]) -> dict[int, dict[str, Any]]:
-        """Events by seq (id, source, type, origin), one query."""
-        if not seqs:
-            return {}
-        rows = self.con.execute(
-            "SELECT seq, event_id, source, type, origin FROM events "
-            "WHERE seq BETWEEN ? AND ? AND seq IN (SELECT unnest(?::BIGINT[]))",
-            [min(seqs), max(seqs), seqs]).fetchall()
-        return {r[0]: {"id": r[1], "source": r[2], "type": r[3], "origin": r[4]} for r in rows}
 
     def nodes_by_keys(self, keys: list[str]) -> dict[str, StoredNode]:
         """Many nodes in one query, by key."""

@@ -22,22 +22,25 @@ import pyarrow as pa
 Row = tuple[int, bool, int, int | None, int, int | None, str | None, int | None, int | None,
             str | None, int | None]
 NODE, PRECISE, ROOT, PRED, DEPTH, BLOCKED, KIND, SPAN_START, SPAN_END, SPAN_UNIT, SEQ = range(11)
-# An attributed interval: (output key, start, end, evidence, seq, carried).
-Interval = tuple[str, int, int | None, str, int, bool]
 
 
 class Lookup:
-    """Rows sorted by their first column, found by it. Columns are held as Python lists (NULL
-    is None) and rows are made only when asked for, so building one costs a copy, not a loop."""
+    """Rows sorted by their first column, found by it. Columns stay Arrow arrays and only the
+    rows asked for become Python values (NULL is None), so building one is a copy, not a loop
+    over a quarter of a million rows."""
 
     def __init__(self, table: pa.Table) -> None:
+        table = table.combine_chunks()
         self._keys = table.column(0).to_numpy()
-        self._columns = [c.to_pylist() for c in table.columns]
+        self._columns = [c.chunk(0) if c.num_chunks else pa.array([], c.type)
+                         for c in table.columns]
 
     def rows(self, key: int) -> list[tuple[Any, ...]]:
         lo = int(np.searchsorted(self._keys, key, "left"))
         hi = int(np.searchsorted(self._keys, key, "right"))
-        return list(zip(*(c[lo:hi] for c in self._columns), strict=True))
+        if lo == hi:
+            return []
+        return list(zip(*(c[lo:hi].to_pylist() for c in self._columns), strict=True))
 
     def one(self, key: int) -> tuple[Any, ...] | None:
         found = self.rows(key)
@@ -47,12 +50,13 @@ class Lookup:
 @dataclass
 class RunEvidence:
     """One run's taint rows by node, with the nodes (id, key, kind, defined_seq), the events
-    (seq, id, source, origin) and the attributed intervals (by file version) they name."""
+    (seq, id, source, origin) and the intervals its roots wrote in the file versions reached
+    (file version, output key, start, end, evidence, seq) they name."""
 
     rows: Lookup
     nodes: Lookup
     events: Lookup
-    lines: dict[int, list[Interval]]
+    lines: Lookup
 
     def rows_of(self, node: int, mode: str) -> list[Row]:
         """The node's rows in `mode` (one per root that reaches it)."""

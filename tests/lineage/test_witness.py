@@ -30,7 +30,8 @@ def test_path_prefers_the_mode_then_real_taint_then_the_shortest() -> None:
         (4, False, 1, 3, 2, 3, "chunked", 1, 5, "line", 12),
         (4, True, 1, 2, 2, None, "chunked", 1, 5, "line", 13),
         (4, True, 9, 8, 2, None, "chunked", 1, 5, "line", 14),
-    ), Lookup(pa.table({"id": [1]})), Lookup(pa.table({"seq": [1]})), {})
+    ), Lookup(pa.table({"id": [1]})), Lookup(pa.table({"seq": [1]})),
+        Lookup(pa.table({"file_version": [2]})))
     assert [r[0] for r in evidence.path(4, 1, "precise")] == [1, 2, 4]
     assert [r[0] for r in evidence.path(4, 1, "strict")] == [1, 3, 4]
     assert [(r[0], r[2]) for r in evidence.rows_of(4, "precise")] == [(4, 1), (4, 9)]
@@ -39,7 +40,7 @@ def test_path_prefers_the_mode_then_real_taint_then_the_shortest() -> None:
 
 def test_cache_keeps_the_newest_runs() -> None:
     cache = EvidenceCache(size=2)
-    empty = RunEvidence(_rows(), _rows(), _rows(), {})
+    empty = RunEvidence(_rows(), _rows(), _rows(), _rows())
     for run in (1, 2, 3):
         cache.put(run, empty)
     assert cache.get(1) is None and cache.get(2) is empty and cache.get(3) is empty
