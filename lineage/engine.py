@@ -691,21 +691,20 @@ VERDICT_FILE_FORMATS = {".jsonl": "json", ".ndjson": "json", ".parquet": "parque
 def write_example_verdicts(store: Store, run: TaintRun, dataset: str, mode: str,
                            path: str) -> int:
     """Write every example's verdict (example, key, status, sources) to `path`, JSONL or
-    Parquet by its suffix, straight from DuckDB; returns the number of examples written."""
+    Parquet by its suffix, straight from DuckDB, in the order the examples were ingested (a
+    manifest's row order); returns the number of examples written."""
     fmt = next((f for suffix, f in VERDICT_FILE_FORMATS.items() if path.endswith(suffix)), None)
     if fmt is None:
         raise EngineError(f"--out {path}: name a .jsonl, .ndjson or .parquet file")
     quoted = path.replace("'", "''")
     params = _statuses_params(store, run, dataset, mode)
     try:
-        store.con.execute(f"""
+        return store.con.execute(f"""
             COPY (SELECT example, key, status, sources FROM ({example_statuses_sql()})
-                  ORDER BY key)
-            TO '{quoted}' (FORMAT {fmt})""", params)
+                  ORDER BY id)
+            TO '{quoted}' (FORMAT {fmt})""", params).fetchone()[0]
     except duckdb.IOException as exc:
         raise EngineError(f"--out {path}: cannot write: {exc}") from exc
-    return store.con.execute(f"SELECT count(*) FROM ({_members_sql()})",
-                             {"s": params["s"], "dv": params["dv"]}).fetchone()[0]
 
 
 def _statuses_params(store: Store, run: TaintRun, dataset: str, mode: str) -> dict[str, Any]:

@@ -56,6 +56,10 @@ def test_gate_out_writes_one_line_per_example(db: str, tmp_path: Path) -> None:
     run("--db", db, "gate", "code-pretrain@v1", "--mode", "strict", "--out", str(out))
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 22
+    events = [json.loads(line) for line in (EXAMPLES / "events.ndjson").read_text().splitlines()]
+    ingested = [e["example"] for e in events
+                if e["type"] == "example" and e["dataset"] == "code-pretrain"]
+    assert [r["example"] for r in rows] == ingested  # in the order they were ingested
     assert set(rows[0]) == {"example", "key", "status", "sources"}
     by_id = {r["example"]: r for r in rows}
     assert by_id["ex-001"] == {"example": "ex-001", "key": "example:code-pretrain@v1:ex-001",
