@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import numpy as np
 import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -49,7 +50,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         versions = generate_history(tmpdir / "h.ndjson", max(100, args.examples // 80), rng)
-        generate_manifest(tmpdir / "m.parquet", versions, args.examples, rng)
+        generate_manifest(tmpdir / "m.parquet", versions, args.examples,
+                          np.random.default_rng(3))
         store = Store(tmpdir / "api.duckdb")
         for batch in events.load([tmpdir / "h.ndjson"]):
             store.ingest(batch)

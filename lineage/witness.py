@@ -1,4 +1,4 @@
-"""The rows of one taint run held in memory, so a verdict or witness path costs no query.
+"""The rows of one taint run held in memory, so explaining a tainted example costs no query.
 
 A run's rows never change once it is computed, and they are few next to the store: only the
 nodes some restricted output reaches. `RunEvidence` holds them by node, with what a witness
