@@ -460,13 +460,34 @@ def run_evidence(store: Store, run: TaintRun) -> witness.RunEvidence:
     database: a verdict then costs no query."""
     cache = store.memo.setdefault("evidence", witness.EvidenceCache())
     found = cache.get(run.run)
-    if found is not None:
-        return found
+    if found is None:
+        found = _read_evidence(store, run)
+        cache.put(run.run, found)
+    return found
+
+
+def _evidence_of_roots(store: Store, run: TaintRun, roots: list[int]) -> witness.RunEvidence:
+    """Enough evidence for the witness paths of `roots`: the run's, when this process has it,
+    else the rows those roots reach (a gate shows a few paths; reading them all would cost
+    more than its whole check)."""
+    cached = store.memo.setdefault("evidence", witness.EvidenceCache()).get(run.run)
+    return cached if cached is not None else _read_evidence(store, run, roots)
+
+
+def _read_evidence(store: Store, run: TaintRun, roots: list[int] | None = None
+                   ) -> witness.RunEvidence:
+    """The RunEvidence of every root of the run, or only of `roots`."""
     con = store.con
-    rows = store.arrow("""
-        SELECT node, mode = 'precise', root, pred, depth, blocked_by, edge_kind,
-               span_start, span_end, span_unit, edge_seq
-        FROM taint WHERE run = $run ORDER BY node""", {"run": run.run})
+    store.register("_only", pa.table({"id": pa.array(roots or [], pa.int64())}))
+    try:
+        rows = store.arrow(f"""
+            SELECT node, mode = 'precise', root, pred, depth, blocked_by, edge_kind,
+                   span_start, span_end, span_unit, edge_seq
+            FROM taint WHERE run = $run {"" if roots is None else
+                                         "AND root IN (SELECT id FROM _only)"}
+            ORDER BY node""", {"run": run.run})
+    finally:
+        con.unregister("_only")
 
     def distinct(*columns: pa.ChunkedArray) -> pa.Table:
         return pa.table({"id": propagation.distinct(np.concatenate(
@@ -495,10 +516,8 @@ def run_evidence(store: Store, run: TaintRun) -> witness.RunEvidence:
                              {"lo": pc.min(seqs).as_py() or 0, "hi": pc.max(seqs).as_py() or 0})
     finally:
         con.unregister("_seqs")
-    evidence = witness.RunEvidence(witness.Lookup(rows), witness.Lookup(nodes),
-                                   witness.Lookup(events), witness.Lookup(lines))
-    cache.put(run.run, evidence)
-    return evidence
+    return witness.RunEvidence(witness.Lookup(rows), witness.Lookup(nodes),
+                               witness.Lookup(events), witness.Lookup(lines))
 
 
 def unknown_reason(store: Store, missing_id: int) -> str:
@@ -522,11 +541,12 @@ def unknown_reason(store: Store, missing_id: int) -> str:
     return f"{node.kind} {node.key} was never ingested"
 
 
-def witness_path(store: Store, run: TaintRun, node_id: int, root_id: int, mode: str
-                 ) -> list[Step]:
+def witness_path(store: Store, run: TaintRun, node_id: int, root_id: int, mode: str,
+                 evidence: witness.RunEvidence | None = None) -> list[Step]:
     """The path from `root_id` to `node_id` that propagation recorded, as steps from the
-    restricted output to the example, each with its edge, span and asserting event."""
-    evidence = run_evidence(store, run)
+    restricted output to the example, each with its edge, span and asserting event (read
+    from `evidence`, by default the run's)."""
+    evidence = evidence or run_evidence(store, run)
     root = evidence.nodes.one(root_id)
     root_key = root[1] if root else None
     steps: list[Step] = []
@@ -650,13 +670,17 @@ def gate(store: Store, run: TaintRun, dataset: str, mode: str, *, allow_unknown:
         return con.execute("""
             SELECT g.id, x.key, g.sources, g.missing FROM _gate g JOIN nodes x ON x.id = g.id
             WHERE g.status = ? ORDER BY x.key LIMIT ?""", [status, max_listed]).fetchall()
+    tainted_rows = listed(TAINTED)
+    shown = tainted_rows[:max_paths]
+    root_of = store.node_ids(sources[0] for _, _, sources, _ in shown)
+    evidence = (_evidence_of_roots(store, run, sorted(set(root_of.values())))
+                if shown else None)
     tainted = []
-    for n, (nid, key, sources, _) in enumerate(listed(TAINTED)):
+    for n, (nid, key, sources, _) in enumerate(tainted_rows):
         entry: dict[str, Any] = {"example": key, "sources": sources, "path": None}
         if n < max_paths:
-            root = store.node(sources[0])
-            assert root is not None
-            entry["path"] = [s.as_dict() for s in witness_path(store, run, nid, root.id, mode)]
+            entry["path"] = [s.as_dict() for s in witness_path(
+                store, run, nid, root_of[sources[0]], mode, evidence)]
         tainted.append(entry)
     unknown = [{"example": key, "reason": unknown_reason(store, missing)}
                for _, key, _, missing in listed(UNKNOWN)]

@@ -60,3 +60,14 @@ def test_a_warm_verdict_reads_no_table_and_cursors_share_the_evidence(scenario: 
     warm = engine.verdict(reader, run, example, "precise")
     assert warm.status == "TAINTED" and warm.as_dict() == cold.as_dict()
     assert [s.node for s in warm.paths[0]][-1] == f"example:{D}:ex-002"
+
+
+def test_the_gate_reads_only_its_roots_evidence_and_shows_the_same_paths(
+        scenario: Store) -> None:
+    run = engine.propagate_taint(scenario)
+    scoped = engine.gate(scenario, run, D, "precise")
+    assert scenario.memo["evidence"].get(run.run) is None  # the run's was not read whole
+    engine.run_evidence(scenario, run)
+    full = engine.gate(scenario, run, D, "precise")
+    assert scoped.tainted == full.tainted
+    assert all(t["path"] and t["path"][-1]["node"] == t["example"] for t in scoped.tainted)
