@@ -115,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
     p.add_argument("--out", metavar="FILE.jsonl|FILE.parquet",
                    help="write every example's verdict (example, key, status, sources) as "
-                   "JSON lines or Parquet, by the file's suffix")
+                   "JSON lines or Parquet, by the file's suffix, in the order the examples "
+                   "were ingested")
     p.add_argument("--max-paths", type=int, default=20, metavar="N",
                    help="witness paths to include (default 20)")
     p.set_defaults(run=cmd_gate)
