@@ -163,15 +163,17 @@ class Store:
 
     def register(self, name: str, table: pa.Table) -> None:
         """Expose an Arrow table to SQL as `name` (until `unregister`)."""
-        if hasattr(self.con, "complete"):  # DuckDB 2 refuses while a fetchone() is pending
-            self.con.complete()
+        self._finish_pending()
         self.con.register(name, table)
 
     def arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
         """The result of one query as an Arrow table (columnar, no per-row Python objects)."""
-        if hasattr(self.con, "complete"):
-            self.con.complete()
+        self._finish_pending()
         return self.con.sql(sql, params=params).to_arrow_table()
+
+    def _finish_pending(self) -> None:
+        if hasattr(self.con, "complete"):  # DuckDB 2 refuses while a fetchone() is pending
+            self.con.complete()
 
     def close(self) -> None:
         self.con.close()

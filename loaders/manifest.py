@@ -52,30 +52,26 @@ def read_manifest(path: Path) -> Iterator[Batch]:
     others rejected with their row number (the line number in JSONL) and reason."""
     chunks = _parquet_chunks(path) if path.suffix == ".parquet" else _jsonl_chunks(path)
     for chunk in chunks:
-        con = duckdb.connect()
-        con.execute("SET enable_progress_bar = false")  # never on our stdout
-        try:
-            con.register("_chunk", chunk)
-            con.execute("CREATE TABLE rows_in AS SELECT * FROM _chunk")
-            con.unregister("_chunk")
-            con.execute(_NORMALIZE_SQL)
-            yield _batch(con, path)
-        finally:
-            con.close()
+        yield _normalize(chunk, path)
 
 
 def read_rows(values: list[dict], origin: str, line: int = 1) -> Batch:
     """Manifest rows given as parsed JSON objects (an OpenLineage facet, an API body); they
     are numbered from `line` under `origin`."""
+    return _normalize(_rows_in(range(line, line + len(values)),
+                               [json.dumps(v) for v in values]), Path(origin))
+
+
+def _normalize(rows_in: pa.Table, path: Path) -> Batch:
+    """One Batch from a rows_in table, normalized by _NORMALIZE_SQL in a DuckDB of its own."""
     con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
+    con.execute("SET enable_progress_bar = false")  # never on our stdout
     try:
-        con.register("_lines", _rows_in(range(line, line + len(values)),
-                                        [json.dumps(v) for v in values]))
-        con.execute("CREATE TABLE rows_in AS SELECT * FROM _lines")
-        con.unregister("_lines")
+        con.register("_rows_in", rows_in)
+        con.execute("CREATE TABLE rows_in AS SELECT * FROM _rows_in")
+        con.unregister("_rows_in")
         con.execute(_NORMALIZE_SQL)
-        return _batch(con, Path(origin))
+        return _batch(con, path)
     finally:
         con.close()
 
