@@ -458,19 +458,22 @@ def run_evidence(store: Store, run: TaintRun) -> witness.RunEvidence:
     """The run's taint rows in memory with the nodes, events and intervals its witness paths
     show, built on first use (four batched reads) and kept for the newest runs of this
     database: a verdict then costs no query."""
-    cache = store.memo.setdefault("evidence", witness.EvidenceCache())
-    found = cache.get(run.run)
+    found = _evidence_cache(store).get(run.run)
     if found is None:
         found = _read_evidence(store, run)
-        cache.put(run.run, found)
+        _evidence_cache(store).put(run.run, found)
     return found
+
+
+def _evidence_cache(store: Store) -> witness.EvidenceCache:
+    return store.memo.setdefault("evidence", witness.EvidenceCache())
 
 
 def _evidence_of_roots(store: Store, run: TaintRun, roots: list[int]) -> witness.RunEvidence:
     """Enough evidence for the witness paths of `roots`: the run's, when this process has it,
     else the rows those roots reach (a gate shows a few paths; reading them all would cost
     more than its whole check)."""
-    cached = store.memo.setdefault("evidence", witness.EvidenceCache()).get(run.run)
+    cached = _evidence_cache(store).get(run.run)
     return cached if cached is not None else _read_evidence(store, run, roots)
 
 
