@@ -322,7 +322,8 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
     with _store(args) as store:
         run = _run(store, args.as_of)
         example = engine.resolve_example(store, args.example)
-        v = engine.verdict(store, run, example, args.mode)
+        v = engine.verdict(store, run, example, args.mode,
+                           evidence=engine.evidence_of_example(store, run, example.id))
     if args.format == "json":
         print(json.dumps(v.as_dict(), indent=2, default=str), file=out)
     else:

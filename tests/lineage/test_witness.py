@@ -71,3 +71,18 @@ def test_the_gate_reads_only_its_roots_evidence_and_shows_the_same_paths(
     full = engine.gate(scenario, run, D, "precise")
     assert scoped.tainted == full.tainted
     assert all(t["path"] and t["path"][-1]["node"] == t["example"] for t in scoped.tainted)
+
+
+@pytest.mark.parametrize("example", ["ex-002", "ex-011", "ex-016", "ex-012"])
+def test_one_examples_evidence_explains_it_as_the_runs_does(scenario: Store,
+                                                            example: str) -> None:
+    # tainted; waived; unknown; clean
+    run = engine.propagate_taint(scenario)
+    node = engine.resolve_example(scenario, f"{D}:{example}")
+    for mode in engine.MODES:
+        alone = engine.verdict(scenario, run, node, mode,
+                               evidence=engine.evidence_of_example(scenario, run, node.id))
+        assert scenario.memo.get("evidence") is None or \
+            scenario.memo["evidence"].get(run.run) is None
+        assert alone.as_dict() == engine.verdict(scenario, run, node, mode).as_dict()
+        scenario.memo.clear()
