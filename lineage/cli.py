@@ -15,7 +15,7 @@ from lineage import engine, model, progress, report
 from lineage.client import ServerError
 from lineage.policy import PolicyError, parse_policy
 from lineage.store import IngestReport, Store, StoreError, default_db_path
-from loaders import AGENT_SOURCES, LOADERS, SUFFIXES
+from loaders import AGENT_SOURCES, LOADERS, SPLITS_FILES, SUFFIXES
 from loaders import git as git_loader
 from loaders.files import InputError, expand_paths
 
@@ -229,7 +229,8 @@ def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
         else:
             inputs = expand_paths(args.paths, SUFFIXES[args.source])
             batches = LOADERS[args.source](inputs, **options)
-        for batch in progress.track(batches, f"ingest {args.source}", total=len(inputs)):
+        files = None if args.source in SPLITS_FILES else len(inputs)  # None: count batches
+        for batch in progress.track(batches, f"ingest {args.source}", total=files):
             rep = store.ingest(batch)
             total.add(rep)
             where = batch.input or args.source
