@@ -155,13 +155,11 @@ class _Levels:
         if self.csr is not None:
             return self.csr.expand(nodes)
         self.scans += 1
-        unique, position = np.unique(nodes, return_inverse=True)
         wanted = np.zeros(self.size, dtype=bool)
-        wanted[unique] = True
+        wanted[nodes] = True
         picks = np.flatnonzero(wanted[self.graph.src])
-        local = _Csr(np.searchsorted(unique, self.graph.src[picks]), self.graph.dst[picks],
-                     self.fields, picks)
-        return local.expand(position)
+        return _Csr(self.graph.src[picks], self.graph.dst[picks], self.fields,
+                    picks).expand(nodes)
 
 
 def _subgraph(graph: Graph, pick: np.ndarray) -> Graph:
@@ -176,13 +174,12 @@ class FetchedEdges:
         self.fetch = fetch
 
     def expand(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, Via]:
-        unique, position = np.unique(nodes, return_inverse=True)
+        unique = distinct(nodes)
         graph = self.fetch(unique) if len(unique) else None
         if graph is None or not len(graph.src):
             z = np.zeros(0, dtype=np.int64)
             return z, z, Via(z, {f: z for f in EDGE})
-        graph.src = np.searchsorted(unique, graph.src)
-        return _Csr.of(graph).expand(position)
+        return _Csr.of(graph).expand(nodes)
 
 
 def _empty() -> Rows:
@@ -302,7 +299,7 @@ def propagate(graph: Graph, size: int, roots: np.ndarray, waived: np.ndarray,
     precise_seed = _precise_seeds(graph, strict, waived, attributions)
     precise = (_spread(_Levels(_subgraph(graph, graph.kind == DERIVED), size), precise_seed, waived,
                        roots) if len(precise_seed.node) else _empty())
-    return strict, precise, _incomplete(_Levels(graph, size), missing, size)
+    return strict, precise, _incomplete(edges, missing, size)
 
 
 def _root_rows(roots: np.ndarray, waived: np.ndarray) -> Rows:
