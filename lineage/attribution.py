@@ -98,29 +98,34 @@ def merge_intervals(intervals: Iterable[Interval]) -> list[Interval]:
 def carry_through(closure: list[int], revisions: list[tuple[int, int, int, str | None]],
                   explicit: dict[int, list[Interval]], fixed: dict[int, list[Interval]]
                   ) -> list[tuple[int, Interval]]:
-    """Carried intervals of every file version in `closure`, parents first.
+    """Carried intervals of every file version in `closure`.
 
     `revisions` are (parent, child, seq, line_map JSON) edges into the closure; `explicit` holds
     the asserted intervals of closure versions, `fixed` all intervals of parents outside it.
     Returns (file version, interval) rows that are not themselves asserted.
+
+    A version's intervals are what it asserts plus what every parent carries into it. Versions
+    repeat in real histories (a revert, a restore, `git checkout OLD -- f`, a mode-only change
+    bring back an earlier blob), so the revisions may form cycles: the versions are taken in
+    topological order of their strongly connected components, and inside a component carried
+    again until nothing changes (intervals only grow, over finitely many lines, so it ends).
     """
     graph = nx.DiGraph()
     graph.add_nodes_from(closure)
     maps: dict[tuple[int, int], tuple[int, list[list[int]] | None]] = {}
     for src, dst, seq, line_map in revisions:
+        if src == dst:
+            continue  # the same version again: nothing to carry
         graph.add_edge(src, dst)
         old = maps.get((src, dst))
         if old is None or seq < old[0]:
             maps[(src, dst)] = (seq, None if line_map is None else json.loads(line_map))
     inside = set(closure)
     total: dict[int, list[Interval]] = dict(fixed)
-    rows: list[tuple[int, Interval]] = []
-    # A cycle of revisions is a producer error; carry along a spanning order regardless.
-    order = (nx.topological_sort(graph) if nx.is_directed_acyclic_graph(graph)
-             else nx.dfs_preorder_nodes(graph))
-    for node in order:
-        if node not in inside:
-            continue
+    carried_of: dict[int, list[Interval]] = {}
+
+    def carry(node: int) -> bool:
+        """Recompute what the parents carry into `node`; True when it changed."""
         carried: list[Interval] = []
         for parent in graph.predecessors(node):
             seq, line_map = maps[(parent, node)]
@@ -128,8 +133,25 @@ def carry_through(closure: list[int], revisions: list[tuple[int, int, int, str |
                 carried += carry_interval(iv, line_map, seq)
         asserted = explicit.get(node, [])
         asserted_keys = {(iv.output, iv.start, iv.end, iv.evidence) for iv in asserted}
-        new = [iv for iv in merge_intervals(carried)
+        new = [iv for iv in merge_intervals(carried + carried_of.get(node, []))
                if (iv.output, iv.start, iv.end, iv.evidence) not in asserted_keys]
-        rows += [(node, iv) for iv in new]
+        if new == carried_of.get(node, []) and node in total:
+            return False
+        carried_of[node] = new
         total[node] = asserted + new
-    return rows
+        return True
+
+    condensed = nx.condensation(graph)
+    for component in nx.topological_sort(condensed):
+        members = sorted(condensed.nodes[component]["members"])
+        members = [m for m in members if m in inside]
+        if len(members) == 1 and not graph.has_edge(members[0], members[0]):
+            carry(members[0])
+            continue
+        for _ in range(_MAX_ROUNDS):
+            if not any([carry(m) for m in members]):
+                break
+    return [(node, iv) for node in closure for iv in carried_of.get(node, [])]
+
+
+_MAX_ROUNDS = 1000  # a cycle of versions settles in a few rounds; this only bounds a bug

@@ -338,8 +338,7 @@ def cmd_blame(args: argparse.Namespace, out: TextIO) -> int:
     checkout = Path(args.repo)
     repo = git_loader.repo_id(checkout)
     path = args.path.replace("\\", "/").lstrip("/")
-    blob = git_loader.git(checkout, "rev-parse", f"{args.rev}:{path}").strip()
-    text = git_loader.git(checkout, "show", f"{args.rev}:{path}").splitlines()
+    blob, text = git_loader.file_at(checkout, args.rev, path)
     with _store(args, read_only=True) as store:
         node = store.node(model.file_version_key(repo, path, blob))
         if node is None:

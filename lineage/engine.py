@@ -536,21 +536,26 @@ def _read_evidence(store: Store, run: TaintRun, roots: list[int] | None = None
 
 
 def unknown_reason(store: Store, missing_id: int) -> str:
+    """Why a node's lineage is incomplete, and what to ingest to complete it."""
     node = store.node_by_id(missing_id)
     assert node is not None
+    if isinstance(node.attrs.get("missing"), str):
+        return node.attrs["missing"]  # the loader knew what the clone lacked
     repo = node.attrs.get("repo")
     if node.kind == NodeKind.FILE_VERSION and repo:
-        known = store.con.execute(
-            "SELECT count(*) FROM nodes WHERE kind = ? AND defined_seq IS NOT NULL "
-            "AND json_extract_string(attrs, '$.repo') = ?",
-            [str(NodeKind.FILE_VERSION), repo]).fetchone()[0]
-        if not known:
-            return f"repository {repo} was never ingested (needed for {node.key})"
+        if not store.repo_known(repo):
+            return (f"repository {repo} was never ingested (needed for {node.key}): "
+                    "`lineage ingest git CHECKOUT` where it is checked out")
         if "commit" in node.attrs and "blob" not in node.attrs:
-            return (f"{node.attrs.get('path')} at commit {node.attrs['commit']} of {repo} is "
-                    "unknown: ingest that commit (`lineage ingest git CHECKOUT --rev "
-                    f"{node.attrs['commit']}`)")
-        return f"file version {node.key} was never ingested"
+            path, commit = node.attrs.get("path"), node.attrs["commit"]
+            if store.commit_ingested(repo, commit):
+                return (f"{path} is not in the tree of commit {commit} of {repo} (that "
+                        "commit was ingested): the path is wrong or names a submodule")
+            return (f"{path} at commit {commit} of {repo} is unknown: that commit was never "
+                    "ingested; ingest the history that holds it (`lineage ingest git "
+                    f"CHECKOUT --rev {commit}`, after `git fetch` if the checkout lacks it)")
+        return (f"file version {node.key} was never ingested: ingest the history of {repo} "
+                "that holds it (`lineage ingest git CHECKOUT`)")
     if node.kind == NodeKind.EXAMPLE:
         return f"parent example {node.key} was never ingested"
     return f"{node.kind} {node.key} was never ingested"

@@ -81,7 +81,21 @@ class AddedLines:
     lines: tuple[tuple[int, str], ...]
 
 
-Fact = Node | Edge | Alias | Attribution | AddedLines
+@dataclass(frozen=True)
+class TreeEntries:
+    """What `commit`'s tree holds at some paths: (path, file version key, or None where the
+    path left the tree). A commit lists the paths its diff against `first_parent` touched, or,
+    `whole`, every file of its tree. From these the store resolves a path named at any commit
+    of the repo (a snapshot) to the file version the commit's tree holds there."""
+
+    repo: str
+    commit: str
+    first_parent: str | None
+    entries: tuple[tuple[str, str | None], ...]
+    whole: bool = False
+
+
+Fact = Node | Edge | Alias | Attribution | AddedLines | TreeEntries
 
 
 @dataclass

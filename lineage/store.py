@@ -20,7 +20,7 @@ import duckdb
 import pyarrow as pa
 
 import schema
-from lineage import attribution, eventlog, model
+from lineage import attribution, eventlog, model, snapshots
 from lineage.eventlog import canonical_json, epoch_us
 from lineage.facts import (
     AddedLines,
@@ -31,11 +31,15 @@ from lineage.facts import (
     Node,
     Record,
     Rejection,
+    TreeEntries,
 )
 from lineage.model import EdgeKind, NodeKind
 from lineage.policy import Policy, parse_policy
 
 DEFAULT_DB = "lineage.duckdb"
+# Seconds an output's clock may run ahead of a commit's and still match its lines by content
+# (the agent and git may run on different machines); override with $LINEAGE_CLOCK_SKEW.
+CLOCK_SKEW_S = 60.0
 
 
 class StoreError(RuntimeError):
@@ -253,8 +257,12 @@ class Store:
             if new:
                 first_seq = self._log_end() + 1
                 batch_no = self._append_events(batch.source, new, first_seq)
-                affected = self._insert_facts(new, first_seq)
+                affected, repos = self._insert_facts(new, first_seq)
                 self._recompute_carried(affected)
+                for repo in repos:
+                    snapshots.reindex(self.con, repo)
+                if repos:
+                    snapshots.resolve_names(self.con, self._log_end(), repos=repos)
             if batch.examples is not None and batch.examples.num_rows:
                 batch_no = batch_no or self._next_batch()
                 self._ingest_example_table(batch.source, batch.examples, batch_no, report,
@@ -334,9 +342,9 @@ class Store:
             "INSERT INTO rejected VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             list(rows.values()))
 
-    def _insert_facts(self, records: list[Record], first_seq: int) -> set[int]:
+    def _insert_facts(self, records: list[Record], first_seq: int) -> tuple[set[int], list[str]]:
         """Insert the facts of newly accepted records; return the file versions whose line
-        attribution may have changed."""
+        attribution may have changed, and the repos whose trees were recorded."""
         nodes: dict[str, list[Any]] = {k: [] for k in ("key", "kind", "attrs", "defines",
                                                        "seq", "ord")}
         edges: dict[str, list[Any]] = {k: [] for k in (
@@ -346,8 +354,23 @@ class Store:
             "file_version", "output", "line_start", "line_end", "evidence", "seq")}
         added: dict[str, list[Any]] = {k: [] for k in (
             "file_version", "line", "hash", "repo", "time_us", "seq")}
+        trees: dict[str, list[Any]] = {k: [] for k in (
+            "repo", "commit", "first_parent", "whole", "seq")}
+        entries: dict[str, list[Any]] = {k: [] for k in (
+            "repo", "commit", "path", "file_version", "seq")}
         for seq, record in enumerate(records, first_seq):
             for fact in record.facts:
+                if isinstance(fact, TreeEntries):
+                    for column, value in (("repo", fact.repo), ("commit", fact.commit),
+                                          ("first_parent", fact.first_parent),
+                                          ("whole", fact.whole), ("seq", seq)):
+                        trees[column].append(value)
+                    for path, key in fact.entries:
+                        for column, value in (("repo", fact.repo), ("commit", fact.commit),
+                                              ("path", path), ("file_version", key),
+                                              ("seq", seq)):
+                            entries[column].append(value)
+                    continue
                 if isinstance(fact, AddedLines):
                     time_us = epoch_us(fact.time) if fact.time else None
                     for line, digest in fact.lines:
@@ -393,7 +416,8 @@ class Store:
             self.con.unregister("_nodes")
         self._check_endpoints(edges["src"] + edges["dst"] + aliases["alias"] + aliases["target"]
                               + spans["file_version"] + spans["output"]
-                              + added["file_version"])
+                              + added["file_version"]
+                              + [k for k in entries["file_version"] if k is not None])
         if edges["src"]:
             self.register("_edges", pa.table(edges, schema=_EDGE_FACTS))
             self._merge_edges("_edges")
@@ -424,12 +448,25 @@ class Store:
                 INSERT INTO added_lines SELECT f.id, a.line, a.hash, a.repo, a.time_us, a.seq
                 FROM _added a JOIN nodes f ON f.key = a.file_version""")
             con.unregister("_added")
+        if trees["commit"]:
+            self.register("_trees", pa.table(trees, schema=pa.schema([
+                ("repo", pa.string()), ("commit", pa.string()), ("first_parent", pa.string()),
+                ("whole", pa.bool_()), ("seq", pa.int64())])))
+            con.execute("INSERT INTO commit_trees SELECT * FROM _trees")
+            con.unregister("_trees")
+            self.register("_entries", pa.table(entries, schema=pa.schema([
+                ("repo", pa.string()), ("commit", pa.string()), ("path", pa.string()),
+                ("file_version", pa.string()), ("seq", pa.int64())])))
+            con.execute("""
+                INSERT INTO tree_entries SELECT e.repo, e.commit, e.path, n.id, e.seq
+                FROM _entries e LEFT JOIN nodes n ON n.key = e.file_version""")
+            con.unregister("_entries")
         self._index_output_lines(first_seq)
         affected_keys = set(spans["file_version"])
         affected_keys.update(dst for dst, kind in zip(edges["dst"], edges["kind"], strict=True)
                              if kind == EdgeKind.REVISED)
         affected = set(self.node_ids(affected_keys).values())
-        return affected | self._match_content(first_seq)
+        return affected | self._match_content(first_seq), sorted(set(trees["repo"]))
 
     def _index_output_lines(self, first_seq: int) -> None:
         """Index the line hashes of outputs defined from `first_seq` on."""
@@ -455,8 +492,9 @@ class Store:
             SELECT DISTINCT a.file_version, o.output, a.line, greatest(a.seq, o.seq) AS seq
             FROM added_lines a JOIN output_lines o ON o.hash = a.hash AND o.repo = a.repo
             WHERE (a.seq >= $first OR o.seq >= $first)
-              AND (o.time_us IS NULL OR a.time_us IS NULL OR o.time_us <= a.time_us)""",
-                    {"first": first_seq})
+              AND (o.time_us IS NULL OR a.time_us IS NULL
+                   OR o.time_us < a.time_us + $window)""",
+                    {"first": first_seq, "window": self._match_window_us()})
         con.execute(f"""
             INSERT INTO attributions
             SELECT file_version, output, min(line), max(line), 'content-match', seq, false
@@ -472,6 +510,18 @@ class Store:
             "SELECT DISTINCT file_version FROM _matched").fetchall()}
         con.execute("DROP TABLE _matched")
         return changed
+
+    def _match_window_us(self) -> int:
+        """How much later than a commit's time an output may be and still count as written
+        before it: git keeps whole seconds (a commit at 12:00:00 was made before 12:00:01)
+        and agent records keep milliseconds, plus the clock skew allowed between the
+        machines (CLOCK_SKEW_S, `$LINEAGE_CLOCK_SKEW` seconds). Wider fails closed."""
+        raw = os.environ.get("LINEAGE_CLOCK_SKEW")
+        try:
+            skew = float(raw) if raw else CLOCK_SKEW_S
+        except ValueError:
+            raise StoreError(f"LINEAGE_CLOCK_SKEW={raw!r}: give a number of seconds") from None
+        return int((1 + max(skew, 0.0)) * 1_000_000)
 
     def _merge_nodes(self, facts: str) -> None:
         """Insert the nodes of relation `facts` (key, kind, attrs, defines, seq, ord): new keys
@@ -535,19 +585,37 @@ class Store:
             "pos", pa.array(range(table.num_rows), pa.int64())))
         file_key = (f"CASE WHEN repo IS NULL THEN NULL WHEN blob IS NOT NULL THEN {fv} "
                     f"ELSE {fc} END")
-        outside = con.execute(f"""
-            SELECT x.row, x.origin, x.payload, x.path, x.span_start, x.span_end, lc
-            FROM (SELECT r.*, TRY_CAST(json_extract_string(coalesce(t.attrs, n.attrs),
-                                       '$.line_count') AS BIGINT) AS lc
-                  FROM (SELECT *, {file_key} AS file FROM _rows) r JOIN nodes n ON n.key = r.file
-                  LEFT JOIN aliases al ON al.alias = n.id
+        # Files named at a commit that did not change them (a snapshot) resolve through the
+        # repository's trees when that commit was ingested.
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _snap AS {snapshots.resolve_sql(
+                "SELECT DISTINCT NULL::BIGINT AS id, repo, path, commit FROM _rows "
+                "WHERE blob IS NULL AND commit IS NOT NULL AND repo IS NOT NULL")}""")
+        bad = con.execute(f"""
+            SELECT x.row, x.origin, x.payload,
+                   CASE WHEN x.absent THEN x.path || ' is not in the tree of commit '
+                             || x.commit || ' of ' || x.repo || ' (that commit was ingested; '
+                             || 'paths are relative to the repository root)'
+                        ELSE 'lines ' || x.span_start || '-' || coalesce(x.span_end::VARCHAR, '')
+                             || ' are outside ' || x.path || ', which has ' || x.lc || ' lines'
+                   END AS reason
+            FROM (SELECT r.*, coalesce(sn.complete AND sn.target IS NULL, false) AS absent,
+                         TRY_CAST(json_extract_string(coalesce(st.attrs, t.attrs, n.attrs),
+                                  '$.line_count') AS BIGINT) AS lc
+                  FROM (SELECT *, {file_key} AS file FROM _rows) r
+                  LEFT JOIN nodes n ON n.key = r.file
+                  LEFT JOIN (SELECT alias, min(target) AS target FROM aliases GROUP BY alias) al
+                    ON al.alias = n.id
                   LEFT JOIN nodes t ON t.id = al.target
-                  WHERE r.span_unit = 'line') x
-            WHERE x.lc IS NOT NULL AND coalesce(x.span_end, x.span_start) > x.lc""").fetchall()
+                  LEFT JOIN _snap sn ON r.blob IS NULL AND sn.repo = r.repo
+                    AND sn.path = r.path AND sn.commit = r.commit
+                  LEFT JOIN nodes st ON st.id = sn.target) x
+            WHERE x.absent OR (x.span_unit = 'line' AND x.lc IS NOT NULL
+                               AND coalesce(x.span_end, x.span_start) > x.lc)
+            ORDER BY x.row""").fetchall()
         rejections = [Rejection(origin.rsplit(":", 1)[0], int(origin.rsplit(":", 1)[1]),
-                                f"lines {start}-{end} are outside {path}, which has "
-                                f"{lc} lines", payload)
-                      for _, origin, payload, path, start, end, lc in outside]
+                                reason, payload) for _, origin, payload, reason in bad]
+        outside = bad
         self._insert_rejections(source, rejections, received_at)
         report.rejected += len(rejections)
         report.rejections += rejections
@@ -643,7 +711,16 @@ class Store:
             FROM (SELECT seq, dataset, version, example, unnest(parents) AS p
                   FROM _x WHERE parents IS NOT NULL)""")
         self._merge_edges("_ef")
-        for name in ("_x", "_nf", "_ef"):
+        con.execute(f"""
+            INSERT INTO aliases
+            SELECT n.id, any_value(sn.target), min(x.seq)
+            FROM _x x JOIN _snap sn ON x.blob IS NULL AND sn.repo = x.repo
+              AND sn.path = x.path AND sn.commit = x.commit
+            JOIN nodes n ON n.key = x.file
+            WHERE sn.target IS NOT NULL AND n.kind = '{NodeKind.FILE_VERSION}'
+              AND NOT EXISTS (SELECT 1 FROM aliases a WHERE a.alias = n.id)
+            GROUP BY n.id""")
+        for name in ("_x", "_nf", "_ef", "_snap"):
             con.execute(f"DROP TABLE {name}")
 
     # -- line attribution ----------------------------------------------------------------------
@@ -781,11 +858,24 @@ class Store:
         return out
 
     def commits_of(self, repo: str) -> set[str]:
-        """The shas of the commits of `repo` already ingested."""
-        return {r[0] for r in self.con.execute(
-            "SELECT json_extract_string(attrs, '$.commit') FROM nodes WHERE kind = ? "
-            "AND defined_seq IS NOT NULL AND json_extract_string(attrs, '$.repo') = ?",
-            [str(NodeKind.COMMIT), repo]).fetchall()}
+        """The shas of the commits of `repo` already read completely from git (a commit read
+        from a partial or shallow clone is read again once its objects are there)."""
+        prefix = f"git:{repo}@"
+        return {r[0][len(prefix):] for r in self.con.execute(
+            "SELECT event_id FROM events WHERE source = 'git' AND starts_with(event_id, ?) "
+            "AND NOT contains(event_id, '#')", [prefix]).fetchall()}
+
+    def repo_known(self, repo: str) -> bool:
+        """Whether any file version of `repo` was ingested."""
+        return bool(self.con.execute(
+            "SELECT count(*) FROM nodes WHERE kind = ? AND repo = ? AND defined_seq IS NOT NULL",
+            [str(NodeKind.FILE_VERSION), repo]).fetchone()[0])
+
+    def commit_ingested(self, repo: str, commit: str) -> bool:
+        """Whether `commit` of `repo` (a full or abbreviated sha) was read with its tree."""
+        return bool(self.con.execute(
+            "SELECT count(*) FROM commit_order WHERE repo = ? AND starts_with(commit, ?)",
+            [repo, commit]).fetchone()[0])
 
     def events_page(self, source: str | None, after: int, first: int) -> list[dict[str, Any]]:
         """Events after seq `after` (of one source, or all), oldest first."""

@@ -42,3 +42,49 @@ def canonical_tool(name: str) -> str:
     if spelled in CANONICAL_TOOLS:
         return spelled
     return _SPELLINGS.get(spelled, spelled)
+
+
+# Identities AI tools write into git: in co-author trailers, as author or as committer. One
+# table: (tool, pattern over the e-mail, pattern over the name). Name patterns are anchored and
+# strict, so a person called Claude or Devin is not an AI; e-mail patterns are the tools' own.
+AI_IDENTITIES: tuple[tuple[str, str, str], ...] = (
+    ("claude-code", r"noreply@anthropic\.com|\+claude(\[bot\])?@users\.noreply\.github\.com"
+                    r"|@claude\.ai$",
+     r"claude|claude (code|opus|sonnet|haiku|\d).*|claude\[bot\]|.*\(claude( code)?\)"),
+    ("codex", r"^codex@openai\.com$|^noreply@openai\.com$|chatgpt-codex-connector",
+     r"codex|openai codex|chatgpt-codex-connector\[bot\]|codex\[bot\]|.*\(codex\)"),
+    ("aider", r"@aider\.chat$", r".*\(aider\)|aider( \(.*\))?"),
+    ("copilot", r"\+copilot@users\.noreply\.github\.com|copilot-swe-agent",
+     r"copilot|github copilot|copilot-swe-agent(\[bot\])?|.*\(copilot\)"),
+    ("cursor", r"^cursoragent@cursor\.com$|@cursor\.(com|sh)$",
+     r"cursor( agent)?|cursor\[bot\]|.*\(cursor\)"),
+    ("devin", r"devin-ai-integration", r"devin ai|devin-ai-integration(\[bot\])?"),
+    ("factory-droid", r"factory-droid", r"factory-droid(\[bot\])?|factory droid"),
+    ("gemini-cli", r"gemini-code-assist|google-labs-jules|@jules\.google",
+     r"gemini( cli| code assist)?|gemini-code-assist\[bot\]|google-labs-jules\[bot\]"),
+    ("windsurf", r"@(windsurf|codeium)\.com$", r"windsurf|codeium"),
+    ("opencode", r"@opencode\.ai$", r"opencode(\[bot\])?"),
+    ("openhands", r"@all-hands\.dev$", r"openhands(-agent)?(\[bot\])?"),
+    ("sweep", r"sweep-ai", r"sweep(-ai)?\[bot\]"),
+)
+
+
+def ai_identity_tool(name: str, email: str) -> str | None:
+    """The AI tool a git identity (a trailer's `Name <email>`, an author, a committer) names,
+    or None for a person.
+
+    >>> ai_identity_tool("Claude Opus 4.6 (1M context)", "noreply@anthropic.com")
+    'claude-code'
+    >>> ai_identity_tool("Dev (aider)", "dev@x.org"), ai_identity_tool("Claude Dupont", "c@d.fr")
+    ('aider', None)
+    """
+    import re
+
+    spelled_name = " ".join(name.strip().lower().split())
+    spelled_email = email.strip().lower()
+    for tool, email_pattern, name_pattern in AI_IDENTITIES:
+        if spelled_email and re.search(email_pattern, spelled_email):
+            return tool
+        if spelled_name and re.fullmatch(name_pattern, spelled_name):
+            return tool
+    return None

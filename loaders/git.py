@@ -1,113 +1,79 @@
-"""Loader `git`: a real repository's history, read with the git CLI in one `git log` pass.
+"""Loader `git`: a real repository's history, read with the git CLI.
 
-Each commit becomes a `commit` node, and each file it changes becomes a `file_version` (repo,
-path, blob). A `revised` edge comes from the parent's version and carries the `git diff -U0`
-hunks as its line map; renames are followed (`-M`), and a merge gets one edge per parent
-(`-m`), so attribution is the union of what each parent contributes. Binary files are file-level
-only, and submodules are recorded in the batch notes and skipped. Evidence for the lines a commit
-added:
+Each commit becomes a `commit` node, and each file it changes a `file_version` (repo, path,
+blob). A `revised` edge comes from the parent's version and carries the `git diff -U0` hunks as
+its line map; renames are followed (`-M`), and a merge gets one edge per parent, so attribution
+is the union of what each parent contributes. A mode-only change (`chmod +x`) or a file that
+returns to an earlier content (a revert, a restore) names a version that already exists: no
+new version, and the store carries attribution whatever order the versions repeat in. Binary
+files are file-level only; submodules are recorded in the batch notes and skipped.
 
+Evidence for the lines a commit added:
 - the significant added lines, hashed like the agent loaders hash what outputs wrote; the store
   content-matches them against outputs of the same repo, in either arrival order;
-- AI co-author trailers and identities (Claude, Codex, Aider, Copilot, Cursor, ...): all added
-  lines of that commit, evidence `trailer`;
-- git-ai notes (`refs/notes/ai`): the ranges of each agent session, evidence `git-ai-note`.
+- every AI co-author trailer and AI author or committer identity (`lineage.tools.AI_IDENTITIES`):
+  all added lines of that commit, evidence `trailer`;
+- git-ai notes (`refs/notes/ai`): the AI ranges of each note, evidence `git-ai-note`, on the
+  version each path has in that commit's tree (changed by the commit or not).
+
+Each commit also records what its tree holds at the paths it changed against its first parent
+(its whole tree when that parent is not read), so the store resolves a path named at *any*
+ingested commit (a snapshot) to its file version.
+
+What the clone does not hold loads as far as it can: in a partial clone or an incomplete mirror
+the versions whose blobs are missing stay undefined (examples cut from them are UNKNOWN, with
+the fix in the reason), and in a shallow clone the versions at the boundary descend from a
+history the store marks missing (`git fetch --unshallow`, then ingest again).
 
 The repo's id is its normalized `origin` URL, else its root path (as for the agent loaders).
-`exclude` names commits already ingested: they are not read again.
+`exclude` names commits already ingested completely: they are not read again.
 """
 
-import json
+import hashlib
 import re
-import subprocess
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-from rapidfuzz import fuzz
 
 from lineage import model
-from lineage.facts import AddedLines, Alias, Attribution, Batch, Edge, Fact, Node, Record, Span
+from lineage.facts import (
+    AddedLines,
+    Attribution,
+    Batch,
+    Edge,
+    Fact,
+    Node,
+    Record,
+    Span,
+    TreeEntries,
+)
 from lineage.model import EdgeKind, NodeKind
 from lineage.repos import local_repo
-from lineage.tools import canonical_tool
+from lineage.tools import ai_identity_tool
+from loaders import git_ai
 from loaders.agent_outputs import is_significant, line_hash, normalize_line
 from loaders.files import InputError
+from loaders.git_log import Commit, FileChange, GitFailed, run_git, stream_log
 from loaders.patches import line_ranges
 
 SOURCE = "git"
 SUFFIXES: tuple[str, ...] = ()
-_HEADER = "\x1egit-commit\x1f"
-_FORMAT = _HEADER + "%x1f".join(["%H", "%P", "%an", "%ae", "%aI", "%cn", "%ce", "%cI",
-                                 "%(trailers:unfold,only)", "%B"]) + "\x1f"
-_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
-_EMPTY_BLOB = "0" * 40
+COMMITS_PER_BATCH = 2000  # a long history is ingested a slice at a time, in bounded memory
+_MISSING = re.compile(r"unable to read|missing blob|bad object|could not read|"
+                      r"is not a valid '?blob|promisor remote|could not fetch|"
+                      r"Could not read|missing object|invalid object|unable to open",
+                      re.IGNORECASE)
 
 
 class GitError(InputError):
     """The path is not a git repository or git failed; the message says what git said."""
 
 
-@dataclass
-class FileChange:
-    status: str
-    old_path: str | None
-    new_path: str | None
-    old_blob: str | None
-    new_blob: str | None
-    mode: str
-    hunks: list[list[int]] = field(default_factory=list)
-    added: list[tuple[int, str]] = field(default_factory=list)  # (new line number, text)
-    removed: list[tuple[int, str]] = field(default_factory=list)  # (old line number, text)
-    binary: bool = False
-
-    def line_map(self) -> list[list[Any]] | None:
-        """The hunks, each with the pairs of lines it rewrote that are still similar."""
-        if self.binary:
-            return None
-        out: list[list[Any]] = []
-        for old_start, old_n, new_start, new_n in self.hunks:
-            old = [(n, t) for n, t in self.removed if old_start <= n < old_start + old_n]
-            new = [(n, t) for n, t in self.added if new_start <= n < new_start + new_n]
-            pairs = similar_pairs(old, new)
-            out.append([old_start, old_n, new_start, new_n] + ([pairs] if pairs else []))
-        return out
-
-
-@dataclass
-class Commit:
-    sha: str
-    parents: list[str]
-    author: str
-    author_email: str
-    author_time: str
-    committer: str
-    committer_email: str
-    time: str
-    trailers: list[tuple[str, str]]
-    message: str
-    changes: list[list[FileChange]] = field(default_factory=list)  # one list per parent diff
-
-
-def git(repo: Path, *args: str, stdin: str | None = None) -> str:
-    try:
-        done = subprocess.run(["git", "-C", str(repo), *args], input=stdin, capture_output=True,
-                              text=True, encoding="utf-8", errors="replace", check=False)
-    except OSError as exc:
-        raise GitError(f"cannot run git: {exc}") from exc
-    if done.returncode != 0:
-        raise GitError(f"{repo}: git {' '.join(args[:2])} failed: {done.stderr.strip()}")
-    return done.stdout
-
-
 def load(paths: Iterable[str | Path], rev: str | None = None,
          exclude: Iterable[str] = ()) -> Iterator[Batch]:
-    """One batch per repository."""
+    """Batches of up to COMMITS_PER_BATCH commits per repository, parents first."""
     for raw in paths:
-        yield read_repository(Path(raw), rev, set(exclude))
+        yield from read_repository(Path(raw), rev, set(exclude))
 
 
 def repo_id(path: Path) -> str:
@@ -117,312 +83,269 @@ def repo_id(path: Path) -> str:
     return found.repo_id
 
 
+def file_at(path: Path, rev: str, name: str) -> tuple[str, list[str]]:
+    """(blob id, lines) of the file `name` at `rev` of the checkout at `path`."""
+    blob = _git(path, "rev-parse", "--verify", "-q", f"{rev}:{name}").decode().strip()
+    text = _git(path, "cat-file", "blob", blob).decode("utf-8", "replace")
+    return blob, text.splitlines()
+
+
+def _git(path: Path, *args: str, stdin: bytes | None = None) -> bytes:
+    try:
+        return run_git(path, *args, stdin=stdin)
+    except GitFailed as exc:
+        raise GitError(f"{path}: {exc}") from exc
+    except OSError as exc:
+        raise GitError(f"cannot run git: {exc}") from exc
+
+
+class _Clone:
+    """What one read of a repository knows beyond the commits: boundaries, missing objects,
+    note blobs, line counts of the versions seen."""
+
+    def __init__(self, path: Path, repo: str) -> None:
+        self.path, self.repo = path, repo
+        self.shallow = _shallow_commits(path)
+        self.partial = _is_partial(path)
+        self.missing: set[str] | None = None  # blob ids this clone lacks, once looked for
+        self.unreadable: set[str] = set()  # the paths they lie at
+        self.renames = True
+        self.lines_of: dict[tuple[str, str], int | None] = {}
+
+    def find_missing(self, commits: list[str]) -> None:
+        """Look for the blobs the history names that this clone lacks, and the paths they
+        lie at: those paths are then read without patches (git cannot diff what it lacks)."""
+        if self.missing is not None:
+            return
+        listing = _git(self.path, "rev-list", "--objects", "--missing=print", "--no-walk",
+                       "--stdin", stdin="".join(f"{c}\n" for c in commits).encode())
+        self.missing = {line[1:41] for line in listing.decode().splitlines()
+                        if line.startswith("?")}
+        if self.missing:
+            self.unreadable = _paths_of_blobs(self.path, commits, self.missing)
+
+    def read(self, part: list[str]) -> Iterator[Commit]:
+        """The commits of `part` with their diffs; the paths of missing blobs come from a
+        pass without patches, so their changes are file-level only."""
+        side: dict[str, list[list[FileChange]]] = {}
+        if self.unreadable:
+            with stream_log(self.path, part, patches=False, renames=False,
+                            paths=sorted(self.unreadable)) as commits:
+                for commit in commits:
+                    for diff in commit.changes:
+                        for ch in diff:
+                            ch.binary = True
+                    side[commit.sha] = commit.changes
+        with stream_log(self.path, part, renames=self.renames,
+                        exclude=sorted(self.unreadable)) as commits:
+            for commit in commits:
+                for diff, extra in zip(commit.changes, side.get(commit.sha, []), strict=False):
+                    diff.extend(extra)
+                yield commit
+
+
 def read_repository(path: Path, rev: str | None = None, exclude: set[str] | None = None
-                    ) -> Batch:
+                    ) -> Iterator[Batch]:
+    """The commits of `rev` (default: HEAD, every branch and tag) not in `exclude`, parents
+    first, as batches of COMMITS_PER_BATCH."""
     if not path.is_dir():
         raise GitError(f"{path}: no such directory")
     repo = repo_id(path)
-    batch = Batch(SOURCE, input=str(path))
-    revs = [rev] if rev else ["--all"] if not _has_head(path) else ["HEAD"]
-    negatives = "".join(f"^{sha}\n" for sha in sorted(exclude or ()))
-    notes = _notes(path)
-    lines_of: dict[tuple[str, str], int | None] = {}
-    args = ["log", "--reverse", "--topo-order", "--diff-merges=separate", "-M", "--raw",
-            "--no-abbrev", "-p", "-U0", "--no-color", "--no-ext-diff", f"--format={_FORMAT}",
-            "--stdin", *revs, "--"]
-    with _streaming(path, args, negatives) as chunks:
-        for commit in parse_log(chunks):
-            batch.records.append(_record(repo, commit, notes.get(commit.sha), lines_of, batch))
-    if revs != ["--all"]:
-        tips = [line for line in git(path, "rev-parse", *revs).split() if line[:1] != "^"]
-        batch.records += [_tree_record(path, repo, tip) for tip in tips]
+    revs = [rev] if rev else (["HEAD", "--branches", "--tags"] if _has_head(path)
+                              else ["--branches", "--tags"])
+    listing = _git(path, "rev-list", "--topo-order", "--reverse", "--parents", *revs, "--")
+    known = exclude or set()
+    order: list[str] = []
+    parents_of: dict[str, list[str]] = {}
+    for line in listing.decode().splitlines():
+        sha, *parents = line.split()
+        if sha not in known:
+            order.append(sha)
+            parents_of[sha] = parents
+    if not order:
+        batch = Batch(SOURCE, input=str(path))
+        batch.notes.append(f"{repo}: no new commits to read")
+        yield batch
+        return
+    clone = _Clone(path, repo)
+    if clone.partial:
+        clone.find_missing(order)
+    notes = git_ai.read_notes(path, order)
+    note_blobs = _note_blobs(path, notes)
+    reading = set(order)
+    for first in range(0, len(order), COMMITS_PER_BATCH):
+        part = order[first:first + COMMITS_PER_BATCH]
+        boundary = [c for c in part if parents_of[c] and parents_of[c][0] not in reading
+                    and parents_of[c][0] not in known]
+        trees = {c: _whole_tree(path, repo, c) for c in boundary}
+        yield _read_part(clone, part, notes, note_blobs, trees)
+
+
+def _read_part(clone: _Clone, part: list[str], notes: dict[str, bytes],
+               note_blobs: dict[tuple[str, str], str], trees: dict[str, TreeEntries]) -> Batch:
+    """One batch: the commits of `part`, read again around missing objects if git could not
+    read them."""
+    while True:
+        batch = Batch(SOURCE, input=str(clone.path))
+        saved = dict(clone.lines_of)
+        try:
+            for commit in clone.read(part):
+                batch.records.append(_record(clone, commit, notes.get(commit.sha),
+                                             note_blobs, trees.get(commit.sha), batch))
+            break
+        except GitFailed as exc:
+            clone.lines_of = saved
+            if not _MISSING.search(exc.stderr):
+                raise GitError(f"{clone.path}: {exc}") from exc
+            if clone.missing is None:
+                clone.find_missing(part)
+                if clone.missing:
+                    batch.notes.append(f"{clone.repo}: {len(clone.missing)} objects are not "
+                                       "in this clone; their versions stay unknown")
+                    continue
+            if clone.renames:
+                clone.renames = False  # rename detection reads the missing blobs
+                continue
+            raise GitError(f"{clone.path}: {exc}") from exc
+        except OSError as exc:
+            raise GitError(f"cannot run git: {exc}") from exc
+    if clone.missing:
+        batch.notes.append(f"{clone.repo}: {len(clone.missing)} blobs are missing from this "
+                           "clone (partial clone or incomplete mirror); fetch them "
+                           "(`git fetch --refetch origin`) and ingest again")
+    if not clone.renames:
+        batch.notes.append(f"{clone.repo}: renames not followed (rename detection needs "
+                           "missing blobs)")
     return batch
 
 
-def _tree_record(path: Path, repo: str, commit: str) -> Record:
-    """Every file at a tip commit, named at that commit: a dataset built from the tip names
-    files by (repo, commit, path) whether or not that commit changed them."""
-    listing = git(path, "ls-tree", "-r", "-z", "--full-tree", commit)
-    facts: list[Fact] = []
-    files = []
+def _has_head(path: Path) -> bool:
+    try:
+        run_git(path, "rev-parse", "--verify", "-q", "HEAD")
+    except (GitFailed, OSError):
+        return False
+    return True
+
+
+def _shallow_commits(path: Path) -> set[str]:
+    """The boundary commits of a shallow clone (their parents are not in it)."""
+    where = _git(path, "rev-parse", "--git-path", "shallow").decode().strip()
+    shallow = Path(where) if Path(where).is_absolute() else path / where
+    if not shallow.is_file():
+        return set()
+    return set(shallow.read_text().split())
+
+
+def _is_partial(path: Path) -> bool:
+    try:
+        config = run_git(path, "config", "--get-regexp",
+                         r"^(extensions\.partialclone|remote\..*\.promisor)$").decode()
+    except GitFailed:
+        return False
+    return any(line.split()[-1:] != ["false"] for line in config.splitlines())
+
+
+def _paths_of_blobs(path: Path, commits: list[str], blobs: set[str]) -> set[str]:
+    """The paths at which the history names `blobs` (a log without patches reads no blob)."""
+    out = _git(path, "log", "--no-walk=unsorted", "--stdin", "--raw", "-z", "--no-abbrev",
+               "--no-renames", "--diff-merges=separate", "--format=", "--",
+               stdin="".join(f"{c}\n" for c in commits).encode()).decode("utf-8", "replace")
+    names: set[str] = set()
+    tokens = out.split("\0")
+    i = 0
+    while i < len(tokens):
+        token = tokens[i].lstrip("\n")
+        if token.startswith(":"):
+            meta = token[1:].split()
+            if len(meta) >= 5 and (meta[2] in blobs or meta[3] in blobs) and i + 1 < len(tokens):
+                names.add(tokens[i + 1])
+            i += 2
+        else:
+            i += 1
+    return names
+
+
+def _whole_tree(path: Path, repo: str, commit: str) -> TreeEntries:
+    """Every file of `commit`'s tree: the snapshot of a commit whose first parent is not
+    read, so paths it did not change still resolve there."""
+    listing = _git(path, "ls-tree", "-r", "-z", "--full-tree", commit).decode("utf-8", "replace")
+    entries = []
     for entry in listing.split("\0"):
         meta, _, name = entry.partition("\t")
         parts = meta.split()
-        if len(parts) != 3 or parts[1] != "blob":
-            continue  # a submodule (commit) or the end of the listing
-        blob = parts[2]
-        key = model.file_version_key(repo, name, blob)
-        alias = model.file_at_commit_key(repo, name, commit)
-        facts += [Node(key, NodeKind.FILE_VERSION, {"repo": repo, "path": name, "blob": blob},
-                       defines=False),
-                  Node(alias, NodeKind.FILE_VERSION, {"repo": repo, "path": name,
-                                                      "commit": commit}),
-                  Alias(alias, key)]
-        files.append([name, blob])
-    return Record(event_id=f"git-tree:{repo}@{commit}", type="tree",
-                  payload={"repo": repo, "commit": commit, "files": files}, facts=facts,
-                  origin=f"{repo}@{commit}")
+        if len(parts) == 3 and parts[1] == "blob":
+            entries.append((name, model.file_version_key(repo, name, parts[2])))
+    return TreeEntries(repo, commit, None, tuple(entries), whole=True)
 
 
-@contextmanager
-def _streaming(repo: Path, args: list[str], stdin: str) -> Iterator[Iterator[str]]:
-    """git's output as it is written, cut at commit headers, so parsing overlaps git's work."""
-    try:
-        proc = subprocess.Popen(["git", "-C", str(repo), *args], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise GitError(f"cannot run git: {exc}") from exc
-    assert proc.stdin and proc.stdout and proc.stderr
-    proc.stdin.write(stdin)
-    proc.stdin.close()
-
-    def chunks() -> Iterator[str]:
-        pending = ""
-        while block := proc.stdout.read(1 << 20):
-            pending += block
-            parts = pending.split(_HEADER)
-            pending = parts.pop()
-            yield from parts
-        yield pending
-    try:
-        yield chunks()
-    finally:
-        proc.stdout.close()
-        error = proc.stderr.read()
-        if proc.wait() != 0:
-            raise GitError(f"{repo}: git log failed: {error.strip()}")
+def _note_blobs(path: Path, notes: dict[str, bytes]) -> dict[tuple[str, str], str]:
+    """(commit, path) -> the blob at that path of that commit, for every path a note names."""
+    wanted = sorted({(commit, r.path) for commit, data in notes.items()
+                     for r in git_ai.parse_note(data)[0] if "\n" not in r.path})
+    if not wanted:
+        return {}
+    out = _git(path, "cat-file", "--batch-check=%(objectname) %(objecttype)",
+               stdin="".join(f"{c}:{p}\n" for c, p in wanted).encode("utf-8", "replace"))
+    found: dict[tuple[str, str], str] = {}
+    for pair, line in zip(wanted, out.decode("utf-8", "replace").splitlines(), strict=False):
+        parts = line.split()
+        if len(parts) == 2 and parts[1] == "blob":
+            found[pair] = parts[0]
+    return found
 
 
-def _has_head(path: Path) -> bool:
-    return subprocess.run(["git", "-C", str(path), "rev-parse", "--verify", "-q", "HEAD"],
-                          capture_output=True, check=False).returncode == 0
+# -- AI identities ----------------------------------------------------------------------------
 
 
-# -- parsing `git log` ------------------------------------------------------------------------
-
-
-def parse_log(chunks: Iterable[str]) -> Iterator[Commit]:
-    """Commits of a `git log -m --raw -p -U0` in _FORMAT, given cut at its commit headers; a
-    merge's diffs (one per parent) are gathered into one Commit."""
-    current: Commit | None = None
-    for chunk in chunks:
-        if not chunk:
-            continue
-        fields = chunk.split("\x1f", 10)
-        sha = fields[0]
-        if current is None or current.sha != sha:
-            if current is not None:
-                yield current
-            current = Commit(
-                sha=sha, parents=fields[1].split(), author=fields[2], author_email=fields[3],
-                author_time=fields[4], committer=fields[5], committer_email=fields[6],
-                time=fields[7], trailers=_trailers(fields[8]), message=fields[9])
-        current.changes.append(_changes(fields[10] if len(fields) > 10 else ""))
-    if current is not None:
-        yield current
-
-
-def _trailers(text: str) -> list[tuple[str, str]]:
-    out = []
-    for line in text.splitlines():
-        key, sep, value = line.partition(":")
-        if sep:
-            out.append((key.strip(), value.strip()))
-    return out
-
-
-def _changes(body: str) -> list[FileChange]:
-    changes: list[FileChange] = []
-    by_path: dict[str, FileChange] = {}
-    current: FileChange | None = None
-    new_line = old_line = 0
-    for line in body.split("\n"):
-        if line.startswith(":"):
-            meta, _, paths = line.partition("\t")
-            old_mode, new_mode, old_blob, new_blob, status = meta[1:].split()
-            names = paths.split("\t")
-            old_path, new_path = (names[0], names[-1])
-            kind = status[0]
-            change = FileChange(
-                status=kind, old_path=None if kind == "A" else old_path,
-                new_path=None if kind == "D" else new_path,
-                old_blob=None if old_blob == _EMPTY_BLOB else old_blob,
-                new_blob=None if new_blob == _EMPTY_BLOB else new_blob,
-                mode=new_mode if kind != "D" else old_mode)
-            changes.append(change)
-            by_path[change.new_path or change.old_path or ""] = change
-        elif line.startswith("diff --git "):
-            current = None
-        elif line.startswith("+++ "):
-            target = line[4:]
-            if target != "/dev/null":
-                current = by_path.get(_unquote(target)[2:])
-        elif line.startswith("--- ") and current is None:
-            continue
-        elif line.startswith("Binary files "):
-            match = re.search(r" and (?:b/)?(.*) differ$", line)
-            name = _unquote(match.group(1)) if match else ""
-            if name in by_path:
-                by_path[name].binary = True
-        elif current is not None and (m := _HUNK.match(line)):
-            old_start, old_n, new_start, new_n = (int(m.group(1)), int(m.group(2) or 1),
-                                                  int(m.group(3)), int(m.group(4) or 1))
-            current.hunks.append([old_start, old_n, new_start, new_n])
-            new_line, old_line = new_start, old_start
-        elif current is not None and line.startswith("+"):
-            current.added.append((new_line, line[1:]))
-            new_line += 1
-        elif current is not None and line.startswith("-"):
-            current.removed.append((old_line, line[1:]))
-            old_line += 1
-    return changes
-
-
-def _unquote(path: str) -> str:
-    if path.startswith('"') and path.endswith('"'):
-        return path[1:-1].encode().decode("unicode_escape").encode("latin-1").decode("utf-8")
-    return path
-
-
-MODIFIED_SIMILARITY = 70.0  # percent (rapidfuzz ratio of normalized text) to stay attributed
-
-
-def similar_pairs(old: list[tuple[int, str]], new: list[tuple[int, str]],
-                  threshold: float = MODIFIED_SIMILARITY) -> list[list[int]]:
-    """[old_line, new_line] for each rewritten line still similar to a line it replaced in the
-    same hunk (each old line pairs once, in order); trivial lines never pair."""
-    pairs: list[list[int]] = []
-    used: set[int] = set()
-    olds = [(n, normalize_line(t)) for n, t in old if is_significant(normalize_line(t))]
-    for n, text in new:
-        norm = normalize_line(text)
-        if not is_significant(norm):
-            continue
-        best = max(((fuzz.ratio(norm, o), m) for m, o in olds if m not in used), default=None)
-        if best and best[0] >= threshold:
-            used.add(best[1])
-            pairs.append([best[1], n])
-    return pairs
-
-
-# -- AI identities and trailers ---------------------------------------------------------------
-
-_AI_COAUTHORS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\bclaude\b|noreply@anthropic\.com", re.I), "claude-code"),
-    (re.compile(r"\bcodex\b|codex@openai\.com", re.I), "codex"),
-    (re.compile(r"\baider\b|@aider\.chat", re.I), "aider"),
-    (re.compile(r"\bcopilot\b", re.I), "copilot"),
-    (re.compile(r"\bcursor\b|cursoragent@cursor\.com", re.I), "cursor"),
-    (re.compile(r"\bdevin\b", re.I), "devin"),
-    (re.compile(r"factory-droid", re.I), "factory-droid"),
-    (re.compile(r"\bgemini\b", re.I), "gemini-cli"),
-)
-
-
-def ai_identity(commit: Commit) -> tuple[str, str | None, str] | None:
-    """(tool, model, why) when the commit says an AI tool wrote it: a co-author trailer, an
-    Aider or Codex or Copilot-agent author, else None."""
+def ai_identities(commit: Commit) -> list[tuple[str, str | None, str]]:
+    """(tool, model, why) for every AI tool the commit names: each co-author trailer, the
+    author and the committer; one entry per tool, the first reason found."""
+    found: dict[str, tuple[str, str | None, str]] = {}
     for key, value in commit.trailers:
         if key.lower() != "co-authored-by":
             continue
-        for pattern, tool in _AI_COAUTHORS:
-            if pattern.search(value):
-                return tool, _model(value, tool), f"Co-authored-by: {value}"
-    author = f"{commit.author} <{commit.author_email}>"
-    if commit.author.endswith("(aider)") or commit.committer.endswith("(aider)"):
-        return "aider", None, f"author {author}"
-    if commit.author_email.lower() == "codex@openai.com":
-        return "codex", None, f"author {author}"
-    if "copilot@users.noreply.github.com" in commit.author_email.lower():
-        return "copilot", None, f"author {author}"
-    return None
+        name, _, email = value.partition("<")
+        tool = ai_identity_tool(name, email.rstrip(">"))
+        if tool and tool not in found:
+            found[tool] = (tool, _model(name, tool), f"Co-authored-by: {value}")
+    for role, name, email in (("author", commit.author, commit.author_email),
+                              ("committer", commit.committer, commit.committer_email)):
+        tool = ai_identity_tool(name, email)
+        if tool and tool not in found:
+            found[tool] = (tool, _model(name, tool), f"{role} {name} <{email}>")
+    return list(found.values())
 
 
-def _model(value: str, tool: str) -> str | None:
-    name = value.split("<", 1)[0].strip()
+def _model(name: str, tool: str) -> str | None:
+    name = name.strip()
     if tool == "aider":
         match = re.search(r"\(([^)]+)\)", name)
-        return match.group(1) if match else None
+        return match.group(1) if match and match.group(1) != "aider" else None
     if tool == "claude-code" and name.lower().startswith("claude "):
-        return name[len("claude "):] or None
+        rest = name[len("claude "):].strip()
+        return None if rest.lower() in ("", "code") or rest.startswith("(") else rest
     return None
-
-
-# -- git-ai notes -----------------------------------------------------------------------------
-
-
-def _notes(path: Path) -> dict[str, str]:
-    """Commit sha -> the text of its note under refs/notes/ai (empty when there are none)."""
-    try:
-        listing = git(path, "notes", "--ref=ai", "list")
-    except GitError:
-        return {}
-    pairs = [line.split() for line in listing.splitlines() if line.strip()]
-    if not pairs:
-        return {}
-    blobs = git(path, "cat-file", "--batch", stdin="".join(f"{n}\n" for n, _ in pairs))
-    texts: dict[str, str] = {}
-    rest = blobs
-    for _, commit in pairs:
-        header, _, rest = rest.partition("\n")
-        size = int(header.split()[2])
-        texts[commit] = rest[:size]
-        rest = rest[size + 1:]
-    return texts
-
-
-def parse_git_ai_note(text: str) -> list[tuple[str, str, str | None, list[tuple[int, int]]]]:
-    """(path, tool, model, ranges) per agent key of a git-ai authorship note; human keys and
-    keys with no known agent are left out (their lines have unknown origin)."""
-    attestation, sep, meta_text = text.partition("\n---\n")
-    if text.startswith("---"):
-        attestation, meta_text = "", text[3:]
-    elif not sep:
-        return []
-    try:
-        meta = json.loads(meta_text.strip() or "{}")
-    except json.JSONDecodeError:
-        return []
-    agents: dict[str, dict[str, Any]] = {}
-    for key, session in (meta.get("sessions") or {}).items():
-        agents[key] = session.get("agent_id") or {}
-    for key, prompt in (meta.get("prompts") or {}).items():
-        agents[key] = prompt.get("agent_id") or {}
-    out = []
-    path = None
-    for line in attestation.splitlines():
-        if not line.strip():
-            continue
-        if not line.startswith("  "):
-            path = line.strip().strip('"')
-            continue
-        key, _, ranges = line.strip().partition(" ")
-        agent = agents.get(key.split("::", 1)[0]) or agents.get(key)
-        if path is None or not agent or not agent.get("tool"):
-            continue
-        spans = []
-        for part in ranges.split(","):
-            first, _, last = part.strip().partition("-")
-            if first.isdigit():
-                spans.append((int(first), int(last) if last.isdigit() else int(first)))
-        out.append((path, canonical_tool(agent["tool"]), agent.get("model"), spans))
-    return out
 
 
 # -- facts ------------------------------------------------------------------------------------
 
 
-def _record(repo: str, c: Commit, note: str | None,
-            lines_of: dict[tuple[str, str], int | None], batch: Batch) -> Record:
+def _record(clone: _Clone, c: Commit, note: bytes | None,
+            note_blobs: dict[tuple[str, str], str], tree: TreeEntries | None,
+            batch: Batch) -> Record:
+    repo = clone.repo
     ckey = model.commit_key(repo, c.sha)
     time = datetime.fromisoformat(c.time)
-    facts: list[Fact] = [Node(ckey, NodeKind.COMMIT, {
-        "repo": repo, "commit": c.sha, "parents": c.parents,
-        "author": f"{c.author} <{c.author_email}>", "author_time": c.author_time,
-        "committer": f"{c.committer} <{c.committer_email}>", "time": c.time,
-        "message": c.message.strip()[:2000], "trailers": [f"{k}: {v}" for k, v in c.trailers]})]
+    boundary = not c.parents and c.sha in clone.shallow
+    # At a shallow boundary the versions descend from parents the clone does not hold: their
+    # commit nodes stand for that history, undefined until it is ingested.
+    hidden = [model.commit_key(repo, p) for p in _real_parents(clone.path, c.sha)] \
+        if boundary else []
+    missing = clone.missing or set()
+    facts: list[Fact] = []
     versions: dict[str, str] = {}  # path -> file version key at this commit
+    lacking: list[str] = []  # blobs of this commit's versions the clone does not hold
+    unread: set[str] = set()  # and those versions' keys
     files = []
     for changes in c.changes or [[]]:
         for ch in changes:
@@ -433,28 +356,53 @@ def _record(repo: str, c: Commit, note: str | None,
             if ch.new_path is None or ch.new_blob is None:
                 continue  # a deletion: nothing to version
             key = model.file_version_key(repo, ch.new_path, ch.new_blob)
+            parent = (model.file_version_key(repo, ch.old_path, ch.old_blob)
+                      if ch.old_blob and ch.old_path else None)
+            if parent == key:
+                continue  # only the mode changed: the same version, nothing to carry
+            gone = ch.new_blob in missing
             if ch.new_path not in versions:
                 versions[ch.new_path] = key
-                count = _line_count(ch, lines_of)
-                lines_of[(ch.new_path, ch.new_blob)] = count
+                count = None if gone else _line_count(ch, clone.lines_of)
+                clone.lines_of[(ch.new_path, ch.new_blob)] = count
                 attrs = {"repo": repo, "path": ch.new_path, "blob": ch.new_blob,
-                         "commit": c.sha, "binary": ch.binary or None, "line_count": count}
-                alias = model.file_at_commit_key(repo, ch.new_path, c.sha)
+                         "commit": c.sha, "binary": (ch.binary and not gone) or None,
+                         "line_count": count}
+                if gone:
+                    lacking.append(ch.new_blob)
+                    unread.add(key)
+                    attrs["missing"] = (f"blob {ch.new_blob} of {ch.new_path} is not in the "
+                                        f"clone at {clone.path} (a partial clone or an "
+                                        "incomplete mirror): fetch it (`git fetch --refetch "
+                                        "origin`) and ingest the repository again")
                 facts += [Node(key, NodeKind.FILE_VERSION,
-                               {k: v for k, v in attrs.items() if v is not None}),
-                          Node(alias, NodeKind.FILE_VERSION, {"repo": repo, "path": ch.new_path,
-                                                              "commit": c.sha}),
-                          Alias(alias, key), Edge(ckey, key, EdgeKind.COMMITTED)]
+                               {k: v for k, v in attrs.items() if v is not None},
+                               defines=not gone),
+                          Edge(ckey, key, EdgeKind.COMMITTED)]
                 files.append({"status": ch.status, "path": ch.new_path, "blob": ch.new_blob,
                               "old_path": ch.old_path, "old_blob": ch.old_blob,
                               "hunks": ch.hunks, "binary": ch.binary})
-            if ch.old_blob and ch.old_path:
-                pkey = model.file_version_key(repo, ch.old_path, ch.old_blob)
-                facts += [Node(pkey, NodeKind.FILE_VERSION, {
+                facts += [Edge(h, key, EdgeKind.REVISED) for h in hidden]
+            if parent is not None:
+                blind = gone or ch.old_blob in missing
+                facts += [Node(parent, NodeKind.FILE_VERSION, {
                     "repo": repo, "path": ch.old_path, "blob": ch.old_blob}, defines=False),
-                          Edge(pkey, key, EdgeKind.REVISED, line_map=ch.line_map())]
-    identity = ai_identity(c)
+                          Edge(parent, key, EdgeKind.REVISED,
+                               line_map=None if blind else ch.line_map())]
+    for h in hidden:
+        facts.insert(0, Node(h, NodeKind.COMMIT, {
+            "repo": repo, "commit": h.rsplit("@", 1)[1], "missing": (
+                f"the history before commit {c.sha} is not in the shallow clone at "
+                f"{clone.path}: run `git -C {clone.path} fetch --unshallow` and ingest the "
+                "repository again")}, defines=False))
+    identities = ai_identities(c)
     for path, key in versions.items():
+        if key in unread:  # which lines it added is unknown: all of them (fail closed)
+            for tool, model_name, why in identities:
+                okey = _commit_output(facts, repo, c, tool, model_name, why)
+                facts += [Edge(okey, key, EdgeKind.WROTE, span=Span(1, None)),
+                          Attribution(key, okey, Span(1, None), "trailer")]
+            continue
         # Lines added relative to every parent are the commit's own (for a merge: conflict
         # resolutions); a normal commit has one parent diff.
         added = _added_in_all(path, c.changes)
@@ -462,33 +410,114 @@ def _record(repo: str, c: Commit, note: str | None,
                        if is_significant(norm := normalize_line(text)))
         if hashed:
             facts.append(AddedLines(key, repo, time, hashed))
-        if identity and added:
-            tool, model_name, why = identity
-            okey = model.output_key(f"commit:{repo}@{c.sha}")
-            facts.append(Node(okey, NodeKind.OUTPUT, {
-                "output": f"commit:{repo}@{c.sha}", "tool": tool, "model": model_name,
-                "time": c.time, "repo": repo, "evidence": why, "call": "commit"}))
-            for first, last in line_ranges([n for n, _ in added]):
-                span = Span(first, last)
-                facts += [Edge(okey, key, EdgeKind.WROTE, span=span),
-                          Attribution(key, okey, span, "trailer")]
-    for path, tool, model_name, spans in parse_git_ai_note(note or ""):
-        if path not in versions:
+        if not added:
             continue
-        key = versions[path]
-        okey = model.output_key(f"git-ai:{repo}@{c.sha}:{path}:{tool}")
+        for tool, model_name, why in identities:
+            okey = _commit_output(facts, repo, c, tool, model_name, why)
+            for first, last in line_ranges([n for n, _ in added]):
+                facts += [Edge(okey, key, EdgeKind.WROTE, span=Span(first, last)),
+                          Attribution(key, okey, Span(first, last), "trailer")]
+    note_summary = _note_facts(facts, repo, c, note, note_blobs, batch) if note else None
+    if tree is not None:  # the whole tree: versions this commit did not write are named too
+        declared = set(versions.values())
+        facts += [Node(key, NodeKind.FILE_VERSION, {"repo": repo, "path": name,
+                                                    "blob": key.rsplit("@", 1)[1]},
+                       defines=False)
+                  for name, key in tree.entries if key is not None and key not in declared]
+    facts.append(tree if tree is not None else _tree_changes(repo, c))
+    commit_attrs = {
+        "repo": repo, "commit": c.sha, "parents": c.parents,
+        "author": f"{c.author} <{c.author_email}>", "author_time": c.author_time,
+        "committer": f"{c.committer} <{c.committer_email}>", "time": c.time,
+        "message": c.message.strip()[:2000], "trailers": [f"{k}: {v}" for k, v in c.trailers]}
+    if boundary:
+        commit_attrs["shallow"] = True
+    facts.insert(0, Node(ckey, NodeKind.COMMIT, commit_attrs))
+    payload = {"repo": repo, "commit": c.sha, "parents": c.parents,
+               "author": f"{c.author} <{c.author_email}>",
+               "committer": f"{c.committer} <{c.committer_email}>", "time": c.time,
+               "trailers": [f"{k}: {v}" for k, v in c.trailers], "files": files,
+               "ai_identities": [why for _, _, why in identities],
+               "git_ai_note": note.decode("utf-8", "replace") if note else None,
+               "git_ai": note_summary}
+    event_id = f"git:{repo}@{c.sha}"
+    if lacking or boundary:
+        # An incomplete read has an id of its own, so a complete read later is accepted.
+        payload["missing"] = sorted(lacking) + (["shallow"] if boundary else [])
+        digest = hashlib.sha1(" ".join(payload["missing"]).encode()).hexdigest()[:12]
+        event_id += f"#incomplete:{digest}"
+    return Record(event_id=event_id, type="commit", payload=payload, facts=facts,
+                  occurred_at=time, origin=f"{repo}@{c.sha}")
+
+
+def _real_parents(path: Path, sha: str) -> list[str]:
+    """The parents a shallow clone's boundary commit names (git hides them in the log)."""
+    text = _git(path, "cat-file", "commit", sha).decode("utf-8", "replace")
+    head = text.split("\n\n", 1)[0]
+    return [line.split()[1] for line in head.splitlines() if line.startswith("parent ")]
+
+
+def _commit_output(facts: list[Fact], repo: str, c: Commit, tool: str, model_name: str | None,
+                   why: str) -> str:
+    """The output that stands for what `tool` wrote in commit `c` (declared once)."""
+    name = f"commit:{repo}@{c.sha}:{tool}"
+    okey = model.output_key(name)
+    if not any(isinstance(f, Node) and f.key == okey for f in facts):
         facts.append(Node(okey, NodeKind.OUTPUT, {
-            "output": f"git-ai:{repo}@{c.sha}:{path}:{tool}", "tool": tool, "model": model_name,
-            "time": c.time, "repo": repo, "path": path, "call": "git-ai-note"}))
-        for first, last in spans:
+            "output": name, "tool": tool, "model": model_name, "time": c.time, "repo": repo,
+            "evidence": why, "call": "commit"}))
+    return okey
+
+
+def _note_facts(facts: list[Fact], repo: str, c: Commit, note: bytes,
+                note_blobs: dict[tuple[str, str], str], batch: Batch) -> dict[str, object]:
+    """Attributions of a git-ai note's AI ranges, on the version each path has in the
+    commit's tree; returns what the note says, line counts per kind."""
+    ranges, problem = git_ai.parse_note(note)
+    if problem:
+        batch.notes.append(f"{repo}@{c.sha[:12]}: git-ai note: {problem}")
+    summary: dict[str, int] = {"ai": 0, "human": 0, "ai_unknown_agent": 0}
+    for r in ranges:
+        count = sum(b - a + 1 for a, b in r.ranges)
+        if r.kind == "human":
+            summary["human"] += count
+            continue
+        if r.tool is None:
+            summary["ai_unknown_agent"] += count
+            continue
+        blob = note_blobs.get((c.sha, r.path))
+        if blob is None:
+            batch.notes.append(f"{repo}@{c.sha[:12]}: git-ai note names {r.path}, which is "
+                               "not in the commit's tree; skipped")
+            continue
+        summary["ai"] += count
+        key = model.file_version_key(repo, r.path, blob)
+        name = f"git-ai:{repo}@{c.sha}:{r.key}:{r.path}"
+        okey = model.output_key(name)
+        facts += [Node(key, NodeKind.FILE_VERSION, {"repo": repo, "path": r.path, "blob": blob},
+                       defines=False),
+                  Node(okey, NodeKind.OUTPUT, {
+                      "output": name, "tool": r.tool, "model": r.model, "time": c.time,
+                      "repo": repo, "path": r.path, "session": r.key, "call": "git-ai-note"})]
+        for first, last in r.ranges:
             facts += [Edge(okey, key, EdgeKind.WROTE, span=Span(first, last)),
                       Attribution(key, okey, Span(first, last), "git-ai-note")]
-    payload = {"repo": repo, "commit": c.sha, "parents": c.parents,
-               "author": f"{c.author} <{c.author_email}>", "time": c.time,
-               "trailers": [f"{k}: {v}" for k, v in c.trailers], "files": files,
-               "git_ai_note": note}
-    return Record(event_id=f"git:{repo}@{c.sha}", type="commit", payload=payload, facts=facts,
-                  occurred_at=time, origin=f"{repo}@{c.sha}")
+    return summary
+
+
+def _tree_changes(repo: str, c: Commit) -> TreeEntries:
+    """What the commit's tree holds at the paths its first-parent diff touched (None where a
+    path left the tree); a root commit's diff lists its whole tree."""
+    entries: dict[str, str | None] = {}
+    for ch in (c.changes[0] if c.changes else []):
+        if ch.mode == "160000":
+            continue
+        if ch.old_path is not None and ch.old_path != ch.new_path:
+            entries.setdefault(ch.old_path, None)
+        if ch.new_path is not None and ch.new_blob is not None:
+            entries[ch.new_path] = model.file_version_key(repo, ch.new_path, ch.new_blob)
+    return TreeEntries(repo, c.sha, c.parents[0] if c.parents else None,
+                       tuple(entries.items()), whole=not c.parents)
 
 
 def _added_in_all(path: str, diffs: list[list[FileChange]]) -> list[tuple[int, str]]:

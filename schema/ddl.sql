@@ -158,3 +158,41 @@ CREATE TABLE IF NOT EXISTS output_lines (
     time_us      BIGINT,
     seq          BIGINT NOT NULL
 );
+
+-- Snapshot names (lineage/snapshots.py). What each commit's tree holds at the paths its
+-- first-parent diff touched (`file_version` NULL where the path left the tree), or at every
+-- path when `whole`; the first parent, even when it was never ingested.
+CREATE TABLE IF NOT EXISTS tree_entries (
+    repo         VARCHAR NOT NULL,
+    commit       VARCHAR NOT NULL,
+    path         VARCHAR NOT NULL,
+    file_version BIGINT,
+    seq          BIGINT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS commit_trees (
+    repo         VARCHAR NOT NULL,
+    commit       VARCHAR NOT NULL,
+    first_parent VARCHAR,
+    whole        BOOLEAN NOT NULL,
+    seq          BIGINT NOT NULL
+);
+
+-- Rebuilt per repository from the two above: commits in pre-order of their first-parent
+-- forest ([pre, post] spans a commit's first-parent descendants; `complete` when the forest
+-- root recorded its whole tree), and each path's versions as disjoint spans of that order.
+CREATE TABLE IF NOT EXISTS commit_order (
+    repo         VARCHAR NOT NULL,
+    commit       VARCHAR NOT NULL,
+    pre          BIGINT NOT NULL,
+    post         BIGINT NOT NULL,
+    complete     BOOLEAN NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS snapshot_spans (
+    repo         VARCHAR NOT NULL,
+    path         VARCHAR NOT NULL,
+    lo           BIGINT NOT NULL,
+    hi           BIGINT NOT NULL,
+    file_version BIGINT NOT NULL
+);

@@ -193,7 +193,8 @@ def test_gate_counts_and_unknown_reasons(scenario: Store) -> None:
     assert not report.passed
     assert {u["example"]: u["reason"] for u in report.unknown}[f"example:{D}:ex-016"] == (
         "repository github.com/acme/legacy was never ingested "
-        "(needed for file:github.com/acme/legacy:lib/parser.py@0a0a0a0a)")
+        "(needed for file:github.com/acme/legacy:lib/parser.py@0a0a0a0a): "
+        "`lineage ingest git CHECKOUT` where it is checked out")
     strict = engine.gate(scenario, run, D, "strict")
     assert strict.counts == {"examples": 22, "tainted": 10, "unknown": 3, "clean": 9}
     assert report.by_tool == [{"tool": "claude-code", "model": "claude-opus-4-5-20251101",

@@ -1,0 +1,144 @@
+"""git-ai authorship notes (git-ai-project/git-ai, authorship standard 3.0.0).
+
+One note per commit under `refs/notes/ai`: an attestation (a path at line start, quoted when it
+has spaces, then lines indented by two spaces: `<key> <ranges>`, ranges 1-based such as
+`1-10,15-20`), a line `---`, then a JSON object. Keys keep git-ai's three kinds of line:
+`s_<14hex>::t_<14hex>` an agent session (looked up in `sessions`), a legacy 16-hex key (looked
+up in `prompts`), both AI; `h_<14hex>` a known human (`humans`). Lines no key covers are
+untracked: their origin is unknown. Notes are read as bytes, a note at a time, so a note in any
+encoding and any number of notes read in bounded memory.
+"""
+
+import json
+import os
+import subprocess
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lineage.tools import canonical_tool
+from loaders.git_log import GIT_ENV, GitFailed, run_git, unquote_c
+
+NOTES_REF = "refs/notes/ai"
+MAX_LINE = 10_000_000  # a range past this is not a real file's line: the note is damaged
+
+
+@dataclass(frozen=True)
+class NoteRanges:
+    """The lines of `path` one key of a note covers: `kind` 'ai' (with the agent's tool and
+    model when the note names them) or 'human'."""
+
+    path: str
+    key: str
+    kind: str
+    tool: str | None
+    model: str | None
+    ranges: tuple[tuple[int, int], ...]
+
+
+def read_notes(repo: Path, commits: Iterable[str] | None = None) -> dict[str, bytes]:
+    """Commit sha -> the raw bytes of its note under refs/notes/ai (only for `commits` when
+    given); no notes ref gives {}."""
+    try:
+        listing = run_git(repo, "notes", f"--ref={NOTES_REF}", "list").decode()
+    except GitFailed:
+        return {}
+    wanted = None if commits is None else set(commits)
+    pairs = [(note, commit) for note, commit in
+             (line.split() for line in listing.splitlines() if len(line.split()) == 2)
+             if wanted is None or commit in wanted]
+    if not pairs:
+        return {}
+    proc = subprocess.Popen(["git", "-C", str(repo), "cat-file", "--batch"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env=os.environ | GIT_ENV)
+    assert proc.stdin and proc.stdout
+
+    def feed() -> None:
+        try:
+            proc.stdin.write("".join(f"{note}\n" for note, _ in pairs).encode())  # type: ignore
+            proc.stdin.close()  # type: ignore[union-attr]
+        except OSError:
+            pass
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    notes: dict[str, bytes] = {}
+    try:
+        for _, commit in pairs:
+            header = proc.stdout.readline().split()
+            if len(header) != 3:  # "<oid> missing": the note's blob is not in this clone
+                continue
+            size = int(header[2])
+            notes[commit] = proc.stdout.read(size)
+            proc.stdout.read(1)  # the newline after each object
+    finally:
+        proc.stdout.close()
+        feeder.join()
+        proc.wait()
+    return notes
+
+
+def parse_note(data: bytes) -> tuple[list[NoteRanges], str | None]:
+    """The ranges of a note, and a problem found reading it (None when it read cleanly)."""
+    text = data.decode("utf-8", "replace")
+    lines = text.split("\n")
+    try:
+        cut = lines.index("---")
+    except ValueError:
+        return [], "no `---` line between attestation and metadata"
+    problem = None
+    try:
+        meta = json.loads("\n".join(lines[cut + 1:]).strip() or "{}")
+        if not isinstance(meta, dict):
+            raise ValueError("metadata is not an object")
+    except ValueError as exc:
+        meta, problem = {}, f"metadata is not JSON ({exc})"
+    sessions = _agents(meta.get("sessions"))
+    prompts = _agents(meta.get("prompts"))
+    out: list[NoteRanges] = []
+    path: str | None = None
+    for line in lines[:cut]:
+        if not line.strip():
+            continue
+        if not line[:1].isspace():
+            path = unquote_c(line.strip())
+            continue
+        key, _, ranges = line.strip().partition(" ")
+        spans = parse_ranges(ranges)
+        if path is None or not spans:
+            problem = problem or f"unreadable attestation line {line.strip()!r}"
+            continue
+        if key.startswith("h_"):
+            out.append(NoteRanges(path, key, "human", None, None, spans))
+            continue
+        agent = sessions.get(key.split("::", 1)[0]) if key.startswith("s_") else prompts.get(key)
+        tool = agent.get("tool") if agent else None
+        out.append(NoteRanges(path, key, "ai", canonical_tool(tool) if tool else None,
+                              agent.get("model") if agent else None, spans))
+    return out, problem
+
+
+def _agents(table: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(table, dict):
+        return {}
+    out = {}
+    for key, entry in table.items():
+        agent = entry.get("agent_id") if isinstance(entry, dict) else None
+        if isinstance(agent, dict) and isinstance(agent.get("tool"), str):
+            out[key] = agent
+    return out
+
+
+def parse_ranges(text: str) -> tuple[tuple[int, int], ...]:
+    """`1-10,15-20` (or `7`) as ((1, 10), (15, 20)); parts that are not ranges are skipped."""
+    spans = []
+    for part in text.split(","):
+        first, _, last = part.strip().partition("-")
+        if not first.isdigit() or (last and not last.isdigit()):
+            continue
+        a, b = int(first), int(last) if last else int(first)
+        if 1 <= a <= b <= MAX_LINE:
+            spans.append((a, b))
+    return tuple(spans)

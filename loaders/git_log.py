@@ -1,0 +1,352 @@
+"""Reading `git log --raw -p -U0 -z` byte-exactly: commits, the files each changed, and hunks.
+
+Paths come from the NUL-separated raw entries (`-z`), never from the patch text, so spaces,
+tabs, quotes, non-ASCII and names git would quote are read exactly as git stores them. A patch
+is tied to its raw entry by the path of its `diff --git` header (or its `rename to` line), and
+the lines of a hunk are consumed by the counts of its `@@` header, so an added line that starts
+with `++ ` or a removed one that starts with `-- ` is content, never a header.
+"""
+
+import re
+import subprocess
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rapidfuzz import fuzz
+
+from loaders.agent_outputs import is_significant, normalize_line
+
+HEADER = b"\x1egit-commit\x1f"
+FORMAT = "%x1egit-commit%x1f" + "%x1f".join(
+    ["%H", "%P", "%an", "%ae", "%aI", "%cn", "%ce", "%cI", "%(trailers:unfold,only)", "%B"]
+) + "%x1f"
+EMPTY_BLOB = "0" * 40
+_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+_ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
+# git's environment for reading: no pager, no prompt, no lazy fetch of a partial clone's
+# missing objects (this machine may have no network), the objects as stored (not replaced).
+GIT_ENV = {"GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0", "GIT_NO_LAZY_FETCH": "1",
+           "GIT_NO_REPLACE_OBJECTS": "1", "LC_ALL": "C"}
+LOG_OPTIONS = ("-c", "core.quotePath=false", "-c", "diff.noprefix=false",
+               "-c", "diff.mnemonicPrefix=false", "-c", "log.showSignature=false")
+
+
+class GitFailed(RuntimeError):
+    """git exited non-zero; `stderr` is what it said."""
+
+    def __init__(self, args: Sequence[str], stderr: str) -> None:
+        super().__init__(f"git {' '.join(args[:2])} failed: {stderr.strip()}")
+        self.stderr = stderr
+
+
+@dataclass
+class FileChange:
+    status: str
+    old_path: str | None
+    new_path: str | None
+    old_blob: str | None
+    new_blob: str | None
+    mode: str
+    hunks: list[list[int]] = field(default_factory=list)
+    added: list[tuple[int, str]] = field(default_factory=list)  # (new line number, text)
+    removed: list[tuple[int, str]] = field(default_factory=list)  # (old line number, text)
+    binary: bool = False
+
+    @property
+    def same_content(self) -> bool:
+        """Only the mode changed (or a rename kept every byte): no new content."""
+        return self.old_blob is not None and self.old_blob == self.new_blob
+
+    def line_map(self) -> list[list[Any]] | None:
+        """The hunks, each with the pairs of lines it rewrote that are still similar."""
+        if self.binary:
+            return None
+        out: list[list[Any]] = []
+        for old_start, old_n, new_start, new_n in self.hunks:
+            old = [(n, t) for n, t in self.removed if old_start <= n < old_start + old_n]
+            new = [(n, t) for n, t in self.added if new_start <= n < new_start + new_n]
+            pairs = similar_pairs(old, new)
+            out.append([old_start, old_n, new_start, new_n] + ([pairs] if pairs else []))
+        return out
+
+
+@dataclass
+class Commit:
+    sha: str
+    parents: list[str]
+    author: str
+    author_email: str
+    author_time: str
+    committer: str
+    committer_email: str
+    time: str
+    trailers: list[tuple[str, str]]
+    message: str
+    changes: list[list[FileChange]] = field(default_factory=list)  # one list per parent diff
+
+
+def run_git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
+    """git's stdout as bytes; GitFailed when it exits non-zero."""
+    import os
+
+    done = subprocess.run(["git", "-C", str(repo), *args], input=stdin, capture_output=True,
+                          check=False, env=os.environ | GIT_ENV)
+    if done.returncode != 0:
+        raise GitFailed(args, done.stderr.decode("utf-8", "replace"))
+    return done.stdout
+
+
+@contextmanager
+def stream_log(repo: Path, commits: Sequence[str], *, patches: bool = True,
+               renames: bool = True, paths: Sequence[str] = (), exclude: Sequence[str] = ()
+               ) -> Iterator[Iterator[Commit]]:
+    """The commits named, in that order, each with its diffs against every parent (a root
+    commit against the empty tree), as git writes them, parsed as they arrive so parsing
+    overlaps git's work. `patches` False reads only the raw entries (no blob is read);
+    `paths` limits the diffs to those paths, `exclude` leaves those out (literal names)."""
+    import os
+    import threading
+
+    args = [*LOG_OPTIONS, "diff-tree", "--stdin", "--root", "-m", "--always", "-r", "--raw",
+            "-z", "--no-abbrev", "--no-color", "--no-ext-diff", "--no-textconv",
+            "--full-index", f"--format={FORMAT}", "-M" if renames else "--no-renames"]
+    if patches:
+        args += ["-p", "-U0"]
+    if paths or exclude:
+        args += ["--", *[f":(literal,top){p}" for p in paths]]
+        if exclude:
+            args += ([] if paths else ["."]) + [f":(exclude,literal,top){p}" for p in exclude]
+    proc = subprocess.Popen(["git", "-C", str(repo), *args], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=os.environ | GIT_ENV)
+    stdin, stdout, stderr = proc.stdin, proc.stdout, proc.stderr
+    assert stdin is not None and stdout is not None and stderr is not None
+
+    def feed() -> None:
+        try:
+            stdin.write("".join(f"{sha}\n" for sha in commits).encode())
+            stdin.close()
+        except OSError:
+            pass  # git stopped early: its stderr says why
+    errors: list[bytes] = []
+    feeder = threading.Thread(target=feed, daemon=True)
+    drain = threading.Thread(target=lambda: errors.append(stderr.read()), daemon=True)
+    feeder.start()
+    drain.start()
+
+    def chunks() -> Iterator[bytes]:
+        pending = b""
+        while block := stdout.read(1 << 20):
+            pending += block
+            parts = pending.split(HEADER)
+            pending = parts.pop()
+            yield from parts
+        yield pending
+    try:
+        yield parse_log(chunks())
+    finally:
+        stdout.close()
+        feeder.join()
+        code = proc.wait()
+        drain.join()
+        if code != 0:
+            raise GitFailed(args[len(LOG_OPTIONS):], b"".join(errors).decode("utf-8", "replace"))
+
+
+def parse_log(chunks: Iterable[bytes]) -> Iterator[Commit]:
+    """Commits of a log written in FORMAT with `--raw -z -p`, given cut at its commit headers;
+    a merge's diffs (one per parent) are gathered into one Commit."""
+    current: Commit | None = None
+    for raw in chunks:
+        if not raw.strip(b"\0\n"):
+            continue
+        chunk = raw.decode("utf-8", "replace")
+        fields = chunk.split("\x1f", 10)
+        if len(fields) < 11:
+            continue
+        sha = fields[0]
+        if current is None or current.sha != sha:
+            if current is not None:
+                yield current
+            current = Commit(
+                sha=sha, parents=fields[1].split(), author=fields[2], author_email=fields[3],
+                author_time=fields[4], committer=fields[5], committer_email=fields[6],
+                time=fields[7], trailers=parse_trailers(fields[8]), message=fields[9])
+        current.changes.append(parse_changes(fields[10]))
+    if current is not None:
+        yield current
+
+
+def parse_trailers(text: str) -> list[tuple[str, str]]:
+    """`Key: value` pairs of `%(trailers:unfold,only)` (git parsed the last paragraph)."""
+    out = []
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip():
+            out.append((key.strip(), value.strip()))
+    return out
+
+
+def parse_changes(body: str) -> list[FileChange]:
+    """The raw entries of one diff (NUL-separated), then its patch, hunks tied to entries."""
+    tokens = body.lstrip("\0\n").split("\0")
+    changes: list[FileChange] = []
+    i = 0
+    while i < len(tokens) and tokens[i].startswith(":"):
+        meta = tokens[i][1:].split()
+        if len(meta) < 5:
+            break
+        old_mode, new_mode, old_blob, new_blob, status = meta[:5]
+        kind = status[0]
+        two = kind in "RC"
+        old_path = tokens[i + 1] if i + 1 < len(tokens) else ""
+        new_path = tokens[i + 2] if two and i + 2 < len(tokens) else old_path
+        i += 3 if two else 2
+        changes.append(FileChange(
+            status=kind, old_path=None if kind == "A" else old_path,
+            new_path=None if kind == "D" else new_path,
+            old_blob=None if old_blob == EMPTY_BLOB else old_blob,
+            new_blob=None if new_blob == EMPTY_BLOB else new_blob,
+            mode=new_mode if kind != "D" else old_mode))
+    patch = "\0".join(tokens[i:]).lstrip("\0\n")
+    _attach_patch(patch, {c.new_path: c for c in changes if c.new_path is not None})
+    return changes
+
+
+def _attach_patch(patch: str, by_path: dict[str, FileChange]) -> None:
+    current: FileChange | None = None
+    target: str | None = None
+    deleted = False
+    bound = False
+    old_left = new_left = old_line = new_line = 0
+    for line in patch.split("\n"):
+        if old_left > 0 or new_left > 0:
+            head = line[:1]
+            if head == "-" and old_left > 0:
+                if current is not None:
+                    current.removed.append((old_line, line[1:]))
+                old_line += 1
+                old_left -= 1
+                continue
+            if head == "+" and new_left > 0:
+                if current is not None:
+                    current.added.append((new_line, line[1:]))
+                new_line += 1
+                new_left -= 1
+                continue
+            if head == "\\":
+                continue
+            if head == " ":
+                old_left, new_left = old_left - 1, new_left - 1
+                old_line, new_line = old_line + 1, new_line + 1
+                continue
+            old_left = new_left = 0  # a short hunk: read the line as a header
+        if line.startswith("\\"):
+            continue  # "\ No newline at end of file" after a hunk's last line
+        if line.startswith("diff --git "):
+            current, target, deleted, bound = None, header_path(line[11:]), False, False
+        elif line.startswith(("rename to ", "copy to ")):
+            target = unquote_c(line.split(" to ", 1)[1])
+        elif line.startswith("deleted file mode"):
+            deleted = True
+        elif line.startswith("@@"):
+            if not bound:
+                current = None if deleted or target is None else by_path.get(target)
+                bound = True
+            m = _HUNK.match(line)
+            if m is None:
+                continue
+            old_start, old_n, new_start, new_n = (int(m.group(1)), int(m.group(2) or 1),
+                                                  int(m.group(3)), int(m.group(4) or 1))
+            if current is not None:
+                current.hunks.append([old_start, old_n, new_start, new_n])
+            old_left, new_left, old_line, new_line = old_n, new_n, old_start, new_start
+        elif (line.startswith(("Binary files ", "GIT binary patch")) and not deleted
+              and target is not None and target in by_path):
+            by_path[target].binary = True
+
+
+def header_path(rest: str) -> str | None:
+    """The b-side path of `diff --git a/X b/Y` (None when a rename makes it ambiguous; its
+    `rename to` line names it)."""
+    if rest.startswith('"') or rest.endswith('"'):
+        parts = _c_tokens(rest)
+        if len(parts) == 2 and parts[1].startswith("b/"):
+            return parts[1][2:]
+        return None
+    n = (len(rest) - 5) // 2
+    if n >= 0 and rest.startswith("a/") and rest[2 + n:] == " b/" + rest[2:2 + n]:
+        return rest[2:2 + n]
+    return None
+
+
+def _c_tokens(text: str) -> list[str]:
+    """Split `a/x "b/y z"` style text into its (unquoted) tokens."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if text[i] == " ":
+            i += 1
+            continue
+        if text[i] == '"':
+            j = i + 1
+            while j < len(text) and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            out.append(unquote_c(text[i:j + 1]))
+            i = j + 1
+        else:
+            j = text.find(" ", i)
+            j = len(text) if j < 0 else j
+            out.append(text[i:j])
+            i = j
+    return out
+
+
+def unquote_c(text: str) -> str:
+    """A path as git quotes it (C-style escapes, octal bytes) back to text; text that is not
+    quoted comes back unchanged."""
+    if len(text) < 2 or not (text.startswith('"') and text.endswith('"')):
+        return text
+    body = text[1:-1]
+    out = bytearray()
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch != "\\" or i + 1 >= len(body):
+            out += ch.encode("utf-8")
+            i += 1
+            continue
+        nxt = body[i + 1]
+        if nxt in "01234567" and i + 3 < len(body) + 1 and body[i + 1:i + 4].isdigit():
+            out.append(int(body[i + 1:i + 4], 8) & 0xFF)
+            i += 4
+        else:
+            out.append(_ESCAPES.get(nxt, ord(nxt)))
+            i += 2
+    return out.decode("utf-8", "replace")
+
+
+MODIFIED_SIMILARITY = 70.0  # percent (rapidfuzz ratio of normalized text) to stay attributed
+
+
+def similar_pairs(old: list[tuple[int, str]], new: list[tuple[int, str]],
+                  threshold: float = MODIFIED_SIMILARITY) -> list[list[int]]:
+    """[old_line, new_line] for each rewritten line still similar to a line it replaced in the
+    same hunk (each old line pairs once, in order); trivial lines never pair."""
+    pairs: list[list[int]] = []
+    used: set[int] = set()
+    olds = [(n, normalize_line(t)) for n, t in old if is_significant(normalize_line(t))]
+    if not olds:
+        return pairs
+    for n, text in new:
+        norm = normalize_line(text)
+        if not is_significant(norm):
+            continue
+        best = max(((fuzz.ratio(norm, o), m) for m, o in olds if m not in used), default=None)
+        if best and best[0] >= threshold:
+            used.add(best[1])
+            pairs.append([best[1], n])
+    return pairs

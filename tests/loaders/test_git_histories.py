@@ -1,0 +1,267 @@
+"""The git loader on the shapes real histories take, each built with `git`: files that return
+to an earlier content, mode-only changes, hostile paths, git-ai notes, AI identities, missing
+objects, shallow clones, same-second writes."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lineage import engine
+from lineage.policy import parse_policy
+from lineage.store import Store
+from loaders import events, git, manifest
+from tests.loaders.test_git import AI_LINES, HUMAN_HEAD, POLICY, REPO, Repo, output_event
+
+CLAUDE = "\n\nCo-Authored-By: Claude Opus 4.5 <noreply@anthropic.com>"
+MORE_AI = ["def backoff(n):", "    return min(2 ** n, 60)  # capped exponential backoff"]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    return Repo(tmp_path / "demo")
+
+
+def ingest(store: Store, root: Path, **options: object) -> list:
+    return [store.ingest(batch) for batch in git.load([root], **options)]  # type: ignore
+
+
+def lines_of(store: Store, repo: Repo, rev: str, path: str, repo_id: str = REPO) -> set[int]:
+    """The attributed line numbers of `path` at `rev`."""
+    node = store.node(f"file:{repo_id}:{path}@{repo.blob(rev, path)}")
+    assert node is not None, path
+    count = len((repo.root / path).read_text().splitlines()) if rev == "HEAD" else 10**4
+    out: set[int] = set()
+    for _, start, end, *_ in store.attributions_of(node.id):
+        out.update(range(start, (end if end is not None else count) + 1))
+    return out
+
+
+def gate_rows(store: Store, tmp_path: Path, rows: list[dict]) -> dict[str, str]:
+    """Ingest `rows` as dataset d@1 and return each example's precise status."""
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps({"dataset": "d", "version": "1", **r}) + "\n"
+                            for r in rows))
+    for batch in manifest.load([path]):
+        report = store.ingest(batch)
+        assert report.rejected == 0, report.rejections
+    store.set_policy(parse_policy(POLICY))
+    run = engine.propagate_taint(store)
+    return {r["example_id"]: engine.verdict(
+        store, run, engine.resolve_example(store, f"d@1:{r['example_id']}"), "precise").status
+        for r in rows}
+
+
+@pytest.mark.parametrize("git_first", [True, False])
+def test_a_file_returning_to_earlier_content_or_changing_mode_keeps_carrying(
+        repo: Repo, tmp_path: Path, git_first: bool) -> None:
+    repo.write("src/a.py", HUMAN_HEAD)
+    repo.write("src/b.py", ["import os", ""])
+    repo.commit("base")
+    repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
+    repo.write("src/b.py", ["import os", ""] + MORE_AI)
+    repo.commit("retry and backoff" + CLAUDE)
+    repo.write("src/a.py", ["# a header line a person wrote"] + HUMAN_HEAD + AI_LINES)
+    header = repo.commit("header")
+    repo.git("revert", "--no-edit", header)  # back to the version before: a cycle of versions
+    repo.git("checkout", header, "--", "src/a.py")  # and forward again by a restore
+    repo.commit("restore header")
+    (repo.root / "src/a.py").chmod(0o755)
+    repo.commit("make it executable")  # mode only: the same blob
+    repo.write("src/b.py", ["import os", ""] + MORE_AI + ["print(backoff(3))"])
+    repo.commit("use backoff")
+    store = Store(":memory:")
+    out = output_event(tmp_path, ["value_of_everything = compute_the_answer(42)"], "toolu_x")
+    steps = [lambda: ingest(store, repo.root), lambda: [store.ingest(b) for b in
+                                                        events.load([out])]]
+    for step in steps if git_first else steps[::-1]:
+        step()
+    assert lines_of(store, repo, "HEAD", "src/a.py") == set(range(7, 13))
+    assert lines_of(store, repo, "HEAD", "src/b.py") == {3, 4}
+    statuses = gate_rows(store, tmp_path, [
+        {"example_id": "ai", "source": {"repo": REPO, "commit": repo.git("rev-parse", "HEAD"),
+                                        "path": "src/a.py", "lines": [7, 9]}},
+        {"example_id": "human", "source": {"repo": REPO, "commit": repo.git("rev-parse",
+                                                                            "HEAD"),
+                                           "path": "src/a.py", "lines": [1, 6]}}])
+    assert statuses == {"ai": "TAINTED", "human": "CLEAN"}
+
+
+NAMES = ["dir with space/a b.py", "tab\tname.py", 'quo"te.py', "ünïcödé.py", "-- dashes.py"]
+
+
+def test_paths_git_quotes_or_pads_and_lines_that_look_like_headers(repo: Repo,
+                                                                   tmp_path: Path) -> None:
+    tricky = ["++ this added line starts like a header", "-- and so does this one",
+              "--- a/not-a-header", "+++ b/not-a-header either"]
+    for name in NAMES:
+        repo.write(name, ["x = 1"])
+    repo.commit("human files")
+    for name in NAMES:
+        repo.write(name, ["x = 1"] + tricky)
+    repo.commit("ai lines" + CLAUDE)
+    for name in NAMES:
+        repo.write(name, ["x = 1", "y = 2"] + tricky)
+    repo.commit("a person adds a line")
+    store = Store(":memory:")
+    ingest(store, repo.root)
+    head = repo.git("rev-parse", "HEAD")
+    for name in NAMES:
+        assert lines_of(store, repo, "HEAD", name) == {3, 4, 5, 6}, name
+        node = store.node(f"file:{REPO}:{name}@{repo.blob('HEAD', name)}")
+        assert node is not None and node.attrs["line_count"] == 6
+    rows = [{"example_id": f"{i}-{part}", "source": {"repo": REPO, "commit": head,
+                                                     "path": name, "lines": span}}
+            for i, name in enumerate(NAMES) for part, span in (("h", [1, 2]), ("ai", [3, 6]))]
+    statuses = gate_rows(store, tmp_path, rows)
+    assert statuses == {r["example_id"]: "TAINTED" if r["example_id"].endswith("ai")
+                        else "CLEAN" for r in rows}
+
+
+def note_text(attestation: str, sessions: dict[str, str]) -> str:
+    return attestation + "---\n" + json.dumps({
+        "schema_version": "authorship/3.0.0", "base_commit_sha": "0" * 40, "prompts": {},
+        "humans": {"h_31dce776f88375": {"author": "Dév <dev@example.com>"}},
+        "sessions": {s: {"agent_id": {"tool": tool, "id": "x", "model": "some-model"}}
+                     for s, tool in sessions.items()}}, ensure_ascii=False)
+
+
+def test_git_ai_notes_read_as_bytes_on_the_versions_of_the_commits_tree(repo: Repo) -> None:
+    repo.write("ünï côde.py", [f"line_{n} = {n}" for n in range(1, 11)])
+    repo.write("src/other.py", [f"other_{n} = {n}" for n in range(1, 6)])
+    first = repo.commit("add files")
+    repo.write("README.md", ["# notes attest files this commit did not change"])
+    second = repo.commit("docs")
+    session = "s_c9883b05a2487d"
+    repo.git("notes", "--ref=ai", "add", "-m", note_text(
+        '"ünï côde.py"\n  s_c9883b05a2487d::t_9f8e7d6c5b4a32 2-4,9\n  h_31dce776f88375 5-6\n',
+        {session: "claude"}), first)
+    # a note on a commit that did not change src/other.py still attests its lines there
+    repo.git("notes", "--ref=ai", "add", "-m", note_text(
+        "src/other.py\n  s_aaaaaaaaaaaaaa::t_bbbbbbbbbbbbbb 1-2\n",
+        {"s_aaaaaaaaaaaaaa": "codex"}), second)
+    store = Store(":memory:")
+    ingest(store, repo.root)
+    assert lines_of(store, repo, first, "ünï côde.py") == {2, 3, 4, 9}  # not the human 5-6
+    assert lines_of(store, repo, second, "src/other.py") == {1, 2}
+    tools = {store.node(k).attrs["tool"] for k, *_ in store.attributions_of(  # type: ignore
+        store.node(f"file:{REPO}:src/other.py@{repo.blob(second, 'src/other.py')}").id)}  # type: ignore
+    assert tools == {"codex"}
+
+
+def test_every_ai_trailer_and_identity_counts(repo: Repo) -> None:
+    repo.write("a.py", ["base = 0"])
+    repo.commit("base")
+    repo.write("a.py", ["base = 0", "by_claude_author = 1"])
+    c1 = repo.commit("authored by claude", author="Claude <noreply@anthropic.com>")
+    repo.write("a.py", ["base = 0", "by_claude_author = 1", "by_two_agents = 2"])
+    c2 = repo.commit("pair work\n\nCo-authored-by: Claude <noreply@anthropic.com>\n"
+                     "Co-authored-by: Devin AI <158243242+devin-ai-integration[bot]"
+                     "@users.noreply.github.com>")
+    repo.write("b.py", ["by_copilot_agent = 3"])
+    c3 = repo.commit("copilot", author="copilot-swe-agent[bot] "
+                                       "<198982749+Copilot@users.noreply.github.com>")
+    repo.write("b.py", ["by_copilot_agent = 3", "by_a_person = 4"])
+    c4 = repo.commit("a person named Claude", author="Claude Dupont <claude@dupont.fr>")
+    store = Store(":memory:")
+    ingest(store, repo.root)
+
+    def tools(rev: str, path: str) -> dict[int, set[str]]:
+        node = store.node(f"file:{REPO}:{path}@{repo.blob(rev, path)}")
+        out: dict[int, set[str]] = {}
+        for key, start, end, *_ in store.attributions_of(node.id):  # type: ignore[union-attr]
+            for n in range(start, (end or start) + 1):
+                out.setdefault(n, set()).add(store.node(key).attrs["tool"])  # type: ignore
+        return out
+    assert tools(c1, "a.py") == {2: {"claude-code"}}
+    assert tools(c2, "a.py") == {2: {"claude-code"}, 3: {"claude-code", "devin"}}
+    assert tools(c3, "b.py") == {1: {"copilot"}}
+    assert tools(c4, "b.py") == {1: {"copilot"}}  # line 2 is a person's
+
+
+def test_a_mirror_missing_blobs_loads_the_rest_and_names_what_is_missing(
+        repo: Repo, tmp_path: Path) -> None:
+    repo.write("logo.png", ["\x00binary\x00"])
+    repo.write("src/a.py", HUMAN_HEAD)
+    repo.write("src/old.py", [f"value_{n} = {n}" for n in range(30)])
+    repo.commit("base")
+    repo.write("logo.png", ["\x00binary 2\x00"])
+    repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
+    repo.git("mv", "src/old.py", "src/new.py")
+    repo.write("src/new.py", [f"value_{n} = {n}" for n in range(31)])
+    repo.commit("ai work" + CLAUDE)
+    lost = [repo.blob("HEAD~1", "logo.png"), repo.blob("HEAD~1", "src/old.py")]
+    for blob in lost:  # as in a mirror that left large objects out
+        (repo.root / ".git/objects" / blob[:2] / blob[2:]).unlink()
+    store = Store(":memory:")
+    reports = ingest(store, repo.root)
+    assert sum(r.accepted for r in reports) == 2
+    assert any("missing" in n for r in reports for n in r.notes)
+    assert lines_of(store, repo, "HEAD", "src/a.py") == set(range(6, 12))
+    head = repo.git("rev-parse", "HEAD")
+    statuses = gate_rows(store, tmp_path, [
+        {"example_id": "ai", "source": {"repo": REPO, "commit": head, "path": "src/a.py",
+                                        "lines": [6, 8]}},
+        {"example_id": "human", "source": {"repo": REPO, "commit": head, "path": "src/a.py",
+                                           "lines": [1, 4]}},
+        {"example_id": "renamed", "source": {"repo": REPO, "commit": head,
+                                             "path": "src/new.py", "lines": [1, 5]}}])
+    # the file whose earlier blob is gone: its lineage is incomplete, not clean
+    assert statuses == {"ai": "TAINTED", "human": "CLEAN", "renamed": "TAINTED"} or \
+        statuses == {"ai": "TAINTED", "human": "CLEAN", "renamed": "UNKNOWN"}
+    run = engine.propagate_taint(store)
+    old = engine.resolve_example(store, "d@1:renamed")
+    verdict = engine.verdict(store, run, old, "precise")
+    assert verdict.status != "CLEAN"
+
+
+def test_a_shallow_clone_is_unknown_before_its_boundary_until_unshallowed(
+        repo: Repo, tmp_path: Path) -> None:
+    repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
+    repo.commit("ai lines" + CLAUDE)
+    repo.write("README.md", ["# one"])
+    repo.commit("docs")
+    repo.write("README.md", ["# one", "two"])
+    repo.commit("more docs")
+    shallow = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo.root}", str(shallow)],
+                   check=True)
+    subprocess.run(["git", "-C", str(shallow), "remote", "set-url", "origin",
+                    f"https://{REPO}.git"], check=True)
+    store = Store(":memory:")
+    ingest(store, shallow)
+    head = repo.git("rev-parse", "HEAD")
+    rows = [{"example_id": "e", "source": {"repo": REPO, "commit": head, "path": "src/a.py",
+                                           "lines": [6, 8]}}]
+    assert gate_rows(store, tmp_path, rows) == {"e": "UNKNOWN"}
+    run = engine.propagate_taint(store)
+    reason = engine.verdict(store, run, engine.resolve_example(store, "d@1:e"), "precise").reason
+    assert "fetch --unshallow" in (reason or "")
+    subprocess.run(["git", "-C", str(shallow), "fetch", "-q", "--unshallow",
+                    str(repo.root)], check=True)
+    reports = ingest(store, shallow, exclude=store.commits_of(REPO))
+    assert sum(r.accepted for r in reports) == 3  # the boundary is read again, completely
+    run = engine.propagate_taint(store)
+    assert engine.verdict(store, run, engine.resolve_example(store, "d@1:e"),
+                          "precise").status == "TAINTED"
+
+
+@pytest.mark.parametrize("git_first", [True, False])
+def test_an_output_written_in_the_second_of_its_commit_matches(
+        repo: Repo, tmp_path: Path, git_first: bool) -> None:
+    repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
+    repo.commit("same second")
+    commit_s = int(repo.git("log", "-1", "--format=%ct"))
+    from datetime import UTC, datetime
+    moment = datetime.fromtimestamp(commit_s + 0.4, UTC).isoformat(timespec="milliseconds")
+    out = output_event(tmp_path, AI_LINES, time=moment.replace("+00:00", "Z"))
+    late = datetime.fromtimestamp(commit_s + 3600, UTC).isoformat().replace("+00:00", "Z")
+    much_later = output_event(tmp_path, ["    value = compute_a_brand_new_line(1, 2, 3)"],
+                              output="toolu_later", time=late)
+    store = Store(":memory:")
+    steps = [lambda: ingest(store, repo.root),
+             lambda: [store.ingest(b) for b in events.load([out, much_later])]]
+    for step in steps if git_first else steps[::-1]:
+        step()
+    assert lines_of(store, repo, "HEAD", "src/a.py") == set(range(6, 12))
