@@ -35,7 +35,7 @@ SUFFIXES: dict[str, tuple[str, ...]] = {
 # Sources whose records can be sent in a request body (a git repository cannot).
 RECORD_SOURCES = tuple(sorted(set(LOADERS) - {"git"}))
 # Loaders that cut a long file into several batches (so one file is not one batch).
-SPLITS_FILES = frozenset({"events", "manifest"})
+SPLITS_FILES = frozenset({"events", "manifest", "git"})
 AGENT_SOURCES = frozenset({"claude-code", "codex", "agent-trace"})
 
 

@@ -1,0 +1,129 @@
+"""Snapshot names: a dataset cut from the trees of several commits of an ingested history."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lineage import engine, snapshots
+from lineage.policy import parse_policy
+from lineage.store import Store
+from loaders import git, manifest
+from tests.loaders.test_git import AI_LINES, HUMAN_HEAD, POLICY, REPO, Repo
+
+CLAUDE = "\n\nCo-Authored-By: Claude Sonnet 4.5 <noreply@anthropic.com>"
+
+
+def test_flatten_gives_the_deepest_entry_of_nested_ranges() -> None:
+    shas, pre, post, complete = snapshots.number_forest(
+        [("r", None, True), ("a", "r", False), ("b", "a", False), ("s", "r", False),
+         ("x", "gone", False)])
+    order = dict(zip(shas, zip(pre, post, complete, strict=True), strict=True))
+    assert order["r"][:2] == (0, 3) and order["a"][1] >= order["b"][0]
+    assert order["x"][2] is False  # its root never recorded a whole tree
+    assert snapshots.flatten([(0, 3, 1), (1, 2, None), (3, 3, 2)]) == [(0, 0, 1), (3, 3, 2)]
+
+
+def history(root: Path) -> tuple[Repo, dict[str, str]]:
+    """main: human file, AI lines (trailer), docs; a branch that edits the file and merges
+    back; a tag on a commit that changed nothing of src/."""
+    repo = Repo(root)
+    at: dict[str, str] = {}
+    repo.write("src/a.py", HUMAN_HEAD)
+    repo.write("src/b.py", ["b = 1"])
+    at["base"] = repo.commit("base")
+    repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
+    at["ai"] = repo.commit("retry" + CLAUDE)
+    repo.write("docs/readme.md", ["# docs"])
+    at["docs"] = repo.commit("docs")
+    repo.git("tag", "v1")
+    repo.git("checkout", "-q", "-b", "side")
+    repo.write("src/b.py", ["b = 1", "c = 2"])
+    at["side"] = repo.commit("side work")
+    repo.git("checkout", "-q", "main")
+    repo.write("docs/readme.md", ["# docs", "more"])
+    at["main"] = repo.commit("more docs")
+    repo.git("merge", "-q", "--no-ff", "-m", "merge side", "side")
+    at["merge"] = repo.git("rev-parse", "HEAD")
+    repo.git("rm", "-q", "src/b.py")
+    at["removed"] = repo.commit("remove b")
+    return repo, at
+
+
+def rows_at(at: dict[str, str]) -> list[dict]:
+    rows = []
+    for name, commit in at.items():
+        for path, span in (("src/a.py", [1, 5]), ("src/a.py", [6, 11]), ("src/b.py", [1, 1])):
+            if name in ("base",) and span == [6, 11]:
+                continue
+            if name == "removed" and path == "src/b.py":
+                continue
+            rows.append({"example_id": f"{name}:{path}:{span[0]}", "dataset": "d",
+                         "version": "1", "source": {"repo": REPO, "commit": commit,
+                                                    "path": path, "lines": span}})
+    return rows
+
+
+@pytest.mark.parametrize("git_first", [True, False])
+def test_a_dataset_cut_from_snapshots_has_no_unknown(tmp_path: Path, git_first: bool) -> None:
+    repo, at = history(tmp_path / "demo")
+    store = Store(":memory:")
+    store.set_policy(parse_policy(POLICY))
+    path = tmp_path / "m.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows_at(at)))
+
+    def read_git() -> None:
+        for batch in git.load([repo.root]):
+            store.ingest(batch)
+
+    def read_manifest() -> None:
+        for batch in manifest.load([path]):
+            assert store.ingest(batch).rejected == 0
+    for step in (read_git, read_manifest) if git_first else (read_manifest, read_git):
+        step()
+    run = engine.propagate_taint(store)
+    report = engine.gate(store, run, "d@1", "precise")
+    assert report.counts["unknown"] == 0, report.unknown
+    statuses = {t["example"].rsplit(":", 3)[-3] + ":" + t["example"].rsplit(":", 1)[-1]
+                for t in report.tainted}
+    assert statuses == {f"{name}:6" for name in at if name != "base"}
+
+
+def test_a_path_not_in_the_commits_tree_is_rejected_with_that_reason(tmp_path: Path) -> None:
+    repo, at = history(tmp_path / "demo")
+    store = Store(":memory:")
+    for batch in git.load([repo.root]):
+        store.ingest(batch)
+    path = tmp_path / "m.jsonl"
+    path.write_text(json.dumps({"example_id": "gone", "dataset": "d", "version": "1",
+                                "source": {"repo": REPO, "commit": at["removed"],
+                                           "path": "src/b.py"}}) + "\n"
+                    + json.dumps({"example_id": "typo", "dataset": "d", "version": "1",
+                                  "source": {"repo": REPO, "commit": at["base"],
+                                             "path": "src/c.py"}}) + "\n")
+    [batch] = list(manifest.load([path]))
+    report = store.ingest(batch)
+    assert report.rejected == 2
+    assert "src/b.py is not in the tree of commit " + at["removed"] in str(report.rejections[0])
+
+
+def test_a_range_ingest_names_its_boundary_tree(tmp_path: Path) -> None:
+    repo, at = history(tmp_path / "demo")
+    store = Store(":memory:")
+    for batch in git.load([repo.root], rev=f"{at['docs']}..main"):
+        store.ingest(batch)
+    store.set_policy(parse_policy(POLICY))
+    path = tmp_path / "m.jsonl"
+    path.write_text(json.dumps({"example_id": "a", "dataset": "d", "version": "1", "source": {
+        "repo": REPO, "commit": at["main"], "path": "src/a.py", "lines": [6, 8]}}) + "\n")
+    for batch in manifest.load([path]):
+        assert store.ingest(batch).rejected == 0
+    run = engine.propagate_taint(store)
+    verdict = engine.verdict(store, run, engine.resolve_example(store, "d@1:a"), "precise")
+    # the version at `main` was written before the range: known by name, its history is not
+    assert verdict.status == "UNKNOWN"
+    for batch in git.load([repo.root], exclude=store.commits_of(REPO)):
+        store.ingest(batch)
+    run = engine.propagate_taint(store)
+    assert engine.verdict(store, run, engine.resolve_example(store, "d@1:a"),
+                          "precise").status == "TAINTED"
