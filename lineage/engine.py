@@ -619,14 +619,18 @@ class GateReport:
 
 
 def resolve_dataset(store: Store, spec: str, as_of: int) -> tuple[str, str]:
-    """``NAME@VERSION``, or ``NAME`` when it has a single (or a latest by name) version."""
+    """``NAME@VERSION``, or ``NAME`` when it has exactly one version (never a silent choice:
+    a stray row once created a newer version that then passed in place of the real one)."""
     known = store.dataset_versions(as_of)
     name, _, version = spec.partition("@")
     versions = [v for d, v in known if d == name]
     if version and version in versions:
         return name, version
+    if not version and len(versions) == 1:
+        return name, versions[0]
     if not version and versions:
-        return name, versions[-1]
+        raise EngineError(f"dataset {name!r} has {len(versions)} versions; name one: "
+                          + ", ".join(f"{name}@{v}" for v in versions))
     listing = ", ".join(f"{d}@{v}" for d, v in known) or "none (ingest a manifest first)"
     raise EngineError(f"unknown dataset {spec!r}; known dataset versions: {listing}")
 

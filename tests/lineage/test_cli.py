@@ -99,6 +99,19 @@ def test_gate_of_an_unknown_dataset_lists_the_known_ones(db: str, capsys) -> Non
     assert "code-pretrain@v1" in capsys.readouterr().err
 
 
+def test_gate_without_a_version_when_several_exist_is_a_usage_error(db: str, tmp_path: Path,
+                                                                     capsys) -> None:
+    rows = tmp_path / "v2.jsonl"
+    rows.write_text(json.dumps({"example_id": "stray", "dataset": "code-pretrain",
+                                "version": "v2", "source": {"session": "s1"}}) + "\n")
+    assert run("--db", db, "ingest", "manifest", str(rows))[0] == 0
+    code, _ = run("--db", db, "gate", "code-pretrain")
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "code-pretrain@v1" in err and "code-pretrain@v2" in err
+    assert run("--db", db, "gate", "code-pretrain@v2", "--allow-unknown")[0] == 0
+
+
 def test_gate_markdown_has_a_mermaid_witness_path(db: str) -> None:
     code, out = run("--db", db, "gate", "code-pretrain@v1", "--format", "markdown")
     assert code == 1
