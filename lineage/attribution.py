@@ -11,11 +11,13 @@ measures that): an attributed old line passes to its rewrite with evidence ``mod
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import networkx as nx
+import numpy as np
 
 Hunk = tuple[int, int, int, int]
-_EOF = 1 << 60  # stands for "to the end of the file" while computing
+EOF = _EOF = 1 << 60  # stands for "to the end of the file" while computing
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,128 @@ def merge_intervals(intervals: Iterable[Interval]) -> list[Interval]:
     return sorted(best.values(), key=lambda iv: (iv.start, iv.output, iv.evidence))
 
 
+class _Intervals:
+    """Intervals as columns: output, start, end (_EOF: to the end of the file), evidence
+    (a code into `names`), seq."""
+
+    __slots__ = ("output", "start", "end", "evidence", "seq")
+
+    def __init__(self, output: np.ndarray, start: np.ndarray, end: np.ndarray,
+                 evidence: np.ndarray, seq: np.ndarray) -> None:
+        self.output, self.start, self.end, self.evidence, self.seq = (
+            output, start, end, evidence, seq)
+
+    @classmethod
+    def empty(cls) -> "_Intervals":
+        z = np.zeros(0, dtype=np.int64)
+        return cls(z, z, z, z, z)
+
+    @classmethod
+    def concat(cls, parts: list["_Intervals"]) -> "_Intervals":
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return cls.empty()
+        if len(parts) == 1:
+            return parts[0]
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls.__slots__))
+
+    def take(self, index: np.ndarray) -> "_Intervals":
+        return _Intervals(*(getattr(self, f)[index] for f in self.__slots__))
+
+    def __len__(self) -> int:
+        return len(self.output)
+
+    def normalized(self) -> "_Intervals":
+        """Overlapping or adjacent intervals of the same output, evidence and seq united;
+        the same lines of an output and evidence kept once, at their earliest seq."""
+        if len(self) < 2:
+            return self
+        order = np.lexsort((self.start, self.seq, self.evidence, self.output))
+        iv = self.take(order)
+        group = np.r_[True, (iv.output[1:] != iv.output[:-1])
+                      | (iv.evidence[1:] != iv.evidence[:-1]) | (iv.seq[1:] != iv.seq[:-1])]
+        # a run continues while the next start is within the running maximum end + 1
+        run_end = _running_max_by_group(iv.end, group)
+        fresh = group | np.r_[True, iv.start[1:] > run_end[:-1] + 1]
+        firsts = np.flatnonzero(fresh)
+        ends = np.maximum.reduceat(iv.end, firsts)
+        out = _Intervals(iv.output[firsts], iv.start[firsts], ends, iv.evidence[firsts],
+                         iv.seq[firsts])
+        # identical (output, start, end, evidence) at several seqs: keep the earliest
+        order = np.lexsort((out.seq, out.end, out.start, out.evidence, out.output))
+        out = out.take(order)
+        same = np.r_[False, (out.output[1:] == out.output[:-1])
+                     & (out.evidence[1:] == out.evidence[:-1])
+                     & (out.start[1:] == out.start[:-1]) & (out.end[1:] == out.end[:-1])]
+        return out.take(np.flatnonzero(~same))
+
+
+def _running_max_by_group(values: np.ndarray, group_start: np.ndarray) -> np.ndarray:
+    """The running maximum of `values` (line numbers, or _EOF), restarted where
+    `group_start` is True: one accumulate over values lifted by their group's number."""
+    capped = np.minimum(values, _LINE_CAP)
+    lift = np.cumsum(group_start).astype(np.int64) * (_LINE_CAP + 1)
+    out = np.maximum.accumulate(capped + lift) - lift
+    return np.where(out >= _LINE_CAP, _EOF, out)
+
+
+_LINE_CAP = 1 << 40  # above any real line number; _EOF is capped to it while accumulating
+
+
+class _LineMap:
+    """One revision's line map, compiled for carrying many intervals at once."""
+
+    def __init__(self, line_map: list[list[Any]] | None) -> None:
+        self.unknown = line_map is None
+        hunks = sorted((h[0], h[1], h[2], h[3]) for h in (line_map or []))
+        self.hunks = hunks
+        hs = np.array([h[0] for h in hunks], dtype=np.int64)
+        hn = np.array([h[1] for h in hunks], dtype=np.int64)
+        nn = np.array([h[3] for h in hunks], dtype=np.int64)
+        self.first = hs
+        self.last = np.where(hn > 0, hs + hn - 1, hs)  # lines after this one shift
+        self.shift = np.r_[0, np.cumsum(nn - hn)].astype(np.int64)
+        pairs = sorted((old, new) for h in (line_map or []) if len(h) > 4 for old, new in h[4])
+        self.pair_old = np.array([p[0] for p in pairs], dtype=np.int64)
+        self.pair_new = np.array([p[1] for p in pairs], dtype=np.int64)
+
+    def carry(self, iv: _Intervals, edge_seq: int, modified: int) -> _Intervals:
+        """`iv` as it stands after this revision (seq at least `edge_seq`); lines rewritten
+        into similar lines pass on with evidence code `modified`."""
+        seq = np.maximum(iv.seq, edge_seq)
+        if self.unknown:
+            return _Intervals(iv.output, np.ones(len(iv), np.int64),
+                              np.full(len(iv), _EOF, np.int64), iv.evidence, seq)
+        lo = np.searchsorted(self.last, iv.start, side="left")  # first hunk not before it
+        hi = np.searchsorted(self.first, iv.end, side="right")  # hunks starting in it
+        simple = hi <= lo
+        offset = self.shift[lo]
+        end = np.where(iv.end >= _EOF, _EOF, iv.end + offset)
+        parts = [_Intervals(iv.output[simple], iv.start[simple] + offset[simple], end[simple],
+                            iv.evidence[simple], seq[simple])]
+        for i in np.flatnonzero(~simple):
+            pieces = carry_span(int(iv.start[i]), None if iv.end[i] >= _EOF else int(iv.end[i]),
+                                self.hunks)
+            if pieces:
+                n = len(pieces)
+                parts.append(_Intervals(
+                    np.full(n, iv.output[i]), np.array([a for a, _ in pieces], np.int64),
+                    np.array([_EOF if b is None else b for _, b in pieces], np.int64),
+                    np.full(n, iv.evidence[i]), np.full(n, seq[i])))
+        if len(self.pair_old):
+            a = np.searchsorted(self.pair_old, iv.start, side="left")
+            b = np.searchsorted(self.pair_old, iv.end, side="right")
+            counts = b - a
+            if counts.sum():
+                owner = np.repeat(np.arange(len(iv)), counts)
+                index = np.concatenate([np.arange(x, y) for x, y in zip(a, b, strict=True)
+                                        if y > x])
+                lines = self.pair_new[index]
+                parts.append(_Intervals(iv.output[owner], lines, lines,
+                                        np.full(len(owner), modified, np.int64), seq[owner]))
+        return _Intervals.concat(parts)
+
+
 def carry_through(closure: list[int], revisions: list[tuple[int, int, int, str | None]],
                   explicit: dict[int, list[Interval]], fixed: dict[int, list[Interval]]
                   ) -> list[tuple[int, Interval]]:
@@ -110,48 +234,94 @@ def carry_through(closure: list[int], revisions: list[tuple[int, int, int, str |
     topological order of their strongly connected components, and inside a component carried
     again until nothing changes (intervals only grow, over finitely many lines, so it ends).
     """
+    rows = carry_columns(closure, revisions, explicit, fixed)
+    names = rows["names"]
+    return [(int(n), Interval(int(o), int(a), None if b >= _EOF else int(b), names[int(e)],
+                              int(q)))
+            for n, o, a, b, e, q in zip(rows["file_version"], rows["output"], rows["start"],
+                                        rows["end"], rows["evidence"], rows["seq"],
+                                        strict=True)]
+
+
+def carry_columns(closure: list[int], revisions: list[tuple[int, int, int, str | None]],
+                  explicit: dict[int, list[Interval]], fixed: dict[int, list[Interval]]
+                  ) -> dict[str, Any]:
+    """What `carry_through` returns, as columns (file_version, output, start, end with _EOF
+    for "to the end of the file", evidence codes into `names`, seq): millions of rows stay
+    arrays."""
+    names: list[str] = sorted({iv.evidence for ivs in (*explicit.values(), *fixed.values())
+                               for iv in ivs} | {"modified"})
+    code = {name: i for i, name in enumerate(names)}
+
+    def columns(ivs: list[Interval]) -> _Intervals:
+        return _Intervals(np.array([iv.output for iv in ivs], np.int64),
+                          np.array([iv.start for iv in ivs], np.int64),
+                          np.array([_EOF if iv.end is None else iv.end for iv in ivs], np.int64),
+                          np.array([code[iv.evidence] for iv in ivs], np.int64),
+                          np.array([iv.seq for iv in ivs], np.int64))
     graph = nx.DiGraph()
     graph.add_nodes_from(closure)
-    maps: dict[tuple[int, int], tuple[int, list[list[int]] | None]] = {}
+    maps: dict[tuple[int, int], tuple[int, str | None]] = {}
     for src, dst, seq, line_map in revisions:
         if src == dst:
             continue  # the same version again: nothing to carry
         graph.add_edge(src, dst)
         old = maps.get((src, dst))
         if old is None or seq < old[0]:
-            maps[(src, dst)] = (seq, None if line_map is None else json.loads(line_map))
+            maps[(src, dst)] = (seq, line_map)
+    compiled: dict[tuple[int, int], _LineMap] = {}
     inside = set(closure)
-    total: dict[int, list[Interval]] = dict(fixed)
-    carried_of: dict[int, list[Interval]] = {}
+    total: dict[int, _Intervals] = {k: columns(v) for k, v in fixed.items()}
+    asserted = {k: columns(v) for k, v in explicit.items()}
+    carried_of: dict[int, _Intervals] = {}
+    modified = code["modified"]
 
     def carry(node: int) -> bool:
         """Recompute what the parents carry into `node`; True when it changed."""
-        carried: list[Interval] = []
+        parts = [carried_of.get(node, _Intervals.empty())]
         for parent in graph.predecessors(node):
-            seq, line_map = maps[(parent, node)]
-            for iv in total.get(parent, []):
-                carried += carry_interval(iv, line_map, seq)
-        asserted = explicit.get(node, [])
-        asserted_keys = {(iv.output, iv.start, iv.end, iv.evidence) for iv in asserted}
-        new = [iv for iv in merge_intervals(carried + carried_of.get(node, []))
-               if (iv.output, iv.start, iv.end, iv.evidence) not in asserted_keys]
-        if new == carried_of.get(node, []) and node in total:
+            if parent not in total:
+                continue
+            seq, text = maps[(parent, node)]
+            line_map = compiled.get((parent, node))
+            if line_map is None:
+                line_map = compiled[(parent, node)] = _LineMap(
+                    None if text is None else json.loads(text))
+            parts.append(line_map.carry(total[parent], seq, modified))
+        new = _Intervals.concat(parts).normalized()
+        mine = asserted.get(node)
+        if mine is not None and len(mine) and len(new):
+            keys = {(int(o), int(a), int(b), int(e)) for o, a, b, e in
+                    zip(mine.output, mine.start, mine.end, mine.evidence, strict=True)}
+            keep = np.array([(int(o), int(a), int(b), int(e)) not in keys for o, a, b, e in
+                             zip(new.output, new.start, new.end, new.evidence, strict=True)],
+                            dtype=bool)
+            new = new.take(np.flatnonzero(keep))
+        before = carried_of.get(node)
+        if before is not None and node in total and len(before) == len(new) and all(
+                np.array_equal(getattr(before, f), getattr(new, f))
+                for f in _Intervals.__slots__):
             return False
         carried_of[node] = new
-        total[node] = asserted + new
+        total[node] = _Intervals.concat([mine, new]) if mine is not None else new
         return True
 
     condensed = nx.condensation(graph)
     for component in nx.topological_sort(condensed):
-        members = sorted(condensed.nodes[component]["members"])
-        members = [m for m in members if m in inside]
-        if len(members) == 1 and not graph.has_edge(members[0], members[0]):
+        members = [m for m in sorted(condensed.nodes[component]["members"]) if m in inside]
+        if len(members) == 1:
             carry(members[0])
             continue
         for _ in range(_MAX_ROUNDS):
             if not any([carry(m) for m in members]):
                 break
-    return [(node, iv) for node in closure for iv in carried_of.get(node, [])]
+    nodes = [n for n in closure if n in carried_of and len(carried_of[n])]
+    parts = [carried_of[n] for n in nodes]
+    merged = _Intervals.concat(parts)
+    return {"file_version": np.repeat(np.array(nodes, np.int64),
+                                      [len(p) for p in parts]).astype(np.int64),
+            "output": merged.output, "start": merged.start, "end": merged.end,
+            "evidence": merged.evidence, "seq": merged.seq, "names": names}
 
 
 _MAX_ROUNDS = 1000  # a cycle of versions settles in a few rounds; this only bounds a bug

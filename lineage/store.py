@@ -760,17 +760,19 @@ class Store:
                 fixed.setdefault(fv, []).append(interval)
             elif not carried:
                 explicit.setdefault(fv, []).append(interval)
-        carried_rows = attribution.carry_through(closure, revisions, explicit, fixed)
+        carried = attribution.carry_columns(closure, revisions, explicit, fixed)
         con.execute("DELETE FROM attributions WHERE carried AND file_version IN "
                     "(SELECT id FROM _closure)")
-        if carried_rows:
+        if len(carried["output"]):
+            names = pa.array(carried["names"], pa.string())
+            end = carried["end"]
             self.register("_carried", pa.table({
-                "file_version": [r[0] for r in carried_rows],
-                "output": [r[1].output for r in carried_rows],
-                "line_start": [r[1].start for r in carried_rows],
-                "line_end": pa.array([r[1].end for r in carried_rows], pa.int64()),
-                "evidence": [r[1].evidence for r in carried_rows],
-                "seq": [r[1].seq for r in carried_rows]}))
+                "file_version": carried["file_version"], "output": carried["output"],
+                "line_start": carried["start"],
+                "line_end": pa.array(end, pa.int64(), mask=end >= attribution.EOF),
+                "evidence": pa.DictionaryArray.from_arrays(
+                    pa.array(carried["evidence"], pa.int32()), names).dictionary_decode(),
+                "seq": carried["seq"]}))
             con.execute("INSERT INTO attributions SELECT file_version, output, line_start, "
                         "line_end, evidence, seq, true FROM _carried")
             con.unregister("_carried")

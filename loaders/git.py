@@ -181,7 +181,7 @@ def read_repository(path: Path, rev: str | None = None, exclude: set[str] | None
         yield _read_part(clone, part, notes, note_blobs, trees)
 
 
-def _read_part(clone: _Clone, part: list[str], notes: dict[str, bytes],
+def _read_part(clone: _Clone, part: list[str], notes: dict[str, git_ai.Note],
                note_blobs: dict[tuple[str, str], str], trees: dict[str, TreeEntries]) -> Batch:
     """One batch: the commits of `part`, read again around missing objects if git could not
     read them."""
@@ -213,6 +213,12 @@ def _read_part(clone: _Clone, part: list[str], notes: dict[str, bytes],
         batch.notes.append(f"{clone.repo}: {len(clone.missing)} blobs are missing from this "
                            "clone (partial clone or incomplete mirror); fetch them "
                            "(`git fetch --refetch origin`) and ingest again")
+    stray = sum((r.payload.get("git_ai") or {}).get("ai_path_not_in_tree", 0)
+                for r in batch.records)
+    if stray:
+        batch.notes.append(f"{clone.repo}: {stray} lines that git-ai notes attest lie in paths "
+                           "their commit's tree does not hold (kept in each commit's "
+                           "`git_ai` evidence, not attributed)")
     if not clone.renames:
         batch.notes.append(f"{clone.repo}: renames not followed (rename detection needs "
                            "missing blobs)")
@@ -278,10 +284,10 @@ def _whole_tree(path: Path, repo: str, commit: str) -> TreeEntries:
     return TreeEntries(repo, commit, None, tuple(entries), whole=True)
 
 
-def _note_blobs(path: Path, notes: dict[str, bytes]) -> dict[tuple[str, str], str]:
+def _note_blobs(path: Path, notes: dict[str, git_ai.Note]) -> dict[tuple[str, str], str]:
     """(commit, path) -> the blob at that path of that commit, for every path a note names."""
-    wanted = sorted({(commit, r.path) for commit, data in notes.items()
-                     for r in git_ai.parse_note(data)[0] if "\n" not in r.path})
+    wanted = sorted({(commit, r.path) for commit, note in notes.items()
+                     for r in note.ranges if r.kind == "ai" and "\n" not in r.path})
     if not wanted:
         return {}
     out = _git(path, "cat-file", "--batch-check=%(objectname) %(objecttype)",
@@ -330,7 +336,7 @@ def _model(name: str, tool: str) -> str | None:
 # -- facts ------------------------------------------------------------------------------------
 
 
-def _record(clone: _Clone, c: Commit, note: bytes | None,
+def _record(clone: _Clone, c: Commit, note: git_ai.Note | None,
             note_blobs: dict[tuple[str, str], str], tree: TreeEntries | None,
             batch: Batch) -> Record:
     repo = clone.repo
@@ -438,8 +444,7 @@ def _record(clone: _Clone, c: Commit, note: bytes | None,
                "committer": f"{c.committer} <{c.committer_email}>", "time": c.time,
                "trailers": [f"{k}: {v}" for k, v in c.trailers], "files": files,
                "ai_identities": [why for _, _, why in identities],
-               "git_ai_note": note.decode("utf-8", "replace") if note else None,
-               "git_ai": note_summary}
+               "git_ai_note": note.evidence if note else None, "git_ai": note_summary}
     event_id = f"git:{repo}@{c.sha}"
     if lacking or boundary:
         # An incomplete read has an id of its own, so a complete read later is accepted.
@@ -469,13 +474,13 @@ def _commit_output(facts: list[Fact], repo: str, c: Commit, tool: str, model_nam
     return okey
 
 
-def _note_facts(facts: list[Fact], repo: str, c: Commit, note: bytes,
+def _note_facts(facts: list[Fact], repo: str, c: Commit, note: git_ai.Note,
                 note_blobs: dict[tuple[str, str], str], batch: Batch) -> dict[str, object]:
     """Attributions of a git-ai note's AI ranges, on the version each path has in the
     commit's tree; returns what the note says, line counts per kind."""
-    ranges, problem = git_ai.parse_note(note)
-    if problem:
-        batch.notes.append(f"{repo}@{c.sha[:12]}: git-ai note: {problem}")
+    ranges = note.ranges
+    if note.problem:
+        batch.notes.append(f"{repo}@{c.sha[:12]}: git-ai note: {note.problem}")
     summary: dict[str, int] = {"ai": 0, "human": 0, "ai_unknown_agent": 0}
     for r in ranges:
         count = sum(b - a + 1 for a, b in r.ranges)
@@ -487,8 +492,7 @@ def _note_facts(facts: list[Fact], repo: str, c: Commit, note: bytes,
             continue
         blob = note_blobs.get((c.sha, r.path))
         if blob is None:
-            batch.notes.append(f"{repo}@{c.sha[:12]}: git-ai note names {r.path}, which is "
-                               "not in the commit's tree; skipped")
+            summary["ai_path_not_in_tree"] = summary.get("ai_path_not_in_tree", 0) + count
             continue
         summary["ai"] += count
         key = model.file_version_key(repo, r.path, blob)

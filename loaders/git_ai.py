@@ -38,9 +38,21 @@ class NoteRanges:
     ranges: tuple[tuple[int, int], ...]
 
 
-def read_notes(repo: Path, commits: Iterable[str] | None = None) -> dict[str, bytes]:
-    """Commit sha -> the raw bytes of its note under refs/notes/ai (only for `commits` when
-    given); no notes ref gives {}."""
+@dataclass(frozen=True)
+class Note:
+    """One commit's note, read: its ranges, a problem found reading it (or None), and what
+    of it is kept as evidence (the attestation, the agents and humans it names, the note's
+    blob id to read the rest, such as prompt transcripts, with `git cat-file`)."""
+
+    ranges: list[NoteRanges]
+    problem: str | None
+    evidence: dict[str, Any]
+
+
+def read_notes(repo: Path, commits: Iterable[str] | None = None) -> dict[str, Note]:
+    """Commit sha -> its note under refs/notes/ai, read (only for `commits` when given); no
+    notes ref gives {}. Notes are parsed as they stream from git, so only what they attest
+    stays in memory, whatever their transcripts weigh."""
     try:
         listing = run_git(repo, "notes", f"--ref={NOTES_REF}", "list").decode()
     except GitFailed:
@@ -64,14 +76,14 @@ def read_notes(repo: Path, commits: Iterable[str] | None = None) -> dict[str, by
             pass
     feeder = threading.Thread(target=feed, daemon=True)
     feeder.start()
-    notes: dict[str, bytes] = {}
+    notes: dict[str, Note] = {}
     try:
-        for _, commit in pairs:
+        for note, commit in pairs:
             header = proc.stdout.readline().split()
             if len(header) != 3:  # "<oid> missing": the note's blob is not in this clone
                 continue
             size = int(header[2])
-            notes[commit] = proc.stdout.read(size)
+            notes[commit] = read_note(proc.stdout.read(size), note)
             proc.stdout.read(1)  # the newline after each object
     finally:
         proc.stdout.close()
@@ -80,14 +92,16 @@ def read_notes(repo: Path, commits: Iterable[str] | None = None) -> dict[str, by
     return notes
 
 
-def parse_note(data: bytes) -> tuple[list[NoteRanges], str | None]:
-    """The ranges of a note, and a problem found reading it (None when it read cleanly)."""
+def read_note(data: bytes, blob: str = "") -> Note:
+    """A note's ranges, the problem found reading it (None when it read cleanly), and its
+    evidence."""
     text = data.decode("utf-8", "replace")
     lines = text.split("\n")
     try:
         cut = lines.index("---")
     except ValueError:
-        return [], "no `---` line between attestation and metadata"
+        return Note([], "no `---` line between attestation and metadata",
+                    {"note": blob, "text": text[:4000]})
     problem = None
     try:
         meta = json.loads("\n".join(lines[cut + 1:]).strip() or "{}")
@@ -117,7 +131,19 @@ def parse_note(data: bytes) -> tuple[list[NoteRanges], str | None]:
         tool = agent.get("tool") if agent else None
         out.append(NoteRanges(path, key, "ai", canonical_tool(tool) if tool else None,
                               agent.get("model") if agent else None, spans))
-    return out, problem
+    evidence = {"note": blob, "attestation": "\n".join(lines[:cut])[:200_000],
+                "schema_version": meta.get("schema_version"),
+                "git_ai_version": meta.get("git_ai_version"),
+                "base_commit_sha": meta.get("base_commit_sha"),
+                "agents": {k: a for k, a in (sessions | prompts).items()},
+                "humans": meta.get("humans") if isinstance(meta.get("humans"), dict) else {}}
+    return Note(out, problem, evidence)
+
+
+def parse_note(data: bytes) -> tuple[list[NoteRanges], str | None]:
+    """The ranges of a note, and a problem found reading it (None when it read cleanly)."""
+    note = read_note(data)
+    return note.ranges, note.problem
 
 
 def _agents(table: Any) -> dict[str, dict[str, Any]]:

@@ -54,6 +54,8 @@ class FileChange:
     added: list[tuple[int, str]] = field(default_factory=list)  # (new line number, text)
     removed: list[tuple[int, str]] = field(default_factory=list)  # (old line number, text)
     binary: bool = False
+    starts: list[tuple[int, int]] = field(default_factory=list)  # per hunk: where its
+    # removed and added lines begin in `removed` and `added`
 
     @property
     def same_content(self) -> bool:
@@ -65,10 +67,10 @@ class FileChange:
         if self.binary:
             return None
         out: list[list[Any]] = []
-        for old_start, old_n, new_start, new_n in self.hunks:
-            old = [(n, t) for n, t in self.removed if old_start <= n < old_start + old_n]
-            new = [(n, t) for n, t in self.added if new_start <= n < new_start + new_n]
-            pairs = similar_pairs(old, new)
+        for (old_start, old_n, new_start, new_n), (r, a) in zip(self.hunks, self.starts,
+                                                                strict=True):
+            pairs = similar_pairs(self.removed[r:r + old_n], self.added[a:a + new_n]) \
+                if old_n and new_n else []
             out.append([old_start, old_n, new_start, new_n] + ([pairs] if pairs else []))
         return out
 
@@ -263,6 +265,7 @@ def _attach_patch(patch: str, by_path: dict[str, FileChange]) -> None:
                                                   int(m.group(3)), int(m.group(4) or 1))
             if current is not None:
                 current.hunks.append([old_start, old_n, new_start, new_n])
+                current.starts.append((len(current.removed), len(current.added)))
             old_left, new_left, old_line, new_line = old_n, new_n, old_start, new_start
         elif (line.startswith(("Binary files ", "GIT binary patch")) and not deleted
               and target is not None and target in by_path):
@@ -337,16 +340,20 @@ def similar_pairs(old: list[tuple[int, str]], new: list[tuple[int, str]],
     """[old_line, new_line] for each rewritten line still similar to a line it replaced in the
     same hunk (each old line pairs once, in order); trivial lines never pair."""
     pairs: list[list[int]] = []
-    used: set[int] = set()
-    olds = [(n, normalize_line(t)) for n, t in old if is_significant(normalize_line(t))]
-    if not olds:
+    olds = [(n, norm) for n, t in old if is_significant(norm := normalize_line(t))]
+    news = [(n, norm) for n, t in new if is_significant(norm := normalize_line(t))]
+    if not olds or not news:
         return pairs
-    for n, text in new:
-        norm = normalize_line(text)
-        if not is_significant(norm):
-            continue
-        best = max(((fuzz.ratio(norm, o), m) for m, o in olds if m not in used), default=None)
-        if best and best[0] >= threshold:
-            used.add(best[1])
-            pairs.append([best[1], n])
+    used: set[int] = set()
+    for n, text in news:
+        best, at = 0.0, -1
+        for j, (_, other) in enumerate(olds):
+            if j in used:
+                continue
+            score = fuzz.ratio(text, other, score_cutoff=max(threshold, best))
+            if score > best or (at < 0 and score >= threshold):
+                best, at = score, j
+        if at >= 0:
+            used.add(at)
+            pairs.append([olds[at][0], n])
     return pairs
