@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from lineage.model import EdgeKind, NodeKind
@@ -16,7 +17,8 @@ JSON = dict[str, Any]
 
 @dataclass(frozen=True)
 class Span:
-    """A 1-based inclusive range of lines (or bytes); `end` None means to the end of the file."""
+    """A range of a file: lines are 1-based and inclusive; bytes are 0-based offsets with the
+    end exclusive (`content[start:end]`); `end` None means to the end of the file."""
 
     start: int
     end: int | None
@@ -25,7 +27,11 @@ class Span:
     def __post_init__(self) -> None:
         if self.unit not in ("line", "byte"):
             raise ValueError(f"span unit must be 'line' or 'byte', not {self.unit!r}")
-        if self.start < 1 or (self.end is not None and self.end < self.start):
+        if self.unit == "byte":
+            if self.start < 0 or (self.end is not None and self.end <= self.start):
+                raise ValueError(f"bad byte span [{self.start}, {self.end}): need "
+                                 "0 <= start < end (end exclusive)")
+        elif self.start < 1 or (self.end is not None and self.end < self.start):
             raise ValueError(f"bad span {self.start}-{self.end}: need 1 <= start <= end")
 
     def __str__(self) -> str:
@@ -95,7 +101,17 @@ class TreeEntries:
     whole: bool = False
 
 
-Fact = Node | Edge | Alias | Attribution | AddedLines | TreeEntries
+@dataclass(frozen=True)
+class LineEnds:
+    """Where each line of a file version ends: the byte offset just past its newline (the
+    last line ends at the file's length). Kept instead of the content, so a byte span maps to
+    exactly the lines it touches."""
+
+    file_version: str
+    ends: np.ndarray = field(compare=False)
+
+
+Fact = Node | Edge | Alias | Attribution | AddedLines | TreeEntries | LineEnds
 
 
 @dataclass

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 import schema
 from lineage import attribution, eventlog, model, snapshots
@@ -28,6 +30,7 @@ from lineage.facts import (
     Attribution,
     Batch,
     Edge,
+    LineEnds,
     Node,
     Record,
     Rejection,
@@ -358,8 +361,16 @@ class Store:
             "repo", "commit", "first_parent", "whole", "seq")}
         entries: dict[str, list[Any]] = {k: [] for k in (
             "repo", "commit", "path", "file_version", "seq")}
+        line_ends: dict[str, list[Any]] = {"file_version": [], "length": [], "ends": []}
         for seq, record in enumerate(records, first_seq):
             for fact in record.facts:
+                if isinstance(fact, LineEnds):
+                    length = int(fact.ends[-1]) if len(fact.ends) else 0
+                    if length < 1 << 32:
+                        line_ends["file_version"].append(fact.file_version)
+                        line_ends["length"].append(length)
+                        line_ends["ends"].append(fact.ends.astype("<u4").tobytes())
+                    continue
                 if isinstance(fact, TreeEntries):
                     for column, value in (("repo", fact.repo), ("commit", fact.commit),
                                           ("first_parent", fact.first_parent),
@@ -448,6 +459,15 @@ class Store:
                 INSERT INTO added_lines SELECT f.id, a.line, a.hash, a.repo, a.time_us, a.seq
                 FROM _added a JOIN nodes f ON f.key = a.file_version""")
             con.unregister("_added")
+        if line_ends["file_version"]:
+            self.register("_ends", pa.table(line_ends, schema=pa.schema([
+                ("file_version", pa.string()), ("length", pa.int64()),
+                ("ends", pa.binary())])))
+            con.execute("""
+                INSERT INTO line_ends SELECT n.id, e.length, e.ends
+                FROM _ends e JOIN nodes n ON n.key = e.file_version
+                WHERE NOT EXISTS (SELECT 1 FROM line_ends l WHERE l.file_version = n.id)""")
+            con.unregister("_ends")
         if trees["commit"]:
             self.register("_trees", pa.table(trees, schema=pa.schema([
                 ("repo", pa.string()), ("commit", pa.string()), ("first_parent", pa.string()),
@@ -591,7 +611,8 @@ class Store:
             CREATE OR REPLACE TEMP TABLE _snap AS {snapshots.resolve_sql(
                 "SELECT DISTINCT NULL::BIGINT AS id, repo, path, commit FROM _rows "
                 "WHERE blob IS NULL AND commit IS NOT NULL AND repo IS NOT NULL")}""")
-        bad = con.execute(f"""
+        table, beyond = self._map_byte_spans(table, file_key)
+        bad = beyond + con.execute(f"""
             SELECT x.row, x.origin, x.payload,
                    CASE WHEN x.absent THEN x.path || ' is not in the tree of commit '
                              || x.commit || ' of ' || x.repo || ' (that commit was ingested; '
@@ -613,6 +634,7 @@ class Store:
             WHERE x.absent OR (x.span_unit = 'line' AND x.lc IS NOT NULL
                                AND coalesce(x.span_end, x.span_start) > x.lc)
             ORDER BY x.row""").fetchall()
+        bad.sort(key=lambda row: row[0])
         rejections = [Rejection(origin.rsplit(":", 1)[0], int(origin.rsplit(":", 1)[1]),
                                 reason, payload) for _, origin, payload, reason in bad]
         outside = bad
@@ -722,6 +744,80 @@ class Store:
             GROUP BY n.id""")
         for name in ("_x", "_nf", "_ef", "_snap"):
             con.execute(f"DROP TABLE {name}")
+
+    def _map_byte_spans(self, table: pa.Table, file_key: str
+                        ) -> tuple[pa.Table, list[tuple[int, str, str, str]]]:
+        """Byte spans of rows whose file version's line ends are known become the line spans
+        they touch (`_rows` is registered again with them); a span past the file's end is
+        returned as (row, origin, payload, reason). A byte span of a version whose content
+        is unknown stays a byte span: the whole file, failing closed."""
+        con = self.con
+        found = con.execute(f"""
+            SELECT r.pos, coalesce(sn.target, al.target, n.id) AS target,
+                   r.span_start, coalesce(r.span_end, -1) AS span_end
+            FROM (SELECT *, {file_key} AS file FROM _rows WHERE span_unit = 'byte') r
+            LEFT JOIN nodes n ON n.key = r.file
+            LEFT JOIN (SELECT alias, min(target) AS target FROM aliases GROUP BY alias) al
+              ON al.alias = n.id
+            LEFT JOIN _snap sn ON r.blob IS NULL AND sn.repo = r.repo AND sn.path = r.path
+              AND sn.commit = r.commit
+            WHERE coalesce(sn.target, al.target, n.id) IN (SELECT file_version FROM line_ends)
+            ORDER BY target""").fetchnumpy()
+        if not len(found["pos"]):
+            return table, []
+        targets = np.asarray(found["target"], dtype=np.int64)
+        ends_of = {int(fv): np.frombuffer(blob, dtype="<u4").astype(np.int64)
+                   for fv, blob in con.execute(
+                       "SELECT file_version, ends FROM line_ends WHERE file_version IN "
+                       "(SELECT unnest(?::BIGINT[]))", [np.unique(targets).tolist()]).fetchall()}
+        pos = np.asarray(found["pos"], dtype=np.int64)
+        start = np.asarray(found["span_start"], dtype=np.int64)
+        end = np.asarray(found["span_end"], dtype=np.int64)
+        first = np.zeros(len(pos), dtype=np.int64)
+        last = np.zeros(len(pos), dtype=np.int64)
+        length = np.zeros(len(pos), dtype=np.int64)
+        for target in np.unique(targets):
+            pick = targets == target
+            ends = ends_of[int(target)]
+            size = int(ends[-1]) if len(ends) else 0
+            stop = np.where(end[pick] < 0, size, end[pick])
+            first[pick] = np.searchsorted(ends, start[pick], side="right") + 1
+            last[pick] = np.searchsorted(ends, stop - 1, side="right") + 1
+            length[pick] = size
+        stop = np.where(end < 0, length, end)
+        outside = stop > length
+        beyond = []
+        if outside.any():
+            origins = table["origin"].take(pa.array(pos[outside])).to_pylist()
+            payloads = table["payload"].take(pa.array(pos[outside])).to_pylist()
+            paths = table["path"].take(pa.array(pos[outside])).to_pylist()
+            rows = table["row"].take(pa.array(pos[outside])).to_pylist()
+            beyond = [(row, origin, payload, f"bytes [{a}, {b}) are outside {path}, which has "
+                       f"{n} bytes (byte spans are 0-based, end exclusive)")
+                      for row, origin, payload, path, a, b, n in zip(
+                          rows, origins, payloads, paths, start[outside], stop[outside],
+                          length[outside], strict=True)]
+        keep = ~outside
+        def filled(name: str) -> tuple[np.ndarray, np.ndarray]:
+            column = table[name].combine_chunks()
+            return (pc.fill_null(column, -1).to_numpy(zero_copy_only=False).copy(),
+                    column.is_null().to_numpy(zero_copy_only=False).copy())
+        new_start, start_null = filled("span_start")
+        new_end, end_null = filled("span_end")
+        units = np.asarray(table["span_unit"].to_pylist(), dtype=object)
+        new_start[pos[keep]] = first[keep]
+        new_end[pos[keep]] = last[keep]
+        start_null[pos[keep]] = end_null[pos[keep]] = False
+        units[pos[keep]] = "line"
+        starts = pa.array(new_start, pa.int64(), mask=start_null)
+        ends_col = pa.array(new_end, pa.int64(), mask=end_null)
+        for name, column in (("span_start", starts), ("span_end", ends_col),
+                             ("span_unit", pa.array(list(units), pa.string()))):
+            table = table.set_column(table.schema.get_field_index(name), name, column)
+        con.unregister("_rows")
+        self.register("_rows", table.append_column(
+            "pos", pa.array(range(table.num_rows), pa.int64())))
+        return table, beyond
 
     # -- line attribution ----------------------------------------------------------------------
 

@@ -35,6 +35,8 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+
 from lineage import model
 from lineage.facts import (
     AddedLines,
@@ -42,6 +44,7 @@ from lineage.facts import (
     Batch,
     Edge,
     Fact,
+    LineEnds,
     Node,
     Record,
     Span,
@@ -53,7 +56,7 @@ from lineage.tools import ai_identity_tool
 from loaders import git_ai
 from loaders.agent_outputs import is_significant, line_hash, normalize_line
 from loaders.files import InputError
-from loaders.git_log import Commit, FileChange, GitFailed, run_git, stream_log
+from loaders.git_log import GIT_ENV, Commit, FileChange, GitFailed, run_git, stream_log
 from loaders.patches import line_ranges
 
 SOURCE = "git"
@@ -213,6 +216,7 @@ def _read_part(clone: _Clone, part: list[str], notes: dict[str, git_ai.Note],
         batch.notes.append(f"{clone.repo}: {len(clone.missing)} blobs are missing from this "
                            "clone (partial clone or incomplete mirror); fetch them "
                            "(`git fetch --refetch origin`) and ingest again")
+    _add_line_ends(clone, batch)
     stray = sum((r.payload.get("git_ai") or {}).get("ai_path_not_in_tree", 0)
                 for r in batch.records)
     if stray:
@@ -223,6 +227,59 @@ def _read_part(clone: _Clone, part: list[str], notes: dict[str, git_ai.Note],
         batch.notes.append(f"{clone.repo}: renames not followed (rename detection needs "
                            "missing blobs)")
     return batch
+
+
+def _add_line_ends(clone: _Clone, batch: Batch) -> None:
+    """Each text version this batch defines gets its line ends, read from its blob."""
+    wanted: dict[str, list[tuple[Record, str]]] = {}
+    for record in batch.records:
+        for fact in record.facts:
+            if (isinstance(fact, Node) and fact.kind == NodeKind.FILE_VERSION and fact.defines
+                    and not fact.attrs.get("binary") and "blob" in fact.attrs):
+                wanted.setdefault(fact.attrs["blob"], []).append((record, fact.key))
+    if not wanted:
+        return
+    for blob, ends in blob_line_ends(clone.path, list(wanted)):
+        for record, key in wanted[blob]:
+            record.facts.append(LineEnds(key, ends))
+
+
+def blob_line_ends(path: Path, blobs: list[str]) -> Iterator[tuple[str, np.ndarray]]:
+    """(blob, line ends) of each blob `git cat-file --batch` can read, streamed."""
+    import os
+    import subprocess
+    import threading
+
+    proc = subprocess.Popen(["git", "-C", str(path), "cat-file", "--batch"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env=os.environ | GIT_ENV)
+    stdin, stdout = proc.stdin, proc.stdout
+    assert stdin is not None and stdout is not None
+
+    def feed() -> None:
+        try:
+            stdin.write("".join(f"{b}\n" for b in blobs).encode())
+            stdin.close()
+        except OSError:
+            pass
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    try:
+        for blob in blobs:
+            header = stdout.readline().split()
+            if len(header) != 3:
+                continue  # missing from the clone
+            data = stdout.read(int(header[2]))
+            stdout.read(1)
+            raw = np.frombuffer(data, dtype=np.uint8)
+            ends = np.flatnonzero(raw == 10).astype(np.int64) + 1
+            if len(data) and data[-1:] != b"\n":
+                ends = np.append(ends, len(data))
+            yield blob, ends
+    finally:
+        stdout.close()
+        feeder.join()
+        proc.wait()
 
 
 def _has_head(path: Path) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from loaders.agent_outputs import is_significant, normalize_line
 
@@ -223,38 +223,12 @@ def _attach_patch(patch: str, by_path: dict[str, FileChange]) -> None:
     target: str | None = None
     deleted = False
     bound = False
-    old_left = new_left = old_line = new_line = 0
-    for line in patch.split("\n"):
-        if old_left > 0 or new_left > 0:
-            head = line[:1]
-            if head == "-" and old_left > 0:
-                if current is not None:
-                    current.removed.append((old_line, line[1:]))
-                old_line += 1
-                old_left -= 1
-                continue
-            if head == "+" and new_left > 0:
-                if current is not None:
-                    current.added.append((new_line, line[1:]))
-                new_line += 1
-                new_left -= 1
-                continue
-            if head == "\\":
-                continue
-            if head == " ":
-                old_left, new_left = old_left - 1, new_left - 1
-                old_line, new_line = old_line + 1, new_line + 1
-                continue
-            old_left = new_left = 0  # a short hunk: read the line as a header
-        if line.startswith("\\"):
-            continue  # "\ No newline at end of file" after a hunk's last line
-        if line.startswith("diff --git "):
-            current, target, deleted, bound = None, header_path(line[11:]), False, False
-        elif line.startswith(("rename to ", "copy to ")):
-            target = unquote_c(line.split(" to ", 1)[1])
-        elif line.startswith("deleted file mode"):
-            deleted = True
-        elif line.startswith("@@"):
+    lines = patch.split("\n")
+    i, n = 0, len(lines)
+    while i < n:
+        line = lines[i]
+        i += 1
+        if line.startswith("@@"):
             if not bound:
                 current = None if deleted or target is None else by_path.get(target)
                 bound = True
@@ -263,10 +237,29 @@ def _attach_patch(patch: str, by_path: dict[str, FileChange]) -> None:
                 continue
             old_start, old_n, new_start, new_n = (int(m.group(1)), int(m.group(2) or 1),
                                                   int(m.group(3)), int(m.group(4) or 1))
+            # -U0: the hunk's removed lines, then its added ones, each block possibly followed
+            # by "\ No newline at end of file"; taken by count, so no content is a header.
+            removed = lines[i:i + old_n]
+            i += len(removed)
+            if i < n and lines[i].startswith("\\"):
+                i += 1
+            added = lines[i:i + new_n]
+            i += len(added)
+            if i < n and lines[i].startswith("\\"):
+                i += 1
             if current is not None:
                 current.hunks.append([old_start, old_n, new_start, new_n])
                 current.starts.append((len(current.removed), len(current.added)))
-            old_left, new_left, old_line, new_line = old_n, new_n, old_start, new_start
+                current.removed += zip(range(old_start, old_start + len(removed)),
+                                       [t[1:] for t in removed], strict=True)
+                current.added += zip(range(new_start, new_start + len(added)),
+                                     [t[1:] for t in added], strict=True)
+        elif line.startswith("diff --git "):
+            current, target, deleted, bound = None, header_path(line[11:]), False, False
+        elif line.startswith(("rename to ", "copy to ")):
+            target = unquote_c(line.split(" to ", 1)[1])
+        elif line.startswith("deleted file mode"):
+            deleted = True
         elif (line.startswith(("Binary files ", "GIT binary patch")) and not deleted
               and target is not None and target in by_path):
             by_path[target].binary = True
@@ -344,16 +337,13 @@ def similar_pairs(old: list[tuple[int, str]], new: list[tuple[int, str]],
     news = [(n, norm) for n, t in new if is_significant(norm := normalize_line(t))]
     if not olds or not news:
         return pairs
-    used: set[int] = set()
+    choices = {j: text for j, (_, text) in enumerate(olds)}
     for n, text in news:
-        best, at = 0.0, -1
-        for j, (_, other) in enumerate(olds):
-            if j in used:
-                continue
-            score = fuzz.ratio(text, other, score_cutoff=max(threshold, best))
-            if score > best or (at < 0 and score >= threshold):
-                best, at = score, j
-        if at >= 0:
-            used.add(at)
-            pairs.append([olds[at][0], n])
+        found = process.extractOne(text, choices, scorer=fuzz.ratio, score_cutoff=threshold)
+        if found is not None:
+            j = found[2]
+            del choices[j]
+            pairs.append([olds[j][0], n])
+            if not choices:
+                break
     return pairs

@@ -3,7 +3,8 @@
 The schema is schema/manifest.schema.json. Each row names its example (`example_id`,
 `dataset`, `version`, optional `shard`) and exactly one source:
 
-- ``source: {repo, commit|blob, path, lines: [a, b] | bytes: [a, b]}`` (no range: whole file);
+- ``source: {repo, commit|blob, path, lines: [a, b] | bytes: [a, b]}`` (lines 1-based and
+  inclusive, bytes 0-based with the end exclusive: ``content[a:b]``; no range: whole file);
 - ``source: {swhid: "swh:1:cnt:<blob>;origin=...;anchor=swh:1:rev:<commit>;path=/p;lines=9-15"}``;
 - The Stack columns ``blob_id``, ``repo_name``, ``path``, ``revision_id`` (the whole file);
 - ``parents: [{dataset, version, example_id}, ...]`` (a dedup, filter, mix or packing step);
@@ -232,7 +233,10 @@ SELECT row, raw,
     WHEN span_start IS NOT NULL OR span_end IS NOT NULL OR range_j IS NOT NULL THEN
       CASE WHEN span_start IS NULL OR span_end IS NULL
              THEN 'range must be two integers [first, last]'
-           WHEN span_start < 1 OR span_end < span_start
+           WHEN span_unit = 'byte' AND (span_start < 0 OR span_end <= span_start)
+             THEN 'bad byte range [' || span_start || ', ' || span_end || '): bytes are 0-based '
+                  || 'offsets with the end exclusive (content[start:end]): need 0 <= start < end'
+           WHEN span_unit = 'line' AND (span_start < 1 OR span_end < span_start)
              THEN 'bad range ' || span_start || '-' || span_end || ': need 1 <= first <= last'
       END
     WHEN parents_j IS NOT NULL AND (json_type(parents_j) <> 'ARRAY'

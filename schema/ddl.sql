@@ -196,3 +196,11 @@ CREATE TABLE IF NOT EXISTS snapshot_spans (
     hi           BIGINT NOT NULL,
     file_version BIGINT NOT NULL
 );
+
+-- Where each line of a file version ends (little-endian uint32 byte offsets just past each
+-- newline; the last is the file's length): byte spans map to the lines they touch.
+CREATE TABLE IF NOT EXISTS line_ends (
+    file_version BIGINT NOT NULL,
+    length       BIGINT NOT NULL,
+    ends         BLOB NOT NULL
+);

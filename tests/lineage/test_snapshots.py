@@ -127,3 +127,51 @@ def test_a_range_ingest_names_its_boundary_tree(tmp_path: Path) -> None:
     run = engine.propagate_taint(store)
     assert engine.verdict(store, run, engine.resolve_example(store, "d@1:a"),
                           "precise").status == "TAINTED"
+
+
+def test_a_byte_span_twin_of_a_line_span_dataset_gets_the_same_verdicts(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "demo")
+    human = ["# ünïcödé header: bytes and characters differ", "import time", "",
+             "def sleep(seconds):", "    time.sleep(seconds)", ""]
+    repo.write("src/a.py", human)
+    repo.commit("base")
+    (repo.root / "src/a.py").write_text("\n".join(human + AI_LINES), encoding="utf-8")
+    head = repo.commit("retry, no newline at the end" + CLAUDE)
+    raw = (repo.root / "src/a.py").read_bytes()
+    starts = [0] + [i + 1 for i, b in enumerate(raw) if b == 10]
+    line_count = len(raw.split(b"\n"))
+
+    def byte_range(first: int, last: int) -> list[int]:
+        end = starts[last] if last < line_count else len(raw)
+        return [starts[first - 1], end]
+    rows = []
+    for first in range(1, line_count + 1, 2):
+        last = min(first + 1, line_count)
+        for unit, span in (("lines", [first, last]), ("bytes", byte_range(first, last))):
+            rows.append({"example_id": f"{unit}-{first}", "dataset": "d", "version": "1",
+                         "source": {"repo": REPO, "commit": head, "path": "src/a.py",
+                                    unit: span}})
+    # a byte span cut inside line 6 and into line 7 touches both
+    rows.append({"example_id": "cut", "dataset": "d", "version": "1", "source": {
+        "repo": REPO, "commit": head, "path": "src/a.py",
+        "bytes": [starts[5] + 1, starts[6] + 2]}})
+    rows.append({"example_id": "past", "dataset": "d", "version": "1", "source": {
+        "repo": REPO, "commit": head, "path": "src/a.py", "bytes": [0, len(raw) + 1]}})
+    store = Store(":memory:")
+    for batch in git.load([repo.root]):
+        store.ingest(batch)
+    store.set_policy(parse_policy(POLICY))
+    path = tmp_path / "m.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    [batch] = list(manifest.load([path]))
+    report = store.ingest(batch)
+    assert report.rejected == 1 and "outside src/a.py" in str(report.rejections[0])
+    run = engine.propagate_taint(store)
+
+    def status(example: str) -> str:
+        return engine.verdict(store, run, engine.resolve_example(store, f"d@1:{example}"),
+                              "precise").status
+    for first in range(1, line_count + 1, 2):
+        assert status(f"lines-{first}") == status(f"bytes-{first}"), first
+    assert status("lines-5") == "CLEAN" and status("lines-7") == "TAINTED"
+    assert status("cut") == "TAINTED"  # line 7 is the first AI line
