@@ -20,7 +20,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from lineage.model import NodeKind
+from lineage.model import EdgeKind, NodeKind
 
 # A name of a file at a commit that has no resolution yet: `file:REPO:PATH@commit:SHA`.
 _UNRESOLVED = f"""
@@ -172,10 +172,11 @@ def resolve_sql(names: str) -> str:
 
 
 def resolve_names(con: duckdb.DuckDBPyConnection, seq: int, repos: list[str] | None = None,
-                  since: int | None = None) -> int:
+                  since: int | None = None) -> set[int]:
     """Give every unresolved file-at-commit name (of `repos`, or first seen from seq `since`)
-    whose commit's tree holds it an alias to its version, asserted at `seq`; returns how many
-    were resolved."""
+    whose commit's tree holds it an alias to its version, asserted at `seq`. What was
+    attributed to a name (an Agent Trace range anchored at a revision) moves to the version:
+    returns the versions that gained attributions that way."""
     where = []
     params: list[object] = []
     if repos is not None:
@@ -188,7 +189,21 @@ def resolve_names(con: duckdb.DuckDBPyConnection, seq: int, repos: list[str] | N
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _resolved AS
         SELECT id, target FROM ({resolve_sql(names)}) WHERE target IS NOT NULL""", params)
-    count = con.execute("SELECT count(*) FROM _resolved").fetchone()[0]  # type: ignore[index]
     con.execute("INSERT INTO aliases SELECT id, target, ? FROM _resolved", [seq])
+    con.execute("""
+        INSERT INTO attributions
+        SELECT r.target, a.output, a.line_start, a.line_end, a.evidence, greatest(a.seq, $s),
+               false
+        FROM attributions a JOIN _resolved r ON r.id = a.file_version WHERE NOT a.carried""",
+                {"s": seq})
+    con.execute(f"""
+        INSERT INTO edges
+        SELECT e.src, r.target, e.kind, greatest(e.seq, $s), e.span_start, e.span_end,
+               e.span_unit, e.line_map
+        FROM edges e JOIN _resolved r ON r.id = e.dst WHERE e.kind = '{EdgeKind.WROTE}'""",
+                {"s": seq})
+    gained = {row[0] for row in con.execute(
+        "SELECT DISTINCT r.target FROM _resolved r JOIN attributions a "
+        "ON a.file_version = r.id").fetchall()}
     con.execute("DROP TABLE _resolved")
-    return int(count)
+    return gained

@@ -260,12 +260,15 @@ class Store:
             if new:
                 first_seq = self._log_end() + 1
                 batch_no = self._append_events(batch.source, new, first_seq)
-                affected, repos = self._insert_facts(new, first_seq)
-                self._recompute_carried(affected)
+                affected, repos, named = self._insert_facts(new, first_seq)
                 for repo in repos:
                     snapshots.reindex(self.con, repo)
                 if repos:
-                    snapshots.resolve_names(self.con, self._log_end(), repos=repos)
+                    affected |= snapshots.resolve_names(self.con, self._log_end(), repos=repos)
+                if named:
+                    affected |= snapshots.resolve_names(self.con, self._log_end(),
+                                                        since=first_seq)
+                self._recompute_carried(affected)
             if batch.examples is not None and batch.examples.num_rows:
                 batch_no = batch_no or self._next_batch()
                 self._ingest_example_table(batch.source, batch.examples, batch_no, report,
@@ -345,9 +348,11 @@ class Store:
             "INSERT INTO rejected VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             list(rows.values()))
 
-    def _insert_facts(self, records: list[Record], first_seq: int) -> tuple[set[int], list[str]]:
+    def _insert_facts(self, records: list[Record], first_seq: int
+                      ) -> tuple[set[int], list[str], bool]:
         """Insert the facts of newly accepted records; return the file versions whose line
-        attribution may have changed, and the repos whose trees were recorded."""
+        attribution may have changed, the repos whose trees were recorded, and whether lines
+        were attributed to a file named at a commit (resolved to its version)."""
         nodes: dict[str, list[Any]] = {k: [] for k in ("key", "kind", "attrs", "defines",
                                                        "seq", "ord")}
         edges: dict[str, list[Any]] = {k: [] for k in (
@@ -486,7 +491,8 @@ class Store:
         affected_keys.update(dst for dst, kind in zip(edges["dst"], edges["kind"], strict=True)
                              if kind == EdgeKind.REVISED)
         affected = set(self.node_ids(affected_keys).values())
-        return affected | self._match_content(first_seq), sorted(set(trees["repo"]))
+        named = any("@commit:" in key for key in spans["file_version"])
+        return (affected | self._match_content(first_seq), sorted(set(trees["repo"])), named)
 
     def _index_output_lines(self, first_seq: int) -> None:
         """Index the line hashes of outputs defined from `first_seq` on."""

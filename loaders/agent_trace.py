@@ -13,13 +13,16 @@ A trace file's repository is the one containing its `.agent-trace/` folder when 
 machine, else `--repo`.
 """
 
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from lineage import model
 from lineage.eventlog import content_id
-from lineage.facts import Batch, Fact, Record, Rejection
-from lineage.repos import RepoResolver, posix_path
+from lineage.facts import Attribution, Batch, Edge, Fact, Node, Record, Rejection, Span
+from lineage.model import EdgeKind, NodeKind
+from lineage.repos import Location, RepoResolver, posix_path
 from lineage.tools import canonical_tool
 from loaders.agent_outputs import AgentOutput, output_facts
 from loaders.files import JsonLine, collect, expand_paths, json_objects, parse_time
@@ -66,7 +69,9 @@ def _nested(item: JsonLine, value: dict[str, Any], resolver: RepoResolver,
                          f"{', '.join(missing) or 'files[] list'}", item.text)
     tool_info = value.get("tool") or {}
     tool = canonical_tool(tool_info.get("name") or "unknown")
-    revision = (value.get("vcs") or {}).get("revision")
+    vcs = value.get("vcs") if isinstance(value.get("vcs"), dict) else {}
+    revision = vcs.get("revision") if isinstance(vcs.get("revision"), str) else None
+    vcs_type = str(vcs.get("type") or "git")
     cwd = str(workspace) if workspace else None
     facts: list[Fact] = []
     for f_no, entry in enumerate(value["files"]):
@@ -88,9 +93,12 @@ def _nested(item: JsonLine, value: dict[str, Any], resolver: RepoResolver,
                     return Rejection(item.file, item.line, f"files[{f_no}] range {r_no}: "
                                      f"bad line range {first}-{last}", item.text)
                 model, provider = _model((rng.get("contributor") or contributor).get("model_id"))
+                location = resolver.locate(path, cwd)
+                okey = f"agent-trace:{value['id']}:{f_no}:{c_no}:{r_no}"
+                facts += _anchored(okey, location, revision, vcs_type, first, last)
                 facts += output_facts(AgentOutput(
-                    key=f"agent-trace:{value['id']}:{f_no}:{c_no}:{r_no}", tool=tool,
-                    call="agent-trace", location=resolver.locate(path, cwd),
+                    key=okey, tool=tool,
+                    call="agent-trace", location=location,
                     added=[(n, "") for n in range(first, last + 1)], model=model,
                     tool_version=tool_info.get("version"),
                     session=(value.get("metadata") or {}).get("conversation_id"),
@@ -103,6 +111,26 @@ def _nested(item: JsonLine, value: dict[str, Any], resolver: RepoResolver,
         return None
     return Record(event_id=str(value["id"]), type="trace", payload=value, facts=facts,
                   occurred_at=parse_time(value.get("timestamp")))
+
+
+def _anchored(output: str, location: Location, revision: str | None, vcs_type: str,
+              first: int, last: int) -> list[Fact]:
+    """A range anchored at a git revision names the lines of the file as that revision's
+    tree holds it: the store attributes them to that version directly (evidence
+    `agent-trace`) once the history holding the revision is ingested, whatever the order."""
+    if (location.repo is None or revision is None or vcs_type != "git"
+            or not _SHA.fullmatch(revision.lower())):
+        return []
+    name = model.file_at_commit_key(location.repo, location.path, revision.lower())
+    okey = model.output_key(output)
+    span = Span(first, last)
+    return [Node(name, NodeKind.FILE_VERSION, {"repo": location.repo, "path": location.path,
+                                               "commit": revision.lower()}, defines=False),
+            Edge(okey, name, EdgeKind.WROTE, span=span),
+            Attribution(name, okey, span, "agent-trace")]
+
+
+_SHA = re.compile(r"[0-9a-f]{7,64}")
 
 
 def _flat(item: JsonLine, value: dict[str, Any], resolver: RepoResolver,

@@ -175,3 +175,50 @@ def test_a_byte_span_twin_of_a_line_span_dataset_gets_the_same_verdicts(tmp_path
         assert status(f"lines-{first}") == status(f"bytes-{first}"), first
     assert status("lines-5") == "CLEAN" and status("lines-7") == "TAINTED"
     assert status("cut") == "TAINTED"  # line 7 is the first AI line
+
+
+@pytest.mark.parametrize("git_first", [True, False])
+def test_an_agent_trace_range_at_a_revision_taints_its_lines_without_content_match(
+        tmp_path: Path, git_first: bool) -> None:
+    from loaders import agent_trace
+
+    repo = Repo(tmp_path / "demo")
+    repo.write("src/view.py", [f"line_{n} = render({n})" for n in range(1, 11)])
+    revision = repo.commit("a file whose lines 3-5 Cursor wrote")
+    repo.write("README.md", ["# later"])
+    later = repo.commit("docs")
+    trace = tmp_path / "work" / ".agent-trace" / "traces.jsonl"
+    trace.parent.mkdir(parents=True)
+    trace.write_text(json.dumps({
+        "version": "0.1.0", "id": "t-9", "timestamp": "2026-07-20T11:38:35.042Z",
+        "vcs": {"type": "git", "revision": revision}, "tool": {"name": "cursor"},
+        "files": [{"path": "src\\view.py", "conversations": [
+            {"contributor": {"type": "ai", "model_id": "anthropic/claude-opus-4-8"},
+             "ranges": [{"start_line": 3, "end_line": 5, "content_hash": "sha256:bb5e"}]},
+            {"contributor": {"type": "human"}, "ranges": [{"start_line": 6, "end_line": 9}]}]}],
+    }) + "\n")
+    store = Store(":memory:")
+
+    def history() -> None:
+        for batch in git.load([repo.root]):
+            store.ingest(batch)
+
+    def traces() -> None:
+        for batch in agent_trace.load([trace], repo=REPO):
+            assert store.ingest(batch).accepted == 1
+    for step in (history, traces) if git_first else (traces, history):
+        step()
+    store.set_policy(parse_policy(POLICY))
+    rows = tmp_path / "m.jsonl"
+    rows.write_text("".join(json.dumps({
+        "example_id": name, "dataset": "d", "version": "1",
+        "source": {"repo": REPO, "commit": later, "path": "src/view.py", "lines": span}}) + "\n"
+        for name, span in (("ai", [4, 4]), ("human", [6, 10]))))
+    for batch in manifest.load([rows]):
+        store.ingest(batch)
+    run = engine.propagate_taint(store)
+    status = {name: engine.verdict(store, run, engine.resolve_example(store, f"d@1:{name}"),
+                                   "precise") for name in ("ai", "human")}
+    assert status["ai"].status == "TAINTED" and status["human"].status == "CLEAN"
+    assert "agent-trace" in json.dumps([s.__dict__ for s in status["ai"].paths[0]],
+                                       default=str)
