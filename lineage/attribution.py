@@ -219,14 +219,16 @@ class _LineMap:
         return _Intervals.concat(parts)
 
 
-def carry_through(closure: list[int], revisions: list[tuple[int, int, int, str | None]],
-                  explicit: dict[int, list[Interval]], fixed: dict[int, list[Interval]]
-                  ) -> list[tuple[int, Interval]]:
-    """Carried intervals of every file version in `closure`.
+def carry_columns(closure: list[int], revisions: list[tuple[int, int, int, str | None]],
+                  known: dict[str, Any], outside: set[int]) -> dict[str, Any]:
+    """Carried intervals of every file version in `closure`, as columns.
 
-    `revisions` are (parent, child, seq, line_map JSON) edges into the closure; `explicit` holds
-    the asserted intervals of closure versions, `fixed` all intervals of parents outside it.
-    Returns (file version, interval) rows that are not themselves asserted.
+    `revisions` are (parent, child, seq, line_map JSON) edges into the closure; `known` the
+    stored intervals of the closure and of the parents `outside` it, as columns
+    (file_version, output, start, end with NULL for "to the end of the file", evidence,
+    seq, carried): the closure's asserted rows and every row of an outside parent count.
+    Returns the carried rows that are not themselves asserted: file_version, output, start,
+    end (EOF for "to the end of the file"), evidence codes into `names`, seq.
 
     A version's intervals are what it asserts plus what every parent carries into it. Versions
     repeat in real histories (a revert, a restore, `git checkout OLD -- f`, a mode-only change
@@ -234,31 +236,29 @@ def carry_through(closure: list[int], revisions: list[tuple[int, int, int, str |
     topological order of their strongly connected components, and inside a component carried
     again until nothing changes (intervals only grow, over finitely many lines, so it ends).
     """
-    rows = carry_columns(closure, revisions, explicit, fixed)
-    names = rows["names"]
-    return [(int(n), Interval(int(o), int(a), None if b >= _EOF else int(b), names[int(e)],
-                              int(q)))
-            for n, o, a, b, e, q in zip(rows["file_version"], rows["output"], rows["start"],
-                                        rows["end"], rows["evidence"], rows["seq"],
-                                        strict=True)]
-
-
-def carry_columns(closure: list[int], revisions: list[tuple[int, int, int, str | None]],
-                  explicit: dict[int, list[Interval]], fixed: dict[int, list[Interval]]
-                  ) -> dict[str, Any]:
-    """What `carry_through` returns, as columns (file_version, output, start, end with _EOF
-    for "to the end of the file", evidence codes into `names`, seq): millions of rows stay
-    arrays."""
-    names: list[str] = sorted({iv.evidence for ivs in (*explicit.values(), *fixed.values())
-                               for iv in ivs} | {"modified"})
+    evidence_text = [str(e) for e in known["evidence"]]
+    names: list[str] = sorted(set(evidence_text) | {"modified"})
     code = {name: i for i, name in enumerate(names)}
-
-    def columns(ivs: list[Interval]) -> _Intervals:
-        return _Intervals(np.array([iv.output for iv in ivs], np.int64),
-                          np.array([iv.start for iv in ivs], np.int64),
-                          np.array([_EOF if iv.end is None else iv.end for iv in ivs], np.int64),
-                          np.array([code[iv.evidence] for iv in ivs], np.int64),
-                          np.array([iv.seq for iv in ivs], np.int64))
+    fv = np.asarray(known["file_version"], dtype=np.int64)
+    is_outside = np.isin(fv, np.fromiter(outside, np.int64, len(outside)))
+    use = is_outside | ~np.asarray(known["carried"], dtype=bool)
+    end_raw = known["end"]
+    end = np.where(np.ma.getmaskarray(end_raw), _EOF, np.ma.getdata(end_raw)).astype(np.int64) \
+        if isinstance(end_raw, np.ma.MaskedArray) else np.asarray(end_raw, dtype=np.int64)
+    rows = _Intervals(np.asarray(known["output"], np.int64)[use],
+                      np.asarray(known["start"], np.int64)[use], end[use],
+                      np.array([code[e] for e in evidence_text], np.int64)[use],
+                      np.asarray(known["seq"], np.int64)[use])
+    owners = fv[use]
+    order = np.argsort(owners, kind="stable")
+    owners, rows = owners[order], rows.take(order)
+    cuts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]]) if len(owners) else []
+    groups: dict[int, _Intervals] = {}
+    for i, at in enumerate(cuts):
+        stop = cuts[i + 1] if i + 1 < len(cuts) else len(owners)
+        groups[int(owners[at])] = rows.take(np.arange(at, stop))
+    total: dict[int, _Intervals] = {k: v for k, v in groups.items() if k in outside}
+    asserted = {k: v for k, v in groups.items() if k not in outside}
     graph = nx.DiGraph()
     graph.add_nodes_from(closure)
     maps: dict[tuple[int, int], tuple[int, str | None]] = {}
@@ -271,8 +271,6 @@ def carry_columns(closure: list[int], revisions: list[tuple[int, int, int, str |
             maps[(src, dst)] = (seq, line_map)
     compiled: dict[tuple[int, int], _LineMap] = {}
     inside = set(closure)
-    total: dict[int, _Intervals] = {k: columns(v) for k, v in fixed.items()}
-    asserted = {k: columns(v) for k, v in explicit.items()}
     carried_of: dict[int, _Intervals] = {}
     modified = code["modified"]
 
@@ -291,12 +289,7 @@ def carry_columns(closure: list[int], revisions: list[tuple[int, int, int, str |
         new = _Intervals.concat(parts).normalized()
         mine = asserted.get(node)
         if mine is not None and len(mine) and len(new):
-            keys = {(int(o), int(a), int(b), int(e)) for o, a, b, e in
-                    zip(mine.output, mine.start, mine.end, mine.evidence, strict=True)}
-            keep = np.array([(int(o), int(a), int(b), int(e)) not in keys for o, a, b, e in
-                             zip(new.output, new.start, new.end, new.evidence, strict=True)],
-                            dtype=bool)
-            new = new.take(np.flatnonzero(keep))
+            new = new.take(np.flatnonzero(~np.isin(_row_keys(new), _row_keys(mine))))
         before = carried_of.get(node)
         if before is not None and node in total and len(before) == len(new) and all(
                 np.array_equal(getattr(before, f), getattr(new, f))
@@ -322,6 +315,12 @@ def carry_columns(closure: list[int], revisions: list[tuple[int, int, int, str |
                                       [len(p) for p in parts]).astype(np.int64),
             "output": merged.output, "start": merged.start, "end": merged.end,
             "evidence": merged.evidence, "seq": merged.seq, "names": names}
+
+
+def _row_keys(iv: _Intervals) -> np.ndarray:
+    """One comparable value per (output, start, end, evidence) row."""
+    stacked = np.ascontiguousarray(np.stack([iv.output, iv.start, iv.end, iv.evidence], 1))
+    return stacked.view(np.dtype((np.void, 32))).ravel()
 
 
 _MAX_ROUNDS = 1000  # a cycle of versions settles in a few rounds; this only bounds a bug

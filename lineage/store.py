@@ -374,7 +374,7 @@ class Store:
                     if length < 1 << 32:
                         line_ends["file_version"].append(fact.file_version)
                         line_ends["length"].append(length)
-                        line_ends["ends"].append(fact.ends.astype("<u4").tobytes())
+                        line_ends["ends"].append(np.asarray(fact.ends, dtype="<u4").tobytes())
                     continue
                 if isinstance(fact, TreeEntries):
                     for column, value in (("repo", fact.repo), ("commit", fact.commit),
@@ -849,20 +849,13 @@ class Store:
         closure = [r[0] for r in con.execute("SELECT id FROM _closure").fetchall()]
         outside_parents = {src for src, *_ in revisions} - set(closure)
         known = con.execute("""
-            SELECT a.file_version, a.output, a.line_start, a.line_end, a.evidence, a.seq, a.carried
+            SELECT a.file_version, a.output, a.line_start AS start, a.line_end AS "end",
+                   a.evidence, a.seq, a.carried
             FROM attributions a
             WHERE a.file_version IN (SELECT id FROM _closure)
                OR a.file_version IN (SELECT unnest(?::BIGINT[]))""",
-                            [list(outside_parents)]).fetchall()
-        explicit: dict[int, list[attribution.Interval]] = {}
-        fixed: dict[int, list[attribution.Interval]] = {}
-        for fv, out, start, end, evidence, seq, carried in known:
-            interval = attribution.Interval(out, start, end, evidence, seq)
-            if fv in outside_parents:
-                fixed.setdefault(fv, []).append(interval)
-            elif not carried:
-                explicit.setdefault(fv, []).append(interval)
-        carried = attribution.carry_columns(closure, revisions, explicit, fixed)
+                            [list(outside_parents)]).fetchnumpy()
+        carried = attribution.carry_columns(closure, revisions, known, outside_parents)
         con.execute("DELETE FROM attributions WHERE carried AND file_version IN "
                     "(SELECT id FROM _closure)")
         if len(carried["output"]):

@@ -61,7 +61,7 @@ from loaders.patches import line_ranges
 
 SOURCE = "git"
 SUFFIXES: tuple[str, ...] = ()
-COMMITS_PER_BATCH = 2000  # a long history is ingested a slice at a time, in bounded memory
+COMMITS_PER_BATCH = 500  # a long history is ingested a slice at a time, in bounded memory
 _MISSING = re.compile(r"unable to read|missing blob|bad object|could not read|"
                       r"is not a valid '?blob|promisor remote|could not fetch|"
                       r"Could not read|missing object|invalid object|unable to open",
@@ -114,6 +114,7 @@ class _Clone:
         self.unreadable: set[str] = set()  # the paths they lie at
         self.renames = True
         self.lines_of: dict[tuple[str, str], int | None] = {}
+        self.ended: set[str] = set()  # versions whose line ends were read
 
     def find_missing(self, commits: list[str]) -> None:
         """Look for the blobs the history names that this clone lacks, and the paths they
@@ -235,7 +236,9 @@ def _add_line_ends(clone: _Clone, batch: Batch) -> None:
     for record in batch.records:
         for fact in record.facts:
             if (isinstance(fact, Node) and fact.kind == NodeKind.FILE_VERSION and fact.defines
-                    and not fact.attrs.get("binary") and "blob" in fact.attrs):
+                    and not fact.attrs.get("binary") and "blob" in fact.attrs
+                    and fact.key not in clone.ended):
+                clone.ended.add(fact.key)  # a version repeats (a revert, a merge): once
                 wanted.setdefault(fact.attrs["blob"], []).append((record, fact.key))
     if not wanted:
         return
@@ -272,9 +275,11 @@ def blob_line_ends(path: Path, blobs: list[str]) -> Iterator[tuple[str, np.ndarr
             data = stdout.read(int(header[2]))
             stdout.read(1)
             raw = np.frombuffer(data, dtype=np.uint8)
-            ends = np.flatnonzero(raw == 10).astype(np.int64) + 1
+            if len(data) >= 1 << 32:
+                continue  # offsets are kept as uint32
+            ends = (np.flatnonzero(raw == 10) + 1).astype(np.uint32)
             if len(data) and data[-1:] != b"\n":
-                ends = np.append(ends, len(data))
+                ends = np.append(ends, np.uint32(len(data)))
             yield blob, ends
     finally:
         stdout.close()
@@ -459,6 +464,7 @@ def _record(clone: _Clone, c: Commit, note: git_ai.Note | None,
                 f"{clone.path}: run `git -C {clone.path} fetch --unshallow` and ingest the "
                 "repository again")}, defines=False))
     identities = ai_identities(c)
+    added_by_path = _added_in_all(c.changes)
     for path, key in versions.items():
         if key in unread:  # which lines it added is unknown: all of them (fail closed)
             for tool, model_name, why in identities:
@@ -468,7 +474,7 @@ def _record(clone: _Clone, c: Commit, note: git_ai.Note | None,
             continue
         # Lines added relative to every parent are the commit's own (for a merge: conflict
         # resolutions); a normal commit has one parent diff.
-        added = _added_in_all(path, c.changes)
+        added = added_by_path.get(path, [])
         hashed = tuple((n, line_hash(norm)) for n, text in added
                        if is_significant(norm := normalize_line(text)))
         if hashed:
@@ -581,15 +587,19 @@ def _tree_changes(repo: str, c: Commit) -> TreeEntries:
                        tuple(entries.items()), whole=not c.parents)
 
 
-def _added_in_all(path: str, diffs: list[list[FileChange]]) -> list[tuple[int, str]]:
-    if len(diffs) == 1:
-        return [pair for ch in diffs[0] if ch.new_path == path for pair in ch.added]
-    sets = []
+def _added_in_all(diffs: list[list[FileChange]]) -> dict[str, list[tuple[int, str]]]:
+    """Path -> the lines added relative to every parent (for a merge: what it resolved)."""
+    per_diff: list[dict[str, set[tuple[int, str]]]] = []
     for changes in diffs:
-        found = [ch for ch in changes if ch.new_path == path]
-        sets.append({(n, t) for ch in found for n, t in ch.added})
-    common = set.intersection(*sets) if sets else set()
-    return sorted(common)
+        table: dict[str, set[tuple[int, str]]] = {}
+        for ch in changes:
+            if ch.new_path is not None:
+                table.setdefault(ch.new_path, set()).update(ch.added)
+        per_diff.append(table)
+    if len(per_diff) == 1:
+        return {path: sorted(lines) for path, lines in per_diff[0].items()}
+    paths = set.intersection(*(set(t) for t in per_diff)) if per_diff else set()
+    return {path: sorted(set.intersection(*(t[path] for t in per_diff))) for path in paths}
 
 
 def _line_count(ch: FileChange, lines_of: dict[tuple[str, str], int | None]) -> int | None:

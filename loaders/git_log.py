@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
 from loaders.agent_outputs import is_significant, normalize_line
 
@@ -326,6 +326,7 @@ def unquote_c(text: str) -> str:
 
 
 MODIFIED_SIMILARITY = 70.0  # percent (rapidfuzz ratio of normalized text) to stay attributed
+PAIR_WINDOW = 24  # how far from its place in the hunk a rewritten line looks for its original
 
 
 def similar_pairs(old: list[tuple[int, str]], new: list[tuple[int, str]],
@@ -337,13 +338,20 @@ def similar_pairs(old: list[tuple[int, str]], new: list[tuple[int, str]],
     news = [(n, norm) for n, t in new if is_significant(norm := normalize_line(t))]
     if not olds or not news:
         return pairs
-    choices = {j: text for j, (_, text) in enumerate(olds)}
-    for n, text in news:
-        found = process.extractOne(text, choices, scorer=fuzz.ratio, score_cutoff=threshold)
-        if found is not None:
-            j = found[2]
-            del choices[j]
-            pairs.append([olds[j][0], n])
-            if not choices:
-                break
+    used: set[int] = set()
+    scale = len(olds) / len(news)
+    for i, (n, text) in enumerate(news):
+        # A rewrite keeps lines in order: look near the line's place in the hunk, so a large
+        # rewritten block costs lines x window, not lines squared.
+        near = int(i * scale)
+        best, at = 0.0, -1
+        for j in range(max(0, near - PAIR_WINDOW), min(len(olds), near + PAIR_WINDOW + 1)):
+            if j in used:
+                continue
+            score = fuzz.ratio(text, olds[j][1], score_cutoff=max(threshold, best))
+            if score > best:
+                best, at = score, j
+        if at >= 0:
+            used.add(at)
+            pairs.append([olds[at][0], n])
     return pairs
