@@ -13,6 +13,7 @@ from loaders import events, manifest
 
 DATASET = "code-pretrain@v1"
 SFT = "code-sft@v1"
+SNAPSHOT = "code-snapshot@v1"
 DERIVED = "code-pretrain-dedup@v1"
 EXPLAINED = f"{DATASET}:ex-014"
 
@@ -24,6 +25,7 @@ def run_demo(out: TextIO, keep: str | None = None) -> int:
         scenario = files("lineage.examples")
         ndjson = stack.enter_context(as_file(scenario.joinpath("events.ndjson")))
         manifest_file = stack.enter_context(as_file(scenario.joinpath("manifest.jsonl")))
+        snapshot_file = stack.enter_context(as_file(scenario.joinpath("snapshot.jsonl")))
         policy_text = scenario.joinpath("policy.toml").read_text(encoding="utf-8")
         workdir = Path(keep) if keep else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         workdir.mkdir(parents=True, exist_ok=True)
@@ -54,6 +56,17 @@ def run_demo(out: TextIO, keep: str | None = None) -> int:
             c = sft.counts
             print(f"manifest {manifest_file.name} ({SFT}: every source form, SWHID, The Stack "
                   f"row, parents, agent session), precise: {c['tainted']} tainted, "
+                  f"{c['unknown']} unknown, {c['clean']} clean\n", file=out)
+            for batch in manifest.load([snapshot_file]):
+                rep = store.ingest(batch)
+                for rejection in rep.rejections:
+                    print(f"  rejected {snapshot_file.name}:{rejection.line}: "
+                          f"{rejection.reason}", file=out)
+            run = engine.propagate_taint(store)
+            snap = engine.gate(store, run, SNAPSHOT, "precise", max_paths=0)
+            c = snap.counts
+            print(f"manifest {snapshot_file.name} ({SNAPSHOT}: every file cut at release commit "
+                  f"c4c4c4c4, most of them changed earlier), precise: {c['tainted']} tainted, "
                   f"{c['unknown']} unknown, {c['clean']} clean\n", file=out)
             example = engine.resolve_example(store, EXPLAINED)
             print(f"explain {EXPLAINED} (named by commit, not blob):", file=out)

@@ -104,7 +104,7 @@ def flatten(entries: list[tuple[int, int, int | None]]) -> list[tuple[int, int, 
 def reindex(con: duckdb.DuckDBPyConnection, repo: str) -> None:
     """Rebuild `commit_order` and `snapshot_spans` of `repo` from its stored tree entries."""
     commits = con.execute("""
-        SELECT commit, any_value(first_parent), bool_or(whole) FROM commit_trees
+        SELECT commit, max(first_parent), bool_or(whole) FROM commit_trees
         WHERE repo = ? GROUP BY commit""", [repo]).fetchall()
     shas, pre, post, complete = number_forest(commits)
     con.execute("DELETE FROM commit_order WHERE repo = ?", [repo])

@@ -14,7 +14,18 @@ import jsonschema
 
 from lineage import model
 from lineage.eventlog import content_id
-from lineage.facts import Alias, Attribution, Batch, Edge, Fact, Node, Record, Rejection, Span
+from lineage.facts import (
+    Alias,
+    Attribution,
+    Batch,
+    Edge,
+    Fact,
+    Node,
+    Record,
+    Rejection,
+    Span,
+    TreeEntries,
+)
 from lineage.model import EdgeKind, NodeKind
 from lineage.tools import canonical_tool
 from loaders.agent_outputs import is_significant, line_hash, normalize_line
@@ -159,7 +170,11 @@ def _output_facts(v: dict[str, Any]) -> list[Fact]:
 def _commit_facts(v: dict[str, Any]) -> list[Fact]:
     attrs = {k: v[k] for k in ("repo", "commit", "parents", "author", "committer", "message",
                                "time") if k in v}
-    return [Node(model.commit_key(v["repo"], v["commit"]), NodeKind.COMMIT, attrs)]
+    parents = v.get("parents") or []
+    # The commit's place in its history, so files named at it resolve (lineage.snapshots).
+    return [Node(model.commit_key(v["repo"], v["commit"]), NodeKind.COMMIT, attrs),
+            TreeEntries(v["repo"], v["commit"], parents[0] if parents else None, (),
+                        whole=not parents)]
 
 
 def _file_version_facts(v: dict[str, Any]) -> list[Fact]:
@@ -176,7 +191,8 @@ def _file_version_facts(v: dict[str, Any]) -> list[Fact]:
                   Alias(alias, key),
                   Node(ckey, NodeKind.COMMIT, {"repo": repo, "commit": v["commit"]},
                        defines=False),
-                  Edge(ckey, key, EdgeKind.COMMITTED)]
+                  Edge(ckey, key, EdgeKind.COMMITTED),
+                  TreeEntries(repo, v["commit"], None, ((path, key),))]
     for parent in v.get("parents", []):
         pkey = model.file_version_key(repo, parent["path"], parent["blob"])
         facts += [Node(pkey, NodeKind.FILE_VERSION,

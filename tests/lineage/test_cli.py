@@ -212,7 +212,10 @@ def test_demo_in_a_clean_directory(tmp_path: Path) -> None:
     assert "--wrote [lines 10-18]-->" in out
     assert "(code-sft@v1: every source form, SWHID, The Stack row, parents, agent session), " \
         "precise: 4 tainted, 1 unknown, 4 clean" in out
-    assert "event log: 64 events, hash chain intact" in out
+    assert "code-snapshot@v1: every file cut at release commit c4c4c4c4, most of them changed " \
+        "earlier), precise: 4 tainted, 0 unknown, 11 clean" in out
+    assert "snapshot.jsonl:16: src/widgets/retries.py is not in the tree of commit" in out
+    assert "event log: 79 events, hash chain intact" in out
     assert list(tmp_path.iterdir()) == []  # nothing left behind
 
 
