@@ -8,6 +8,8 @@ line maps and attributed intervals; 1% of the outputs from a restricted tool), w
 Parquet manifest of N examples with line spans over those versions plus a derived dataset
 (parents), ingests both with the loaders, then propagates, gates and explains (the first
 explanation builds the run's in-memory evidence, `explain_cold_ms`; p50/p99 are the others);
+ingests, propagates and gates a dataset of N examples named at a release commit (snapshot
+names: repo, commit, path, resolved through the history's trees; `snapshot_*`);
 appends 10,000 examples and propagates again (`incremental_10k_s`). Unless --no-peers, it then
 computes the same tainted sets the way a user would otherwise (networkx, a recursive CTE:
 benchmarks/peers.py) on that graph and checks they agree with the incremental run. Prints one
@@ -55,6 +57,14 @@ def generate_history(path: Path, files: int, rng: random.Random) -> pa.Table:
     repo, path and blob of every file version."""
     versions: list[tuple[str, str, str]] = []
     with path.open("w") as out:
+        # Each repo's history: one commit per version round, then a release commit that
+        # changes nothing (a snapshot, as builds name files).
+        for r in range(min(files, 500)):
+            repo = f"github.com/org{r % 50}/repo{r}"
+            for v in range(VERSIONS + 1):
+                out.write(json.dumps({
+                    "type": "commit", "repo": repo, "commit": commit_sha(r, v),
+                    "parents": [commit_sha(r, v - 1)] if v else []}) + "\n")
         for f in range(files):
             repo = f"github.com/org{f % 50}/repo{f % 500}"
             file_path = f"src/pkg{f % 97}/mod{f}.py"
@@ -67,7 +77,7 @@ def generate_history(path: Path, files: int, rng: random.Random) -> pa.Table:
                 out.write(json.dumps({"type": "output", "output": out_id, "tool": tool,
                                       "model": "m", "repo": repo, "path": file_path}) + "\n")
                 event = {"type": "file_version", "repo": repo, "path": file_path, "blob": blob,
-                         "line_count": LINES,
+                         "commit": commit_sha(f % 500, v), "line_count": LINES,
                          "attributions": [{"output": out_id, "lines": [start, start + 9]}]}
                 if parent:
                     event["parents"] = [{"path": file_path, "blob": parent,
@@ -76,6 +86,11 @@ def generate_history(path: Path, files: int, rng: random.Random) -> pa.Table:
                 versions.append((repo, file_path, blob))
                 parent = blob
     return pa.table({c: [v[i] for v in versions] for i, c in enumerate(("repo", "path", "blob"))})
+
+
+def commit_sha(repo: int, round_: int) -> str:
+    """The commit of version round `round_` of repo number `repo` (VERSIONS: the release)."""
+    return f"{repo:08x}{round_:08x}".ljust(40, "0")
 
 
 CHUNK = 1_000_000  # rows generated and written at a time, so 10M examples fit in memory
@@ -121,6 +136,25 @@ def generate_manifest(path: Path, versions: pa.Table, n: int, rng: np.random.Gen
         return pa.table({"example_id": _ids("ex-", np.arange(first, first + count)),
                          "dataset": pa.repeat("bench", count), "version": pa.repeat("v1", count),
                          "shard": shards, "source": _sources(versions, count, rng)})
+    _write_chunked(path, n, chunk)
+
+
+def generate_snapshot(path: Path, versions: pa.Table, n: int, rng: np.random.Generator
+                      ) -> None:
+    """`n` examples named the way a build names them: (repo, release commit, path), the
+    commit a snapshot that changed none of the files."""
+    def chunk(first: int, count: int) -> pa.Table:
+        picked = versions.take(pa.array(rng.integers(0, len(versions), count)))
+        repos = picked["repo"].combine_chunks()
+        numbers = pc.cast(pc.replace_substring_regex(repos, r".*/repo", ""), pa.int64())
+        commits = pa.array([commit_sha(int(x), VERSIONS) for x in numbers.to_numpy()])
+        source = pa.StructArray.from_arrays(
+            [repos, picked["path"].combine_chunks(), commits,
+             _line_spans(rng.integers(1, LINES - 18, count), 20)],
+            names=["repo", "path", "commit", "lines"])
+        return pa.table({"example_id": _ids("snap-", np.arange(first, first + count)),
+                         "dataset": pa.repeat("bench-snapshot", count),
+                         "version": pa.repeat("v1", count), "source": source})
     _write_chunked(path, n, chunk)
 
 
@@ -178,6 +212,7 @@ def main() -> None:
         generate_manifest(tmpdir / "manifest.parquet", versions, n, rng)
         generate_derived(tmpdir / "derived.parquet", n, rng)
         generate_increment(tmpdir / "more.parquet", versions, 10_000, rng)
+        generate_snapshot(tmpdir / "snapshot.parquet", versions, n, rng)
         store = Store(tmpdir / "bench.duckdb", memory_limit=args.memory_limit)
         history_s, _ = timed(lambda: [store.ingest(b) for b in
                                       events.load([tmpdir / "history.ndjson"])])
@@ -215,6 +250,12 @@ def main() -> None:
             engine.verdict(store, run, engine.resolve_example(store, key), "precise")
             latencies.append((time.perf_counter() - start) * 1000)
         cold_ms, warm = latencies[0], sorted(latencies[1:] or latencies)
+        snap_s, snapped = timed(lambda: [store.ingest(b) for b in
+                                         manifest.load([tmpdir / "snapshot.parquet"])])
+        assert sum(r.accepted for r in snapped) == n
+        snap_prop_s, snap_run = timed(lambda: engine.propagate_taint(store))
+        snap_gate_s, snap_report = timed(lambda: engine.gate(store, snap_run, "bench-snapshot@v1",
+                                                             "precise", max_paths=0))
         for b in manifest.load([tmpdir / "more.parquet"]):
             store.ingest(b)
         incremental_s, later = timed(lambda: engine.propagate_taint(store))
@@ -234,6 +275,11 @@ def main() -> None:
             "explain_cold_ms": f"{cold_ms:.1f}",
             "explain_p50_ms": f"{statistics.median(warm):.2f}",
             "explain_p99_ms": f"{warm[int(len(warm) * 0.99)]:.2f}",
+            "snapshot_ingest_s": f"{snap_s:.2f}",
+            "snapshot_ingest_rows_per_s": f"{n / snap_s:,.0f}",
+            "snapshot_propagate_s": f"{snap_prop_s:.2f}",
+            "snapshot_gate_s": f"{snap_gate_s:.2f}",
+            "snapshot_counts": json.dumps(snap_report.counts),
             "incremental_10k_s": f"{incremental_s:.2f}",
             "peak_rss_mb": str(rss_mb()),
         }

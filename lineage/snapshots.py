@@ -101,58 +101,74 @@ def flatten(entries: list[tuple[int, int, int | None]]) -> list[tuple[int, int, 
     return spans
 
 
-def reindex(con: duckdb.DuckDBPyConnection, repo: str) -> None:
-    """Rebuild `commit_order` and `snapshot_spans` of `repo` from its stored tree entries."""
-    commits = con.execute("""
-        SELECT commit, max(first_parent), bool_or(whole) FROM commit_trees
-        WHERE repo = ? GROUP BY commit""", [repo]).fetchall()
-    shas, pre, post, complete = number_forest(commits)
-    con.execute("DELETE FROM commit_order WHERE repo = ?", [repo])
-    con.execute("DELETE FROM snapshot_spans WHERE repo = ?", [repo])
-    if not shas:
+def reindex(con: duckdb.DuckDBPyConnection, repos: list[str]) -> None:
+    """Rebuild `commit_order` and `snapshot_spans` of `repos` from their stored tree entries
+    (a handful of queries whatever the number of repos)."""
+    if not repos:
         return
-    order = pa.table({"commit": shas, "pre": pa.array(pre, pa.int64()),
-                      "post": pa.array(post, pa.int64()), "complete": complete})
-    con.register("_order", order)
+    con.execute("DELETE FROM commit_order WHERE repo IN (SELECT unnest(?::VARCHAR[]))", [repos])
+    con.execute("DELETE FROM snapshot_spans WHERE repo IN (SELECT unnest(?::VARCHAR[]))",
+                [repos])
+    commits = con.execute("""
+        SELECT repo, commit, max(first_parent), bool_or(whole) FROM commit_trees
+        WHERE repo IN (SELECT unnest(?::VARCHAR[])) GROUP BY repo, commit ORDER BY repo""",
+                          [repos]).fetchall()
+    by_repo: dict[str, list[tuple[str, str | None, bool]]] = defaultdict(list)
+    for repo, commit, parent, whole in commits:
+        by_repo[repo].append((commit, parent, whole))
+    columns: dict[str, list[object]] = {k: [] for k in ("repo", "commit", "pre", "post",
+                                                       "complete")}
+    for repo, rows in by_repo.items():
+        shas, pre, post, complete = number_forest(rows)
+        columns["repo"] += [repo] * len(shas)
+        columns["commit"] += shas
+        columns["pre"] += pre
+        columns["post"] += post
+        columns["complete"] += complete
+    if not columns["commit"]:
+        return
+    con.register("_order", pa.table({
+        "repo": pa.array(columns["repo"], pa.string()),
+        "commit": pa.array(columns["commit"], pa.string()),
+        "pre": pa.array(columns["pre"], pa.int64()), "post": pa.array(columns["post"], pa.int64()),
+        "complete": pa.array(columns["complete"], pa.bool_())}))
     try:
-        con.execute("INSERT INTO commit_order SELECT ?, commit, pre, post, complete FROM _order",
-                    [repo])
+        con.execute("INSERT INTO commit_order SELECT repo, commit, pre, post, complete "
+                    "FROM _order")
         rows = con.execute("""
-            SELECT t.path, o.pre, o.post, max(t.file_version) AS file_version
-            FROM tree_entries t JOIN _order o USING (commit)
-            WHERE t.repo = ? GROUP BY ALL ORDER BY t.path, o.pre""", [repo]).fetchnumpy()
+            SELECT t.repo, t.path, o.pre, o.post, max(t.file_version) AS file_version
+            FROM tree_entries t JOIN _order o USING (repo, commit)
+            GROUP BY ALL ORDER BY t.repo, t.path, o.pre""").fetchnumpy()
     finally:
         con.unregister("_order")
-    paths = rows["path"]
+    repo_col, paths = rows["repo"], rows["path"]
     versions = rows["file_version"]
     starts, ends = rows["pre"], rows["post"]
     mask = np.ma.getmaskarray(versions) if isinstance(versions, np.ma.MaskedArray) else \
         np.zeros(len(paths), dtype=bool)
-    out_path: list[str] = []
-    out_lo: list[int] = []
-    out_hi: list[int] = []
-    out_v: list[int] = []
-    i = 0
-    n = len(paths)
+    out: dict[str, list[object]] = {k: [] for k in ("repo", "path", "lo", "hi", "version")}
+    i, n = 0, len(paths)
     while i < n:
         j = i
-        while j < n and paths[j] == paths[i]:
+        while j < n and paths[j] == paths[i] and repo_col[j] == repo_col[i]:
             j += 1
         group = [(int(starts[k]), int(ends[k]), None if mask[k] else int(versions[k]))
                  for k in range(i, j)]
         for lo, hi, version in flatten(group):
-            out_path.append(str(paths[i]))
-            out_lo.append(lo)
-            out_hi.append(hi)
-            out_v.append(version)
+            out["repo"].append(str(repo_col[i]))
+            out["path"].append(str(paths[i]))
+            out["lo"].append(lo)
+            out["hi"].append(hi)
+            out["version"].append(version)
         i = j
-    con.register("_spans", pa.table({"path": pa.array(out_path, pa.string()),
-                                     "lo": pa.array(out_lo, pa.int64()),
-                                     "hi": pa.array(out_hi, pa.int64()),
-                                     "file_version": pa.array(out_v, pa.int64())}))
+    con.register("_spans", pa.table({"repo": pa.array(out["repo"], pa.string()),
+                                     "path": pa.array(out["path"], pa.string()),
+                                     "lo": pa.array(out["lo"], pa.int64()),
+                                     "hi": pa.array(out["hi"], pa.int64()),
+                                     "file_version": pa.array(out["version"], pa.int64())}))
     try:
-        con.execute("INSERT INTO snapshot_spans SELECT ?, path, lo, hi, file_version "
-                    "FROM _spans ORDER BY path, lo", [repo])
+        con.execute("INSERT INTO snapshot_spans SELECT repo, path, lo, hi, file_version "
+                    "FROM _spans ORDER BY repo, path, lo")
     finally:
         con.unregister("_spans")
 

@@ -261,8 +261,7 @@ class Store:
                 first_seq = self._log_end() + 1
                 batch_no = self._append_events(batch.source, new, first_seq)
                 affected, repos, named = self._insert_facts(new, first_seq)
-                for repo in repos:
-                    snapshots.reindex(self.con, repo)
+                snapshots.reindex(self.con, repos)
                 if repos:
                     affected |= snapshots.resolve_names(self.con, self._log_end(), repos=repos)
                 if named:
