@@ -265,3 +265,29 @@ def test_an_output_written_in_the_second_of_its_commit_matches(
     for step in steps if git_first else steps[::-1]:
         step()
     assert lines_of(store, repo, "HEAD", "src/a.py") == set(range(6, 12))
+
+
+def test_a_partial_clone_loads_its_history_and_names_what_to_fetch(repo: Repo,
+                                                                   tmp_path: Path) -> None:
+    repo.write("src/a.py", HUMAN_HEAD)
+    repo.commit("base")
+    repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
+    repo.commit("ai lines" + CLAUDE)
+    repo.git("config", "uploadpack.allowFilter", "true")
+    partial = tmp_path / "partial"
+    subprocess.run(["git", "clone", "-q", "--filter=blob:none", "--no-checkout",
+                    f"file://{repo.root}", str(partial)], check=True)
+    subprocess.run(["git", "-C", str(partial), "remote", "set-url", "origin",
+                    f"https://{REPO}.git"], check=True)  # unreachable here: nothing to fetch
+    store = Store(":memory:")
+    reports = ingest(store, partial)
+    assert sum(r.accepted for r in reports) == 2
+    assert any("fetch" in note for r in reports for note in r.notes)
+    head = repo.git("rev-parse", "HEAD")
+    rows = [{"example_id": "ai", "source": {"repo": REPO, "commit": head, "path": "src/a.py",
+                                            "lines": [6, 8]}},
+            {"example_id": "human", "source": {"repo": REPO, "commit": head,
+                                               "path": "src/a.py", "lines": [1, 4]}}]
+    # the trailer still taints the file the commit wrote (which lines is unknown: all of
+    # them); what cannot be read is never CLEAN
+    assert gate_rows(store, tmp_path, rows) == {"ai": "TAINTED", "human": "TAINTED"}
