@@ -222,3 +222,36 @@ def test_an_agent_trace_range_at_a_revision_taints_its_lines_without_content_mat
     assert status["ai"].status == "TAINTED" and status["human"].status == "CLEAN"
     assert "agent-trace" in json.dumps([s.__dict__ for s in status["ai"].paths[0]],
                                        default=str)
+
+
+def test_content_identifiers_resolve_to_the_ingested_version(tmp_path: Path) -> None:
+    repo, at = history(tmp_path / "demo")
+    store = Store(":memory:")
+    for batch in git.load([repo.root]):
+        store.ingest(batch)
+    store.set_policy(parse_policy(POLICY))
+    blob = repo.blob(at["main"], "src/a.py")
+    tree = repo.git("rev-parse", f"{at['main']}^{{tree}}")
+    origin = f"https://{REPO}"
+    swhids = {
+        "rev": f"swh:1:cnt:{blob};origin={origin};anchor=swh:1:rev:{at['main']};"
+               "path=/src/a.py;lines=6-8",
+        "dir": f"swh:1:cnt:{blob};path=/src/a.py;anchor=swh:1:dir:{tree};origin={origin};"
+               "lines=6-8",
+        "snp": f"swh:1:cnt:{blob};origin={origin};anchor=swh:1:snp:{'5' * 40};path=/src/a.py;"
+               "lines=1-5",
+    }
+    rows = [{"example_id": k, "dataset": "d", "version": "1", "source": {"swhid": v}}
+            for k, v in swhids.items()]
+    rows.append({"example_id": "stack", "dataset": "d", "version": "1", "blob_id": blob,
+                 "repo_name": "acme/demo", "path": "/src/a.py", "directory_id": tree,
+                 "revision_id": at["main"], "content_id": "x", "language": "Python"})
+    path = tmp_path / "m.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for batch in manifest.load([path]):
+        assert store.ingest(batch).rejected == 0
+    run = engine.propagate_taint(store)
+    status = {r["example_id"]: engine.verdict(
+        store, run, engine.resolve_example(store, f"d@1:{r['example_id']}"), "precise").status
+        for r in rows}
+    assert status == {"rev": "TAINTED", "dir": "TAINTED", "snp": "CLEAN", "stack": "TAINTED"}
