@@ -251,9 +251,14 @@ def _graph(columns: dict[str, Any]) -> propagation.Graph:
 
 
 _EDGE_COLUMNS = f"""{_kind_code("e.kind")} AS kind,
-    coalesce(e.span_start, -1) AS span_start, coalesce(e.span_end, -1) AS span_end,
-    CASE e.span_unit WHEN 'line' THEN 1 WHEN 'byte' THEN 2 ELSE 0 END AS span_unit,
+    coalesce(b.line_start, e.span_start, -1) AS span_start,
+    coalesce(b.line_end, e.span_end, -1) AS span_end,
+    CASE WHEN b.line_start IS NOT NULL THEN 1
+         ELSE CASE e.span_unit WHEN 'line' THEN 1 WHEN 'byte' THEN 2 ELSE 0 END END AS span_unit,
     e.seq"""
+# A byte span named before its file's content was seen, mapped to lines later (as of $s).
+_BYTE_LINES = """LEFT JOIN byte_lines b ON e.span_unit = 'byte' AND b.src = e.src AND b.dst = e.dst
+    AND b.byte_start = e.span_start AND b.seq <= $s"""
 
 
 def _edges_out_of(store: Store, seq: int, kinds: list[str]) -> Any:
@@ -269,7 +274,7 @@ def _edges_out_of(store: Store, seq: int, kinds: list[str]) -> Any:
                       SELECT al.target, al.alias FROM aliases al JOIN f ON al.target = f.id
                       WHERE al.seq <= $s)
             SELECT n.node AS src, e.dst, {_EDGE_COLUMNS}
-            FROM edges e JOIN names n ON e.src = n.name
+            FROM edges e JOIN names n ON e.src = n.name {_BYTE_LINES}
             WHERE e.seq <= $s AND e.kind IN ({kind_list})""",
                                   {"ids": nodes.tolist(), "s": seq}).fetchnumpy()
         return _graph(found)
@@ -288,6 +293,9 @@ def _extend(store: Store, run: int, base: int, old: int, seq: int, policy: Polic
             WHERE i.run = ? AND n.defined_seq > ? AND n.defined_seq <= ?""",
                    [base, old, seq]).fetchone()[0]:
         return False
+    if con.execute("SELECT count(*) FROM byte_lines WHERE seq > ? AND seq <= ?",
+                   [old, seq]).fetchone()[0]:
+        return False  # an old byte span now maps to fewer lines: taint may shrink
     # The appended edges, and older ones whose source got its first name since (a file at a
     # commit resolved to its version); the seq filters let DuckDB skip old row groups.
     renamed = con.execute("SELECT count(*) > 0 FROM aliases WHERE seq > ? AND seq <= ?",
@@ -296,11 +304,11 @@ def _extend(store: Store, run: int, base: int, old: int, seq: int, policy: Polic
         WITH names AS (SELECT alias, min(target) AS target, min(seq) AS seq FROM aliases
                        WHERE seq <= $s GROUP BY alias)
         SELECT coalesce(a.target, e.src) AS src, e.dst, {_EDGE_COLUMNS}
-        FROM edges e LEFT JOIN names a ON a.alias = e.src
+        FROM edges e LEFT JOIN names a ON a.alias = e.src {_BYTE_LINES}
         WHERE e.seq > $old AND e.seq <= $s AND e.kind IN ({_DERIVATION_SQL})
         UNION ALL
         SELECT a.target, e.dst, {_EDGE_COLUMNS}
-        FROM edges e JOIN names a ON a.alias = e.src
+        FROM edges e JOIN names a ON a.alias = e.src {_BYTE_LINES}
         WHERE $renamed AND a.seq > $old AND e.seq <= $old AND e.kind IN ({_DERIVATION_SQL})""",
                                {"s": seq, "old": old, "renamed": renamed}).fetchnumpy())
     size, waived = _waived(store, waivers)
@@ -380,7 +388,7 @@ def _materialize(store: Store, run: int, seq: int, policy: Policy | None,
     # is harmless: each level of the propagation keeps one row per node and root).
     graph = _graph(con.execute(f"""
         SELECT coalesce(a.target, e.src) AS src, e.dst, {_EDGE_COLUMNS}
-        FROM edges e
+        FROM edges e {_BYTE_LINES}
         LEFT JOIN (SELECT alias, min(target) AS target FROM aliases WHERE seq <= $s
                    GROUP BY alias) a ON a.alias = e.src
         WHERE e.seq <= $s AND e.kind IN ({_DERIVATION_SQL})""", {"s": seq}).fetchnumpy())

@@ -268,6 +268,8 @@ class Store:
                     affected |= snapshots.resolve_names(self.con, self._log_end(),
                                                         since=first_seq)
                 self._recompute_carried(affected)
+                if repos:
+                    self._map_late_byte_spans(self._log_end())
             if batch.examples is not None and batch.examples.num_rows:
                 batch_no = batch_no or self._next_batch()
                 self._ingest_example_table(batch.source, batch.examples, batch_no, report,
@@ -771,24 +773,10 @@ class Store:
         if not len(found["pos"]):
             return table, []
         targets = np.asarray(found["target"], dtype=np.int64)
-        ends_of = {int(fv): np.frombuffer(blob, dtype="<u4").astype(np.int64)
-                   for fv, blob in con.execute(
-                       "SELECT file_version, ends FROM line_ends WHERE file_version IN "
-                       "(SELECT unnest(?::BIGINT[]))", [np.unique(targets).tolist()]).fetchall()}
         pos = np.asarray(found["pos"], dtype=np.int64)
         start = np.asarray(found["span_start"], dtype=np.int64)
         end = np.asarray(found["span_end"], dtype=np.int64)
-        first = np.zeros(len(pos), dtype=np.int64)
-        last = np.zeros(len(pos), dtype=np.int64)
-        length = np.zeros(len(pos), dtype=np.int64)
-        for target in np.unique(targets):
-            pick = targets == target
-            ends = ends_of[int(target)]
-            size = int(ends[-1]) if len(ends) else 0
-            stop = np.where(end[pick] < 0, size, end[pick])
-            first[pick] = np.searchsorted(ends, start[pick], side="right") + 1
-            last[pick] = np.searchsorted(ends, stop - 1, side="right") + 1
-            length[pick] = size
+        first, last, length = self._lines_of_bytes(targets, start, end)
         stop = np.where(end < 0, length, end)
         outside = stop > length
         beyond = []
@@ -823,6 +811,58 @@ class Store:
         self.register("_rows", table.append_column(
             "pos", pa.array(range(table.num_rows), pa.int64())))
         return table, beyond
+
+    def _map_late_byte_spans(self, seq: int) -> None:
+        """Byte spans of examples ingested before their file's content was seen: now that it
+        is, record the lines they touch (the engine reads them as of `seq`)."""
+        con = self.con
+        found = con.execute("""
+            SELECT e.src, e.dst, e.span_start, coalesce(e.span_end, -1) AS span_end,
+                   coalesce(al.target, e.src) AS target
+            FROM edges e
+            LEFT JOIN (SELECT alias, min(target) AS target FROM aliases GROUP BY alias) al
+              ON al.alias = e.src
+            WHERE e.kind = 'chunked' AND e.span_unit = 'byte'
+              AND coalesce(al.target, e.src) IN (SELECT file_version FROM line_ends)
+              AND NOT EXISTS (SELECT 1 FROM byte_lines b WHERE b.src = e.src
+                              AND b.dst = e.dst AND b.byte_start = e.span_start)
+            ORDER BY target""").fetchnumpy()
+        if not len(found["src"]):
+            return
+        first, last, _length = self._lines_of_bytes(
+            np.asarray(found["target"], np.int64), np.asarray(found["span_start"], np.int64),
+            np.asarray(found["span_end"], np.int64))
+        self.register("_mapped", pa.table({
+            "src": np.asarray(found["src"], np.int64), "dst": np.asarray(found["dst"], np.int64),
+            "byte_start": np.asarray(found["span_start"], np.int64),
+            "line_start": first, "line_end": last}))
+        con.execute("INSERT INTO byte_lines SELECT src, dst, byte_start, line_start, line_end, ? "
+                    "FROM _mapped", [seq])
+        con.unregister("_mapped")
+
+    def _lines_of_bytes(self, targets: np.ndarray, start: np.ndarray, end: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(first line, last line, file length) of byte spans [start, end) (end -1: to the
+        end of the file) of file versions `targets`, which have line ends; a span past the
+        end is clipped to the last line."""
+        ends_of = {int(fv): np.frombuffer(blob, dtype="<u4").astype(np.int64)
+                   for fv, blob in self.con.execute(
+                       "SELECT file_version, ends FROM line_ends WHERE file_version IN "
+                       "(SELECT unnest(?::BIGINT[]))", [np.unique(targets).tolist()]).fetchall()}
+        first = np.zeros(len(targets), dtype=np.int64)
+        last = np.zeros(len(targets), dtype=np.int64)
+        length = np.zeros(len(targets), dtype=np.int64)
+        for target in np.unique(targets):
+            pick = targets == target
+            ends = ends_of[int(target)]
+            size = int(ends[-1]) if len(ends) else 0
+            stop = np.minimum(np.where(end[pick] < 0, size, end[pick]), max(size, 1))
+            first[pick] = np.minimum(np.searchsorted(ends, start[pick], side="right") + 1,
+                                     max(len(ends), 1))
+            last[pick] = np.maximum(np.searchsorted(ends, stop - 1, side="right") + 1,
+                                    first[pick])
+            length[pick] = size
+        return first, last, length
 
     # -- line attribution ----------------------------------------------------------------------
 

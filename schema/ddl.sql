@@ -204,3 +204,14 @@ CREATE TABLE IF NOT EXISTS line_ends (
     length       BIGINT NOT NULL,
     ends         BLOB NOT NULL
 );
+
+-- Byte spans of chunked edges named before their file's content was seen, mapped to the
+-- lines they touch once it was (`seq`: the ingest that made the mapping possible).
+CREATE TABLE IF NOT EXISTS byte_lines (
+    src          BIGINT NOT NULL,
+    dst          BIGINT NOT NULL,
+    byte_start   BIGINT NOT NULL,
+    line_start   BIGINT NOT NULL,
+    line_end     BIGINT NOT NULL,
+    seq          BIGINT NOT NULL
+);
