@@ -67,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "  lineage ingest agent-trace .agent-trace/traces.jsonl "
                        "--repo github.com/acme/widgets\n"
                        "  lineage ingest manifest build/manifest/*.parquet\n"
-                       "  lineage ingest git ~/src/widgets            # only new commits\n\n"
+                       "  lineage ingest git ~/src/widgets            # only new commits\n"
+                       "  lineage ingest git mirror.git --repo github.com/acme/widgets\n\n"
                        "exit status: 0 when something loaded (or all was already loaded), "
                        "2 when nothing could be read")
     p.add_argument("source", choices=sorted(LOADERS), metavar="SOURCE",
@@ -75,10 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
     p.add_argument("--repo", metavar="URL",
                    help="agent sources: the repository of paths that no local git checkout or "
-                   "capture enrichment resolves (paths are then taken relative to the cwd)")
+                   "capture enrichment resolves (paths are then taken relative to the cwd); "
+                   "git: the repository's name when its `origin` does not say it (a mirror)")
     p.add_argument("--rev", metavar="RANGE",
-                   help="git: the revisions to read (default HEAD); commits already in the "
-                   "store are never read again")
+                   help="git: the revisions to read (default HEAD, every branch and tag); "
+                   "commits already in the store are never read again")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--server", metavar="URL",
                    help="send to a running `lineage serve` (which holds the store) instead of "
@@ -216,7 +218,7 @@ def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
                               args.repo)
         return _ingest_summary(args, total, out)
     total = IngestReport(args.source)
-    if args.repo and args.source not in AGENT_SOURCES:
+    if args.repo and args.source not in AGENT_SOURCES | {"git"}:
         raise UsageError(f"--repo applies to agent sources, not {args.source}")
     if args.rev and args.source != "git":
         raise UsageError(f"--rev applies to git, not {args.source}")
@@ -225,7 +227,8 @@ def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
         if args.source == "git":
             inputs = [Path(p) for p in args.paths]
             batches = (batch for path in inputs for batch in git_loader.load(
-                [path], rev=args.rev, exclude=store.commits_of(git_loader.repo_id(path))))
+                [path], rev=args.rev, repo=args.repo,
+                exclude=store.commits_of(git_loader.repo_id(path, args.repo))))
         else:
             inputs = expand_paths(args.paths, SUFFIXES[args.source])
             batches = LOADERS[args.source](inputs, **options)

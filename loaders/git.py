@@ -51,7 +51,7 @@ from lineage.facts import (
     TreeEntries,
 )
 from lineage.model import EdgeKind, NodeKind
-from lineage.repos import local_repo
+from lineage.repos import local_repo, normalize_remote
 from lineage.tools import ai_identity_tool
 from loaders import git_ai
 from loaders.agent_outputs import is_significant, line_hash, normalize_line
@@ -73,17 +73,32 @@ class GitError(InputError):
 
 
 def load(paths: Iterable[str | Path], rev: str | None = None,
-         exclude: Iterable[str] = ()) -> Iterator[Batch]:
-    """Batches of up to COMMITS_PER_BATCH commits per repository, parents first."""
+         exclude: Iterable[str] = (), repo: str | None = None) -> Iterator[Batch]:
+    """Batches of up to COMMITS_PER_BATCH commits per repository, parents first. `repo`
+    names the repository when its remote does not (a mirror without `origin`)."""
     for raw in paths:
-        yield from read_repository(Path(raw), rev, set(exclude))
+        yield from read_repository(Path(raw), rev, set(exclude), repo)
 
 
-def repo_id(path: Path) -> str:
+def repo_id(path: Path, name: str | None = None) -> str:
+    """The repository's id: `name` normalized when given, else its `origin` URL normalized
+    (a checkout, a worktree or a bare mirror), else its path."""
+    if name:
+        return normalize_remote(name)
     found = local_repo(str(path.resolve()))
-    if found is None:
+    if found is not None:
+        return found.repo_id
+    try:
+        bare = run_git(path, "rev-parse", "--is-bare-repository").decode().strip() == "true"
+    except (GitFailed, OSError):
+        bare = False
+    if not bare:
         raise GitError(f"{path}: not a git repository (run `git init`, or name a checkout)")
-    return found.repo_id
+    try:
+        remote = run_git(path, "remote", "get-url", "origin").decode().strip()
+    except GitFailed:
+        return str(path.resolve())
+    return normalize_remote(remote)
 
 
 def file_at(path: Path, rev: str, name: str) -> tuple[str, list[str]]:
@@ -115,6 +130,7 @@ class _Clone:
         self.renames = True
         self.lines_of: dict[tuple[str, str], int | None] = {}
         self.ended: set[str] = set()  # versions whose line ends were read
+        self.submodules: dict[str, int] = {}  # submodule path -> commits that changed it
 
     def find_missing(self, commits: list[str]) -> None:
         """Look for the blobs the history names that this clone lacks, and the paths they
@@ -148,13 +164,13 @@ class _Clone:
                 yield commit
 
 
-def read_repository(path: Path, rev: str | None = None, exclude: set[str] | None = None
-                    ) -> Iterator[Batch]:
+def read_repository(path: Path, rev: str | None = None, exclude: set[str] | None = None,
+                    name: str | None = None) -> Iterator[Batch]:
     """The commits of `rev` (default: HEAD, every branch and tag) not in `exclude`, parents
     first, as batches of COMMITS_PER_BATCH."""
     if not path.is_dir():
         raise GitError(f"{path}: no such directory")
-    repo = repo_id(path)
+    repo = repo_id(path, name)
     revs = [rev] if rev else (["HEAD", "--branches", "--tags"] if _has_head(path)
                               else ["--branches", "--tags"])
     listing = _git(path, "rev-list", "--topo-order", "--reverse", "--parents", *revs, "--")
@@ -218,6 +234,10 @@ def _read_part(clone: _Clone, part: list[str], notes: dict[str, git_ai.Note],
                            "clone (partial clone or incomplete mirror); fetch them "
                            "(`git fetch --refetch origin`) and ingest again")
     _add_line_ends(clone, batch)
+    for name, count in sorted(clone.submodules.items()):
+        batch.notes.append(f"{clone.repo}: submodule {name} recorded and skipped "
+                           f"({count} commits changed it; ingest it as a repository of its own)")
+    clone.submodules.clear()
     stray = sum((r.payload.get("git_ai") or {}).get("ai_path_not_in_tree", 0)
                 for r in batch.records)
     if stray:
@@ -418,8 +438,8 @@ def _record(clone: _Clone, c: Commit, note: git_ai.Note | None,
     for changes in c.changes or [[]]:
         for ch in changes:
             if ch.mode == "160000":
-                batch.notes.append(f"{repo}@{c.sha[:12]}: submodule {ch.new_path or ch.old_path}"
-                                   " recorded and skipped")
+                name = ch.new_path or ch.old_path or ""
+                clone.submodules[name] = clone.submodules.get(name, 0) + 1
                 continue
             if ch.new_path is None or ch.new_blob is None:
                 continue  # a deletion: nothing to version

@@ -291,3 +291,23 @@ def test_a_partial_clone_loads_its_history_and_names_what_to_fetch(repo: Repo,
     # the trailer still taints the file the commit wrote (which lines is unknown: all of
     # them); what cannot be read is never CLEAN
     assert gate_rows(store, tmp_path, rows) == {"ai": "TAINTED", "human": "TAINTED"}
+
+
+def test_a_bare_mirror_without_origin_is_named_with_repo(repo: Repo, tmp_path: Path) -> None:
+    from io import StringIO
+
+    from lineage.cli import main
+
+    repo.write("src/a.py", HUMAN_HEAD)
+    repo.commit("base")
+    repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
+    repo.commit("ai lines" + CLAUDE)
+    mirror = tmp_path / "mirror.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo.root), str(mirror)], check=True)
+    subprocess.run(["git", "-C", str(mirror), "remote", "remove", "origin"], check=True)
+    db = str(tmp_path / "m.duckdb")
+    assert main(["--db", db, "ingest", "git", str(mirror), "--repo",
+                 f"https://{REPO}.git"], out=StringIO()) == 0
+    with Store(db) as store:
+        assert lines_of(store, repo, "HEAD", "src/a.py") == set(range(6, 12))
+        assert len(store.commits_of(REPO)) == 2
