@@ -4,6 +4,7 @@ Exit codes: 0 success (the gate passed), 1 the gate failed, 2 usage or input err
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -313,13 +314,14 @@ def cmd_gate(args: argparse.Namespace, out: TextIO) -> int:
         if args.out:
             with progress.phase(f"writing {args.out}"):
                 engine.write_example_verdicts(store, run, args.dataset, args.mode, args.out)
+    args.outcome = EXIT_OK if rep.passed else EXIT_FAIL  # kept if the reader leaves
     if args.format == "json":
         print(json.dumps(rep.as_dict(), indent=2, default=str), file=out)
     elif args.format == "markdown":
         print(report.gate_markdown(rep), file=out, end="")
     else:
         print(report.gate_text(rep), file=out)
-    return EXIT_OK if rep.passed else EXIT_FAIL
+    return args.outcome
 
 
 def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
@@ -411,9 +413,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     command: Callable[[argparse.Namespace, TextIO], int] = args.run
     try:
         return command(args, out)
-    except BrokenPipeError:  # `lineage gate ... | head`: the reader left, that is fine
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
+    except BrokenPipeError:
+        # `lineage gate ... | head`: the reader left. That is no reason to pass: a command
+        # whose answer was a failure (a gate that found taint) still fails, and one that
+        # never got to say is a failure too.
+        with contextlib.suppress(OSError, ValueError):  # no real stdout (embedded): fine
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return getattr(args, "outcome", EXIT_FAIL)
     except (UsageError, StoreError, PolicyError, engine.EngineError, InputError,
             ServerError) as exc:
         print(f"lineage: error: {exc}", file=sys.stderr)

@@ -225,3 +225,13 @@ def test_memory_limit_caps_the_store_and_a_bad_size_is_explained(
     assert code == 1 and "TAINTED" in out
     assert run("--db", db, "--memory-limit", "lots", "gate", "code-pretrain@v1")[0] == 2
     assert "memory limit 'lots'" in capsys.readouterr().err
+
+
+def test_a_failing_gate_whose_reader_leaves_still_fails(db: str) -> None:
+    class Closed(StringIO):  # `lineage gate ... | head`: the pipe closes under the writer
+        def write(self, text: str) -> int:
+            raise BrokenPipeError
+
+    assert main(["--db", db, "gate", "code-pretrain@v1"], out=Closed()) == 1
+    assert main(["--db", db, "gate", "code-pretrain@v1", "--allow-unknown", "--mode",
+                 "precise"], out=Closed()) == 1
