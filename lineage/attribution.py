@@ -176,11 +176,34 @@ class _LineMap:
         hn = np.array([h[1] for h in hunks], dtype=np.int64)
         nn = np.array([h[3] for h in hunks], dtype=np.int64)
         self.first = hs
+        self.removes = hn
         self.last = np.where(hn > 0, hs + hn - 1, hs)  # lines after this one shift
         self.shift = np.r_[0, np.cumsum(nn - hn)].astype(np.int64)
         pairs = sorted((old, new) for h in (line_map or []) if len(h) > 4 for old, new in h[4])
         self.pair_old = np.array([p[0] for p in pairs], dtype=np.int64)
         self.pair_new = np.array([p[1] for p in pairs], dtype=np.int64)
+
+    def _split(self, iv: _Intervals, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+               seq: np.ndarray) -> _Intervals:
+        """The pieces of intervals `rows` that hunks lo..hi-1 cut: the lines between those
+        hunks survive, each piece shifted by the hunks before it (what carry_span does for
+        one interval, for all at once)."""
+        counts = hi - lo
+        owner = np.repeat(rows, counts + 1)
+        base = np.repeat(lo, counts + 1)
+        j = np.arange(len(owner)) - np.repeat(np.cumsum(counts + 1) - (counts + 1), counts + 1)
+        last_piece = j == np.repeat(counts, counts + 1)
+        resume = self.last + 1  # the first line after hunk k
+        stop = np.where(self.removes > 0, self.first - 1, self.first)  # last line before k
+        start = np.where(j == 0, iv.start[owner], resume[np.maximum(base + j - 1, 0)])
+        end = np.where(last_piece, iv.end[owner],
+                       stop[np.minimum(base + j, len(stop) - 1)])
+        keep = start <= end
+        offset = self.shift[base + j]
+        new_end = np.where(end >= _EOF, _EOF, end + offset)
+        pick = np.flatnonzero(keep)
+        return _Intervals(iv.output[owner][pick], (start + offset)[pick], new_end[pick],
+                          iv.evidence[owner][pick], seq[owner][pick])
 
     def carry(self, iv: _Intervals, edge_seq: int, modified: int) -> _Intervals:
         """`iv` as it stands after this revision (seq at least `edge_seq`); lines rewritten
@@ -196,15 +219,9 @@ class _LineMap:
         end = np.where(iv.end >= _EOF, _EOF, iv.end + offset)
         parts = [_Intervals(iv.output[simple], iv.start[simple] + offset[simple], end[simple],
                             iv.evidence[simple], seq[simple])]
-        for i in np.flatnonzero(~simple):
-            pieces = carry_span(int(iv.start[i]), None if iv.end[i] >= _EOF else int(iv.end[i]),
-                                self.hunks)
-            if pieces:
-                n = len(pieces)
-                parts.append(_Intervals(
-                    np.full(n, iv.output[i]), np.array([a for a, _ in pieces], np.int64),
-                    np.array([_EOF if b is None else b for _, b in pieces], np.int64),
-                    np.full(n, iv.evidence[i]), np.full(n, seq[i])))
+        slow = np.flatnonzero(~simple)
+        if len(slow):
+            parts.append(self._split(iv, slow, lo[slow], hi[slow], seq))
         if len(self.pair_old):
             a = np.searchsorted(self.pair_old, iv.start, side="left")
             b = np.searchsorted(self.pair_old, iv.end, side="right")
