@@ -25,3 +25,37 @@ def test_unknown_line_map_widens_to_the_whole_file() -> None:
     iv = Interval(output=7, start=10, end=12, evidence="structured-patch", seq=3)
     assert carry_interval(iv, None, edge_seq=9) == [
         Interval(7, 1, None, "structured-patch", 9)]
+
+
+def test_carrying_many_intervals_at_once_agrees_with_carry_span() -> None:
+    import random
+
+    import numpy as np
+
+    from lineage.attribution import _Intervals, _LineMap
+
+    rng = random.Random(3)
+    for _ in range(500):
+        hunks, old, new = [], 1, 1
+        for _ in range(rng.randint(0, 6)):
+            gap = rng.randint(0, 8)
+            old, new = old + gap, new + gap
+            removed, added = rng.randint(0, 4), rng.randint(0, 4)
+            if removed == 0:  # an insertion after line `old`
+                added = added or 1
+                hunks.append([old, 0, new + 1, added])
+                old, new = old + 1, new + added + 1
+            else:
+                hunks.append([old, removed, new if added else new - 1, added])
+                old, new = old + removed, new + added
+        starts = [rng.randint(1, 40) for _ in range(rng.randint(1, 5))]
+        ends = [s + rng.randint(0, 15) for s in starts]
+        n = len(starts)
+        carried = _LineMap(hunks).carry(_Intervals(
+            np.arange(n, dtype=np.int64), np.array(starts, np.int64), np.array(ends, np.int64),
+            np.zeros(n, np.int64), np.zeros(n, np.int64)), 0, 1).normalized()
+        got = {(int(o), x) for o, a, b in zip(carried.output, carried.start, carried.end,
+                                              strict=True) for x in range(int(a), int(b) + 1)}
+        want = {(o, z) for o, (a, b) in enumerate(zip(starts, ends, strict=True))
+                for x, y in carry_span(a, b, [tuple(h) for h in hunks]) for z in range(x, y + 1)}
+        assert got == want, hunks
