@@ -1,5 +1,7 @@
 """Canonical AI tool names: every loader maps its spelling of a tool to one of these."""
 
+import re
+
 CANONICAL_TOOLS: tuple[str, ...] = (
     "claude-code",
     "codex",
@@ -78,7 +80,6 @@ def ai_identity_tool(name: str, email: str) -> str | None:
     >>> ai_identity_tool("Dev (aider)", "dev@x.org"), ai_identity_tool("Claude Dupont", "c@d.fr")
     ('aider', None)
     """
-    import re
 
     spelled_name = " ".join(name.strip().lower().split())
     spelled_email = email.strip().lower()

@@ -30,7 +30,10 @@ The repo's id is its normalized `origin` URL, else its root path (as for the age
 """
 
 import hashlib
+import os
 import re
+import subprocess
+import threading
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -269,9 +272,6 @@ def _add_line_ends(clone: _Clone, batch: Batch) -> None:
 
 def blob_line_ends(path: Path, blobs: list[str]) -> Iterator[tuple[str, np.ndarray]]:
     """(blob, line ends) of each blob `git cat-file --batch` can read, streamed."""
-    import os
-    import subprocess
-    import threading
 
     proc = subprocess.Popen(["git", "-C", str(path), "cat-file", "--batch"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -7,8 +7,10 @@ the lines of a hunk are consumed by the counts of its `@@` header, so an added l
 with `++ ` or a removed one that starts with `-- ` is content, never a header.
 """
 
+import os
 import re
 import subprocess
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -92,7 +94,6 @@ class Commit:
 
 def run_git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
     """git's stdout as bytes; GitFailed when it exits non-zero."""
-    import os
 
     done = subprocess.run(["git", "-C", str(repo), *args], input=stdin, capture_output=True,
                           check=False, env=os.environ | GIT_ENV)
@@ -109,8 +110,6 @@ def stream_log(repo: Path, commits: Sequence[str], *, patches: bool = True,
     commit against the empty tree), as git writes them, parsed as they arrive so parsing
     overlaps git's work. `patches` False reads only the raw entries (no blob is read);
     `paths` limits the diffs to those paths, `exclude` leaves those out (literal names)."""
-    import os
-    import threading
 
     args = [*LOG_OPTIONS, "diff-tree", "--stdin", "--root", "-m", "--always", "-r", "--raw",
             "-z", "--no-abbrev", "--no-color", "--no-ext-diff", "--no-textconv",
