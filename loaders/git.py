@@ -218,6 +218,7 @@ def _read_part(clone: _Clone, part: list[str], notes: dict[str, git_ai.Note],
             break
         except GitFailed as exc:
             clone.lines_of = saved
+            clone.submodules.clear()
             if not _MISSING.search(exc.stderr):
                 raise GitError(f"{clone.path}: {exc}") from exc
             if clone.missing is None:
