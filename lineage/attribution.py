@@ -10,7 +10,6 @@ measures that): an attributed old line passes to its rewrite with evidence ``mod
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
 from typing import Any
 
 import networkx as nx
@@ -18,15 +17,6 @@ import numpy as np
 
 Hunk = tuple[int, int, int, int]
 EOF = _EOF = 1 << 60  # stands for "to the end of the file" while computing
-
-
-@dataclass(frozen=True)
-class Interval:
-    output: int
-    start: int
-    end: int | None  # None: to the end of the file
-    evidence: str
-    seq: int
 
 
 def carry_span(start: int, end: int | None, hunks: Iterable[Hunk]) -> list[tuple[int, int | None]]:
@@ -56,45 +46,6 @@ def carry_span(start: int, end: int | None, hunks: Iterable[Hunk]) -> list[tuple
         else:
             merged.append((a, b))
     return [(a, None if end is None else b) for a, b in merged]
-
-
-def carry_interval(interval: Interval, line_map: list[list[int]] | None,
-                   edge_seq: int) -> list[Interval]:
-    """An interval of the parent version as it stands in the child version. With no line map
-    the child's lines are unknown, so the interval widens to the whole file (fail closed)."""
-    seq = max(interval.seq, edge_seq)
-    if line_map is None:
-        return [replace(interval, start=1, end=None, seq=seq)]
-    hunks = [(h[0], h[1], h[2], h[3]) for h in line_map]
-    carried = [replace(interval, start=a, end=b, seq=seq)
-               for a, b in carry_span(interval.start, interval.end, hunks)]
-    last = _EOF if interval.end is None else interval.end
-    rewritten = sorted(new for h in line_map if len(h) > 4 for old, new in h[4]
-                       if interval.start <= old <= last)
-    for a, b in _runs(rewritten):
-        carried.append(replace(interval, start=a, end=b, evidence="modified", seq=seq))
-    return carried
-
-
-def _runs(lines: list[int]) -> list[tuple[int, int]]:
-    """Consecutive line numbers as (first, last) runs."""
-    runs: list[tuple[int, int]] = []
-    for n in lines:
-        if runs and runs[-1][1] + 1 == n:
-            runs[-1] = (runs[-1][0], n)
-        else:
-            runs.append((n, n))
-    return runs
-
-
-def merge_intervals(intervals: Iterable[Interval]) -> list[Interval]:
-    """Keep one row per (output, start, end, evidence): the earliest seq that asserted it."""
-    best: dict[tuple[int, int, int | None, str], Interval] = {}
-    for iv in intervals:
-        key = (iv.output, iv.start, iv.end, iv.evidence)
-        if key not in best or iv.seq < best[key].seq:
-            best[key] = iv
-    return sorted(best.values(), key=lambda iv: (iv.start, iv.output, iv.evidence))
 
 
 class _Intervals:
@@ -171,7 +122,6 @@ class _LineMap:
     def __init__(self, line_map: list[list[Any]] | None) -> None:
         self.unknown = line_map is None
         hunks = sorted((h[0], h[1], h[2], h[3]) for h in (line_map or []))
-        self.hunks = hunks
         hs = np.array([h[0] for h in hunks], dtype=np.int64)
         hn = np.array([h[1] for h in hunks], dtype=np.int64)
         nn = np.array([h[3] for h in hunks], dtype=np.int64)

@@ -140,12 +140,6 @@ def read_note(data: bytes, blob: str = "") -> Note:
     return Note(out, problem, evidence)
 
 
-def parse_note(data: bytes) -> tuple[list[NoteRanges], str | None]:
-    """The ranges of a note, and a problem found reading it (None when it read cleanly)."""
-    note = read_note(data)
-    return note.ranges, note.problem
-
-
 def _agents(table: Any) -> dict[str, dict[str, Any]]:
     if not isinstance(table, dict):
         return {}

@@ -1,6 +1,7 @@
+import numpy as np
 import pytest
 
-from lineage.attribution import Interval, carry_interval, carry_span
+from lineage.attribution import EOF, _Intervals, _LineMap, carry_span
 
 
 @pytest.mark.parametrize(
@@ -21,18 +22,19 @@ def test_carry_span(start: int, end: int | None, hunks: list, expected: list) ->
     assert carry_span(start, end, hunks) == expected
 
 
+def columns(*rows: tuple[int, int, int, int, int]) -> _Intervals:
+    """(output, start, end, evidence code, seq) rows as columns."""
+    return _Intervals(*(np.array(c, dtype=np.int64) for c in zip(*rows, strict=True)))
+
+
 def test_unknown_line_map_widens_to_the_whole_file() -> None:
-    iv = Interval(output=7, start=10, end=12, evidence="structured-patch", seq=3)
-    assert carry_interval(iv, None, edge_seq=9) == [
-        Interval(7, 1, None, "structured-patch", 9)]
+    carried = _LineMap(None).carry(columns((7, 10, 12, 0, 3)), edge_seq=9, modified=1)
+    assert [(int(carried.output[0]), int(carried.start[0]), int(carried.end[0]),
+             int(carried.evidence[0]), int(carried.seq[0]))] == [(7, 1, EOF, 0, 9)]
 
 
 def test_carrying_many_intervals_at_once_agrees_with_carry_span() -> None:
     import random
-
-    import numpy as np
-
-    from lineage.attribution import _Intervals, _LineMap
 
     rng = random.Random(3)
     for _ in range(500):
