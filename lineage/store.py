@@ -53,6 +53,9 @@ def default_db_path() -> str:
     return os.environ.get("LINEAGE_DB") or DEFAULT_DB
 
 
+# What each aliased node names (a file at a commit -> its file version).
+_ALIAS_TARGETS = "SELECT alias, min(target) AS target FROM aliases GROUP BY alias"
+
 _EDGE_FACTS = pa.schema([
     ("src", pa.string()), ("dst", pa.string()), ("kind", pa.string()), ("seq", pa.int64()),
     ("span_start", pa.int64()), ("span_end", pa.int64()), ("span_unit", pa.string()),
@@ -618,8 +621,18 @@ class Store:
             CREATE OR REPLACE TEMP TABLE _snap AS {snapshots.resolve_sql(
                 "SELECT DISTINCT NULL::BIGINT AS id, repo, path, commit FROM _rows "
                 "WHERE blob IS NULL AND commit IS NOT NULL AND repo IS NOT NULL")}""")
-        table, beyond = self._map_byte_spans(table, file_key)
-        bad = beyond + con.execute(f"""
+        # Each row's file version, resolved once: by snapshot, by alias, or the node named.
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _target AS
+            SELECT r.pos, coalesce(sn.target, al.target, n.id) AS target,
+                   coalesce(sn.complete AND sn.target IS NULL, false) AS absent
+            FROM (SELECT *, {file_key} AS file FROM _rows) r
+            LEFT JOIN nodes n ON n.key = r.file
+            LEFT JOIN ({_ALIAS_TARGETS}) al ON al.alias = n.id
+            LEFT JOIN _snap sn ON r.blob IS NULL AND sn.repo = r.repo
+              AND sn.path = r.path AND sn.commit = r.commit""")
+        table, beyond = self._map_byte_spans(table)
+        bad = beyond + con.execute("""
             SELECT x.row, x.origin, x.payload,
                    CASE WHEN x.absent THEN x.path || ' is not in the tree of commit '
                              || x.commit || ' of ' || x.repo || ' (that commit was ingested; '
@@ -627,17 +640,10 @@ class Store:
                         ELSE 'lines ' || x.span_start || '-' || coalesce(x.span_end::VARCHAR, '')
                              || ' are outside ' || x.path || ', which has ' || x.lc || ' lines'
                    END AS reason
-            FROM (SELECT r.*, coalesce(sn.complete AND sn.target IS NULL, false) AS absent,
-                         TRY_CAST(json_extract_string(coalesce(st.attrs, t.attrs, n.attrs),
-                                  '$.line_count') AS BIGINT) AS lc
-                  FROM (SELECT *, {file_key} AS file FROM _rows) r
-                  LEFT JOIN nodes n ON n.key = r.file
-                  LEFT JOIN (SELECT alias, min(target) AS target FROM aliases GROUP BY alias) al
-                    ON al.alias = n.id
-                  LEFT JOIN nodes t ON t.id = al.target
-                  LEFT JOIN _snap sn ON r.blob IS NULL AND sn.repo = r.repo
-                    AND sn.path = r.path AND sn.commit = r.commit
-                  LEFT JOIN nodes st ON st.id = sn.target) x
+            FROM (SELECT r.*, g.absent,
+                         TRY_CAST(json_extract_string(t.attrs, '$.line_count') AS BIGINT) AS lc
+                  FROM _rows r JOIN _target g USING (pos)
+                  LEFT JOIN nodes t ON t.id = g.target) x
             WHERE x.absent OR (x.span_unit = 'line' AND x.lc IS NOT NULL
                                AND coalesce(x.span_end, x.span_start) > x.lc)
             ORDER BY x.row""").fetchall()
@@ -749,27 +755,20 @@ class Store:
             WHERE sn.target IS NOT NULL AND n.kind = '{NodeKind.FILE_VERSION}'
               AND NOT EXISTS (SELECT 1 FROM aliases a WHERE a.alias = n.id)
             GROUP BY n.id""")
-        for name in ("_x", "_nf", "_ef", "_snap"):
+        for name in ("_x", "_nf", "_ef", "_snap", "_target"):
             con.execute(f"DROP TABLE {name}")
 
-    def _map_byte_spans(self, table: pa.Table, file_key: str
-                        ) -> tuple[pa.Table, list[tuple[int, str, str, str]]]:
+    def _map_byte_spans(self, table: pa.Table) -> tuple[pa.Table, list[tuple[int, str, str, str]]]:
         """Byte spans of rows whose file version's line ends are known become the line spans
         they touch (`_rows` is registered again with them); a span past the file's end is
         returned as (row, origin, payload, reason). A byte span of a version whose content
         is unknown stays a byte span: the whole file, failing closed."""
         con = self.con
-        found = con.execute(f"""
-            SELECT r.pos, coalesce(sn.target, al.target, n.id) AS target,
-                   r.span_start, coalesce(r.span_end, -1) AS span_end
-            FROM (SELECT *, {file_key} AS file FROM _rows WHERE span_unit = 'byte') r
-            LEFT JOIN nodes n ON n.key = r.file
-            LEFT JOIN (SELECT alias, min(target) AS target FROM aliases GROUP BY alias) al
-              ON al.alias = n.id
-            LEFT JOIN _snap sn ON r.blob IS NULL AND sn.repo = r.repo AND sn.path = r.path
-              AND sn.commit = r.commit
-            WHERE coalesce(sn.target, al.target, n.id) IN (SELECT file_version FROM line_ends)
-            ORDER BY target""").fetchnumpy()
+        found = con.execute("""
+            SELECT r.pos, g.target, r.span_start, coalesce(r.span_end, -1) AS span_end
+            FROM _rows r JOIN _target g USING (pos)
+            WHERE r.span_unit = 'byte' AND g.target IN (SELECT file_version FROM line_ends)
+            ORDER BY g.target""").fetchnumpy()
         if not len(found["pos"]):
             return table, []
         targets = np.asarray(found["target"], dtype=np.int64)
@@ -816,12 +815,11 @@ class Store:
         """Byte spans of examples ingested before their file's content was seen: now that it
         is, record the lines they touch (the engine reads them as of `seq`)."""
         con = self.con
-        found = con.execute("""
+        found = con.execute(f"""
             SELECT e.src, e.dst, e.span_start, coalesce(e.span_end, -1) AS span_end,
                    coalesce(al.target, e.src) AS target
             FROM edges e
-            LEFT JOIN (SELECT alias, min(target) AS target FROM aliases GROUP BY alias) al
-              ON al.alias = e.src
+            LEFT JOIN ({_ALIAS_TARGETS}) al ON al.alias = e.src
             WHERE e.kind = 'chunked' AND e.span_unit = 'byte'
               AND coalesce(al.target, e.src) IN (SELECT file_version FROM line_ends)
               AND NOT EXISTS (SELECT 1 FROM byte_lines b WHERE b.src = e.src
