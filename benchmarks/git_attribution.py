@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import timed  # noqa: E402
+from run import timed, timed_ingest  # noqa: E402
 
-from lineage.store import IngestReport, Store  # noqa: E402
+from lineage.store import Store  # noqa: E402
 from loaders import events, git  # noqa: E402
 
 REPO = "github.com/bench/history"
@@ -114,17 +114,7 @@ def main() -> None:
         store = Store(Path(tmp) / "git.duckdb")
         for batch in events.load([out_file]):
             store.ingest(batch)
-        read_s = ingest_s = 0.0
-        report = IngestReport("git")
-        for_read = git.load([root])
-        while True:
-            step_s, batch = timed(lambda: next(for_read, None))
-            read_s += step_s
-            if batch is None:
-                break
-            step_s, part = timed(lambda: store.ingest(batch))  # noqa: B023
-            ingest_s += step_s
-            report.add(part)
+        read_s, ingest_s, report = timed_ingest(store, git.load([root]))
         attributed = store.con.execute(
             "SELECT count(*), count(*) FILTER (WHERE evidence = 'content-match' AND NOT carried)"
             ", count(*) FILTER (WHERE evidence = 'trailer' AND NOT carried) "

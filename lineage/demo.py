@@ -18,6 +18,11 @@ DERIVED = "code-pretrain-dedup@v1"
 EXPLAINED = f"{DATASET}:ex-014"
 
 
+def _counts(gate: engine.GateReport) -> str:
+    c = gate.counts
+    return f"{c['tainted']} tainted, {c['unknown']} unknown, {c['clean']} clean"
+
+
 def run_demo(out: TextIO, keep: str | None = None) -> int:
     """Ingest examples/events.ndjson, set examples/policy.toml, gate both datasets in both
     modes and explain one example. Returns 0 (the demo ran), whatever the gate decided."""
@@ -42,21 +47,17 @@ def run_demo(out: TextIO, keep: str | None = None) -> int:
             precise = engine.gate(store, run, DATASET, "precise", max_paths=1)
             print(report.gate_text(precise), end="\n\n", file=out)
             strict = engine.gate(store, run, DATASET, "strict", max_paths=0)
-            c = strict.counts
-            print(f"strict mode (any restricted ancestor, not just surviving lines): "
-                  f"{c['tainted']} tainted, {c['unknown']} unknown, {c['clean']} clean", file=out)
+            print("strict mode (any restricted ancestor, not just surviving lines): "
+                  + _counts(strict), file=out)
             derived = engine.gate(store, run, DERIVED, "precise", max_paths=0)
-            c = derived.counts
-            print(f"derived dataset {DERIVED} (dedup of {DATASET}), precise: {c['tainted']} "
-                  f"tainted, {c['unknown']} unknown, {c['clean']} clean", file=out)
+            print(f"derived dataset {DERIVED} (dedup of {DATASET}), precise: "
+                  + _counts(derived), file=out)
             for batch in manifest.load([manifest_file]):
                 store.ingest(batch)
             run = engine.propagate_taint(store)
             sft = engine.gate(store, run, SFT, "precise", max_paths=0)
-            c = sft.counts
             print(f"manifest {manifest_file.name} ({SFT}: every source form, SWHID, The Stack "
-                  f"row, parents, agent session), precise: {c['tainted']} tainted, "
-                  f"{c['unknown']} unknown, {c['clean']} clean\n", file=out)
+                  "row, parents, agent session), precise: " + _counts(sft) + "\n", file=out)
             for batch in manifest.load([snapshot_file]):
                 rep = store.ingest(batch)
                 for rejection in rep.rejections:
@@ -64,10 +65,9 @@ def run_demo(out: TextIO, keep: str | None = None) -> int:
                           f"{rejection.reason}", file=out)
             run = engine.propagate_taint(store)
             snap = engine.gate(store, run, SNAPSHOT, "precise", max_paths=0)
-            c = snap.counts
             print(f"manifest {snapshot_file.name} ({SNAPSHOT}: every file cut at release commit "
-                  f"c4c4c4c4, most of them changed earlier), precise: {c['tainted']} tainted, "
-                  f"{c['unknown']} unknown, {c['clean']} clean\n", file=out)
+                  "c4c4c4c4, most of them changed earlier), precise: " + _counts(snap) + "\n",
+                  file=out)
             example = engine.resolve_example(store, EXPLAINED)
             print(f"explain {EXPLAINED} (named by commit, not blob):", file=out)
             print(report.verdict_text(engine.verdict(store, run, example, "precise")), file=out)
