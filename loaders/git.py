@@ -30,10 +30,7 @@ The repo's id is its normalized `origin` URL, else its root path (as for the age
 """
 
 import hashlib
-import os
 import re
-import subprocess
-import threading
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -59,7 +56,7 @@ from lineage.tools import ai_identity_tool
 from loaders import git_ai
 from loaders.agent_outputs import is_significant, line_hash, normalize_line
 from loaders.files import InputError
-from loaders.git_log import GIT_ENV, Commit, FileChange, GitFailed, run_git, stream_log
+from loaders.git_log import Commit, FileChange, GitFailed, cat_objects, run_git, stream_log
 from loaders.patches import line_ranges
 
 SOURCE = "git"
@@ -121,8 +118,8 @@ def _git(path: Path, *args: str, stdin: bytes | None = None) -> bytes:
 
 
 class _Clone:
-    """What one read of a repository knows beyond the commits: boundaries, missing objects,
-    note blobs, line counts of the versions seen."""
+    """What one read of a repository knows beyond the commits: shallow boundaries, missing
+    objects, line counts and line ends of the versions seen, submodules met."""
 
     def __init__(self, path: Path, repo: str) -> None:
         self.path, self.repo = path, repo
@@ -224,8 +221,6 @@ def _read_part(clone: _Clone, part: list[str], notes: dict[str, git_ai.Note],
             if clone.missing is None:
                 clone.find_missing(part)
                 if clone.missing:
-                    batch.notes.append(f"{clone.repo}: {len(clone.missing)} objects are not "
-                                       "in this clone; their versions stay unknown")
                     continue
             if clone.renames:
                 clone.renames = False  # rename detection reads the missing blobs
@@ -272,40 +267,15 @@ def _add_line_ends(clone: _Clone, batch: Batch) -> None:
 
 
 def blob_line_ends(path: Path, blobs: list[str]) -> Iterator[tuple[str, np.ndarray]]:
-    """(blob, line ends) of each blob `git cat-file --batch` can read, streamed."""
-
-    proc = subprocess.Popen(["git", "-C", str(path), "cat-file", "--batch"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, env=os.environ | GIT_ENV)
-    stdin, stdout = proc.stdin, proc.stdout
-    assert stdin is not None and stdout is not None
-
-    def feed() -> None:
-        try:
-            stdin.write("".join(f"{b}\n" for b in blobs).encode())
-            stdin.close()
-        except OSError:
-            pass
-    feeder = threading.Thread(target=feed, daemon=True)
-    feeder.start()
-    try:
-        for blob in blobs:
-            header = stdout.readline().split()
-            if len(header) != 3:
-                continue  # missing from the clone
-            data = stdout.read(int(header[2]))
-            stdout.read(1)
-            raw = np.frombuffer(data, dtype=np.uint8)
-            if len(data) >= 1 << 32:
-                continue  # offsets are kept as uint32
-            ends = (np.flatnonzero(raw == 10) + 1).astype(np.uint32)
-            if len(data) and data[-1:] != b"\n":
-                ends = np.append(ends, np.uint32(len(data)))
-            yield blob, ends
-    finally:
-        stdout.close()
-        feeder.join()
-        proc.wait()
+    """(blob, line ends) of each blob the clone holds, streamed."""
+    for blob, data in cat_objects(path, blobs):
+        if data is None or len(data) >= 1 << 32:
+            continue  # missing from the clone, or too long for uint32 offsets
+        raw = np.frombuffer(data, dtype=np.uint8)
+        ends = (np.flatnonzero(raw == 10) + 1).astype(np.uint32)
+        if len(data) and data[-1:] != b"\n":
+            ends = np.append(ends, np.uint32(len(data)))
+        yield blob, ends
 
 
 def _has_head(path: Path) -> bool:

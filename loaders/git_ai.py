@@ -10,16 +10,13 @@ encoding and any number of notes read in bounded memory.
 """
 
 import json
-import os
-import subprocess
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lineage.tools import canonical_tool
-from loaders.git_log import GIT_ENV, GitFailed, run_git, unquote_c
+from loaders.git_log import GitFailed, cat_objects, run_git, unquote_c
 
 NOTES_REF = "refs/notes/ai"
 MAX_LINE = 10_000_000  # a range past this is not a real file's line: the note is damaged
@@ -63,32 +60,12 @@ def read_notes(repo: Path, commits: Iterable[str] | None = None) -> dict[str, No
              if wanted is None or commit in wanted]
     if not pairs:
         return {}
-    proc = subprocess.Popen(["git", "-C", str(repo), "cat-file", "--batch"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, env=os.environ | GIT_ENV)
-    assert proc.stdin and proc.stdout
-
-    def feed() -> None:
-        try:
-            proc.stdin.write("".join(f"{note}\n" for note, _ in pairs).encode())  # type: ignore
-            proc.stdin.close()  # type: ignore[union-attr]
-        except OSError:
-            pass
-    feeder = threading.Thread(target=feed, daemon=True)
-    feeder.start()
     notes: dict[str, Note] = {}
-    try:
-        for note, commit in pairs:
-            header = proc.stdout.readline().split()
-            if len(header) != 3:  # "<oid> missing": the note's blob is not in this clone
-                continue
-            size = int(header[2])
-            notes[commit] = read_note(proc.stdout.read(size), note)
-            proc.stdout.read(1)  # the newline after each object
-    finally:
-        proc.stdout.close()
-        feeder.join()
-        proc.wait()
+    # one object per id, in order: two commits may share a note's blob
+    for (note, commit), (_, data) in zip(pairs, cat_objects(repo, [n for n, _ in pairs]),
+                                         strict=True):
+        if data is not None:  # else the note's blob is not in this clone
+            notes[commit] = read_note(data, note)
     return notes
 
 

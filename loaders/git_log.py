@@ -102,6 +102,38 @@ def run_git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
     return done.stdout
 
 
+def cat_objects(repo: Path, ids: Sequence[str]) -> Iterator[tuple[str, bytes | None]]:
+    """(id, content) of each object, streamed from one `git cat-file --batch`; content None
+    when the clone does not hold the object."""
+    proc = subprocess.Popen(["git", "-C", str(repo), "cat-file", "--batch"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env=os.environ | GIT_ENV)
+    stdin, stdout = proc.stdin, proc.stdout
+    assert stdin is not None and stdout is not None
+
+    def feed() -> None:
+        try:
+            stdin.write("".join(f"{oid}\n" for oid in ids).encode())
+            stdin.close()
+        except OSError:
+            pass  # git stopped early
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    try:
+        for oid in ids:
+            header = stdout.readline().split()
+            if len(header) != 3:  # "<oid> missing"
+                yield oid, None
+                continue
+            data = stdout.read(int(header[2]))
+            stdout.read(1)  # the newline after each object
+            yield oid, data
+    finally:
+        stdout.close()
+        feeder.join()
+        proc.wait()
+
+
 @contextmanager
 def stream_log(repo: Path, commits: Sequence[str], *, patches: bool = True,
                renames: bool = True, paths: Sequence[str] = (), exclude: Sequence[str] = ()
