@@ -93,7 +93,7 @@ def capture(tool: str, stdin: TextIO, spool: Path, server: str | None = None,
         outcome = "spooled-raw"
     try:
         spool.parent.mkdir(parents=True, exist_ok=True)
-        data = json.dumps(line, ensure_ascii=False) + "\n"
+        data = json.dumps(line) + "\n"  # ASCII: a lone surrogate cannot fail the write
         with open(spool, "a", encoding="utf-8") as fh:  # one write: appends stay whole lines
             fh.write(data)
     except OSError as exc:

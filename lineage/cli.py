@@ -14,7 +14,7 @@ from typing import TextIO
 
 from lineage import engine, model, progress, report
 from lineage.client import ServerError
-from lineage.policy import PolicyError, parse_policy
+from lineage.policy import PolicyError, lint_policy, parse_policy
 from lineage.store import IngestReport, Store, StoreError, default_db_path
 from loaders import AGENT_SOURCES, LOADERS, SPLITS_FILES, SUFFIXES
 from loaders import git as git_loader
@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "  lineage ingest git ~/src/widgets            # only new commits\n"
                        "  lineage ingest git mirror.git --repo github.com/acme/widgets\n\n"
                        "exit status: 0 when something loaded (or all was already loaded), "
-                       "2 when nothing could be read")
+                       "1 with --strict when any record was rejected, 2 when nothing could "
+                       "be read")
     p.add_argument("source", choices=sorted(LOADERS), metavar="SOURCE",
                    help=f"input format: {', '.join(sorted(LOADERS))}")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
@@ -88,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "opening the store file")
     p.add_argument("--token", metavar="T",
                    help="ingester token for --server (default $LINEAGE_TOKEN)")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 when any record was rejected (for CI); the rest still loads")
     p.set_defaults(run=cmd_ingest)
 
     p = sub.add_parser("policy", help="set or show the restriction policy",
@@ -97,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     psub = p.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
     ps = psub.add_parser("set", help="store a new policy version from a TOML file")
     ps.add_argument("file", metavar="FILE")
+    ps.add_argument("--strict", action="store_true",
+                    help="refuse the policy when a rule can match nothing (a tool or model "
+                    "glob matching no known tool or ingested output) instead of warning")
     ps.set_defaults(run=cmd_policy_set)
     ps = psub.add_parser("show", help="print the policy in force and its history")
     ps.add_argument("--format", choices=["text", "json"], default="text")
@@ -205,9 +211,12 @@ def _mode_args(p: argparse.ArgumentParser) -> None:
                    "in force then")
 
 
-def _store(args: argparse.Namespace, *, read_only: bool = False) -> Store:
+def _store(args: argparse.Namespace, *, read_only: bool = False, create: bool = False
+           ) -> Store:
+    """The store named by --db or $LINEAGE_DB; only commands that write records create one,
+    so a mistyped path is an error, never an empty store that answers."""
     return Store(args.db or default_db_path(), read_only=read_only,
-                 memory_limit=args.memory_limit)
+                 memory_limit=args.memory_limit, create=create)
 
 
 def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
@@ -223,7 +232,7 @@ def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError(f"--repo applies to agent sources, not {args.source}")
     if args.rev and args.source != "git":
         raise UsageError(f"--rev applies to git, not {args.source}")
-    with _store(args) as store:
+    with _store(args, create=True) as store:
         options = {"repo": args.repo} if args.source in AGENT_SOURCES else {}
         if args.source == "git":
             inputs = [Path(p) for p in args.paths]
@@ -240,9 +249,16 @@ def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
             where = batch.input or args.source
             print(f"{where}: {rep.accepted} accepted, {rep.duplicate} duplicate, "
                   f"{rep.rejected} rejected, {rep.ignored} ignored", file=sys.stderr)
-            for rejection in rep.rejections:
+            for rejection in rep.rejections[:MAX_REJECTIONS_SHOWN]:
                 print(f"  rejected {rejection}", file=sys.stderr)
+            if len(rep.rejections) > MAX_REJECTIONS_SHOWN:
+                print(f"  ... and {len(rep.rejections) - MAX_REJECTIONS_SHOWN} more rejected "
+                      "(every one is kept with its reason in the store's `rejected` table)",
+                      file=sys.stderr)
     return _ingest_summary(args, total, out)
+
+
+MAX_REJECTIONS_SHOWN = 20  # per input file, on stderr
 
 
 def _ingest_summary(args: argparse.Namespace, total: IngestReport, out: TextIO) -> int:
@@ -255,6 +271,9 @@ def _ingest_summary(args: argparse.Namespace, total: IngestReport, out: TextIO) 
             print(f"note: {note}", file=out)
     if total.accepted == 0 and total.duplicate == 0 and total.rejected:
         return EXIT_USAGE
+    if args.strict and total.rejected:
+        print(f"--strict: {total.rejected} record(s) rejected", file=sys.stderr)
+        return EXIT_FAIL
     return EXIT_OK
 
 
@@ -265,13 +284,17 @@ def cmd_policy_set(args: argparse.Namespace, out: TextIO) -> int:
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the policy file ({exc.strerror})") from exc
     policy = parse_policy(text, str(path))
-    with _store(args) as store:
+    with _store(args, create=True) as store:
+        warnings = lint_policy(policy, store.output_tools())
+        warnings += [f"waiver names {w.node!r}, which is not in the store (yet)"
+                     for w in policy.waive if store.node(w.node) is None]
+        if args.strict and warnings:
+            raise UsageError(f"{path}: --strict: " + "; ".join(warnings) + " (policy not set)")
         version = store.set_policy(policy)
-        unknown = [w.node for w in policy.waive if store.node(w.node) is None]
     print(f"policy version {version.version} in force, hash {version.hash} "
           f"({len(policy.restrict)} restrictions, {len(policy.waive)} waivers)", file=out)
-    for node in unknown:
-        print(f"warning: waiver names {node!r}, which is not in the store (yet)", file=sys.stderr)
+    for warning in warnings:
+        print(f"warning: {path}: {warning}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -390,7 +413,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     if not tokens.configured and args.host not in ("127.0.0.1", "localhost", "::1"):
         raise UsageError(f"refusing to serve on {args.host} without tokens: set LINEAGE_TOKENS "
                          "or --tokens, or bind 127.0.0.1")
-    store = _store(args)
+    store = _store(args, create=True)
     print(f"lineage: serving {store.path} on http://{args.host}:{args.port}/graphql "
           f"({'tokens required' if tokens.configured else 'loopback, read-only'})",
           file=sys.stderr)

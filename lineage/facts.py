@@ -163,8 +163,9 @@ class Batch:
             if record.origin:
                 record.origin = record.origin.replace(path, label, 1)
         for rejection in self.rejections:
-            if rejection.file == path:
-                rejection.file = label
+            if rejection.file and rejection.file.startswith(path):
+                rejection.file = label + rejection.file[len(path):]
+        self.notes = [note.replace(path, label) for note in self.notes]
         if self.examples is not None:
             i = self.examples.schema.get_field_index("origin")
             self.examples = self.examples.set_column(

@@ -32,7 +32,7 @@ from typing import Any
 import jsonschema
 
 from lineage.eventlog import canonical_json
-from lineage.tools import canonical_tool
+from lineage.tools import CANONICAL_TOOLS, canonical_tool
 from schema import json_schema
 
 
@@ -162,6 +162,10 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
             for moment in (rule.since, rule.until):
                 if moment is not None:
                     parse_moment(moment, end_of_day=False)
+            if (rule.since and rule.until and parse_moment(rule.since, end_of_day=False)
+                    >= parse_moment(rule.until, end_of_day=True)):
+                raise PolicyError(f"since {rule.since} is after until {rule.until}: the rule "
+                                  "would restrict nothing")
         except PolicyError as exc:
             raise PolicyError(f"{source}: restrict #{n}: {exc}") from exc
         rules.append(rule)
@@ -175,7 +179,36 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
             except PolicyError as exc:
                 raise PolicyError(f"{source}: waive #{n}: {exc}") from exc
         waivers.append(waiver)
+    if not rules:
+        raise PolicyError(f"{source}: the policy has no [[restrict]] rule, so it restricts "
+                          "nothing and every gate would pass; add at least one, e.g. "
+                          '[[restrict]] tool = "claude-code" reason = "..."')
     return Policy(tuple(rules), tuple(waivers), data.get("name"), text)
 
 
-EMPTY_POLICY = Policy()
+def lint_policy(policy: Policy, outputs: list[tuple[str | None, str | None]]) -> list[str]:
+    """Warnings for rules that can match nothing: a tool glob that names no known tool and no
+    ingested output's tool, a model glob that matches no ingested output's model. `outputs`
+    are the (tool, model) pairs of the outputs in the store. A misspelled tool (`claud-code`)
+    would otherwise let every gate pass.
+
+    >>> lint_policy(parse_policy('[[restrict]]\\ntool = "claud-code"\\nreason = "r"'), [])
+    ["restrict #1: tool 'claud-code' matches no known tool (claude-code, codex, cursor, \
+copilot, aider, gemini-cli, windsurf) and no ingested output"]
+    """
+    tools = set(CANONICAL_TOOLS) | {t for t, _ in outputs if t}
+    models = {m for _, m in outputs if m}
+    warnings = []
+    for n, rule in enumerate(policy.restrict, 1):
+        if rule.tool is not None and not _matches_any(rule.tool, tools):
+            warnings.append(f"restrict #{n}: tool {rule.tool!r} matches no known tool "
+                            f"({', '.join(CANONICAL_TOOLS)}) and no ingested output")
+        if rule.model is not None and not _matches_any(rule.model, models):
+            warnings.append(f"restrict #{n}: model {rule.model!r} matches no ingested output's "
+                            "model (yet)")
+    return warnings
+
+
+def _matches_any(glob: str, names: set[str]) -> bool:
+    pattern = re.compile(glob_regex(glob))
+    return any(pattern.match(name) for name in names)

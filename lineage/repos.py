@@ -123,15 +123,18 @@ class Location:
 class RepoResolver:
     """Turns (cwd, file path) pairs into `Location`s by the rule in this module's docstring."""
 
-    def __init__(self, repo: str | None = None) -> None:
+    def __init__(self, repo: str | None = None, *, local_git: bool = True) -> None:
+        """`local_git` False never looks at this machine's files (records received over the
+        network name paths of their producer's machine, not ours)."""
         self.cli_repo = normalize_remote(repo) if repo else None
+        self.local_git = local_git
 
     def locate(self, file_path: str, cwd: str | None,
                enrichment: dict[str, str] | None = None) -> Location:
         absolute = file_path
         if not is_absolute(file_path) and cwd:
             absolute = f"{posix_path(cwd).rstrip('/')}/{posix_path(file_path)}"
-        for anchor in (absolute, cwd):
+        for anchor in (absolute, cwd) if self.local_git else ():
             if anchor and not is_windows_path(anchor) and anchor.startswith("/"):
                 local = local_repo(anchor)
                 if local is not None:

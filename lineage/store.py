@@ -8,6 +8,7 @@ so ingesting the same input twice changes nothing.
 
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,6 +48,21 @@ CLOCK_SKEW_S = 60.0
 
 class StoreError(RuntimeError):
     """The store cannot be opened or used; the message says how to fix it."""
+
+
+def _lock_holder(message: str) -> str:
+    """Which process holds a DuckDB file's lock, from DuckDB's message ("... (PID 123)") and
+    the process's command line where this system shows it."""
+    match = re.search(r"\(PID (\d+)\)", message)
+    if not match:
+        return "another process"
+    pid = match.group(1)
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        command = " ".join(a.decode(errors="replace") for a in argv if a)
+    except OSError:
+        return f"another process (PID {pid})"
+    return f"another process (PID {pid}: {command[:200]})"
 
 
 def default_db_path() -> str:
@@ -126,22 +142,25 @@ class Store:
     """A lineage store in one DuckDB file (or in memory with ``":memory:"``)."""
 
     def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False,
-                 memory_limit: str | None = None) -> None:
-        """Open (or create) the store. `memory_limit` caps DuckDB's memory (e.g. "2GB"): a
+                 memory_limit: str | None = None, create: bool = True) -> None:
+        """Open the store, creating it unless `create` is False or `read_only` (then a
+        missing file is a StoreError). `memory_limit` caps DuckDB's memory (e.g. "2GB"): a
         bulk ingest then spills to disk beside the file instead of growing (default: DuckDB's,
         80% of RAM)."""
         self.path = str(path)
-        if read_only and self.path != ":memory:" and not Path(self.path).exists():
+        if ((read_only or not create) and self.path != ":memory:"
+                and not Path(self.path).exists()):
             raise StoreError(f"no lineage store at {self.path}: ingest something first "
-                             f"(`lineage --db {self.path} ingest events FILE`)")
+                             f"(`lineage --db {self.path} ingest events FILE`), or name the "
+                             "store with --db PATH or $LINEAGE_DB")
         try:
             self.con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
-                raise StoreError(
-                    f"{self.path} is locked by another process (a running `lineage serve`?). "
-                    "Stop it, or send to it with `lineage ingest --server URL`, or use another "
-                    "--db.") from exc
+                raise StoreError(f"{self.path} is locked by {_lock_holder(str(exc))}. Wait for "
+                                 "it to finish or stop it; to add records while `lineage "
+                                 "serve` holds it, use `lineage ingest --server URL`; or use "
+                                 "another --db.") from exc
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         self.con.execute("SET enable_progress_bar = false")  # never on our stdout
         if memory_limit:
@@ -344,13 +363,19 @@ class Store:
                            received_at: datetime) -> None:
         if not rejections:
             return
-        rows = {}
-        for r in rejections:
-            rid = eventlog.content_id([source, r.file, r.line, r.reason, r.raw])
-            rows[rid] = (rid, source, r.file, r.line, r.reason, r.raw, received_at)
-        self.con.executemany(
-            "INSERT INTO rejected VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            list(rows.values()))
+        rows = {eventlog.content_id([source, r.file, r.line, r.reason, r.raw]): r
+                for r in rejections}
+        self.register("_rejected", pa.table({
+            "id": list(rows), "file": [r.file for r in rows.values()],
+            "line": pa.array([r.line for r in rows.values()], pa.int64()),
+            "reason": [r.reason for r in rows.values()],
+            "raw": pa.array([r.raw for r in rows.values()], pa.string())}))
+        try:
+            self.con.execute(
+                "INSERT INTO rejected SELECT id, ?, file, line, reason, raw, ? FROM _rejected "
+                "ON CONFLICT DO NOTHING", [source, received_at])
+        finally:
+            self.con.unregister("_rejected")
 
     def _insert_facts(self, records: list[Record], first_seq: int
                       ) -> tuple[set[int], list[str], bool]:
@@ -1034,6 +1059,13 @@ class Store:
             "SELECT json_extract_string(attrs, '$.dataset'), json_extract_string(attrs, "
             "'$.version') FROM nodes WHERE kind = ? AND defined_seq <= ? ORDER BY 1, 2",
             [str(NodeKind.DATASET_VERSION), as_of if as_of is not None else 2**62]).fetchall()]
+
+    def output_tools(self) -> list[tuple[str | None, str | None]]:
+        """The distinct (tool, model) pairs of the outputs in the store."""
+        return self.con.execute(
+            "SELECT DISTINCT json_extract_string(attrs, '$.tool'), "
+            "json_extract_string(attrs, '$.model') FROM nodes WHERE kind = ?",
+            [NodeKind.OUTPUT.value]).fetchall()
 
     def counts_by_kind(self) -> dict[str, int]:
         return dict(self.con.execute(

@@ -3,7 +3,8 @@
 `LOADERS` maps the SOURCE name of `lineage ingest SOURCE PATH...` to a function that reads
 paths (files, or directories walked) and yields one `lineage.facts.Batch` per input file; the
 store ingests each batch in one transaction. Loaders never touch SQL. Agent loaders also take
-`repo`, the repository to assume for paths no local git repository or capture resolves.
+`repo`, the repository to assume for paths no local git repository or capture resolves, and
+`local_git` (False for records received over the network: never look at this machine's files).
 """
 
 from collections.abc import Callable, Iterator
@@ -50,7 +51,8 @@ def load_bytes(source: str, data: bytes, label: str, *, suffix: str = ".jsonl",
         raise ValueError(f"cannot take {source!r} records here; expected one of "
                          f"{', '.join(RECORD_SOURCES)} (ingest a git repository with "
                          "`lineage ingest git CHECKOUT` where the checkout is)")
-    options = {"repo": repo} if source in AGENT_SOURCES else {}
+    # Paths in received records are the producer's: never resolve them against this machine.
+    options = {"repo": repo, "local_git": False} if source in AGENT_SOURCES else {}
     with tempfile.TemporaryDirectory(prefix="lineage-") as tmp:
         path = Path(tmp) / f"body{suffix}"
         path.write_bytes(data)

@@ -46,18 +46,21 @@ class AgentOutput:
     time: str | None = None
     time_source: str = "record"
     extra: dict[str, Any] = field(default_factory=dict)
+    ranges: list[list[int]] | None = None  # line ranges written, when the text is not known
 
     def attrs(self) -> dict[str, Any]:
         numbers = [n for n, _ in self.added if n is not None]
         normalized = [normalize_line(text) for _, text in self.added]
+        lines = self.ranges or (line_ranges(numbers) if numbers else None)
         attrs: dict[str, Any] = {
             "output": self.key, "tool": self.tool, "model": self.model,
             "tool_version": self.tool_version, "session": self.session, "call": self.call,
             "time": self.time, "time_source": self.time_source,
             "repo": self.location.repo, "path": self.location.path,
             "repo_resolution": self.location.how,
-            "lines": line_ranges(numbers) if numbers else None,
-            "positioned": len(numbers) == len(self.added) and bool(self.added),
+            "lines": lines,
+            "positioned": bool(self.ranges) or (len(numbers) == len(self.added)
+                                                and bool(self.added)),
             "text": [text for _, text in self.added],
             "hashes": sorted({line_hash(n) for n in normalized if is_significant(n)}),
         }

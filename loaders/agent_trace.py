@@ -24,8 +24,16 @@ from lineage.facts import Attribution, Batch, Edge, Fact, Node, Record, Rejectio
 from lineage.model import EdgeKind, NodeKind
 from lineage.repos import Location, RepoResolver, posix_path
 from lineage.tools import canonical_tool
+from loaders import fields
 from loaders.agent_outputs import AgentOutput, output_facts
-from loaders.files import JsonLine, collect, expand_paths, json_objects, parse_time
+from loaders.files import (
+    JsonLine,
+    RecordError,
+    collect,
+    expand_paths,
+    json_objects,
+    parse_time,
+)
 
 SOURCE = "agent-trace"
 SUFFIXES = (".jsonl", ".json")
@@ -33,13 +41,14 @@ AI_CONTRIBUTORS = {"ai", "mixed"}
 IGNORED_PATHS = {".shell-history"}
 
 
-def load(paths: Iterable[str | Path], repo: str | None = None) -> Iterator[Batch]:
-    resolver = RepoResolver(repo)
+def load(paths: Iterable[str | Path], repo: str | None = None, *,
+         local_git: bool = True) -> Iterator[Batch]:
+    resolver = RepoResolver(repo, local_git=local_git)
     for path in expand_paths(paths, SUFFIXES):
         workspace = path.parent.parent if path.parent.name == ".agent-trace" else None
         batch = Batch(SOURCE, input=str(path))
         for item in json_objects(path, batch, "a trace record"):
-            collect(batch, item, parse_record(item, resolver, workspace))
+            collect(batch, item, parse_record, resolver, workspace)
         yield batch
 
 
@@ -57,7 +66,7 @@ def parse_record(item: JsonLine, resolver: RepoResolver, workspace: Path | None
     if "files" in value:
         return _nested(item, value, resolver, workspace)
     if str(value.get("schema", "")).startswith("agent-trace/") or "file_path" in value:
-        return _flat(item, value, resolver, workspace)
+        return _flat(value, resolver, workspace)
     return None
 
 
@@ -67,50 +76,54 @@ def _nested(item: JsonLine, value: dict[str, Any], resolver: RepoResolver,
     if missing or not isinstance(value["files"], list):
         return Rejection(item.file, item.line, "agent trace record lacks required "
                          f"{', '.join(missing) or 'files[] list'}", item.text)
-    tool_info = value.get("tool") or {}
-    tool = canonical_tool(tool_info.get("name") or "unknown")
+    trace_id = fields.ident(value, "id")
+    timestamp = fields.text(value, "timestamp")
+    if not trace_id or parse_time(timestamp) is None:
+        raise RecordError("an agent trace record needs `id` and `timestamp` as an RFC 3339 "
+                          "time")
+    tool_info = fields.obj(value, "tool")
+    tool = canonical_tool(fields.text(tool_info, "name", "tool.name") or "unknown")
     vcs = value.get("vcs") if isinstance(value.get("vcs"), dict) else {}
     revision = vcs.get("revision") if isinstance(vcs.get("revision"), str) else None
     vcs_type = str(vcs.get("type") or "git")
     cwd = str(workspace) if workspace else None
+    session = fields.ident(fields.obj(value, "metadata"), "conversation_id",
+                           "metadata.conversation_id")
     facts: list[Fact] = []
-    for f_no, entry in enumerate(value["files"]):
-        path = posix_path(str(entry.get("path", "")))
+    for f_no, entry in enumerate(fields.objects(value, "files")):
+        path = posix_path(fields.text(entry, "path", f"files[{f_no}].path") or "")
         if not path or Path(path).name in IGNORED_PATHS:
             continue
-        for c_no, conversation in enumerate(entry.get("conversations") or []):
-            contributor = conversation.get("contributor") or {}
-            for r_no, rng in enumerate(conversation.get("ranges") or []):
-                who = (rng.get("contributor") or contributor).get("type")
-                if who not in AI_CONTRIBUTORS:
+        where = f"files[{f_no}]"
+        for c_no, conversation in enumerate(fields.objects(entry, "conversations",
+                                                           f"{where}.conversations")):
+            here = f"{where}.conversations[{c_no}]"
+            contributor = fields.obj(conversation, "contributor", f"{here}.contributor")
+            for r_no, rng in enumerate(fields.objects(conversation, "ranges", f"{here}.ranges")):
+                who_is = fields.obj(rng, "contributor", f"{here}.ranges[{r_no}].contributor"
+                                    ) or contributor
+                who = who_is.get("type")
+                if not isinstance(who, str) or who not in AI_CONTRIBUTORS:
                     continue
-                try:
-                    first, last = int(rng["start_line"]), int(rng["end_line"])
-                except (KeyError, TypeError, ValueError):
-                    return Rejection(item.file, item.line, f"files[{f_no}] range {r_no}: "
-                                     "start_line and end_line must be integers", item.text)
-                if first < 1 or last < first:
-                    return Rejection(item.file, item.line, f"files[{f_no}] range {r_no}: "
-                                     f"bad line range {first}-{last}", item.text)
-                model, provider = _model((rng.get("contributor") or contributor).get("model_id"))
+                first, last = fields.line_range(rng, "start_line", "end_line",
+                                                f"{here}.ranges[{r_no}].")
+                model, provider = _model(fields.text(who_is, "model_id", f"{here}.model_id"))
                 location = resolver.locate(path, cwd)
-                okey = f"agent-trace:{value['id']}:{f_no}:{c_no}:{r_no}"
+                okey = f"agent-trace:{trace_id}:{f_no}:{c_no}:{r_no}"
                 facts += _anchored(okey, location, revision, vcs_type, first, last)
                 facts += output_facts(AgentOutput(
                     key=okey, tool=tool,
-                    call="agent-trace", location=location,
-                    added=[(n, "") for n in range(first, last + 1)], model=model,
-                    tool_version=tool_info.get("version"),
-                    session=(value.get("metadata") or {}).get("conversation_id"),
-                    time=value["timestamp"], time_source="trace",
+                    call="agent-trace", location=location, added=[], ranges=[[first, last]],
+                    model=model, tool_version=tool_info.get("version"), session=session,
+                    time=timestamp, time_source="trace",
                     extra={"provider": provider, "contributor": who, "anchor_revision": revision,
                            "content_hash": rng.get("content_hash"),
                            "conversation_url": conversation.get("url"), "text": None,
                            "hashes": None}))
     if not facts:
         return None
-    return Record(event_id=str(value["id"]), type="trace", payload=value, facts=facts,
-                  occurred_at=parse_time(value.get("timestamp")))
+    return Record(event_id=trace_id, type="trace", payload=value, facts=facts,
+                  occurred_at=parse_time(timestamp))
 
 
 def _anchored(output: str, location: Location, revision: str | None, vcs_type: str,
@@ -133,25 +146,20 @@ def _anchored(output: str, location: Location, revision: str | None, vcs_type: s
 _SHA = re.compile(r"[0-9a-f]{7,64}")
 
 
-def _flat(item: JsonLine, value: dict[str, Any], resolver: RepoResolver,
-          workspace: Path | None) -> Record | Rejection:
-    try:
-        first, last = int(value["start_line"]), int(value["end_line"])
-        path = str(value["file_path"])
-    except (KeyError, TypeError, ValueError):
-        return Rejection(item.file, item.line, "flat agent-trace record needs file_path, "
-                         "start_line and end_line", item.text)
-    if first < 1 or last < first:
-        return Rejection(item.file, item.line, f"bad line range {first}-{last}", item.text)
-    use_id = value.get("tool_use_id")
-    tool = "claude-code" if str(use_id or "").startswith("toolu_") else canonical_tool(
-        str(value.get("agent") or "unknown"))
+def _flat(value: dict[str, Any], resolver: RepoResolver, workspace: Path | None) -> Record:
+    path = fields.text(value, "file_path")
+    if not path:
+        raise RecordError("flat agent-trace record needs file_path, start_line and end_line")
+    first, last = fields.line_range(value, "start_line", "end_line")
+    use_id = fields.ident(value, "tool_use_id")
+    tool = "claude-code" if (use_id or "").startswith("toolu_") else canonical_tool(
+        fields.text(value, "agent") or "unknown")
     facts = output_facts(AgentOutput(
         key=f"agent-trace:{use_id or content_id(value)}:{first}-{last}", tool=tool,
-        call=str(value.get("tool") or "edit"),
+        call=fields.text(value, "tool") or "edit",
         location=resolver.locate(path, str(workspace) if workspace else None),
-        added=[(n, "") for n in range(first, last + 1)], session=value.get("session_id"),
-        time=value.get("timestamp"), time_source="trace",
+        added=[], ranges=[[first, last]], session=fields.ident(value, "session_id"),
+        time=fields.text(value, "timestamp"), time_source="trace",
         extra={"tool_use_id": use_id, "confidence": value.get("confidence"),
                "content_hash": value.get("content_hash"), "text": None, "hashes": None}))
     return Record(event_id=content_id(value), type="trace", payload=value, facts=facts,

@@ -14,6 +14,7 @@ from typing import Any
 from lineage.eventlog import content_id
 from lineage.facts import Batch, Fact, Record, Rejection
 from lineage.repos import RepoResolver
+from loaders import fields
 from loaders.agent_outputs import AgentOutput, output_facts, session_facts
 from loaders.files import JsonLine, collect, expand_paths, json_objects, parse_time
 from loaders.hooks import EDIT_TOOLS, claude_edit_lines, is_hook_payload, parse_hook
@@ -25,9 +26,10 @@ TRANSCRIPT_TYPES = {"user", "assistant", "system", "summary", "file-history-snap
                     "queue-operation", "attachment", "ai-title"}
 
 
-def load(paths: Iterable[str | Path], repo: str | None = None) -> Iterator[Batch]:
+def load(paths: Iterable[str | Path], repo: str | None = None, *,
+         local_git: bool = True) -> Iterator[Batch]:
     """One batch per file; hook payloads and transcript records may share a file."""
-    resolver = RepoResolver(repo)
+    resolver = RepoResolver(repo, local_git=local_git)
     for path in expand_paths(paths, SUFFIXES):
         yield read_file(path, resolver, SOURCE)
 
@@ -38,14 +40,7 @@ def read_file(path: Path, resolver: RepoResolver, source: str) -> Batch:
     models: dict[str, str] = {}
     transcript = Transcript(resolver)
     for item in items:
-        value = item.value
-        if is_hook_payload(value):
-            result = parse_hook(item, resolver, models)
-        elif value.get("type") in TRANSCRIPT_TYPES:
-            result = transcript.add(item)
-        else:
-            result = None
-        collect(batch, item, result)
+        collect(batch, item, _parse, transcript, resolver, models)
     unresolved = sorted({f.attrs["path"] for r in batch.records for f in r.facts
                          if getattr(f, "attrs", {}).get("repo_resolution") == "unresolved"})
     if unresolved:
@@ -53,6 +48,15 @@ def read_file(path: Path, resolver: RepoResolver, source: str) -> Batch:
                            f"(give --repo URL, or ingest on the machine that ran the agent): "
                            f"{', '.join(unresolved[:3])}")
     return batch
+
+
+def _parse(item: JsonLine, transcript: "Transcript", resolver: RepoResolver,
+           models: dict[str, str]) -> Record | Rejection | None:
+    if is_hook_payload(item.value):
+        return parse_hook(item, resolver, models)
+    if fields.text(item.value, "type") in TRANSCRIPT_TYPES:
+        return transcript.add(item)
+    return None
 
 
 class Transcript:
@@ -65,50 +69,56 @@ class Transcript:
 
     def add(self, item: JsonLine) -> Record | Rejection | None:
         value = item.value
-        session = value.get("sessionId")
+        kind = fields.text(value, "type")
+        session = fields.ident(value, "sessionId")
+        version = fields.text(value, "version")
+        cwd = fields.text(value, "cwd")
         facts: list[Fact] = []
-        if session and session not in self.sessions and value.get("type") in ("user",
-                                                                                "assistant"):
+        if session and session not in self.sessions and kind in ("user", "assistant"):
             self.sessions.add(session)
             facts += session_facts(session, "claude-code", {
-                "tool_version": value.get("version"), "cwd": value.get("cwd"),
+                "tool_version": version, "cwd": cwd,
                 "git_branch": value.get("gitBranch"), "time": value.get("timestamp")})
-        if value.get("type") == "assistant":
-            message = value.get("message") or {}
-            for block in message.get("content") or []:
-                if isinstance(block, dict) and block.get("type") == "tool_use":
-                    self.calls[block.get("id", "")] = {
-                        "name": block.get("name"), "input": block.get("input") or {},
-                        "model": message.get("model"), "version": value.get("version")}
-        elif value.get("type") == "user" and isinstance(value.get("toolUseResult"), dict):
-            facts += self._outputs(value)
+        message = fields.obj(value, "message")
+        content = message.get("content")
+        blocks = [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+        if kind == "assistant":
+            for block in blocks:
+                if block.get("type") == "tool_use":
+                    self.calls[fields.ident(block, "id", "message.content[].id") or ""] = {
+                        "name": fields.text(block, "name", "message.content[].name"),
+                        "input": fields.obj(block, "input", "message.content[].input"),
+                        "model": fields.text(message, "model", "message.model"),
+                        "version": version}
+        elif kind == "user" and isinstance(value.get("toolUseResult"), dict):
+            facts += self._outputs(value, blocks, session, cwd, version)
         if not facts:
             return None
-        return Record(event_id=value.get("uuid") or content_id(value),
-                      type="transcript." + value["type"], payload=value, facts=facts,
+        return Record(event_id=fields.ident(value, "uuid") or content_id(value),
+                      type=f"transcript.{kind}", payload=value, facts=facts,
                       occurred_at=parse_time(value.get("timestamp")))
 
-    def _outputs(self, value: dict[str, Any]) -> list[Fact]:
-        results = [b for b in (value.get("message") or {}).get("content") or []
-                   if isinstance(b, dict) and b.get("type") == "tool_result"]
+    def _outputs(self, value: dict[str, Any], blocks: list[dict[str, Any]],
+                 session: str | None, cwd: str | None, version: str | None) -> list[Fact]:
+        results = [b for b in blocks if b.get("type") == "tool_result"]
         if not results or results[0].get("is_error"):
             return []
-        use_id = results[0].get("tool_use_id", "")
+        use_id = fields.ident(results[0], "tool_use_id", "message.content[].tool_use_id") or ""
         call = self.calls.get(use_id)
         if call is None:
             return []
         name, tool_input = call["name"], call["input"]
-        cwd = value.get("cwd")
         common = {"tool": "claude-code", "model": call["model"],
-                  "tool_version": call["version"] or value.get("version"),
-                  "session": value.get("sessionId"), "time": value.get("timestamp"),
+                  "tool_version": call["version"] or version,
+                  "session": session, "time": fields.text(value, "timestamp"),
                   "time_source": "transcript"}
-        extra = {"tool_use_id": use_id, "uuid": value.get("uuid"),
+        extra = {"tool_use_id": use_id, "uuid": fields.ident(value, "uuid"),
                  "logical_parent": value.get("logicalParentUuid"),
                  "sidechain": value.get("isSidechain") or None}
         facts: list[Fact] = []
         if name in EDIT_TOOLS:
-            path = tool_input.get("file_path") or tool_input.get("notebook_path")
+            path = (fields.text(tool_input, "file_path", "input.file_path")
+                    or fields.text(tool_input, "notebook_path", "input.notebook_path"))
             if not path:
                 return []
             added, more = claude_edit_lines(name, tool_input, value["toolUseResult"])
@@ -116,7 +126,8 @@ class Transcript:
                 key=use_id, call=name, location=self.resolver.locate(path, cwd), added=added,
                 extra={**extra, **more}, **common))
         elif name == "Bash":
-            for write in shell_writes(str(tool_input.get("command", ""))):
+            command = fields.text(tool_input, "command", "input.command") or ""
+            for write in shell_writes(command):
                 facts += output_facts(AgentOutput(
                     key=f"{use_id}:{write.path}", call="Bash",
                     location=self.resolver.locate(write.path, cwd),

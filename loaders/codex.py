@@ -8,7 +8,6 @@ instructions, git}`` line and no envelope. Edits come in three shapes by version
 do not persist). When `patch_apply_end` is present its unified diffs give line numbers.
 """
 
-import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,17 @@ from typing import Any
 from lineage.eventlog import content_id
 from lineage.facts import Batch, Fact, Record, Rejection
 from lineage.repos import RepoResolver, normalize_remote
+from loaders import fields
 from loaders.agent_outputs import AgentOutput, output_facts, session_facts
-from loaders.files import JsonLine, collect, expand_paths, json_objects, parse_time
+from loaders.files import (
+    JsonLine,
+    RecordError,
+    collect,
+    expand_paths,
+    json_objects,
+    parse_json,
+    parse_time,
+)
 from loaders.hooks import is_hook_payload, parse_hook
 from loaders.patches import (
     FileChange,
@@ -35,8 +43,9 @@ RESPONSE_ITEM_TYPES = {"message", "reasoning", "function_call", "function_call_o
 KNOWN_TYPES = {"session_meta", "response_item", "event_msg", "turn_context", "compacted"}
 
 
-def load(paths: Iterable[str | Path], repo: str | None = None) -> Iterator[Batch]:
-    resolver = RepoResolver(repo)
+def load(paths: Iterable[str | Path], repo: str | None = None, *,
+         local_git: bool = True) -> Iterator[Batch]:
+    resolver = RepoResolver(repo, local_git=local_git)
     for path in expand_paths(paths, SUFFIXES):
         yield read_rollout(path, resolver)
 
@@ -57,18 +66,19 @@ def read_rollout(path: Path, resolver: RepoResolver) -> Batch:
     session = _Session()
     # patch_apply_end follows its call; read them first so the call's output gets line numbers.
     for item in items:
-        payload = item.value.get("payload") or {}
-        if (item.value.get("type") == "event_msg" and payload.get("type") == "patch_apply_end"
-                and payload.get("success", True) and isinstance(payload.get("changes"), dict)):
-            session.applied[payload.get("call_id", "")] = payload["changes"]
+        payload = item.value.get("payload")
+        if (item.value.get("type") == "event_msg" and isinstance(payload, dict)
+                and payload.get("type") == "patch_apply_end" and payload.get("success", True)
+                and isinstance(payload.get("call_id"), str)):
+            changes = _applied_changes(payload.get("changes"))
+            if changes:
+                session.applied[payload["call_id"]] = changes
     models: dict[str, str] = {}
     for n, item in enumerate(items):
-        value = item.value
-        if is_hook_payload(value):
-            result = parse_hook(item, resolver, models)
+        if is_hook_payload(item.value):
+            collect(batch, item, parse_hook, resolver, models)
         else:
-            result = _rollout_line(item, n == 0, session, resolver)
-        collect(batch, item, result)
+            collect(batch, item, _rollout_line, n == 0, session, resolver)
     return batch
 
 
@@ -80,6 +90,8 @@ def _rollout_line(item: JsonLine, first: bool, session: _Session, resolver: Repo
     if first and "payload" not in value and "id" in value and "instructions" in value:
         # Old rollout header: {id, timestamp, instructions, git}.
         return _session_meta(value, value, session)
+    if not isinstance(kind, str):
+        return None
     if payload is None and kind in RESPONSE_ITEM_TYPES:
         kind, payload = "response_item", value  # old rollouts: bare response items
     if kind == "response.output_item.done" and isinstance(value.get("item"), dict):
@@ -89,8 +101,8 @@ def _rollout_line(item: JsonLine, first: bool, session: _Session, resolver: Repo
     if kind == "session_meta":
         return _session_meta(value, payload, session)
     if kind == "turn_context":
-        session.model = payload.get("model") or session.model
-        session.cwd = payload.get("cwd") or session.cwd
+        session.model = fields.text(payload, "model", "payload.model") or session.model
+        session.cwd = fields.text(payload, "cwd", "payload.cwd") or session.cwd
         return None
     if kind == "response_item":
         return _response_item(item, payload, session, resolver)
@@ -98,11 +110,11 @@ def _rollout_line(item: JsonLine, first: bool, session: _Session, resolver: Repo
 
 
 def _session_meta(value: dict[str, Any], payload: dict[str, Any], session: _Session) -> Record:
-    session.id = payload.get("id") or payload.get("session_id")
-    session.cwd = payload.get("cwd")
-    session.version = payload.get("cli_version")
-    git = payload.get("git") or {}
-    session.repo_url = git.get("repository_url")
+    session.id = fields.ident(payload, "id") or fields.ident(payload, "session_id")
+    session.cwd = fields.text(payload, "cwd")
+    session.version = fields.text(payload, "cli_version")
+    git = fields.obj(payload, "git")
+    session.repo_url = fields.text(git, "repository_url", "git.repository_url")
     facts = session_facts(session.id or content_id(payload), "codex", {
         "tool_version": session.version, "originator": payload.get("originator"),
         "client": payload.get("source"), "cwd": session.cwd, "time": payload.get("timestamp"),
@@ -114,20 +126,22 @@ def _session_meta(value: dict[str, Any], payload: dict[str, Any], session: _Sess
 def _response_item(item: JsonLine, payload: dict[str, Any], session: _Session,
                    resolver: RepoResolver) -> Record | Rejection | None:
     kind, name = payload.get("type"), payload.get("name")
-    call_id = payload.get("call_id") or payload.get("id") or content_id(payload)
+    call_id = (fields.ident(payload, "call_id", "payload.call_id")
+               or fields.ident(payload, "id", "payload.id") or content_id(payload))
     patch: str | None = None
     command: str | None = None
     if kind == "custom_tool_call" and name == "apply_patch":
-        patch = payload.get("input", "")
+        patch = fields.text(payload, "input", "payload.input") or ""
     elif kind in ("function_call", "local_shell_call"):
         args = _arguments(payload)
-        argv = args.get("command") if isinstance(args, dict) else None
-        if isinstance(argv, list) and argv and argv[0] == "apply_patch" and len(argv) > 1:
-            patch = argv[1]
-        elif isinstance(argv, list):
-            command = " ".join(argv[2:] if argv[:2] in (["bash", "-lc"], ["bash", "-c"]) else
-                               argv)
-        elif isinstance(args, dict) and isinstance(args.get("cmd") or argv, str):
+        argv = args.get("command")
+        if isinstance(argv, list) and all(isinstance(a, str) for a in argv):
+            if argv and argv[0] == "apply_patch" and len(argv) > 1:
+                patch = argv[1]
+            else:
+                command = " ".join(argv[2:] if argv[:2] in (["bash", "-lc"], ["bash", "-c"])
+                                   else argv)
+        elif isinstance(args.get("cmd") or argv, str):
             command = args.get("cmd") or argv
         if command and "*** Begin Patch" in command:
             patch, command = command, None
@@ -144,7 +158,7 @@ def _response_item(item: JsonLine, payload: dict[str, Any], session: _Session,
         changes = [FileChange("update", w.path, added=[(None, t) for t in w.lines])
                    for w in shell_writes(command or "")]
     applied = session.applied.get(call_id, {})
-    time = item.value.get("timestamp")
+    time = fields.text(item.value, "timestamp")
     facts: list[Fact] = []
     for change in changes:
         if change.op == "delete":
@@ -172,14 +186,29 @@ def _response_item(item: JsonLine, payload: dict[str, Any], session: _Session,
     return _record(item.value, "response_item", facts, time)
 
 
-def _arguments(payload: dict[str, Any]) -> Any:
+def _applied_changes(changes: Any) -> dict[str, dict[str, Any]]:
+    """The well-formed file changes of a patch_apply_end ({path: {type, unified_diff |
+    content}}); a malformed one gives none, so it cannot spoil the call it describes."""
+    if not isinstance(changes, dict):
+        return {}
+    out = {}
+    for path, diff in changes.items():
+        if not isinstance(diff, dict) or not all(
+                isinstance(diff.get(k, ""), str) for k in ("type", "unified_diff", "content")):
+            return {}
+        out[path] = diff
+    return out
+
+
+def _arguments(payload: dict[str, Any]) -> dict[str, Any]:
+    """A call's arguments: a JSON object, or its text (an object given as a string)."""
     args = payload.get("arguments", payload.get("action"))
     if isinstance(args, str):
         try:
-            return json.loads(args)
-        except json.JSONDecodeError:
+            args = parse_json(args)
+        except RecordError:
             return {}
-    return args or {}
+    return args if isinstance(args, dict) else {}
 
 
 def _record(value: dict[str, Any], type_: str, facts: list[Fact], time: str | None) -> Record:

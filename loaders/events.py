@@ -72,7 +72,7 @@ def load(paths: Iterable[str | Path]) -> Iterator[Batch]:
             if isinstance(item, Rejection):
                 batch.rejections.append(item)
             else:
-                collect(batch, item, parse_line(item))
+                collect(batch, item, parse_line)
             if len(batch.records) + len(batch.rejections) >= BATCH_LINES:
                 yield batch
                 batch, parts = Batch(SOURCE, input=str(path)), parts + 1

@@ -1,7 +1,8 @@
 """Reading loader inputs: walking directories and numbering the JSON lines of a file."""
 
 import json
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
@@ -30,12 +31,117 @@ def expand_paths(paths: Iterable[str | Path], suffixes: tuple[str, ...]) -> list
     return out
 
 
+# Bounds on one record: what a loader holds in memory and how deep it walks. Real records stay
+# far below them (a Claude Code transcript line carrying a whole file is a few MB; real records
+# nest fewer than 20 levels).
+MAX_RECORD_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 100
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_BOM = b"\xef\xbb\xbf"
+
+
 @dataclass
 class JsonLine:
     file: str
     line: int
     text: str
     value: Any
+
+
+@dataclass
+class TextLine:
+    """One line of an input file, decoded, or the reason it cannot be (`text` is then None and
+    `raw` holds what the line began with, made printable)."""
+
+    number: int
+    text: str | None
+    reason: str | None = None
+    raw: str | None = None
+    complete: bool = True  # False for a last line without its newline
+
+
+def read_lines(path: Path) -> Iterator[TextLine]:
+    """The non-blank lines of a file, numbered from 1, streamed in bounded memory: a line longer
+    than MAX_RECORD_BYTES or not valid UTF-8 comes with its reason instead of its text."""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+    with handle:
+        try:
+            number = 0
+            while data := handle.readline(MAX_RECORD_BYTES + 1):
+                number += 1
+                if number == 1:
+                    data = data.removeprefix(_BOM)
+                if len(data) > MAX_RECORD_BYTES and not data.endswith(b"\n"):
+                    while (rest := handle.readline(1 << 20)) and not rest.endswith(b"\n"):
+                        pass
+                    yield TextLine(number, None, f"record longer than {MAX_RECORD_BYTES} "
+                                   "bytes (the limit on one record)", _printable(data[:200]))
+                    continue
+                complete = data.endswith(b"\n")
+                data = data.rstrip(b"\r\n") if complete else data
+                if not data.strip():
+                    continue
+                try:
+                    yield TextLine(number, data.decode("utf-8"), complete=complete)
+                except UnicodeDecodeError as exc:
+                    yield TextLine(number, None, f"not valid UTF-8 (byte 0x{data[exc.start]:02x} "
+                                   f"at offset {exc.start})", _printable(data[:10_000]),
+                                   complete)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+
+
+def _printable(data: bytes) -> str:
+    return data.decode("utf-8", "backslashreplace")
+
+
+class RecordError(ValueError):
+    """A record that cannot be read: the message says why, in the producer's terms."""
+
+
+def parse_json(text: str) -> Any:
+    """One JSON value within this module's bounds, or RecordError saying which bound or rule it
+    breaks (nesting, a number Python refuses, NaN or Infinity, a lone UTF-16 surrogate)."""
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise RecordError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise RecordError(f"nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:  # an integer of more than 4300 digits, NaN, Infinity
+        raise RecordError(f"not valid JSON: {exc}") from None
+    if text.count("[") + text.count("{") > MAX_DEPTH and _depth(value) > MAX_DEPTH:
+        raise RecordError(f"nested deeper than {MAX_DEPTH} levels")
+    if _SURROGATE_ESCAPE.search(text):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise RecordError("a string holds a lone UTF-16 surrogate (an escape like "
+                              "\\ud800 without its pair), which is not text") from None
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _depth(value: Any) -> int:
+    """How deep containers nest in `value`, walked without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, list):
+            continue
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            return depth
+        stack += [(child, depth + 1) for child in item if isinstance(child, dict | list)]
+    return deepest
 
 
 def read_json_lines(path: Path) -> Iterator[JsonLine | Rejection]:
@@ -45,76 +151,46 @@ def read_json_lines(path: Path) -> Iterator[JsonLine | Rejection]:
     A file holding one pretty-printed JSON object (a saved hook payload) is read as one record,
     one holding a JSON array as one record per element (numbered by position).
     """
-    try:
-        handle = path.open(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
-    with handle:
+    lines = read_lines(path)
+    first = next(lines, None)
+    if first is None:
+        return
+    if first.text is not None and first.text.lstrip()[:1] in ("[", "{"):
         try:
-            head = ""
-            for line in handle:  # blank lines, then the first one with text
-                head += line
-                if line.strip():
-                    break
-            first = head.strip()
-            if first[:1] in ("[", "{") and not _is_jsonl(first):
-                yield from _read_whole(path, head + handle.read())
+            parse_json(first.text)
+        except RecordError:
+            whole = _read_whole(path)
+            if whole is not None:
+                yield from whole
                 return
-            yield from _numbered(path, chain(_split_lines(head), handle))
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+    yield from _numbered(path, chain([first], lines))
 
 
-def _read_whole(path: Path, text: str) -> Iterator[JsonLine | Rejection]:
-    """A file whose first line is not JSON on its own: one pretty-printed object or array, or
-    else lines to reject one by one."""
-    stripped = text.strip()
-    if stripped.startswith("[") and "\n" in stripped:
-        try:
-            values = json.loads(stripped)
-        except json.JSONDecodeError:
-            values = None
-        if isinstance(values, list):
-            for n, value in enumerate(values, 1):
-                yield JsonLine(str(path), n, json.dumps(value), value)
-            return
-    if stripped.startswith("{") and "\n" in stripped:
-        try:
-            yield JsonLine(str(path), 1, stripped, json.loads(stripped))
-            return
-        except json.JSONDecodeError:
-            pass
-    yield from _numbered(path, iter(_split_lines(text)))
-
-
-def _split_lines(text: str) -> list[str]:
-    """Lines ending in their newline (only "\n" ends a line, as in a file read as text)."""
-    parts = text.split("\n")
-    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
-
-
-def _numbered(path: Path, lines: Iterator[str]) -> Iterator[JsonLine | Rejection]:
-    """Parse lines (each with its newline) and number them from 1."""
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        text = line.removesuffix("\n")
-        try:
-            yield JsonLine(str(path), number, text, json.loads(text))
-        except json.JSONDecodeError as exc:
-            truncated = not line.endswith("\n")  # only the last line can lack one
-            why = "truncated last line (the writer was interrupted)" if truncated else (
-                f"not valid JSON ({exc.msg} at column {exc.colno})")
-            yield Rejection(str(path), number, why, text[:10_000])
-
-
-def _is_jsonl(text: str) -> bool:
-    first = text.split("\n", 1)[0].strip()
+def _read_whole(path: Path) -> list[JsonLine] | None:
+    """The records of a file that is one pretty-printed JSON document (an object, or an array
+    of records), or None when it is not one."""
     try:
-        json.loads(first)
-    except json.JSONDecodeError:
-        return False
-    return True
+        if path.stat().st_size > MAX_RECORD_BYTES:
+            return None
+        value = parse_json(path.read_bytes().removeprefix(_BOM).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, RecordError):
+        return None
+    if isinstance(value, list):
+        return [JsonLine(str(path), n, json.dumps(v, ensure_ascii=False), v)
+                for n, v in enumerate(value, 1)]
+    return [JsonLine(str(path), 1, json.dumps(value, ensure_ascii=False), value)]
+
+
+def _numbered(path: Path, lines: Iterable[TextLine]) -> Iterator[JsonLine | Rejection]:
+    for line in lines:
+        if line.text is None:
+            yield Rejection(str(path), line.number, line.reason or "unreadable", line.raw)
+            continue
+        try:
+            yield JsonLine(str(path), line.number, line.text, parse_json(line.text))
+        except RecordError as exc:
+            why = str(exc) if line.complete else "truncated last line (the writer was interrupted)"
+            yield Rejection(str(path), line.number, why, line.text[:10_000])
 
 
 def json_object_lines(path: Path, noun: str = "a record") -> Iterator[JsonLine | Rejection]:
@@ -139,9 +215,16 @@ def json_objects(path: Path, batch: Batch, noun: str = "a record") -> list[JsonL
     return items
 
 
-def collect(batch: Batch, item: JsonLine, result: Record | Rejection | None) -> None:
-    """File what a parser made of one line: a record (stamped with its file:line origin), a
-    rejection, or nothing (an irrelevant record, counted as ignored)."""
+def collect(batch: Batch, item: JsonLine, parse: Callable[..., Record | Rejection | None],
+            *args: Any) -> None:
+    """File what `parse(item, *args)` makes of one line: a record (stamped with its file:line
+    origin), a rejection, or nothing (an irrelevant record, counted as ignored). A RecordError
+    raised while parsing (a field that is not what the format says) rejects the line with its
+    reason."""
+    try:
+        result = parse(item, *args)
+    except RecordError as exc:
+        result = Rejection(item.file, item.line, str(exc), item.text[:10_000])
     if isinstance(result, Rejection):
         batch.rejections.append(result)
     elif isinstance(result, Record):
@@ -151,9 +234,9 @@ def collect(batch: Batch, item: JsonLine, result: Record | Rejection | None) -> 
         batch.ignored += 1
 
 
-def parse_time(text: str | None) -> datetime | None:
+def parse_time(text: object) -> datetime | None:
     """An RFC 3339 timestamp as written by the agents (``Z`` suffix accepted), else None."""
-    if not text:
+    if not isinstance(text, str) or not text:
         return None
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))

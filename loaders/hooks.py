@@ -14,8 +14,9 @@ from typing import Any
 from lineage.eventlog import content_id
 from lineage.facts import Fact, Record, Rejection
 from lineage.repos import RepoResolver
+from loaders import fields
 from loaders.agent_outputs import AgentOutput, output_facts, session_facts
-from loaders.files import JsonLine
+from loaders.files import JsonLine, RecordError
 from loaders.patches import (
     PatchError,
     located_lines,
@@ -29,7 +30,8 @@ EDIT_TOOLS = ("Write", "Edit", "MultiEdit", "NotebookEdit")
 
 def is_hook_payload(value: dict[str, Any]) -> bool:
     """A hook payload, or what `lineage capture` spooled raw because it could not parse it."""
-    return "hook_event_name" in value or "raw" in (value.get("_lineage") or {})
+    enrichment = value.get("_lineage")
+    return "hook_event_name" in value or (isinstance(enrichment, dict) and "raw" in enrichment)
 
 
 def hook_tool(value: dict[str, Any]) -> str:
@@ -37,13 +39,13 @@ def hook_tool(value: dict[str, Any]) -> str:
     use_id = str(value.get("tool_use_id", ""))
     if (use_id.startswith("exec-") or "turn_id" in value or value.get("tool_name") == "apply_patch"
             or "/.codex/" in str(value.get("transcript_path", "")).replace("\\", "/")
-            or value.get("_lineage", {}).get("tool") == "codex"):
+            or fields.obj(value, "_lineage").get("tool") == "codex"):
         return "codex"
     return "claude-code"
 
 
-def _time(value: dict[str, Any], item: JsonLine) -> tuple[str, str]:
-    captured = value.get("_lineage", {}).get("captured_at")
+def _time(enrichment: dict[str, Any], item: JsonLine) -> tuple[str, str]:
+    captured = fields.text(enrichment, "captured_at", "_lineage.captured_at")
     if captured:
         return captured, "capture"
     mtime = os.stat(item.file).st_mtime if Path(item.file).exists() else None
@@ -57,44 +59,47 @@ def parse_hook(item: JsonLine, resolver: RepoResolver, models: dict[str, str]
     """A Record for a payload that produced something, a Rejection for one that cannot be
     read, None for one that is irrelevant (ignored)."""
     value = item.value
-    enrichment = value.get("_lineage") or {}
+    enrichment = fields.obj(value, "_lineage")
     if "raw" in enrichment:
         return Rejection(item.file, item.line,
                          f"capture could not parse this hook payload: {enrichment.get('error')}",
-                         enrichment["raw"][:10_000])
-    event = value.get("hook_event_name")
-    session = value.get("session_id")
+                         str(enrichment["raw"])[:10_000])
+    event = fields.text(value, "hook_event_name")
+    session = fields.ident(value, "session_id")
     tool = hook_tool(value)
-    time, time_source = _time(value, item)
+    time, time_source = _time(enrichment, item)
+    cwd = fields.text(value, "cwd")
+    model = fields.text(value, "model")
     if event == "SessionStart" and session:
-        if value.get("model"):
-            models[session] = value["model"]
-        facts = session_facts(session, tool, {"model": value.get("model"), "cwd": value.get("cwd"),
+        if model:
+            models[session] = model
+        facts = session_facts(session, tool, {"model": model, "cwd": cwd,
                                               "start_source": value.get("source"),
                                               "time": time, "time_source": time_source})
         return _record(value, "session", facts)
     if event != "PostToolUse":
         return None
-    name = value.get("tool_name")
-    tool_input = value.get("tool_input") or {}
+    name = fields.text(value, "tool_name")
+    tool_input = fields.obj(value, "tool_input")
     response = value.get("tool_response")
-    use_id = value.get("tool_use_id") or content_id(value)
-    cwd = value.get("cwd")
-    model = value.get("model") or models.get(session or "")
+    use_id = fields.ident(value, "tool_use_id") or content_id(value)
+    model = model or models.get(session or "")
+    git = {k: v for k, v in enrichment.items() if isinstance(v, str)}
 
     def make(key: str, call: str, path: str, added: list, extra: dict | None = None
              ) -> AgentOutput:
-        location = resolver.locate(path, cwd, enrichment)
+        location = resolver.locate(path, cwd, git)
         return AgentOutput(key=key, tool=tool, call=call, location=location, added=added,
                            model=model, session=session, time=time, time_source=time_source,
-                           tool_version=enrichment.get("tool_version"),
-                           extra={"tool_use_id": value.get("tool_use_id"),
+                           tool_version=git.get("tool_version"),
+                           extra={"tool_use_id": fields.ident(value, "tool_use_id"),
                                   "agent_id": value.get("agent_id"),
                                   "hook_event": event, **(extra or {})})
 
     outputs: list[AgentOutput] = []
     if name in EDIT_TOOLS:
-        path = tool_input.get("file_path") or tool_input.get("notebook_path")
+        path = (fields.text(tool_input, "file_path", "tool_input.file_path")
+                or fields.text(tool_input, "notebook_path", "tool_input.notebook_path"))
         if not path:
             return Rejection(item.file, item.line, f"{name} call without a file path",
                              item.text or None)
@@ -103,15 +108,19 @@ def parse_hook(item: JsonLine, resolver: RepoResolver, models: dict[str, str]
         outputs.append(make(use_id, name, path, added, extra))
     elif name == "apply_patch":
         patch = tool_input.get("command") or tool_input.get("input") or ""
+        if isinstance(patch, list) and all(isinstance(p, str) for p in patch):
+            patch = "\n".join(patch)
+        if not isinstance(patch, str):
+            raise RecordError("`tool_input.command` of apply_patch must be the patch text")
         try:
-            changes = parse_apply_patch(patch if isinstance(patch, str) else "\n".join(patch))
+            changes = parse_apply_patch(patch)
         except PatchError as exc:
             return Rejection(item.file, item.line, f"apply_patch does not parse: {exc}",
                              item.text or None)
         outputs += [make(f"{use_id}:{c.move_to or c.path}", "apply_patch", c.move_to or c.path,
                          c.added, {"patch_op": c.op}) for c in changes if c.op != "delete"]
     elif name == "Bash":
-        writes = shell_writes(str(tool_input.get("command", "")))
+        writes = shell_writes(fields.text(tool_input, "command", "tool_input.command") or "")
         outputs += [make(f"{use_id}:{w.path}", "Bash", w.path, [(None, t) for t in w.lines],
                          {"shell_write": w.how}) for w in writes]
     if not outputs:
@@ -130,29 +139,32 @@ def claude_edit_lines(name: str, tool_input: dict[str, Any], result: dict[str, A
     extra: dict[str, Any] = {}
     if "userModified" in result:
         extra["user_modified"] = bool(result["userModified"])
-    patch = result.get("structuredPatch")
+    patch = fields.objects(result, "structuredPatch")
     if name == "Write":
-        content = result.get("content", tool_input.get("content", ""))
+        content = fields.text(result, "content")
+        if content is None:
+            content = fields.text(tool_input, "content", "input.content") or ""
         if result.get("type") == "update" and patch:
             return structured_patch_added(patch), extra
-        return [(n, text) for n, text in enumerate(content.split("\n"), 1)
-                if text or n < content.count("\n") + 1], extra
+        return [(n, line) for n, line in enumerate(content.split("\n"), 1)
+                if line or n < content.count("\n") + 1], extra
     if patch:
         return structured_patch_added(patch), extra
     if name == "Edit":
-        original = result.get("originalFile") or ""
-        return located_lines(original, tool_input.get("old_string", ""),
-                             tool_input.get("new_string", "")), extra
+        original = fields.text(result, "originalFile") or ""
+        return located_lines(original, fields.text(tool_input, "old_string") or "",
+                             fields.text(tool_input, "new_string") or ""), extra
     if name == "MultiEdit":
-        original = result.get("originalFileContents") or result.get("originalFile") or ""
+        original = (fields.text(result, "originalFileContents")
+                    or fields.text(result, "originalFile") or "")
         added: list = []
-        for edit in tool_input.get("edits", []):
-            added += located_lines(original, edit.get("old_string", ""),
-                                   edit.get("new_string", ""))
+        for edit in fields.objects(tool_input, "edits"):
+            added += located_lines(original, fields.text(edit, "old_string") or "",
+                                   fields.text(edit, "new_string") or "")
         return added, extra
-    source = tool_input.get("new_source", "")
+    source = fields.text(tool_input, "new_source") or ""
     extra["cell_id"] = tool_input.get("cell_id")
-    return [(None, text) for text in source.split("\n")], extra
+    return [(None, line) for line in source.split("\n")], extra
 
 
 def _record(value: dict[str, Any], type_: str, facts: list[Fact]) -> Record:

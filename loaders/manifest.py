@@ -19,6 +19,7 @@ reads the input file; the store's tables are written by the store alone.
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -27,7 +28,8 @@ import pyarrow.parquet as pq
 
 from lineage.facts import EXAMPLE_COLUMNS, Batch, Rejection
 from lineage.repos import normalize_remote
-from loaders.files import InputError, expand_paths
+from loaders.fields import MAX_LINE
+from loaders.files import InputError, expand_paths, read_lines
 
 SOURCE = "manifest"
 SUFFIXES = (".jsonl", ".ndjson", ".json", ".parquet")
@@ -56,11 +58,14 @@ def read_manifest(path: Path) -> Iterator[Batch]:
         yield _normalize(chunk, path)
 
 
-def read_rows(values: list[dict], origin: str, line: int = 1) -> Batch:
-    """Manifest rows given as parsed JSON objects (an OpenLineage facet, an API body); they
-    are numbered from `line` under `origin`."""
-    return _normalize(_rows_in(range(line, line + len(values)),
-                               [json.dumps(v) for v in values]), Path(origin))
+def read_rows(groups: list[tuple[str, list[Any]]]) -> Batch:
+    """Manifest rows given as parsed JSON values (the facets of OpenLineage events, an API
+    body), as (origin, rows) groups: each group's rows are numbered from 1 under its origin,
+    and all of them are normalized at once."""
+    files = [origin for origin, rows in groups for _ in rows]
+    numbers = [n for _, rows in groups for n in range(1, len(rows) + 1)]
+    raws = [json.dumps(v, ensure_ascii=False) for _, rows in groups for v in rows]
+    return _normalize(_rows_in(numbers, raws, files=files), Path(groups[0][0] if groups else ""))
 
 
 def _normalize(rows_in: pa.Table, path: Path) -> Batch:
@@ -77,11 +82,16 @@ def _normalize(rows_in: pa.Table, path: Path) -> Batch:
         con.close()
 
 
-def _rows_in(numbers: Iterable[int], raws: list[str], truncated: int = -1) -> pa.Table:
-    """rows_in(row, raw, truncated): raw rows as JSON text with their numbers."""
+def _rows_in(numbers: Iterable[int], raws: list[str], truncated: int = -1,
+             files: list[str] | None = None, bad: list[str | None] | None = None) -> pa.Table:
+    """rows_in(row, raw, truncated, file, bad): raw rows as JSON text with their numbers, the
+    origin of each when rows come from several places, and the reason a row was unreadable
+    before it reached SQL (not UTF-8, too long)."""
     numbers = list(numbers)
     return pa.table({"row": pa.array(numbers, pa.int64()), "raw": pa.array(raws, pa.string()),
-                     "truncated": pa.array([n == truncated for n in numbers], pa.bool_())})
+                     "truncated": pa.array([n == truncated for n in numbers], pa.bool_()),
+                     "file": pa.array(files or [None] * len(numbers), pa.string()),
+                     "bad": pa.array(bad or [None] * len(numbers), pa.string())})
 
 
 def _parquet_chunks(path: Path) -> Iterator[pa.Table]:
@@ -101,7 +111,9 @@ def _parquet_chunks(path: Path) -> Iterator[pa.Table]:
                           ).to_arrow_table()["raw"]
             con.unregister("_part")
             yield pa.table({"row": pa.array(range(first, first + len(raw)), pa.int64()),
-                            "raw": raw, "truncated": pa.repeat(False, len(raw))})
+                            "raw": raw, "truncated": pa.repeat(False, len(raw)),
+                            "file": pa.nulls(len(raw), pa.string()),
+                            "bad": pa.nulls(len(raw), pa.string())})
             first += len(raw)
         if first == 1:
             yield _rows_in([], [])
@@ -111,25 +123,21 @@ def _parquet_chunks(path: Path) -> Iterator[pa.Table]:
 
 def _jsonl_chunks(path: Path) -> Iterator[pa.Table]:
     """rows_in tables of BATCH_ROWS non-blank lines each, streamed from the file."""
-    try:
-        handle = path.open(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
     numbers: list[int] = []
     raws: list[str] = []
+    bad: list[str | None] = []
     last, parts = -1, 0
-    with handle:
-        for number, line in enumerate(handle, 1):
-            if not line.endswith("\n"):
-                last = number
-            if line.strip():
-                numbers.append(number)
-                raws.append(line.removesuffix("\n"))
-            if len(numbers) == BATCH_ROWS:
-                yield _rows_in(numbers, raws, last)
-                numbers, raws, parts = [], [], parts + 1
+    for line in read_lines(path):
+        if not line.complete:
+            last = line.number
+        numbers.append(line.number)
+        raws.append(line.text if line.text is not None else line.raw or "")
+        bad.append(line.reason)
+        if len(numbers) == BATCH_ROWS:
+            yield _rows_in(numbers, raws, last, bad=bad)
+            numbers, raws, bad, parts = [], [], [], parts + 1
     if numbers or not parts:
-        yield _rows_in(numbers, raws, last)
+        yield _rows_in(numbers, raws, last, bad=bad)
 
 
 _STRING = "VARCHAR"
@@ -143,12 +151,12 @@ _SRC = json.dumps({k: _STRING for k in ("swhid", "session", "output", "repo", "p
 _NORMALIZE_SQL = rf"""
 CREATE TABLE rows AS
 WITH parsed AS (
-    SELECT row, raw, truncated, valid,
+    SELECT row, raw, truncated, file, bad, valid,
            valid AND starts_with(ltrim(raw), '{{') AS is_object,
            CASE WHEN valid AND starts_with(ltrim(raw), '{{') THEN from_json(raw, '{_ROW}') END AS r
     FROM (SELECT *, json_valid(raw) AS valid FROM rows_in)
 ), fields AS (
-    SELECT row, raw, truncated, valid, is_object,
+    SELECT row, raw, truncated, file, bad, valid, is_object,
            r.dataset, r.version, coalesce(r.example_id, r.example) AS example, r.shard,
            r.source AS src, r.parents AS parents_j,
            r.blob_id AS stack_blob, r.repo_name AS stack_repo, r.path AS stack_path,
@@ -197,8 +205,9 @@ WITH parsed AS (
              AS span_unit
     FROM source_forms
 )
-SELECT row, raw,
+SELECT row, raw, file,
   CASE
+    WHEN bad IS NOT NULL THEN bad
     WHEN NOT valid AND truncated THEN 'truncated last line (the writer was interrupted)'
     WHEN NOT valid THEN 'not valid JSON'
     WHEN NOT is_object THEN 'a manifest row must be a JSON object'
@@ -236,6 +245,8 @@ SELECT row, raw,
            WHEN span_unit = 'byte' AND (span_start < 0 OR span_end <= span_start)
              THEN 'bad byte range [' || span_start || ', ' || span_end || '): bytes are 0-based '
                   || 'offsets with the end exclusive (content[start:end]): need 0 <= start < end'
+           WHEN span_unit = 'line' AND span_end > {MAX_LINE}
+             THEN 'line ' || span_end || ' is past the largest line number, {MAX_LINE}'
            WHEN span_unit = 'line' AND (span_start < 1 OR span_end < span_start)
              THEN 'bad range ' || span_start || '-' || span_end || ': need 1 <= first <= last'
       END
@@ -273,15 +284,16 @@ FROM spans
 
 def _batch(con: duckdb.DuckDBPyConnection, path: Path) -> Batch:
     batch = Batch(SOURCE, input=str(path))
-    for row, raw, error in con.execute(
-            "SELECT row, raw, error FROM rows WHERE error IS NOT NULL ORDER BY row").fetchall():
-        batch.rejections.append(Rejection(str(path), row, error, raw[:10_000]))
+    for row, raw, error, file in con.execute(
+            "SELECT row, raw, error, file FROM rows WHERE error IS NOT NULL ORDER BY row"
+    ).fetchall():
+        batch.rejections.append(Rejection(file or str(path), row, error, raw[:10_000]))
     columns = ", ".join(f"{f.name}::{_sql_type(f.type)} AS {f.name}"
                         for f in EXAMPLE_COLUMNS if f.name not in _DERIVED)
     # `rows` keeps the file's order (DuckDB preserves insertion order), so no sort is needed.
     table = con.sql(f"""
         SELECT {columns}, repo_raw,
-               'manifest:' || sha256(raw) AS event_id, ? || ':' || row AS origin,
+               'manifest:' || sha256(raw) AS event_id, coalesce(file, ?) || ':' || row AS origin,
                raw AS payload
         FROM (SELECT *, NULL AS repo FROM rows WHERE error IS NULL)""",
                     params=[str(path)]).to_arrow_table()

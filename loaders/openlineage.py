@@ -12,14 +12,19 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from lineage import model
 from lineage.eventlog import content_id
 from lineage.facts import Batch, Edge, Fact, Node, Record, Rejection
 from lineage.model import EdgeKind, NodeKind
-from loaders import manifest
-from loaders.files import JsonLine, collect, expand_paths, json_objects, parse_time
+from loaders import fields, manifest
+from loaders.files import (
+    JsonLine,
+    RecordError,
+    collect,
+    expand_paths,
+    json_objects,
+    parse_time,
+)
 
 SOURCE = "openlineage"
 SUFFIXES = (".json", ".ndjson", ".jsonl")
@@ -31,19 +36,24 @@ def load(paths: Iterable[str | Path]) -> Iterator[Batch]:
     """One batch per file."""
     for path in expand_paths(paths, SUFFIXES):
         batch = Batch(SOURCE, input=str(path))
-        tables = []
+        groups: list[tuple[str, list[Any]]] = []
         for item in json_objects(path, batch, "a RunEvent"):
-            record = parse_run_event(item)
-            collect(batch, item, record)
-            if isinstance(record, Record):
-                tables += _examples(item, batch)
-        if tables:
-            batch.examples = pa.concat_tables(tables)
+            accepted = len(batch.records)
+            collect(batch, item, parse_run_event)
+            if len(batch.records) > accepted:
+                groups += _examples(item, batch)
+        if groups:
+            part = manifest.read_rows(groups)
+            batch.rejections += part.rejections
+            batch.examples = part.examples
         yield batch
 
 
 def _dataset(d: dict[str, Any]) -> tuple[str, str]:
-    version = ((d.get("facets") or {}).get("version") or {}).get("datasetVersion")
+    version = fields.obj(fields.obj(d, "facets"), "version", "facets.version").get(
+        "datasetVersion")
+    if isinstance(version, dict | list):
+        raise RecordError("`facets.version.datasetVersion` must be a string")
     return str(d["name"]), str(version) if version is not None else "unversioned"
 
 
@@ -52,20 +62,20 @@ def parse_run_event(item: JsonLine) -> Record | Rejection:
     problem = _check(v)
     if problem:
         return Rejection(item.file, item.line, problem, item.text or None)
-    run_id, job = v["run"]["runId"], v["job"]
+    run_id, job = str(v["run"]["runId"]), v["job"]
     run_key = model.build_run_key(run_id)
     facts: list[Fact] = [Node(run_key, NodeKind.BUILD_RUN, {
         "run": run_id, "job": f"{job['namespace']}/{job['name']}",
         "event_type": v.get("eventType"), "time": v["eventTime"],
         "producer": v.get("producer")})]
-    for d in v.get("inputs") or []:
+    for d in fields.objects(v, "inputs"):
         name, version = _dataset(d)
         key = model.dataset_version_key(name, version)
         facts += [Node(key, NodeKind.DATASET_VERSION,
                        {"dataset": name, "version": version, "namespace": d["namespace"]},
                        defines=False),
                   Edge(key, run_key, EdgeKind.USED)]
-    for d in v.get("outputs") or []:
+    for d in fields.objects(v, "outputs"):
         name, version = _dataset(d)
         key = model.dataset_version_key(name, version)
         facts += [Node(key, NodeKind.DATASET_VERSION,
@@ -77,39 +87,41 @@ def parse_run_event(item: JsonLine) -> Record | Rejection:
 
 
 def _check(v: dict[str, Any]) -> str | None:
-    if not isinstance(v.get("run"), dict) or not v["run"].get("runId"):
-        return "a RunEvent needs run.runId"
+    if not isinstance(v.get("run"), dict) or not isinstance(v["run"].get("runId"), str) or not (
+            v["run"]["runId"]):
+        return "a RunEvent needs run.runId (a string)"
     job = v.get("job")
-    if not isinstance(job, dict) or not job.get("namespace") or not job.get("name"):
-        return "a RunEvent needs job.namespace and job.name"
-    if not v.get("eventTime") or parse_time(v["eventTime"]) is None:
+    if (not isinstance(job, dict) or not isinstance(job.get("namespace"), str)
+            or not isinstance(job.get("name"), str) or not job["namespace"] or not job["name"]):
+        return "a RunEvent needs job.namespace and job.name (strings)"
+    if parse_time(v.get("eventTime")) is None:
         return "a RunEvent needs eventTime as an ISO 8601 time"
     if v.get("eventType") not in (None, *EVENT_TYPES):
         return f"unknown eventType {v['eventType']!r}; expected one of {', '.join(EVENT_TYPES)}"
     for side in ("inputs", "outputs"):
-        for d in v.get(side) or []:
-            if not isinstance(d, dict) or not d.get("namespace") or not d.get("name"):
-                return f"each of {side} needs namespace and name"
+        for d in fields.items(v, side):
+            if (not isinstance(d, dict) or not isinstance(d.get("namespace"), str)
+                    or not isinstance(d.get("name"), str) or not d["namespace"] or not d["name"]):
+                return f"each of {side} needs namespace and name (strings)"
     return None
 
 
-def _examples(item: JsonLine, batch: Batch) -> list[pa.Table]:
-    """The example rows of the `lineageExamples` facet of each output, as manifest rows."""
-    tables = []
-    for d in item.value.get("outputs") or []:
-        facet = (d.get("facets") or {}).get(FACET) or (d.get("outputFacets") or {}).get(FACET)
+def _examples(item: JsonLine, batch: Batch) -> list[tuple[str, list[Any]]]:
+    """The example rows of the `lineageExamples` facet of each output, as manifest rows
+    under their origin."""
+    groups = []
+    for d in fields.objects(item.value, "outputs"):
+        facet = next((f[FACET] for f in (d.get("facets"), d.get("outputFacets"))
+                      if isinstance(f, dict) and f.get(FACET)), None)
         if not facet:
             continue
-        rows = facet.get("examples")
+        rows = facet.get("examples") if isinstance(facet, dict) else None
         if not isinstance(rows, list):
             batch.rejections.append(Rejection(item.file, item.line,
                                               f"facet {FACET}.examples must be a list", None))
             continue
         name, version = _dataset(d)
-        filled = [{"dataset": name, "version": version} | r if isinstance(r, dict) else r
-                  for r in rows]
-        part = manifest.read_rows(filled, f"{item.file}:{item.line}:{FACET}")
-        batch.rejections += part.rejections
-        if part.examples is not None:
-            tables.append(part.examples)
-    return tables
+        groups.append((f"{item.file}:{item.line}:{FACET}",
+                       [{"dataset": name, "version": version} | r if isinstance(r, dict) else r
+                        for r in rows]))
+    return groups

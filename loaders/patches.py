@@ -9,6 +9,9 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from loaders import fields
+from loaders.files import RecordError
+
 AddedLine = tuple[int | None, str]
 
 
@@ -101,8 +104,13 @@ def unified_diff_added(diff: str) -> list[AddedLine]:
 
 def structured_patch_added(hunks: list[dict]) -> list[AddedLine]:
     """Added lines of Claude Code's structuredPatch, numbered in the new file."""
-    return [added for hunk in hunks
-            for added in _hunk_added(int(hunk["newStart"]), hunk.get("lines", []))]
+    out: list[AddedLine] = []
+    for hunk in hunks:
+        start = fields.integer(hunk, "newStart", "structuredPatch[].newStart")
+        if start is None:
+            raise RecordError("`structuredPatch[].newStart` is missing")
+        out += _hunk_added(start, fields.texts(hunk, "lines", "structuredPatch[].lines"))
+    return out
 
 
 def located_lines(original: str, old: str, new: str) -> list[AddedLine]:

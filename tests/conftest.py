@@ -32,3 +32,8 @@ def scenario() -> Iterator[Store]:
 def status(store: Store, example: str, mode: str, as_of: str | int | None = None) -> str:
     run = engine.propagate_taint(store, as_of)
     return engine.verdict(store, run, engine.resolve_example(store, example), mode).status
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--fuzz-minutes", type=float, default=0,
+                     help="run the loaders' fuzz suite this many minutes more (a night run)")

@@ -235,3 +235,44 @@ def test_a_failing_gate_whose_reader_leaves_still_fails(db: str) -> None:
     assert main(["--db", db, "gate", "code-pretrain@v1"], out=Closed()) == 1
     assert main(["--db", db, "gate", "code-pretrain@v1", "--allow-unknown", "--mode",
                  "precise"], out=Closed()) == 1
+
+
+@pytest.mark.parametrize("command", [["gate", "code-pretrain@v1"], ["explain", "ex-001"],
+                                     ["verify"], ["policy", "show"]])
+def test_reading_a_store_that_does_not_exist_is_an_error_not_an_empty_store(
+        tmp_path: Path, command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "typo.duckdb"
+    assert run("--db", str(missing), *command)[0] == 2
+    assert f"no lineage store at {missing}" in capsys.readouterr().err
+    assert not missing.exists()
+
+
+def test_ingest_strict_fails_when_any_record_was_rejected_and_still_loads_the_rest(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "l.duckdb")
+    mixed = FIXTURES / "events" / "one_bad_record.ndjson"
+    assert run("--db", db, "ingest", "events", str(mixed))[0] == 0
+    code, out = run("--db", str(tmp_path / "m.duckdb"), "ingest", "--strict", "events",
+                    str(mixed))
+    assert code == 1 and out.startswith("3 accepted, 0 duplicate, 4 rejected")
+    assert "--strict: 4 record(s) rejected" in capsys.readouterr().err
+    assert run("--db", db, "ingest", "--strict", "events", str(EXAMPLES / "events.ndjson"))[0] == 0
+
+
+def test_policies_that_restrict_nothing_are_refused_or_flagged(
+        db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    policy = tmp_path / "p.toml"
+    policy.write_text('name = "nothing"\n')
+    assert run("--db", db, "policy", "set", str(policy))[0] == 2
+    assert "no [[restrict]] rule" in capsys.readouterr().err
+    policy.write_text('[[restrict]]\ntool = "codex"\nsince = 2026-02-01\nuntil = 2026-01-01\n'
+                      'reason = "r"\n')
+    assert run("--db", db, "policy", "set", str(policy))[0] == 2
+    assert "since 2026-02-01 is after until 2026-01-01" in capsys.readouterr().err
+    policy.write_text('[[restrict]]\ntool = "claud-code"\nreason = "typo"\n')
+    before = run("--db", db, "policy", "show", "--format", "json")[1]
+    assert run("--db", db, "policy", "set", "--strict", str(policy))[0] == 2
+    assert "tool 'claud-code' matches no known tool" in capsys.readouterr().err
+    assert run("--db", db, "policy", "show", "--format", "json")[1] == before  # not set
+    assert run("--db", db, "policy", "set", str(policy))[0] == 0
+    assert "warning: " in capsys.readouterr().err

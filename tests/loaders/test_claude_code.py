@@ -1,9 +1,11 @@
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from lineage.store import Store
-from loaders import claude_code
+from loaders import claude_code, load_bytes
 from tests.conftest import FIXTURES
 from tests.loaders.helpers import nodes_of
 
@@ -95,3 +97,45 @@ def test_real_claude_records_load() -> None:
     assert outputs["output:toolu_01F3Ro7STSqrLt9kMqMwtkZK"]["text"] == ["- [ ] item one (edited)"]
     multi = outputs["output:toolu_01WjJZBWBwRe4EMgwU4AWMLh"]
     assert multi["call"] == "MultiEdit" and multi["model"] == "claude-sonnet-4-20250514"
+
+
+def _hook(**changes: object) -> dict:
+    lines = (FIXTURES / "claude" / "hooks.jsonl").read_text().splitlines()
+    value = json.loads(next(line for line in lines
+                            if '"toolu_H1"' in line and "PostToolUse" in line))
+    value.update(changes)
+    return value
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"tool_input": "src/a.py"}, "`tool_input` must be an object, not a string"),
+    ({"session_id": ["s"]}, "`session_id` must be a string, not a list"),
+    ({"cwd": 7}, "`cwd` must be a string, not a number"),
+    ({"_lineage": "yes"}, "`_lineage` must be an object, not a string"),
+])
+def test_a_retyped_field_rejects_its_record_naming_the_field(
+        tmp_path: Path, change: dict, reason: str) -> None:
+    path = tmp_path / "spool.jsonl"
+    path.write_text(json.dumps(_hook(**change)) + "\n" + json.dumps(_hook()) + "\n")
+    (batch,) = claude_code.load([path])
+    assert [(r.line, r.reason) for r in batch.rejections] == [(1, reason)]
+    assert [r.origin for r in batch.records] == [f"{path}:2"]
+
+
+def test_received_records_never_resolve_paths_on_this_machine(tmp_path: Path) -> None:
+    """A payload posted to the server names its producer's paths: no git runs here."""
+    checkout = tmp_path / "here"
+    subprocess.run(["git", "init", "-q", str(checkout)], check=True)
+    payload = _hook(cwd=str(checkout), tool_input={"file_path": str(checkout / "a.py"),
+                                                   "old_string": "x", "new_string": "y"})
+    payload["_lineage"] = {"captured_at": "2026-03-02T09:05:00+00:00"}
+    data = (json.dumps(payload) + "\n").encode()
+    spool = tmp_path / "spool.jsonl"
+    spool.write_bytes(data)
+    (local,) = claude_code.load([spool])  # ingested on the machine that ran the agent
+    assert nodes_of([local], "output")["output:toolu_H1"]["repo_resolution"] == "local-git"
+    (received,) = load_bytes("claude-code", data, "POST /events")
+    output = nodes_of([received], "output")["output:toolu_H1"]
+    assert output["repo_resolution"] == "unresolved"
+    (note,) = received.notes  # names the input as received, not the server's temporary file
+    assert note.startswith("POST /events: 1 file(s) in no known repository")
