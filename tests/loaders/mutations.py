@@ -130,7 +130,7 @@ def fixtures(source: str) -> list[Path]:
     by_source = {
         "claude-code": [FIXTURES / "claude", SAMPLES / "claude"],
         "codex": [FIXTURES / "codex", SAMPLES / "codex"],
-        "agent-trace": [SAMPLES / "agent-trace"],
+        "agent-trace": [FIXTURES / "agent-trace", SAMPLES / "agent-trace"],
         "openlineage": [FIXTURES / "openlineage"],
         "events": [FIXTURES / "events" / "history.ndjson", EXAMPLES / "events.ndjson"],
         "manifest": [EXAMPLES / "manifest.jsonl", EXAMPLES / "snapshot.jsonl"],
@@ -140,6 +140,6 @@ def fixtures(source: str) -> list[Path]:
         if place.is_file():
             out.append(place)
         elif place.is_dir():
-            out += sorted(p for p in place.iterdir() if p.suffix in (".jsonl", ".json",
-                                                                       ".ndjson"))
+            out += sorted(p for p in place.rglob("*") if p.suffix in (".jsonl", ".json",
+                                                                        ".ndjson"))
     return out
