@@ -105,5 +105,6 @@ def test_fuzz_for_minutes(request: pytest.FixtureRequest, tmp_path: Path) -> Non
             rejected += outcome.report.rejected
             seed += 1
         rows.append(f"{source:12} {files:6} files {mutated:8} mutated records "
-                    f"{rejected:8} rejected  slowest file {slowest:5.2f} s  0 tracebacks")
-    print("\n" + "\n".join(rows))
+                    f"{rejected:8} rejected  slowest file {slowest:5.2f} s")
+    print("\n" + "\n".join(rows) + "\nin every file: the valid records loaded, the counts "
+          "added up, nothing raised")
