@@ -180,6 +180,28 @@ class Store:
             self.con.execute(schema.ddl())
             if adding_repo:
                 self.con.execute("UPDATE nodes SET repo = json_extract_string(attrs, '$.repo')")
+        self.hash_scheme = self._hash_scheme(migrate=not read_only)
+
+    def _hash_scheme(self, *, migrate: bool) -> int:
+        """The event log's hash scheme (lineage.eventlog): recorded, else 1 for a log made
+        before schemes were recorded (migrated to the current one when `migrate`), else the
+        current one for a new store."""
+        con = self.con
+        if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'store_meta'"
+                       ).fetchone()[0]:
+            row = con.execute("SELECT value FROM store_meta WHERE key = 'hash_scheme'"
+                              ).fetchone()
+            if row:
+                return int(row[0])
+        has_events = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = "
+                                 "'events'").fetchone()[0] and con.execute(
+            "SELECT count(*) > 0 FROM events").fetchone()[0]
+        if not migrate:
+            return 1 if has_events else eventlog.HASH_SCHEME
+        with self.transaction():
+            scheme = eventlog.migrate(con, 1) if has_events else eventlog.HASH_SCHEME
+            con.execute("INSERT INTO store_meta VALUES ('hash_scheme', ?)", [str(scheme)])
+        return scheme
 
     def cursor(self) -> "Store":
         """Another handle on the same database for use from another thread (a server request):
@@ -188,6 +210,7 @@ class Store:
         other.path = self.path
         other.con = self.con.cursor()
         other.memo = self.memo
+        other.hash_scheme = self.hash_scheme
         return other
 
     def register(self, name: str, table: pa.Table) -> None:
@@ -259,7 +282,7 @@ class Store:
                 "payload": row[5]}
 
     def verify(self) -> eventlog.VerifyResult:
-        return eventlog.verify(self.con)
+        return eventlog.verify(self.con, self.hash_scheme)
 
     # -- ingest --------------------------------------------------------------------------------
 
@@ -329,7 +352,7 @@ class Store:
             cols["origin"].append(record.origin)
             cols["payload"].append(payload)
             cols["hash"].append(eventlog.event_hash(seq, record.event_id, source, record.type,
-                                                    occurred, payload))
+                                                    occurred, payload, self.hash_scheme))
         batch_no = batch_no or self._next_batch()
         self.register("_events", pa.table(cols, schema=pa.schema([
             ("seq", pa.int64()), ("event_id", pa.string()), ("source", pa.string()),
@@ -353,7 +376,7 @@ class Store:
         prev_hash = prev[0] if prev else eventlog.GENESIS
         received_us = epoch_us(received_at)
         chained = eventlog.batch_hash(prev_hash, batch_no, source, received_us, first_seq,
-                                      last_seq, count, digest)
+                                      last_seq, count, digest, self.hash_scheme)
         self.con.execute(
             "INSERT INTO batches VALUES (?, ?, make_timestamptz(?), ?, ?, ?, ?, ?, ?)",
             [batch_no, source, received_us, first_seq, last_seq, count, digest,
@@ -705,7 +728,7 @@ class Store:
         con.execute(f"""
             INSERT INTO events
             SELECT seq, event_id, ?, source, type, occurred_us, origin, payload,
-                   {eventlog.EVENT_HASH_SQL}
+                   {eventlog.EVENT_HASH_SQL[self.hash_scheme]}
             FROM (SELECT seq, event_id, ? AS source, 'example' AS type,
                          NULL::BIGINT AS occurred_us, origin, payload FROM _x)""",
                     [batch_no, source])

@@ -2,6 +2,13 @@
 -- Every fact row carries the `seq` of the event that asserted it, so any query can be
 -- answered "as of" a past point of the log.
 
+-- Facts about the store itself: `hash_scheme`, how event and batch hashes encode their
+-- fields (lineage/eventlog.py).
+CREATE TABLE IF NOT EXISTS store_meta (
+    key          VARCHAR PRIMARY KEY,
+    value        VARCHAR NOT NULL
+);
+
 -- One row per ingest transaction; `hash` chains the batches (see lineage/eventlog.py).
 CREATE TABLE IF NOT EXISTS batches (
     batch        BIGINT PRIMARY KEY,

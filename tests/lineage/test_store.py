@@ -1,7 +1,9 @@
 import json
 from pathlib import Path
 
-from lineage.eventlog import EVENT_HASH_SQL
+import duckdb
+
+from lineage.eventlog import EVENT_HASH_SQL, GENESIS, batch_hash
 from lineage.store import Store
 from loaders import events
 from tests.conftest import EXAMPLES, FIXTURES, load_events
@@ -63,7 +65,7 @@ def test_hash_chain_catches_an_edited_or_deleted_event(tmp_path: Path) -> None:
         assert any("event seq 3" in p for p in result.problems)
     with Store(db) as store:
         # Re-hashing the edited row is not enough: the batch digest still disagrees.
-        store.con.execute(f"UPDATE events SET hash = {EVENT_HASH_SQL} WHERE seq = 3")
+        store.con.execute(f"UPDATE events SET hash = {EVENT_HASH_SQL[2]} WHERE seq = 3")
         store.con.execute("DELETE FROM events WHERE seq = 56")
         problems = store.verify().problems
         assert any("batch 1" in p for p in problems)
@@ -117,3 +119,64 @@ def test_a_store_made_before_nodes_kept_their_repo_gets_it_filled_once(tmp_path:
                                     json_extract_string(attrs, '$.repo'))
             FROM nodes""").fetchone()
     assert filled > 10 and differ == 0
+
+
+def test_moving_bytes_from_one_field_to_the_next_is_caught(tmp_path: Path) -> None:
+    """Under `|`-joined hashes, event id 'gen|events' from source 'events' hashed like event id
+    'gen' from source 'events|events'; length-prefixed fields tell them apart."""
+    records = tmp_path / "e.ndjson"
+    records.write_text(json.dumps({"type": "output", "id": "gen|events", "output": "o",
+                                   "tool": "codex"}) + "\n")
+    with Store(tmp_path / "l.duckdb") as store:
+        load_events(store, records)
+        old_hash = f"SELECT {EVENT_HASH_SQL[1]} FROM events"
+        before = store.con.execute(old_hash).fetchone()
+        store.con.execute("UPDATE events SET event_id = 'gen', source = 'events|events'")
+        assert store.con.execute(old_hash).fetchone() == before  # the old scheme is blind
+        assert any("event seq 1" in p for p in store.verify().problems)
+
+
+def _as_scheme_1(path: Path) -> None:
+    """Turn a store into one made before hash schemes were recorded: `|`-joined hashes."""
+    with Store(path) as store:
+        con = store.con
+        con.execute(f"UPDATE events SET hash = {EVENT_HASH_SQL[1]}")
+        prev = GENESIS
+        for batch, source, received, first, last, count, digest in con.execute(
+                "SELECT b.batch, b.source, epoch_us(b.received_at), b.first_seq, b.last_seq, "
+                "b.events, (SELECT sha256(string_agg(hash, '' ORDER BY seq)) FROM events e "
+                "WHERE e.batch = b.batch) FROM batches b ORDER BY batch").fetchall():
+            chained = batch_hash(prev, batch, source, received, first, last, count, digest, 1)
+            con.execute("UPDATE batches SET events_hash = ?, prev_hash = ?, hash = ? "
+                        "WHERE batch = ?", [digest, prev, chained, batch])
+            prev = chained
+        con.execute("DROP TABLE store_meta")
+
+
+def test_a_store_hashed_the_old_way_is_verified_then_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    with Store(path) as store:
+        load_events(store, EXAMPLES / "events.ndjson")
+        new_hashes = store.con.execute("SELECT hash FROM events ORDER BY seq").fetchall()
+    _as_scheme_1(path)
+    with Store(path, read_only=True) as old:
+        assert old.hash_scheme == 1 and old.verify().ok
+    with Store(path) as store:
+        assert store.hash_scheme == 2 and store.verify().ok
+        assert store.con.execute("SELECT hash FROM events ORDER BY seq").fetchall() == new_hashes
+        load_events(store, FIXTURES / "events" / "history.ndjson")
+        assert store.verify().ok
+
+
+def test_a_tampered_old_store_is_never_rehashed_into_a_valid_one(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    with Store(path) as store:
+        load_events(store, EXAMPLES / "events.ndjson")
+    _as_scheme_1(path)
+    con = duckdb.connect(str(path))  # tampered under the old scheme, before any migration
+    con.execute("UPDATE events SET payload = replace(payload, 'claude-code', 'copilot') "
+                "WHERE seq = 3")
+    con.close()
+    with Store(path) as store:
+        assert store.hash_scheme == 1
+        assert any("event seq 3" in p for p in store.verify().problems)
