@@ -1,34 +1,41 @@
 """The starlette app: GraphQL at /graphql (GraphiQL on GET, served from the package), bulk
 ingestion at POST /events, the OpenLineage HTTP transport at POST /api/v1/lineage, and
 GET /healthz. Every route but /healthz and the static IDE needs a valid bearer token when
-tokens are configured.
+tokens are configured; without tokens only loopback Host names are served.
+
+Around the routes, outermost first: the access log, bounded bodies (size and time, whatever
+the transfer encoding) and the token gate (`api.middleware`); the limits are `api.limits`,
+what a query may cost `api.cost`, how uvicorn is configured `api.serve`.
 """
 
 import json
 from importlib.resources import files
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
+import anyio
 import anyio.to_thread
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
-from api.auth import Tokens, allows, bearer
+from api.auth import Tokens, allows
+from api.limits import MAX_BODY, MAX_GRAPHQL_BODY, Limits
+from api.middleware import AccessLog, BoundedBody, TokenGate
 from api.schema import Context, schema
 from api.service import Service
 from lineage.store import Store
 from loaders import RECORD_SOURCES
 from loaders.files import InputError
 
-MAX_BODY = 64 * 1024 * 1024
-MAX_GRAPHQL_BODY = 1024 * 1024
+__all__ = ["MAX_BODY", "MAX_GRAPHQL_BODY", "create_app"]
 STATIC = Path(str(files("api") / "static"))
-PUBLIC = ("/healthz", "/static/")
+CONTEXT = "lineage.context"  # where a GraphQL request's Context waits in its scope state
 
 GRAPHIQL_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>lineage GraphiQL</title>
@@ -48,52 +55,39 @@ ReactDOM.createRoot(document.getElementById('graphiql')).render(
 """
 
 
-class TokenGate:
-    """401 for requests without a valid token (when tokens are configured); sets the role."""
-
-    def __init__(self, app: ASGIApp, tokens: Tokens) -> None:
-        self.app = app
-        self.tokens = tokens
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = scope["path"]
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        ide = path == "/graphql" and scope["method"] == "GET"
-        if not self.tokens.configured:
-            role: str | None = "reader"
-        else:
-            role = self.tokens.role_of(bearer(headers.get("authorization")))
-        if role is None and not ide and not path.startswith(PUBLIC):
-            await JSONResponse({"error": "a valid bearer token is required "
-                                "(Authorization: Bearer TOKEN)"}, status_code=401,
-                               headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)
-            return
-        scope.setdefault("state", {})["role"] = role
-        await self.app(scope, receive, send)
-
-
 class LineageGraphQL(GraphQL):
-    def __init__(self, service: Service) -> None:
+    """The GraphQL endpoint: one Context per request, with the request's deadline, given
+    back (its taint runs released, work still running for it stopped) once the response is
+    sent."""
+
+    def __init__(self, service: Service, tokens: bool, limits: Limits) -> None:
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=False)
         self.service = service
+        self.tokens = tokens
+        self.limits = limits
+        self.limiter: anyio.CapacityLimiter | None = None
 
     async def get_context(self, request: Any, response: Any) -> dict[str, Any]:
-        role = request.scope.get("state", {}).get("role")
-        return {"request": request, "response": response,
-                "lineage": Context(self.service, self.service.reader(), role)}
+        state = request.scope.setdefault("state", {})
+        if self.limiter is None:  # made on the event loop, once
+            self.limiter = anyio.CapacityLimiter(self.limits.store_workers)
+        ctx = Context(self.service, self.service.reader(), state.get("role"),
+                      tokens=self.tokens, budget=self.limits.request_seconds,
+                      deadline=monotonic() + self.limits.request_seconds,
+                      limiter=self.limiter)
+        state[CONTEXT] = ctx
+        return {"request": request, "response": response, "lineage": ctx}
 
     async def render_graphql_ide(self, request: Any) -> HTMLResponse:
         return HTMLResponse(GRAPHIQL_HTML)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        length = dict(scope.get("headers", [])).get(b"content-length")
-        if length and int(length) > MAX_GRAPHQL_BODY:
-            await _too_large(MAX_GRAPHQL_BODY)(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            ctx = scope.get("state", {}).pop(CONTEXT, None)
+            if ctx is not None:
+                ctx.release()
 
 
 def _too_large(limit: int) -> JSONResponse:
@@ -102,44 +96,56 @@ def _too_large(limit: int) -> JSONResponse:
 
 
 async def _body(request: Request, limit: int) -> bytes | None:
-    """The request body, or None when it is over `limit` bytes."""
-    if int(request.headers.get("content-length") or 0) > limit:
-        return None
+    """The request body, or None when it is over `limit` bytes (BoundedBody has answered a
+    body over its limit or too slow already: the stream then ends as a disconnect)."""
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+    except ClientDisconnect:
+        return None
     return b"".join(chunks)
 
 
-def _forbidden(role: str | None, needed: str) -> JSONResponse:
+def _forbidden(role: str | None, needed: str, tokens: bool) -> JSONResponse:
+    if not tokens:
+        return JSONResponse({"error": f"this needs the {needed} role, and this server runs "
+                             "without tokens, so every request is a reader: serve with "
+                             "LINEAGE_TOKENS or --tokens to give roles"}, status_code=403)
     return JSONResponse({"error": f"this needs the {needed} role; your token has "
                          f"{role or 'no'} role"}, status_code=403)
 
 
-def create_app(store: Store, tokens: Tokens | None = None) -> Starlette:
-    """The server over an open store (the server process holds the DuckDB file)."""
+def create_app(store: Store, tokens: Tokens | None = None,
+               limits: Limits | None = None) -> ASGIApp:
+    """The server over an open store (the server process holds the DuckDB file), with the
+    limits of `api.limits` (the defaults unless `limits` says otherwise)."""
     service = Service(store)
     tokens = tokens or Tokens()
+    limits = limits or Limits()
 
     async def healthz(request: Request) -> JSONResponse:
         reader = service.reader()
-        head = await anyio.to_thread.run_sync(reader.head_seq)
+        try:
+            head = await anyio.to_thread.run_sync(reader.head_seq)
+        finally:
+            reader.close()
         return JSONResponse({"ok": True, "head_seq": head})
 
     async def events(request: Request) -> Response:
         role = request.scope["state"]["role"]
         if not allows(role, "ingester"):
-            return _forbidden(role, "ingester")
+            return _forbidden(role, "ingester", tokens.configured)
         source = request.query_params.get("source", "events")
         if source not in RECORD_SOURCES:
             return JSONResponse({"error": f"cannot take {source!r} records here; expected "
                                  f"one of {', '.join(RECORD_SOURCES)}"}, status_code=400)
-        body = await _body(request, MAX_BODY)
+        body = await _body(request, limits.max_body)
         if body is None:
-            return _too_large(MAX_BODY)
+            return _too_large(limits.max_body)
         parquet = "parquet" in request.headers.get("content-type", "")
         label = request.query_params.get("name") or f"POST /events?source={source}"
         try:
@@ -155,10 +161,10 @@ def create_app(store: Store, tokens: Tokens | None = None) -> Starlette:
     async def openlineage(request: Request) -> Response:
         role = request.scope["state"]["role"]
         if not allows(role, "ingester"):
-            return _forbidden(role, "ingester")
-        body = await _body(request, MAX_BODY)
+            return _forbidden(role, "ingester", tokens.configured)
+        body = await _body(request, limits.max_body)
         if body is None:
-            return _too_large(MAX_BODY)
+            return _too_large(limits.max_body)
         try:
             value = json.loads(body)
         except json.JSONDecodeError as exc:
@@ -169,7 +175,7 @@ def create_app(store: Store, tokens: Tokens | None = None) -> Starlette:
             lambda: service.ingest("openlineage", data, "POST /api/v1/lineage"))
         return JSONResponse(report.as_dict(), status_code=400 if report.rejected else 200)
 
-    graphql = LineageGraphQL(service)
+    graphql = LineageGraphQL(service, tokens.configured, limits)
     app = Starlette(routes=[
         Route("/healthz", healthz),
         Route("/events", events, methods=["POST"]),
@@ -178,4 +184,4 @@ def create_app(store: Store, tokens: Tokens | None = None) -> Starlette:
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ])
     app.add_middleware(TokenGate, tokens=tokens)
-    return app
+    return AccessLog(BoundedBody(app, limits))

@@ -2,12 +2,20 @@
 policy and the event log, plus the `ingest` and `setPolicy` mutations.
 
 Resolvers never compute taint: they ask `lineage.engine` and `lineage.store`, off the event
-loop, on the request's own cursor. The parents and children of a list of nodes go through a
-dataloader and a list of verdicts through one batched query, so fifty cost one query, not
-fifty.
+loop, on the request's own cursor, within the request's time budget (`api.limits`). The
+parents and children of a list of nodes go through a dataloader and a list of verdicts through
+one batched query, so fifty cost one query, not fifty. An operation is measured before it runs
+(`api.cost`) and refused when it would cost too much.
+
+Errors: what a client got wrong (a denial, a bad argument, a question the engine cannot
+answer such as a verdict without a policy, an operation over the limits, a spent time budget)
+is answered as a GraphQL error with its message and logged without a traceback; anything else
+is a fault: logged with its traceback, answered as "internal error".
 """
 
 import json
+import logging
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,22 +26,38 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 import strawberry
+from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
 from strawberry.scalars import JSON
-from strawberry.types import Info
+from strawberry.types import ExecutionContext, Info
 
 from api.auth import allows
+from api.cost import MAX_DEPTH, MAX_PAGE, CostLimiter
+from api.limits import (
+    MAX_AS_OF_PER_REQUEST,
+    REQUEST_SECONDS,
+    OverBudget,
+    over_budget,
+    run_bounded,
+)
 from api.service import Service
 from lineage import engine
 from lineage.policy import PolicyError, parse_policy
 from lineage.store import Store, StoredNode
 from loaders import RECORD_SOURCES
 
-MAX_PAGE = 500
-MAX_DEPTH = 12
-MAX_LINEAGE_DEPTH = 20
+MAX_LINEAGE_DEPTH = 20  # hops one `lineage` query walks
+MAX_TOKENS = 4000  # tokens of one GraphQL document (checked while parsing)
+MAX_ALIASES = 50  # aliased fields of one document
+INTERNAL_ERROR = "internal error: the server log has the details"
 T = TypeVar("T")
+log = logging.getLogger("lineage.api")
 
 
 class Denied(PermissionError):
@@ -42,29 +66,66 @@ class Denied(PermissionError):
 
 @dataclass
 class Context:
+    """One GraphQL request: its role, its cursor, its deadline and the taint runs it holds."""
+
     service: Service
     store: Store
     role: str | None
+    tokens: bool = True  # whether the server was given tokens (else everyone is a reader)
+    budget: float = REQUEST_SECONDS
+    deadline: float = math.inf  # time.monotonic() past which store work is stopped
+    limiter: anyio.CapacityLimiter | None = None  # worker threads for store work
     runs: dict[str | None, engine.TaintRun] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # the cursor's, held by work
+    guard: threading.Lock = field(default_factory=threading.Lock)  # `runs` and `released`
+    released: bool = False
     hop_loaders: dict[tuple[str, int], DataLoader] = field(default_factory=dict)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run store work on a worker thread, one at a time on this request's cursor."""
+        """Run store work on a worker thread, one at a time on this request's cursor, and
+        stop it at the request's deadline (OverBudget)."""
         def locked() -> T:
             with self.lock:
                 return fn(*args)
-        return await anyio.to_thread.run_sync(locked)
+        limiter = self.limiter or anyio.to_thread.current_default_thread_limiter()
+        return await run_bounded(self.store, locked, self.deadline, self.budget, limiter)
 
     def taint_run(self, as_of: str | None) -> engine.TaintRun:
-        if as_of not in self.runs:
-            self.runs[as_of] = self.service.taint_run(self.store, as_of)
-        return self.runs[as_of]
+        """The run at `as_of`, computed once per request and pinned until `release`."""
+        with self.guard:
+            if as_of in self.runs:
+                return self.runs[as_of]
+            if len(self.runs) >= MAX_AS_OF_PER_REQUEST:
+                raise ValueError(f"one request may ask for at most {MAX_AS_OF_PER_REQUEST} "
+                                 "distinct asOf values; send several requests")
+        run = self.service.taint_run(self.store, as_of, self.deadline, self.budget)
+        with self.guard:
+            if not self.released:
+                self.runs[as_of] = run
+                return run
+        self.service.release([run.run])  # the response went out meanwhile
+        raise over_budget(self.budget)
+
+    def release(self) -> None:
+        """The response is sent: give back the runs this request held, and stop store work
+        still under way for it (graphql-core does not wait for a field's siblings once a
+        non-null error has decided the answer)."""
+        with self.guard:
+            self.released = True
+            held = [run.run for run in self.runs.values()]
+            self.runs.clear()
+        self.service.release(held)
+        self.deadline = -math.inf
+        self.store.con.interrupt()
 
     def require(self, role: str) -> None:
-        if not allows(self.role, role):
-            raise Denied(f"this needs the {role} role; your token has "
-                         f"{self.role or 'no'} role")
+        if allows(self.role, role):
+            return
+        if not self.tokens:
+            raise Denied(f"this needs the {role} role, and this server runs without tokens, "
+                         "so every request is a reader: serve with LINEAGE_TOKENS or --tokens "
+                         "to give roles")
+        raise Denied(f"this needs the {role} role; your token has {self.role or 'no'} role")
 
 
 def _ctx(info: Info) -> Context:
@@ -548,17 +609,24 @@ class Query:
         ctx = _ctx(info)
 
         def compute() -> Stats:
-            run = ctx.taint_run(None)
+            head = ctx.store.head_seq()
+            try:
+                run: engine.TaintRun | None = ctx.taint_run(None)
+            except engine.NoPolicyError:  # counts still answer; taint needs a policy
+                run = None
             return Stats(
-                head_seq=ctx.store.head_seq(), head_time=ctx.store.head_time(),
+                head_seq=head, head_time=ctx.store.head_time(),
                 nodes_by_kind=[KindCount(kind=k, count=c)
                                for k, c in ctx.store.counts_by_kind().items()],
                 tainted_by_tool=[ToolCount(tool=t, model=m, examples=c) for t, m, c in
-                                 engine.tainted_by_tool(ctx.store, run, mode.value)],
+                                 engine.tainted_by_tool(ctx.store, run, mode.value)]
+                if run else [],
                 tainted_by_dataset=[DatasetCount(dataset=d.removeprefix("dataset:"),
                                                  tainted=t, examples=n) for d, t, n in
-                                    engine.tainted_by_dataset(ctx.store, run, mode.value)],
-                policy_hash=run.policy_hash, as_of=run.as_of.seq)
+                                    engine.tainted_by_dataset(ctx.store, run, mode.value)]
+                if run else [],
+                policy_hash=run.policy_hash if run else None,
+                as_of=run.as_of.seq if run else head)
         return await ctx.run(compute)
 
     @strawberry.field(description="A policy version (default: the one in force).")
@@ -622,8 +690,31 @@ class Mutation:
                       toml=p.policy.toml)
 
 
-schema = strawberry.Schema(
+def expected(error: GraphQLError) -> bool:
+    """Whether `error` is the client's (a GraphQL error of its own, a denial, a bad argument,
+    an unanswerable question, a spent budget) rather than a fault of the server."""
+    original = error.original_error
+    return original is None or isinstance(original, Denied | ValueError | OverBudget)
+
+
+class LineageSchema(strawberry.Schema):
+    """The schema, logging a traceback only for real faults."""
+
+    def process_errors(self, errors: list[GraphQLError],
+                       execution_context: ExecutionContext | None = None) -> None:
+        faults = [e for e in errors if not expected(e)]
+        for error in errors:
+            if expected(error):
+                log.debug("graphql: %s", error.message)
+        if faults:
+            super().process_errors(faults, execution_context)
+
+
+schema = LineageSchema(
     query=Query, mutation=Mutation,
-    extensions=[lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-                lambda: MaxTokensLimiter(max_token_count=4000),
-                lambda: MaxAliasesLimiter(max_alias_count=50)])
+    extensions=[CostLimiter,
+                lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+                lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+                lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+                lambda: MaskErrors(should_mask_error=lambda e: not expected(e),
+                                   error_message=INTERNAL_ERROR)])

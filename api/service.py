@@ -4,15 +4,32 @@ DuckDB lets one process hold a database file; the server is that process. Each r
 through its own cursor (it sees committed data, so queries keep working while an ingest
 writes); ingestion and policy changes are serialized by one lock, taint materialization by
 another, so two requests never compute the same propagation at once.
+
+Readers cannot make the store grow: the server knows every taint run its requests hold (they
+pin it until their response is sent), so it keeps at most SERVER_KEEP_RUNS runs besides the
+pinned ones and the newest run of each policy and waiver set (what incremental propagation
+extends), whatever as-of points readers ask for; and it never persists a run for an as-of
+point without a policy (no verdict could use it).
 """
 
+import re
+import tempfile
 import threading
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
+from time import monotonic
 
+from api.limits import over_budget
 from lineage import engine
 from lineage.policy import Policy
 from lineage.store import IngestReport, PolicyVersion, Store
 from loaders import load_bytes
+
+SERVER_KEEP_RUNS = 4  # taint runs kept besides pinned ones and the newest per policy
+_TEMP_BODY = re.compile(re.escape(tempfile.gettempdir().rstrip("/")) +
+                        r"/lineage-[^/\s:]+/body\.[a-z]+")
 
 
 @dataclass
@@ -20,24 +37,54 @@ class Service:
     store: Store
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     taint_lock: threading.Lock = field(default_factory=threading.Lock)
+    pin_lock: threading.Lock = field(default_factory=threading.Lock)
+    pins: Counter[int] = field(default_factory=Counter)  # run -> requests holding it
     _latest: tuple[int, engine.TaintRun] | None = None  # (head seq, its run)
 
     def reader(self) -> Store:
         return self.store.cursor()
 
-    def taint_run(self, store: Store, as_of: str | int | None) -> engine.TaintRun:
-        """The materialized taint at `as_of`; at the head of the log, one cheap query tells
-        whether the run already computed still holds (nothing was appended since)."""
+    def taint_run(self, store: Store, as_of: str | int | None, deadline: float | None = None,
+                  budget: float = 0.0) -> engine.TaintRun:
+        """The materialized taint at `as_of`, pinned for the caller (who gives it back with
+        `release`); NoPolicyError when no policy was in force there. At the head of the log,
+        one cheap query tells whether the run already computed still holds. Waiting for
+        another request's propagation ends at `deadline` (time.monotonic) with OverBudget."""
+        head = store.head_seq()
         if as_of is None:
-            head = store.head_seq()
-            latest = self._latest
-            if latest is not None and latest[0] == head:
-                return latest[1]
-        with self.taint_lock:
-            run = engine.propagate_taint(store, as_of)
-        if as_of is None and run.as_of.seq == head:
-            self._latest = (head, run)
+            with self.pin_lock:
+                latest = self._latest
+                if latest is not None and latest[0] == head:
+                    self.pins[latest[1].run] += 1
+                    return latest[1]
+        engine.policy_in_force(store, as_of)
+        wait = -1.0 if deadline is None else max(0.0, deadline - monotonic())
+        if not self.taint_lock.acquire(timeout=wait):
+            raise over_budget(budget)
+        try:
+            run = engine.propagate_taint(store, as_of, keep=SERVER_KEEP_RUNS,
+                                         grace=timedelta(0), held=self._held())
+            with self.pin_lock:
+                self.pins[run.run] += 1
+                if as_of is None and run.as_of.seq == head:
+                    self._latest = (head, run)
+        finally:
+            self.taint_lock.release()
         return run
+
+    def _held(self) -> set[int]:
+        """Runs no propagation may drop: pinned ones and the latest (a request may be about
+        to pin it without the taint lock)."""
+        with self.pin_lock:
+            return set(self.pins) | ({self._latest[1].run} if self._latest else set())
+
+    def release(self, runs: Iterable[int]) -> None:
+        """Give back runs `taint_run` pinned: they may be dropped from now on."""
+        with self.pin_lock:
+            for run in runs:
+                self.pins[run] -= 1
+                if self.pins[run] <= 0:
+                    del self.pins[run]
 
     def ingest(self, source: str, data: bytes, label: str, *, suffix: str = ".jsonl",
                repo: str | None = None) -> IngestReport:
@@ -47,8 +94,20 @@ class Service:
             writer = self.store.cursor()
             for batch in batches:
                 total.add(writer.ingest(batch))
-        return total
+        return _named(total, label)
 
     def set_policy(self, policy: Policy) -> PolicyVersion:
         with self.write_lock:
             return self.store.cursor().set_policy(policy)
+
+
+def _named(report: IngestReport, label: str) -> IngestReport:
+    """The report with the server's temporary file for the body named `label` wherever a
+    note or a rejection still says it (a client must never learn the server's paths)."""
+    report.notes = [_TEMP_BODY.sub(label, n) for n in report.notes]
+    for rejection in report.rejections:
+        for name in ("file", "reason"):
+            value = getattr(rejection, name, None)
+            if isinstance(value, str) and _TEMP_BODY.search(value):
+                setattr(rejection, name, _TEMP_BODY.sub(label, value))
+    return report

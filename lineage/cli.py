@@ -320,11 +320,8 @@ def cmd_policy_show(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _run(store: Store, as_of: str | None) -> engine.TaintRun:
-    run = engine.propagate_taint(store, as_of)
-    if run.policy is None:
-        raise UsageError("no policy in force" + (f" as of {as_of}" if as_of else "") +
-                         ": run `lineage policy set FILE.toml` first")
-    return run
+    engine.policy_in_force(store, as_of)  # NoPolicyError, the same answer GraphQL gives
+    return engine.propagate_taint(store, as_of)
 
 
 def cmd_gate(args: argparse.Namespace, out: TextIO) -> int:
@@ -401,10 +398,8 @@ def cmd_capture(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
-    import uvicorn
-
-    from api.app import create_app
     from api.auth import TokenError, load_tokens
+    from api.serve import serve
 
     try:
         tokens = load_tokens(args.tokens)
@@ -417,7 +412,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     print(f"lineage: serving {store.path} on http://{args.host}:{args.port}/graphql "
           f"({'tokens required' if tokens.configured else 'loopback, read-only'})",
           file=sys.stderr)
-    uvicorn.run(create_app(store, tokens), host=args.host, port=args.port, log_level="warning")
+    serve(store, tokens, args.host, args.port)
     store.close()
     return EXIT_OK
 

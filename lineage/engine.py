@@ -15,6 +15,7 @@ Modes:
 UNKNOWN: not tainted, and an ancestor was referenced but never ingested. CLEAN: neither.
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,6 +39,11 @@ _DERIVATION_SQL = ", ".join(f"'{k}'" for k in sorted(DERIVATION))
 
 class EngineError(ValueError):
     """A question the engine cannot answer as asked (unknown example, bad as-of...)."""
+
+
+class NoPolicyError(EngineError):
+    """No policy is in force at the as-of point: a verdict or a gate would judge against
+    nothing, so there is no answer (never a silent pass)."""
 
 
 @dataclass(frozen=True)
@@ -152,10 +158,19 @@ def _literal(pattern: str) -> str:
     return "'" + pattern.replace("'", "''") + "'"
 
 
-def propagate_taint(store: Store, as_of: str | int | None = None) -> TaintRun:
+KEEP_RUNS = 8  # older materializations are dropped; an as-of query recomputes its own
+RUN_GRACE = timedelta(minutes=10)  # a run a request may still be reading is never dropped
+
+
+def propagate_taint(store: Store, as_of: str | int | None = None, *, keep: int | None = None,
+                    grace: timedelta = RUN_GRACE, held: Collection[int] = ()) -> TaintRun:
     """Materialize taint for the policy in force at `as_of` (default: the head of the log).
 
-    Reuses an earlier run with the same policy, active waivers and as-of seq.
+    Reuses an earlier run with the same policy, active waivers and as-of seq. A new run
+    drops old ones (see `_forget_old_runs`): beyond the newest `keep` (default KEEP_RUNS),
+    except runs younger than `grace` and the runs in `held`. A process that knows every run
+    its readers hold (the server) passes `grace=timedelta(0)` and `held`, which bounds the
+    runs kept whatever as-of points readers ask for.
     """
     point = resolve_as_of(store, as_of)
     policy = store.policy_at(point.seq)
@@ -178,24 +193,23 @@ def propagate_taint(store: Store, as_of: str | int | None = None) -> TaintRun:
             _materialize(store, run, point.seq, rules, waivers)
         con.execute("INSERT INTO taint_runs VALUES (?, ?, ?, ?, ?)",
                     [run, policy.hash if policy else "", waiver_key, point.seq, datetime.now(UTC)])
-        _forget_old_runs(store, keep=KEEP_RUNS)
+        _forget_old_runs(store, KEEP_RUNS if keep is None else keep, grace, held)
     return TaintRun(run, point, policy, waivers)
 
 
-KEEP_RUNS = 8  # older materializations are dropped; an as-of query recomputes its own
-RUN_GRACE = timedelta(minutes=10)  # a run a request may still be reading is never dropped
-
-
-def _forget_old_runs(store: Store, keep: int) -> None:
-    """Drop runs beyond the newest `keep`, except the newest of each policy and waiver set
-    and those computed within RUN_GRACE (a reader may hold them)."""
+def _forget_old_runs(store: Store, keep: int, grace: timedelta = RUN_GRACE,
+                     held: Collection[int] = ()) -> None:
+    """Drop runs beyond the newest `keep`, except the newest of each policy and waiver set,
+    those computed within `grace` (a reader in another process may hold them) and `held`."""
     old = [r[0] for r in store.con.execute("""
         SELECT run FROM taint_runs
         WHERE computed_at < ?
           AND run NOT IN (SELECT run FROM taint_runs ORDER BY run DESC LIMIT ?)
           AND run NOT IN (SELECT arg_max(run, as_of) FROM taint_runs
-                          GROUP BY policy_hash, waivers)""",
-                                           [datetime.now(UTC) - RUN_GRACE, keep]).fetchall()]
+                          GROUP BY policy_hash, waivers)
+          AND run NOT IN (SELECT unnest(?::BIGINT[]))""",
+                                           [datetime.now(UTC) - grace, max(keep, 1),
+                                            sorted(held)]).fetchall()]
     if old:
         for table in ("taint_runs", "taint", "incomplete"):
             store.con.execute(f"DELETE FROM {table} WHERE run IN (SELECT unnest(?::BIGINT[]))",
@@ -406,6 +420,30 @@ def _materialize(store: Store, run: int, seq: int, policy: Policy | None,
 # -- verdicts ---------------------------------------------------------------------------------
 
 
+def _no_policy(seq: int) -> NoPolicyError:
+    return NoPolicyError(f"no policy in force as of event {seq}: run "
+                         "`lineage policy set FILE.toml` first")
+
+
+def require_policy(run: TaintRun) -> PolicyVersion:
+    """The policy `run` judges by; NoPolicyError when none was in force at its as-of point.
+    Every verdict, gate and example listing asks this first: no policy is no answer."""
+    if run.policy is None:
+        raise _no_policy(run.as_of.seq)
+    return run.policy
+
+
+def policy_in_force(store: Store, as_of: str | int | None = None) -> PolicyVersion:
+    """The policy in force at `as_of` (as `propagate_taint` resolves it), or NoPolicyError
+    with the message `require_policy` gives: asked before propagating, it spares a run
+    that no verdict could use."""
+    point = resolve_as_of(store, as_of)
+    policy = store.policy_at(point.seq)
+    if policy is None:
+        raise _no_policy(point.seq)
+    return policy
+
+
 def check_mode(mode: str) -> str:
     if mode not in MODES:
         raise EngineError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -435,6 +473,7 @@ def verdict(store: Store, run: TaintRun, example: StoredNode, mode: str,
     read from `evidence`: by default the run's, which a process explaining many examples reads
     once; `evidence_of_example` suits one explanation."""
     check_mode(mode)
+    require_policy(run)
     evidence = evidence or run_evidence(store, run)
     rows = evidence.rows_of(example.id, mode)
     real = sorted({(evidence.nodes.one(r[witness.ROOT])[1], r[witness.ROOT])  # type: ignore[index]
@@ -689,6 +728,7 @@ def gate(store: Store, run: TaintRun, dataset: str, mode: str, *, allow_unknown:
     """Check every example of a dataset version. Lists the first `max_listed` tainted and
     unknown examples and the witness paths of the first `max_paths` tainted ones."""
     check_mode(mode)
+    require_policy(run)
     name, version = resolve_dataset(store, dataset, run.as_of.seq)
     dv = store.node(f"dataset:{name}@{version}")
     assert dv is not None
@@ -765,6 +805,7 @@ def write_example_verdicts(store: Store, run: TaintRun, dataset: str, mode: str,
 
 def _statuses_params(store: Store, run: TaintRun, dataset: str, mode: str) -> dict[str, Any]:
     check_mode(mode)
+    require_policy(run)
     name, version = resolve_dataset(store, dataset, run.as_of.seq)
     dv = store.node(f"dataset:{name}@{version}")
     assert dv is not None
@@ -788,6 +829,7 @@ def example_statuses(store: Store, run: TaintRun, ids: list[int], mode: str
                      ) -> dict[int, ExampleStatus]:
     """Status and sources of many examples in one query (paths are walked only on demand)."""
     check_mode(mode)
+    require_policy(run)
     store.register("_ask", pa.table({"id": pa.array(ids, pa.int64())}))
     try:
         rows = store.con.execute(f"""

@@ -101,8 +101,11 @@ def test_gate_counts_breakdowns_and_pagination(client: TestClient) -> None:
 def test_gate_as_of_and_unknown_dataset(client: TestClient) -> None:
     q = "query($a: String) { gate(dataset: \"code-sft@v1\", asOf: $a) { counts { examples } } }"
     assert gql(client, q)["data"]["gate"]["counts"]["examples"] == 9
-    early = gql(client, q, a="10")
-    assert early["data"] is None and "unknown dataset" in early["errors"][0]["message"]
+    early = gql(client, q, a="10")  # before the policy: no verdict, never a pass
+    assert early["data"] is None and early["errors"][0]["message"] == (
+        "no policy in force as of event 10: run `lineage policy set FILE.toml` first")
+    unknown = gql(client, '{ gate(dataset: "nope@v1") { passed } }')
+    assert unknown["data"] is None and "unknown dataset" in unknown["errors"][0]["message"]
 
 
 def test_node_parents_children_and_lineage(client: TestClient) -> None:

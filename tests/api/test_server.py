@@ -2,9 +2,6 @@
 sending to it, and concurrent readers while an ingest writes."""
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from io import StringIO
@@ -12,44 +9,25 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from api.app import create_app
 from api.auth import Tokens
 from lineage.capture import capture
 from lineage.cli import main
 from lineage.store import Store
+from tests.api.serving import running
 from tests.conftest import EXAMPLES, FIXTURES
 
 INGEST = "ingester:ingest-token-1"
 TOKENS = Tokens.parse(f"reader:reader-token-1,{INGEST},admin:admin-token-1")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
+    """The server as `lineage serve` runs it (api.serve.config) over a store file."""
     store = Store(tmp_path / "served.duckdb")
-    port = free_port()
-    config = uvicorn.Config(create_app(store, TOKENS), host="127.0.0.1", port=port,
-                            log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if httpx.get(f"{url}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    yield url
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with running(create_app(store, TOKENS)) as url:
+        yield url
     store.close()
 
 
