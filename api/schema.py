@@ -571,37 +571,13 @@ class Query:
         limit = _page(first)
 
         def walk() -> Lineage:
-            root = ctx.store.node(key)
-            if root is None:
-                raise ValueError(f"no node {key!r}")
-            seen = {root.id: root}
-            edges: list[LineageEdge] = []
-            frontier, truncated = [root.id], False
-            for _ in range(depth):
-                if not frontier:
-                    break
-                hops = ctx.store.neighbors(frontier, direction.value, limit + 1, kinds)
-                nxt = []
-                for anchor in frontier:
-                    found = hops[anchor]
-                    truncated |= len(found) > limit
-                    for n, e in found[:limit]:
-                        if n.id not in seen:
-                            if len(seen) > limit:
-                                truncated = True
-                                continue
-                            seen[n.id] = n
-                            nxt.append(n.id)
-                        src, dst = (n, seen[anchor]) if direction.value == "up" \
-                            else (seen[anchor], n)
-                        edges.append(LineageEdge(src=src.key, dst=dst.key, kind=e.kind,
-                                                 seq=e.seq, span=_edge_span(
-                                                     e.span_start, e.span_end, e.span_unit)))
-                frontier = nxt
-            truncated |= bool(frontier) and bool(
-                any(ctx.store.neighbors(frontier, direction.value, 1, kinds).values()))
-            return Lineage(root=_node(root), nodes=[_node(n) for n in seen.values()],
-                           edges=edges, truncated=truncated, as_of=ctx.store.head_seq())
+            found = engine.walk_lineage(ctx.store, key, direction.value, depth, kinds, limit)
+            return Lineage(root=_node(found.root), nodes=[_node(n) for n in found.nodes],
+                           edges=[LineageEdge(src=src.key, dst=dst.key, kind=e.kind, seq=e.seq,
+                                              span=_edge_span(e.span_start, e.span_end,
+                                                              e.span_unit))
+                                  for src, dst, e in found.edges],
+                           truncated=found.truncated, as_of=found.as_of)
         return await ctx.run(walk)
 
     @strawberry.field(description="Counts for dashboards, and how far ingestion has got.")

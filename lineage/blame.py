@@ -17,6 +17,25 @@ class BlameLine:
         return {"line": self.number, "text": self.text, "sources": self.sources}
 
 
+@dataclass
+class FileBlame:
+    """A file of a repository at a revision, line by line with its attributions."""
+
+    repo: str
+    path: str
+    rev: str
+    blob: str
+    lines: list[BlameLine]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"repo": self.repo, "path": self.path, "rev": self.rev, "blob": self.blob,
+                "lines": [line.as_dict() for line in self.lines]}
+
+    def text(self) -> str:
+        return blame_text(f"{self.path} @ {self.rev} (blob {self.blob[:12]}, {self.repo})",
+                          self.lines)
+
+
 def blame(store: Store, file_version: StoredNode, text: list[str] | None) -> list[BlameLine]:
     """Every line of `file_version` (its text when known) with (output, tool, model, evidence)
     of each attributed interval covering it. An interval open to the end of the file covers

@@ -12,19 +12,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from lineage import engine, model, progress, report
+from lineage import engine, progress, report
 from lineage.client import ServerError
-from lineage.policy import PolicyError, lint_policy, parse_policy
-from lineage.store import IngestReport, Store, StoreError, default_db_path
-from loaders import AGENT_SOURCES, LOADERS, SPLITS_FILES, SUFFIXES
-from loaders import git as git_loader
+from lineage.database import Database, UsageError
+from lineage.facts import Batch
+from lineage.policy import PolicyError
+from lineage.store import IngestReport, StoreError, default_db_path
+from loaders import LOADERS, SPLITS_FILES, SUFFIXES
 from loaders.files import InputError, expand_paths
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Bad input from the user: reported on stderr with exit code 2."""
 
 
 def _formatter(prog: str) -> argparse.HelpFormatter:
@@ -211,12 +208,12 @@ def _mode_args(p: argparse.ArgumentParser) -> None:
                    "in force then")
 
 
-def _store(args: argparse.Namespace, *, read_only: bool = False, create: bool = False
-           ) -> Store:
+def _database(args: argparse.Namespace, *, read_only: bool = False, create: bool = False
+              ) -> Database:
     """The store named by --db or $LINEAGE_DB; only commands that write records create one,
     so a mistyped path is an error, never an empty store that answers."""
-    return Store(args.db or default_db_path(), read_only=read_only,
-                 memory_limit=args.memory_limit, create=create)
+    return Database(args.db or default_db_path(), read_only=read_only,
+                    memory_limit=args.memory_limit, create=create)
 
 
 def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
@@ -227,34 +224,24 @@ def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
                               args.source, expand_paths(args.paths, SUFFIXES[args.source]),
                               args.repo)
         return _ingest_summary(args, total, out)
-    total = IngestReport(args.source)
-    if args.repo and args.source not in AGENT_SOURCES | {"git"}:
-        raise UsageError(f"--repo applies to agent sources, not {args.source}")
-    if args.rev and args.source != "git":
-        raise UsageError(f"--rev applies to git, not {args.source}")
-    with _store(args, create=True) as store:
-        options = {"repo": args.repo} if args.source in AGENT_SOURCES else {}
-        if args.source == "git":
-            inputs = [Path(p) for p in args.paths]
-            batches = (batch for path in inputs for batch in git_loader.load(
-                [path], rev=args.rev, repo=args.repo,
-                exclude=store.commits_of(git_loader.repo_id(path, args.repo))))
-        else:
-            inputs = expand_paths(args.paths, SUFFIXES[args.source])
-            batches = LOADERS[args.source](inputs, **options)
-        files = None if args.source in SPLITS_FILES else len(inputs)  # None: count batches
-        for batch in progress.track(batches, f"ingest {args.source}", total=files):
-            rep = store.ingest(batch)
-            total.add(rep)
-            where = batch.input or args.source
-            print(f"{where}: {rep.accepted} accepted, {rep.duplicate} duplicate, "
-                  f"{rep.rejected} rejected, {rep.ignored} ignored", file=sys.stderr)
-            for rejection in rep.rejections[:MAX_REJECTIONS_SHOWN]:
-                print(f"  rejected {rejection}", file=sys.stderr)
-            if len(rep.rejections) > MAX_REJECTIONS_SHOWN:
-                print(f"  ... and {len(rep.rejections) - MAX_REJECTIONS_SHOWN} more rejected "
-                      "(every one is kept with its reason in the store's `rejected` table)",
-                      file=sys.stderr)
+    with _database(args, create=True) as db:
+        files = (None if args.source in SPLITS_FILES  # None: count batches
+                 else len(expand_paths(args.paths, SUFFIXES[args.source])))
+        with progress.counting(f"ingest {args.source}", files) as advance:
+            def told(batch: Batch, rep: IngestReport) -> None:
+                advance()
+                print(f"{batch.input or args.source}: {rep.accepted} accepted, "
+                      f"{rep.duplicate} duplicate, {rep.rejected} rejected, "
+                      f"{rep.ignored} ignored", file=sys.stderr)
+                for rejection in rep.rejections[:MAX_REJECTIONS_SHOWN]:
+                    print(f"  rejected {rejection}", file=sys.stderr)
+                if len(rep.rejections) > MAX_REJECTIONS_SHOWN:
+                    print(f"  ... and {len(rep.rejections) - MAX_REJECTIONS_SHOWN} more "
+                          "rejected (every one is kept with its reason in the store's "
+                          "`rejected` table)", file=sys.stderr)
+
+            total = db.ingest(args.source, *args.paths, repo=args.repo, rev=args.rev,
+                              on_batch=told)
     return _ingest_summary(args, total, out)
 
 
@@ -283,14 +270,12 @@ def cmd_policy_set(args: argparse.Namespace, out: TextIO) -> int:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the policy file ({exc.strerror})") from exc
-    policy = parse_policy(text, str(path))
-    with _store(args, create=True) as store:
-        warnings = lint_policy(policy, store.output_tools())
-        warnings += [f"waiver names {w.node!r}, which is not in the store (yet)"
-                     for w in policy.waive if store.node(w.node) is None]
+    with _database(args, create=True) as db:
+        warnings = db.policy_warnings(text, str(path))
         if args.strict and warnings:
             raise UsageError(f"{path}: --strict: " + "; ".join(warnings) + " (policy not set)")
-        version = store.set_policy(policy)
+        version = db.set_policy(text, str(path))
+    policy = version.policy
     print(f"policy version {version.version} in force, hash {version.hash} "
           f"({len(policy.restrict)} restrictions, {len(policy.waive)} waivers)", file=out)
     for warning in warnings:
@@ -299,8 +284,8 @@ def cmd_policy_set(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_policy_show(args: argparse.Namespace, out: TextIO) -> int:
-    with _store(args, read_only=True) as store:
-        versions = store.policy_versions()
+    with _database(args, read_only=True) as db:
+        versions = db.policy_versions()
     if not versions:
         raise UsageError("no policy set yet: run `lineage policy set FILE.toml`")
     current = versions[-1]
@@ -319,21 +304,16 @@ def cmd_policy_show(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _run(store: Store, as_of: str | None) -> engine.TaintRun:
-    engine.policy_in_force(store, as_of)  # NoPolicyError, the same answer GraphQL gives
-    return engine.propagate_taint(store, as_of)
-
-
 def cmd_gate(args: argparse.Namespace, out: TextIO) -> int:
-    with _store(args) as store:
+    with _database(args) as db:
         with progress.phase("propagating taint"):
-            run = _run(store, args.as_of)
+            snapshot = db.as_of(args.as_of)
         with progress.phase(f"gating {args.dataset}"):
-            rep = engine.gate(store, run, args.dataset, args.mode,
-                              allow_unknown=args.allow_unknown, max_paths=args.max_paths)
+            rep = snapshot.gate(args.dataset, args.mode, allow_unknown=args.allow_unknown,
+                                max_paths=args.max_paths)
         if args.out:
             with progress.phase(f"writing {args.out}"):
-                engine.write_example_verdicts(store, run, args.dataset, args.mode, args.out)
+                snapshot.write_verdicts(args.dataset, args.out, args.mode)
     args.outcome = EXIT_OK if rep.passed else EXIT_FAIL  # kept if the reader leaves
     if args.format == "json":
         print(json.dumps(rep.as_dict(), indent=2, default=str), file=out)
@@ -345,11 +325,8 @@ def cmd_gate(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
-    with _store(args) as store:
-        run = _run(store, args.as_of)
-        example = engine.resolve_example(store, args.example)
-        v = engine.verdict(store, run, example, args.mode,
-                           evidence=engine.evidence_of_example(store, run, example.id))
+    with _database(args) as db:
+        v = db.verdict(args.example, args.mode, as_of=args.as_of)
     if args.format == "json":
         print(json.dumps(v.as_dict(), indent=2, default=str), file=out)
     else:
@@ -358,29 +335,18 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_blame(args: argparse.Namespace, out: TextIO) -> int:
-    from lineage.blame import blame, blame_text
-
-    checkout = Path(args.repo)
-    repo = git_loader.repo_id(checkout)
-    path = args.path.replace("\\", "/").lstrip("/")
-    blob, text = git_loader.file_at(checkout, args.rev, path)
-    with _store(args, read_only=True) as store:
-        node = store.node(model.file_version_key(repo, path, blob))
-        if node is None:
-            raise UsageError(f"{repo}:{path}@{blob[:12]} is not in the store: run "
-                             f"`lineage ingest git {args.repo}` first")
-        lines = blame(store, node, text)
+    with _database(args, read_only=True) as db:
+        found = db.blame(args.repo, args.path, args.rev)
     if args.format == "json":
-        print(json.dumps({"repo": repo, "path": path, "rev": args.rev, "blob": blob,
-                          "lines": [line.as_dict() for line in lines]}, indent=2), file=out)
+        print(json.dumps(found.as_dict(), indent=2), file=out)
     else:
-        print(blame_text(f"{path} @ {args.rev} (blob {blob[:12]}, {repo})", lines), file=out)
+        print(found.text(), file=out)
     return EXIT_OK
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
-    with _store(args, read_only=True) as store:
-        result = store.verify()
+    with _database(args, read_only=True) as db:
+        result = db.verify()
     if result.ok:
         print(f"ok: {result.events} events in {result.batches} batches, hash chain intact",
               file=out)
@@ -408,12 +374,11 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     if not tokens.configured and args.host not in ("127.0.0.1", "localhost", "::1"):
         raise UsageError(f"refusing to serve on {args.host} without tokens: set LINEAGE_TOKENS "
                          "or --tokens, or bind 127.0.0.1")
-    store = _store(args, create=True)
-    print(f"lineage: serving {store.path} on http://{args.host}:{args.port}/graphql "
-          f"({'tokens required' if tokens.configured else 'loopback, read-only'})",
-          file=sys.stderr)
-    serve(store, tokens, args.host, args.port)
-    store.close()
+    with _database(args, create=True) as db:
+        print(f"lineage: serving {db.store.path} on http://{args.host}:{args.port}/graphql "
+              f"({'tokens required' if tokens.configured else 'loopback, read-only'})",
+              file=sys.stderr)
+        serve(db.store, tokens, args.host, args.port)
     return EXIT_OK
 
 

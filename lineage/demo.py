@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import TextIO
 
 from lineage import engine, report
-from lineage.policy import parse_policy
-from lineage.store import Store
-from loaders import events, manifest
+from lineage.database import Database
+from lineage.engine import Mode
 
 DATASET = "code-pretrain@v1"
 SFT = "code-sft@v1"
@@ -35,43 +34,37 @@ def run_demo(out: TextIO, keep: str | None = None) -> int:
         workdir = Path(keep) if keep else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         workdir.mkdir(parents=True, exist_ok=True)
         db = workdir / "demo.duckdb"
-        with Store(db) as store:
-            for batch in events.load([ndjson]):
-                rep = store.ingest(batch)
-                print(f"ingested {ndjson.name}: {rep.accepted} events accepted, "
-                      f"{rep.duplicate} already present, {rep.rejected} rejected", file=out)
-            version = store.set_policy(parse_policy(policy_text, "policy.toml"))
+        with Database(db) as lineage_db:
+            rep = lineage_db.ingest("events", ndjson)
+            print(f"ingested {ndjson.name}: {rep.accepted} events accepted, "
+                  f"{rep.duplicate} already present, {rep.rejected} rejected", file=out)
+            version = lineage_db.set_policy(policy_text, "policy.toml")
             print(f"policy {version.hash} set: claude-code and codex outputs are restricted, "
                   "one output is waived\n", file=out)
-            run = engine.propagate_taint(store)
-            precise = engine.gate(store, run, DATASET, "precise", max_paths=1)
-            print(report.gate_text(precise), end="\n\n", file=out)
-            strict = engine.gate(store, run, DATASET, "strict", max_paths=0)
+            now = lineage_db.as_of()
+            print(report.gate_text(now.gate(DATASET, Mode.PRECISE, max_paths=1)), end="\n\n",
+                  file=out)
+            strict = now.gate(DATASET, Mode.STRICT, max_paths=0)
             print("strict mode (any restricted ancestor, not just surviving lines): "
                   + _counts(strict), file=out)
-            derived = engine.gate(store, run, DERIVED, "precise", max_paths=0)
+            derived = now.gate(DERIVED, max_paths=0)
             print(f"derived dataset {DERIVED} (dedup of {DATASET}), precise: "
                   + _counts(derived), file=out)
-            for batch in manifest.load([manifest_file]):
-                store.ingest(batch)
-            run = engine.propagate_taint(store)
-            sft = engine.gate(store, run, SFT, "precise", max_paths=0)
+            lineage_db.ingest("manifest", manifest_file)
+            sft = lineage_db.gate(SFT, max_paths=0)
             print(f"manifest {manifest_file.name} ({SFT}: every source form, SWHID, The Stack "
                   "row, parents, agent session), precise: " + _counts(sft) + "\n", file=out)
-            for batch in manifest.load([snapshot_file]):
-                rep = store.ingest(batch)
-                for rejection in rep.rejections:
-                    print(f"  rejected {snapshot_file.name}:{rejection.line}: "
-                          f"{rejection.reason}", file=out)
-            run = engine.propagate_taint(store)
-            snap = engine.gate(store, run, SNAPSHOT, "precise", max_paths=0)
+            rep = lineage_db.ingest("manifest", snapshot_file)
+            for rejection in rep.rejections:
+                print(f"  rejected {snapshot_file.name}:{rejection.line}: "
+                      f"{rejection.reason}", file=out)
+            snap = lineage_db.gate(SNAPSHOT, max_paths=0)
             print(f"manifest {snapshot_file.name} ({SNAPSHOT}: every file cut at release commit "
                   "c4c4c4c4, most of them changed earlier), precise: " + _counts(snap) + "\n",
                   file=out)
-            example = engine.resolve_example(store, EXPLAINED)
             print(f"explain {EXPLAINED} (named by commit, not blob):", file=out)
-            print(report.verdict_text(engine.verdict(store, run, example, "precise")), file=out)
-            verified = store.verify()
+            print(report.verdict_text(lineage_db.verdict(EXPLAINED)), file=out)
+            verified = lineage_db.verify()
             print(f"\nevent log: {verified.events} events, hash chain "
                   f"{'intact' if verified.ok else 'BROKEN'}", file=out)
         where = f"--db {db}" if keep else "--db lineage.duckdb"

@@ -18,6 +18,7 @@ UNKNOWN: not tainted, and an ancestor was referenced but never ingested. CLEAN: 
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import duckdb
@@ -29,10 +30,27 @@ from lineage import propagation, witness
 from lineage.eventlog import canonical_json
 from lineage.model import DERIVATION, EdgeKind, NodeKind
 from lineage.policy import Policy, Restriction, Waiver, glob_regex, parse_moment
-from lineage.store import PolicyVersion, Store, StoredNode
+from lineage.store import PolicyVersion, Store, StoredEdge, StoredNode
 
-MODES = ("precise", "strict")
-TAINTED, UNKNOWN, CLEAN = "TAINTED", "UNKNOWN", "CLEAN"
+
+class Mode(StrEnum):
+    """How a verdict reads taint: `precise`, restricted lines must reach the example's span;
+    `strict`, any restricted ancestor."""
+
+    PRECISE = "precise"
+    STRICT = "strict"
+
+
+class Status(StrEnum):
+    """An example's verdict. UNKNOWN (lineage incomplete) fails a gate unless allowed."""
+
+    TAINTED = "TAINTED"
+    UNKNOWN = "UNKNOWN"
+    CLEAN = "CLEAN"
+
+
+MODES = tuple(m.value for m in Mode)
+TAINTED, UNKNOWN, CLEAN = Status.TAINTED, Status.UNKNOWN, Status.CLEAN
 _FOREVER = 2**62
 _DERIVATION_SQL = ", ".join(f"'{k}'" for k in sorted(DERIVATION))
 
@@ -88,7 +106,7 @@ class Step:
 @dataclass
 class Verdict:
     example: str
-    status: str
+    status: Status
     mode: str
     policy_hash: str | None
     as_of: int
@@ -819,10 +837,13 @@ def _statuses_params(store: Store, run: TaintRun, dataset: str, mode: str) -> di
 class ExampleStatus:
     id: int
     key: str
-    status: str
+    status: Status
     sources: list[str]
     missing: int | None
     blocked: list[int] = field(default_factory=list)  # waivers that stopped some taint
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", Status(self.status))
 
 
 def example_statuses(store: Store, run: TaintRun, ids: list[int], mode: str
@@ -892,3 +913,52 @@ def tainted_by_tool(store: Store, run: TaintRun, mode: str) -> list[tuple[str, s
         JOIN nodes r ON r.id = t.root
         WHERE t.run = ? AND t.mode = ? AND t.blocked_by IS NULL
         GROUP BY ALL ORDER BY 3 DESC, 1, 2""", [run.run, mode]).fetchall()
+
+
+# -- lineage ----------------------------------------------------------------------------------
+
+
+@dataclass
+class LineageWalk:
+    """The nodes and edges within `depth` hops of `root`, up (ancestors) or down
+    (descendants); `truncated` when a page or the node budget cut the walk short."""
+
+    root: StoredNode
+    nodes: list[StoredNode]
+    edges: list[tuple[StoredNode, StoredNode, StoredEdge]]  # (src, dst, edge)
+    truncated: bool
+    as_of: int
+
+
+def walk_lineage(store: Store, key: str, direction: str = "up", depth: int = 5,
+                 kinds: list[str] | None = None, first: int = 200) -> LineageWalk:
+    """Walk the graph from node `key` breadth first, at most `first` neighbors per node and
+    `first` nodes in all, following only edges of `kinds` when given."""
+    if direction not in ("up", "down"):
+        raise EngineError(f"direction must be 'up' or 'down', not {direction!r}")
+    root = store.node(key)
+    if root is None:
+        raise EngineError(f"no node {key!r}")
+    seen = {root.id: root}
+    edges: list[tuple[StoredNode, StoredNode, StoredEdge]] = []
+    frontier, truncated = [root.id], False
+    for _ in range(depth):
+        if not frontier:
+            break
+        hops = store.neighbors(frontier, direction, first + 1, kinds)
+        reached = []
+        for anchor in frontier:
+            found = hops[anchor]
+            truncated |= len(found) > first
+            for node, edge in found[:first]:
+                if node.id not in seen:
+                    if len(seen) > first:
+                        truncated = True
+                        continue
+                    seen[node.id] = node
+                    reached.append(node.id)
+                src, dst = (node, seen[anchor]) if direction == "up" else (seen[anchor], node)
+                edges.append((src, dst, edge))
+        frontier = reached
+    truncated |= bool(frontier) and any(store.neighbors(frontier, direction, 1, kinds).values())
+    return LineageWalk(root, list(seen.values()), edges, truncated, store.head_seq())

@@ -1,7 +1,7 @@
 """Progress on long runs: a bar on stderr when it is a terminal, nothing when piped."""
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TextIO, TypeVar
 
@@ -22,6 +22,20 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
 
     yield from rich_track(items, description=description, total=total, transient=True,
                           console=_console())
+
+
+@contextmanager
+def counting(description: str, total: int | None = None) -> Iterator[Callable[[], None]]:
+    """A bar advanced by calling what it yields (once per item done), for work that reports
+    its steps through a callback."""
+    if not interactive():
+        yield lambda: None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True, console=_console()) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda: bar.advance(task)
 
 
 @contextmanager
