@@ -55,7 +55,7 @@ ReactDOM.createRoot(document.getElementById('graphiql')).render(
 """
 
 
-class LineageGraphQL(GraphQL):
+class LineageGraphQL(GraphQL[dict[str, Any], None]):
     """The GraphQL endpoint: one Context per request, with the request's deadline, given
     back (its taint runs released, work still running for it stopped) once the response is
     sent."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import anyio.to_thread
 import strawberry
@@ -205,7 +205,7 @@ def _path(steps: list[engine.Step]) -> WitnessPath:
         evidence=Evidence(seq=s.event.get("seq"), source=s.event.get("source"),
                           id=s.event.get("id"), origin=s.event.get("origin"))
         if s.event else None,
-        lines=s.lines) for s in steps])
+        lines=cast(JSON, s.lines)) for s in steps])
 
 
 @strawberry.type
@@ -413,7 +413,7 @@ class Node:
 
 
 def _node(n: StoredNode) -> Node:
-    return Node(key=n.key, kind=n.kind, attributes=n.attrs, first_seq=n.first_seq,
+    return Node(key=n.key, kind=n.kind, attributes=cast(JSON, n.attrs), first_seq=n.first_seq,
                 defined=n.defined_seq is not None, _id=n.id)
 
 

@@ -43,7 +43,7 @@ class BoundedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with a deadline for each request's headers, and no connection
     kept open for a body the app did not read."""
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]
         self._header_timer: asyncio.TimerHandle | None = None
         self._await_headers()

@@ -219,7 +219,8 @@ def carry_columns(closure: list[int], revisions: list[tuple[int, int, int, str |
     owners = fv[use]
     order = np.argsort(owners, kind="stable")
     owners, rows = owners[order], rows.take(order)
-    cuts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]]) if len(owners) else []
+    cuts = (np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]]) if len(owners)
+            else np.zeros(0, np.int64))
     groups: dict[int, _Intervals] = {}
     for i, at in enumerate(cuts):
         stop = cuts[i + 1] if i + 1 < len(cuts) else len(owners)

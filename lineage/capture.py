@@ -71,6 +71,7 @@ def send(server: str, token: str | None, tool: str, line: dict[str, Any]) -> boo
 def capture(tool: str, stdin: TextIO, spool: Path, server: str | None = None,
             token: str | None = None) -> str:
     """Send or spool one payload; returns what happened (for tests), never raises."""
+    read_error: str | None
     try:
         text = stdin.read()
     except (OSError, ValueError) as exc:

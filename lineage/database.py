@@ -113,7 +113,7 @@ class Database:
                 yield from git_loader.load([path], rev=rev, repo=repo, exclude=known)
             return
         options = {"repo": repo} if source in AGENT_SOURCES else {}
-        yield from LOADERS[source](expand_paths(paths, SUFFIXES[source]), **options)
+        yield from LOADERS[source](expand_paths(map(str, paths), SUFFIXES[source]), **options)
 
     def ingest(self, source: str, *paths: str | os.PathLike[str], repo: str | None = None,
                rev: str | None = None,

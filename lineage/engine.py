@@ -15,7 +15,7 @@ Modes:
 UNKNOWN: not tainted, and an ancestor was referenced but never ingested. CLEAN: neither.
 """
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -30,6 +30,7 @@ from lineage import propagation, witness
 from lineage.eventlog import canonical_json
 from lineage.model import DERIVATION, EdgeKind, NodeKind
 from lineage.policy import Policy, Restriction, Waiver, glob_regex, parse_moment
+from lineage.rows import maybe_one, one
 from lineage.store import PolicyVersion, Store, StoredEdge, StoredNode
 
 
@@ -96,8 +97,8 @@ class Step:
     lines: list[dict[str, Any]] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        out = {"node": self.node, "kind": self.kind, "edge": self.edge, "span": self.span,
-               "event": self.event}
+        out: dict[str, Any] = {"node": self.node, "kind": self.kind, "edge": self.edge,
+                               "span": self.span, "event": self.event}
         if self.lines is not None:
             out["lines"] = self.lines
         return out
@@ -195,17 +196,17 @@ def propagate_taint(store: Store, as_of: str | int | None = None, *, keep: int |
     waivers = tuple(policy.policy.active_waivers(point.time)) if policy else ()
     waiver_key = canonical_json(sorted(w.node for w in waivers))
     con = store.con
-    found = con.execute(
+    found = maybe_one(con, 
         "SELECT run FROM taint_runs WHERE policy_hash = ? AND waivers = ? AND as_of = ?",
-        [policy.hash if policy else "", waiver_key, point.seq]).fetchone()
+        [policy.hash if policy else "", waiver_key, point.seq])
     if found:
         return TaintRun(found[0], point, policy, waivers)
-    base = con.execute(
+    base = maybe_one(con, 
         "SELECT run, as_of FROM taint_runs WHERE policy_hash = ? AND waivers = ? AND as_of < ? "
         "ORDER BY as_of DESC LIMIT 1",
-        [policy.hash if policy else "", waiver_key, point.seq]).fetchone()
+        [policy.hash if policy else "", waiver_key, point.seq])
     with store.transaction():
-        run = con.execute("SELECT coalesce(max(run), 0) + 1 FROM taint_runs").fetchone()[0]
+        run = one(con, "SELECT coalesce(max(run), 0) + 1 FROM taint_runs")[0]
         rules = policy.policy if policy else None
         if base is None or not _extend(store, run, base[0], base[1], point.seq, rules, waivers):
             _materialize(store, run, point.seq, rules, waivers)
@@ -236,7 +237,7 @@ def _forget_old_runs(store: Store, keep: int, grace: timedelta = RUN_GRACE,
 
 def _waived(store: Store, waivers: tuple[Waiver, ...]) -> tuple[int, np.ndarray]:
     """(bound on node ids, which nodes a waiver names) for the array propagation."""
-    size = store.con.execute("SELECT coalesce(max(id), 0) + 1 FROM nodes").fetchone()[0]
+    size = one(store.con, "SELECT coalesce(max(id), 0) + 1 FROM nodes")[0]
     waived = np.zeros(size, dtype=bool)
     waived[list(store.node_ids(w.node for w in waivers).values())] = True
     return size, waived
@@ -262,7 +263,8 @@ def _roots(store: Store, seq: int, policy: Policy | None, after: int = 0) -> np.
                                         ).fetchnumpy()["id"], dtype=np.int64)
 
 
-def _attributions(store: Store, seq: int, roots: np.ndarray) -> tuple[np.ndarray, ...]:
+def _attributions(store: Store, seq: int, roots: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The intervals restricted outputs (`roots`) wrote, as of `seq`: only theirs decide a
     precise verdict."""
     store.register("_roots", pa.table({"id": roots.astype(np.int64)}))
@@ -273,8 +275,9 @@ def _attributions(store: Store, seq: int, roots: np.ndarray) -> tuple[np.ndarray
                                   [seq]).fetchnumpy()
     finally:
         store.con.unregister("_roots")
-    return tuple(np.asarray(spans[c], dtype=np.int64)
-                 for c in ("file_version", "output", "line_start", "line_end"))
+    fv, output, start, end = (np.asarray(spans[c], dtype=np.int64)
+                              for c in ("file_version", "output", "line_start", "line_end"))
+    return fv, output, start, end
 
 
 def _graph(columns: dict[str, Any]) -> propagation.Graph:
@@ -293,7 +296,7 @@ _BYTE_LINES = """LEFT JOIN byte_lines b ON e.span_unit = 'byte' AND b.src = e.sr
     AND b.byte_start = e.span_start AND b.seq <= $s"""
 
 
-def _edges_out_of(store: Store, seq: int, kinds: list[str]) -> Any:
+def _edges_out_of(store: Store, seq: int, kinds: Sequence[str]) -> Any:
     """A fetch of the edges out of given nodes, as a propagation.Graph: derivation edges of
     `kinds` as of `seq` whose source is the node or a name of it (a file at a commit)."""
     kind_list = ", ".join(f"'{k}'" for k in kinds)
@@ -320,18 +323,18 @@ def _extend(store: Store, run: int, base: int, old: int, seq: int, policy: Polic
     nothing, when the appended events defined a node the base was missing (lineage that was
     incomplete may now be complete: only a full pass can tell)."""
     con = store.con
-    if con.execute("""
+    if one(con, """
             SELECT count(*) FROM incomplete i JOIN nodes n ON n.id = i.missing
             WHERE i.run = ? AND n.defined_seq > ? AND n.defined_seq <= ?""",
-                   [base, old, seq]).fetchone()[0]:
+                   [base, old, seq])[0]:
         return False
-    if con.execute("SELECT count(*) FROM byte_lines WHERE seq > ? AND seq <= ?",
-                   [old, seq]).fetchone()[0]:
+    if one(con, "SELECT count(*) FROM byte_lines WHERE seq > ? AND seq <= ?",
+                   [old, seq])[0]:
         return False  # an old byte span now maps to fewer lines: taint may shrink
     # The appended edges, and older ones whose source got its first name since (a file at a
     # commit resolved to its version); the seq filters let DuckDB skip old row groups.
-    renamed = con.execute("SELECT count(*) > 0 FROM aliases WHERE seq > ? AND seq <= ?",
-                          [old, seq]).fetchone()[0]
+    renamed = one(con, "SELECT count(*) > 0 FROM aliases WHERE seq > ? AND seq <= ?",
+                          [old, seq])[0]
     delta = _graph(con.execute(f"""
         WITH names AS (SELECT alias, min(target) AS target, min(seq) AS seq FROM aliases
                        WHERE seq <= $s GROUP BY alias)
@@ -475,8 +478,9 @@ def resolve_example(store: Store, name: str) -> StoredNode:
         if node is not None and node.kind == NodeKind.EXAMPLE:
             return node
     matches = store.find_examples(name)
-    if len(matches) == 1:
-        return store.node(matches[0])  # type: ignore[return-value]
+    found = store.node(matches[0]) if len(matches) == 1 else None
+    if found is not None:
+        return found
     if matches:
         shown = ", ".join(m.removeprefix("example:") for m in matches[:5])
         raise EngineError(f"example {name!r} is in several datasets ({shown}); "
@@ -494,7 +498,7 @@ def verdict(store: Store, run: TaintRun, example: StoredNode, mode: str,
     require_policy(run)
     evidence = evidence or run_evidence(store, run)
     rows = evidence.rows_of(example.id, mode)
-    real = sorted({(evidence.nodes.one(r[witness.ROOT])[1], r[witness.ROOT])  # type: ignore[index]
+    real = sorted({(_node_row(evidence, r[witness.ROOT])[1], r[witness.ROOT])
                    for r in rows if r[witness.BLOCKED] is None})
     out = Verdict(example.key, CLEAN, mode, run.policy_hash, run.as_of.seq)
     if real:
@@ -503,13 +507,13 @@ def verdict(store: Store, run: TaintRun, example: StoredNode, mode: str,
         out.paths = [witness_path(store, run, example.id, root, mode, evidence)
                      for _, root in real[:max_paths]]
     else:
-        missing = store.con.execute(
+        missing = maybe_one(store.con, 
             "SELECT missing FROM incomplete WHERE run = ? AND node = ?",
-            [run.run, example.id]).fetchone()
+            [run.run, example.id])
         if missing:
             out.status = UNKNOWN
             out.reason = unknown_reason(store, missing[0])
-    blocked = sorted({r[witness.BLOCKED] for r in rows if r[witness.BLOCKED] is not None})
+    blocked = sorted({b for r in rows if (b := r[witness.BLOCKED]) is not None})
     out.waivers = waivers_named(store, run, blocked)
     return out
 
@@ -600,10 +604,11 @@ def _read_evidence(store: Store, run: TaintRun, roots: list[int] | None = None
                                witness.Lookup(events), witness.Lookup(lines))
 
 
-def unknown_reason(store: Store, missing_id: int) -> str:
+def unknown_reason(store: Store, missing_id: int | None) -> str:
     """Why a node's lineage is incomplete, and what to ingest to complete it."""
-    node = store.node_by_id(missing_id)
-    assert node is not None
+    node = store.node_by_id(missing_id) if missing_id is not None else None
+    if node is None:
+        return "lineage incomplete: an ancestor was named but never ingested"
     if isinstance(node.attrs.get("missing"), str):
         return node.attrs["missing"]  # the loader knew what the clone lacked
     repo = node.attrs.get("repo")
@@ -626,6 +631,15 @@ def unknown_reason(store: Store, missing_id: int) -> str:
     return f"{node.kind} {node.key} was never ingested"
 
 
+def _node_row(evidence: witness.RunEvidence, node_id: int) -> tuple[Any, ...]:
+    """(id, key, kind, defined_seq) of a node the run's evidence must hold."""
+    row = evidence.nodes.one(node_id)
+    if row is None:
+        raise EngineError(f"node {node_id} is missing from the run's evidence (a store "
+                          "changed under a running query?)")
+    return row
+
+
 def witness_path(store: Store, run: TaintRun, node_id: int, root_id: int, mode: str,
                  evidence: witness.RunEvidence | None = None) -> list[Step]:
     """The path from `root_id` to `node_id` that propagation recorded, as steps from the
@@ -636,7 +650,7 @@ def witness_path(store: Store, run: TaintRun, node_id: int, root_id: int, mode: 
     root_key = root[1] if root else None
     steps: list[Step] = []
     for i, row in enumerate(evidence.path(node_id, root_id, mode)):
-        _, key, kind, defined_seq = evidence.nodes.one(row[witness.NODE])  # type: ignore[misc]
+        _, key, kind, defined_seq = _node_row(evidence, row[witness.NODE])
         step = Step(key, kind, None, None, None)
         seq = defined_seq if i == 0 else row[witness.SEQ]
         if i:
@@ -813,10 +827,10 @@ def write_example_verdicts(store: Store, run: TaintRun, dataset: str, mode: str,
     quoted = path.replace("'", "''")
     params = _statuses_params(store, run, dataset, mode)
     try:
-        return store.con.execute(f"""
+        return one(store.con, f"""
             COPY (SELECT example, key, status, sources FROM ({example_statuses_sql()})
                   ORDER BY id)
-            TO '{quoted}' (FORMAT {fmt})""", params).fetchone()[0]
+            TO '{quoted}' (FORMAT {fmt})""", params)[0]
     except duckdb.IOException as exc:
         raise EngineError(f"--out {path}: cannot write: {exc}") from exc
 

@@ -17,6 +17,8 @@ from typing import Any
 
 import duckdb
 
+from lineage.rows import one
+
 GENESIS = "0" * 64
 HASH_SCHEME = 2
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -114,7 +116,7 @@ def verify(con: duckdb.DuckDBPyConnection, scheme: int = HASH_SCHEME) -> VerifyR
             problems.append(f"batch {batch}: its header does not match its hash")
         prev = hash_
     problems += [f"events of batch {b} belong to no recorded batch" for b in sorted(per_batch)]
-    total = con.execute("SELECT count(*) FROM events").fetchone()[0]
+    total = one(con, "SELECT count(*) FROM events")[0]
     return VerifyResult(not problems, len(rows), total, problems)
 
 

@@ -135,15 +135,15 @@ def reindex(con: duckdb.DuckDBPyConnection, repos: list[str]) -> None:
     try:
         con.execute("INSERT INTO commit_order SELECT repo, commit, pre, post, complete "
                     "FROM _order")
-        rows = con.execute("""
+        spans = con.execute("""
             SELECT t.repo, t.path, o.pre, o.post, max(t.file_version) AS file_version
             FROM tree_entries t JOIN _order o USING (repo, commit)
             GROUP BY ALL ORDER BY t.repo, t.path, o.pre""").fetchnumpy()
     finally:
         con.unregister("_order")
-    repo_col, paths = rows["repo"], rows["path"]
-    versions = rows["file_version"]
-    starts, ends = rows["pre"], rows["post"]
+    repo_col, paths = spans["repo"], spans["path"]
+    versions = spans["file_version"]
+    starts, ends = spans["pre"], spans["post"]
     mask = np.ma.getmaskarray(versions) if isinstance(versions, np.ma.MaskedArray) else \
         np.zeros(len(paths), dtype=bool)
     out: dict[str, list[object]] = {k: [] for k in ("repo", "path", "lo", "hi", "version")}

@@ -39,6 +39,7 @@ from lineage.facts import (
 )
 from lineage.model import EdgeKind, NodeKind
 from lineage.policy import Policy, parse_policy
+from lineage.rows import maybe_one, one
 
 DEFAULT_DB = "lineage.duckdb"
 # Seconds an output's clock may run ahead of a commit's and still match its lines by content
@@ -173,10 +174,10 @@ class Store:
         # kept per database in this process and shared by its cursors.
         self.memo: dict[str, Any] = {}
         if not read_only:
-            adding_repo = self.con.execute(
+            adding_repo = one(self.con, 
                 "SELECT count(*) = 1 FROM duckdb_tables() WHERE table_name = 'nodes' "
                 "AND NOT EXISTS (SELECT 1 FROM duckdb_columns() WHERE table_name = 'nodes' "
-                "AND column_name = 'repo')").fetchone()[0]
+                "AND column_name = 'repo')")[0]
             self.con.execute(schema.ddl())
             if adding_repo:
                 self.con.execute("UPDATE nodes SET repo = json_extract_string(attrs, '$.repo')")
@@ -187,15 +188,15 @@ class Store:
         before schemes were recorded (migrated to the current one when `migrate`), else the
         current one for a new store."""
         con = self.con
-        if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'store_meta'"
-                       ).fetchone()[0]:
-            row = con.execute("SELECT value FROM store_meta WHERE key = 'hash_scheme'"
-                              ).fetchone()
+        if one(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'store_meta'"
+                       )[0]:
+            row = maybe_one(con, "SELECT value FROM store_meta WHERE key = 'hash_scheme'"
+                              )
             if row:
                 return int(row[0])
-        has_events = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = "
-                                 "'events'").fetchone()[0] and con.execute(
-            "SELECT count(*) > 0 FROM events").fetchone()[0]
+        has_events = one(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = "
+                                 "'events'")[0] and one(con, 
+            "SELECT count(*) > 0 FROM events")[0]
         if not migrate:
             return 1 if has_events else eventlog.HASH_SCHEME
         with self.transaction():
@@ -250,32 +251,30 @@ class Store:
 
     def head_seq(self) -> int:
         """The last seq of the log (read from the small batches table)."""
-        return self.con.execute(
-            "SELECT coalesce(max(last_seq), 0) FROM batches").fetchone()[0]
+        return one(self.con, 
+            "SELECT coalesce(max(last_seq), 0) FROM batches")[0]
 
     def _log_end(self) -> int:
         """The last seq written, including events of the batch being written."""
-        return self.con.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        return one(self.con, "SELECT coalesce(max(seq), 0) FROM events")[0]
 
     def head_time(self) -> datetime | None:
-        return self.con.execute("SELECT max(received_at) FROM batches").fetchone()[0]
+        return one(self.con, "SELECT max(received_at) FROM batches")[0]
 
     def seq_at_time(self, moment: datetime) -> int:
         """The last seq ingested at or before `moment` (0 when nothing was)."""
-        row = self.con.execute(
-            "SELECT coalesce(max(last_seq), 0) FROM batches WHERE received_at <= ? "
-            "AND last_seq IS NOT NULL", [moment]).fetchone()
-        return row[0]
+        return one(self.con, "SELECT coalesce(max(last_seq), 0) FROM batches WHERE "
+                   "received_at <= ? AND last_seq IS NOT NULL", [moment])[0]
 
     def time_of_seq(self, seq: int) -> datetime | None:
-        return self.con.execute(
+        return one(self.con, 
             "SELECT received_at FROM batches WHERE first_seq <= ? AND last_seq >= ?",
-            [seq, seq]).fetchone()[0] if seq else None
+            [seq, seq])[0] if seq else None
 
     def event(self, seq: int) -> dict[str, Any] | None:
-        row = self.con.execute(
+        row = maybe_one(self.con, 
             "SELECT seq, event_id, source, type, origin, payload FROM events WHERE seq = ?",
-            [seq]).fetchone()
+            [seq])
         if row is None:
             return None
         return {"seq": row[0], "id": row[1], "source": row[2], "type": row[3], "origin": row[4],
@@ -334,7 +333,7 @@ class Store:
             self.con.unregister("_ids")
 
     def _next_batch(self) -> int:
-        return self.con.execute("SELECT coalesce(max(batch), 0) + 1 FROM batches").fetchone()[0]
+        return one(self.con, "SELECT coalesce(max(batch), 0) + 1 FROM batches")[0]
 
     def _append_events(self, source: str, records: list[Record], first_seq: int,
                        batch_no: int | None = None) -> int:
@@ -366,13 +365,13 @@ class Store:
 
     def _chain_batch(self, batch_no: int, source: str, received_at: datetime) -> None:
         """Close batch `batch_no`: hash its events in seq order and chain it to the last one."""
-        first_seq, last_seq, count, digest = self.con.execute(
+        first_seq, last_seq, count, digest = one(self.con, 
             "SELECT min(seq), max(seq), count(*), sha256(coalesce(string_agg(hash, '' "
-            "ORDER BY seq), '')) FROM events WHERE batch = ?", [batch_no]).fetchone()
+            "ORDER BY seq), '')) FROM events WHERE batch = ?", [batch_no])
         if not count:
             return
-        prev = self.con.execute(
-            "SELECT hash FROM batches ORDER BY batch DESC LIMIT 1").fetchone()
+        prev = maybe_one(self.con, 
+            "SELECT hash FROM batches ORDER BY batch DESC LIMIT 1")
         prev_hash = prev[0] if prev else eventlog.GENESIS
         received_us = epoch_us(received_at)
         chained = eventlog.batch_hash(prev_hash, batch_no, source, received_us, first_seq,
@@ -703,9 +702,9 @@ class Store:
         report.rejected += len(rejections)
         report.rejections += rejections
         head = self._log_end()
-        known, repeated = con.execute("""
+        known, repeated = one(con, """
             SELECT (SELECT count(*) FROM _rows r JOIN events e USING (event_id)),
-                   (SELECT count(*) - count(DISTINCT event_id) FROM _rows)""").fetchone()
+                   (SELECT count(*) - count(DISTINCT event_id) FROM _rows)""")
         if not (known or repeated or outside):
             # The common case, a fresh manifest: seqs follow the table's row order.
             con.execute(f"""CREATE OR REPLACE TEMP TABLE _x AS
@@ -722,7 +721,7 @@ class Store:
                       QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY row) = 1)""",
                         [head, [r[0] for r in outside]])
         con.unregister("_rows")
-        accepted = con.execute("SELECT count(*) FROM _x").fetchone()[0]
+        accepted = one(con, "SELECT count(*) FROM _x")[0]
         report.accepted += accepted
         report.duplicate += table.num_rows - accepted - len(outside)
         con.execute(f"""
@@ -988,9 +987,9 @@ class Store:
         return self._node_where("id = ?", node_id)
 
     def _node_where(self, where: str, value: object) -> StoredNode | None:
-        row = self.con.execute(
+        row = maybe_one(self.con, 
             f"SELECT id, key, kind, attrs, first_seq, defined_seq FROM nodes WHERE {where}",
-            [value]).fetchone()
+            [value])
         if row is None:
             return None
         return StoredNode(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5])
@@ -1049,15 +1048,15 @@ class Store:
 
     def repo_known(self, repo: str) -> bool:
         """Whether any file version of `repo` was ingested."""
-        return bool(self.con.execute(
+        return bool(one(self.con, 
             "SELECT count(*) FROM nodes WHERE kind = ? AND repo = ? AND defined_seq IS NOT NULL",
-            [str(NodeKind.FILE_VERSION), repo]).fetchone()[0])
+            [str(NodeKind.FILE_VERSION), repo])[0])
 
     def commit_ingested(self, repo: str, commit: str) -> bool:
         """Whether `commit` of `repo` (a full or abbreviated sha) was read with its tree."""
-        return bool(self.con.execute(
+        return bool(one(self.con, 
             "SELECT count(*) FROM commit_order WHERE repo = ? AND starts_with(commit, ?)",
-            [repo, commit]).fetchone()[0])
+            [repo, commit])[0])
 
     def events_page(self, source: str | None, after: int, first: int) -> list[dict[str, Any]]:
         """Events after seq `after` (of one source, or all), oldest first."""
@@ -1113,18 +1112,18 @@ class Store:
             now = datetime.now(UTC)
             batch_no = self._append_events("policy", [record], seq)
             self._chain_batch(batch_no, "policy", now)
-            version = self.con.execute(
-                "SELECT coalesce(max(version), 0) + 1 FROM policies").fetchone()[0]
+            version = one(self.con, 
+                "SELECT coalesce(max(version), 0) + 1 FROM policies")[0]
             self.con.execute("INSERT INTO policies VALUES (?, ?, ?, ?, ?)",
                              [version, policy.hash, seq, policy.toml, now])
         return PolicyVersion(version, policy.hash, seq, now, policy)
 
     def policy_at(self, as_of: int | None) -> PolicyVersion | None:
         """The policy in force at seq `as_of` (None: the latest)."""
-        row = self.con.execute(
+        row = maybe_one(self.con, 
             "SELECT version, hash, seq, set_at, toml FROM policies WHERE seq <= ? "
             "ORDER BY version DESC LIMIT 1",
-            [as_of if as_of is not None else 2**62]).fetchone()
+            [as_of if as_of is not None else 2**62])
         if row is None:
             return None
         return PolicyVersion(row[0], row[1], row[2], row[3], _parsed_policy(row[4]))

@@ -12,7 +12,7 @@ the newest few per database. For a run where output 7 reaches example 9 through 
 from collections import OrderedDict
 from dataclasses import dataclass
 from threading import Lock
-from typing import Any
+from typing import Any, Final, cast
 
 import numpy as np
 import pyarrow as pa
@@ -21,7 +21,18 @@ import pyarrow as pa
 # span_end, span_unit, edge_seq).
 Row = tuple[int, bool, int, int | None, int, int | None, str | None, int | None, int | None,
             str | None, int | None]
-NODE, PRECISE, ROOT, PRED, DEPTH, BLOCKED, KIND, SPAN_START, SPAN_END, SPAN_UNIT, SEQ = range(11)
+# Row's columns, as literal indexes so a type checker knows each one's type.
+NODE: Final = 0
+PRECISE: Final = 1
+ROOT: Final = 2
+PRED: Final = 3
+DEPTH: Final = 4
+BLOCKED: Final = 5
+KIND: Final = 6
+SPAN_START: Final = 7
+SPAN_END: Final = 8
+SPAN_UNIT: Final = 9
+SEQ: Final = 10
 
 
 class Lookup:
@@ -78,7 +89,7 @@ class RunEvidence:
                 break
             best = max(candidates,
                        key=lambda r: (r[PRECISE] == precise, r[BLOCKED] is None, -r[DEPTH]))
-            chain.append(best)  # type: ignore[arg-type]
+            chain.append(cast(Row, best))
             seen.add(current)
             current = best[PRED] if current != root else None
         chain.reverse()

@@ -83,7 +83,7 @@ def _nested(item: JsonLine, value: dict[str, Any], resolver: RepoResolver,
                           "time")
     tool_info = fields.obj(value, "tool")
     tool = canonical_tool(fields.text(tool_info, "name", "tool.name") or "unknown")
-    vcs = value.get("vcs") if isinstance(value.get("vcs"), dict) else {}
+    vcs = fields.obj(value, "vcs")
     revision = vcs.get("revision") if isinstance(vcs.get("revision"), str) else None
     vcs_type = str(vcs.get("type") or "git")
     cwd = str(workspace) if workspace else None

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lineage.eventlog import content_id
-from lineage.facts import Batch, Fact, Record, Rejection
+from lineage.facts import Batch, Fact, Node, Record, Rejection
 from lineage.repos import RepoResolver
 from loaders import fields
 from loaders.agent_outputs import AgentOutput, output_facts, session_facts
@@ -42,7 +42,8 @@ def read_file(path: Path, resolver: RepoResolver, source: str) -> Batch:
     for item in items:
         collect(batch, item, _parse, transcript, resolver, models)
     unresolved = sorted({f.attrs["path"] for r in batch.records for f in r.facts
-                         if getattr(f, "attrs", {}).get("repo_resolution") == "unresolved"})
+                         if isinstance(f, Node)
+                         and f.attrs.get("repo_resolution") == "unresolved"})
     if unresolved:
         batch.notes.append(f"{path}: {len(unresolved)} file(s) in no known repository "
                            f"(give --repo URL, or ingest on the machine that ran the agent): "

@@ -136,7 +136,8 @@ def _span(pair: list[int] | None, unit: str = "line") -> Span | None:
 
 def _session_facts(v: dict[str, Any]) -> list[Fact]:
     tool = canonical_tool(v["tool"])
-    attrs = {k: v[k] for k in ("model", "tool_version", "person", "repo") if k in v}
+    attrs: dict[str, Any] = {k: v[k] for k in ("model", "tool_version", "person", "repo")
+                             if k in v}
     attrs |= {"tool": tool, "session": v["session"], "time": v.get("time")}
     facts: list[Fact] = [
         Node(model.tool_key(tool), NodeKind.TOOL, {"tool": tool}),
@@ -152,8 +153,9 @@ def _session_facts(v: dict[str, Any]) -> list[Fact]:
 
 def _output_facts(v: dict[str, Any]) -> list[Fact]:
     tool = canonical_tool(v["tool"])
-    attrs = {k: v[k] for k in ("model", "tool_version", "session", "repo", "path", "call",
-                               "lines", "text", "user_modified") if k in v}
+    attrs: dict[str, Any] = {k: v[k] for k in ("model", "tool_version", "session", "repo",
+                                               "path", "call", "lines", "text",
+                                               "user_modified") if k in v}
     attrs |= {"tool": tool, "output": v["output"], "time": v.get("time")}
     if "text" in v:  # for content-match against the lines commits add
         attrs["hashes"] = sorted({line_hash(n) for n in map(normalize_line, v["text"])
@@ -168,8 +170,8 @@ def _output_facts(v: dict[str, Any]) -> list[Fact]:
 
 
 def _commit_facts(v: dict[str, Any]) -> list[Fact]:
-    attrs = {k: v[k] for k in ("repo", "commit", "parents", "author", "committer", "message",
-                               "time") if k in v}
+    attrs: dict[str, Any] = {k: v[k] for k in ("repo", "commit", "parents", "author",
+                                               "committer", "message", "time") if k in v}
     parents = v.get("parents") or []
     # The commit's place in its history, so files named at it resolve (lineage.snapshots).
     return [Node(model.commit_key(v["repo"], v["commit"]), NodeKind.COMMIT, attrs),

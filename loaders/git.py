@@ -34,6 +34,7 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -485,7 +486,7 @@ def _record(clone: _Clone, c: Commit, note: git_ai.Note | None,
                        defines=False)
                   for name, key in tree.entries if key is not None and key not in declared]
     facts.append(tree if tree is not None else _tree_changes(repo, c))
-    commit_attrs = {
+    commit_attrs: dict[str, Any] = {
         "repo": repo, "commit": c.sha, "parents": c.parents,
         "author": f"{c.author} <{c.author_email}>", "author_time": c.author_time,
         "committer": f"{c.committer} <{c.committer_email}>", "time": c.time,
@@ -493,7 +494,7 @@ def _record(clone: _Clone, c: Commit, note: git_ai.Note | None,
     if boundary:
         commit_attrs["shallow"] = True
     facts.insert(0, Node(ckey, NodeKind.COMMIT, commit_attrs))
-    payload = {"repo": repo, "commit": c.sha, "parents": c.parents,
+    payload: dict[str, Any] = {"repo": repo, "commit": c.sha, "parents": c.parents,
                "author": f"{c.author} <{c.author_email}>",
                "committer": f"{c.committer} <{c.committer_email}>", "time": c.time,
                "trailers": [f"{k}: {v}" for k, v in c.trailers], "files": files,
@@ -529,7 +530,7 @@ def _commit_output(facts: list[Fact], repo: str, c: Commit, tool: str, model_nam
 
 
 def _note_facts(facts: list[Fact], repo: str, c: Commit, note: git_ai.Note,
-                note_blobs: dict[tuple[str, str], str], batch: Batch) -> dict[str, object]:
+                note_blobs: dict[tuple[str, str], str], batch: Batch) -> dict[str, Any]:
     """Attributions of a git-ai note's AI ranges, on the version each path has in the
     commit's tree; returns what the note says, line counts per kind."""
     ranges = note.ranges

@@ -73,10 +73,9 @@ def parse_hook(item: JsonLine, resolver: RepoResolver, models: dict[str, str]
     if event == "SessionStart" and session:
         if model:
             models[session] = model
-        facts = session_facts(session, tool, {"model": model, "cwd": cwd,
-                                              "start_source": value.get("source"),
-                                              "time": time, "time_source": time_source})
-        return _record(value, "session", facts)
+        return _record(value, "session", session_facts(session, tool, {
+            "model": model, "cwd": cwd, "start_source": value.get("source"), "time": time,
+            "time_source": time_source}))
     if event != "PostToolUse":
         return None
     name = fields.text(value, "tool_name")

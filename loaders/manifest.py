@@ -62,7 +62,7 @@ def read_rows(groups: list[tuple[str, list[Any]]]) -> Batch:
     """Manifest rows given as parsed JSON values (the facets of OpenLineage events, an API
     body), as (origin, rows) groups: each group's rows are numbered from 1 under its origin,
     and all of them are normalized at once."""
-    files = [origin for origin, rows in groups for _ in rows]
+    files: list[str | None] = [origin for origin, rows in groups for _ in rows]
     numbers = [n for _, rows in groups for n in range(1, len(rows) + 1)]
     raws = [json.dumps(v, ensure_ascii=False) for _, rows in groups for v in rows]
     return _normalize(_rows_in(numbers, raws, files=files), Path(groups[0][0] if groups else ""))
@@ -83,7 +83,8 @@ def _normalize(rows_in: pa.Table, path: Path) -> Batch:
 
 
 def _rows_in(numbers: Iterable[int], raws: list[str], truncated: int = -1,
-             files: list[str] | None = None, bad: list[str | None] | None = None) -> pa.Table:
+             files: list[str | None] | None = None, bad: list[str | None] | None = None
+             ) -> pa.Table:
     """rows_in(row, raw, truncated, file, bad): raw rows as JSON text with their numbers, the
     origin of each when rows come from several places, and the reason a row was unreadable
     before it reached SQL (not UTF-8, too long)."""
