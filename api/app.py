@@ -71,10 +71,15 @@ class LineageGraphQL(GraphQL[dict[str, Any], None]):
         state = request.scope.setdefault("state", {})
         if self.limiter is None:  # made on the event loop, once
             self.limiter = anyio.CapacityLimiter(self.limits.store_workers)
-        ctx = Context(self.service, self.service.reader(), state.get("role"),
-                      tokens=self.tokens, budget=self.limits.request_seconds,
-                      deadline=monotonic() + self.limits.request_seconds,
-                      limiter=self.limiter)
+        ctx = Context(
+            self.service,
+            self.service.reader(),
+            state.get("role"),
+            tokens=self.tokens,
+            budget=self.limits.request_seconds,
+            deadline=monotonic() + self.limits.request_seconds,
+            limiter=self.limiter,
+        )
         state[CONTEXT] = ctx
         return {"request": request, "response": response, "lineage": ctx}
 
@@ -91,8 +96,7 @@ class LineageGraphQL(GraphQL[dict[str, Any], None]):
 
 
 def _too_large(limit: int) -> JSONResponse:
-    return JSONResponse({"error": f"request body over {limit} bytes; split it"},
-                        status_code=413)
+    return JSONResponse({"error": f"request body over {limit} bytes; split it"}, status_code=413)
 
 
 async def _body(request: Request, limit: int) -> bytes | None:
@@ -112,15 +116,21 @@ async def _body(request: Request, limit: int) -> bytes | None:
 
 def _forbidden(role: str | None, needed: str, tokens: bool) -> JSONResponse:
     if not tokens:
-        return JSONResponse({"error": f"this needs the {needed} role, and this server runs "
-                             "without tokens, so every request is a reader: serve with "
-                             "LINEAGE_TOKENS or --tokens to give roles"}, status_code=403)
-    return JSONResponse({"error": f"this needs the {needed} role; your token has "
-                         f"{role or 'no'} role"}, status_code=403)
+        return JSONResponse(
+            {
+                "error": f"this needs the {needed} role, and this server runs "
+                "without tokens, so every request is a reader: serve with "
+                "LINEAGE_TOKENS or --tokens to give roles"
+            },
+            status_code=403,
+        )
+    return JSONResponse(
+        {"error": f"this needs the {needed} role; your token has {role or 'no'} role"},
+        status_code=403,
+    )
 
 
-def create_app(store: Store, tokens: Tokens | None = None,
-               limits: Limits | None = None) -> ASGIApp:
+def create_app(store: Store, tokens: Tokens | None = None, limits: Limits | None = None) -> ASGIApp:
     """The server over an open store (the server process holds the DuckDB file), with the
     limits of `api.limits` (the defaults unless `limits` says otherwise)."""
     service = Service(store)
@@ -141,22 +151,34 @@ def create_app(store: Store, tokens: Tokens | None = None,
             return _forbidden(role, "ingester", tokens.configured)
         source = request.query_params.get("source", "events")
         if source not in RECORD_SOURCES:
-            return JSONResponse({"error": f"cannot take {source!r} records here; expected "
-                                 f"one of {', '.join(RECORD_SOURCES)}"}, status_code=400)
+            return JSONResponse(
+                {
+                    "error": f"cannot take {source!r} records here; expected "
+                    f"one of {', '.join(RECORD_SOURCES)}"
+                },
+                status_code=400,
+            )
         body = await _body(request, limits.max_body)
         if body is None:
             return _too_large(limits.max_body)
         parquet = "parquet" in request.headers.get("content-type", "")
         label = request.query_params.get("name") or f"POST /events?source={source}"
         try:
-            report = await anyio.to_thread.run_sync(lambda: service.ingest(
-                source, body, label, suffix=".parquet" if parquet else ".jsonl",
-                repo=request.query_params.get("repo")))
+            report = await anyio.to_thread.run_sync(
+                lambda: service.ingest(
+                    source,
+                    body,
+                    label,
+                    suffix=".parquet" if parquet else ".jsonl",
+                    repo=request.query_params.get("repo"),
+                )
+            )
         except InputError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         status = 400 if report.rejected and not (report.accepted or report.duplicate) else 200
-        return JSONResponse(report.as_dict() | {"head_seq": service.reader().head_seq()},
-                            status_code=status)
+        return JSONResponse(
+            report.as_dict() | {"head_seq": service.reader().head_seq()}, status_code=status
+        )
 
     async def openlineage(request: Request) -> Response:
         role = request.scope["state"]["role"]
@@ -172,16 +194,19 @@ def create_app(store: Store, tokens: Tokens | None = None,
         values = value if isinstance(value, list) else [value]
         data = "".join(json.dumps(v) + "\n" for v in values).encode()
         report = await anyio.to_thread.run_sync(
-            lambda: service.ingest("openlineage", data, "POST /api/v1/lineage"))
+            lambda: service.ingest("openlineage", data, "POST /api/v1/lineage")
+        )
         return JSONResponse(report.as_dict(), status_code=400 if report.rejected else 200)
 
     graphql = LineageGraphQL(service, tokens.configured, limits)
-    app = Starlette(routes=[
-        Route("/healthz", healthz),
-        Route("/events", events, methods=["POST"]),
-        Route("/api/v1/lineage", openlineage, methods=["POST"]),
-        Route("/graphql", graphql, methods=["GET", "POST"]),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
-    ])
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/events", events, methods=["POST"]),
+            Route("/api/v1/lineage", openlineage, methods=["POST"]),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ]
+    )
     app.add_middleware(TokenGate, tokens=tokens)
     return AccessLog(BoundedBody(app, limits))

@@ -52,7 +52,8 @@ class Tokens:
             if not sep or role not in ROLES or len(token) < 8:
                 raise TokenError(
                     f"{origin}: bad entry {entry[:20]!r}: write ROLE:TOKEN with ROLE one of "
-                    f"{', '.join(ROLES)} and a token of at least 8 characters")
+                    f"{', '.join(ROLES)} and a token of at least 8 characters"
+                )
             pairs.append((role, token))
         return cls(tuple(pairs))
 

@@ -60,31 +60,40 @@ class Cost:
     depth: int = 0  # deepest nesting of fields
 
     def __add__(self, other: "Cost") -> "Cost":
-        return Cost(self.fields + other.fields, self.selections + other.selections,
-                    max(self.depth, other.depth))
+        return Cost(
+            self.fields + other.fields,
+            self.selections + other.selections,
+            max(self.depth, other.depth),
+        )
 
 
 class _Walk:
     """One document's measure; a fragment is measured once per context and then reused."""
 
-    def __init__(self, schema: GraphQLSchema, document: DocumentNode,
-                 variables: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        variables: Mapping[str, Any],
+        defaults: Mapping[str, Any],
+    ) -> None:
         self.schema = schema
         self.variables = {**defaults, **variables}
-        self.fragments = {d.name.value: d for d in document.definitions
-                          if isinstance(d, FragmentDefinitionNode)}
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
         self.memo: dict[tuple[str, bool], Cost] = {}
         self.active: set[str] = set()
 
-    def selections(self, node: SelectionSetNode | None, parent: GraphQLNamedType | None,
-                   paged: bool) -> Cost:
+    def selections(
+        self, node: SelectionSetNode | None, parent: GraphQLNamedType | None, paged: bool
+    ) -> Cost:
         total = Cost()
         for sel in node.selections if node else ():
             if isinstance(sel, FieldNode):
                 total += self.field(sel, parent, paged)
             elif isinstance(sel, InlineFragmentNode):
-                typed = self._type(sel.type_condition.name.value) if sel.type_condition \
-                    else parent
+                typed = self._type(sel.type_condition.name.value) if sel.type_condition else parent
                 total += Cost(selections=1) + self.selections(sel.selection_set, typed, paged)
             elif isinstance(sel, FragmentSpreadNode):
                 total += Cost(selections=1) + self.spread(sel.name.value, paged)
@@ -98,7 +107,8 @@ class _Walk:
         if key not in self.memo:
             self.active.add(name)
             self.memo[key] = self.selections(
-                fragment.selection_set, self._type(fragment.type_condition.name.value), paged)
+                fragment.selection_set, self._type(fragment.type_condition.name.value), paged
+            )
             self.active.discard(name)
         return self.memo[key]
 
@@ -106,8 +116,11 @@ class _Walk:
         if node.name.value.startswith("__"):
             inner = self.selections(node.selection_set, None, True)
             return Cost(1 + inner.selections, 1 + inner.selections, 0)
-        found = parent.fields.get(node.name.value) \
-            if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType) else None
+        found = (
+            parent.fields.get(node.name.value)
+            if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType)
+            else None
+        )
         if found is None:  # an unknown field: validation reports it
             inner = self.selections(node.selection_set, None, False)
             return Cost(1 + inner.fields, 1 + inner.selections, 1 + inner.depth)
@@ -119,8 +132,11 @@ class _Walk:
         """(how many times what is under `node` resolves, whether it is a paged connection)."""
         given = {a.name.value: a.value for a in node.arguments or ()}
         if "first" in found.args:
-            value = self.value(given["first"]) if "first" in given \
+            value = (
+                self.value(given["first"])
+                if "first" in given
                 else found.args["first"].default_value
+            )
             return _clamp(value if isinstance(value, int) else MAX_PAGE), True
         for name, arg in found.args.items():
             if _is_list(arg.type) and name in given:
@@ -168,13 +184,20 @@ def _defaults(op: OperationDefinitionNode) -> dict[str, Any]:
     return out
 
 
-def measure(schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any] | None,
-            operation_name: str | None = None) -> Cost:
+def measure(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    variables: Mapping[str, Any] | None,
+    operation_name: str | None = None,
+) -> Cost:
     """The cost of the operation(s) `operation_name` picks (all of them when None)."""
     total = Cost()
     for op in _operations(document, operation_name):
-        root = {"query": schema.query_type, "mutation": schema.mutation_type,
-                "subscription": schema.subscription_type}[op.operation.value]
+        root = {
+            "query": schema.query_type,
+            "mutation": schema.mutation_type,
+            "subscription": schema.subscription_type,
+        }[op.operation.value]
         walk = _Walk(schema, document, variables or {}, _defaults(op))
         total += walk.selections(op.selection_set, root, False)
     return total
@@ -184,16 +207,21 @@ def problems(cost: Cost, operation_name: str | None) -> list[str]:
     """Why an operation of `cost` is refused (empty when it is within every limit)."""
     out = []
     if cost.selections > MAX_SELECTIONS:
-        out.append(f"the query expands to {_count(cost.selections)} selections once its "
-                   f"fragments are spread (at most {MAX_SELECTIONS:,}): spread fewer "
-                   "fragments into each other")
+        out.append(
+            f"the query expands to {_count(cost.selections)} selections once its "
+            f"fragments are spread (at most {MAX_SELECTIONS:,}): spread fewer "
+            "fragments into each other"
+        )
     if cost.depth > MAX_DEPTH:
-        out.append(f"'{operation_name or 'anonymous'}' exceeds maximum operation depth of "
-                   f"{MAX_DEPTH}")
+        out.append(
+            f"'{operation_name or 'anonymous'}' exceeds maximum operation depth of {MAX_DEPTH}"
+        )
     if cost.fields > MAX_COST:
-        out.append(f"the query would resolve about {_count(cost.fields)} fields (list fields "
-                   f"times their page sizes; at most {MAX_COST:,}): ask for smaller pages "
-                   "(first:) or fewer nested hops (use `lineage` to walk many hops)")
+        out.append(
+            f"the query would resolve about {_count(cost.fields)} fields (list fields "
+            f"times their page sizes; at most {MAX_COST:,}): ask for smaller pages "
+            "(first:) or fewer nested hops (use `lineage` to walk many hops)"
+        )
     return out
 
 
@@ -208,8 +236,9 @@ class CostLimiter(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         ctx = self.execution_context
         if ctx.graphql_document is not None and ctx.pre_execution_errors is None:
-            cost = measure(ctx.schema._schema, ctx.graphql_document, ctx.variables,
-                           ctx.operation_name)
+            cost = measure(
+                ctx.schema._schema, ctx.graphql_document, ctx.variables, ctx.operation_name
+            )
             found = problems(cost, ctx.operation_name)
             if found:
                 ctx.pre_execution_errors = [GraphQLError(p) for p in found]

@@ -53,13 +53,20 @@ class OverBudget(TimeoutError):
 
 
 def over_budget(seconds: float) -> OverBudget:
-    return OverBudget(f"the request ran over its time budget of {seconds:g} s and was "
-                      "stopped: ask for less (smaller pages, fewer examples, the head "
-                      "instead of a past asOf)")
+    return OverBudget(
+        f"the request ran over its time budget of {seconds:g} s and was "
+        "stopped: ask for less (smaller pages, fewer examples, the head "
+        "instead of a past asOf)"
+    )
 
 
-async def run_bounded(store: Store, fn: Callable[[], T], deadline: float, seconds: float,
-                      limiter: anyio.CapacityLimiter) -> T:
+async def run_bounded(
+    store: Store,
+    fn: Callable[[], T],
+    deadline: float,
+    seconds: float,
+    limiter: anyio.CapacityLimiter,
+) -> T:
     """Run `fn` (store work on `store`'s cursor) on a worker thread; past `deadline`
     (time.monotonic) interrupt the cursor until `fn` returns, and raise OverBudget.
 

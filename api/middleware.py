@@ -36,12 +36,19 @@ class AccessLog:
             if message["type"] == "http.response.start":
                 status = message["status"]
             await send(message)
+
         try:
             await self.app(scope, receive, logged)
         finally:
             role = scope.get("state", {}).get("role")
-            access_log.info("%s %s role=%s status=%d %.1f ms", scope["method"], scope["path"],
-                            role or "-", status, (perf_counter() - start) * 1000)
+            access_log.info(
+                "%s %s role=%s status=%d %.1f ms",
+                scope["method"],
+                scope["path"],
+                role or "-",
+                status,
+                (perf_counter() - start) * 1000,
+            )
 
 
 def error(status: int, message: str, **headers: str) -> JSONResponse:
@@ -60,8 +67,7 @@ class BoundedBody:
         self.limits = limits
 
     def limit_of(self, path: str) -> int:
-        return self.limits.max_graphql_body if path.startswith("/graphql") \
-            else self.limits.max_body
+        return self.limits.max_graphql_body if path.startswith("/graphql") else self.limits.max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -69,20 +75,30 @@ class BoundedBody:
             return
         size = sum(len(k) + len(v) + 4 for k, v in scope["headers"])
         if size > self.limits.max_header_bytes:  # h11 bounds only headers still arriving
-            await error(431, f"request headers over {self.limits.max_header_bytes} bytes",
-                        connection="close")(scope, receive, send)
+            await error(
+                431,
+                f"request headers over {self.limits.max_header_bytes} bytes",
+                connection="close",
+            )(scope, receive, send)
             return
         limit = self.limit_of(scope["path"])
         declared = [v for k, v in scope["headers"] if k == b"content-length"]
         if len(declared) > 1 or (declared and not declared[0].strip().isdigit()):
-            await error(400, "send one Content-Length with a number of bytes",
-                        connection="close")(scope, receive, send)
+            await error(400, "send one Content-Length with a number of bytes", connection="close")(
+                scope, receive, send
+            )
             return
         if declared and int(declared[0]) > limit:
             await _too_large(limit)(scope, receive, send)
             return
-        guard = _Guard(scope, receive, send, limit, monotonic() + self.limits.body_seconds,
-                       self.limits.body_seconds)
+        guard = _Guard(
+            scope,
+            receive,
+            send,
+            limit,
+            monotonic() + self.limits.body_seconds,
+            self.limits.body_seconds,
+        )
         try:
             await self.app(scope, guard.receive, guard.send)
         except Exception:
@@ -97,8 +113,15 @@ def _too_large(limit: int) -> JSONResponse:
 class _Guard:
     """The receive and send of one request under BoundedBody."""
 
-    def __init__(self, scope: Scope, receive: Receive, send: Send, limit: int,
-                 deadline: float, seconds: float) -> None:
+    def __init__(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        limit: int,
+        deadline: float,
+        seconds: float,
+    ) -> None:
         self.scope, self._receive, self._send = scope, receive, send
         self.limit, self.deadline, self.seconds = limit, deadline, seconds
         self.size, self.body_done = 0, False
@@ -120,9 +143,13 @@ class _Guard:
         with anyio.move_on_after(max(0.0, self.deadline - monotonic())):
             message = await self._receive()
         if message is None:
-            return await self._answer(lambda: error(
-                408, f"the request body did not arrive within {self.seconds:g} s",
-                connection="close"))
+            return await self._answer(
+                lambda: error(
+                    408,
+                    f"the request body did not arrive within {self.seconds:g} s",
+                    connection="close",
+                )
+            )
         if message["type"] == "http.request":
             self.size += len(message.get("body", b""))
             if self.size > self.limit:
@@ -173,16 +200,22 @@ class TokenGate:
             host = [v.decode("latin-1") for k, v in scope["headers"] if k == b"host"]
             if len(host) != 1 or not loopback_host(host[0]):
                 shown = repr(host[0][:100]) if len(host) == 1 else "missing"
-                return error(421, f"this server runs without tokens and answers only to "
-                             f"{', '.join(LOOPBACK_HOSTS)} (Host {shown}); serve with "
-                             "LINEAGE_TOKENS or --tokens to take other names")
+                return error(
+                    421,
+                    f"this server runs without tokens and answers only to "
+                    f"{', '.join(LOOPBACK_HOSTS)} (Host {shown}); serve with "
+                    "LINEAGE_TOKENS or --tokens to take other names",
+                )
             role: str | None = "reader"
         else:
             role = self.tokens.role_of(bearer(auth[0] if auth else None))
         ide = path == "/graphql" and scope["method"] == "GET"
         if role is None and not ide and not path.startswith(PUBLIC):
-            return error(401, "a valid bearer token is required (Authorization: Bearer TOKEN)",
-                         **{"WWW-Authenticate": "Bearer"})
+            return error(
+                401,
+                "a valid bearer token is required (Authorization: Bearer TOKEN)",
+                **{"WWW-Authenticate": "Bearer"},
+            )
         scope.setdefault("state", {})["role"] = role
         return None
 

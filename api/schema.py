@@ -84,9 +84,11 @@ class Context:
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run store work on a worker thread, one at a time on this request's cursor, and
         stop it at the request's deadline (OverBudget)."""
+
         def locked() -> T:
             with self.lock:
                 return fn(*args)
+
         limiter = self.limiter or anyio.to_thread.current_default_thread_limiter()
         return await run_bounded(self.store, locked, self.deadline, self.budget, limiter)
 
@@ -96,8 +98,10 @@ class Context:
             if as_of in self.runs:
                 return self.runs[as_of]
             if len(self.runs) >= MAX_AS_OF_PER_REQUEST:
-                raise ValueError(f"one request may ask for at most {MAX_AS_OF_PER_REQUEST} "
-                                 "distinct asOf values; send several requests")
+                raise ValueError(
+                    f"one request may ask for at most {MAX_AS_OF_PER_REQUEST} "
+                    "distinct asOf values; send several requests"
+                )
         run = self.service.taint_run(self.store, as_of, self.deadline, self.budget)
         with self.guard:
             if not self.released:
@@ -122,9 +126,11 @@ class Context:
         if allows(self.role, role):
             return
         if not self.tokens:
-            raise Denied(f"this needs the {role} role, and this server runs without tokens, "
-                         "so every request is a reader: serve with LINEAGE_TOKENS or --tokens "
-                         "to give roles")
+            raise Denied(
+                f"this needs the {role} role, and this server runs without tokens, "
+                "so every request is a reader: serve with LINEAGE_TOKENS or --tokens "
+                "to give roles"
+            )
         raise Denied(f"this needs the {role} role; your token has {self.role or 'no'} role")
 
 
@@ -195,17 +201,31 @@ class WitnessPath:
 
 
 def _span(raw: dict[str, Any] | None) -> Span | None:
-    return Span(start=raw["start"], end=raw.get("end"), unit=raw.get("unit", "line")) \
-        if raw else None
+    return (
+        Span(start=raw["start"], end=raw.get("end"), unit=raw.get("unit", "line")) if raw else None
+    )
 
 
 def _path(steps: list[engine.Step]) -> WitnessPath:
-    return WitnessPath(steps=[Step(
-        node=NodeRef(key=s.node, kind=s.kind), edge=s.edge, span=_span(s.span),
-        evidence=Evidence(seq=s.event.get("seq"), source=s.event.get("source"),
-                          id=s.event.get("id"), origin=s.event.get("origin"))
-        if s.event else None,
-        lines=cast(JSON, s.lines)) for s in steps])
+    return WitnessPath(
+        steps=[
+            Step(
+                node=NodeRef(key=s.node, kind=s.kind),
+                edge=s.edge,
+                span=_span(s.span),
+                evidence=Evidence(
+                    seq=s.event.get("seq"),
+                    source=s.event.get("source"),
+                    id=s.event.get("id"),
+                    origin=s.event.get("origin"),
+                )
+                if s.event
+                else None,
+                lines=cast(JSON, s.lines),
+            )
+            for s in steps
+        ]
+    )
 
 
 @strawberry.type
@@ -237,18 +257,31 @@ class Verdict:
 
         def walk() -> list[WitnessPath]:
             run = ctx.taint_run(self._as_of_arg)
-            roots = ctx.store.nodes_by_keys(self.sources[:_page(first)])
-            return [_path(engine.witness_path(ctx.store, run, self._node_id, roots[k].id,
-                                              self.mode.value))
-                    for k in self.sources[:first] if k in roots]
+            roots = ctx.store.nodes_by_keys(self.sources[: _page(first)])
+            return [
+                _path(
+                    engine.witness_path(ctx.store, run, self._node_id, roots[k].id, self.mode.value)
+                )
+                for k in self.sources[:first]
+                if k in roots
+            ]
+
         return await ctx.run(walk)
 
 
 def _verdict(v: engine.Verdict, node_id: int, as_of: str | None) -> Verdict:
-    return Verdict(example=v.example, status=Status(v.status), mode=Mode(v.mode),
-                   policy_hash=v.policy_hash, as_of=v.as_of, sources=v.sources,
-                   reason=v.reason, waivers=[Waiver(**w) for w in v.waivers],
-                   _node_id=node_id, _as_of_arg=as_of)
+    return Verdict(
+        example=v.example,
+        status=Status(v.status),
+        mode=Mode(v.mode),
+        policy_hash=v.policy_hash,
+        as_of=v.as_of,
+        sources=v.sources,
+        reason=v.reason,
+        waivers=[Waiver(**w) for w in v.waivers],
+        _node_id=node_id,
+        _as_of_arg=as_of,
+    )
 
 
 @strawberry.type
@@ -295,8 +328,12 @@ class TaintedExample:
         def walk() -> WitnessPath | None:
             run = ctx.taint_run(self._as_of)
             root = ctx.store.node(self.sources[0])
-            return _path(engine.witness_path(ctx.store, run, self._id, root.id, self._mode)) \
-                if root else None
+            return (
+                _path(engine.witness_path(ctx.store, run, self._id, root.id, self._mode))
+                if root
+                else None
+            )
+
         return await ctx.run(walk)
 
 
@@ -331,38 +368,56 @@ class GateReport:
     waivers: list[Waiver]
     _as_of_arg: strawberry.Private[str | None]
 
-    async def _page(self, info: Info, status: str, first: int, after: str | None
-                    ) -> tuple[list[engine.ExampleStatus], PageInfo]:
+    async def _page(
+        self, info: Info, status: str, first: int, after: str | None
+    ) -> tuple[list[engine.ExampleStatus], PageInfo]:
         ctx = _ctx(info)
         n = _page(first)
 
         def fetch() -> list[engine.ExampleStatus]:
             run = ctx.taint_run(self._as_of_arg)
-            return engine.example_page(ctx.store, run, self.dataset, self.mode.value, status,
-                                       after, n + 1)
+            return engine.example_page(
+                ctx.store, run, self.dataset, self.mode.value, status, after, n + 1
+            )
+
         rows = await ctx.run(fetch)
         more = len(rows) > n
         rows = rows[:n]
         return rows, PageInfo(has_next_page=more, end_cursor=rows[-1].key if rows else None)
 
     @strawberry.field
-    async def tainted(self, info: Info, first: int = 50, after: str | None = None
-                      ) -> TaintedConnection:
+    async def tainted(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> TaintedConnection:
         rows, page = await self._page(info, engine.TAINTED, first, after)
-        return TaintedConnection(nodes=[TaintedExample(
-            example=r.key, sources=r.sources, _id=r.id, _mode=self.mode.value,
-            _as_of=self._as_of_arg) for r in rows], page_info=page)
+        return TaintedConnection(
+            nodes=[
+                TaintedExample(
+                    example=r.key,
+                    sources=r.sources,
+                    _id=r.id,
+                    _mode=self.mode.value,
+                    _as_of=self._as_of_arg,
+                )
+                for r in rows
+            ],
+            page_info=page,
+        )
 
     @strawberry.field
-    async def unknown(self, info: Info, first: int = 50, after: str | None = None
-                      ) -> UnknownConnection:
+    async def unknown(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> UnknownConnection:
         rows, page = await self._page(info, engine.UNKNOWN, first, after)
         ctx = _ctx(info)
-        reasons = await ctx.run(lambda: [engine.unknown_reason(ctx.store, r.missing)
-                                         for r in rows])
-        return UnknownConnection(nodes=[UnknownExample(example=r.key, reason=why)
-                                        for r, why in zip(rows, reasons, strict=True)],
-                                 page_info=page)
+        reasons = await ctx.run(lambda: [engine.unknown_reason(ctx.store, r.missing) for r in rows])
+        return UnknownConnection(
+            nodes=[
+                UnknownExample(example=r.key, reason=why)
+                for r, why in zip(rows, reasons, strict=True)
+            ],
+            page_info=page,
+        )
 
 
 @strawberry.type
@@ -392,15 +447,17 @@ class Node:
     kind: str
     attributes: JSON
     first_seq: int
-    defined: bool = strawberry.field(description="False while only referenced: its lineage "
-                                     "is unknown until a record defines it.")
+    defined: bool = strawberry.field(
+        description="False while only referenced: its lineage is unknown until a record defines it."
+    )
     _id: strawberry.Private[int]
 
     async def _hop(self, info: Info, direction: str, first: int) -> list[Neighbor]:
         ctx = _ctx(info)
         n = _page(first)
-        loader = ctx.hop_loaders.setdefault((direction, n), DataLoader(
-            load_fn=lambda ids: _neighbors(ctx, list(ids), direction, n)))
+        loader = ctx.hop_loaders.setdefault(
+            (direction, n), DataLoader(load_fn=lambda ids: _neighbors(ctx, list(ids), direction, n))
+        )
         return await loader.load(self._id)
 
     @strawberry.field(description="Nodes this one derives from or belongs under (one hop).")
@@ -413,16 +470,32 @@ class Node:
 
 
 def _node(n: StoredNode) -> Node:
-    return Node(key=n.key, kind=n.kind, attributes=cast(JSON, n.attrs), first_seq=n.first_seq,
-                defined=n.defined_seq is not None, _id=n.id)
+    return Node(
+        key=n.key,
+        kind=n.kind,
+        attributes=cast(JSON, n.attrs),
+        first_seq=n.first_seq,
+        defined=n.defined_seq is not None,
+        _id=n.id,
+    )
 
 
-async def _neighbors(ctx: Context, ids: list[int], direction: str, first: int
-                     ) -> list[list[Neighbor]]:
+async def _neighbors(
+    ctx: Context, ids: list[int], direction: str, first: int
+) -> list[list[Neighbor]]:
     found = await ctx.run(ctx.store.neighbors, ids, direction, first)
-    return [[Neighbor(node=_node(n), edge=e.kind, seq=e.seq,
-                      span=_edge_span(e.span_start, e.span_end, e.span_unit))
-             for n, e in found[i]] for i in ids]
+    return [
+        [
+            Neighbor(
+                node=_node(n),
+                edge=e.kind,
+                seq=e.seq,
+                span=_edge_span(e.span_start, e.span_end, e.span_unit),
+            )
+            for n, e in found[i]
+        ]
+        for i in ids
+    ]
 
 
 @strawberry.type
@@ -496,8 +569,7 @@ class IngestResult:
     head_seq: int
 
 
-def _verdicts(ctx: Context, examples: list[str], mode: Mode, as_of: str | None
-              ) -> list[Verdict]:
+def _verdicts(ctx: Context, examples: list[str], mode: Mode, as_of: str | None) -> list[Verdict]:
     """Many verdicts: the examples resolved, then their statuses in one query."""
     run = ctx.taint_run(as_of)
     nodes = [engine.resolve_example(ctx.store, e) for e in examples]
@@ -505,55 +577,96 @@ def _verdicts(ctx: Context, examples: list[str], mode: Mode, as_of: str | None
     out = []
     for node in nodes:
         status = found[node.id]
-        reason = engine.unknown_reason(ctx.store, status.missing) \
-            if status.status == engine.UNKNOWN else None
+        reason = (
+            engine.unknown_reason(ctx.store, status.missing)
+            if status.status == engine.UNKNOWN
+            else None
+        )
         waivers = [Waiver(**w) for w in engine.waivers_named(ctx.store, run, status.blocked)]
-        out.append(Verdict(example=node.key, status=Status(status.status), mode=mode,
-                           policy_hash=run.policy_hash, as_of=run.as_of.seq,
-                           sources=status.sources, reason=reason, waivers=waivers,
-                           _node_id=node.id, _as_of_arg=as_of))
+        out.append(
+            Verdict(
+                example=node.key,
+                status=Status(status.status),
+                mode=mode,
+                policy_hash=run.policy_hash,
+                as_of=run.as_of.seq,
+                sources=status.sources,
+                reason=reason,
+                waivers=waivers,
+                _node_id=node.id,
+                _as_of_arg=as_of,
+            )
+        )
     return out
 
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="The verdict of one example (DATASET@VERSION:ID, its key, "
-                      "or a bare id when unique), with witness paths and waivers.")
-    async def verdict(self, info: Info, example: str, mode: Mode = Mode.PRECISE,
-                      as_of: str | None = None) -> Verdict:
+    @strawberry.field(
+        description="The verdict of one example (DATASET@VERSION:ID, its key, "
+        "or a bare id when unique), with witness paths and waivers."
+    )
+    async def verdict(
+        self, info: Info, example: str, mode: Mode = Mode.PRECISE, as_of: str | None = None
+    ) -> Verdict:
         ctx = _ctx(info)
 
         def compute() -> Verdict:
             run = ctx.taint_run(as_of)
             node = engine.resolve_example(ctx.store, example)
-            return _verdict(engine.verdict(ctx.store, run, node, mode.value, max_paths=0),
-                            node.id, as_of)
+            return _verdict(
+                engine.verdict(ctx.store, run, node, mode.value, max_paths=0), node.id, as_of
+            )
+
         return await ctx.run(compute)
 
     @strawberry.field(description="Verdicts of many examples in one round trip (one query).")
-    async def verdicts(self, info: Info, examples: list[str], mode: Mode = Mode.PRECISE,
-                       as_of: str | None = None) -> list[Verdict]:
+    async def verdicts(
+        self, info: Info, examples: list[str], mode: Mode = Mode.PRECISE, as_of: str | None = None
+    ) -> list[Verdict]:
         _page(len(examples))
         ctx = _ctx(info)
         return await ctx.run(_verdicts, ctx, examples, mode, as_of)
 
-    @strawberry.field(description="Gate a dataset version (NAME@VERSION, or NAME for its "
-                      "latest): counts, breakdowns and paginated tainted/unknown examples.")
-    async def gate(self, info: Info, dataset: str, mode: Mode = Mode.PRECISE,
-                   as_of: str | None = None, allow_unknown: bool = False) -> GateReport:
+    @strawberry.field(
+        description="Gate a dataset version (NAME@VERSION, or NAME for its "
+        "latest): counts, breakdowns and paginated tainted/unknown examples."
+    )
+    async def gate(
+        self,
+        info: Info,
+        dataset: str,
+        mode: Mode = Mode.PRECISE,
+        as_of: str | None = None,
+        allow_unknown: bool = False,
+    ) -> GateReport:
         ctx = _ctx(info)
 
         def compute() -> engine.GateReport:
             run = ctx.taint_run(as_of)
-            return engine.gate(ctx.store, run, dataset, mode.value, allow_unknown=allow_unknown,
-                               max_paths=0, max_listed=0)
+            return engine.gate(
+                ctx.store,
+                run,
+                dataset,
+                mode.value,
+                allow_unknown=allow_unknown,
+                max_paths=0,
+                max_listed=0,
+            )
+
         r = await ctx.run(compute)
         return GateReport(
-            dataset=r.dataset, mode=mode, policy_hash=r.policy_hash, as_of=r.as_of,
-            passed=r.passed, counts=Counts(**r.counts),
+            dataset=r.dataset,
+            mode=mode,
+            policy_hash=r.policy_hash,
+            as_of=r.as_of,
+            passed=r.passed,
+            counts=Counts(**r.counts),
             by_tool=[ToolCount(**t) for t in r.by_tool],
             by_repo=[RepoCount(**x) for x in r.by_repo],
-            waivers=[Waiver(**w) for w in r.waivers], _as_of_arg=as_of)
+            waivers=[Waiver(**w) for w in r.waivers],
+            _as_of_arg=as_of,
+        )
 
     @strawberry.field(description="One node by key, to browse lineage a hop at a time.")
     async def node(self, info: Info, key: str) -> Node | None:
@@ -561,10 +674,19 @@ class Query:
         found = await ctx.run(ctx.store.node, key)
         return _node(found) if found else None
 
-    @strawberry.field(description="The lineage around a node, breadth first, up to `depth` "
-                      "hops and `first` nodes; `truncated` says whether more was left out.")
-    async def lineage(self, info: Info, key: str, direction: Direction, depth: int = 5,
-                      kinds: list[str] | None = None, first: int = 200) -> Lineage:
+    @strawberry.field(
+        description="The lineage around a node, breadth first, up to `depth` "
+        "hops and `first` nodes; `truncated` says whether more was left out."
+    )
+    async def lineage(
+        self,
+        info: Info,
+        key: str,
+        direction: Direction,
+        depth: int = 5,
+        kinds: list[str] | None = None,
+        first: int = 200,
+    ) -> Lineage:
         ctx = _ctx(info)
         if not 1 <= depth <= MAX_LINEAGE_DEPTH:
             raise ValueError(f"depth must be between 1 and {MAX_LINEAGE_DEPTH}")
@@ -572,12 +694,23 @@ class Query:
 
         def walk() -> Lineage:
             found = engine.walk_lineage(ctx.store, key, direction.value, depth, kinds, limit)
-            return Lineage(root=_node(found.root), nodes=[_node(n) for n in found.nodes],
-                           edges=[LineageEdge(src=src.key, dst=dst.key, kind=e.kind, seq=e.seq,
-                                              span=_edge_span(e.span_start, e.span_end,
-                                                              e.span_unit))
-                                  for src, dst, e in found.edges],
-                           truncated=found.truncated, as_of=found.as_of)
+            return Lineage(
+                root=_node(found.root),
+                nodes=[_node(n) for n in found.nodes],
+                edges=[
+                    LineageEdge(
+                        src=src.key,
+                        dst=dst.key,
+                        kind=e.kind,
+                        seq=e.seq,
+                        span=_edge_span(e.span_start, e.span_end, e.span_unit),
+                    )
+                    for src, dst, e in found.edges
+                ],
+                truncated=found.truncated,
+                as_of=found.as_of,
+            )
+
         return await ctx.run(walk)
 
     @strawberry.field(description="Counts for dashboards, and how far ingestion has got.")
@@ -591,18 +724,27 @@ class Query:
             except engine.NoPolicyError:  # counts still answer; taint needs a policy
                 run = None
             return Stats(
-                head_seq=head, head_time=ctx.store.head_time(),
-                nodes_by_kind=[KindCount(kind=k, count=c)
-                               for k, c in ctx.store.counts_by_kind().items()],
-                tainted_by_tool=[ToolCount(tool=t, model=m, examples=c) for t, m, c in
-                                 engine.tainted_by_tool(ctx.store, run, mode.value)]
-                if run else [],
-                tainted_by_dataset=[DatasetCount(dataset=d.removeprefix("dataset:"),
-                                                 tainted=t, examples=n) for d, t, n in
-                                    engine.tainted_by_dataset(ctx.store, run, mode.value)]
-                if run else [],
+                head_seq=head,
+                head_time=ctx.store.head_time(),
+                nodes_by_kind=[
+                    KindCount(kind=k, count=c) for k, c in ctx.store.counts_by_kind().items()
+                ],
+                tainted_by_tool=[
+                    ToolCount(tool=t, model=m, examples=c)
+                    for t, m, c in engine.tainted_by_tool(ctx.store, run, mode.value)
+                ]
+                if run
+                else [],
+                tainted_by_dataset=[
+                    DatasetCount(dataset=d.removeprefix("dataset:"), tainted=t, examples=n)
+                    for d, t, n in engine.tainted_by_dataset(ctx.store, run, mode.value)
+                ]
+                if run
+                else [],
                 policy_hash=run.policy_hash if run else None,
-                as_of=run.as_of.seq if run else head)
+                as_of=run.as_of.seq if run else head,
+            )
+
         return await ctx.run(compute)
 
     @strawberry.field(description="A policy version (default: the one in force).")
@@ -615,24 +757,41 @@ class Query:
             if not chosen:
                 return None
             p = chosen[-1]
-            return Policy(version=p.version, hash=p.hash, seq=p.seq, set_at=p.set_at,
-                          toml=p.policy.toml)
+            return Policy(
+                version=p.version, hash=p.hash, seq=p.seq, set_at=p.set_at, toml=p.policy.toml
+            )
+
         return await ctx.run(find)
 
     @strawberry.field(description="The event log after seq `after`, oldest first.")
-    async def events(self, info: Info, source: str | None = None, after: int = 0,
-                     first: int = 100) -> EventPage:
+    async def events(
+        self, info: Info, source: str | None = None, after: int = 0, first: int = 100
+    ) -> EventPage:
         ctx = _ctx(info)
         n = _page(first)
 
         def fetch() -> EventPage:
             rows = ctx.store.events_page(source, after, n + 1)
-            page = [Event(seq=r["seq"], id=r["id"], source=r["source"], type=r["type"],
-                          origin=r["origin"], payload=json.loads(r["payload"]),
-                          received_at=r["received_at"]) for r in rows[:n]]
-            return EventPage(events=page, page_info=PageInfo(
-                has_next_page=len(rows) > n, end_cursor=str(page[-1].seq) if page else None),
-                head_seq=ctx.store.head_seq())
+            page = [
+                Event(
+                    seq=r["seq"],
+                    id=r["id"],
+                    source=r["source"],
+                    type=r["type"],
+                    origin=r["origin"],
+                    payload=json.loads(r["payload"]),
+                    received_at=r["received_at"],
+                )
+                for r in rows[:n]
+            ]
+            return EventPage(
+                events=page,
+                page_info=PageInfo(
+                    has_next_page=len(rows) > n, end_cursor=str(page[-1].seq) if page else None
+                ),
+                head_seq=ctx.store.head_seq(),
+            )
+
         return await ctx.run(fetch)
 
 
@@ -643,15 +802,22 @@ class Mutation:
         ctx = _ctx(info)
         ctx.require("ingester")
         if source not in RECORD_SOURCES:
-            raise ValueError(f"cannot take {source!r} records here; expected one of "
-                             f"{', '.join(RECORD_SOURCES)}")
+            raise ValueError(
+                f"cannot take {source!r} records here; expected one of {', '.join(RECORD_SOURCES)}"
+            )
         body = "".join(json.dumps(r) + "\n" for r in records).encode()
-        rep = await anyio.to_thread.run_sync(partial(
-            ctx.service.ingest, source, body, "graphql ingest"))
-        return IngestResult(source=source, accepted=rep.accepted, duplicate=rep.duplicate,
-                            rejected=rep.rejected, ignored=rep.ignored,
-                            rejections=[str(r) for r in rep.rejections],
-                            head_seq=await ctx.run(ctx.store.head_seq))
+        rep = await anyio.to_thread.run_sync(
+            partial(ctx.service.ingest, source, body, "graphql ingest")
+        )
+        return IngestResult(
+            source=source,
+            accepted=rep.accepted,
+            duplicate=rep.duplicate,
+            rejected=rep.rejected,
+            ignored=rep.ignored,
+            rejections=[str(r) for r in rep.rejections],
+            head_seq=await ctx.run(ctx.store.head_seq),
+        )
 
     @strawberry.mutation(description="Store a new policy version from TOML (needs admin).")
     async def set_policy(self, info: Info, toml: str) -> Policy:
@@ -662,8 +828,9 @@ class Mutation:
         except PolicyError as exc:
             raise ValueError(str(exc)) from exc
         p = await anyio.to_thread.run_sync(ctx.service.set_policy, policy)
-        return Policy(version=p.version, hash=p.hash, seq=p.seq, set_at=p.set_at,
-                      toml=p.policy.toml)
+        return Policy(
+            version=p.version, hash=p.hash, seq=p.seq, set_at=p.set_at, toml=p.policy.toml
+        )
 
 
 def expected(error: GraphQLError) -> bool:
@@ -676,8 +843,9 @@ def expected(error: GraphQLError) -> bool:
 class LineageSchema(strawberry.Schema):
     """The schema, logging a traceback only for real faults."""
 
-    def process_errors(self, errors: list[GraphQLError],
-                       execution_context: ExecutionContext | None = None) -> None:
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
         faults = [e for e in errors if not expected(e)]
         for error in errors:
             if expected(error):
@@ -687,10 +855,15 @@ class LineageSchema(strawberry.Schema):
 
 
 schema = LineageSchema(
-    query=Query, mutation=Mutation,
-    extensions=[CostLimiter,
-                lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-                lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-                lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-                lambda: MaskErrors(should_mask_error=lambda e: not expected(e),
-                                   error_message=INTERNAL_ERROR)])
+    query=Query,
+    mutation=Mutation,
+    extensions=[
+        CostLimiter,
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaskErrors(
+            should_mask_error=lambda e: not expected(e), error_message=INTERNAL_ERROR
+        ),
+    ],
+)

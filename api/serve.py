@@ -25,16 +25,16 @@ from api.limits import HEADER_SECONDS, Limits
 from lineage.store import Store
 
 _LATE = b"the request headers did not arrive in time\n"
-_TIMED_OUT = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
-              b"connection: close\r\ncontent-length: " + str(len(_LATE)).encode() +
-              b"\r\n\r\n" + _LATE)
+_TIMED_OUT = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"connection: close\r\ncontent-length: " + str(len(_LATE)).encode() + b"\r\n\r\n" + _LATE
+)
 
 
 class LineageConfig(uvicorn.Config):
     """uvicorn's config plus the limits it has no option for."""
 
-    def __init__(self, app: Any, *, header_seconds: float = HEADER_SECONDS,
-                 **options: Any) -> None:
+    def __init__(self, app: Any, *, header_seconds: float = HEADER_SECONDS, **options: Any) -> None:
         super().__init__(app, **options)
         self.header_seconds = header_seconds
 
@@ -90,33 +90,42 @@ def log_config() -> dict[str, Any]:
     """uvicorn's logging plus the server's own loggers on stderr: `lineage.access` (one line
     per request) and `lineage.api`; strawberry's logs only real faults (`api.schema`)."""
     config = copy.deepcopy(LOGGING_CONFIG)
-    config["formatters"]["lineage"] = {"format": "%(asctime)s %(name)s %(levelname)s "
-                                                 "%(message)s"}
-    config["handlers"]["lineage"] = {"formatter": "lineage", "class": "logging.StreamHandler",
-                                     "stream": "ext://sys.stderr"}
-    config["loggers"]["lineage"] = {"handlers": ["lineage"], "level": "INFO",
-                                    "propagate": False}
-    config["loggers"]["strawberry"] = {"handlers": ["lineage"], "level": "ERROR",
-                                       "propagate": False}
+    config["formatters"]["lineage"] = {"format": "%(asctime)s %(name)s %(levelname)s %(message)s"}
+    config["handlers"]["lineage"] = {
+        "formatter": "lineage",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+    }
+    config["loggers"]["lineage"] = {"handlers": ["lineage"], "level": "INFO", "propagate": False}
+    config["loggers"]["strawberry"] = {
+        "handlers": ["lineage"],
+        "level": "ERROR",
+        "propagate": False,
+    }
     return config
 
 
-def config(app: Any, host: str, port: int, limits: Limits | None = None,
-           **options: Any) -> LineageConfig:
+def config(
+    app: Any, host: str, port: int, limits: Limits | None = None, **options: Any
+) -> LineageConfig:
     """The uvicorn config of the server: the connection limits, no uvicorn access log (the
     app writes its own), uvicorn's messages from warnings up."""
     limits = limits or Limits()
     settings: dict[str, Any] = {
-        "host": host, "port": port, "http": BoundedH11Protocol,
+        "host": host,
+        "port": port,
+        "http": BoundedH11Protocol,
         "timeout_keep_alive": limits.keep_alive_seconds,
         "h11_max_incomplete_event_size": limits.max_header_bytes,
         "limit_concurrency": limits.max_connections,
-        "access_log": False, "log_config": log_config(), "log_level": "warning"}
+        "access_log": False,
+        "log_config": log_config(),
+        "log_level": "warning",
+    }
     return LineageConfig(app, header_seconds=limits.header_seconds, **(settings | options))
 
 
-def serve(store: Store, tokens: Tokens, host: str, port: int,
-          limits: Limits | None = None) -> None:
+def serve(store: Store, tokens: Tokens, host: str, port: int, limits: Limits | None = None) -> None:
     """Serve `store` until interrupted (what `lineage serve` runs)."""
     from api.app import create_app
 

@@ -28,8 +28,9 @@ from lineage.store import IngestReport, PolicyVersion, Store
 from loaders import load_bytes
 
 SERVER_KEEP_RUNS = 4  # taint runs kept besides pinned ones and the newest per policy
-_TEMP_BODY = re.compile(re.escape(tempfile.gettempdir().rstrip("/")) +
-                        r"/lineage-[^/\s:]+/body\.[a-z]+")
+_TEMP_BODY = re.compile(
+    re.escape(tempfile.gettempdir().rstrip("/")) + r"/lineage-[^/\s:]+/body\.[a-z]+"
+)
 
 
 @dataclass
@@ -44,8 +45,13 @@ class Service:
     def reader(self) -> Store:
         return self.store.cursor()
 
-    def taint_run(self, store: Store, as_of: str | int | None, deadline: float | None = None,
-                  budget: float = 0.0) -> engine.TaintRun:
+    def taint_run(
+        self,
+        store: Store,
+        as_of: str | int | None,
+        deadline: float | None = None,
+        budget: float = 0.0,
+    ) -> engine.TaintRun:
         """The materialized taint at `as_of`, pinned for the caller (who gives it back with
         `release`); NoPolicyError when no policy was in force there. At the head of the log,
         one cheap query tells whether the run already computed still holds. Waiting for
@@ -62,8 +68,9 @@ class Service:
         if not self.taint_lock.acquire(timeout=wait):
             raise over_budget(budget)
         try:
-            run = engine.propagate_taint(store, as_of, keep=SERVER_KEEP_RUNS,
-                                         grace=timedelta(0), held=self._held())
+            run = engine.propagate_taint(
+                store, as_of, keep=SERVER_KEEP_RUNS, grace=timedelta(0), held=self._held()
+            )
             with self.pin_lock:
                 self.pins[run.run] += 1
                 if as_of is None and run.as_of.seq == head:
@@ -86,8 +93,15 @@ class Service:
                 if self.pins[run] <= 0:
                     del self.pins[run]
 
-    def ingest(self, source: str, data: bytes, label: str, *, suffix: str = ".jsonl",
-               repo: str | None = None) -> IngestReport:
+    def ingest(
+        self,
+        source: str,
+        data: bytes,
+        label: str,
+        *,
+        suffix: str = ".jsonl",
+        repo: str | None = None,
+    ) -> IngestReport:
         batches = load_bytes(source, data, label, suffix=suffix, repo=repo)
         total = IngestReport(source)
         with self.write_lock:

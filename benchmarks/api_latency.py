@@ -40,8 +40,9 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--examples", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--requests", type=int, default=800, help="verdict requests in all")
@@ -50,8 +51,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         versions = generate_history(tmpdir / "h.ndjson", max(100, args.examples // 80), rng)
-        generate_manifest(tmpdir / "m.parquet", versions, args.examples,
-                          np.random.default_rng(3))
+        generate_manifest(tmpdir / "m.parquet", versions, args.examples, np.random.default_rng(3))
         store = Store(tmpdir / "api.duckdb")
         for batch in events.load([tmpdir / "h.ndjson"]):
             store.ingest(batch)
@@ -62,8 +62,9 @@ def main() -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(create_app(store), host="127.0.0.1", port=port,
-                                               log_level="warning"))
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning")
+        )
         threading.Thread(target=server.run, daemon=True).start()
         url = f"http://127.0.0.1:{port}"
         while True:
@@ -78,8 +79,7 @@ def main() -> None:
             if not hasattr(local, "client"):
                 local.client = httpx.Client(timeout=60)
             start = time.perf_counter()
-            r = local.client.post(f"{url}/graphql", json={"query": query,
-                                                          "variables": variables})
+            r = local.client.post(f"{url}/graphql", json={"query": query, "variables": variables})
             assert r.status_code == 200 and "errors" not in r.json(), r.text
             return (time.perf_counter() - start) * 1000
 

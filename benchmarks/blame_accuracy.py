@@ -52,12 +52,28 @@ CHUNK = 25
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 AI_COAUTHOR = re.compile(
     r"\b(?:claude|codex|aider|copilot|cursor|devin|gemini)\b|noreply@anthropic\.com"
-    r"|factory-droid", re.I)
-AI_EMAILS = {"codex@openai.com", "noreply@anthropic.com",
-             "198982749+copilot@users.noreply.github.com", "cursoragent@cursor.com"}
-AI_NAMES = {"claude", "claude[bot]", "devin ai", "devin-ai-integration[bot]",
-            "copilot-swe-agent[bot]", "copilot", "cursor agent", "codex", "openai codex",
-            "factory-droid[bot]", "gemini-code-assist[bot]"}
+    r"|factory-droid",
+    re.I,
+)
+AI_EMAILS = {
+    "codex@openai.com",
+    "noreply@anthropic.com",
+    "198982749+copilot@users.noreply.github.com",
+    "cursoragent@cursor.com",
+}
+AI_NAMES = {
+    "claude",
+    "claude[bot]",
+    "devin ai",
+    "devin-ai-integration[bot]",
+    "copilot-swe-agent[bot]",
+    "copilot",
+    "cursor agent",
+    "codex",
+    "openai codex",
+    "factory-droid[bot]",
+    "gemini-code-assist[bot]",
+}
 _BLAME_HEADER = re.compile(rb"^([0-9a-f]{40}) (\d+) (\d+)(?: \d+)?$")
 _COAUTHOR_LINE = re.compile(r"(?im)^\s*co-authored-by:\s*(.+)$")
 
@@ -66,8 +82,12 @@ _COAUTHOR_LINE = re.compile(r"(?im)^\s*co-authored-by:\s*(.+)$")
 
 
 def run_git(repo: Path, *args: str, stdin: bytes | None = None, check: bool = True) -> bytes:
-    done = subprocess.run(["git", "-C", str(repo), "-c", "core.quotePath=false", *args],
-                          input=stdin, capture_output=True, check=False)
+    done = subprocess.run(
+        ["git", "-C", str(repo), "-c", "core.quotePath=false", *args],
+        input=stdin,
+        capture_output=True,
+        check=False,
+    )
     if check and done.returncode != 0:
         raise RuntimeError(f"git {' '.join(args[:3])}: {done.stderr.decode(errors='replace')}")
     return done.stdout
@@ -124,9 +144,22 @@ class BlamedLine:
 
 def blame(repo: Path, path: str) -> list[BlamedLine] | None:
     """The origin of each line of `path` at HEAD, or None when git blame fails."""
-    done = subprocess.run(["git", "-C", str(repo), "-c", "core.quotePath=false", "blame",
-                           "--line-porcelain", "HEAD", "--", path],
-                          capture_output=True, check=False)
+    done = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(repo),
+            "-c",
+            "core.quotePath=false",
+            "blame",
+            "--line-porcelain",
+            "HEAD",
+            "--",
+            path,
+        ],
+        capture_output=True,
+        check=False,
+    )
     if done.returncode != 0:
         return None
     out: list[BlamedLine] = []
@@ -142,7 +175,7 @@ def blame(repo: Path, path: str) -> list[BlamedLine] | None:
             out.append(BlamedLine(current[0], current[1], filename))
             current = None
         elif raw.startswith(b"filename "):
-            filename = unquote(raw[len(b"filename "):].decode("utf-8", "surrogateescape"))
+            filename = unquote(raw[len(b"filename ") :].decode("utf-8", "surrogateescape"))
     return out
 
 
@@ -165,21 +198,28 @@ class History:
 
 def ai_identity(name: str, email: str) -> bool:
     lname, lemail = name.strip().lower(), email.strip().lower()
-    return (lname.endswith("(aider)") or lemail in AI_EMAILS or lname in AI_NAMES
-            or "copilot@users.noreply.github.com" in lemail)
+    return (
+        lname.endswith("(aider)")
+        or lemail in AI_EMAILS
+        or lname in AI_NAMES
+        or "copilot@users.noreply.github.com" in lemail
+    )
 
 
 def _tool(text: str) -> str:
-    match = re.search(r"claude|anthropic|codex|aider|copilot|cursor|devin|gemini|factory-droid",
-                      text, re.I)
+    match = re.search(
+        r"claude|anthropic|codex|aider|copilot|cursor|devin|gemini|factory-droid", text, re.I
+    )
     name = match.group(0).lower() if match else "other"
     return "claude" if name == "anthropic" else name
 
 
 def read_history(repo: Path) -> History:
     """One `git log` over HEAD's history: AI commits and the counts the report prints."""
-    fmt = "%H%x00%P%x00%an%x00%ae%x00%cn%x00%ce%x00" \
-          "%(trailers:key=Co-authored-by,valueonly,separator=%x01)%x00%B%x00"
+    fmt = (
+        "%H%x00%P%x00%an%x00%ae%x00%cn%x00%ce%x00"
+        "%(trailers:key=Co-authored-by,valueonly,separator=%x01)%x00%B%x00"
+    )
     out = run_git(repo, "log", f"--format=\x1e{fmt}", "HEAD").decode("utf-8", "replace")
     hist = History()
     for record in out.split("\x1e"):
@@ -212,8 +252,13 @@ def read_history(repo: Path) -> History:
     for entry in raw.split(b"\0"):
         if entry.startswith(b":"):
             parts = entry[1:].split()
-            if len(parts) >= 5 and parts[0] != parts[1] and parts[2] == parts[3] \
-                    and parts[0] != b"000000" and parts[1] != b"000000":
+            if (
+                len(parts) >= 5
+                and parts[0] != parts[1]
+                and parts[2] == parts[3]
+                and parts[0] != b"000000"
+                and parts[1] != b"000000"
+            ):
                 hist.mode_only += 1
     return hist
 
@@ -231,8 +276,9 @@ def read_notes(repo: Path, commits: set[str]) -> tuple[NoteRanges, dict[str, int
     ranges: NoteRanges = {}
     if not pairs:
         return ranges, counts
-    data = run_git(repo, "cat-file", "--batch",
-                   stdin="".join(f"{blob}\n" for blob, _ in pairs).encode())
+    data = run_git(
+        repo, "cat-file", "--batch", stdin="".join(f"{blob}\n" for blob, _ in pairs).encode()
+    )
     pos = 0
     for _, commit in pairs:
         end = data.index(b"\n", pos)
@@ -242,7 +288,7 @@ def read_notes(repo: Path, commits: set[str]) -> tuple[NoteRanges, dict[str, int
             counts["unparsed"] += 1
             continue
         size = int(header[2])
-        text = data[pos:pos + size].decode("utf-8", "replace")
+        text = data[pos : pos + size].decode("utf-8", "replace")
         pos += size + 1
         parsed = parse_note(text)
         if parsed is None:
@@ -287,7 +333,8 @@ def parse_note(text: str) -> dict[str, list[tuple[int, int]]] | None:
             first, _, last = part.strip().partition("-")
             if first.isdigit():
                 out.setdefault(path, []).append(
-                    (int(first), int(last) if last.isdigit() else int(first)))
+                    (int(first), int(last) if last.isdigit() else int(first))
+                )
     return out
 
 
@@ -316,10 +363,14 @@ class Watchdog:
             self.peak_kb = max(self.peak_kb, rss)
             elapsed = time.monotonic() - self.start
             if elapsed > self.limit_s or rss > self.limit_kb:
-                why = (f"{elapsed:.0f} s > {self.limit_s:.0f} s" if elapsed > self.limit_s
-                       else f"RSS {rss / 2**20:.1f} GB > {self.limit_kb / 2**20:.1f} GB")
-                print(f"\nABORTED ingest: {why} (peak RSS {self.peak_kb / 1024:.0f} MB)",
-                      flush=True)
+                why = (
+                    f"{elapsed:.0f} s > {self.limit_s:.0f} s"
+                    if elapsed > self.limit_s
+                    else f"RSS {rss / 2**20:.1f} GB > {self.limit_kb / 2**20:.1f} GB"
+                )
+                print(
+                    f"\nABORTED ingest: {why} (peak RSS {self.peak_kb / 1024:.0f} MB)", flush=True
+                )
                 os._exit(3)
 
 
@@ -340,12 +391,17 @@ def ingest(store: Store, repo: Path, limit_s: float, limit_gb: float) -> bool:
         with Watchdog(limit_s, limit_gb):
             for batch in git.load([repo]):
                 loaded = time.monotonic()
-                print(f"loader: {len(batch.records)} records, {len(batch.notes)} notes, "
-                      f"{loaded - start:.1f} s", flush=True)
+                print(
+                    f"loader: {len(batch.records)} records, {len(batch.notes)} notes, "
+                    f"{loaded - start:.1f} s",
+                    flush=True,
+                )
                 report = store.ingest(batch)
-                print(f"ingest: accepted {report.accepted}, rejected {report.rejected}, "
-                      f"duplicate {report.duplicate}, ignored {report.ignored}, "
-                      f"{time.monotonic() - loaded:.1f} s")
+                print(
+                    f"ingest: accepted {report.accepted}, rejected {report.rejected}, "
+                    f"duplicate {report.duplicate}, ignored {report.ignored}, "
+                    f"{time.monotonic() - loaded:.1f} s"
+                )
                 for rejection in report.rejections[:10]:
                     print(f"  rejected: {rejection}")
                 notes = Counter(re.sub(r"@[0-9a-f]{12}", "@…", n) for n in report.notes)
@@ -356,8 +412,7 @@ def ingest(store: Store, repo: Path, limit_s: float, limit_gb: float) -> bool:
         frames = traceback.extract_tb(exc.__traceback__)
         print(f"INGEST FAILED: {type(exc).__name__}: {exc}")
         for frame in frames[-4:]:
-            print(f"  at {Path(frame.filename).name}:{frame.lineno} in {frame.name}: "
-                  f"{frame.line}")
+            print(f"  at {Path(frame.filename).name}:{frame.lineno} in {frame.name}: {frame.line}")
     usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(f"ingest_total_s: {time.monotonic() - start:.1f}")
@@ -372,8 +427,10 @@ def store_rows(store: Store, repo_id: str, files: list[TrackedFile]) -> dict[str
     """path -> attribution rows of its HEAD version (None when the store lacks the version)."""
     keys = {f.path: f"file:{repo_id}:{f.path}@{f.blob}" for f in files}
     ids = store.node_ids(keys.values())
-    return {path: (store.attributions_of(ids[key]) if key in ids else None)
-            for path, key in keys.items()}
+    return {
+        path: (store.attributions_of(ids[key]) if key in ids else None)
+        for path, key in keys.items()
+    }
 
 
 # -- scoring ---------------------------------------------------------------------------------
@@ -423,8 +480,8 @@ class Score:
                 self.fp_by_evidence[key] += 1
                 self.fp_open_ended += not bounded[i]
         for first in range(0, n, CHUNK):
-            is_ai = any(truth[first:first + CHUNK])
-            flagged = any(evidence[first:first + CHUNK])
+            is_ai = any(truth[first : first + CHUNK])
+            flagged = any(evidence[first : first + CHUNK])
             self.chunks += 1
             self.ai_chunks += is_ai
             self.flagged_chunks += flagged
@@ -435,8 +492,9 @@ def ratio(a: int, b: int) -> str:
     return f"{a / b:.3f}" if b else "n/a"
 
 
-def evaluate(repo: Path, store: Store | None, use_notes: bool, hist: History,
-             notes: NoteRanges) -> Score:
+def evaluate(
+    repo: Path, store: Store | None, use_notes: bool, hist: History, notes: NoteRanges
+) -> Score:
     files, skipped = head_files(repo)
     print(f"files at HEAD: {len(files)} text, skipped {dict(skipped) or 'none'}")
     repo_id = git.repo_id(repo)
@@ -478,20 +536,26 @@ def evaluate(repo: Path, store: Store | None, use_notes: bool, hist: History,
 def print_score(score: Score, label: str) -> None:
     fp = score.flagged - score.tp
     print(f"\n== accuracy at HEAD ({label})")
-    print(f"lines: {score.lines}  ai_lines: {score.ai}  flagged: {score.flagged}  "
-          f"tp: {score.tp}  fp: {fp}  fn: {score.ai - score.tp}")
+    print(
+        f"lines: {score.lines}  ai_lines: {score.ai}  flagged: {score.flagged}  "
+        f"tp: {score.tp}  fp: {fp}  fn: {score.ai - score.tp}"
+    )
     print(f"line recall: {ratio(score.tp, score.ai)}  precision: {ratio(score.tp, score.flagged)}")
-    print(f"chunks({CHUNK}): {score.chunks}  ai: {score.ai_chunks}  "
-          f"flagged: {score.flagged_chunks}  tp: {score.tp_chunks}  "
-          f"recall: {ratio(score.tp_chunks, score.ai_chunks)}  "
-          f"precision: {ratio(score.tp_chunks, score.flagged_chunks)}")
+    print(
+        f"chunks({CHUNK}): {score.chunks}  ai: {score.ai_chunks}  "
+        f"flagged: {score.flagged_chunks}  tp: {score.tp_chunks}  "
+        f"recall: {ratio(score.tp_chunks, score.ai_chunks)}  "
+        f"precision: {ratio(score.tp_chunks, score.flagged_chunks)}"
+    )
     print(f"fp lines with evidence only 'modified': {score.fp_by_evidence.get('modified', 0)}")
     print(f"fp lines covered only by open-ended (whole-file) rows: {score.fp_open_ended}")
     print(f"fp by evidence: {dict(score.fp_by_evidence.most_common(6)) or '{}'}")
     print(f"tp by evidence: {dict(score.tp_by_evidence.most_common(6)) or '{}'}")
     examples = f" e.g. {', '.join(score.missing_examples)}" if score.missing_examples else ""
-    print(f"missing file versions: {score.missing_files} ({score.missing_lines} lines, "
-          f"{score.missing_ai} AI){examples}")
+    print(
+        f"missing file versions: {score.missing_files} ({score.missing_lines} lines, "
+        f"{score.missing_ai} AI){examples}"
+    )
     if score.blame_failed:
         print(f"blame failed: {score.blame_failed} files")
     print("top false negatives:")
@@ -504,22 +568,30 @@ def print_history(repo: Path, hist: History, note_counts: dict[str, int]) -> Non
     spaces = sum(b" " in n for n in names)
     non_ascii = sum(any(c > 127 for c in n) for n in names)
     print(f"== history of {repo} (origin {git.repo_id(repo)})")
-    print(f"commits: {hist.commits}  merges: {hist.merges}  ai_commits: {len(hist.ai)} "
-          f"(trailer {hist.by_trailer}, author {hist.by_author}, "
-          f"committer-only {hist.by_committer_only})  tools: {dict(hist.tools)}")
+    print(
+        f"commits: {hist.commits}  merges: {hist.merges}  ai_commits: {len(hist.ai)} "
+        f"(trailer {hist.by_trailer}, author {hist.by_author}, "
+        f"committer-only {hist.by_committer_only})  tools: {dict(hist.tools)}"
+    )
     print(f"ai co-author lines outside git's trailer block (not truth): {hist.body_only}")
     print(f"git-ai notes: {note_counts}")
-    print(f"paths at HEAD with spaces: {spaces}, non-ASCII: {non_ascii}  "
-          f"mode-only changes: {hist.mode_only}  reverts: {hist.reverts}")
+    print(
+        f"paths at HEAD with spaces: {spaces}, non-ASCII: {non_ascii}  "
+        f"mode-only changes: {hist.mode_only}  reverts: {hist.reverts}"
+    )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("repo", type=Path)
     parser.add_argument("--db", type=Path, help="store file (default: a temporary one)")
-    parser.add_argument("--notes", action="store_true",
-                        help="also count lines git-ai notes attribute to an agent as AI")
+    parser.add_argument(
+        "--notes",
+        action="store_true",
+        help="also count lines git-ai notes attribute to an agent as AI",
+    )
     parser.add_argument("--no-ingest", action="store_true", help="evaluate an existing --db")
     parser.add_argument("--stats-only", action="store_true", help="print history stats only")
     parser.add_argument("--limit-s", type=float, default=300.0, help="ingest time limit")

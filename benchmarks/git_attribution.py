@@ -37,8 +37,9 @@ REPO = "github.com/bench/history"
 def build(root: Path, commits: int, files: int, rng: random.Random) -> list[dict]:
     """The repository at `root`; returns the output events to ingest beside it."""
     subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
-    subprocess.run(["git", "-C", str(root), "remote", "add", "origin", f"https://{REPO}.git"],
-                   check=True)
+    subprocess.run(
+        ["git", "-C", str(root), "remote", "add", "origin", f"https://{REPO}.git"], check=True
+    )
     contents: dict[str, list[str]] = {}
     outputs: list[dict] = []
     stream: list[bytes] = []
@@ -51,10 +52,15 @@ def build(root: Path, commits: int, files: int, rng: random.Random) -> list[dict
 
     for n in range(1, commits + 1):
         clock += 600
-        trailer = "\n\nCo-Authored-By: Claude Sonnet 4.5 <noreply@anthropic.com>" \
-            if rng.random() < 0.01 else ""
-        stream.append(f"commit refs/heads/main\nmark :{n}\n"
-                      f"committer Dev <dev@example.com> {clock} +0000\n".encode())
+        trailer = (
+            "\n\nCo-Authored-By: Claude Sonnet 4.5 <noreply@anthropic.com>"
+            if rng.random() < 0.01
+            else ""
+        )
+        stream.append(
+            f"commit refs/heads/main\nmark :{n}\n"
+            f"committer Dev <dev@example.com> {clock} +0000\n".encode()
+        )
         data(f"change {n}{trailer}")
         if n > 1:
             stream.append(f"from :{n - 1}\n".encode())
@@ -63,7 +69,7 @@ def build(root: Path, commits: int, files: int, rng: random.Random) -> list[dict
             lines = contents.setdefault(path, [])
             if lines and rng.random() < 0.5:
                 at = rng.randrange(len(lines))
-                del lines[at:at + rng.randint(1, 5)]
+                del lines[at : at + rng.randint(1, 5)]
             at = rng.randint(0, len(lines))
             new = []
             for _ in range(rng.randint(2, 12)):
@@ -71,24 +77,34 @@ def build(root: Path, commits: int, files: int, rng: random.Random) -> list[dict
                 new.append(f"    value_{counter} = compute({counter}, {rng.randrange(10**6)})")
             lines[at:at] = new
             if rng.random() < 0.02:
-                outputs.append({"type": "output", "output": f"toolu_{n}_{at}",
-                                "tool": "claude-code", "model": "claude-sonnet-4-5",
-                                "repo": REPO, "path": path, "text": new,
-                                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                      time.gmtime(clock - 60))})
+                outputs.append(
+                    {
+                        "type": "output",
+                        "output": f"toolu_{n}_{at}",
+                        "tool": "claude-code",
+                        "model": "claude-sonnet-4-5",
+                        "repo": REPO,
+                        "path": path,
+                        "text": new,
+                        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock - 60)),
+                    }
+                )
             stream.append(f"M 100644 inline {path}\n".encode())
             data("\n".join(lines) + "\n")
-    subprocess.run(["git", "-C", str(root), "fast-import", "--quiet"], input=b"".join(stream),
-                   check=True)
+    subprocess.run(
+        ["git", "-C", str(root), "fast-import", "--quiet"], input=b"".join(stream), check=True
+    )
     subprocess.run(["git", "-C", str(root), "reset", "-q", "--hard", "main"], check=True)
     return outputs
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("repo", nargs="?", type=Path,
-                        help="a local repository to measure (default: generate one)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "repo", nargs="?", type=Path, help="a local repository to measure (default: generate one)"
+    )
     parser.add_argument("--commits", type=int, default=5000)
     parser.add_argument("--files", type=int, default=400)
     args = parser.parse_args()
@@ -102,15 +118,41 @@ def main() -> None:
             outputs = build(root, args.commits, args.files, rng)
         out_file = Path(tmp) / "outputs.ndjson"
         out_file.write_text("".join(json.dumps(o) + "\n" for o in outputs))
-        floor_s, _ = timed(lambda: subprocess.run(
-            ["git", "-C", str(root), "log", "-p", "--no-color"], capture_output=True,
-            check=True))
-        commits = subprocess.run(["git", "-C", str(root), "rev-list", "--topo-order",
-                                  "--reverse", "HEAD"], capture_output=True, check=True).stdout
-        same_s, _ = timed(lambda: subprocess.run(
-            ["git", "-C", str(root), "diff-tree", "--stdin", "--root", "-m", "--always", "-r",
-             "--raw", "-z", "--no-abbrev", "-M", "-p", "-U0", "--no-color"], input=commits,
-            capture_output=True, check=True))
+        floor_s, _ = timed(
+            lambda: subprocess.run(
+                ["git", "-C", str(root), "log", "-p", "--no-color"], capture_output=True, check=True
+            )
+        )
+        commits = subprocess.run(
+            ["git", "-C", str(root), "rev-list", "--topo-order", "--reverse", "HEAD"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        same_s, _ = timed(
+            lambda: subprocess.run(
+                [
+                    "git",
+                    "-C",
+                    str(root),
+                    "diff-tree",
+                    "--stdin",
+                    "--root",
+                    "-m",
+                    "--always",
+                    "-r",
+                    "--raw",
+                    "-z",
+                    "--no-abbrev",
+                    "-M",
+                    "-p",
+                    "-U0",
+                    "--no-color",
+                ],
+                input=commits,
+                capture_output=True,
+                check=True,
+            )
+        )
         store = Store(Path(tmp) / "git.duckdb")
         for batch in events.load([out_file]):
             store.ingest(batch)
@@ -118,7 +160,8 @@ def main() -> None:
         attributed = store.con.execute(
             "SELECT count(*), count(*) FILTER (WHERE evidence = 'content-match' AND NOT carried)"
             ", count(*) FILTER (WHERE evidence = 'trailer' AND NOT carried) "
-            "FROM attributions").fetchone()
+            "FROM attributions"
+        ).fetchone()
         store.close()
     total = read_s + ingest_s
     figures = {

@@ -26,19 +26,26 @@ _EDGES = f"""
 
 
 def roots(store: Store, run: int) -> list[int]:
-    return [r[0] for r in store.con.execute(
-        "SELECT DISTINCT node FROM taint WHERE run = ? AND mode = 'strict' AND depth = 0 "
-        "AND blocked_by IS NULL", [run]).fetchall()]
+    return [
+        r[0]
+        for r in store.con.execute(
+            "SELECT DISTINCT node FROM taint WHERE run = ? AND mode = 'strict' AND depth = 0 "
+            "AND blocked_by IS NULL",
+            [run],
+        ).fetchall()
+    ]
 
 
 def networkx_tainted(store: Store, root_ids: list[int]) -> tuple[set[int], set[int]]:
     edges = store.con.execute(_EDGES).fetchall()
-    examples = {r[0] for r in store.con.execute(
-        "SELECT id FROM nodes WHERE kind = 'example'").fetchall()}
+    examples = {
+        r[0] for r in store.con.execute("SELECT id FROM nodes WHERE kind = 'example'").fetchall()
+    }
     spans: dict[int, list[tuple[int, int, int | None]]] = defaultdict(list)
     restricted = set(root_ids)
     for fv, out, start, end in store.con.execute(
-            "SELECT file_version, output, line_start, line_end FROM attributions").fetchall():
+        "SELECT file_version, output, line_start, line_end FROM attributions"
+    ).fetchall():
         if out in restricted:
             spans[fv].append((out, start, end))
     graph = nx.DiGraph()
@@ -57,9 +64,12 @@ def networkx_tainted(store: Store, root_ids: list[int]) -> tuple[set[int], set[i
             seeds.add(dst)
         elif data["kind"] == "chunked":
             start, end, unit = data["span"]
-            if any(unit != "line" or start is None
-                   or (a <= (end or 1 << 60) and (b or 1 << 60) >= start)
-                   for _, a, b in spans.get(src, ())):
+            if any(
+                unit != "line"
+                or start is None
+                or (a <= (end or 1 << 60) and (b or 1 << 60) >= start)
+                for _, a, b in spans.get(src, ())
+            ):
                 seeds.add(dst)
     precise = set(seeds)
     derived = nx.DiGraph((src, dst) for src, dst, kind, *_ in edges if kind == "derived")
@@ -71,14 +81,20 @@ def networkx_tainted(store: Store, root_ids: list[int]) -> tuple[set[int], set[i
 
 def cte_tainted(store: Store, root_ids: list[int]) -> tuple[set[int], set[int]]:
     con = store.con
-    con.execute("CREATE OR REPLACE TEMP TABLE _roots AS SELECT unnest(?::BIGINT[]) AS id",
-                [root_ids])
-    strict = {r[0] for r in con.execute(f"""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _roots AS SELECT unnest(?::BIGINT[]) AS id", [root_ids]
+    )
+    strict = {
+        r[0]
+        for r in con.execute(f"""
         WITH RECURSIVE g AS ({_EDGES}),
         r(node) AS (SELECT id FROM _roots UNION SELECT g.dst FROM g JOIN r ON g.src = r.node)
         SELECT r.node FROM r JOIN nodes n ON n.id = r.node WHERE n.kind = 'example'
-    """).fetchall()}
-    precise = {r[0] for r in con.execute(f"""
+    """).fetchall()
+    }
+    precise = {
+        r[0]
+        for r in con.execute(f"""
         WITH RECURSIVE g AS ({_EDGES}),
         r(node) AS (SELECT id FROM _roots UNION SELECT g.dst FROM g JOIN r ON g.src = r.node),
         seeds AS (
@@ -92,6 +108,7 @@ def cte_tainted(store: Store, root_ids: list[int]) -> tuple[set[int], set[int]]:
         p(node) AS (SELECT node FROM seeds
                     UNION SELECT g.dst FROM g JOIN p ON g.src = p.node WHERE g.kind = 'derived')
         SELECT p.node FROM p JOIN nodes n ON n.id = p.node WHERE n.kind = 'example'
-    """).fetchall()}
+    """).fetchall()
+    }
     con.execute("DROP TABLE _roots")
     return precise, strict

@@ -23,9 +23,17 @@ from loaders import LOADERS  # noqa: E402
 
 
 def _row(i: int, commit: str) -> dict:
-    return {"example_id": f"e{i}", "dataset": "d", "version": "v1",
-            "source": {"repo": "github.com/acme/widgets", "commit": commit,
-                       "path": f"src/f{i % 500}.py", "lines": [1, 5]}}
+    return {
+        "example_id": f"e{i}",
+        "dataset": "d",
+        "version": "v1",
+        "source": {
+            "repo": "github.com/acme/widgets",
+            "commit": commit,
+            "path": f"src/f{i % 500}.py",
+            "lines": [1, 5],
+        },
+    }
 
 
 def _inputs(directory: Path, rows: int) -> dict[str, tuple[str, Path]]:
@@ -35,21 +43,44 @@ def _inputs(directory: Path, rows: int) -> dict[str, tuple[str, Path]]:
         return path
 
     output = {"type": "output", "tool": "claude-code", "time": "2026-03-02T09:00:00Z"}
-    facet_event = {"eventType": "COMPLETE", "eventTime": "2026-11-20T10:15:00Z",
-                   "producer": "benchmark", "run": {"runId": "r1"},
-                   "job": {"namespace": "n", "name": "j"}, "inputs": [],
-                   "outputs": [{"namespace": "lineage", "name": "d", "facets": {
-                       "lineageExamples": {"examples": [
-                           {"example_id": i, "source": {"repo": "r"}} for i in range(rows)]}}}]}
+    facet_event = {
+        "eventType": "COMPLETE",
+        "eventTime": "2026-11-20T10:15:00Z",
+        "producer": "benchmark",
+        "run": {"runId": "r1"},
+        "job": {"namespace": "n", "name": "j"},
+        "inputs": [],
+        "outputs": [
+            {
+                "namespace": "lineage",
+                "name": "d",
+                "facets": {
+                    "lineageExamples": {
+                        "examples": [
+                            {"example_id": i, "source": {"repo": "r"}} for i in range(rows)
+                        ]
+                    }
+                },
+            }
+        ],
+    }
     return {
-        "manifest, valid rows": ("manifest", jsonl("good.jsonl",
-                                                   [_row(i, "c" * 40) for i in range(rows)])),
-        "manifest, rejected rows": ("manifest", jsonl("bad.jsonl",
-                                                      [_row(i, "zz") for i in range(rows)])),
-        "events, valid": ("events", jsonl("good.ndjson", [
-            output | {"output": f"o{i}"} for i in range(rows)])),
-        "events, rejected (schema)": ("events", jsonl("bad.ndjson", [
-            output | {"output": i} for i in range(rows)])),
+        "manifest, valid rows": (
+            "manifest",
+            jsonl("good.jsonl", [_row(i, "c" * 40) for i in range(rows)]),
+        ),
+        "manifest, rejected rows": (
+            "manifest",
+            jsonl("bad.jsonl", [_row(i, "zz") for i in range(rows)]),
+        ),
+        "events, valid": (
+            "events",
+            jsonl("good.ndjson", [output | {"output": f"o{i}"} for i in range(rows)]),
+        ),
+        "events, rejected (schema)": (
+            "events",
+            jsonl("bad.ndjson", [output | {"output": i} for i in range(rows)]),
+        ),
         "openlineage facet, rejected rows": ("openlineage", jsonl("ol.json", [facet_event])),
     }
 

@@ -62,9 +62,17 @@ def generate_history(path: Path, files: int, rng: random.Random) -> pa.Table:
         for r in range(min(files, 500)):
             repo = f"github.com/org{r % 50}/repo{r}"
             for v in range(VERSIONS + 1):
-                out.write(json.dumps({
-                    "type": "commit", "repo": repo, "commit": commit_sha(r, v),
-                    "parents": [commit_sha(r, v - 1)] if v else []}) + "\n")
+                out.write(
+                    json.dumps(
+                        {
+                            "type": "commit",
+                            "repo": repo,
+                            "commit": commit_sha(r, v),
+                            "parents": [commit_sha(r, v - 1)] if v else [],
+                        }
+                    )
+                    + "\n"
+                )
         for f in range(files):
             repo = f"github.com/org{f % 50}/repo{f % 500}"
             file_path = f"src/pkg{f % 97}/mod{f}.py"
@@ -74,14 +82,32 @@ def generate_history(path: Path, files: int, rng: random.Random) -> pa.Table:
                 out_id = f"out-{f}-{v}"
                 tool = "claude-code" if rng.random() < 0.01 else "copilot"
                 start = rng.randint(1, LINES - 20)
-                out.write(json.dumps({"type": "output", "output": out_id, "tool": tool,
-                                      "model": "m", "repo": repo, "path": file_path}) + "\n")
-                event = {"type": "file_version", "repo": repo, "path": file_path, "blob": blob,
-                         "commit": commit_sha(f % 500, v), "line_count": LINES,
-                         "attributions": [{"output": out_id, "lines": [start, start + 9]}]}
+                out.write(
+                    json.dumps(
+                        {
+                            "type": "output",
+                            "output": out_id,
+                            "tool": tool,
+                            "model": "m",
+                            "repo": repo,
+                            "path": file_path,
+                        }
+                    )
+                    + "\n"
+                )
+                event = {
+                    "type": "file_version",
+                    "repo": repo,
+                    "path": file_path,
+                    "blob": blob,
+                    "commit": commit_sha(f % 500, v),
+                    "line_count": LINES,
+                    "attributions": [{"output": out_id, "lines": [start, start + 9]}],
+                }
                 if parent:
-                    event["parents"] = [{"path": file_path, "blob": parent,
-                                         "hunks": [[start, 10, start, 10]]}]
+                    event["parents"] = [
+                        {"path": file_path, "blob": parent, "hunks": [[start, 10, start, 10]]}
+                    ]
                 out.write(json.dumps(event) + "\n")
                 versions.append((repo, file_path, blob))
                 parent = blob
@@ -99,8 +125,9 @@ CHUNK = 1_000_000  # rows generated and written at a time, so 10M examples fit i
 def _line_spans(starts: np.ndarray, length: int) -> pa.ListArray:
     values = np.empty(2 * len(starts), dtype=np.int64)
     values[0::2], values[1::2] = starts, starts + length - 1
-    return pa.ListArray.from_arrays(pa.array(np.arange(0, len(values) + 1, 2, dtype=np.int32)),
-                                    pa.array(values))
+    return pa.ListArray.from_arrays(
+        pa.array(np.arange(0, len(values) + 1, 2, dtype=np.int32)), pa.array(values)
+    )
 
 
 def _write_chunked(path: Path, n: int, chunk_of) -> None:  # noqa: ANN001
@@ -118,65 +145,112 @@ def _sources(versions: pa.Table, count: int, rng: np.random.Generator) -> pa.Str
     """`count` 20-line chunks of random file versions, as manifest `source` structs."""
     picked = versions.take(pa.array(rng.integers(0, len(versions), count)))
     return pa.StructArray.from_arrays(
-        [picked["repo"].combine_chunks(), picked["path"].combine_chunks(),
-         picked["blob"].combine_chunks(), _line_spans(rng.integers(1, LINES - 18, count), 20)],
-        names=["repo", "path", "blob", "lines"])
+        [
+            picked["repo"].combine_chunks(),
+            picked["path"].combine_chunks(),
+            picked["blob"].combine_chunks(),
+            _line_spans(rng.integers(1, LINES - 18, count), 20),
+        ],
+        names=["repo", "path", "blob", "lines"],
+    )
 
 
 def _ids(prefix: str, numbers: np.ndarray) -> pa.Array:
     return pc.binary_join_element_wise(prefix, pa.array(numbers).cast(pa.string()), "")
 
 
-def generate_manifest(path: Path, versions: pa.Table, n: int, rng: np.random.Generator
-                      ) -> None:
+def generate_manifest(path: Path, versions: pa.Table, n: int, rng: np.random.Generator) -> None:
     """A Parquet manifest of `n` examples, each a 20-line chunk of a random file version."""
+
     def chunk(first: int, count: int) -> pa.Table:
-        shards = pc.binary_join_element_wise("shard-", pc.utf8_lpad(
-            pa.array(np.arange(first, first + count) // 10_000).cast(pa.string()), 5, "0"), "")
-        return pa.table({"example_id": _ids("ex-", np.arange(first, first + count)),
-                         "dataset": pa.repeat("bench", count), "version": pa.repeat("v1", count),
-                         "shard": shards, "source": _sources(versions, count, rng)})
+        shards = pc.binary_join_element_wise(
+            "shard-",
+            pc.utf8_lpad(
+                pa.array(np.arange(first, first + count) // 10_000).cast(pa.string()), 5, "0"
+            ),
+            "",
+        )
+        return pa.table(
+            {
+                "example_id": _ids("ex-", np.arange(first, first + count)),
+                "dataset": pa.repeat("bench", count),
+                "version": pa.repeat("v1", count),
+                "shard": shards,
+                "source": _sources(versions, count, rng),
+            }
+        )
+
     _write_chunked(path, n, chunk)
 
 
-def generate_snapshot(path: Path, versions: pa.Table, n: int, rng: np.random.Generator
-                      ) -> None:
+def generate_snapshot(path: Path, versions: pa.Table, n: int, rng: np.random.Generator) -> None:
     """`n` examples named the way a build names them: (repo, release commit, path), the
     commit a snapshot that changed none of the files."""
+
     def chunk(first: int, count: int) -> pa.Table:
         picked = versions.take(pa.array(rng.integers(0, len(versions), count)))
         repos = picked["repo"].combine_chunks()
         numbers = pc.cast(pc.replace_substring_regex(repos, r".*/repo", ""), pa.int64())
         commits = pa.array([commit_sha(int(x), VERSIONS) for x in numbers.to_numpy()])
         source = pa.StructArray.from_arrays(
-            [repos, picked["path"].combine_chunks(), commits,
-             _line_spans(rng.integers(1, LINES - 18, count), 20)],
-            names=["repo", "path", "commit", "lines"])
-        return pa.table({"example_id": _ids("snap-", np.arange(first, first + count)),
-                         "dataset": pa.repeat("bench-snapshot", count),
-                         "version": pa.repeat("v1", count), "source": source})
+            [
+                repos,
+                picked["path"].combine_chunks(),
+                commits,
+                _line_spans(rng.integers(1, LINES - 18, count), 20),
+            ],
+            names=["repo", "path", "commit", "lines"],
+        )
+        return pa.table(
+            {
+                "example_id": _ids("snap-", np.arange(first, first + count)),
+                "dataset": pa.repeat("bench-snapshot", count),
+                "version": pa.repeat("v1", count),
+                "source": source,
+            }
+        )
+
     _write_chunked(path, n, chunk)
 
 
 def generate_increment(path: Path, versions: pa.Table, n: int, rng: np.random.Generator) -> None:
     """`n` more examples in a new dataset version: `n` new chunked edges appended to the log."""
-    pq.write_table(pa.table({"example_id": _ids("more-", np.arange(n)),
-                             "dataset": pa.repeat("bench", n), "version": pa.repeat("v2", n),
-                             "source": _sources(versions, n, rng)}), path)
+    pq.write_table(
+        pa.table(
+            {
+                "example_id": _ids("more-", np.arange(n)),
+                "dataset": pa.repeat("bench", n),
+                "version": pa.repeat("v2", n),
+                "source": _sources(versions, n, rng),
+            }
+        ),
+        path,
+    )
 
 
 def generate_derived(path: Path, n: int, rng: np.random.Generator) -> None:
     """A deduplicated dataset of n/10 examples, each derived from one of the first dataset."""
+
     def chunk(first: int, count: int) -> pa.Table:
         parents = pa.StructArray.from_arrays(
-            [pa.repeat("bench", count), pa.repeat("v1", count),
-             _ids("ex-", rng.integers(0, n, count))],
-            names=["dataset", "version", "example_id"])
-        return pa.table({"example_id": _ids("dd-", np.arange(first, first + count)),
-                         "dataset": pa.repeat("bench-dedup", count),
-                         "version": pa.repeat("v1", count),
-                         "parents": pa.ListArray.from_arrays(
-                             pa.array(np.arange(count + 1, dtype=np.int32)), parents)})
+            [
+                pa.repeat("bench", count),
+                pa.repeat("v1", count),
+                _ids("ex-", rng.integers(0, n, count)),
+            ],
+            names=["dataset", "version", "example_id"],
+        )
+        return pa.table(
+            {
+                "example_id": _ids("dd-", np.arange(first, first + count)),
+                "dataset": pa.repeat("bench-dedup", count),
+                "version": pa.repeat("v1", count),
+                "parents": pa.ListArray.from_arrays(
+                    pa.array(np.arange(count + 1, dtype=np.int32)), parents
+                ),
+            }
+        )
+
     _write_chunked(path, max(1, n // 10), chunk)
 
 
@@ -205,21 +279,30 @@ def rss_mb() -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--examples", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--no-peers", action="store_true",
-                        help="skip networkx and the recursive CTE (networkx needs minutes and "
-                             "several GiB at 10M)")
-    parser.add_argument("--memory-limit", default="2GB",
-                        help="the store's memory cap (lineage --memory-limit; default 2GB)")
+    parser.add_argument(
+        "--no-peers",
+        action="store_true",
+        help="skip networkx and the recursive CTE (networkx needs minutes and several GiB at 10M)",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        default="2GB",
+        help="the store's memory cap (lineage --memory-limit; default 2GB)",
+    )
     args = parser.parse_args()
     n = args.examples
     rng = np.random.default_rng(args.seed)
     files = max(100, n // 80)
-    figures: dict[str, str] = {"examples": str(n), "file_versions": str(files * VERSIONS),
-                               "memory_limit": args.memory_limit}
+    figures: dict[str, str] = {
+        "examples": str(n),
+        "file_versions": str(files * VERSIONS),
+        "memory_limit": args.memory_limit,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         versions = generate_history(tmpdir / "history.ndjson", files, random.Random(args.seed))
@@ -228,23 +311,39 @@ def main() -> None:
         generate_increment(tmpdir / "more.parquet", versions, 10_000, rng)
         generate_snapshot(tmpdir / "snapshot.parquet", versions, n, rng)
         store = Store(tmpdir / "bench.duckdb", memory_limit=args.memory_limit)
-        history_s, _ = timed(lambda: [store.ingest(b) for b in
-                                      events.load([tmpdir / "history.ndjson"])])
+        history_s, _ = timed(
+            lambda: [store.ingest(b) for b in events.load([tmpdir / "history.ndjson"])]
+        )
         store.set_policy(parse_policy(POLICY))
         read_s, write_s, loaded = timed_ingest(
-            store, manifest.read_manifest(tmpdir / "manifest.parquet"))
+            store, manifest.read_manifest(tmpdir / "manifest.parquet")
+        )
         assert loaded.accepted == n, loaded.accepted
         for b in manifest.load([tmpdir / "derived.parquet"]):
             store.ingest(b)
-        figures |= dict(zip(("edges", "derivation_edges"), map(str, store.con.execute(
-            "SELECT count(*), count(*) FILTER (WHERE kind IN (SELECT unnest(?))) FROM edges",
-            [sorted(DERIVATION)]).fetchone()), strict=True))
+        figures |= dict(
+            zip(
+                ("edges", "derivation_edges"),
+                map(
+                    str,
+                    store.con.execute(
+                        "SELECT count(*), count(*) FILTER "
+                        "(WHERE kind IN (SELECT unnest(?))) FROM edges",
+                        [sorted(DERIVATION)],
+                    ).fetchone(),
+                ),
+                strict=True,
+            )
+        )
         propagate_s, run = timed(lambda: engine.propagate_taint(store))
         gate_s, report = timed(lambda: engine.gate(store, run, "bench@v1", "precise"))
         sets_s, _ = timed(lambda: engine.gate(store, run, "bench@v1", "precise", max_paths=0))
         strict_s, strict = timed(lambda: engine.gate(store, run, "bench@v1", "strict"))
-        out_s, _ = timed(lambda: engine.write_example_verdicts(
-            store, run, "bench@v1", "precise", str(tmpdir / "verdicts.parquet")))
+        out_s, _ = timed(
+            lambda: engine.write_example_verdicts(
+                store, run, "bench@v1", "precise", str(tmpdir / "verdicts.parquet")
+            )
+        )
         # explain in process: the first builds the run's evidence (the gate's paths did; it is
         # forgotten here), the others read it
         store.memo.clear()
@@ -255,12 +354,14 @@ def main() -> None:
             engine.verdict(store, run, engine.resolve_example(store, key), "precise")
             latencies.append((time.perf_counter() - start) * 1000)
         cold_ms, warm = latencies[0], sorted(latencies[1:] or latencies)
-        snap_s, snapped = timed(lambda: [store.ingest(b) for b in
-                                         manifest.load([tmpdir / "snapshot.parquet"])])
+        snap_s, snapped = timed(
+            lambda: [store.ingest(b) for b in manifest.load([tmpdir / "snapshot.parquet"])]
+        )
         assert sum(r.accepted for r in snapped) == n
         snap_prop_s, snap_run = timed(lambda: engine.propagate_taint(store))
-        snap_gate_s, snap_report = timed(lambda: engine.gate(store, snap_run, "bench-snapshot@v1",
-                                                             "precise", max_paths=0))
+        snap_gate_s, snap_report = timed(
+            lambda: engine.gate(store, snap_run, "bench-snapshot@v1", "precise", max_paths=0)
+        )
         for b in manifest.load([tmpdir / "more.parquet"]):
             store.ingest(b)
         incremental_s, later = timed(lambda: engine.propagate_taint(store))
@@ -290,19 +391,27 @@ def main() -> None:
         }
         if not args.no_peers:
             # on the graph as it is now, with the 10,000 appended examples (1% more)
-            ours = {mode: {r[0] for r in store.con.execute(
-                "SELECT DISTINCT t.node FROM taint t JOIN nodes n ON n.id = t.node "
-                "WHERE t.run = ? AND t.mode = ? AND n.kind = 'example' "
-                "AND t.blocked_by IS NULL", [later.run, mode]).fetchall()}
-                for mode in ("precise", "strict")}
+            ours = {
+                mode: {
+                    r[0]
+                    for r in store.con.execute(
+                        "SELECT DISTINCT t.node FROM taint t JOIN nodes n ON n.id = t.node "
+                        "WHERE t.run = ? AND t.mode = ? AND n.kind = 'example' "
+                        "AND t.blocked_by IS NULL",
+                        [later.run, mode],
+                    ).fetchall()
+                }
+                for mode in ("precise", "strict")
+            }
             root_ids = peers.roots(store, later.run)
             networkx_s, by_networkx = timed(lambda: peers.networkx_tainted(store, root_ids))
             cte_s, by_cte = timed(lambda: peers.cte_tainted(store, root_ids))
             figures |= {
                 "networkx_s": f"{networkx_s:.2f}",
                 "recursive_cte_s": f"{cte_s:.2f}",
-                "peers_agree": "yes" if by_networkx == by_cte == (ours["precise"],
-                                                                  ours["strict"]) else "NO",
+                "peers_agree": "yes"
+                if by_networkx == by_cte == (ours["precise"], ours["strict"])
+                else "NO",
                 "speedup_vs_networkx": f"{networkx_s / (propagate_s + sets_s):.1f}",
                 "speedup_vs_cte": f"{cte_s / (propagate_s + sets_s):.1f}",
                 "peak_rss_with_peers_mb": str(rss_mb()),

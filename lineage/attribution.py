@@ -54,10 +54,21 @@ class _Intervals:
 
     __slots__ = ("output", "start", "end", "evidence", "seq")
 
-    def __init__(self, output: np.ndarray, start: np.ndarray, end: np.ndarray,
-                 evidence: np.ndarray, seq: np.ndarray) -> None:
+    def __init__(
+        self,
+        output: np.ndarray,
+        start: np.ndarray,
+        end: np.ndarray,
+        evidence: np.ndarray,
+        seq: np.ndarray,
+    ) -> None:
         self.output, self.start, self.end, self.evidence, self.seq = (
-            output, start, end, evidence, seq)
+            output,
+            start,
+            end,
+            evidence,
+            seq,
+        )
 
     @classmethod
     def empty(cls) -> "_Intervals":
@@ -86,21 +97,30 @@ class _Intervals:
             return self
         order = np.lexsort((self.start, self.seq, self.evidence, self.output))
         iv = self.take(order)
-        group = np.r_[True, (iv.output[1:] != iv.output[:-1])
-                      | (iv.evidence[1:] != iv.evidence[:-1]) | (iv.seq[1:] != iv.seq[:-1])]
+        group = np.r_[
+            True,
+            (iv.output[1:] != iv.output[:-1])
+            | (iv.evidence[1:] != iv.evidence[:-1])
+            | (iv.seq[1:] != iv.seq[:-1]),
+        ]
         # a run continues while the next start is within the running maximum end + 1
         run_end = _running_max_by_group(iv.end, group)
         fresh = group | np.r_[True, iv.start[1:] > run_end[:-1] + 1]
         firsts = np.flatnonzero(fresh)
         ends = np.maximum.reduceat(iv.end, firsts)
-        out = _Intervals(iv.output[firsts], iv.start[firsts], ends, iv.evidence[firsts],
-                         iv.seq[firsts])
+        out = _Intervals(
+            iv.output[firsts], iv.start[firsts], ends, iv.evidence[firsts], iv.seq[firsts]
+        )
         # identical (output, start, end, evidence) at several seqs: keep the earliest
         order = np.lexsort((out.seq, out.end, out.start, out.evidence, out.output))
         out = out.take(order)
-        same = np.r_[False, (out.output[1:] == out.output[:-1])
-                     & (out.evidence[1:] == out.evidence[:-1])
-                     & (out.start[1:] == out.start[:-1]) & (out.end[1:] == out.end[:-1])]
+        same = np.r_[
+            False,
+            (out.output[1:] == out.output[:-1])
+            & (out.evidence[1:] == out.evidence[:-1])
+            & (out.start[1:] == out.start[:-1])
+            & (out.end[1:] == out.end[:-1]),
+        ]
         return out.take(np.flatnonzero(~same))
 
 
@@ -133,8 +153,9 @@ class _LineMap:
         self.pair_old = np.array([p[0] for p in pairs], dtype=np.int64)
         self.pair_new = np.array([p[1] for p in pairs], dtype=np.int64)
 
-    def _split(self, iv: _Intervals, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-               seq: np.ndarray) -> _Intervals:
+    def _split(
+        self, iv: _Intervals, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray, seq: np.ndarray
+    ) -> _Intervals:
         """The pieces of intervals `rows` that hunks lo..hi-1 cut: the lines between those
         hunks survive, each piece shifted by the hunks before it (what carry_span does for
         one interval, for all at once)."""
@@ -146,29 +167,45 @@ class _LineMap:
         resume = self.last + 1  # the first line after hunk k
         stop = np.where(self.removes > 0, self.first - 1, self.first)  # last line before k
         start = np.where(j == 0, iv.start[owner], resume[np.maximum(base + j - 1, 0)])
-        end = np.where(last_piece, iv.end[owner],
-                       stop[np.minimum(base + j, len(stop) - 1)])
+        end = np.where(last_piece, iv.end[owner], stop[np.minimum(base + j, len(stop) - 1)])
         keep = start <= end
         offset = self.shift[base + j]
         new_end = np.where(end >= _EOF, _EOF, end + offset)
         pick = np.flatnonzero(keep)
-        return _Intervals(iv.output[owner][pick], (start + offset)[pick], new_end[pick],
-                          iv.evidence[owner][pick], seq[owner][pick])
+        return _Intervals(
+            iv.output[owner][pick],
+            (start + offset)[pick],
+            new_end[pick],
+            iv.evidence[owner][pick],
+            seq[owner][pick],
+        )
 
     def carry(self, iv: _Intervals, edge_seq: int, modified: int) -> _Intervals:
         """`iv` as it stands after this revision (seq at least `edge_seq`); lines rewritten
         into similar lines pass on with evidence code `modified`."""
         seq = np.maximum(iv.seq, edge_seq)
         if self.unknown:
-            return _Intervals(iv.output, np.ones(len(iv), np.int64),
-                              np.full(len(iv), _EOF, np.int64), iv.evidence, seq)
+            return _Intervals(
+                iv.output,
+                np.ones(len(iv), np.int64),
+                np.full(len(iv), _EOF, np.int64),
+                iv.evidence,
+                seq,
+            )
         lo = np.searchsorted(self.last, iv.start, side="left")  # first hunk not before it
         hi = np.searchsorted(self.first, iv.end, side="right")  # hunks starting in it
         simple = hi <= lo
         offset = self.shift[lo]
         end = np.where(iv.end >= _EOF, _EOF, iv.end + offset)
-        parts = [_Intervals(iv.output[simple], iv.start[simple] + offset[simple], end[simple],
-                            iv.evidence[simple], seq[simple])]
+        parts = [
+            _Intervals(
+                iv.output[simple],
+                iv.start[simple] + offset[simple],
+                end[simple],
+                iv.evidence[simple],
+                seq[simple],
+            )
+        ]
         slow = np.flatnonzero(~simple)
         if len(slow):
             parts.append(self._split(iv, slow, lo[slow], hi[slow], seq))
@@ -178,16 +215,28 @@ class _LineMap:
             counts = b - a
             if counts.sum():
                 owner = np.repeat(np.arange(len(iv)), counts)
-                index = np.concatenate([np.arange(x, y) for x, y in zip(a, b, strict=True)
-                                        if y > x])
+                index = np.concatenate(
+                    [np.arange(x, y) for x, y in zip(a, b, strict=True) if y > x]
+                )
                 lines = self.pair_new[index]
-                parts.append(_Intervals(iv.output[owner], lines, lines,
-                                        np.full(len(owner), modified, np.int64), seq[owner]))
+                parts.append(
+                    _Intervals(
+                        iv.output[owner],
+                        lines,
+                        lines,
+                        np.full(len(owner), modified, np.int64),
+                        seq[owner],
+                    )
+                )
         return _Intervals.concat(parts)
 
 
-def carry_columns(closure: list[int], revisions: list[tuple[int, int, int, str | None]],
-                  known: dict[str, Any], outside: set[int]) -> dict[str, Any]:
+def carry_columns(
+    closure: list[int],
+    revisions: list[tuple[int, int, int, str | None]],
+    known: dict[str, Any],
+    outside: set[int],
+) -> dict[str, Any]:
     """Carried intervals of every file version in `closure`, as columns.
 
     `revisions` are (parent, child, seq, line_map JSON) edges into the closure; `known` the
@@ -210,17 +259,26 @@ def carry_columns(closure: list[int], revisions: list[tuple[int, int, int, str |
     is_outside = np.isin(fv, np.fromiter(outside, np.int64, len(outside)))
     use = is_outside | ~np.asarray(known["carried"], dtype=bool)
     end_raw = known["end"]
-    end = np.where(np.ma.getmaskarray(end_raw), _EOF, np.ma.getdata(end_raw)).astype(np.int64) \
-        if isinstance(end_raw, np.ma.MaskedArray) else np.asarray(end_raw, dtype=np.int64)
-    rows = _Intervals(np.asarray(known["output"], np.int64)[use],
-                      np.asarray(known["start"], np.int64)[use], end[use],
-                      np.array([code[e] for e in evidence_text], np.int64)[use],
-                      np.asarray(known["seq"], np.int64)[use])
+    end = (
+        np.where(np.ma.getmaskarray(end_raw), _EOF, np.ma.getdata(end_raw)).astype(np.int64)
+        if isinstance(end_raw, np.ma.MaskedArray)
+        else np.asarray(end_raw, dtype=np.int64)
+    )
+    rows = _Intervals(
+        np.asarray(known["output"], np.int64)[use],
+        np.asarray(known["start"], np.int64)[use],
+        end[use],
+        np.array([code[e] for e in evidence_text], np.int64)[use],
+        np.asarray(known["seq"], np.int64)[use],
+    )
     owners = fv[use]
     order = np.argsort(owners, kind="stable")
     owners, rows = owners[order], rows.take(order)
-    cuts = (np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]]) if len(owners)
-            else np.zeros(0, np.int64))
+    cuts = (
+        np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+        if len(owners)
+        else np.zeros(0, np.int64)
+    )
     groups: dict[int, _Intervals] = {}
     for i, at in enumerate(cuts):
         stop = cuts[i + 1] if i + 1 < len(cuts) else len(owners)
@@ -252,16 +310,22 @@ def carry_columns(closure: list[int], revisions: list[tuple[int, int, int, str |
             line_map = compiled.get((parent, node))
             if line_map is None:
                 line_map = compiled[(parent, node)] = _LineMap(
-                    None if text is None else json.loads(text))
+                    None if text is None else json.loads(text)
+                )
             parts.append(line_map.carry(total[parent], seq, modified))
         new = _Intervals.concat(parts).normalized()
         mine = asserted.get(node)
         if mine is not None and len(mine) and len(new):
             new = new.take(np.flatnonzero(~np.isin(_row_keys(new), _row_keys(mine))))
         before = carried_of.get(node)
-        if before is not None and node in total and len(before) == len(new) and all(
-                np.array_equal(getattr(before, f), getattr(new, f))
-                for f in _Intervals.__slots__):
+        if (
+            before is not None
+            and node in total
+            and len(before) == len(new)
+            and all(
+                np.array_equal(getattr(before, f), getattr(new, f)) for f in _Intervals.__slots__
+            )
+        ):
             return False
         carried_of[node] = new
         total[node] = _Intervals.concat([mine, new]) if mine is not None else new
@@ -279,10 +343,17 @@ def carry_columns(closure: list[int], revisions: list[tuple[int, int, int, str |
     nodes = [n for n in closure if n in carried_of and len(carried_of[n])]
     parts = [carried_of[n] for n in nodes]
     merged = _Intervals.concat(parts)
-    return {"file_version": np.repeat(np.array(nodes, np.int64),
-                                      [len(p) for p in parts]).astype(np.int64),
-            "output": merged.output, "start": merged.start, "end": merged.end,
-            "evidence": merged.evidence, "seq": merged.seq, "names": names}
+    return {
+        "file_version": np.repeat(np.array(nodes, np.int64), [len(p) for p in parts]).astype(
+            np.int64
+        ),
+        "output": merged.output,
+        "start": merged.start,
+        "end": merged.end,
+        "evidence": merged.evidence,
+        "seq": merged.seq,
+        "names": names,
+    }
 
 
 def _row_keys(iv: _Intervals) -> np.ndarray:

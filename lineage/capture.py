@@ -55,21 +55,25 @@ def send(server: str, token: str | None, tool: str, line: dict[str, Any]) -> boo
     import urllib.request
 
     request = urllib.request.Request(
-        f"{server.rstrip('/')}/events?source={tool}", method="POST",
+        f"{server.rstrip('/')}/events?source={tool}",
+        method="POST",
         data=(json.dumps(line, ensure_ascii=False) + "\n").encode(),
-        headers={"Content-Type": "application/x-ndjson",
-                 **({"Authorization": f"Bearer {token}"} if token else {})})
+        headers={
+            "Content-Type": "application/x-ndjson",
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+        },
+    )
     try:
         with urllib.request.urlopen(request, timeout=SEND_TIMEOUT) as response:
             return 200 <= response.status < 300
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        print(f"lineage capture: cannot send to {server} ({exc}); spooled instead",
-              file=sys.stderr)
+        print(f"lineage capture: cannot send to {server} ({exc}); spooled instead", file=sys.stderr)
         return False
 
 
-def capture(tool: str, stdin: TextIO, spool: Path, server: str | None = None,
-            token: str | None = None) -> str:
+def capture(
+    tool: str, stdin: TextIO, spool: Path, server: str | None = None, token: str | None = None
+) -> str:
     """Send or spool one payload; returns what happened (for tests), never raises."""
     read_error: str | None
     try:
@@ -89,8 +93,14 @@ def capture(tool: str, stdin: TextIO, spool: Path, server: str | None = None,
             return "sent"
         outcome = "spooled"
     except ValueError as exc:
-        line = {"_lineage": {"captured_at": datetime.now(UTC).isoformat(), "tool": tool,
-                             "error": read_error or str(exc), "raw": text}}
+        line = {
+            "_lineage": {
+                "captured_at": datetime.now(UTC).isoformat(),
+                "tool": tool,
+                "error": read_error or str(exc),
+                "raw": text,
+            }
+        }
         outcome = "spooled-raw"
     try:
         spool.parent.mkdir(parents=True, exist_ok=True)
@@ -103,12 +113,16 @@ def capture(tool: str, stdin: TextIO, spool: Path, server: str | None = None,
     return outcome
 
 
-def main(tool: str, spool: str | None, server: str | None = None,
-         token: str | None = None) -> int:
+def main(tool: str, spool: str | None, server: str | None = None, token: str | None = None) -> int:
     target = Path(spool) if spool else Path(os.environ.get("LINEAGE_SPOOL") or default_spool(tool))
     try:
-        capture(tool, sys.stdin, target, server or os.environ.get("LINEAGE_SERVER"),
-                token or os.environ.get("LINEAGE_TOKEN"))
+        capture(
+            tool,
+            sys.stdin,
+            target,
+            server or os.environ.get("LINEAGE_SERVER"),
+            token or os.environ.get("LINEAGE_TOKEN"),
+        )
     except Exception as exc:  # noqa: BLE001 - the agent must never see a failure
         print(f"lineage capture: {exc}", file=sys.stderr)
     return 0

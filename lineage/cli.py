@@ -43,205 +43,305 @@ The store is a DuckDB file: --db PATH, else $LINEAGE_DB, else ./lineage.duckdb.
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="lineage", formatter_class=_formatter, epilog=MAIN_EPILOG,
-        description="Does any training example descend from a restricted AI-tool output?")
-    parser.add_argument("--db", default=None, metavar="PATH",
-                        help="store file (default: $LINEAGE_DB or ./lineage.duckdb)")
-    parser.add_argument("--memory-limit", default=os.environ.get("LINEAGE_MEMORY_LIMIT"),
-                        metavar="SIZE",
-                        help="cap the store's memory, e.g. 2GB: big ingests spill to disk "
-                        "(default: $LINEAGE_MEMORY_LIMIT, else 80%% of RAM)")
+        prog="lineage",
+        formatter_class=_formatter,
+        epilog=MAIN_EPILOG,
+        description="Does any training example descend from a restricted AI-tool output?",
+    )
+    parser.add_argument(
+        "--db",
+        default=None,
+        metavar="PATH",
+        help="store file (default: $LINEAGE_DB or ./lineage.duckdb)",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        default=os.environ.get("LINEAGE_MEMORY_LIMIT"),
+        metavar="SIZE",
+        help="cap the store's memory, e.g. 2GB: big ingests spill to disk "
+        "(default: $LINEAGE_MEMORY_LIMIT, else 80%% of RAM)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("ingest", formatter_class=_formatter,
-                       help="load records of one source into the store",
-                       description="Load records into the store, one transaction per file. "
-                       "Bad records are rejected with file, line and reason and kept; the rest "
-                       "loads. Ingesting the same input twice changes nothing.",
-                       epilog="examples:\n  lineage ingest events examples/events.ndjson\n"
-                       "  lineage ingest events exports/   # a directory is walked\n"
-                       "  lineage ingest claude-code ~/.claude/projects ~/.lineage/spool\n"
-                       "  lineage ingest codex ~/.codex/sessions\n"
-                       "  lineage ingest agent-trace .agent-trace/traces.jsonl "
-                       "--repo github.com/acme/widgets\n"
-                       "  lineage ingest manifest build/manifest/*.parquet\n"
-                       "  lineage ingest git ~/src/widgets            # only new commits\n"
-                       "  lineage ingest git mirror.git --repo github.com/acme/widgets\n\n"
-                       "exit status: 0 when something loaded (or all was already loaded), "
-                       "1 with --strict when any record was rejected, 2 when nothing could "
-                       "be read")
-    p.add_argument("source", choices=sorted(LOADERS), metavar="SOURCE",
-                   help=f"input format: {', '.join(sorted(LOADERS))}")
+    p = sub.add_parser(
+        "ingest",
+        formatter_class=_formatter,
+        help="load records of one source into the store",
+        description="Load records into the store, one transaction per file. "
+        "Bad records are rejected with file, line and reason and kept; the rest "
+        "loads. Ingesting the same input twice changes nothing.",
+        epilog="examples:\n  lineage ingest events examples/events.ndjson\n"
+        "  lineage ingest events exports/   # a directory is walked\n"
+        "  lineage ingest claude-code ~/.claude/projects ~/.lineage/spool\n"
+        "  lineage ingest codex ~/.codex/sessions\n"
+        "  lineage ingest agent-trace .agent-trace/traces.jsonl "
+        "--repo github.com/acme/widgets\n"
+        "  lineage ingest manifest build/manifest/*.parquet\n"
+        "  lineage ingest git ~/src/widgets            # only new commits\n"
+        "  lineage ingest git mirror.git --repo github.com/acme/widgets\n\n"
+        "exit status: 0 when something loaded (or all was already loaded), "
+        "1 with --strict when any record was rejected, 2 when nothing could "
+        "be read",
+    )
+    p.add_argument(
+        "source",
+        choices=sorted(LOADERS),
+        metavar="SOURCE",
+        help=f"input format: {', '.join(sorted(LOADERS))}",
+    )
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
-    p.add_argument("--repo", metavar="URL",
-                   help="agent sources: the repository of paths that no local git checkout or "
-                   "capture enrichment resolves (paths are then taken relative to the cwd); "
-                   "git: the repository's name when its `origin` does not say it (a mirror)")
-    p.add_argument("--rev", metavar="RANGE",
-                   help="git: the revisions to read (default HEAD, every branch and tag); "
-                   "commits already in the store are never read again")
+    p.add_argument(
+        "--repo",
+        metavar="URL",
+        help="agent sources: the repository of paths that no local git checkout or "
+        "capture enrichment resolves (paths are then taken relative to the cwd); "
+        "git: the repository's name when its `origin` does not say it (a mirror)",
+    )
+    p.add_argument(
+        "--rev",
+        metavar="RANGE",
+        help="git: the revisions to read (default HEAD, every branch and tag); "
+        "commits already in the store are never read again",
+    )
     p.add_argument("--format", choices=["text", "json"], default="text")
-    p.add_argument("--server", metavar="URL",
-                   help="send to a running `lineage serve` (which holds the store) instead of "
-                   "opening the store file")
-    p.add_argument("--token", metavar="T",
-                   help="ingester token for --server (default $LINEAGE_TOKEN)")
-    p.add_argument("--strict", action="store_true",
-                   help="exit 1 when any record was rejected (for CI); the rest still loads")
+    p.add_argument(
+        "--server",
+        metavar="URL",
+        help="send to a running `lineage serve` (which holds the store) instead of "
+        "opening the store file",
+    )
+    p.add_argument(
+        "--token", metavar="T", help="ingester token for --server (default $LINEAGE_TOKEN)"
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 when any record was rejected (for CI); the rest still loads",
+    )
     p.set_defaults(run=cmd_ingest)
 
-    p = sub.add_parser("policy", help="set or show the restriction policy",
-                       formatter_class=_formatter,
-                       epilog="examples:\n  lineage policy set examples/policy.toml\n"
-                       "  lineage policy show --format json")
+    p = sub.add_parser(
+        "policy",
+        help="set or show the restriction policy",
+        formatter_class=_formatter,
+        epilog="examples:\n  lineage policy set examples/policy.toml\n"
+        "  lineage policy show --format json",
+    )
     psub = p.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
     ps = psub.add_parser("set", help="store a new policy version from a TOML file")
     ps.add_argument("file", metavar="FILE")
-    ps.add_argument("--strict", action="store_true",
-                    help="refuse the policy when a rule can match nothing (a tool or model "
-                    "glob matching no known tool or ingested output) instead of warning")
+    ps.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse the policy when a rule can match nothing (a tool or model "
+        "glob matching no known tool or ingested output) instead of warning",
+    )
     ps.set_defaults(run=cmd_policy_set)
     ps = psub.add_parser("show", help="print the policy in force and its history")
     ps.add_argument("--format", choices=["text", "json"], default="text")
     ps.set_defaults(run=cmd_policy_show)
 
-    p = sub.add_parser("gate", formatter_class=_formatter,
-                       help="check every example of a dataset version (exit 1 on taint)",
-                       description="Check every example of a dataset version against the "
-                       "policy. Fails closed: UNKNOWN lineage fails unless --allow-unknown.",
-                       epilog="examples:\n  lineage gate code-pretrain@v1\n"
-                       "  lineage gate code-pretrain@v1 --mode strict --format json\n"
-                       "  lineage gate code-pretrain@v1 --as-of 2026-03-01 --format markdown\n"
-                       "  lineage gate code-pretrain@v1 --out verdicts.jsonl\n\n"
-                       "exit status: 0 passed, 1 failed, 2 usage or input error")
+    p = sub.add_parser(
+        "gate",
+        formatter_class=_formatter,
+        help="check every example of a dataset version (exit 1 on taint)",
+        description="Check every example of a dataset version against the "
+        "policy. Fails closed: UNKNOWN lineage fails unless --allow-unknown.",
+        epilog="examples:\n  lineage gate code-pretrain@v1\n"
+        "  lineage gate code-pretrain@v1 --mode strict --format json\n"
+        "  lineage gate code-pretrain@v1 --as-of 2026-03-01 --format markdown\n"
+        "  lineage gate code-pretrain@v1 --out verdicts.jsonl\n\n"
+        "exit status: 0 passed, 1 failed, 2 usage or input error",
+    )
     p.add_argument("dataset", metavar="DATASET[@VERSION]")
     _mode_args(p)
-    p.add_argument("--allow-unknown", action="store_true",
-                   help="pass even when some examples have unknown lineage")
+    p.add_argument(
+        "--allow-unknown",
+        action="store_true",
+        help="pass even when some examples have unknown lineage",
+    )
     p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
-    p.add_argument("--out", metavar="FILE.jsonl|FILE.parquet",
-                   help="write every example's verdict (example, key, status, sources) as "
-                   "JSON lines or Parquet, by the file's suffix, in the order the examples "
-                   "were ingested")
-    p.add_argument("--max-paths", type=int, default=20, metavar="N",
-                   help="witness paths to include (default 20)")
+    p.add_argument(
+        "--out",
+        metavar="FILE.jsonl|FILE.parquet",
+        help="write every example's verdict (example, key, status, sources) as "
+        "JSON lines or Parquet, by the file's suffix, in the order the examples "
+        "were ingested",
+    )
+    p.add_argument(
+        "--max-paths",
+        type=int,
+        default=20,
+        metavar="N",
+        help="witness paths to include (default 20)",
+    )
     p.set_defaults(run=cmd_gate)
 
-    p = sub.add_parser("explain", formatter_class=_formatter,
-                       help="why an example is TAINTED, UNKNOWN or CLEAN",
-                       epilog="examples:\n  lineage explain code-pretrain@v1:ex-003\n"
-                       "  lineage explain ex-003 --mode strict --format json")
-    p.add_argument("example", metavar="EXAMPLE",
-                   help="DATASET@VERSION:ID, or a bare ID when it is unique")
+    p = sub.add_parser(
+        "explain",
+        formatter_class=_formatter,
+        help="why an example is TAINTED, UNKNOWN or CLEAN",
+        epilog="examples:\n  lineage explain code-pretrain@v1:ex-003\n"
+        "  lineage explain ex-003 --mode strict --format json",
+    )
+    p.add_argument(
+        "example", metavar="EXAMPLE", help="DATASET@VERSION:ID, or a bare ID when it is unique"
+    )
     _mode_args(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(run=cmd_explain)
 
-    p = sub.add_parser("blame", formatter_class=_formatter,
-                       help="each line of a file with the AI outputs it is attributed to",
-                       description="Like git blame: every line of PATH at REV in the checkout "
-                       "REPO, with the tool, model, output and evidence of each attribution. "
-                       "Ingest the repository first (`lineage ingest git REPO`).",
-                       epilog="examples:\n  lineage blame ~/src/widgets src/widgets/api.py\n"
-                       "  lineage blame . src/app.py --rev v1.2 --format json")
+    p = sub.add_parser(
+        "blame",
+        formatter_class=_formatter,
+        help="each line of a file with the AI outputs it is attributed to",
+        description="Like git blame: every line of PATH at REV in the checkout "
+        "REPO, with the tool, model, output and evidence of each attribution. "
+        "Ingest the repository first (`lineage ingest git REPO`).",
+        epilog="examples:\n  lineage blame ~/src/widgets src/widgets/api.py\n"
+        "  lineage blame . src/app.py --rev v1.2 --format json",
+    )
     p.add_argument("repo", metavar="REPO", help="a local checkout of the repository")
     p.add_argument("path", metavar="PATH", help="repo-relative path of the file")
     p.add_argument("--rev", default="HEAD", help="the revision to show (default HEAD)")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(run=cmd_blame)
 
-    p = sub.add_parser("verify", help="recompute the event log's hash chain",
-                       description="Recompute every event's hash and the chain of ingest "
-                       "batches; exit 1 and name the rows when anything was altered.")
+    p = sub.add_parser(
+        "verify",
+        help="recompute the event log's hash chain",
+        description="Recompute every event's hash and the chain of ingest "
+        "batches; exit 1 and name the rows when anything was altered.",
+    )
     p.set_defaults(run=cmd_verify)
 
-    p = sub.add_parser("capture", formatter_class=_formatter,
-                       help="hook command for Claude Code / Codex: spool the payload on stdin",
-                       description="Read one hook payload on stdin, add capture time, git "
-                       "toplevel, remote, HEAD and user, and append it to the spool. Always "
-                       "exits 0 quickly, so it never slows down or breaks the agent.",
-                       epilog="in .claude/settings.json:\n"
-                       '  {"hooks": {"PostToolUse": [{"matcher": '
-                       '"Write|Edit|MultiEdit|NotebookEdit|Bash",\n'
-                       '     "hooks": [{"type": "command", '
-                       '"command": "lineage capture claude-code"}]}]}}\n\n'
-                       "then: lineage ingest claude-code ~/.lineage/spool/claude-code.jsonl")
+    p = sub.add_parser(
+        "capture",
+        formatter_class=_formatter,
+        help="hook command for Claude Code / Codex: spool the payload on stdin",
+        description="Read one hook payload on stdin, add capture time, git "
+        "toplevel, remote, HEAD and user, and append it to the spool. Always "
+        "exits 0 quickly, so it never slows down or breaks the agent.",
+        epilog="in .claude/settings.json:\n"
+        '  {"hooks": {"PostToolUse": [{"matcher": '
+        '"Write|Edit|MultiEdit|NotebookEdit|Bash",\n'
+        '     "hooks": [{"type": "command", '
+        '"command": "lineage capture claude-code"}]}]}}\n\n'
+        "then: lineage ingest claude-code ~/.lineage/spool/claude-code.jsonl",
+    )
     p.add_argument("tool", choices=["claude-code", "codex"])
-    p.add_argument("--spool", metavar="PATH",
-                   help="spool file (default $LINEAGE_SPOOL or ~/.lineage/spool/TOOL.jsonl)")
-    p.add_argument("--server", metavar="URL",
-                   help="post to a running `lineage serve` instead (default $LINEAGE_SERVER); "
-                   "spooled when it cannot be reached")
+    p.add_argument(
+        "--spool",
+        metavar="PATH",
+        help="spool file (default $LINEAGE_SPOOL or ~/.lineage/spool/TOOL.jsonl)",
+    )
+    p.add_argument(
+        "--server",
+        metavar="URL",
+        help="post to a running `lineage serve` instead (default $LINEAGE_SERVER); "
+        "spooled when it cannot be reached",
+    )
     p.add_argument("--token", metavar="T", help="ingester token (default $LINEAGE_TOKEN)")
     p.set_defaults(run=cmd_capture)
 
-    p = sub.add_parser("serve", formatter_class=_formatter,
-                       help="run the GraphQL and ingestion server",
-                       description="Serve GraphQL at /graphql (GraphiQL in a browser), bulk "
-                       "ingestion at POST /events, the OpenLineage HTTP transport at POST "
-                       "/api/v1/lineage and GET /healthz. The server holds the store file.",
-                       epilog="tokens: LINEAGE_TOKENS='reader:r-secret,ingester:i-secret,"
-                       "admin:a-secret' or --tokens FILE (one ROLE:TOKEN per line).\n"
-                       "Without tokens the server binds loopback only and is read-only.\n\n"
-                       "examples:\n  lineage serve\n"
-                       "  LINEAGE_TOKENS=... lineage serve --host 0.0.0.0 --port 8080")
+    p = sub.add_parser(
+        "serve",
+        formatter_class=_formatter,
+        help="run the GraphQL and ingestion server",
+        description="Serve GraphQL at /graphql (GraphiQL in a browser), bulk "
+        "ingestion at POST /events, the OpenLineage HTTP transport at POST "
+        "/api/v1/lineage and GET /healthz. The server holds the store file.",
+        epilog="tokens: LINEAGE_TOKENS='reader:r-secret,ingester:i-secret,"
+        "admin:a-secret' or --tokens FILE (one ROLE:TOKEN per line).\n"
+        "Without tokens the server binds loopback only and is read-only.\n\n"
+        "examples:\n  lineage serve\n"
+        "  LINEAGE_TOKENS=... lineage serve --host 0.0.0.0 --port 8080",
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--tokens", metavar="FILE", help="token file (default $LINEAGE_TOKENS)")
     p.set_defaults(run=cmd_serve)
 
-    p = sub.add_parser("demo", help="run the bundled example scenario in a temporary store",
-                       description="Build a fresh store from examples/, set its policy, gate "
-                       "the dataset and explain one witness path. Nothing outside a temporary "
-                       "directory is touched.")
+    p = sub.add_parser(
+        "demo",
+        help="run the bundled example scenario in a temporary store",
+        description="Build a fresh store from examples/, set its policy, gate "
+        "the dataset and explain one witness path. Nothing outside a temporary "
+        "directory is touched.",
+    )
     p.add_argument("--keep", metavar="DIR", help="build the store in DIR and keep it")
     p.set_defaults(run=cmd_demo)
     return parser
 
 
 def _mode_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--mode", choices=engine.MODES, default="precise",
-                   help="precise: restricted lines must reach the example (default); "
-                   "strict: any restricted ancestor")
-    p.add_argument("--as-of", metavar="SEQ|TIME", default=None,
-                   help="answer with only the events up to this seq or time, under the policy "
-                   "in force then")
+    p.add_argument(
+        "--mode",
+        choices=engine.MODES,
+        default="precise",
+        help="precise: restricted lines must reach the example (default); "
+        "strict: any restricted ancestor",
+    )
+    p.add_argument(
+        "--as-of",
+        metavar="SEQ|TIME",
+        default=None,
+        help="answer with only the events up to this seq or time, under the policy in force then",
+    )
 
 
-def _database(args: argparse.Namespace, *, read_only: bool = False, create: bool = False
-              ) -> Database:
+def _database(
+    args: argparse.Namespace, *, read_only: bool = False, create: bool = False
+) -> Database:
     """The store named by --db or $LINEAGE_DB; only commands that write records create one,
     so a mistyped path is an error, never an empty store that answers."""
-    return Database(args.db or default_db_path(), read_only=read_only,
-                    memory_limit=args.memory_limit, create=create)
+    return Database(
+        args.db or default_db_path(),
+        read_only=read_only,
+        memory_limit=args.memory_limit,
+        create=create,
+    )
 
 
 def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
     if args.server:
         from lineage.client import ingest_remote
 
-        total = ingest_remote(args.server, args.token or os.environ.get("LINEAGE_TOKEN"),
-                              args.source, expand_paths(args.paths, SUFFIXES[args.source]),
-                              args.repo)
+        total = ingest_remote(
+            args.server,
+            args.token or os.environ.get("LINEAGE_TOKEN"),
+            args.source,
+            expand_paths(args.paths, SUFFIXES[args.source]),
+            args.repo,
+        )
         return _ingest_summary(args, total, out)
     with _database(args, create=True) as db:
-        files = (None if args.source in SPLITS_FILES  # None: count batches
-                 else len(expand_paths(args.paths, SUFFIXES[args.source])))
+        files = (
+            None
+            if args.source in SPLITS_FILES  # None: count batches
+            else len(expand_paths(args.paths, SUFFIXES[args.source]))
+        )
         with progress.counting(f"ingest {args.source}", files) as advance:
+
             def told(batch: Batch, rep: IngestReport) -> None:
                 advance()
-                print(f"{batch.input or args.source}: {rep.accepted} accepted, "
-                      f"{rep.duplicate} duplicate, {rep.rejected} rejected, "
-                      f"{rep.ignored} ignored", file=sys.stderr)
+                print(
+                    f"{batch.input or args.source}: {rep.accepted} accepted, "
+                    f"{rep.duplicate} duplicate, {rep.rejected} rejected, "
+                    f"{rep.ignored} ignored",
+                    file=sys.stderr,
+                )
                 for rejection in rep.rejections[:MAX_REJECTIONS_SHOWN]:
                     print(f"  rejected {rejection}", file=sys.stderr)
                 if len(rep.rejections) > MAX_REJECTIONS_SHOWN:
-                    print(f"  ... and {len(rep.rejections) - MAX_REJECTIONS_SHOWN} more "
-                          "rejected (every one is kept with its reason in the store's "
-                          "`rejected` table)", file=sys.stderr)
+                    print(
+                        f"  ... and {len(rep.rejections) - MAX_REJECTIONS_SHOWN} more "
+                        "rejected (every one is kept with its reason in the store's "
+                        "`rejected` table)",
+                        file=sys.stderr,
+                    )
 
-            total = db.ingest(args.source, *args.paths, repo=args.repo, rev=args.rev,
-                              on_batch=told)
+            total = db.ingest(args.source, *args.paths, repo=args.repo, rev=args.rev, on_batch=told)
     return _ingest_summary(args, total, out)
 
 
@@ -252,8 +352,11 @@ def _ingest_summary(args: argparse.Namespace, total: IngestReport, out: TextIO) 
     if args.format == "json":
         print(json.dumps(total.as_dict(), indent=2), file=out)
     else:
-        print(f"{total.accepted} accepted, {total.duplicate} duplicate, {total.rejected} rejected"
-              f", {total.ignored} ignored", file=out)
+        print(
+            f"{total.accepted} accepted, {total.duplicate} duplicate, {total.rejected} rejected"
+            f", {total.ignored} ignored",
+            file=out,
+        )
         for note in total.notes:
             print(f"note: {note}", file=out)
     if total.accepted == 0 and total.duplicate == 0 and total.rejected:
@@ -276,8 +379,11 @@ def cmd_policy_set(args: argparse.Namespace, out: TextIO) -> int:
             raise UsageError(f"{path}: --strict: " + "; ".join(warnings) + " (policy not set)")
         version = db.set_policy(text, str(path))
     policy = version.policy
-    print(f"policy version {version.version} in force, hash {version.hash} "
-          f"({len(policy.restrict)} restrictions, {len(policy.waive)} waivers)", file=out)
+    print(
+        f"policy version {version.version} in force, hash {version.hash} "
+        f"({len(policy.restrict)} restrictions, {len(policy.waive)} waivers)",
+        file=out,
+    )
     for warning in warnings:
         print(f"warning: {path}: {warning}", file=sys.stderr)
     return EXIT_OK
@@ -290,14 +396,34 @@ def cmd_policy_show(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError("no policy set yet: run `lineage policy set FILE.toml`")
     current = versions[-1]
     if args.format == "json":
-        print(json.dumps({
-            "version": current.version, "hash": current.hash, "seq": current.seq,
-            "set_at": current.set_at.isoformat(), "toml": current.policy.toml,
-            "history": [{"version": v.version, "hash": v.hash, "seq": v.seq,
-                         "set_at": v.set_at.isoformat()} for v in versions]}, indent=2), file=out)
+        print(
+            json.dumps(
+                {
+                    "version": current.version,
+                    "hash": current.hash,
+                    "seq": current.seq,
+                    "set_at": current.set_at.isoformat(),
+                    "toml": current.policy.toml,
+                    "history": [
+                        {
+                            "version": v.version,
+                            "hash": v.hash,
+                            "seq": v.seq,
+                            "set_at": v.set_at.isoformat(),
+                        }
+                        for v in versions
+                    ],
+                },
+                indent=2,
+            ),
+            file=out,
+        )
         return EXIT_OK
-    print(f"# policy version {current.version}, hash {current.hash}, set at "
-          f"{current.set_at.isoformat()} (event {current.seq})", file=out)
+    print(
+        f"# policy version {current.version}, hash {current.hash}, set at "
+        f"{current.set_at.isoformat()} (event {current.seq})",
+        file=out,
+    )
     print(current.policy.toml.rstrip(), file=out)
     if len(versions) > 1:
         print("# history: " + ", ".join(f"v{v.version} {v.hash}" for v in versions), file=out)
@@ -309,8 +435,9 @@ def cmd_gate(args: argparse.Namespace, out: TextIO) -> int:
         with progress.phase("propagating taint"):
             snapshot = db.as_of(args.as_of)
         with progress.phase(f"gating {args.dataset}"):
-            rep = snapshot.gate(args.dataset, args.mode, allow_unknown=args.allow_unknown,
-                                max_paths=args.max_paths)
+            rep = snapshot.gate(
+                args.dataset, args.mode, allow_unknown=args.allow_unknown, max_paths=args.max_paths
+            )
         if args.out:
             with progress.phase(f"writing {args.out}"):
                 snapshot.write_verdicts(args.dataset, args.out, args.mode)
@@ -348,8 +475,9 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     with _database(args, read_only=True) as db:
         result = db.verify()
     if result.ok:
-        print(f"ok: {result.events} events in {result.batches} batches, hash chain intact",
-              file=out)
+        print(
+            f"ok: {result.events} events in {result.batches} batches, hash chain intact", file=out
+        )
         return EXIT_OK
     print(f"FAILED: the event log was altered ({len(result.problems)} problems)", file=out)
     for problem in result.problems:
@@ -372,12 +500,16 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     except TokenError as exc:
         raise UsageError(str(exc)) from exc
     if not tokens.configured and args.host not in ("127.0.0.1", "localhost", "::1"):
-        raise UsageError(f"refusing to serve on {args.host} without tokens: set LINEAGE_TOKENS "
-                         "or --tokens, or bind 127.0.0.1")
+        raise UsageError(
+            f"refusing to serve on {args.host} without tokens: set LINEAGE_TOKENS "
+            "or --tokens, or bind 127.0.0.1"
+        )
     with _database(args, create=True) as db:
-        print(f"lineage: serving {db.store.path} on http://{args.host}:{args.port}/graphql "
-              f"({'tokens required' if tokens.configured else 'loopback, read-only'})",
-              file=sys.stderr)
+        print(
+            f"lineage: serving {db.store.path} on http://{args.host}:{args.port}/graphql "
+            f"({'tokens required' if tokens.configured else 'loopback, read-only'})",
+            file=sys.stderr,
+        )
         serve(db.store, tokens, args.host, args.port)
     return EXIT_OK
 
@@ -403,8 +535,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):  # no real stdout (embedded): fine
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return getattr(args, "outcome", EXIT_FAIL)
-    except (UsageError, StoreError, PolicyError, engine.EngineError, InputError,
-            ServerError) as exc:
+    except (
+        UsageError,
+        StoreError,
+        PolicyError,
+        engine.EngineError,
+        InputError,
+        ServerError,
+    ) as exc:
         print(f"lineage: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

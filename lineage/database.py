@@ -53,37 +53,59 @@ class Snapshot:
         """The last event this snapshot sees."""
         return self.run.as_of.seq
 
-    def gate(self, dataset: str, mode: Mode | str = Mode.PRECISE, *, allow_unknown: bool = False,
-             max_paths: int = 20) -> GateReport:
+    def gate(
+        self,
+        dataset: str,
+        mode: Mode | str = Mode.PRECISE,
+        *,
+        allow_unknown: bool = False,
+        max_paths: int = 20,
+    ) -> GateReport:
         """Check every example of `dataset` (NAME@VERSION, or NAME when it has one version):
         `passed` is False when any is TAINTED, or UNKNOWN unless `allow_unknown`. The report
         lists tainted and unknown examples and the witness paths of the first `max_paths`."""
-        return engine.gate(self.store, self.run, dataset, str(mode),
-                           allow_unknown=allow_unknown, max_paths=max_paths)
+        return engine.gate(
+            self.store,
+            self.run,
+            dataset,
+            str(mode),
+            allow_unknown=allow_unknown,
+            max_paths=max_paths,
+        )
 
     def verdict(self, example: str, mode: Mode | str = Mode.PRECISE) -> Verdict:
         """One example's status with its restricted sources, witness paths and their evidence
         (`example` is DATASET@VERSION:ID, or a bare ID when it is unique)."""
         node = engine.resolve_example(self.store, example)
-        return engine.verdict(self.store, self.run, node, str(mode),
-                              evidence=engine.evidence_of_example(self.store, self.run, node.id))
+        return engine.verdict(
+            self.store,
+            self.run,
+            node,
+            str(mode),
+            evidence=engine.evidence_of_example(self.store, self.run, node.id),
+        )
 
-    def write_verdicts(self, dataset: str, path: str | os.PathLike[str],
-                       mode: Mode | str = Mode.PRECISE) -> int:
+    def write_verdicts(
+        self, dataset: str, path: str | os.PathLike[str], mode: Mode | str = Mode.PRECISE
+    ) -> int:
         """Write every example's verdict of `dataset` to `path` (.jsonl or .parquet), in
         ingest order; returns the number of rows."""
-        return engine.write_example_verdicts(self.store, self.run, dataset, str(mode),
-                                             str(path))
+        return engine.write_example_verdicts(self.store, self.run, dataset, str(mode), str(path))
 
 
 class Database:
     """A lineage store file and the questions it answers. Opening a path that does not exist
     creates the store unless `create` is False (then it is a StoreError)."""
 
-    def __init__(self, path: str | os.PathLike[str] = ":memory:", *, create: bool = True,
-                 read_only: bool = False, memory_limit: str | None = None) -> None:
-        self.store = Store(path, read_only=read_only, memory_limit=memory_limit,
-                           create=create)
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = ":memory:",
+        *,
+        create: bool = True,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+    ) -> None:
+        self.store = Store(path, read_only=read_only, memory_limit=memory_limit, create=create)
 
     def close(self) -> None:
         self.store.close()
@@ -96,13 +118,19 @@ class Database:
 
     # -- ingest --------------------------------------------------------------------------------
 
-    def read(self, source: str, *paths: str | os.PathLike[str], repo: str | None = None,
-             rev: str | None = None) -> Iterator[Batch]:
+    def read(
+        self,
+        source: str,
+        *paths: str | os.PathLike[str],
+        repo: str | None = None,
+        rev: str | None = None,
+    ) -> Iterator[Batch]:
         """The batches the `source` loader reads from `paths` (files, or directories walked;
         for `git`, checkouts whose commits already in the store are not read again)."""
         if source not in LOADERS:
-            raise UsageError(f"unknown source {source!r}; expected one of "
-                             f"{', '.join(sorted(LOADERS))}")
+            raise UsageError(
+                f"unknown source {source!r}; expected one of {', '.join(sorted(LOADERS))}"
+            )
         if repo and source not in AGENT_SOURCES | {"git"}:
             raise UsageError(f"--repo applies to agent sources and git, not {source}")
         if rev and source != "git":
@@ -115,9 +143,14 @@ class Database:
         options = {"repo": repo} if source in AGENT_SOURCES else {}
         yield from LOADERS[source](expand_paths(map(str, paths), SUFFIXES[source]), **options)
 
-    def ingest(self, source: str, *paths: str | os.PathLike[str], repo: str | None = None,
-               rev: str | None = None,
-               on_batch: Callable[[Batch, IngestReport], None] | None = None) -> IngestReport:
+    def ingest(
+        self,
+        source: str,
+        *paths: str | os.PathLike[str],
+        repo: str | None = None,
+        rev: str | None = None,
+        on_batch: Callable[[Batch, IngestReport], None] | None = None,
+    ) -> IngestReport:
         """Load records of `source` from `paths`, one transaction per batch; returns the
         totals. `on_batch` is told of each batch once it is stored (progress, per-file
         lines). Bad records are rejected with file, line and reason; the rest loads."""
@@ -129,8 +162,15 @@ class Database:
                 on_batch(batch, report)
         return total
 
-    def ingest_bytes(self, source: str, data: bytes, label: str, *, suffix: str = ".jsonl",
-                     repo: str | None = None) -> IngestReport:
+    def ingest_bytes(
+        self,
+        source: str,
+        data: bytes,
+        label: str,
+        *,
+        suffix: str = ".jsonl",
+        repo: str | None = None,
+    ) -> IngestReport:
         """Load records received in memory (an HTTP body) as if read from a file named
         `label`; paths they name are never resolved against this machine's files."""
         total = IngestReport(source)
@@ -140,8 +180,9 @@ class Database:
 
     # -- policy --------------------------------------------------------------------------------
 
-    def set_policy(self, toml: str, source: str = "<policy>", *, strict: bool = False
-                   ) -> PolicyVersion:
+    def set_policy(
+        self, toml: str, source: str = "<policy>", *, strict: bool = False
+    ) -> PolicyVersion:
         """Parse, check and store a new policy version (TOML text). With `strict`, a rule that
         can match nothing (see `policy_warnings`) refuses the policy."""
         policy = parse_policy(toml, source)
@@ -156,7 +197,9 @@ class Database:
         policy = parse_policy(toml, source)
         return lint_policy(policy, self.store.output_tools()) + [
             f"waiver names {w.node!r}, which is not in the store (yet)"
-            for w in policy.waive if self.store.node(w.node) is None]
+            for w in policy.waive
+            if self.store.node(w.node) is None
+        ]
 
     def policy(self, as_of: str | int | None = None) -> PolicyVersion | None:
         """The policy version in force at `as_of` (default: now), or None."""
@@ -170,19 +213,34 @@ class Database:
         engine.policy_in_force(self.store, point)
         return Snapshot(self.store, engine.propagate_taint(self.store, point))
 
-    def gate(self, dataset: str, mode: Mode | str = Mode.PRECISE, *, allow_unknown: bool = False,
-             max_paths: int = 20, as_of: str | int | None = None) -> GateReport:
+    def gate(
+        self,
+        dataset: str,
+        mode: Mode | str = Mode.PRECISE,
+        *,
+        allow_unknown: bool = False,
+        max_paths: int = 20,
+        as_of: str | int | None = None,
+    ) -> GateReport:
         """`Snapshot.gate` as of `as_of` (default: now)."""
-        return self.as_of(as_of).gate(dataset, mode, allow_unknown=allow_unknown,
-                                      max_paths=max_paths)
+        return self.as_of(as_of).gate(
+            dataset, mode, allow_unknown=allow_unknown, max_paths=max_paths
+        )
 
-    def verdict(self, example: str, mode: Mode | str = Mode.PRECISE, *,
-                as_of: str | int | None = None) -> Verdict:
+    def verdict(
+        self, example: str, mode: Mode | str = Mode.PRECISE, *, as_of: str | int | None = None
+    ) -> Verdict:
         """`Snapshot.verdict` as of `as_of` (default: now)."""
         return self.as_of(as_of).verdict(example, mode)
 
-    def lineage(self, key: str, direction: str = "up", depth: int = 5,
-                kinds: list[str] | None = None, first: int = 200) -> nx.DiGraph:
+    def lineage(
+        self,
+        key: str,
+        direction: str = "up",
+        depth: int = 5,
+        kinds: list[str] | None = None,
+        first: int = 200,
+    ) -> nx.DiGraph:
         """The graph within `depth` hops of node `key`, `up` (what it descends from) or
         `down` (what descends from it), as a networkx DiGraph: nodes keyed by node key with
         `kind` and `attrs`, edges with `kind`, `seq` and `span`; `graph.graph["truncated"]`
@@ -192,13 +250,15 @@ class Database:
         for node in walk.nodes:
             graph.add_node(node.key, kind=node.kind, attrs=node.attrs)
         for src, dst, edge in walk.edges:
-            span = None if edge.span_start is None else (edge.span_start, edge.span_end,
-                                                         edge.span_unit)
+            span = (
+                None
+                if edge.span_start is None
+                else (edge.span_start, edge.span_end, edge.span_unit)
+            )
             graph.add_edge(src.key, dst.key, kind=edge.kind, seq=edge.seq, span=span)
         return graph
 
-    def blame(self, checkout: str | os.PathLike[str], path: str, rev: str = "HEAD"
-              ) -> FileBlame:
+    def blame(self, checkout: str | os.PathLike[str], path: str, rev: str = "HEAD") -> FileBlame:
         """Like git blame: every line of `path` at `rev` of the local `checkout`, with the
         tool, model, output and evidence of each attribution (its history must be ingested:
         `ingest("git", checkout)`)."""
@@ -208,8 +268,10 @@ class Database:
         blob, text = git_loader.file_at(where, rev, name)
         node = self.store.node(model.file_version_key(repo, name, blob))
         if node is None:
-            raise UsageError(f"{repo}:{name}@{blob[:12]} is not in the store: ingest the "
-                             f"history of {checkout} first (`lineage ingest git {checkout}`)")
+            raise UsageError(
+                f"{repo}:{name}@{blob[:12]} is not in the store: ingest the "
+                f"history of {checkout} first (`lineage ingest git {checkout}`)"
+            )
         return FileBlame(repo, name, rev, blob, blame(self.store, node, text))
 
     def policy_versions(self) -> list[PolicyVersion]:
@@ -221,8 +283,13 @@ class Database:
         return self.store.verify()
 
 
-def open(path: str | os.PathLike[str] = ":memory:", *, create: bool = True,  # noqa: A001
-         read_only: bool = False, memory_limit: str | None = None) -> Database:
+def open(
+    path: str | os.PathLike[str] = ":memory:",
+    *,
+    create: bool = True,  # noqa: A001
+    read_only: bool = False,
+    memory_limit: str | None = None,
+) -> Database:
     """Open the store at `path` (created unless `create` is False or `read_only`), e.g.
     ``lineage.open("lineage.duckdb")``; `memory_limit` ("2GB") makes big work spill to disk."""
     return Database(path, create=create, read_only=read_only, memory_limit=memory_limit)

@@ -36,43 +36,68 @@ def run_demo(out: TextIO, keep: str | None = None) -> int:
         db = workdir / "demo.duckdb"
         with Database(db) as lineage_db:
             rep = lineage_db.ingest("events", ndjson)
-            print(f"ingested {ndjson.name}: {rep.accepted} events accepted, "
-                  f"{rep.duplicate} already present, {rep.rejected} rejected", file=out)
+            print(
+                f"ingested {ndjson.name}: {rep.accepted} events accepted, "
+                f"{rep.duplicate} already present, {rep.rejected} rejected",
+                file=out,
+            )
             version = lineage_db.set_policy(policy_text, "policy.toml")
-            print(f"policy {version.hash} set: claude-code and codex outputs are restricted, "
-                  "one output is waived\n", file=out)
+            print(
+                f"policy {version.hash} set: claude-code and codex outputs are restricted, "
+                "one output is waived\n",
+                file=out,
+            )
             now = lineage_db.as_of()
-            print(report.gate_text(now.gate(DATASET, Mode.PRECISE, max_paths=1)), end="\n\n",
-                  file=out)
+            print(
+                report.gate_text(now.gate(DATASET, Mode.PRECISE, max_paths=1)), end="\n\n", file=out
+            )
             strict = now.gate(DATASET, Mode.STRICT, max_paths=0)
-            print("strict mode (any restricted ancestor, not just surviving lines): "
-                  + _counts(strict), file=out)
+            print(
+                "strict mode (any restricted ancestor, not just surviving lines): "
+                + _counts(strict),
+                file=out,
+            )
             derived = now.gate(DERIVED, max_paths=0)
-            print(f"derived dataset {DERIVED} (dedup of {DATASET}), precise: "
-                  + _counts(derived), file=out)
+            print(
+                f"derived dataset {DERIVED} (dedup of {DATASET}), precise: " + _counts(derived),
+                file=out,
+            )
             lineage_db.ingest("manifest", manifest_file)
             sft = lineage_db.gate(SFT, max_paths=0)
-            print(f"manifest {manifest_file.name} ({SFT}: every source form, SWHID, The Stack "
-                  "row, parents, agent session), precise: " + _counts(sft) + "\n", file=out)
+            print(
+                f"manifest {manifest_file.name} ({SFT}: every source form, SWHID, The Stack "
+                "row, parents, agent session), precise: " + _counts(sft) + "\n",
+                file=out,
+            )
             rep = lineage_db.ingest("manifest", snapshot_file)
             for rejection in rep.rejections:
-                print(f"  rejected {snapshot_file.name}:{rejection.line}: "
-                      f"{rejection.reason}", file=out)
+                print(
+                    f"  rejected {snapshot_file.name}:{rejection.line}: {rejection.reason}",
+                    file=out,
+                )
             snap = lineage_db.gate(SNAPSHOT, max_paths=0)
-            print(f"manifest {snapshot_file.name} ({SNAPSHOT}: every file cut at release commit "
-                  "c4c4c4c4, most of them changed earlier), precise: " + _counts(snap) + "\n",
-                  file=out)
+            print(
+                f"manifest {snapshot_file.name} ({SNAPSHOT}: every file cut at release commit "
+                "c4c4c4c4, most of them changed earlier), precise: " + _counts(snap) + "\n",
+                file=out,
+            )
             print(f"explain {EXPLAINED} (named by commit, not blob):", file=out)
             print(report.verdict_text(lineage_db.verdict(EXPLAINED)), file=out)
             verified = lineage_db.verify()
-            print(f"\nevent log: {verified.events} events, hash chain "
-                  f"{'intact' if verified.ok else 'BROKEN'}", file=out)
+            print(
+                f"\nevent log: {verified.events} events, hash chain "
+                f"{'intact' if verified.ok else 'BROKEN'}",
+                file=out,
+            )
         where = f"--db {db}" if keep else "--db lineage.duckdb"
-        print(f"""
+        print(
+            f"""
 try next:
-  lineage {where} ingest events {'examples/events.ndjson' if not keep else ndjson}
+  lineage {where} ingest events {"examples/events.ndjson" if not keep else ndjson}
   lineage {where} policy set examples/policy.toml
   lineage {where} gate {DATASET} --mode strict --format markdown
   lineage {where} explain {DATASET}:ex-014 --format json
-  lineage {where} gate {DERIVED} --allow-unknown""", file=out)
+  lineage {where} gate {DERIVED} --allow-unknown""",
+            file=out,
+        )
     return 0

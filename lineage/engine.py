@@ -97,8 +97,13 @@ class Step:
     lines: list[dict[str, Any]] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"node": self.node, "kind": self.kind, "edge": self.edge,
-                               "span": self.span, "event": self.event}
+        out: dict[str, Any] = {
+            "node": self.node,
+            "kind": self.kind,
+            "edge": self.edge,
+            "span": self.span,
+            "event": self.event,
+        }
         if self.lines is not None:
             out["lines"] = self.lines
         return out
@@ -117,10 +122,17 @@ class Verdict:
     waivers: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"example": self.example, "status": self.status, "mode": self.mode,
-                "policy_hash": self.policy_hash, "as_of": self.as_of, "sources": self.sources,
-                "reason": self.reason, "waivers": self.waivers,
-                "paths": [[s.as_dict() for s in p] for p in self.paths]}
+        return {
+            "example": self.example,
+            "status": self.status,
+            "mode": self.mode,
+            "policy_hash": self.policy_hash,
+            "as_of": self.as_of,
+            "sources": self.sources,
+            "reason": self.reason,
+            "waivers": self.waivers,
+            "paths": [[s.as_dict() for s in p] for p in self.paths],
+        }
 
 
 # -- as-of ------------------------------------------------------------------------------------
@@ -140,8 +152,10 @@ def resolve_as_of(store: Store, as_of: str | int | None) -> AsOf:
     try:
         moment = parse_moment(text, end_of_day=False)
     except ValueError as exc:
-        raise EngineError(f"--as-of {text!r}: give an event seq (e.g. 120) or a time "
-                          "(e.g. 2026-03-01 or 2026-03-01T12:00:00Z)") from exc
+        raise EngineError(
+            f"--as-of {text!r}: give an event seq (e.g. 120) or a time "
+            "(e.g. 2026-03-01 or 2026-03-01T12:00:00Z)"
+        ) from exc
     return AsOf(store.seq_at_time(moment), moment)
 
 
@@ -154,8 +168,10 @@ def _restriction_sql(rule: Restriction) -> tuple[str, list[Any]]:
     conds, params = [], []
     for attr, pattern in (("tool", rule.tool), ("model", rule.model)):
         if pattern is not None:
-            conds.append(f"regexp_full_match(lower(coalesce(json_extract_string(n.attrs, "
-                         f"'$.{attr}'), '')), {_literal(glob_regex(pattern.lower()))})")
+            conds.append(
+                f"regexp_full_match(lower(coalesce(json_extract_string(n.attrs, "
+                f"'$.{attr}'), '')), {_literal(glob_regex(pattern.lower()))})"
+            )
     time = "TRY_CAST(json_extract_string(n.attrs, '$.time') AS TIMESTAMPTZ)"
     if rule.since:
         conds.append(f"({time} IS NULL OR {time} >= ?)")
@@ -165,8 +181,9 @@ def _restriction_sql(rule: Restriction) -> tuple[str, list[Any]]:
         params.append(parse_moment(rule.until, end_of_day=True))
     if rule.repos:
         repo = "lower(json_extract_string(n.attrs, '$.repo'))"
-        ors = " OR ".join(f"regexp_full_match({repo}, {_literal(glob_regex(p.lower()))})"
-                          for p in rule.repos)
+        ors = " OR ".join(
+            f"regexp_full_match({repo}, {_literal(glob_regex(p.lower()))})" for p in rule.repos
+        )
         conds.append(f"({repo} IS NULL OR {ors})")
     return "(" + " AND ".join(conds) + ")", params
 
@@ -181,8 +198,14 @@ KEEP_RUNS = 8  # older materializations are dropped; an as-of query recomputes i
 RUN_GRACE = timedelta(minutes=10)  # a run a request may still be reading is never dropped
 
 
-def propagate_taint(store: Store, as_of: str | int | None = None, *, keep: int | None = None,
-                    grace: timedelta = RUN_GRACE, held: Collection[int] = ()) -> TaintRun:
+def propagate_taint(
+    store: Store,
+    as_of: str | int | None = None,
+    *,
+    keep: int | None = None,
+    grace: timedelta = RUN_GRACE,
+    held: Collection[int] = (),
+) -> TaintRun:
     """Materialize taint for the policy in force at `as_of` (default: the head of the log).
 
     Reuses an earlier run with the same policy, active waivers and as-of seq. A new run
@@ -196,43 +219,55 @@ def propagate_taint(store: Store, as_of: str | int | None = None, *, keep: int |
     waivers = tuple(policy.policy.active_waivers(point.time)) if policy else ()
     waiver_key = canonical_json(sorted(w.node for w in waivers))
     con = store.con
-    found = maybe_one(con, 
+    found = maybe_one(
+        con,
         "SELECT run FROM taint_runs WHERE policy_hash = ? AND waivers = ? AND as_of = ?",
-        [policy.hash if policy else "", waiver_key, point.seq])
+        [policy.hash if policy else "", waiver_key, point.seq],
+    )
     if found:
         return TaintRun(found[0], point, policy, waivers)
-    base = maybe_one(con, 
+    base = maybe_one(
+        con,
         "SELECT run, as_of FROM taint_runs WHERE policy_hash = ? AND waivers = ? AND as_of < ? "
         "ORDER BY as_of DESC LIMIT 1",
-        [policy.hash if policy else "", waiver_key, point.seq])
+        [policy.hash if policy else "", waiver_key, point.seq],
+    )
     with store.transaction():
         run = one(con, "SELECT coalesce(max(run), 0) + 1 FROM taint_runs")[0]
         rules = policy.policy if policy else None
         if base is None or not _extend(store, run, base[0], base[1], point.seq, rules, waivers):
             _materialize(store, run, point.seq, rules, waivers)
-        con.execute("INSERT INTO taint_runs VALUES (?, ?, ?, ?, ?)",
-                    [run, policy.hash if policy else "", waiver_key, point.seq, datetime.now(UTC)])
+        con.execute(
+            "INSERT INTO taint_runs VALUES (?, ?, ?, ?, ?)",
+            [run, policy.hash if policy else "", waiver_key, point.seq, datetime.now(UTC)],
+        )
         _forget_old_runs(store, KEEP_RUNS if keep is None else keep, grace, held)
     return TaintRun(run, point, policy, waivers)
 
 
-def _forget_old_runs(store: Store, keep: int, grace: timedelta = RUN_GRACE,
-                     held: Collection[int] = ()) -> None:
+def _forget_old_runs(
+    store: Store, keep: int, grace: timedelta = RUN_GRACE, held: Collection[int] = ()
+) -> None:
     """Drop runs beyond the newest `keep`, except the newest of each policy and waiver set,
     those computed within `grace` (a reader in another process may hold them) and `held`."""
-    old = [r[0] for r in store.con.execute("""
+    old = [
+        r[0]
+        for r in store.con.execute(
+            """
         SELECT run FROM taint_runs
         WHERE computed_at < ?
           AND run NOT IN (SELECT run FROM taint_runs ORDER BY run DESC LIMIT ?)
           AND run NOT IN (SELECT arg_max(run, as_of) FROM taint_runs
                           GROUP BY policy_hash, waivers)
           AND run NOT IN (SELECT unnest(?::BIGINT[]))""",
-                                           [datetime.now(UTC) - grace, max(keep, 1),
-                                            sorted(held)]).fetchall()]
+            [datetime.now(UTC) - grace, max(keep, 1), sorted(held)],
+        ).fetchall()
+    ]
     if old:
         for table in ("taint_runs", "taint", "incomplete"):
-            store.con.execute(f"DELETE FROM {table} WHERE run IN (SELECT unnest(?::BIGINT[]))",
-                              [old])
+            store.con.execute(
+                f"DELETE FROM {table} WHERE run IN (SELECT unnest(?::BIGINT[]))", [old]
+            )
 
 
 def _waived(store: Store, waivers: tuple[Waiver, ...]) -> tuple[int, np.ndarray]:
@@ -244,8 +279,11 @@ def _waived(store: Store, waivers: tuple[Waiver, ...]) -> tuple[int, np.ndarray]
 
 
 def _kind_code(column: str) -> str:
-    return f"CASE {column} " + " ".join(
-        f"WHEN '{k}' THEN {i}" for i, k in enumerate(propagation.KINDS)) + " END"
+    return (
+        f"CASE {column} "
+        + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(propagation.KINDS))
+        + " END"
+    )
 
 
 def _roots(store: Store, seq: int, policy: Policy | None, after: int = 0) -> np.ndarray:
@@ -253,36 +291,46 @@ def _roots(store: Store, seq: int, policy: Policy | None, after: int = 0) -> np.
     rules = [_restriction_sql(r) for r in (policy.restrict if policy else ())]
     where = " OR ".join(sql for sql, _ in rules) or "false"
     # Materialized first: else DuckDB evaluates the rules' JSON on every node, not on outputs.
-    return np.asarray(store.con.execute(f"""
+    return np.asarray(
+        store.con.execute(
+            f"""
         WITH n AS MATERIALIZED (
             SELECT id, attrs FROM nodes
             WHERE kind IN ('{NodeKind.OUTPUT}', '{NodeKind.SESSION}')
               AND defined_seq > ? AND defined_seq <= ?)
         SELECT n.id FROM n WHERE ({where}) ORDER BY n.id""",
-                                        [after, seq] + [p for _, ps in rules for p in ps]
-                                        ).fetchnumpy()["id"], dtype=np.int64)
+            [after, seq] + [p for _, ps in rules for p in ps],
+        ).fetchnumpy()["id"],
+        dtype=np.int64,
+    )
 
 
-def _attributions(store: Store, seq: int, roots: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _attributions(
+    store: Store, seq: int, roots: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The intervals restricted outputs (`roots`) wrote, as of `seq`: only theirs decide a
     precise verdict."""
     store.register("_roots", pa.table({"id": roots.astype(np.int64)}))
     try:
-        spans = store.con.execute("""
+        spans = store.con.execute(
+            """
             SELECT file_version, output, line_start, coalesce(line_end, -1) AS line_end
             FROM attributions WHERE seq <= ? AND output IN (SELECT id FROM _roots)""",
-                                  [seq]).fetchnumpy()
+            [seq],
+        ).fetchnumpy()
     finally:
         store.con.unregister("_roots")
-    fv, output, start, end = (np.asarray(spans[c], dtype=np.int64)
-                              for c in ("file_version", "output", "line_start", "line_end"))
+    fv, output, start, end = (
+        np.asarray(spans[c], dtype=np.int64)
+        for c in ("file_version", "output", "line_start", "line_end")
+    )
     return fv, output, start, end
 
 
 def _graph(columns: dict[str, Any]) -> propagation.Graph:
-    return propagation.Graph(*(np.asarray(columns[c], dtype=np.int64)
-                               for c in ("src", "dst") + propagation.EDGE))
+    return propagation.Graph(
+        *(np.asarray(columns[c], dtype=np.int64) for c in ("src", "dst") + propagation.EDGE)
+    )
 
 
 _EDGE_COLUMNS = f"""{_kind_code("e.kind")} AS kind,
@@ -302,7 +350,8 @@ def _edges_out_of(store: Store, seq: int, kinds: Sequence[str]) -> Any:
     kind_list = ", ".join(f"'{k}'" for k in kinds)
 
     def fetch(nodes: np.ndarray) -> Any:
-        found = store.con.execute(f"""
+        found = store.con.execute(
+            f"""
             WITH f AS (SELECT unnest($ids::BIGINT[]) AS id),
             names AS (SELECT id AS node, id AS name FROM f
                       UNION ALL
@@ -311,31 +360,43 @@ def _edges_out_of(store: Store, seq: int, kinds: Sequence[str]) -> Any:
             SELECT n.node AS src, e.dst, {_EDGE_COLUMNS}
             FROM edges e JOIN names n ON e.src = n.name {_BYTE_LINES}
             WHERE e.seq <= $s AND e.kind IN ({kind_list})""",
-                                  {"ids": nodes.tolist(), "s": seq}).fetchnumpy()
+            {"ids": nodes.tolist(), "s": seq},
+        ).fetchnumpy()
         return _graph(found)
+
     return fetch
 
 
-def _extend(store: Store, run: int, base: int, old: int, seq: int, policy: Policy | None,
-            waivers: tuple[Waiver, ...]) -> bool:
+def _extend(
+    store: Store,
+    run: int,
+    base: int,
+    old: int,
+    seq: int,
+    policy: Policy | None,
+    waivers: tuple[Waiver, ...],
+) -> bool:
     """Materialize `run` at `seq` from `base`, computed at `old` with the same policy and
     waivers: its rows plus what the events after `old` add. Returns False, having written
     nothing, when the appended events defined a node the base was missing (lineage that was
     incomplete may now be complete: only a full pass can tell)."""
     con = store.con
-    if one(con, """
+    if one(
+        con,
+        """
             SELECT count(*) FROM incomplete i JOIN nodes n ON n.id = i.missing
             WHERE i.run = ? AND n.defined_seq > ? AND n.defined_seq <= ?""",
-                   [base, old, seq])[0]:
+        [base, old, seq],
+    )[0]:
         return False
-    if one(con, "SELECT count(*) FROM byte_lines WHERE seq > ? AND seq <= ?",
-                   [old, seq])[0]:
+    if one(con, "SELECT count(*) FROM byte_lines WHERE seq > ? AND seq <= ?", [old, seq])[0]:
         return False  # an old byte span now maps to fewer lines: taint may shrink
     # The appended edges, and older ones whose source got its first name since (a file at a
     # commit resolved to its version); the seq filters let DuckDB skip old row groups.
-    renamed = one(con, "SELECT count(*) > 0 FROM aliases WHERE seq > ? AND seq <= ?",
-                          [old, seq])[0]
-    delta = _graph(con.execute(f"""
+    renamed = one(con, "SELECT count(*) > 0 FROM aliases WHERE seq > ? AND seq <= ?", [old, seq])[0]
+    delta = _graph(
+        con.execute(
+            f"""
         WITH names AS (SELECT alias, min(target) AS target, min(seq) AS seq FROM aliases
                        WHERE seq <= $s GROUP BY alias)
         SELECT coalesce(a.target, e.src) AS src, e.dst, {_EDGE_COLUMNS}
@@ -345,50 +406,77 @@ def _extend(store: Store, run: int, base: int, old: int, seq: int, policy: Polic
         SELECT a.target, e.dst, {_EDGE_COLUMNS}
         FROM edges e JOIN names a ON a.alias = e.src {_BYTE_LINES}
         WHERE $renamed AND a.seq > $old AND e.seq <= $old AND e.kind IN ({_DERIVATION_SQL})""",
-                               {"s": seq, "old": old, "renamed": renamed}).fetchnumpy())
+            {"s": seq, "old": old, "renamed": renamed},
+        ).fetchnumpy()
+    )
     size, waived = _waived(store, waivers)
-    rows = con.execute("""
+    rows = con.execute(
+        """
         SELECT mode, node, root, coalesce(pred, -1) AS pred, depth,
                coalesce(blocked_by, -1) AS blocked FROM taint WHERE run = ?""",
-                       [base]).fetchnumpy()
+        [base],
+    ).fetchnumpy()
     mode = np.asarray(rows["mode"])
 
     def part(name: str) -> propagation.Rows:
         # the base rows' own edges are not needed: they are only known, never rewritten
         pick = mode == name
-        return propagation.make_rows(*(np.asarray(rows[c], dtype=np.int64)[pick]
-                                   for c in ("node", "root", "pred", "depth", "blocked")))
+        return propagation.make_rows(
+            *(
+                np.asarray(rows[c], dtype=np.int64)[pick]
+                for c in ("node", "root", "pred", "depth", "blocked")
+            )
+        )
+
     inc = con.execute("SELECT node, missing FROM incomplete WHERE run = ?", [base]).fetchnumpy()
     attributed = con.execute(
-        "SELECT DISTINCT file_version FROM attributions WHERE seq > ? AND seq <= ?",
-        [old, seq]).fetchnumpy()["file_version"]
+        "SELECT DISTINCT file_version FROM attributions WHERE seq > ? AND seq <= ?", [old, seq]
+    ).fetchnumpy()["file_version"]
     undefined = con.execute(
         "SELECT id FROM nodes WHERE id IN (SELECT unnest(?::BIGINT[])) "
         "AND (defined_seq IS NULL OR defined_seq > ?)",
-        [propagation.distinct(delta.src).tolist(), seq]).fetchnumpy()["id"]
+        [propagation.distinct(delta.src).tolist(), seq],
+    ).fetchnumpy()["id"]
     all_kinds = sorted(DERIVATION)
     strict_base = part("strict")
     new_roots = _roots(store, seq, policy, after=old)
     roots = np.union1d(strict_base.root, new_roots)  # every root has its own depth-0 row
     strict, precise, (inc_node, inc_missing) = propagation.extend(
-        delta, size, roots, new_roots, waived,
-        (strict_base, part("precise"),
-         (np.asarray(inc["node"], dtype=np.int64), np.asarray(inc["missing"], dtype=np.int64))),
+        delta,
+        size,
+        roots,
+        new_roots,
+        waived,
+        (
+            strict_base,
+            part("precise"),
+            (np.asarray(inc["node"], dtype=np.int64), np.asarray(inc["missing"], dtype=np.int64)),
+        ),
         propagation.FetchedEdges(_edges_out_of(store, seq, all_kinds)),
         propagation.FetchedEdges(_edges_out_of(store, seq, [EdgeKind.DERIVED])),
         _edges_out_of(store, seq, [EdgeKind.CHUNKED, EdgeKind.TRANSCRIBED]),
-        _attributions(store, seq, roots), np.asarray(attributed, dtype=np.int64),
-        np.asarray(undefined, dtype=np.int64))
-    con.execute("INSERT INTO taint SELECT ? AS run, * EXCLUDE (run) FROM taint WHERE run = ?",
-                [run, base])
-    con.execute("INSERT INTO incomplete SELECT ?, node, missing FROM incomplete WHERE run = ?",
-                [run, base])
+        _attributions(store, seq, roots),
+        np.asarray(attributed, dtype=np.int64),
+        np.asarray(undefined, dtype=np.int64),
+    )
+    con.execute(
+        "INSERT INTO taint SELECT ? AS run, * EXCLUDE (run) FROM taint WHERE run = ?", [run, base]
+    )
+    con.execute(
+        "INSERT INTO incomplete SELECT ?, node, missing FROM incomplete WHERE run = ?", [run, base]
+    )
     _store_rows(store, run, strict, precise, inc_node, inc_missing)
     return True
 
 
-def _store_rows(store: Store, run: int, strict: propagation.Rows, precise: propagation.Rows,
-                inc_node: np.ndarray, inc_missing: np.ndarray) -> None:
+def _store_rows(
+    store: Store,
+    run: int,
+    strict: propagation.Rows,
+    precise: propagation.Rows,
+    inc_node: np.ndarray,
+    inc_missing: np.ndarray,
+) -> None:
     """Write rows of `run` in node order: DuckDB's min/max zone maps then find one node's
     rows (a verdict, a witness path) without scanning the table."""
     con = store.con
@@ -397,44 +485,72 @@ def _store_rows(store: Store, run: int, strict: propagation.Rows, precise: propa
 
     def nullable(values: np.ndarray) -> pa.Array:
         return pa.array(values, mask=values == propagation.NONE)
+
     for mode, rows in (("strict", strict), ("precise", precise)):
-        store.register("_rows", pa.table({
-            "node": rows.node, "root": rows.root, "pred": nullable(rows.pred),
-            "depth": rows.depth.astype(np.int32), "blocked": nullable(rows.blocked),
-            "edge_kind": pa.array(kinds[rows.kind + 1], pa.string()),
-            "span_start": nullable(rows.span_start), "span_end": nullable(rows.span_end),
-            "span_unit": pa.array(units[rows.span_unit], pa.string()),
-            "edge_seq": nullable(rows.seq)}))
-        con.execute("INSERT INTO taint SELECT ?, ?, node, root, pred, depth, blocked, "
-                    "edge_kind, span_start, span_end, span_unit, edge_seq "
-                    "FROM _rows ORDER BY node", [run, mode])
+        store.register(
+            "_rows",
+            pa.table(
+                {
+                    "node": rows.node,
+                    "root": rows.root,
+                    "pred": nullable(rows.pred),
+                    "depth": rows.depth.astype(np.int32),
+                    "blocked": nullable(rows.blocked),
+                    "edge_kind": pa.array(kinds[rows.kind + 1], pa.string()),
+                    "span_start": nullable(rows.span_start),
+                    "span_end": nullable(rows.span_end),
+                    "span_unit": pa.array(units[rows.span_unit], pa.string()),
+                    "edge_seq": nullable(rows.seq),
+                }
+            ),
+        )
+        con.execute(
+            "INSERT INTO taint SELECT ?, ?, node, root, pred, depth, blocked, "
+            "edge_kind, span_start, span_end, span_unit, edge_seq "
+            "FROM _rows ORDER BY node",
+            [run, mode],
+        )
         con.unregister("_rows")
     store.register("_rows", pa.table({"node": inc_node, "missing": inc_missing}))
     con.execute("INSERT INTO incomplete SELECT ?, node, missing FROM _rows ORDER BY node", [run])
     con.unregister("_rows")
 
 
-def _materialize(store: Store, run: int, seq: int, policy: Policy | None,
-                 waivers: tuple[Waiver, ...]) -> None:
+def _materialize(
+    store: Store, run: int, seq: int, policy: Policy | None, waivers: tuple[Waiver, ...]
+) -> None:
     """Load the derivation graph as of `seq` into arrays, propagate (lineage.propagation),
     and store the rows of `run`."""
     con = store.con
     # Files named at a commit are resolved to their version (a repeated assertion of an edge
     # is harmless: each level of the propagation keeps one row per node and root).
-    graph = _graph(con.execute(f"""
+    graph = _graph(
+        con.execute(
+            f"""
         SELECT coalesce(a.target, e.src) AS src, e.dst, {_EDGE_COLUMNS}
         FROM edges e {_BYTE_LINES}
         LEFT JOIN (SELECT alias, min(target) AS target FROM aliases WHERE seq <= $s
                    GROUP BY alias) a ON a.alias = e.src
-        WHERE e.seq <= $s AND e.kind IN ({_DERIVATION_SQL})""", {"s": seq}).fetchnumpy())
+        WHERE e.seq <= $s AND e.kind IN ({_DERIVATION_SQL})""",
+            {"s": seq},
+        ).fetchnumpy()
+    )
     size, waived = _waived(store, waivers)
     undefined = np.zeros(size, dtype=bool)
-    undefined[con.execute("SELECT id FROM nodes WHERE defined_seq IS NULL OR defined_seq > ?",
-                          [seq]).fetchnumpy()["id"]] = True
+    undefined[
+        con.execute(
+            "SELECT id FROM nodes WHERE defined_seq IS NULL OR defined_seq > ?", [seq]
+        ).fetchnumpy()["id"]
+    ] = True
     roots = _roots(store, seq, policy)
     strict, precise, (inc_node, inc_missing) = propagation.propagate(
-        graph, size, roots, waived, _attributions(store, seq, roots),
-        propagation.distinct(graph.src[undefined[graph.src]]))
+        graph,
+        size,
+        roots,
+        waived,
+        _attributions(store, seq, roots),
+        propagation.distinct(graph.src[undefined[graph.src]]),
+    )
     _store_rows(store, run, strict, precise, inc_node, inc_missing)
 
 
@@ -442,8 +558,9 @@ def _materialize(store: Store, run: int, seq: int, policy: Policy | None,
 
 
 def _no_policy(seq: int) -> NoPolicyError:
-    return NoPolicyError(f"no policy in force as of event {seq}: run "
-                         "`lineage policy set FILE.toml` first")
+    return NoPolicyError(
+        f"no policy in force as of event {seq}: run `lineage policy set FILE.toml` first"
+    )
 
 
 def require_policy(run: TaintRun) -> PolicyVersion:
@@ -483,14 +600,23 @@ def resolve_example(store: Store, name: str) -> StoredNode:
         return found
     if matches:
         shown = ", ".join(m.removeprefix("example:") for m in matches[:5])
-        raise EngineError(f"example {name!r} is in several datasets ({shown}); "
-                          "name it as DATASET@VERSION:ID")
-    raise EngineError(f"no example {name!r} in the store; name it as DATASET@VERSION:ID "
-                      "(`lineage gate DATASET --format json` lists them)")
+        raise EngineError(
+            f"example {name!r} is in several datasets ({shown}); name it as DATASET@VERSION:ID"
+        )
+    raise EngineError(
+        f"no example {name!r} in the store; name it as DATASET@VERSION:ID "
+        "(`lineage gate DATASET --format json` lists them)"
+    )
 
 
-def verdict(store: Store, run: TaintRun, example: StoredNode, mode: str,
-            max_paths: int = 3, evidence: witness.RunEvidence | None = None) -> Verdict:
+def verdict(
+    store: Store,
+    run: TaintRun,
+    example: StoredNode,
+    mode: str,
+    max_paths: int = 3,
+    evidence: witness.RunEvidence | None = None,
+) -> Verdict:
     """The verdict of one example, with up to `max_paths` witness paths (one per source),
     read from `evidence`: by default the run's, which a process explaining many examples reads
     once; `evidence_of_example` suits one explanation."""
@@ -498,18 +624,27 @@ def verdict(store: Store, run: TaintRun, example: StoredNode, mode: str,
     require_policy(run)
     evidence = evidence or run_evidence(store, run)
     rows = evidence.rows_of(example.id, mode)
-    real = sorted({(_node_row(evidence, r[witness.ROOT])[1], r[witness.ROOT])
-                   for r in rows if r[witness.BLOCKED] is None})
+    real = sorted(
+        {
+            (_node_row(evidence, r[witness.ROOT])[1], r[witness.ROOT])
+            for r in rows
+            if r[witness.BLOCKED] is None
+        }
+    )
     out = Verdict(example.key, CLEAN, mode, run.policy_hash, run.as_of.seq)
     if real:
         out.status = TAINTED
         out.sources = [key for key, _ in real]
-        out.paths = [witness_path(store, run, example.id, root, mode, evidence)
-                     for _, root in real[:max_paths]]
+        out.paths = [
+            witness_path(store, run, example.id, root, mode, evidence)
+            for _, root in real[:max_paths]
+        ]
     else:
-        missing = maybe_one(store.con, 
+        missing = maybe_one(
+            store.con,
             "SELECT missing FROM incomplete WHERE run = ? AND node = ?",
-            [run.run, example.id])
+            [run.run, example.id],
+        )
         if missing:
             out.status = UNKNOWN
             out.reason = unknown_reason(store, missing[0])
@@ -521,8 +656,11 @@ def verdict(store: Store, run: TaintRun, example: StoredNode, mode: str,
 def waivers_named(store: Store, run: TaintRun, ids: list[int]) -> list[dict[str, Any]]:
     """The policy's waivers on the nodes `ids` (as node, reason, approver, expires)."""
     keys = {n.key for n in store.nodes_by_ids(ids)} if ids else set()
-    return [{"node": w.node, "reason": w.reason, "approver": w.approver, "expires": w.expires}
-            for w in run.waivers if w.node in keys]
+    return [
+        {"node": w.node, "reason": w.reason, "approver": w.approver, "expires": w.expires}
+        for w in run.waivers
+        if w.node in keys
+    ]
 
 
 def run_evidence(store: Store, run: TaintRun) -> witness.RunEvidence:
@@ -544,9 +682,12 @@ def evidence_of_example(store: Store, run: TaintRun, example_id: int) -> witness
     """Enough evidence to explain one example: the run's, when this process has it, else the
     rows of the roots that reach the example (a one-shot `lineage explain` at 10M examples
     would otherwise read a quarter of a million rows for one answer)."""
-    roots = [r[0] for r in store.con.execute(
-        "SELECT DISTINCT root FROM taint WHERE run = ? AND node = ?",
-        [run.run, example_id]).fetchall()]
+    roots = [
+        r[0]
+        for r in store.con.execute(
+            "SELECT DISTINCT root FROM taint WHERE run = ? AND node = ?", [run.run, example_id]
+        ).fetchall()
+    ]
     return _evidence_of_roots(store, run, roots)
 
 
@@ -558,50 +699,68 @@ def _evidence_of_roots(store: Store, run: TaintRun, roots: list[int]) -> witness
     return cached if cached is not None else _read_evidence(store, run, roots)
 
 
-def _read_evidence(store: Store, run: TaintRun, roots: list[int] | None = None
-                   ) -> witness.RunEvidence:
+def _read_evidence(
+    store: Store, run: TaintRun, roots: list[int] | None = None
+) -> witness.RunEvidence:
     """The RunEvidence of every root of the run, or only of `roots`."""
     con = store.con
     store.register("_only", pa.table({"id": pa.array(roots or [], pa.int64())}))
     try:
-        rows = store.arrow(f"""
+        rows = store.arrow(
+            f"""
             SELECT node, mode = 'precise', root, pred, depth, blocked_by, edge_kind,
                    span_start, span_end, span_unit, edge_seq
-            FROM taint WHERE run = $run {"" if roots is None else
-                                         "AND root IN (SELECT id FROM _only)"}
-            ORDER BY node""", {"run": run.run})
+            FROM taint WHERE run = $run {
+                "" if roots is None else "AND root IN (SELECT id FROM _only)"
+            }
+            ORDER BY node""",
+            {"run": run.run},
+        )
     finally:
         con.unregister("_only")
 
     def distinct(*columns: pa.ChunkedArray) -> pa.Table:
-        return pa.table({"id": propagation.distinct(np.concatenate(
-            [c.drop_null().to_numpy().astype(np.int64) for c in columns]))})
+        return pa.table(
+            {
+                "id": propagation.distinct(
+                    np.concatenate([c.drop_null().to_numpy().astype(np.int64) for c in columns])
+                )
+            }
+        )
+
     store.register("_named", distinct(rows["node"], rows["root"], rows["blocked_by"]))
     store.register("_roots", distinct(rows["root"]))
     try:
-        nodes = store.arrow("SELECT id, key, kind, defined_seq FROM nodes "
-                            "SEMI JOIN _named USING (id) ORDER BY id")
+        nodes = store.arrow(
+            "SELECT id, key, kind, defined_seq FROM nodes SEMI JOIN _named USING (id) ORDER BY id"
+        )
         # the intervals a witness path shows: those its root wrote in the versions it crossed
-        lines = store.arrow("""
+        lines = store.arrow(
+            """
             SELECT a.file_version, o.key, a.line_start, a.line_end, a.evidence, a.seq
             FROM attributions a JOIN nodes o ON o.id = a.output
             WHERE a.seq <= $s AND a.output IN (SELECT id FROM _roots)
               AND a.file_version IN (SELECT id FROM _named)
-            ORDER BY a.file_version, a.line_start, o.key""", {"s": run.as_of.seq})
+            ORDER BY a.file_version, a.line_start, o.key""",
+            {"s": run.as_of.seq},
+        )
     finally:
         con.unregister("_named")
         con.unregister("_roots")
     seqs = distinct(rows["edge_seq"], nodes["defined_seq"])["id"]
     store.register("_seqs", pa.table({"seq": seqs}))
     try:
-        events = store.arrow("""
+        events = store.arrow(
+            """
             SELECT seq, event_id, source, origin FROM events
             WHERE seq BETWEEN $lo AND $hi AND seq IN (SELECT seq FROM _seqs) ORDER BY seq""",
-                             {"lo": pc.min(seqs).as_py() or 0, "hi": pc.max(seqs).as_py() or 0})
+            {"lo": pc.min(seqs).as_py() or 0, "hi": pc.max(seqs).as_py() or 0},
+        )
     finally:
         con.unregister("_seqs")
-    return witness.RunEvidence(witness.Lookup(rows), witness.Lookup(nodes),
-                               witness.Lookup(events), witness.Lookup(lines))
+    return witness.RunEvidence(
+        witness.Lookup(rows), witness.Lookup(nodes), witness.Lookup(events), witness.Lookup(lines)
+    )
 
 
 def unknown_reason(store: Store, missing_id: int | None) -> str:
@@ -614,18 +773,26 @@ def unknown_reason(store: Store, missing_id: int | None) -> str:
     repo = node.attrs.get("repo")
     if node.kind == NodeKind.FILE_VERSION and repo:
         if not store.repo_known(repo):
-            return (f"repository {repo} was never ingested (needed for {node.key}): "
-                    "`lineage ingest git CHECKOUT` where it is checked out")
+            return (
+                f"repository {repo} was never ingested (needed for {node.key}): "
+                "`lineage ingest git CHECKOUT` where it is checked out"
+            )
         if "commit" in node.attrs and "blob" not in node.attrs:
             path, commit = node.attrs.get("path"), node.attrs["commit"]
             if store.commit_ingested(repo, commit):
-                return (f"{path} is not in the tree of commit {commit} of {repo} (that "
-                        "commit was ingested): the path is wrong or names a submodule")
-            return (f"{path} at commit {commit} of {repo} is unknown: that commit was never "
-                    "ingested; ingest the history that holds it (`lineage ingest git "
-                    f"CHECKOUT --rev {commit}`, after `git fetch` if the checkout lacks it)")
-        return (f"file version {node.key} was never ingested: ingest the history of {repo} "
-                "that holds it (`lineage ingest git CHECKOUT`)")
+                return (
+                    f"{path} is not in the tree of commit {commit} of {repo} (that "
+                    "commit was ingested): the path is wrong or names a submodule"
+                )
+            return (
+                f"{path} at commit {commit} of {repo} is unknown: that commit was never "
+                "ingested; ingest the history that holds it (`lineage ingest git "
+                f"CHECKOUT --rev {commit}`, after `git fetch` if the checkout lacks it)"
+            )
+        return (
+            f"file version {node.key} was never ingested: ingest the history of {repo} "
+            "that holds it (`lineage ingest git CHECKOUT`)"
+        )
     if node.kind == NodeKind.EXAMPLE:
         return f"parent example {node.key} was never ingested"
     return f"{node.kind} {node.key} was never ingested"
@@ -635,13 +802,21 @@ def _node_row(evidence: witness.RunEvidence, node_id: int) -> tuple[Any, ...]:
     """(id, key, kind, defined_seq) of a node the run's evidence must hold."""
     row = evidence.nodes.one(node_id)
     if row is None:
-        raise EngineError(f"node {node_id} is missing from the run's evidence (a store "
-                          "changed under a running query?)")
+        raise EngineError(
+            f"node {node_id} is missing from the run's evidence (a store "
+            "changed under a running query?)"
+        )
     return row
 
 
-def witness_path(store: Store, run: TaintRun, node_id: int, root_id: int, mode: str,
-                 evidence: witness.RunEvidence | None = None) -> list[Step]:
+def witness_path(
+    store: Store,
+    run: TaintRun,
+    node_id: int,
+    root_id: int,
+    mode: str,
+    evidence: witness.RunEvidence | None = None,
+) -> list[Step]:
     """The path from `root_id` to `node_id` that propagation recorded, as steps from the
     restricted output to the example, each with its edge, span and asserting event (read
     from `evidence`, by default the run's)."""
@@ -656,15 +831,20 @@ def witness_path(store: Store, run: TaintRun, node_id: int, root_id: int, mode: 
         if i:
             step.edge = row[witness.KIND]
             if row[witness.SPAN_START] is not None:
-                step.span = {"unit": row[witness.SPAN_UNIT], "start": row[witness.SPAN_START],
-                             "end": row[witness.SPAN_END]}
+                step.span = {
+                    "unit": row[witness.SPAN_UNIT],
+                    "start": row[witness.SPAN_START],
+                    "end": row[witness.SPAN_END],
+                }
         event = evidence.events.one(seq) if seq is not None else None
         if event is not None:
             step.event = {"seq": seq, "id": event[1], "source": event[2], "origin": event[3]}
         if kind == NodeKind.FILE_VERSION:
-            step.lines = [{"start": s, "end": e, "evidence": ev, "seq": sq}
-                          for _, out, s, e, ev, sq in evidence.lines.rows(row[witness.NODE])
-                          if out == root_key]
+            step.lines = [
+                {"start": s, "end": e, "evidence": ev, "seq": sq}
+                for _, out, s, e, ev, sq in evidence.lines.rows(row[witness.NODE])
+                if out == root_key
+            ]
         steps.append(step)
     return steps
 
@@ -691,10 +871,20 @@ class GateReport:
         return self.counts["tainted"] == 0 and (self.allow_unknown or self.counts["unknown"] == 0)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"dataset": self.dataset, "mode": self.mode, "policy_hash": self.policy_hash,
-                "as_of": self.as_of, "passed": self.passed, "allow_unknown": self.allow_unknown,
-                "counts": self.counts, "tainted": self.tainted, "unknown": self.unknown,
-                "by_tool": self.by_tool, "by_repo": self.by_repo, "waivers": self.waivers}
+        return {
+            "dataset": self.dataset,
+            "mode": self.mode,
+            "policy_hash": self.policy_hash,
+            "as_of": self.as_of,
+            "passed": self.passed,
+            "allow_unknown": self.allow_unknown,
+            "counts": self.counts,
+            "tainted": self.tainted,
+            "unknown": self.unknown,
+            "by_tool": self.by_tool,
+            "by_repo": self.by_repo,
+            "waivers": self.waivers,
+        }
 
 
 def resolve_dataset(store: Store, spec: str, as_of: int) -> tuple[str, str]:
@@ -708,8 +898,10 @@ def resolve_dataset(store: Store, spec: str, as_of: int) -> tuple[str, str]:
     if not version and len(versions) == 1:
         return name, versions[0]
     if not version and versions:
-        raise EngineError(f"dataset {name!r} has {len(versions)} versions; name one: "
-                          + ", ".join(f"{name}@{v}" for v in versions))
+        raise EngineError(
+            f"dataset {name!r} has {len(versions)} versions; name one: "
+            + ", ".join(f"{name}@{v}" for v in versions)
+        )
     listing = ", ".join(f"{d}@{v}" for d, v in known) or "none (ingest a manifest first)"
     raise EngineError(f"unknown dataset {spec!r}; known dataset versions: {listing}")
 
@@ -755,8 +947,16 @@ def example_statuses_sql() -> str:
         FROM ({_statuses_sql()}) g JOIN nodes x ON x.id = g.id"""
 
 
-def gate(store: Store, run: TaintRun, dataset: str, mode: str, *, allow_unknown: bool = False,
-         max_paths: int = 20, max_listed: int = 1000) -> GateReport:
+def gate(
+    store: Store,
+    run: TaintRun,
+    dataset: str,
+    mode: str,
+    *,
+    allow_unknown: bool = False,
+    max_paths: int = 20,
+    max_listed: int = 1000,
+) -> GateReport:
     """Check every example of a dataset version. Lists the first `max_listed` tainted and
     unknown examples and the witness paths of the first `max_paths` tainted ones."""
     check_mode(mode)
@@ -771,53 +971,86 @@ def gate(store: Store, run: TaintRun, dataset: str, mode: str, *, allow_unknown:
     total = sum(counts.values())
 
     def listed(status: str) -> list[tuple[Any, ...]]:
-        return con.execute("""
+        return con.execute(
+            """
             SELECT g.id, x.key, g.sources, g.missing FROM _gate g JOIN nodes x ON x.id = g.id
-            WHERE g.status = ? ORDER BY x.key LIMIT ?""", [status, max_listed]).fetchall()
+            WHERE g.status = ? ORDER BY x.key LIMIT ?""",
+            [status, max_listed],
+        ).fetchall()
+
     tainted_rows = listed(TAINTED)
     shown = tainted_rows[:max_paths]
     root_of = store.node_ids(sources[0] for _, _, sources, _ in shown)
-    evidence = (_evidence_of_roots(store, run, sorted(set(root_of.values())))
-                if shown else None)
+    evidence = _evidence_of_roots(store, run, sorted(set(root_of.values()))) if shown else None
     tainted = []
     for n, (nid, key, sources, _) in enumerate(tainted_rows):
         entry: dict[str, Any] = {"example": key, "sources": sources, "path": None}
         if n < max_paths:
-            entry["path"] = [s.as_dict() for s in witness_path(
-                store, run, nid, root_of[sources[0]], mode, evidence)]
+            entry["path"] = [
+                s.as_dict()
+                for s in witness_path(store, run, nid, root_of[sources[0]], mode, evidence)
+            ]
         tainted.append(entry)
-    unknown = [{"example": key, "reason": unknown_reason(store, missing)}
-               for _, key, _, missing in listed(UNKNOWN)]
-    by_tool = [{"tool": t, "model": m, "examples": c} for t, m, c in con.execute("""
+    unknown = [
+        {"example": key, "reason": unknown_reason(store, missing)}
+        for _, key, _, missing in listed(UNKNOWN)
+    ]
+    by_tool = [
+        {"tool": t, "model": m, "examples": c}
+        for t, m, c in con.execute(
+            """
         SELECT json_extract_string(r.attrs, '$.tool'), json_extract_string(r.attrs, '$.model'),
                count(DISTINCT g.id)
         FROM _gate g, unnest(g.sources) AS s(src) JOIN nodes r ON r.key = s.src
-        WHERE g.status = ? GROUP BY ALL ORDER BY 3 DESC, 1, 2""", [TAINTED]).fetchall()]
-    by_repo = [{"repo": r, "tainted": t, "unknown": u, "clean": c} for r, t, u, c in con.execute(
-        f"""SELECT coalesce(repo, '(no source repository)') AS repo,
+        WHERE g.status = ? GROUP BY ALL ORDER BY 3 DESC, 1, 2""",
+            [TAINTED],
+        ).fetchall()
+    ]
+    by_repo = [
+        {"repo": r, "tainted": t, "unknown": u, "clean": c}
+        for r, t, u, c in con.execute(
+            f"""SELECT coalesce(repo, '(no source repository)') AS repo,
                count(*) FILTER (WHERE status = '{TAINTED}'),
                count(*) FILTER (WHERE status = '{UNKNOWN}'),
                count(*) FILTER (WHERE status = '{CLEAN}')
-        FROM _gate GROUP BY 1 ORDER BY 1""").fetchall()]
-    waived_ids = [r[0] for r in con.execute(f"""
+        FROM _gate GROUP BY 1 ORDER BY 1"""
+        ).fetchall()
+    ]
+    waived_ids = [
+        r[0]
+        for r in con.execute(
+            f"""
         SELECT DISTINCT t.blocked_by FROM taint t JOIN _gate g ON g.id = t.node
         WHERE t.run = ? AND t.mode = ? AND t.blocked_by IS NOT NULL
-          AND g.status <> '{TAINTED}'""", [run.run, mode]).fetchall()]
+          AND g.status <> '{TAINTED}'""",
+            [run.run, mode],
+        ).fetchall()
+    ]
     con.execute("DROP TABLE _gate")
     return GateReport(
-        dataset=f"{name}@{version}", mode=mode, policy_hash=run.policy_hash,
-        as_of=run.as_of.seq, allow_unknown=allow_unknown,
-        counts={"examples": total, "tainted": counts.get(TAINTED, 0),
-                "unknown": counts.get(UNKNOWN, 0), "clean": counts.get(CLEAN, 0)},
-        tainted=tainted, unknown=unknown, by_tool=by_tool, by_repo=by_repo,
-        waivers=waivers_named(store, run, waived_ids))
+        dataset=f"{name}@{version}",
+        mode=mode,
+        policy_hash=run.policy_hash,
+        as_of=run.as_of.seq,
+        allow_unknown=allow_unknown,
+        counts={
+            "examples": total,
+            "tainted": counts.get(TAINTED, 0),
+            "unknown": counts.get(UNKNOWN, 0),
+            "clean": counts.get(CLEAN, 0),
+        },
+        tainted=tainted,
+        unknown=unknown,
+        by_tool=by_tool,
+        by_repo=by_repo,
+        waivers=waivers_named(store, run, waived_ids),
+    )
 
 
 VERDICT_FILE_FORMATS = {".jsonl": "json", ".ndjson": "json", ".parquet": "parquet"}
 
 
-def write_example_verdicts(store: Store, run: TaintRun, dataset: str, mode: str,
-                           path: str) -> int:
+def write_example_verdicts(store: Store, run: TaintRun, dataset: str, mode: str, path: str) -> int:
     """Write every example's verdict (example, key, status, sources) to `path`, JSONL or
     Parquet by its suffix, straight from DuckDB, in the order the examples were ingested (a
     manifest's row order); returns the number of examples written."""
@@ -827,10 +1060,14 @@ def write_example_verdicts(store: Store, run: TaintRun, dataset: str, mode: str,
     quoted = path.replace("'", "''")
     params = _statuses_params(store, run, dataset, mode)
     try:
-        return one(store.con, f"""
+        return one(
+            store.con,
+            f"""
             COPY (SELECT example, key, status, sources FROM ({example_statuses_sql()})
                   ORDER BY id)
-            TO '{quoted}' (FORMAT {fmt})""", params)[0]
+            TO '{quoted}' (FORMAT {fmt})""",
+            params,
+        )[0]
     except duckdb.IOException as exc:
         raise EngineError(f"--out {path}: cannot write: {exc}") from exc
 
@@ -860,14 +1097,16 @@ class ExampleStatus:
         object.__setattr__(self, "status", Status(self.status))
 
 
-def example_statuses(store: Store, run: TaintRun, ids: list[int], mode: str
-                     ) -> dict[int, ExampleStatus]:
+def example_statuses(
+    store: Store, run: TaintRun, ids: list[int], mode: str
+) -> dict[int, ExampleStatus]:
     """Status and sources of many examples in one query (paths are walked only on demand)."""
     check_mode(mode)
     require_policy(run)
     store.register("_ask", pa.table({"id": pa.array(ids, pa.int64())}))
     try:
-        rows = store.con.execute(f"""
+        rows = store.con.execute(
+            f"""
             SELECT x.id, n.key,
                    CASE WHEN h.node IS NOT NULL THEN '{TAINTED}'
                         WHEN i.node IS NOT NULL THEN '{UNKNOWN}' ELSE '{CLEAN}' END,
@@ -883,28 +1122,32 @@ def example_statuses(store: Store, run: TaintRun, ids: list[int], mode: str
                        GROUP BY t.node) w ON w.node = x.id
             LEFT JOIN (SELECT node, min(missing) AS missing FROM incomplete
                        WHERE run = $run GROUP BY node) i ON i.node = x.id""",
-                                 {"run": run.run, "mode": mode}).fetchall()
+            {"run": run.run, "mode": mode},
+        ).fetchall()
     finally:
         store.con.unregister("_ask")
     return {r[0]: ExampleStatus(*r) for r in rows}
 
 
-def example_page(store: Store, run: TaintRun, dataset: str, mode: str, status: str,
-                 after: str | None, first: int) -> list[ExampleStatus]:
+def example_page(
+    store: Store, run: TaintRun, dataset: str, mode: str, status: str, after: str | None, first: int
+) -> list[ExampleStatus]:
     """Up to `first` examples of a dataset version with `status`, in key order after the key
     `after` (keyset pagination: stable while the log grows)."""
     params = _statuses_params(store, run, dataset, mode)
-    rows = store.con.execute(f"""
+    rows = store.con.execute(
+        f"""
         SELECT id, key, status, sources, missing FROM ({example_statuses_sql()})
         WHERE status = $status AND key > $after ORDER BY key LIMIT $first""",
-                             params | {"status": status, "after": after or "",
-                                       "first": first}).fetchall()
+        params | {"status": status, "after": after or "", "first": first},
+    ).fetchall()
     return [ExampleStatus(*r) for r in rows]
 
 
 def tainted_by_dataset(store: Store, run: TaintRun, mode: str) -> list[tuple[str, int, int]]:
     """(dataset@version, tainted examples, examples) for every dataset version."""
-    return store.con.execute(f"""
+    return store.con.execute(
+        f"""
         WITH member AS (
             SELECT DISTINCT x.id, coalesce(m2.dst, m1.dst) AS dv
             FROM nodes x JOIN edges m1 ON m1.src = x.id AND m1.kind = '{EdgeKind.MEMBER}'
@@ -915,18 +1158,22 @@ def tainted_by_dataset(store: Store, run: TaintRun, mode: str) -> list[tuple[str
         LEFT JOIN taint t ON t.node = m.id AND t.run = $run AND t.mode = $mode
                          AND t.blocked_by IS NULL
         GROUP BY d.key ORDER BY d.key""",
-                           {"run": run.run, "mode": mode, "s": run.as_of.seq}).fetchall()
+        {"run": run.run, "mode": mode, "s": run.as_of.seq},
+    ).fetchall()
 
 
 def tainted_by_tool(store: Store, run: TaintRun, mode: str) -> list[tuple[str, str | None, int]]:
     """(tool, model, tainted examples) over the whole store."""
-    return store.con.execute(f"""
+    return store.con.execute(
+        f"""
         SELECT json_extract_string(r.attrs, '$.tool'), json_extract_string(r.attrs, '$.model'),
                count(DISTINCT t.node)
         FROM taint t JOIN nodes x ON x.id = t.node AND x.kind = '{NodeKind.EXAMPLE}'
         JOIN nodes r ON r.id = t.root
         WHERE t.run = ? AND t.mode = ? AND t.blocked_by IS NULL
-        GROUP BY ALL ORDER BY 3 DESC, 1, 2""", [run.run, mode]).fetchall()
+        GROUP BY ALL ORDER BY 3 DESC, 1, 2""",
+        [run.run, mode],
+    ).fetchall()
 
 
 # -- lineage ----------------------------------------------------------------------------------
@@ -944,8 +1191,14 @@ class LineageWalk:
     as_of: int
 
 
-def walk_lineage(store: Store, key: str, direction: str = "up", depth: int = 5,
-                 kinds: list[str] | None = None, first: int = 200) -> LineageWalk:
+def walk_lineage(
+    store: Store,
+    key: str,
+    direction: str = "up",
+    depth: int = 5,
+    kinds: list[str] | None = None,
+    first: int = 200,
+) -> LineageWalk:
     """Walk the graph from node `key` breadth first, at most `first` neighbors per node and
     `first` nodes in all, following only edges of `kinds` when given."""
     if direction not in ("up", "down"):

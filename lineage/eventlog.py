@@ -22,8 +22,14 @@ from lineage.rows import one
 GENESIS = "0" * 64
 HASH_SCHEME = 2
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_EVENT_FIELDS = ("seq::VARCHAR", "event_id", "source", "type",
-                 "coalesce(occurred_us::VARCHAR, '')", "payload")
+_EVENT_FIELDS = (
+    "seq::VARCHAR",
+    "event_id",
+    "source",
+    "type",
+    "coalesce(occurred_us::VARCHAR, '')",
+    "payload",
+)
 
 
 def _prefixed_sql(fields: tuple[str, ...]) -> str:
@@ -31,8 +37,10 @@ def _prefixed_sql(fields: tuple[str, ...]) -> str:
 
 
 # The SQL twins of `event_hash`, by scheme; verify relies on each agreeing byte for byte.
-EVENT_HASH_SQL = {1: f"sha256(concat_ws('|', {', '.join(_EVENT_FIELDS)}))",
-                  2: f"sha256({_prefixed_sql(_EVENT_FIELDS)})"}
+EVENT_HASH_SQL = {
+    1: f"sha256(concat_ws('|', {', '.join(_EVENT_FIELDS)}))",
+    2: f"sha256({_prefixed_sql(_EVENT_FIELDS)})",
+}
 
 
 def _digest(fields: list[str], scheme: int) -> str:
@@ -59,18 +67,47 @@ def epoch_us(moment: datetime) -> int:
     return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
-def event_hash(seq: int, event_id: str, source: str, type_: str, occurred_us: int | None,
-               payload: str, scheme: int = HASH_SCHEME) -> str:
-    fields = [str(seq), event_id, source, type_, "" if occurred_us is None else str(occurred_us),
-              payload]
+def event_hash(
+    seq: int,
+    event_id: str,
+    source: str,
+    type_: str,
+    occurred_us: int | None,
+    payload: str,
+    scheme: int = HASH_SCHEME,
+) -> str:
+    fields = [
+        str(seq),
+        event_id,
+        source,
+        type_,
+        "" if occurred_us is None else str(occurred_us),
+        payload,
+    ]
     return _digest(fields, scheme)
 
 
-def batch_hash(prev_hash: str, batch: int, source: str, received_us: int, first_seq: int | None,
-               last_seq: int | None, events: int, events_hash: str,
-               scheme: int = HASH_SCHEME) -> str:
-    fields = [prev_hash, str(batch), source, str(received_us), str(first_seq), str(last_seq),
-              str(events), events_hash]
+def batch_hash(
+    prev_hash: str,
+    batch: int,
+    source: str,
+    received_us: int,
+    first_seq: int | None,
+    last_seq: int | None,
+    events: int,
+    events_hash: str,
+    scheme: int = HASH_SCHEME,
+) -> str:
+    fields = [
+        prev_hash,
+        str(batch),
+        source,
+        str(received_us),
+        str(first_seq),
+        str(last_seq),
+        str(events),
+        events_hash,
+    ]
     return _digest(fields, scheme)
 
 
@@ -91,11 +128,14 @@ def verify(con: duckdb.DuckDBPyConnection, scheme: int = HASH_SCHEME) -> VerifyR
     problems: list[str] = []
     bad_rows = con.execute(
         f"SELECT seq, event_id FROM events WHERE hash <> {EVENT_HASH_SQL[scheme]} "
-        "ORDER BY seq LIMIT 20").fetchall()
-    problems += [f"event seq {seq} ({eid}): content does not match its hash"
-                 for seq, eid in bad_rows]
+        "ORDER BY seq LIMIT 20"
+    ).fetchall()
+    problems += [
+        f"event seq {seq} ({eid}): content does not match its hash" for seq, eid in bad_rows
+    ]
     per_batch = dict(
-        (b, (n, h)) for b, n, h in con.execute(
+        (b, (n, h))
+        for b, n, h in con.execute(
             "SELECT batch, count(*), sha256(string_agg(hash, '' ORDER BY seq)) FROM events "
             "GROUP BY batch"
         ).fetchall()
@@ -111,8 +151,10 @@ def verify(con: duckdb.DuckDBPyConnection, scheme: int = HASH_SCHEME) -> VerifyR
             problems.append(f"batch {batch}: its events were changed, removed or reordered")
         if prev_hash != prev:
             problems.append(f"batch {batch}: the chain is broken before it")
-        if batch_hash(prev_hash, batch, source, received_us, first, last, count,
-                      ev_hash, scheme) != hash_:
+        if (
+            batch_hash(prev_hash, batch, source, received_us, first, last, count, ev_hash, scheme)
+            != hash_
+        ):
             problems.append(f"batch {batch}: its header does not match its hash")
         prev = hash_
     problems += [f"events of batch {b} belong to no recorded batch" for b in sorted(per_batch)]
@@ -127,16 +169,21 @@ def migrate(con: duckdb.DuckDBPyConnection, scheme: int) -> int:
     if scheme == HASH_SCHEME or not verify(con, scheme).ok:
         return scheme
     con.execute(f"UPDATE events SET hash = {EVENT_HASH_SQL[HASH_SCHEME]}")
-    digests = dict(con.execute(
-        "SELECT batch, sha256(string_agg(hash, '' ORDER BY seq)) FROM events GROUP BY batch"
-    ).fetchall())
+    digests = dict(
+        con.execute(
+            "SELECT batch, sha256(string_agg(hash, '' ORDER BY seq)) FROM events GROUP BY batch"
+        ).fetchall()
+    )
     prev = GENESIS
     for batch, source, received_us, first, last, count in con.execute(
-            "SELECT batch, source, epoch_us(received_at), first_seq, last_seq, events "
-            "FROM batches ORDER BY batch").fetchall():
+        "SELECT batch, source, epoch_us(received_at), first_seq, last_seq, events "
+        "FROM batches ORDER BY batch"
+    ).fetchall():
         digest = digests.get(batch, events_digest([]))
         hash_ = batch_hash(prev, batch, source, received_us, first, last, count, digest)
-        con.execute("UPDATE batches SET events_hash = ?, prev_hash = ?, hash = ? WHERE batch = ?",
-                    [digest, prev, hash_, batch])
+        con.execute(
+            "UPDATE batches SET events_hash = ?, prev_hash = ?, hash = ? WHERE batch = ?",
+            [digest, prev, hash_, batch],
+        )
         prev = hash_
     return HASH_SCHEME

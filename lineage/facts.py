@@ -29,8 +29,10 @@ class Span:
             raise ValueError(f"span unit must be 'line' or 'byte', not {self.unit!r}")
         if self.unit == "byte":
             if self.start < 0 or (self.end is not None and self.end <= self.start):
-                raise ValueError(f"bad byte span [{self.start}, {self.end}): need "
-                                 "0 <= start < end (end exclusive)")
+                raise ValueError(
+                    f"bad byte span [{self.start}, {self.end}): need "
+                    "0 <= start < end (end exclusive)"
+                )
         elif self.start < 1 or (self.end is not None and self.end < self.start):
             raise ValueError(f"bad span {self.start}-{self.end}: need 1 <= start <= end")
 
@@ -164,28 +166,40 @@ class Batch:
                 record.origin = record.origin.replace(path, label, 1)
         for rejection in self.rejections:
             if rejection.file and rejection.file.startswith(path):
-                rejection.file = label + rejection.file[len(path):]
+                rejection.file = label + rejection.file[len(path) :]
         self.notes = [note.replace(path, label) for note in self.notes]
         if self.examples is not None:
             i = self.examples.schema.get_field_index("origin")
             self.examples = self.examples.set_column(
-                i, "origin", pc.replace_substring(self.examples["origin"], path, label))
+                i, "origin", pc.replace_substring(self.examples["origin"], path, label)
+            )
 
 
-_PARENT = pa.struct([("dataset", pa.string()), ("version", pa.string()),
-                     ("example", pa.string())])
+_PARENT = pa.struct([("dataset", pa.string()), ("version", pa.string()), ("example", pa.string())])
 
 # Examples read column-wise from a dataset manifest (millions of rows): one accepted row per
 # example with its event id, raw payload and origin, and exactly one way of naming its source:
 # a file version (repo, path and blob or commit, with an optional span), parent examples, or an
 # agent record (from_kind 'output' or 'session', from_name).
-EXAMPLE_COLUMNS = pa.schema([
-    ("row", pa.int64()), ("event_id", pa.string()), ("origin", pa.string()),
-    ("payload", pa.string()),
-    ("dataset", pa.string()), ("version", pa.string()), ("example", pa.string()),
-    ("shard", pa.string()),
-    ("repo", pa.string()), ("path", pa.string()), ("blob", pa.string()), ("commit", pa.string()),
-    ("span_start", pa.int64()), ("span_end", pa.int64()), ("span_unit", pa.string()),
-    ("parents", pa.list_(_PARENT)),
-    ("from_kind", pa.string()), ("from_name", pa.string()),
-])
+EXAMPLE_COLUMNS = pa.schema(
+    [
+        ("row", pa.int64()),
+        ("event_id", pa.string()),
+        ("origin", pa.string()),
+        ("payload", pa.string()),
+        ("dataset", pa.string()),
+        ("version", pa.string()),
+        ("example", pa.string()),
+        ("shard", pa.string()),
+        ("repo", pa.string()),
+        ("path", pa.string()),
+        ("blob", pa.string()),
+        ("commit", pa.string()),
+        ("span_start", pa.int64()),
+        ("span_end", pa.int64()),
+        ("span_unit", pa.string()),
+        ("parents", pa.list_(_PARENT)),
+        ("from_kind", pa.string()),
+        ("from_name", pa.string()),
+    ]
+)

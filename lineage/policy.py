@@ -71,8 +71,11 @@ class Policy:
     @property
     def hash(self) -> str:
         """Hash of the normalized content: reformatting the file keeps the hash."""
-        body = {"name": self.name, "restrict": [asdict(r) for r in self.restrict],
-                "waive": [asdict(w) for w in self.waive]}
+        body = {
+            "name": self.name,
+            "restrict": [asdict(r) for r in self.restrict],
+            "waive": [asdict(w) for w in self.waive],
+        }
         return hashlib.sha256(canonical_json(body).encode()).hexdigest()[:16]
 
     def active_waivers(self, moment: datetime) -> list[Waiver]:
@@ -107,10 +110,10 @@ def glob_regex(pattern: str) -> str:
         elif ch == "?":
             out.append(".")
         elif ch == "[":
-            close = pattern.find("]", i + 2 if pattern[i + 1:i + 2] in ("!", "]") else i + 1)
+            close = pattern.find("]", i + 2 if pattern[i + 1 : i + 2] in ("!", "]") else i + 1)
             if close < 0:
                 raise PolicyError(f"glob {pattern!r}: '[' at position {i} is never closed")
-            body = pattern[i + 1:close]
+            body = pattern[i + 1 : close]
             if body.startswith("!"):
                 body = "^" + body[1:]
             out.append("[" + body.replace("\\", "\\\\") + "]")
@@ -138,8 +141,10 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         data = _plain(tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{source}: not valid TOML: {exc}") from exc
-    errors = sorted(jsonschema.Draft202012Validator(json_schema("policy")).iter_errors(data),
-                    key=lambda e: list(e.absolute_path))
+    errors = sorted(
+        jsonschema.Draft202012Validator(json_schema("policy")).iter_errors(data),
+        key=lambda e: list(e.absolute_path),
+    )
     if errors:
         err = errors[0]
         where = "/".join(str(p) for p in err.absolute_path) or "top level"
@@ -153,7 +158,9 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
             rule = Restriction(
                 reason=raw["reason"],
                 tool=canonical_tool(raw["tool"]) if "tool" in raw else None,
-                model=raw.get("model"), since=raw.get("since"), until=raw.get("until"),
+                model=raw.get("model"),
+                since=raw.get("since"),
+                until=raw.get("until"),
                 repos=tuple(raw.get("repos", ())),
             )
             for pattern in (rule.tool, rule.model, *rule.repos):
@@ -162,17 +169,27 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
             for moment in (rule.since, rule.until):
                 if moment is not None:
                     parse_moment(moment, end_of_day=False)
-            if (rule.since and rule.until and parse_moment(rule.since, end_of_day=False)
-                    >= parse_moment(rule.until, end_of_day=True)):
-                raise PolicyError(f"since {rule.since} is after until {rule.until}: the rule "
-                                  "would restrict nothing")
+            if (
+                rule.since
+                and rule.until
+                and parse_moment(rule.since, end_of_day=False)
+                >= parse_moment(rule.until, end_of_day=True)
+            ):
+                raise PolicyError(
+                    f"since {rule.since} is after until {rule.until}: the rule "
+                    "would restrict nothing"
+                )
         except PolicyError as exc:
             raise PolicyError(f"{source}: restrict #{n}: {exc}") from exc
         rules.append(rule)
     waivers = []
     for n, raw in enumerate(data.get("waive", []), 1):
-        waiver = Waiver(node=raw["node"], reason=raw["reason"], approver=raw["approver"],
-                        expires=raw.get("expires"))
+        waiver = Waiver(
+            node=raw["node"],
+            reason=raw["reason"],
+            approver=raw["approver"],
+            expires=raw.get("expires"),
+        )
         if waiver.expires is not None:
             try:
                 parse_moment(waiver.expires, end_of_day=False)
@@ -180,9 +197,11 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
                 raise PolicyError(f"{source}: waive #{n}: {exc}") from exc
         waivers.append(waiver)
     if not rules:
-        raise PolicyError(f"{source}: the policy has no [[restrict]] rule, so it restricts "
-                          "nothing and every gate would pass; add at least one, e.g. "
-                          '[[restrict]] tool = "claude-code" reason = "..."')
+        raise PolicyError(
+            f"{source}: the policy has no [[restrict]] rule, so it restricts "
+            "nothing and every gate would pass; add at least one, e.g. "
+            '[[restrict]] tool = "claude-code" reason = "..."'
+        )
     return Policy(tuple(rules), tuple(waivers), data.get("name"), text)
 
 
@@ -201,11 +220,14 @@ copilot, aider, gemini-cli, windsurf) and no ingested output"]
     warnings = []
     for n, rule in enumerate(policy.restrict, 1):
         if rule.tool is not None and not _matches_any(rule.tool, tools):
-            warnings.append(f"restrict #{n}: tool {rule.tool!r} matches no known tool "
-                            f"({', '.join(CANONICAL_TOOLS)}) and no ingested output")
+            warnings.append(
+                f"restrict #{n}: tool {rule.tool!r} matches no known tool "
+                f"({', '.join(CANONICAL_TOOLS)}) and no ingested output"
+            )
         if rule.model is not None and not _matches_any(rule.model, models):
-            warnings.append(f"restrict #{n}: model {rule.model!r} matches no ingested output's "
-                            "model (yet)")
+            warnings.append(
+                f"restrict #{n}: model {rule.model!r} matches no ingested output's model (yet)"
+            )
     return warnings
 
 

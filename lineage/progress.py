@@ -20,8 +20,9 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
         return
     from rich.progress import track as rich_track
 
-    yield from rich_track(items, description=description, total=total, transient=True,
-                          console=_console())
+    yield from rich_track(
+        items, description=description, total=total, transient=True, console=_console()
+    )
 
 
 @contextmanager
@@ -46,8 +47,13 @@ def phase(description: str) -> Iterator[None]:
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  transient=True, console=_console()) as bar:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        transient=True,
+        console=_console(),
+    ) as bar:
         bar.add_task(description, total=None)
         yield
 

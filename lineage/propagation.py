@@ -23,8 +23,11 @@ from typing import Protocol
 import numpy as np
 
 KINDS = ("wrote", "revised", "chunked", "derived", "transcribed")
-CHUNKED, DERIVED, TRANSCRIBED = KINDS.index("chunked"), KINDS.index("derived"), \
-    KINDS.index("transcribed")
+CHUNKED, DERIVED, TRANSCRIBED = (
+    KINDS.index("chunked"),
+    KINDS.index("derived"),
+    KINDS.index("transcribed"),
+)
 NONE = -1
 _FOREVER = np.int64(1 << 60)
 
@@ -80,8 +83,14 @@ class Rows:
 FIELDS = ("node", "root", "pred", "depth", "blocked") + EDGE
 
 
-def make_rows(node: np.ndarray, root: np.ndarray, pred: np.ndarray, depth: np.ndarray,
-          blocked: np.ndarray, edges: dict[str, np.ndarray] | None = None) -> Rows:
+def make_rows(
+    node: np.ndarray,
+    root: np.ndarray,
+    pred: np.ndarray,
+    depth: np.ndarray,
+    blocked: np.ndarray,
+    edges: dict[str, np.ndarray] | None = None,
+) -> Rows:
     if edges is None:
         none = np.full(len(node), NONE, dtype=np.int64)
         edges = {f: none for f in EDGE}
@@ -110,8 +119,13 @@ class _Csr:
     of a few appended edges costs what it holds, not what the node ids span). `edge` maps a
     sorted position to the edge's index in `fields` (the graph's, or a parent graph's)."""
 
-    def __init__(self, src: np.ndarray, dst: np.ndarray, fields: dict[str, np.ndarray],
-                 edge: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        src: np.ndarray,
+        dst: np.ndarray,
+        fields: dict[str, np.ndarray],
+        edge: np.ndarray | None = None,
+    ) -> None:
         order = np.argsort(src, kind="stable")
         self.dst = dst[order]
         self.edge = order if edge is None else edge[order]
@@ -158,8 +172,7 @@ class _Levels:
         wanted = np.zeros(self.size, dtype=bool)
         wanted[nodes] = True
         picks = np.flatnonzero(wanted[self.graph.src])
-        return _Csr(self.graph.src[picks], self.graph.dst[picks], self.fields,
-                    picks).expand(nodes)
+        return _Csr(self.graph.src[picks], self.graph.dst[picks], self.fields, picks).expand(nodes)
 
 
 def _subgraph(graph: Graph, pick: np.ndarray) -> Graph:
@@ -195,12 +208,12 @@ def _concat(parts: list[Rows]) -> Rows:
 
 def _keys(rows: Rows, roots: np.ndarray) -> np.ndarray:
     """One int64 per (node, root) pair; `roots` is every root, sorted."""
-    return rows.node.astype(np.int64) * np.int64(len(roots) + 1) + np.searchsorted(roots,
-                                                                                  rows.root)
+    return rows.node.astype(np.int64) * np.int64(len(roots) + 1) + np.searchsorted(roots, rows.root)
 
 
-def _spread(edges: Expander, seed: Rows, waived: np.ndarray, roots: np.ndarray,
-            known: Rows | None = None) -> Rows:
+def _spread(
+    edges: Expander, seed: Rows, waived: np.ndarray, roots: np.ndarray, known: Rows | None = None
+) -> Rows:
     """Breadth first from `seed` rows, per root; returns the rows not in `known`. A (node,
     root) pair already reached for real is never revisited; one reached only behind a waiver
     is revisited when reached for real. `roots` is every root, sorted (a (node, root) pair
@@ -223,11 +236,22 @@ def _spread(edges: Expander, seed: Rows, waived: np.ndarray, roots: np.ndarray,
         # Candidates carry their position (in `kind`) and seq only; the other edge fields
         # are gathered for the rows that survive, a small part of what was touched.
         position = np.arange(len(nxt))
-        rows = _first_per_group(make_rows(nxt, root, frontier.node[owner],
-                                      frontier.depth[owner] + 1, blocked,
-                                      {"kind": position, "span_start": position,
-                                       "span_end": position, "span_unit": position,
-                                       "seq": via.fields["seq"][via.picks]}))
+        rows = _first_per_group(
+            make_rows(
+                nxt,
+                root,
+                frontier.node[owner],
+                frontier.depth[owner] + 1,
+                blocked,
+                {
+                    "kind": position,
+                    "span_start": position,
+                    "span_end": position,
+                    "span_unit": position,
+                    "seq": via.fields["seq"][via.picks],
+                },
+            )
+        )
         keep, real = _unseen(rows, _keys(rows, roots), real, behind)
         frontier = _take(rows, keep)
         for field, values in via.gather(frontier.kind).items():
@@ -236,8 +260,9 @@ def _spread(edges: Expander, seed: Rows, waived: np.ndarray, roots: np.ndarray,
     return _concat(done)
 
 
-def _unseen(rows: Rows, key: np.ndarray, real: np.ndarray, behind: set[tuple[int, int]]
-            ) -> tuple[np.ndarray, np.ndarray]:
+def _unseen(
+    rows: Rows, key: np.ndarray, real: np.ndarray, behind: set[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray]:
     """Which rows are new: not reached for real (`real`, sorted keys), nor behind the same
     waiver (`behind`, updated). Returns the mask and `real` with the new real keys."""
     at = np.searchsorted(real, key)
@@ -276,17 +301,25 @@ def _first_per_group(rows: Rows) -> Rows:
     order = np.lexsort((rows.seq, rows.pred, rows.blocked, rows.root, rows.node))
     rows = _take(rows, order)
     first = np.ones(len(rows.node), dtype=bool)
-    first[1:] = ((rows.node[1:] != rows.node[:-1]) | (rows.root[1:] != rows.root[:-1])
-                 | (rows.blocked[1:] != rows.blocked[:-1]))
+    first[1:] = (
+        (rows.node[1:] != rows.node[:-1])
+        | (rows.root[1:] != rows.root[:-1])
+        | (rows.blocked[1:] != rows.blocked[:-1])
+    )
     depth = np.minimum.reduceat(rows.depth, np.nonzero(first)[0])
     rows = _take(rows, first)
     rows.depth = depth
     return rows
 
 
-def propagate(graph: Graph, size: int, roots: np.ndarray, waived: np.ndarray,
-              attributions: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-              missing: np.ndarray) -> tuple[Rows, Rows, tuple[np.ndarray, np.ndarray]]:
+def propagate(
+    graph: Graph,
+    size: int,
+    roots: np.ndarray,
+    waived: np.ndarray,
+    attributions: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    missing: np.ndarray,
+) -> tuple[Rows, Rows, tuple[np.ndarray, np.ndarray]]:
     """(strict rows, precise rows, (incomplete node, missing ancestor)).
 
     `size` bounds node ids; `waived` is a boolean array over node ids; `attributions` are
@@ -297,20 +330,31 @@ def propagate(graph: Graph, size: int, roots: np.ndarray, waived: np.ndarray,
     edges = _Levels(graph, size)
     strict = _spread(edges, _root_rows(roots, waived), waived, roots) if len(roots) else _empty()
     precise_seed = _precise_seeds(graph, strict, waived, attributions)
-    precise = (_spread(_Levels(_subgraph(graph, graph.kind == DERIVED), size), precise_seed, waived,
-                       roots) if len(precise_seed.node) else _empty())
+    precise = (
+        _spread(_Levels(_subgraph(graph, graph.kind == DERIVED), size), precise_seed, waived, roots)
+        if len(precise_seed.node)
+        else _empty()
+    )
     return strict, precise, _incomplete(edges, missing, size)
 
 
 def _root_rows(roots: np.ndarray, waived: np.ndarray) -> Rows:
     roots = roots.astype(np.int64)
-    return make_rows(roots, roots, np.full(len(roots), NONE, dtype=np.int64),
-                 np.zeros(len(roots), dtype=np.int64),
-                 np.where(waived[roots], roots, NONE).astype(np.int64))
+    return make_rows(
+        roots,
+        roots,
+        np.full(len(roots), NONE, dtype=np.int64),
+        np.zeros(len(roots), dtype=np.int64),
+        np.where(waived[roots], roots, NONE).astype(np.int64),
+    )
 
 
-def _precise_seeds(graph: Graph, strict: Rows, waived: np.ndarray,
-                   attributions: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> Rows:
+def _precise_seeds(
+    graph: Graph,
+    strict: Rows,
+    waived: np.ndarray,
+    attributions: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> Rows:
     if not len(strict.node):
         return _empty()
     reached = np.zeros(len(waived), dtype=bool)
@@ -329,8 +373,10 @@ def _precise_seeds(graph: Graph, strict: Rows, waived: np.ndarray,
     hi = np.searchsorted(s_node, e_src, "right")
     count = hi - lo
     edge = np.repeat(np.arange(len(e_src)), count)
-    row = order[np.repeat(lo, count) + (np.arange(int(count.sum()))
-                                        - np.repeat(np.cumsum(count) - count, count))]
+    row = order[
+        np.repeat(lo, count)
+        + (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count))
+    ]
     root = strict.root[row]
     ok = e_kind[edge] == TRANSCRIBED
     chunk = ~ok
@@ -356,15 +402,25 @@ def _precise_seeds(graph: Graph, strict: Rows, waived: np.ndarray,
     edge, row = edge[ok], row[ok]
     dst = e_dst[edge]
     blocked = np.where((strict.blocked[row] == NONE) & waived[dst], dst, strict.blocked[row])
-    return _first_per_group(make_rows(dst.astype(np.int64), strict.root[row],
-                                  e_src[edge].astype(np.int64), strict.depth[row] + 1,
-                                  blocked.astype(np.int64), chunks.edges(edge)))
+    return _first_per_group(
+        make_rows(
+            dst.astype(np.int64),
+            strict.root[row],
+            e_src[edge].astype(np.int64),
+            strict.depth[row] + 1,
+            blocked.astype(np.int64),
+            chunks.edges(edge),
+        )
+    )
 
 
-def _incomplete(edges: Expander, missing: np.ndarray, size: int,
-                known: tuple[np.ndarray, np.ndarray] | None = None,
-                seed: tuple[np.ndarray, np.ndarray] | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _incomplete(
+    edges: Expander,
+    missing: np.ndarray,
+    size: int,
+    known: tuple[np.ndarray, np.ndarray] | None = None,
+    seed: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Nodes downstream of never-ingested ones, each with the smallest missing ancestor of
     the first level that reached it; with `known` rows, only the new ones. `seed` adds
     (node, missing) rows reached by other means (an appended edge)."""
@@ -401,12 +457,20 @@ def _first_node(node: np.ndarray, via: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return node[first], via[first]
 
 
-def extend(delta: Graph, size: int, roots: np.ndarray, new_roots: np.ndarray,
-           waived: np.ndarray, base: tuple[Rows, Rows, tuple[np.ndarray, np.ndarray]],
-           all_edges: Expander, derived_edges: Expander, chunks_from,  # noqa: ANN001
-           attributions: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-           attributed: np.ndarray, missing: np.ndarray
-           ) -> tuple[Rows, Rows, tuple[np.ndarray, np.ndarray]]:
+def extend(
+    delta: Graph,
+    size: int,
+    roots: np.ndarray,
+    new_roots: np.ndarray,
+    waived: np.ndarray,
+    base: tuple[Rows, Rows, tuple[np.ndarray, np.ndarray]],
+    all_edges: Expander,
+    derived_edges: Expander,
+    chunks_from,  # noqa: ANN001
+    attributions: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    attributed: np.ndarray,
+    missing: np.ndarray,
+) -> tuple[Rows, Rows, tuple[np.ndarray, np.ndarray]]:
     """The rows an appended part of the log adds to a run (`base`: its strict, precise and
     incomplete rows): taint only grows on append, so propagation starts from the appended
     edges (`delta`), the new roots, and the file versions that gained intervals
@@ -419,18 +483,31 @@ def extend(delta: Graph, size: int, roots: np.ndarray, new_roots: np.ndarray,
     seed = _concat([_root_rows(new_roots, waived), _step(delta_csr, base_strict, waived)])
     strict = _spread(all_edges, seed, waived, roots, known=base_strict)
     strict_all = _concat([base_strict, strict])
-    touched = distinct(np.concatenate([strict.node, attributed,
-                                        delta.src[(delta.kind == CHUNKED)
-                                                  | (delta.kind == TRANSCRIBED)]]))
-    precise_seed = _concat([
-        _precise_seeds(chunks_from(touched), strict_all, waived, attributions),
-        _step(_Csr.of(_subgraph(delta, delta.kind == DERIVED)), base_precise, waived)])
-    precise = (_spread(derived_edges, precise_seed, waived, roots, known=base_precise)
-               if len(precise_seed.node) else _empty())
+    touched = distinct(
+        np.concatenate(
+            [
+                strict.node,
+                attributed,
+                delta.src[(delta.kind == CHUNKED) | (delta.kind == TRANSCRIBED)],
+            ]
+        )
+    )
+    precise_seed = _concat(
+        [
+            _precise_seeds(chunks_from(touched), strict_all, waived, attributions),
+            _step(_Csr.of(_subgraph(delta, delta.kind == DERIVED)), base_precise, waived),
+        ]
+    )
+    precise = (
+        _spread(derived_edges, precise_seed, waived, roots, known=base_precise)
+        if len(precise_seed.node)
+        else _empty()
+    )
     inc_node, inc_missing = base_incomplete
     owner, nxt, _ = delta_csr.expand(inc_node)
-    incomplete = _incomplete(all_edges, missing, size, known=base_incomplete,
-                             seed=(nxt, inc_missing[owner]))
+    incomplete = _incomplete(
+        all_edges, missing, size, known=base_incomplete, seed=(nxt, inc_missing[owner])
+    )
     return strict, precise, incomplete
 
 
@@ -440,7 +517,13 @@ def _step(edges: _Csr, rows: Rows, waived: np.ndarray) -> Rows:
     if not len(nxt):
         return _empty()
     blocked = rows.blocked[owner]
-    return _first_per_group(make_rows(nxt, rows.root[owner], rows.node[owner],
-                                  rows.depth[owner] + 1,
-                                  np.where((blocked == NONE) & waived[nxt], nxt, blocked),
-                                  via.gather(np.arange(len(nxt)))))
+    return _first_per_group(
+        make_rows(
+            nxt,
+            rows.root[owner],
+            rows.node[owner],
+            rows.depth[owner] + 1,
+            np.where((blocked == NONE) & waived[nxt], nxt, blocked),
+            via.gather(np.arange(len(nxt))),
+        )
+    )

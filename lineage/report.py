@@ -45,12 +45,15 @@ def gate_text(report: GateReport) -> str:
     ]
     if report.by_tool:
         lines.append("  tainted by tool and model:")
-        lines += [f"    {t['tool']} {t['model'] or '(model unknown)'}: {t['examples']}"
-                  for t in report.by_tool]
+        lines += [
+            f"    {t['tool']} {t['model'] or '(model unknown)'}: {t['examples']}"
+            for t in report.by_tool
+        ]
     if report.by_repo:
         lines.append("  by source repository (tainted/unknown/clean):")
-        lines += [f"    {r['repo']}: {r['tainted']}/{r['unknown']}/{r['clean']}"
-                  for r in report.by_repo]
+        lines += [
+            f"    {r['repo']}: {r['tainted']}/{r['unknown']}/{r['clean']}" for r in report.by_repo
+        ]
     for entry in report.tainted:
         lines.append(f"  TAINTED {entry['example']} <- {', '.join(entry['sources'])}")
     shown = next((e for e in report.tainted if e["path"]), None)
@@ -60,11 +63,15 @@ def gate_text(report: GateReport) -> str:
     for entry in report.unknown:
         lines.append(f"  UNKNOWN {entry['example']}: {entry['reason']}")
     for w in report.waivers:
-        lines.append(f"  waiver applied: {w['node']} ({w['reason']}; approved by "
-                     f"{w['approver']}{', expires ' + w['expires'] if w['expires'] else ''})")
+        lines.append(
+            f"  waiver applied: {w['node']} ({w['reason']}; approved by "
+            f"{w['approver']}{', expires ' + w['expires'] if w['expires'] else ''})"
+        )
     if report.counts["unknown"] and not report.allow_unknown:
-        lines.append("  UNKNOWN examples fail the gate: ingest their sources, or pass "
-                     "--allow-unknown to accept them.")
+        lines.append(
+            "  UNKNOWN examples fail the gate: ingest their sources, or pass "
+            "--allow-unknown to accept them."
+        )
     return "\n".join(lines)
 
 
@@ -92,41 +99,62 @@ def gate_markdown(report: GateReport) -> str:
         f"| {c['examples']} | {c['tainted']} | {c['unknown']} | {c['clean']} |",
     ]
     if report.by_tool:
-        out += ["", "### Tainted by tool", "", "| tool | model | examples |",
-                "| --- | --- | ---: |"]
+        out += [
+            "",
+            "### Tainted by tool",
+            "",
+            "| tool | model | examples |",
+            "| --- | --- | ---: |",
+        ]
         out += [f"| {t['tool']} | {t['model'] or ''} | {t['examples']} |" for t in report.by_tool]
     if report.by_repo:
-        out += ["", "### By source repository", "",
-                "| repository | tainted | unknown | clean |", "| --- | ---: | ---: | ---: |"]
-        out += [f"| {r['repo']} | {r['tainted']} | {r['unknown']} | {r['clean']} |"
-                for r in report.by_repo]
+        out += [
+            "",
+            "### By source repository",
+            "",
+            "| repository | tainted | unknown | clean |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        out += [
+            f"| {r['repo']} | {r['tainted']} | {r['unknown']} | {r['clean']} |"
+            for r in report.by_repo
+        ]
     if report.tainted:
         out += ["", "### Tainted examples", "", "| example | sources |", "| --- | --- |"]
-        out += [f"| `{t['example']}` | {', '.join(f'`{s}`' for s in t['sources'])} |"
-                for t in report.tainted]
+        out += [
+            f"| `{t['example']}` | {', '.join(f'`{s}`' for s in t['sources'])} |"
+            for t in report.tainted
+        ]
         shown = next((e for e in report.tainted if e["path"]), None)
         if shown:
-            out += ["", f"Witness path of `{shown['example']}`:", "",
-                    mermaid(_steps(shown["path"]))]
+            out += [
+                "",
+                f"Witness path of `{shown['example']}`:",
+                "",
+                mermaid(_steps(shown["path"])),
+            ]
     if report.unknown:
         out += ["", "### Unknown lineage", "", "| example | reason |", "| --- | --- |"]
         out += [f"| `{u['example']}` | {u['reason']} |" for u in report.unknown]
     if report.waivers:
         out += ["", "### Waivers applied", ""]
-        out += [f"- `{w['node']}`: {w['reason']} (approved by {w['approver']})"
-                for w in report.waivers]
+        out += [
+            f"- `{w['node']}`: {w['reason']} (approved by {w['approver']})" for w in report.waivers
+        ]
     return "\n".join(out) + "\n"
 
 
 def verdict_text(v: Verdict) -> str:
-    lines = [f"{v.example}: {v.status} ({v.mode} mode, policy {v.policy_hash}, "
-             f"as of event {v.as_of})"]
+    lines = [
+        f"{v.example}: {v.status} ({v.mode} mode, policy {v.policy_hash}, as of event {v.as_of})"
+    ]
     if v.reason:
         lines.append(f"  {v.reason}")
     for n, path in enumerate(v.paths, 1):
         lines.append(f"  witness path {n} from {path[0].node}:")
         lines += path_text(path, "    ")
     for w in v.waivers:
-        lines.append(f"  waiver {w['node']} blocks taint here: {w['reason']} "
-                     f"(approved by {w['approver']})")
+        lines.append(
+            f"  waiver {w['node']} blocks taint here: {w['reason']} (approved by {w['approver']})"
+        )
     return "\n".join(lines)

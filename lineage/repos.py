@@ -64,14 +64,15 @@ def relative_to(path: str, root: str) -> str | None:
     if p_cmp == r_cmp:
         return ""
     if p_cmp.startswith(r_cmp + "/"):
-        return p[len(r) + 1:]
+        return p[len(r) + 1 :]
     return None
 
 
 def _git(cwd: str, *args: str, timeout: float = 2.0) -> str | None:
     try:
-        done = subprocess.run(["git", "-C", cwd, *args], capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        done = subprocess.run(
+            ["git", "-C", cwd, *args], capture_output=True, text=True, timeout=timeout, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
@@ -129,8 +130,9 @@ class RepoResolver:
         self.cli_repo = normalize_remote(repo) if repo else None
         self.local_git = local_git
 
-    def locate(self, file_path: str, cwd: str | None,
-               enrichment: dict[str, str] | None = None) -> Location:
+    def locate(
+        self, file_path: str, cwd: str | None, enrichment: dict[str, str] | None = None
+    ) -> Location:
         absolute = file_path
         if not is_absolute(file_path) and cwd:
             absolute = f"{posix_path(cwd).rstrip('/')}/{posix_path(file_path)}"

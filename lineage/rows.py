@@ -14,7 +14,8 @@ def one(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> tuple[A
     return row
 
 
-def maybe_one(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None
-              ) -> tuple[Any, ...] | None:
+def maybe_one(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Any = None
+) -> tuple[Any, ...] | None:
     """The first row of a query, or None when it returns none."""
     return con.execute(sql, params).fetchone()

@@ -32,8 +32,9 @@ _UNRESOLVED = f"""
       AND NOT EXISTS (SELECT 1 FROM aliases a WHERE a.alias = n.id)"""
 
 
-def number_forest(commits: list[tuple[str, str | None, bool]]
-                  ) -> tuple[list[str], list[int], list[int], list[bool]]:
+def number_forest(
+    commits: list[tuple[str, str | None, bool]],
+) -> tuple[list[str], list[int], list[int], list[bool]]:
     """Pre-order numbers of the first-parent forest of `commits` (sha, first parent, whole
     tree recorded): (shas, pre, post, complete), where [pre, post] spans a commit's
     first-parent descendants and `complete` says its root recorded a whole tree, so a path
@@ -83,6 +84,7 @@ def flatten(entries: list[tuple[int, int, int | None]]) -> list[tuple[int, int, 
     def emit(lo: int, hi: int, version: int | None) -> None:
         if lo <= hi and version is not None:
             spans.append((lo, hi, version))
+
     stack: list[tuple[int, int | None]] = []  # (post, version) of the open entries
     pos = 0
     for start, end, version in entries:
@@ -107,17 +109,19 @@ def reindex(con: duckdb.DuckDBPyConnection, repos: list[str]) -> None:
     if not repos:
         return
     con.execute("DELETE FROM commit_order WHERE repo IN (SELECT unnest(?::VARCHAR[]))", [repos])
-    con.execute("DELETE FROM snapshot_spans WHERE repo IN (SELECT unnest(?::VARCHAR[]))",
-                [repos])
-    commits = con.execute("""
+    con.execute("DELETE FROM snapshot_spans WHERE repo IN (SELECT unnest(?::VARCHAR[]))", [repos])
+    commits = con.execute(
+        """
         SELECT repo, commit, max(first_parent), bool_or(whole) FROM commit_trees
         WHERE repo IN (SELECT unnest(?::VARCHAR[])) GROUP BY repo, commit ORDER BY repo""",
-                          [repos]).fetchall()
+        [repos],
+    ).fetchall()
     by_repo: dict[str, list[tuple[str, str | None, bool]]] = defaultdict(list)
     for repo, commit, parent, whole in commits:
         by_repo[repo].append((commit, parent, whole))
-    columns: dict[str, list[object]] = {k: [] for k in ("repo", "commit", "pre", "post",
-                                                       "complete")}
+    columns: dict[str, list[object]] = {
+        k: [] for k in ("repo", "commit", "pre", "post", "complete")
+    }
     for repo, rows in by_repo.items():
         shas, pre, post, complete = number_forest(rows)
         columns["repo"] += [repo] * len(shas)
@@ -127,14 +131,20 @@ def reindex(con: duckdb.DuckDBPyConnection, repos: list[str]) -> None:
         columns["complete"] += complete
     if not columns["commit"]:
         return
-    con.register("_order", pa.table({
-        "repo": pa.array(columns["repo"], pa.string()),
-        "commit": pa.array(columns["commit"], pa.string()),
-        "pre": pa.array(columns["pre"], pa.int64()), "post": pa.array(columns["post"], pa.int64()),
-        "complete": pa.array(columns["complete"], pa.bool_())}))
+    con.register(
+        "_order",
+        pa.table(
+            {
+                "repo": pa.array(columns["repo"], pa.string()),
+                "commit": pa.array(columns["commit"], pa.string()),
+                "pre": pa.array(columns["pre"], pa.int64()),
+                "post": pa.array(columns["post"], pa.int64()),
+                "complete": pa.array(columns["complete"], pa.bool_()),
+            }
+        ),
+    )
     try:
-        con.execute("INSERT INTO commit_order SELECT repo, commit, pre, post, complete "
-                    "FROM _order")
+        con.execute("INSERT INTO commit_order SELECT repo, commit, pre, post, complete FROM _order")
         spans = con.execute("""
             SELECT t.repo, t.path, o.pre, o.post, max(t.file_version) AS file_version
             FROM tree_entries t JOIN _order o USING (repo, commit)
@@ -144,16 +154,21 @@ def reindex(con: duckdb.DuckDBPyConnection, repos: list[str]) -> None:
     repo_col, paths = spans["repo"], spans["path"]
     versions = spans["file_version"]
     starts, ends = spans["pre"], spans["post"]
-    mask = np.ma.getmaskarray(versions) if isinstance(versions, np.ma.MaskedArray) else \
-        np.zeros(len(paths), dtype=bool)
+    mask = (
+        np.ma.getmaskarray(versions)
+        if isinstance(versions, np.ma.MaskedArray)
+        else np.zeros(len(paths), dtype=bool)
+    )
     out: dict[str, list[object]] = {k: [] for k in ("repo", "path", "lo", "hi", "version")}
     i, n = 0, len(paths)
     while i < n:
         j = i
         while j < n and paths[j] == paths[i] and repo_col[j] == repo_col[i]:
             j += 1
-        group = [(int(starts[k]), int(ends[k]), None if mask[k] else int(versions[k]))
-                 for k in range(i, j)]
+        group = [
+            (int(starts[k]), int(ends[k]), None if mask[k] else int(versions[k]))
+            for k in range(i, j)
+        ]
         for lo, hi, version in flatten(group):
             out["repo"].append(str(repo_col[i]))
             out["path"].append(str(paths[i]))
@@ -161,14 +176,23 @@ def reindex(con: duckdb.DuckDBPyConnection, repos: list[str]) -> None:
             out["hi"].append(hi)
             out["version"].append(version)
         i = j
-    con.register("_spans", pa.table({"repo": pa.array(out["repo"], pa.string()),
-                                     "path": pa.array(out["path"], pa.string()),
-                                     "lo": pa.array(out["lo"], pa.int64()),
-                                     "hi": pa.array(out["hi"], pa.int64()),
-                                     "file_version": pa.array(out["version"], pa.int64())}))
+    con.register(
+        "_spans",
+        pa.table(
+            {
+                "repo": pa.array(out["repo"], pa.string()),
+                "path": pa.array(out["path"], pa.string()),
+                "lo": pa.array(out["lo"], pa.int64()),
+                "hi": pa.array(out["hi"], pa.int64()),
+                "file_version": pa.array(out["version"], pa.int64()),
+            }
+        ),
+    )
     try:
-        con.execute("INSERT INTO snapshot_spans SELECT repo, path, lo, hi, file_version "
-                    "FROM _spans ORDER BY repo, path, lo")
+        con.execute(
+            "INSERT INTO snapshot_spans SELECT repo, path, lo, hi, file_version "
+            "FROM _spans ORDER BY repo, path, lo"
+        )
     finally:
         con.unregister("_spans")
 
@@ -187,8 +211,12 @@ def resolve_sql(names: str) -> str:
           ON s.repo = p.repo AND s.path = p.path AND p.pre >= s.lo"""
 
 
-def resolve_names(con: duckdb.DuckDBPyConnection, seq: int, repos: list[str] | None = None,
-                  since: int | None = None) -> set[int]:
+def resolve_names(
+    con: duckdb.DuckDBPyConnection,
+    seq: int,
+    repos: list[str] | None = None,
+    since: int | None = None,
+) -> set[int]:
     """Give every unresolved file-at-commit name (of `repos`, or first seen from seq `since`)
     whose commit's tree holds it an alias to its version, asserted at `seq`. What was
     attributed to a name (an Agent Trace range anchored at a revision) moves to the version:
@@ -202,24 +230,34 @@ def resolve_names(con: duckdb.DuckDBPyConnection, seq: int, repos: list[str] | N
         where.append("n.first_seq >= ?")
         params.append(since)
     names = _UNRESOLVED + "".join(f" AND {w}" for w in where)
-    con.execute(f"""
+    con.execute(
+        f"""
         CREATE OR REPLACE TEMP TABLE _resolved AS
-        SELECT id, target FROM ({resolve_sql(names)}) WHERE target IS NOT NULL""", params)
+        SELECT id, target FROM ({resolve_sql(names)}) WHERE target IS NOT NULL""",
+        params,
+    )
     con.execute("INSERT INTO aliases SELECT id, target, ? FROM _resolved", [seq])
-    con.execute("""
+    con.execute(
+        """
         INSERT INTO attributions
         SELECT r.target, a.output, a.line_start, a.line_end, a.evidence, greatest(a.seq, $s),
                false
         FROM attributions a JOIN _resolved r ON r.id = a.file_version WHERE NOT a.carried""",
-                {"s": seq})
-    con.execute(f"""
+        {"s": seq},
+    )
+    con.execute(
+        f"""
         INSERT INTO edges
         SELECT e.src, r.target, e.kind, greatest(e.seq, $s), e.span_start, e.span_end,
                e.span_unit, e.line_map
         FROM edges e JOIN _resolved r ON r.id = e.dst WHERE e.kind = '{EdgeKind.WROTE}'""",
-                {"s": seq})
-    gained = {row[0] for row in con.execute(
-        "SELECT DISTINCT r.target FROM _resolved r JOIN attributions a "
-        "ON a.file_version = r.id").fetchall()}
+        {"s": seq},
+    )
+    gained = {
+        row[0]
+        for row in con.execute(
+            "SELECT DISTINCT r.target FROM _resolved r JOIN attributions a ON a.file_version = r.id"
+        ).fetchall()
+    }
     con.execute("DROP TABLE _resolved")
     return gained

@@ -73,10 +73,18 @@ def default_db_path() -> str:
 # What each aliased node names (a file at a commit -> its file version).
 _ALIAS_TARGETS = "SELECT alias, min(target) AS target FROM aliases GROUP BY alias"
 
-_EDGE_FACTS = pa.schema([
-    ("src", pa.string()), ("dst", pa.string()), ("kind", pa.string()), ("seq", pa.int64()),
-    ("span_start", pa.int64()), ("span_end", pa.int64()), ("span_unit", pa.string()),
-    ("line_map", pa.string())])
+_EDGE_FACTS = pa.schema(
+    [
+        ("src", pa.string()),
+        ("dst", pa.string()),
+        ("kind", pa.string()),
+        ("seq", pa.int64()),
+        ("span_start", pa.int64()),
+        ("span_end", pa.int64()),
+        ("span_unit", pa.string()),
+        ("line_map", pa.string()),
+    ]
+)
 
 
 @dataclass
@@ -98,9 +106,15 @@ class IngestReport:
         self.notes += other.notes
 
     def as_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "accepted": self.accepted, "duplicate": self.duplicate,
-                "rejected": self.rejected, "ignored": self.ignored,
-                "rejections": [str(r) for r in self.rejections], "notes": self.notes}
+        return {
+            "source": self.source,
+            "accepted": self.accepted,
+            "duplicate": self.duplicate,
+            "rejected": self.rejected,
+            "ignored": self.ignored,
+            "rejections": [str(r) for r in self.rejections],
+            "notes": self.notes,
+        }
 
 
 @dataclass(frozen=True)
@@ -142,42 +156,54 @@ def _parsed_policy(toml: str) -> Policy:
 class Store:
     """A lineage store in one DuckDB file (or in memory with ``":memory:"``)."""
 
-    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False,
-                 memory_limit: str | None = None, create: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+        create: bool = True,
+    ) -> None:
         """Open the store, creating it unless `create` is False or `read_only` (then a
         missing file is a StoreError). `memory_limit` caps DuckDB's memory (e.g. "2GB"): a
         bulk ingest then spills to disk beside the file instead of growing (default: DuckDB's,
         80% of RAM)."""
         self.path = str(path)
-        if ((read_only or not create) and self.path != ":memory:"
-                and not Path(self.path).exists()):
-            raise StoreError(f"no lineage store at {self.path}: ingest something first "
-                             f"(`lineage --db {self.path} ingest events FILE`), or name the "
-                             "store with --db PATH or $LINEAGE_DB")
+        if (read_only or not create) and self.path != ":memory:" and not Path(self.path).exists():
+            raise StoreError(
+                f"no lineage store at {self.path}: ingest something first "
+                f"(`lineage --db {self.path} ingest events FILE`), or name the "
+                "store with --db PATH or $LINEAGE_DB"
+            )
         try:
             self.con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
-                raise StoreError(f"{self.path} is locked by {_lock_holder(str(exc))}. Wait for "
-                                 "it to finish or stop it; to add records while `lineage "
-                                 "serve` holds it, use `lineage ingest --server URL`; or use "
-                                 "another --db.") from exc
+                raise StoreError(
+                    f"{self.path} is locked by {_lock_holder(str(exc))}. Wait for "
+                    "it to finish or stop it; to add records while `lineage "
+                    "serve` holds it, use `lineage ingest --server URL`; or use "
+                    "another --db."
+                ) from exc
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         self.con.execute("SET enable_progress_bar = false")  # never on our stdout
         if memory_limit:
             try:
                 self.con.execute(f"SET memory_limit = '{memory_limit.replace(chr(39), '')}'")
             except duckdb.Error as exc:
-                raise StoreError(f"memory limit {memory_limit!r}: give a size such as 2GB or "
-                                 "512MB") from exc
+                raise StoreError(
+                    f"memory limit {memory_limit!r}: give a size such as 2GB or 512MB"
+                ) from exc
         # Read-only structures the engine derives from immutable rows (a taint run's evidence),
         # kept per database in this process and shared by its cursors.
         self.memo: dict[str, Any] = {}
         if not read_only:
-            adding_repo = one(self.con, 
+            adding_repo = one(
+                self.con,
                 "SELECT count(*) = 1 FROM duckdb_tables() WHERE table_name = 'nodes' "
                 "AND NOT EXISTS (SELECT 1 FROM duckdb_columns() WHERE table_name = 'nodes' "
-                "AND column_name = 'repo')")[0]
+                "AND column_name = 'repo')",
+            )[0]
             self.con.execute(schema.ddl())
             if adding_repo:
                 self.con.execute("UPDATE nodes SET repo = json_extract_string(attrs, '$.repo')")
@@ -188,15 +214,14 @@ class Store:
         before schemes were recorded (migrated to the current one when `migrate`), else the
         current one for a new store."""
         con = self.con
-        if one(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'store_meta'"
-                       )[0]:
-            row = maybe_one(con, "SELECT value FROM store_meta WHERE key = 'hash_scheme'"
-                              )
+        if one(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'store_meta'")[0]:
+            row = maybe_one(con, "SELECT value FROM store_meta WHERE key = 'hash_scheme'")
             if row:
                 return int(row[0])
-        has_events = one(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = "
-                                 "'events'")[0] and one(con, 
-            "SELECT count(*) > 0 FROM events")[0]
+        has_events = (
+            one(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events'")[0]
+            and one(con, "SELECT count(*) > 0 FROM events")[0]
+        )
         if not migrate:
             return 1 if has_events else eventlog.HASH_SCHEME
         with self.transaction():
@@ -251,8 +276,7 @@ class Store:
 
     def head_seq(self) -> int:
         """The last seq of the log (read from the small batches table)."""
-        return one(self.con, 
-            "SELECT coalesce(max(last_seq), 0) FROM batches")[0]
+        return one(self.con, "SELECT coalesce(max(last_seq), 0) FROM batches")[0]
 
     def _log_end(self) -> int:
         """The last seq written, including events of the batch being written."""
@@ -263,22 +287,40 @@ class Store:
 
     def seq_at_time(self, moment: datetime) -> int:
         """The last seq ingested at or before `moment` (0 when nothing was)."""
-        return one(self.con, "SELECT coalesce(max(last_seq), 0) FROM batches WHERE "
-                   "received_at <= ? AND last_seq IS NOT NULL", [moment])[0]
+        return one(
+            self.con,
+            "SELECT coalesce(max(last_seq), 0) FROM batches WHERE "
+            "received_at <= ? AND last_seq IS NOT NULL",
+            [moment],
+        )[0]
 
     def time_of_seq(self, seq: int) -> datetime | None:
-        return one(self.con, 
-            "SELECT received_at FROM batches WHERE first_seq <= ? AND last_seq >= ?",
-            [seq, seq])[0] if seq else None
+        return (
+            one(
+                self.con,
+                "SELECT received_at FROM batches WHERE first_seq <= ? AND last_seq >= ?",
+                [seq, seq],
+            )[0]
+            if seq
+            else None
+        )
 
     def event(self, seq: int) -> dict[str, Any] | None:
-        row = maybe_one(self.con, 
+        row = maybe_one(
+            self.con,
             "SELECT seq, event_id, source, type, origin, payload FROM events WHERE seq = ?",
-            [seq])
+            [seq],
+        )
         if row is None:
             return None
-        return {"seq": row[0], "id": row[1], "source": row[2], "type": row[3], "origin": row[4],
-                "payload": row[5]}
+        return {
+            "seq": row[0],
+            "id": row[1],
+            "source": row[2],
+            "type": row[3],
+            "origin": row[4],
+            "payload": row[5],
+        }
 
     def verify(self) -> eventlog.VerifyResult:
         return eventlog.verify(self.con, self.hash_scheme)
@@ -287,9 +329,13 @@ class Store:
 
     def ingest(self, batch: Batch) -> IngestReport:
         """Write one batch in one transaction; return what was accepted, skipped and rejected."""
-        report = IngestReport(batch.source, rejected=len(batch.rejections),
-                              ignored=batch.ignored, rejections=list(batch.rejections),
-                              notes=list(batch.notes))
+        report = IngestReport(
+            batch.source,
+            rejected=len(batch.rejections),
+            ignored=batch.ignored,
+            rejections=list(batch.rejections),
+            notes=list(batch.notes),
+        )
         unique: dict[str, Record] = {}
         for record in batch.records:
             unique.setdefault(record.event_id, record)
@@ -309,15 +355,15 @@ class Store:
                 if repos:
                     affected |= snapshots.resolve_names(self.con, self._log_end(), repos=repos)
                 if named:
-                    affected |= snapshots.resolve_names(self.con, self._log_end(),
-                                                        since=first_seq)
+                    affected |= snapshots.resolve_names(self.con, self._log_end(), since=first_seq)
                 self._recompute_carried(affected)
                 if repos:
                     self._map_late_byte_spans(self._log_end())
             if batch.examples is not None and batch.examples.num_rows:
                 batch_no = batch_no or self._next_batch()
-                self._ingest_example_table(batch.source, batch.examples, batch_no, report,
-                                           received_at)
+                self._ingest_example_table(
+                    batch.source, batch.examples, batch_no, report, received_at
+                )
             if batch_no is not None:
                 self._chain_batch(batch_no, batch.source, received_at)
         return report
@@ -327,19 +373,35 @@ class Store:
             return set()
         self.register("_ids", pa.table({"event_id": ids}))
         try:
-            return {r[0] for r in self.con.execute(
-                "SELECT e.event_id FROM events e JOIN _ids USING (event_id)").fetchall()}
+            return {
+                r[0]
+                for r in self.con.execute(
+                    "SELECT e.event_id FROM events e JOIN _ids USING (event_id)"
+                ).fetchall()
+            }
         finally:
             self.con.unregister("_ids")
 
     def _next_batch(self) -> int:
         return one(self.con, "SELECT coalesce(max(batch), 0) + 1 FROM batches")[0]
 
-    def _append_events(self, source: str, records: list[Record], first_seq: int,
-                       batch_no: int | None = None) -> int:
+    def _append_events(
+        self, source: str, records: list[Record], first_seq: int, batch_no: int | None = None
+    ) -> int:
         """Append records as events of batch `batch_no` (default: a new one); returns it."""
-        cols: dict[str, list[Any]] = {k: [] for k in (
-            "seq", "event_id", "source", "type", "occurred_us", "origin", "payload", "hash")}
+        cols: dict[str, list[Any]] = {
+            k: []
+            for k in (
+                "seq",
+                "event_id",
+                "source",
+                "type",
+                "occurred_us",
+                "origin",
+                "payload",
+                "hash",
+            )
+        }
         for seq, record in enumerate(records, first_seq):
             payload = canonical_json(record.payload)
             occurred = epoch_us(record.occurred_at) if record.occurred_at else None
@@ -350,73 +412,131 @@ class Store:
             cols["occurred_us"].append(occurred)
             cols["origin"].append(record.origin)
             cols["payload"].append(payload)
-            cols["hash"].append(eventlog.event_hash(seq, record.event_id, source, record.type,
-                                                    occurred, payload, self.hash_scheme))
+            cols["hash"].append(
+                eventlog.event_hash(
+                    seq, record.event_id, source, record.type, occurred, payload, self.hash_scheme
+                )
+            )
         batch_no = batch_no or self._next_batch()
-        self.register("_events", pa.table(cols, schema=pa.schema([
-            ("seq", pa.int64()), ("event_id", pa.string()), ("source", pa.string()),
-            ("type", pa.string()), ("occurred_us", pa.int64()), ("origin", pa.string()),
-            ("payload", pa.string()), ("hash", pa.string())])))
+        self.register(
+            "_events",
+            pa.table(
+                cols,
+                schema=pa.schema(
+                    [
+                        ("seq", pa.int64()),
+                        ("event_id", pa.string()),
+                        ("source", pa.string()),
+                        ("type", pa.string()),
+                        ("occurred_us", pa.int64()),
+                        ("origin", pa.string()),
+                        ("payload", pa.string()),
+                        ("hash", pa.string()),
+                    ]
+                ),
+            ),
+        )
         self.con.execute(
             "INSERT INTO events SELECT seq, event_id, ?, source, type, occurred_us, origin, "
-            "payload, hash FROM _events", [batch_no])
+            "payload, hash FROM _events",
+            [batch_no],
+        )
         self.con.unregister("_events")
         return batch_no
 
     def _chain_batch(self, batch_no: int, source: str, received_at: datetime) -> None:
         """Close batch `batch_no`: hash its events in seq order and chain it to the last one."""
-        first_seq, last_seq, count, digest = one(self.con, 
+        first_seq, last_seq, count, digest = one(
+            self.con,
             "SELECT min(seq), max(seq), count(*), sha256(coalesce(string_agg(hash, '' "
-            "ORDER BY seq), '')) FROM events WHERE batch = ?", [batch_no])
+            "ORDER BY seq), '')) FROM events WHERE batch = ?",
+            [batch_no],
+        )
         if not count:
             return
-        prev = maybe_one(self.con, 
-            "SELECT hash FROM batches ORDER BY batch DESC LIMIT 1")
+        prev = maybe_one(self.con, "SELECT hash FROM batches ORDER BY batch DESC LIMIT 1")
         prev_hash = prev[0] if prev else eventlog.GENESIS
         received_us = epoch_us(received_at)
-        chained = eventlog.batch_hash(prev_hash, batch_no, source, received_us, first_seq,
-                                      last_seq, count, digest, self.hash_scheme)
+        chained = eventlog.batch_hash(
+            prev_hash,
+            batch_no,
+            source,
+            received_us,
+            first_seq,
+            last_seq,
+            count,
+            digest,
+            self.hash_scheme,
+        )
         self.con.execute(
             "INSERT INTO batches VALUES (?, ?, make_timestamptz(?), ?, ?, ?, ?, ?, ?)",
-            [batch_no, source, received_us, first_seq, last_seq, count, digest,
-             prev_hash, chained])
+            [batch_no, source, received_us, first_seq, last_seq, count, digest, prev_hash, chained],
+        )
 
-    def _insert_rejections(self, source: str, rejections: list[Rejection],
-                           received_at: datetime) -> None:
+    def _insert_rejections(
+        self, source: str, rejections: list[Rejection], received_at: datetime
+    ) -> None:
         if not rejections:
             return
-        rows = {eventlog.content_id([source, r.file, r.line, r.reason, r.raw]): r
-                for r in rejections}
-        self.register("_rejected", pa.table({
-            "id": list(rows), "file": [r.file for r in rows.values()],
-            "line": pa.array([r.line for r in rows.values()], pa.int64()),
-            "reason": [r.reason for r in rows.values()],
-            "raw": pa.array([r.raw for r in rows.values()], pa.string())}))
+        rows = {
+            eventlog.content_id([source, r.file, r.line, r.reason, r.raw]): r for r in rejections
+        }
+        self.register(
+            "_rejected",
+            pa.table(
+                {
+                    "id": list(rows),
+                    "file": [r.file for r in rows.values()],
+                    "line": pa.array([r.line for r in rows.values()], pa.int64()),
+                    "reason": [r.reason for r in rows.values()],
+                    "raw": pa.array([r.raw for r in rows.values()], pa.string()),
+                }
+            ),
+        )
         try:
             self.con.execute(
                 "INSERT INTO rejected SELECT id, ?, file, line, reason, raw, ? FROM _rejected "
-                "ON CONFLICT DO NOTHING", [source, received_at])
+                "ON CONFLICT DO NOTHING",
+                [source, received_at],
+            )
         finally:
             self.con.unregister("_rejected")
 
-    def _insert_facts(self, records: list[Record], first_seq: int
-                      ) -> tuple[set[int], list[str], bool]:
+    def _insert_facts(
+        self, records: list[Record], first_seq: int
+    ) -> tuple[set[int], list[str], bool]:
         """Insert the facts of newly accepted records; return the file versions whose line
         attribution may have changed, the repos whose trees were recorded, and whether lines
         were attributed to a file named at a commit (resolved to its version)."""
-        nodes: dict[str, list[Any]] = {k: [] for k in ("key", "kind", "attrs", "defines",
-                                                       "seq", "ord")}
-        edges: dict[str, list[Any]] = {k: [] for k in (
-            "src", "dst", "kind", "seq", "span_start", "span_end", "span_unit", "line_map")}
+        nodes: dict[str, list[Any]] = {
+            k: [] for k in ("key", "kind", "attrs", "defines", "seq", "ord")
+        }
+        edges: dict[str, list[Any]] = {
+            k: []
+            for k in (
+                "src",
+                "dst",
+                "kind",
+                "seq",
+                "span_start",
+                "span_end",
+                "span_unit",
+                "line_map",
+            )
+        }
         aliases: dict[str, list[Any]] = {"alias": [], "target": [], "seq": []}
-        spans: dict[str, list[Any]] = {k: [] for k in (
-            "file_version", "output", "line_start", "line_end", "evidence", "seq")}
-        added: dict[str, list[Any]] = {k: [] for k in (
-            "file_version", "line", "hash", "repo", "time_us", "seq")}
-        trees: dict[str, list[Any]] = {k: [] for k in (
-            "repo", "commit", "first_parent", "whole", "seq")}
-        entries: dict[str, list[Any]] = {k: [] for k in (
-            "repo", "commit", "path", "file_version", "seq")}
+        spans: dict[str, list[Any]] = {
+            k: [] for k in ("file_version", "output", "line_start", "line_end", "evidence", "seq")
+        }
+        added: dict[str, list[Any]] = {
+            k: [] for k in ("file_version", "line", "hash", "repo", "time_us", "seq")
+        }
+        trees: dict[str, list[Any]] = {
+            k: [] for k in ("repo", "commit", "first_parent", "whole", "seq")
+        }
+        entries: dict[str, list[Any]] = {
+            k: [] for k in ("repo", "commit", "path", "file_version", "seq")
+        }
         line_ends: dict[str, list[Any]] = {"file_version": [], "length": [], "ends": []}
         for seq, record in enumerate(records, first_seq):
             for fact in record.facts:
@@ -428,14 +548,22 @@ class Store:
                         line_ends["ends"].append(np.asarray(fact.ends, dtype="<u4").tobytes())
                     continue
                 if isinstance(fact, TreeEntries):
-                    for column, value in (("repo", fact.repo), ("commit", fact.commit),
-                                          ("first_parent", fact.first_parent),
-                                          ("whole", fact.whole), ("seq", seq)):
+                    for column, value in (
+                        ("repo", fact.repo),
+                        ("commit", fact.commit),
+                        ("first_parent", fact.first_parent),
+                        ("whole", fact.whole),
+                        ("seq", seq),
+                    ):
                         trees[column].append(value)
                     for path, key in fact.entries:
-                        for column, value in (("repo", fact.repo), ("commit", fact.commit),
-                                              ("path", path), ("file_version", key),
-                                              ("seq", seq)):
+                        for column, value in (
+                            ("repo", fact.repo),
+                            ("commit", fact.commit),
+                            ("path", path),
+                            ("file_version", key),
+                            ("seq", seq),
+                        ):
                             entries[column].append(value)
                     continue
                 if isinstance(fact, AddedLines):
@@ -463,7 +591,8 @@ class Store:
                     edges["span_end"].append(fact.span.end if fact.span else None)
                     edges["span_unit"].append(fact.span.unit if fact.span else None)
                     edges["line_map"].append(
-                        None if fact.line_map is None else canonical_json(fact.line_map))
+                        None if fact.line_map is None else canonical_json(fact.line_map)
+                    )
                 elif isinstance(fact, Alias):
                     aliases["alias"].append(fact.alias)
                     aliases["target"].append(fact.target)
@@ -476,15 +605,34 @@ class Store:
                     spans["evidence"].append(fact.evidence)
                     spans["seq"].append(seq)
         if nodes["key"]:
-            self.register("_nodes", pa.table(nodes, schema=pa.schema([
-                ("key", pa.string()), ("kind", pa.string()), ("attrs", pa.string()),
-                ("defines", pa.bool_()), ("seq", pa.int64()), ("ord", pa.int64())])))
+            self.register(
+                "_nodes",
+                pa.table(
+                    nodes,
+                    schema=pa.schema(
+                        [
+                            ("key", pa.string()),
+                            ("kind", pa.string()),
+                            ("attrs", pa.string()),
+                            ("defines", pa.bool_()),
+                            ("seq", pa.int64()),
+                            ("ord", pa.int64()),
+                        ]
+                    ),
+                ),
+            )
             self._merge_nodes("_nodes")
             self.con.unregister("_nodes")
-        self._check_endpoints(edges["src"] + edges["dst"] + aliases["alias"] + aliases["target"]
-                              + spans["file_version"] + spans["output"]
-                              + added["file_version"]
-                              + [k for k in entries["file_version"] if k is not None])
+        self._check_endpoints(
+            edges["src"]
+            + edges["dst"]
+            + aliases["alias"]
+            + aliases["target"]
+            + spans["file_version"]
+            + spans["output"]
+            + added["file_version"]
+            + [k for k in entries["file_version"] if k is not None]
+        )
         if edges["src"]:
             self.register("_edges", pa.table(edges, schema=_EDGE_FACTS))
             self._merge_edges("_edges")
@@ -497,10 +645,22 @@ class Store:
                 FROM _aliases x JOIN nodes a ON a.key = x.alias JOIN nodes t ON t.key = x.target""")
             con.unregister("_aliases")
         if spans["output"]:
-            self.register("_spans", pa.table(spans, schema=pa.schema([
-                ("file_version", pa.string()), ("output", pa.string()),
-                ("line_start", pa.int64()), ("line_end", pa.int64()),
-                ("evidence", pa.string()), ("seq", pa.int64())])))
+            self.register(
+                "_spans",
+                pa.table(
+                    spans,
+                    schema=pa.schema(
+                        [
+                            ("file_version", pa.string()),
+                            ("output", pa.string()),
+                            ("line_start", pa.int64()),
+                            ("line_end", pa.int64()),
+                            ("evidence", pa.string()),
+                            ("seq", pa.int64()),
+                        ]
+                    ),
+                ),
+            )
             con.execute("""
                 INSERT INTO attributions
                 SELECT f.id, o.id, s.line_start, s.line_end, s.evidence, s.seq, false
@@ -508,46 +668,97 @@ class Store:
                 JOIN nodes o ON o.key = s.output""")
             con.unregister("_spans")
         if added["line"]:
-            self.register("_added", pa.table(added, schema=pa.schema([
-                ("file_version", pa.string()), ("line", pa.int64()), ("hash", pa.string()),
-                ("repo", pa.string()), ("time_us", pa.int64()), ("seq", pa.int64())])))
+            self.register(
+                "_added",
+                pa.table(
+                    added,
+                    schema=pa.schema(
+                        [
+                            ("file_version", pa.string()),
+                            ("line", pa.int64()),
+                            ("hash", pa.string()),
+                            ("repo", pa.string()),
+                            ("time_us", pa.int64()),
+                            ("seq", pa.int64()),
+                        ]
+                    ),
+                ),
+            )
             con.execute("""
                 INSERT INTO added_lines SELECT f.id, a.line, a.hash, a.repo, a.time_us, a.seq
                 FROM _added a JOIN nodes f ON f.key = a.file_version""")
             con.unregister("_added")
         if line_ends["file_version"]:
-            self.register("_ends", pa.table(line_ends, schema=pa.schema([
-                ("file_version", pa.string()), ("length", pa.int64()),
-                ("ends", pa.binary())])))
+            self.register(
+                "_ends",
+                pa.table(
+                    line_ends,
+                    schema=pa.schema(
+                        [
+                            ("file_version", pa.string()),
+                            ("length", pa.int64()),
+                            ("ends", pa.binary()),
+                        ]
+                    ),
+                ),
+            )
             con.execute("""
                 INSERT INTO line_ends SELECT n.id, e.length, e.ends
                 FROM _ends e JOIN nodes n ON n.key = e.file_version
                 WHERE NOT EXISTS (SELECT 1 FROM line_ends l WHERE l.file_version = n.id)""")
             con.unregister("_ends")
         if trees["commit"]:
-            self.register("_trees", pa.table(trees, schema=pa.schema([
-                ("repo", pa.string()), ("commit", pa.string()), ("first_parent", pa.string()),
-                ("whole", pa.bool_()), ("seq", pa.int64())])))
+            self.register(
+                "_trees",
+                pa.table(
+                    trees,
+                    schema=pa.schema(
+                        [
+                            ("repo", pa.string()),
+                            ("commit", pa.string()),
+                            ("first_parent", pa.string()),
+                            ("whole", pa.bool_()),
+                            ("seq", pa.int64()),
+                        ]
+                    ),
+                ),
+            )
             con.execute("INSERT INTO commit_trees SELECT * FROM _trees")
             con.unregister("_trees")
-            self.register("_entries", pa.table(entries, schema=pa.schema([
-                ("repo", pa.string()), ("commit", pa.string()), ("path", pa.string()),
-                ("file_version", pa.string()), ("seq", pa.int64())])))
+            self.register(
+                "_entries",
+                pa.table(
+                    entries,
+                    schema=pa.schema(
+                        [
+                            ("repo", pa.string()),
+                            ("commit", pa.string()),
+                            ("path", pa.string()),
+                            ("file_version", pa.string()),
+                            ("seq", pa.int64()),
+                        ]
+                    ),
+                ),
+            )
             con.execute("""
                 INSERT INTO tree_entries SELECT e.repo, e.commit, e.path, n.id, e.seq
                 FROM _entries e LEFT JOIN nodes n ON n.key = e.file_version""")
             con.unregister("_entries")
         self._index_output_lines(first_seq)
         affected_keys = set(spans["file_version"])
-        affected_keys.update(dst for dst, kind in zip(edges["dst"], edges["kind"], strict=True)
-                             if kind == EdgeKind.REVISED)
+        affected_keys.update(
+            dst
+            for dst, kind in zip(edges["dst"], edges["kind"], strict=True)
+            if kind == EdgeKind.REVISED
+        )
         affected = set(self.node_ids(affected_keys).values())
         named = any("@commit:" in key for key in spans["file_version"])
         return (affected | self._match_content(first_seq), sorted(set(trees["repo"])), named)
 
     def _index_output_lines(self, first_seq: int) -> None:
         """Index the line hashes of outputs defined from `first_seq` on."""
-        self.con.execute(f"""
+        self.con.execute(
+            f"""
             INSERT INTO output_lines
             SELECT id, unnest(from_json(json_extract(attrs, '$.hashes'), '["VARCHAR"]')),
                    json_extract_string(attrs, '$.repo'),
@@ -555,7 +766,9 @@ class Store:
                    defined_seq
             FROM nodes
             WHERE kind = '{NodeKind.OUTPUT}' AND defined_seq >= ?
-              AND json_extract(attrs, '$.hashes') IS NOT NULL""", [first_seq])
+              AND json_extract(attrs, '$.hashes') IS NOT NULL""",
+            [first_seq],
+        )
 
     def _match_content(self, first_seq: int) -> set[int]:
         """Content-match: a significant line a commit added to a repo descends from an output
@@ -564,14 +777,16 @@ class Store:
         are made, so each is made once whatever the arrival order. Returns the file versions
         that gained attributions."""
         con = self.con
-        con.execute("""
+        con.execute(
+            """
             CREATE OR REPLACE TEMP TABLE _matched AS
             SELECT DISTINCT a.file_version, o.output, a.line, greatest(a.seq, o.seq) AS seq
             FROM added_lines a JOIN output_lines o ON o.hash = a.hash AND o.repo = a.repo
             WHERE (a.seq >= $first OR o.seq >= $first)
               AND (o.time_us IS NULL OR a.time_us IS NULL
                    OR o.time_us < a.time_us + $window)""",
-                    {"first": first_seq, "window": self._match_window_us()})
+            {"first": first_seq, "window": self._match_window_us()},
+        )
         con.execute(f"""
             INSERT INTO attributions
             SELECT file_version, output, min(line), max(line), 'content-match', seq, false
@@ -583,8 +798,9 @@ class Store:
             SELECT output, file_version, '{EdgeKind.WROTE}', min(seq), min(line), max(line),
                    'line', NULL
             FROM _matched GROUP BY output, file_version""")
-        changed = {r[0] for r in con.execute(
-            "SELECT DISTINCT file_version FROM _matched").fetchall()}
+        changed = {
+            r[0] for r in con.execute("SELECT DISTINCT file_version FROM _matched").fetchall()
+        }
         con.execute("DROP TABLE _matched")
         return changed
 
@@ -639,35 +855,47 @@ class Store:
         """Every key a fact names must be a node by now (else the loader forgot one)."""
         self.register("_named", pa.table({"key": pa.array(keys, pa.string())}))
         try:
-            missing = [r[0] for r in self.con.execute(
-                "SELECT DISTINCT k.key FROM _named k ANTI JOIN nodes n USING (key) "
-                "ORDER BY 1 LIMIT 5").fetchall()]
+            missing = [
+                r[0]
+                for r in self.con.execute(
+                    "SELECT DISTINCT k.key FROM _named k ANTI JOIN nodes n USING (key) "
+                    "ORDER BY 1 LIMIT 5"
+                ).fetchall()
+            ]
         finally:
             self.con.unregister("_named")
         if missing:
-            raise ValueError(
-                f"loader bug: facts name nodes it never declared: {missing}")
+            raise ValueError(f"loader bug: facts name nodes it never declared: {missing}")
 
     # -- examples read column-wise from a manifest ---------------------------------------------
 
-    def _ingest_example_table(self, source: str, table: pa.Table, batch_no: int,
-                              report: IngestReport, received_at: datetime) -> None:
+    def _ingest_example_table(
+        self,
+        source: str,
+        table: pa.Table,
+        batch_no: int,
+        report: IngestReport,
+        received_at: datetime,
+    ) -> None:
         """Ingest rows of `facts.EXAMPLE_COLUMNS` set-based: one event per new row (skipping
         event ids already logged), their nodes and edges, all in SQL. A row whose line span
         lies outside a file version of known length is rejected with its row number."""
         con = self.con
         fv = model.file_version_key_sql("repo", "path", "blob")
         fc = model.file_at_commit_key_sql("repo", "path", "commit")
-        self.register("_rows", table.append_column(
-            "pos", pa.array(range(table.num_rows), pa.int64())))
-        file_key = (f"CASE WHEN repo IS NULL THEN NULL WHEN blob IS NOT NULL THEN {fv} "
-                    f"ELSE {fc} END")
+        self.register(
+            "_rows", table.append_column("pos", pa.array(range(table.num_rows), pa.int64()))
+        )
+        file_key = f"CASE WHEN repo IS NULL THEN NULL WHEN blob IS NOT NULL THEN {fv} ELSE {fc} END"
         # Files named at a commit that did not change them (a snapshot) resolve through the
         # repository's trees when that commit was ingested.
         con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _snap AS {snapshots.resolve_sql(
+            CREATE OR REPLACE TEMP TABLE _snap AS {
+            snapshots.resolve_sql(
                 "SELECT DISTINCT NULL::BIGINT AS id, repo, path, commit FROM _rows "
-                "WHERE blob IS NULL AND commit IS NOT NULL AND repo IS NOT NULL")}""")
+                "WHERE blob IS NULL AND commit IS NOT NULL AND repo IS NOT NULL"
+            )
+        }""")
         # Each row's file version, resolved once: by snapshot, by alias, or the node named.
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _target AS
@@ -679,7 +907,9 @@ class Store:
             LEFT JOIN _snap sn ON r.blob IS NULL AND sn.repo = r.repo
               AND sn.path = r.path AND sn.commit = r.commit""")
         table, beyond = self._map_byte_spans(table)
-        bad = beyond + con.execute("""
+        bad = (
+            beyond
+            + con.execute("""
             SELECT x.row, x.origin, x.payload,
                    CASE WHEN x.absent THEN x.path || ' is not in the tree of commit '
                              || x.commit || ' of ' || x.repo || ' (that commit was ingested; '
@@ -694,24 +924,34 @@ class Store:
             WHERE x.absent OR (x.span_unit = 'line' AND x.lc IS NOT NULL
                                AND coalesce(x.span_end, x.span_start) > x.lc)
             ORDER BY x.row""").fetchall()
+        )
         bad.sort(key=lambda row: row[0])
-        rejections = [Rejection(origin.rsplit(":", 1)[0], int(origin.rsplit(":", 1)[1]),
-                                reason, payload) for _, origin, payload, reason in bad]
+        rejections = [
+            Rejection(origin.rsplit(":", 1)[0], int(origin.rsplit(":", 1)[1]), reason, payload)
+            for _, origin, payload, reason in bad
+        ]
         outside = bad
         self._insert_rejections(source, rejections, received_at)
         report.rejected += len(rejections)
         report.rejections += rejections
         head = self._log_end()
-        known, repeated = one(con, """
+        known, repeated = one(
+            con,
+            """
             SELECT (SELECT count(*) FROM _rows r JOIN events e USING (event_id)),
-                   (SELECT count(*) - count(DISTINCT event_id) FROM _rows)""")
+                   (SELECT count(*) - count(DISTINCT event_id) FROM _rows)""",
+        )
         if not (known or repeated or outside):
             # The common case, a fresh manifest: seqs follow the table's row order.
-            con.execute(f"""CREATE OR REPLACE TEMP TABLE _x AS
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE _x AS
                             SELECT ? + pos AS seq, * EXCLUDE (pos), {file_key} AS file
-                            FROM _rows""", [head + 1])
+                            FROM _rows""",
+                [head + 1],
+            )
         else:
-            con.execute(f"""
+            con.execute(
+                f"""
                 CREATE OR REPLACE TEMP TABLE _x AS
                 SELECT ? + row_number() OVER (ORDER BY row) AS seq, * EXCLUDE (pos),
                        {file_key} AS file
@@ -719,29 +959,38 @@ class Store:
                       WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = r.event_id)
                         AND row NOT IN (SELECT unnest(?::BIGINT[]))
                       QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY row) = 1)""",
-                        [head, [r[0] for r in outside]])
+                [head, [r[0] for r in outside]],
+            )
         con.unregister("_rows")
         accepted = one(con, "SELECT count(*) FROM _x")[0]
         report.accepted += accepted
         report.duplicate += table.num_rows - accepted - len(outside)
-        con.execute(f"""
+        con.execute(
+            f"""
             INSERT INTO events
             SELECT seq, event_id, ?, source, type, occurred_us, origin, payload,
                    {eventlog.EVENT_HASH_SQL[self.hash_scheme]}
             FROM (SELECT seq, event_id, ? AS source, 'example' AS type,
                          NULL::BIGINT AS occurred_us, origin, payload FROM _x)""",
-                    [batch_no, source])
+            [batch_no, source],
+        )
         dv = model.dataset_version_key_sql("dataset", "version")
         shard = model.shard_key_sql("dataset", "version", "shard")
         example = model.example_key_sql("dataset", "version", "example")
         parent = model.example_key_sql("p.dataset", "p.version", "p.example")
-        origin = (f"CASE from_kind WHEN 'output' THEN {model.output_key_sql('from_name')} "
-                  f"ELSE {model.session_key_sql('from_name')} END")
-        ex_attrs = ("json_object('dataset', dataset, 'example', example, 'path', path, "
-                    "'repo', repo, 'shard', shard, 'version', version)")
-        file_attrs = ("CASE WHEN blob IS NOT NULL THEN json_object('blob', blob, 'path', path, "
-                      "'repo', repo) ELSE json_object('commit', commit, 'path', path, "
-                      "'repo', repo) END")
+        origin = (
+            f"CASE from_kind WHEN 'output' THEN {model.output_key_sql('from_name')} "
+            f"ELSE {model.session_key_sql('from_name')} END"
+        )
+        ex_attrs = (
+            "json_object('dataset', dataset, 'example', example, 'path', path, "
+            "'repo', repo, 'shard', shard, 'version', version)"
+        )
+        file_attrs = (
+            "CASE WHEN blob IS NOT NULL THEN json_object('blob', blob, 'path', path, "
+            "'repo', repo) ELSE json_object('commit', commit, 'path', path, "
+            "'repo', repo) END"
+        )
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _nf AS
             SELECT {dv} AS key, '{NodeKind.DATASET_VERSION}' AS kind,
@@ -831,16 +1080,34 @@ class Store:
             payloads = table["payload"].take(pa.array(pos[outside])).to_pylist()
             paths = table["path"].take(pa.array(pos[outside])).to_pylist()
             rows = table["row"].take(pa.array(pos[outside])).to_pylist()
-            beyond = [(row, origin, payload, f"bytes [{a}, {b}) are outside {path}, which has "
-                       f"{n} bytes (byte spans are 0-based, end exclusive)")
-                      for row, origin, payload, path, a, b, n in zip(
-                          rows, origins, payloads, paths, start[outside], stop[outside],
-                          length[outside], strict=True)]
+            beyond = [
+                (
+                    row,
+                    origin,
+                    payload,
+                    f"bytes [{a}, {b}) are outside {path}, which has "
+                    f"{n} bytes (byte spans are 0-based, end exclusive)",
+                )
+                for row, origin, payload, path, a, b, n in zip(
+                    rows,
+                    origins,
+                    payloads,
+                    paths,
+                    start[outside],
+                    stop[outside],
+                    length[outside],
+                    strict=True,
+                )
+            ]
         keep = ~outside
+
         def filled(name: str) -> tuple[np.ndarray, np.ndarray]:
             column = table[name].combine_chunks()
-            return (pc.fill_null(column, -1).to_numpy(zero_copy_only=False).copy(),
-                    column.is_null().to_numpy(zero_copy_only=False).copy())
+            return (
+                pc.fill_null(column, -1).to_numpy(zero_copy_only=False).copy(),
+                column.is_null().to_numpy(zero_copy_only=False).copy(),
+            )
+
         new_start, start_null = filled("span_start")
         new_end, end_null = filled("span_end")
         units = np.asarray(table["span_unit"].to_pylist(), dtype=object)
@@ -850,12 +1117,16 @@ class Store:
         units[pos[keep]] = "line"
         starts = pa.array(new_start, pa.int64(), mask=start_null)
         ends_col = pa.array(new_end, pa.int64(), mask=end_null)
-        for name, column in (("span_start", starts), ("span_end", ends_col),
-                             ("span_unit", pa.array(list(units), pa.string()))):
+        for name, column in (
+            ("span_start", starts),
+            ("span_end", ends_col),
+            ("span_unit", pa.array(list(units), pa.string())),
+        ):
             table = table.set_column(table.schema.get_field_index(name), name, column)
         con.unregister("_rows")
-        self.register("_rows", table.append_column(
-            "pos", pa.array(range(table.num_rows), pa.int64())))
+        self.register(
+            "_rows", table.append_column("pos", pa.array(range(table.num_rows), pa.int64()))
+        )
         return table, beyond
 
     def _map_late_byte_spans(self, seq: int) -> None:
@@ -875,25 +1146,43 @@ class Store:
         if not len(found["src"]):
             return
         first, last, _length = self._lines_of_bytes(
-            np.asarray(found["target"], np.int64), np.asarray(found["span_start"], np.int64),
-            np.asarray(found["span_end"], np.int64))
-        self.register("_mapped", pa.table({
-            "src": np.asarray(found["src"], np.int64), "dst": np.asarray(found["dst"], np.int64),
-            "byte_start": np.asarray(found["span_start"], np.int64),
-            "line_start": first, "line_end": last}))
-        con.execute("INSERT INTO byte_lines SELECT src, dst, byte_start, line_start, line_end, ? "
-                    "FROM _mapped", [seq])
+            np.asarray(found["target"], np.int64),
+            np.asarray(found["span_start"], np.int64),
+            np.asarray(found["span_end"], np.int64),
+        )
+        self.register(
+            "_mapped",
+            pa.table(
+                {
+                    "src": np.asarray(found["src"], np.int64),
+                    "dst": np.asarray(found["dst"], np.int64),
+                    "byte_start": np.asarray(found["span_start"], np.int64),
+                    "line_start": first,
+                    "line_end": last,
+                }
+            ),
+        )
+        con.execute(
+            "INSERT INTO byte_lines SELECT src, dst, byte_start, line_start, line_end, ? "
+            "FROM _mapped",
+            [seq],
+        )
         con.unregister("_mapped")
 
-    def _lines_of_bytes(self, targets: np.ndarray, start: np.ndarray, end: np.ndarray
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _lines_of_bytes(
+        self, targets: np.ndarray, start: np.ndarray, end: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(first line, last line, file length) of byte spans [start, end) (end -1: to the
         end of the file) of file versions `targets`, which have line ends; a span past the
         end is clipped to the last line."""
-        ends_of = {int(fv): np.frombuffer(blob, dtype="<u4").astype(np.int64)
-                   for fv, blob in self.con.execute(
-                       "SELECT file_version, ends FROM line_ends WHERE file_version IN "
-                       "(SELECT unnest(?::BIGINT[]))", [np.unique(targets).tolist()]).fetchall()}
+        ends_of = {
+            int(fv): np.frombuffer(blob, dtype="<u4").astype(np.int64)
+            for fv, blob in self.con.execute(
+                "SELECT file_version, ends FROM line_ends WHERE file_version IN "
+                "(SELECT unnest(?::BIGINT[]))",
+                [np.unique(targets).tolist()],
+            ).fetchall()
+        }
         first = np.zeros(len(targets), dtype=np.int64)
         last = np.zeros(len(targets), dtype=np.int64)
         length = np.zeros(len(targets), dtype=np.int64)
@@ -902,10 +1191,10 @@ class Store:
             ends = ends_of[int(target)]
             size = int(ends[-1]) if len(ends) else 0
             stop = np.minimum(np.where(end[pick] < 0, size, end[pick]), max(size, 1))
-            first[pick] = np.minimum(np.searchsorted(ends, start[pick], side="right") + 1,
-                                     max(len(ends), 1))
-            last[pick] = np.maximum(np.searchsorted(ends, stop - 1, side="right") + 1,
-                                    first[pick])
+            first[pick] = np.minimum(
+                np.searchsorted(ends, start[pick], side="right") + 1, max(len(ends), 1)
+            )
+            last[pick] = np.maximum(np.searchsorted(ends, stop - 1, side="right") + 1, first[pick])
             length[pick] = size
         return first, last, length
 
@@ -932,39 +1221,55 @@ class Store:
             WHERE e.kind = '{EdgeKind.REVISED}'""").fetchall()
         closure = [r[0] for r in con.execute("SELECT id FROM _closure").fetchall()]
         outside_parents = {src for src, *_ in revisions} - set(closure)
-        known = con.execute("""
+        known = con.execute(
+            """
             SELECT a.file_version, a.output, a.line_start AS start, a.line_end AS "end",
                    a.evidence, a.seq, a.carried
             FROM attributions a
             WHERE a.file_version IN (SELECT id FROM _closure)
                OR a.file_version IN (SELECT unnest(?::BIGINT[]))""",
-                            [list(outside_parents)]).fetchnumpy()
+            [list(outside_parents)],
+        ).fetchnumpy()
         carried = attribution.carry_columns(closure, revisions, known, outside_parents)
-        con.execute("DELETE FROM attributions WHERE carried AND file_version IN "
-                    "(SELECT id FROM _closure)")
+        con.execute(
+            "DELETE FROM attributions WHERE carried AND file_version IN (SELECT id FROM _closure)"
+        )
         if len(carried["output"]):
             names = pa.array(carried["names"], pa.string())
             end = carried["end"]
-            self.register("_carried", pa.table({
-                "file_version": carried["file_version"], "output": carried["output"],
-                "line_start": carried["start"],
-                "line_end": pa.array(end, pa.int64(), mask=end >= attribution.EOF),
-                "evidence": pa.DictionaryArray.from_arrays(
-                    pa.array(carried["evidence"], pa.int32()), names).dictionary_decode(),
-                "seq": carried["seq"]}))
-            con.execute("INSERT INTO attributions SELECT file_version, output, line_start, "
-                        "line_end, evidence, seq, true FROM _carried")
+            self.register(
+                "_carried",
+                pa.table(
+                    {
+                        "file_version": carried["file_version"],
+                        "output": carried["output"],
+                        "line_start": carried["start"],
+                        "line_end": pa.array(end, pa.int64(), mask=end >= attribution.EOF),
+                        "evidence": pa.DictionaryArray.from_arrays(
+                            pa.array(carried["evidence"], pa.int32()), names
+                        ).dictionary_decode(),
+                        "seq": carried["seq"],
+                    }
+                ),
+            )
+            con.execute(
+                "INSERT INTO attributions SELECT file_version, output, line_start, "
+                "line_end, evidence, seq, true FROM _carried"
+            )
             con.unregister("_carried")
 
-    def attributions_of(self, node_id: int, as_of: int | None = None
-                        ) -> list[tuple[str, int, int | None, str, int, bool]]:
+    def attributions_of(
+        self, node_id: int, as_of: int | None = None
+    ) -> list[tuple[str, int, int | None, str, int, bool]]:
         """Line intervals of a file version: (output key, start, end, evidence, seq, carried)."""
-        return self.con.execute("""
+        return self.con.execute(
+            """
             SELECT o.key, a.line_start, a.line_end, a.evidence, a.seq, a.carried
             FROM attributions a JOIN nodes o ON o.id = a.output
             WHERE a.file_version = ? AND a.seq <= ?
             ORDER BY a.line_start, o.key""",
-                                [node_id, as_of if as_of is not None else 2**62]).fetchall()
+            [node_id, as_of if as_of is not None else 2**62],
+        ).fetchall()
 
     # -- nodes ---------------------------------------------------------------------------------
 
@@ -974,9 +1279,12 @@ class Store:
             return {}
         self.register("_keys", pa.table({"key": keys}))
         try:
-            return dict(self.con.execute(
-                "SELECT n.key, n.id FROM nodes n JOIN (SELECT DISTINCT key FROM _keys) k "
-                "USING (key)").fetchall())
+            return dict(
+                self.con.execute(
+                    "SELECT n.key, n.id FROM nodes n JOIN (SELECT DISTINCT key FROM _keys) k "
+                    "USING (key)"
+                ).fetchall()
+            )
         finally:
             self.con.unregister("_keys")
 
@@ -987,9 +1295,11 @@ class Store:
         return self._node_where("id = ?", node_id)
 
     def _node_where(self, where: str, value: object) -> StoredNode | None:
-        row = maybe_one(self.con, 
+        row = maybe_one(
+            self.con,
             f"SELECT id, key, kind, attrs, first_seq, defined_seq FROM nodes WHERE {where}",
-            [value])
+            [value],
+        )
         if row is None:
             return None
         return StoredNode(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5])
@@ -997,7 +1307,9 @@ class Store:
     def nodes_by_ids(self, ids: list[int]) -> list[StoredNode]:
         rows = self.con.execute(
             "SELECT id, key, kind, attrs, first_seq, defined_seq FROM nodes "
-            "WHERE id IN (SELECT unnest(?::BIGINT[]))", [ids]).fetchall()
+            "WHERE id IN (SELECT unnest(?::BIGINT[]))",
+            [ids],
+        ).fetchall()
         return [StoredNode(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows]
 
     def nodes_by_keys(self, keys: list[str]) -> dict[str, StoredNode]:
@@ -1006,20 +1318,27 @@ class Store:
         try:
             rows = self.con.execute(
                 "SELECT id, key, kind, attrs, first_seq, defined_seq FROM nodes "
-                "WHERE key IN (SELECT key FROM _want)").fetchall()
+                "WHERE key IN (SELECT key FROM _want)"
+            ).fetchall()
         finally:
             self.con.unregister("_want")
         return {r[1]: StoredNode(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows}
 
-    def neighbors(self, ids: list[int], direction: str, first: int,
-                  kinds: list[str] | None = None, as_of: int | None = None
-                  ) -> dict[int, list[tuple["StoredNode", "StoredEdge"]]]:
+    def neighbors(
+        self,
+        ids: list[int],
+        direction: str,
+        first: int,
+        kinds: list[str] | None = None,
+        as_of: int | None = None,
+    ) -> dict[int, list[tuple["StoredNode", "StoredEdge"]]]:
         """Up to `first` parents (direction 'up') or children ('down') of each node in `ids`,
         in one query: {id: [(neighbor, edge)]}, oldest edge first."""
         near, far = ("dst", "src") if direction == "up" else ("src", "dst")
         self.register("_from", pa.table({"id": pa.array(ids, pa.int64())}))
         try:
-            rows = self.con.execute(f"""
+            rows = self.con.execute(
+                f"""
                 SELECT e.{near}, n.id, n.key, n.kind, n.attrs, n.first_seq, n.defined_seq,
                        e.src, e.dst, e.kind, e.seq, e.span_start, e.span_end, e.span_unit
                 FROM edges e JOIN (SELECT DISTINCT id FROM _from) f ON f.id = e.{near}
@@ -1027,36 +1346,53 @@ class Store:
                 WHERE e.seq <= $s AND ($kinds IS NULL OR list_contains($kinds, e.kind))
                 QUALIFY row_number() OVER (PARTITION BY e.{near} ORDER BY e.seq, n.id) <= $first
                 ORDER BY e.{near}, e.seq, n.id""",
-                                   {"s": as_of if as_of is not None else 2**62,
-                                    "kinds": kinds, "first": first}).fetchall()
+                {"s": as_of if as_of is not None else 2**62, "kinds": kinds, "first": first},
+            ).fetchall()
         finally:
             self.con.unregister("_from")
         out: dict[int, list[tuple[StoredNode, StoredEdge]]] = {i: [] for i in ids}
         for anchor, *node, src, dst, kind, seq, start, end, unit in rows:
-            out[anchor].append((StoredNode(node[0], node[1], node[2], json.loads(node[3]),
-                                           node[4], node[5]),
-                                StoredEdge(src, dst, kind, seq, start, end, unit)))
+            out[anchor].append(
+                (
+                    StoredNode(node[0], node[1], node[2], json.loads(node[3]), node[4], node[5]),
+                    StoredEdge(src, dst, kind, seq, start, end, unit),
+                )
+            )
         return out
 
     def commits_of(self, repo: str) -> set[str]:
         """The shas of the commits of `repo` already read completely from git (a commit read
         from a partial or shallow clone is read again once its objects are there)."""
         prefix = f"git:{repo}@"
-        return {r[0][len(prefix):] for r in self.con.execute(
-            "SELECT event_id FROM events WHERE source = 'git' AND starts_with(event_id, ?) "
-            "AND NOT contains(event_id, '#')", [prefix]).fetchall()}
+        return {
+            r[0][len(prefix) :]
+            for r in self.con.execute(
+                "SELECT event_id FROM events WHERE source = 'git' AND starts_with(event_id, ?) "
+                "AND NOT contains(event_id, '#')",
+                [prefix],
+            ).fetchall()
+        }
 
     def repo_known(self, repo: str) -> bool:
         """Whether any file version of `repo` was ingested."""
-        return bool(one(self.con, 
-            "SELECT count(*) FROM nodes WHERE kind = ? AND repo = ? AND defined_seq IS NOT NULL",
-            [str(NodeKind.FILE_VERSION), repo])[0])
+        return bool(
+            one(
+                self.con,
+                "SELECT count(*) FROM nodes WHERE kind = ? AND repo = ? "
+                "AND defined_seq IS NOT NULL",
+                [str(NodeKind.FILE_VERSION), repo],
+            )[0]
+        )
 
     def commit_ingested(self, repo: str, commit: str) -> bool:
         """Whether `commit` of `repo` (a full or abbreviated sha) was read with its tree."""
-        return bool(one(self.con, 
-            "SELECT count(*) FROM commit_order WHERE repo = ? AND starts_with(commit, ?)",
-            [repo, commit])[0])
+        return bool(
+            one(
+                self.con,
+                "SELECT count(*) FROM commit_order WHERE repo = ? AND starts_with(commit, ?)",
+                [repo, commit],
+            )[0]
+        )
 
     def events_page(self, source: str | None, after: int, first: int) -> list[dict[str, Any]]:
         """Events after seq `after` (of one source, or all), oldest first."""
@@ -1064,39 +1400,64 @@ class Store:
             "SELECT e.seq, e.event_id, e.source, e.type, e.origin, e.payload, b.received_at "
             "FROM events e JOIN batches b USING (batch) "
             "WHERE e.seq > ? AND (? IS NULL OR e.source = ?) ORDER BY e.seq LIMIT ?",
-            [after, source, source, first]).fetchall()
-        return [{"seq": r[0], "id": r[1], "source": r[2], "type": r[3], "origin": r[4],
-                 "payload": r[5], "received_at": r[6]} for r in rows]
+            [after, source, source, first],
+        ).fetchall()
+        return [
+            {
+                "seq": r[0],
+                "id": r[1],
+                "source": r[2],
+                "type": r[3],
+                "origin": r[4],
+                "payload": r[5],
+                "received_at": r[6],
+            }
+            for r in rows
+        ]
 
     def find_examples(self, example_id: str) -> list[str]:
         """Keys of examples whose manifest id is `example_id` (in any dataset version)."""
-        return [r[0] for r in self.con.execute(
-            "SELECT key FROM nodes WHERE kind = ? AND key LIKE '%:' || ? "
-            "AND json_extract_string(attrs, '$.example') = ? ORDER BY key",
-            [str(NodeKind.EXAMPLE), example_id, example_id]).fetchall()]
+        return [
+            r[0]
+            for r in self.con.execute(
+                "SELECT key FROM nodes WHERE kind = ? AND key LIKE '%:' || ? "
+                "AND json_extract_string(attrs, '$.example') = ? ORDER BY key",
+                [str(NodeKind.EXAMPLE), example_id, example_id],
+            ).fetchall()
+        ]
 
     def dataset_versions(self, as_of: int | None = None) -> list[tuple[str, str]]:
         """(dataset, version) pairs known to the store."""
-        return [(r[0], r[1]) for r in self.con.execute(
-            "SELECT json_extract_string(attrs, '$.dataset'), json_extract_string(attrs, "
-            "'$.version') FROM nodes WHERE kind = ? AND defined_seq <= ? ORDER BY 1, 2",
-            [str(NodeKind.DATASET_VERSION), as_of if as_of is not None else 2**62]).fetchall()]
+        return [
+            (r[0], r[1])
+            for r in self.con.execute(
+                "SELECT json_extract_string(attrs, '$.dataset'), json_extract_string(attrs, "
+                "'$.version') FROM nodes WHERE kind = ? AND defined_seq <= ? ORDER BY 1, 2",
+                [str(NodeKind.DATASET_VERSION), as_of if as_of is not None else 2**62],
+            ).fetchall()
+        ]
 
     def output_tools(self) -> list[tuple[str | None, str | None]]:
         """The distinct (tool, model) pairs of the outputs in the store."""
         return self.con.execute(
             "SELECT DISTINCT json_extract_string(attrs, '$.tool'), "
             "json_extract_string(attrs, '$.model') FROM nodes WHERE kind = ?",
-            [NodeKind.OUTPUT.value]).fetchall()
+            [NodeKind.OUTPUT.value],
+        ).fetchall()
 
     def counts_by_kind(self) -> dict[str, int]:
-        return dict(self.con.execute(
-            "SELECT kind, count(*) FROM nodes GROUP BY kind ORDER BY kind").fetchall())
+        return dict(
+            self.con.execute(
+                "SELECT kind, count(*) FROM nodes GROUP BY kind ORDER BY kind"
+            ).fetchall()
+        )
 
     def rejected(self, limit: int = 100) -> list[tuple[str, str | None, int | None, str]]:
         return self.con.execute(
             "SELECT source, file, line, reason FROM rejected ORDER BY received_at, file, line "
-            "LIMIT ?", [limit]).fetchall()
+            "LIMIT ?",
+            [limit],
+        ).fetchall()
 
     # -- policy --------------------------------------------------------------------------------
 
@@ -1105,30 +1466,38 @@ class Store:
         current = self.policy_at(None)
         if current is not None and current.hash == policy.hash:
             return current
-        record = Record(event_id=f"policy:{policy.hash}:{self.head_seq() + 1}", type="policy",
-                        payload={"hash": policy.hash, "toml": policy.toml}, facts=[])
+        record = Record(
+            event_id=f"policy:{policy.hash}:{self.head_seq() + 1}",
+            type="policy",
+            payload={"hash": policy.hash, "toml": policy.toml},
+            facts=[],
+        )
         with self.transaction():
             seq = self.head_seq() + 1
             now = datetime.now(UTC)
             batch_no = self._append_events("policy", [record], seq)
             self._chain_batch(batch_no, "policy", now)
-            version = one(self.con, 
-                "SELECT coalesce(max(version), 0) + 1 FROM policies")[0]
-            self.con.execute("INSERT INTO policies VALUES (?, ?, ?, ?, ?)",
-                             [version, policy.hash, seq, policy.toml, now])
+            version = one(self.con, "SELECT coalesce(max(version), 0) + 1 FROM policies")[0]
+            self.con.execute(
+                "INSERT INTO policies VALUES (?, ?, ?, ?, ?)",
+                [version, policy.hash, seq, policy.toml, now],
+            )
         return PolicyVersion(version, policy.hash, seq, now, policy)
 
     def policy_at(self, as_of: int | None) -> PolicyVersion | None:
         """The policy in force at seq `as_of` (None: the latest)."""
-        row = maybe_one(self.con, 
+        row = maybe_one(
+            self.con,
             "SELECT version, hash, seq, set_at, toml FROM policies WHERE seq <= ? "
             "ORDER BY version DESC LIMIT 1",
-            [as_of if as_of is not None else 2**62])
+            [as_of if as_of is not None else 2**62],
+        )
         if row is None:
             return None
         return PolicyVersion(row[0], row[1], row[2], row[3], _parsed_policy(row[4]))
 
     def policy_versions(self) -> list[PolicyVersion]:
         rows = self.con.execute(
-            "SELECT version, hash, seq, set_at, toml FROM policies ORDER BY version").fetchall()
+            "SELECT version, hash, seq, set_at, toml FROM policies ORDER BY version"
+        ).fetchall()
         return [PolicyVersion(v, h, s, t, _parsed_policy(x)) for v, h, s, t, x in rows]

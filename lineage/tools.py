@@ -50,20 +50,35 @@ def canonical_tool(name: str) -> str:
 # table: (tool, pattern over the e-mail, pattern over the name). Name patterns are anchored and
 # strict, so a person called Claude or Devin is not an AI; e-mail patterns are the tools' own.
 AI_IDENTITIES: tuple[tuple[str, str, str], ...] = (
-    ("claude-code", r"noreply@anthropic\.com|\+claude(\[bot\])?@users\.noreply\.github\.com"
-                    r"|@claude\.ai$",
-     r"claude|claude (code|opus|sonnet|haiku|\d).*|claude\[bot\]|.*\(claude( code)?\)"),
-    ("codex", r"^codex@openai\.com$|^noreply@openai\.com$|chatgpt-codex-connector",
-     r"codex|openai codex|chatgpt-codex-connector\[bot\]|codex\[bot\]|.*\(codex\)"),
+    (
+        "claude-code",
+        r"noreply@anthropic\.com|\+claude(\[bot\])?@users\.noreply\.github\.com"
+        r"|@claude\.ai$",
+        r"claude|claude (code|opus|sonnet|haiku|\d).*|claude\[bot\]|.*\(claude( code)?\)",
+    ),
+    (
+        "codex",
+        r"^codex@openai\.com$|^noreply@openai\.com$|chatgpt-codex-connector",
+        r"codex|openai codex|chatgpt-codex-connector\[bot\]|codex\[bot\]|.*\(codex\)",
+    ),
     ("aider", r"@aider\.chat$", r".*\(aider\)|aider( \(.*\))?"),
-    ("copilot", r"\+copilot@users\.noreply\.github\.com|copilot-swe-agent",
-     r"copilot|github copilot|copilot-swe-agent(\[bot\])?|.*\(copilot\)"),
-    ("cursor", r"^cursoragent@cursor\.com$|@cursor\.(com|sh)$",
-     r"cursor( agent)?|cursor\[bot\]|.*\(cursor\)"),
+    (
+        "copilot",
+        r"\+copilot@users\.noreply\.github\.com|copilot-swe-agent",
+        r"copilot|github copilot|copilot-swe-agent(\[bot\])?|.*\(copilot\)",
+    ),
+    (
+        "cursor",
+        r"^cursoragent@cursor\.com$|@cursor\.(com|sh)$",
+        r"cursor( agent)?|cursor\[bot\]|.*\(cursor\)",
+    ),
     ("devin", r"devin-ai-integration", r"devin ai|devin-ai-integration(\[bot\])?"),
     ("factory-droid", r"factory-droid", r"factory-droid(\[bot\])?|factory droid"),
-    ("gemini-cli", r"gemini-code-assist|google-labs-jules|@jules\.google",
-     r"gemini( cli| code assist)?|gemini-code-assist\[bot\]|google-labs-jules\[bot\]"),
+    (
+        "gemini-cli",
+        r"gemini-code-assist|google-labs-jules|@jules\.google",
+        r"gemini( cli| code assist)?|gemini-code-assist\[bot\]|google-labs-jules\[bot\]",
+    ),
     ("windsurf", r"@(windsurf|codeium)\.com$", r"windsurf|codeium"),
     ("opencode", r"@opencode\.ai$", r"opencode(\[bot\])?"),
     ("openhands", r"@all-hands\.dev$", r"openhands(-agent)?(\[bot\])?"),

@@ -19,8 +19,19 @@ import pyarrow as pa
 
 # A stored taint row: (node, precise, root, pred, depth, blocked_by, edge_kind, span_start,
 # span_end, span_unit, edge_seq).
-Row = tuple[int, bool, int, int | None, int, int | None, str | None, int | None, int | None,
-            str | None, int | None]
+Row = tuple[
+    int,
+    bool,
+    int,
+    int | None,
+    int,
+    int | None,
+    str | None,
+    int | None,
+    int | None,
+    str | None,
+    int | None,
+]
 # Row's columns, as literal indexes so a type checker knows each one's type.
 NODE: Final = 0
 PRECISE: Final = 1
@@ -43,8 +54,9 @@ class Lookup:
     def __init__(self, table: pa.Table) -> None:
         table = table.combine_chunks()
         self._keys = table.column(0).to_numpy()
-        self._columns = [c.chunk(0) if c.num_chunks else pa.array([], c.type)
-                         for c in table.columns]
+        self._columns = [
+            c.chunk(0) if c.num_chunks else pa.array([], c.type) for c in table.columns
+        ]
 
     def rows(self, key: int) -> list[tuple[Any, ...]]:
         lo = int(np.searchsorted(self._keys, key, "left"))
@@ -83,12 +95,16 @@ class RunEvidence:
         seen: set[int] = set()
         current: int | None = node
         while current is not None and current not in seen:
-            candidates = [r for r in self.rows.rows(current)
-                          if r[ROOT] == root and (r[PRECISE] == precise or not r[PRECISE])]
+            candidates = [
+                r
+                for r in self.rows.rows(current)
+                if r[ROOT] == root and (r[PRECISE] == precise or not r[PRECISE])
+            ]
             if not candidates:
                 break
-            best = max(candidates,
-                       key=lambda r: (r[PRECISE] == precise, r[BLOCKED] is None, -r[DEPTH]))
+            best = max(
+                candidates, key=lambda r: (r[PRECISE] == precise, r[BLOCKED] is None, -r[DEPTH])
+            )
             chain.append(cast(Row, best))
             seen.add(current)
             current = best[PRED] if current != root else None

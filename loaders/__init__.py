@@ -40,17 +40,20 @@ SPLITS_FILES = frozenset({"events", "manifest", "git"})
 AGENT_SOURCES = frozenset({"claude-code", "codex", "agent-trace"})
 
 
-def load_bytes(source: str, data: bytes, label: str, *, suffix: str = ".jsonl",
-               repo: str | None = None) -> list[Batch]:
+def load_bytes(
+    source: str, data: bytes, label: str, *, suffix: str = ".jsonl", repo: str | None = None
+) -> list[Batch]:
     """Run the `source` loader over records received in memory (an HTTP body), as if read
     from a file; origins name `label` instead of the temporary file."""
     import tempfile
     from pathlib import Path
 
     if source not in RECORD_SOURCES:
-        raise ValueError(f"cannot take {source!r} records here; expected one of "
-                         f"{', '.join(RECORD_SOURCES)} (ingest a git repository with "
-                         "`lineage ingest git CHECKOUT` where the checkout is)")
+        raise ValueError(
+            f"cannot take {source!r} records here; expected one of "
+            f"{', '.join(RECORD_SOURCES)} (ingest a git repository with "
+            "`lineage ingest git CHECKOUT` where the checkout is)"
+        )
     # Paths in received records are the producer's: never resolve them against this machine.
     options = {"repo": repo, "local_git": False} if source in AGENT_SOURCES else {}
     with tempfile.TemporaryDirectory(prefix="lineage-") as tmp:

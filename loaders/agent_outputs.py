@@ -53,14 +53,20 @@ class AgentOutput:
         normalized = [normalize_line(text) for _, text in self.added]
         lines = self.ranges or (line_ranges(numbers) if numbers else None)
         attrs: dict[str, Any] = {
-            "output": self.key, "tool": self.tool, "model": self.model,
-            "tool_version": self.tool_version, "session": self.session, "call": self.call,
-            "time": self.time, "time_source": self.time_source,
-            "repo": self.location.repo, "path": self.location.path,
+            "output": self.key,
+            "tool": self.tool,
+            "model": self.model,
+            "tool_version": self.tool_version,
+            "session": self.session,
+            "call": self.call,
+            "time": self.time,
+            "time_source": self.time_source,
+            "repo": self.location.repo,
+            "path": self.location.path,
             "repo_resolution": self.location.how,
             "lines": lines,
-            "positioned": bool(self.ranges) or (len(numbers) == len(self.added)
-                                                and bool(self.added)),
+            "positioned": bool(self.ranges)
+            or (len(numbers) == len(self.added) and bool(self.added)),
             "text": [text for _, text in self.added],
             "hashes": sorted({line_hash(n) for n in normalized if is_significant(n)}),
         }
@@ -73,9 +79,15 @@ def output_facts(out: AgentOutput) -> list[Fact]:
     facts: list[Fact] = [Node(key, NodeKind.OUTPUT, out.attrs())]
     if out.session:
         skey = model.session_key(out.session)
-        facts += [Node(skey, NodeKind.SESSION, {"session": out.session, "tool": out.tool,
-                                                "model": out.model}, defines=False),
-                  Edge(skey, key, EdgeKind.GENERATED)]
+        facts += [
+            Node(
+                skey,
+                NodeKind.SESSION,
+                {"session": out.session, "tool": out.tool, "model": out.model},
+                defines=False,
+            ),
+            Edge(skey, key, EdgeKind.GENERATED),
+        ]
     return facts
 
 
@@ -83,6 +95,8 @@ def session_facts(session: str, tool: str, attrs: dict[str, Any]) -> list[Fact]:
     skey = model.session_key(session)
     tkey = model.tool_key(tool)
     full = {"session": session, "tool": tool} | {k: v for k, v in attrs.items() if v is not None}
-    return [Node(tkey, NodeKind.TOOL, {"tool": tool}),
-            Node(skey, NodeKind.SESSION, full),
-            Edge(tkey, skey, EdgeKind.USED)]
+    return [
+        Node(tkey, NodeKind.TOOL, {"tool": tool}),
+        Node(skey, NodeKind.SESSION, full),
+        Edge(tkey, skey, EdgeKind.USED),
+    ]

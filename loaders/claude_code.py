@@ -22,12 +22,21 @@ from loaders.patches import shell_writes
 
 SOURCE = "claude-code"
 SUFFIXES = (".jsonl", ".json")
-TRANSCRIPT_TYPES = {"user", "assistant", "system", "summary", "file-history-snapshot",
-                    "queue-operation", "attachment", "ai-title"}
+TRANSCRIPT_TYPES = {
+    "user",
+    "assistant",
+    "system",
+    "summary",
+    "file-history-snapshot",
+    "queue-operation",
+    "attachment",
+    "ai-title",
+}
 
 
-def load(paths: Iterable[str | Path], repo: str | None = None, *,
-         local_git: bool = True) -> Iterator[Batch]:
+def load(
+    paths: Iterable[str | Path], repo: str | None = None, *, local_git: bool = True
+) -> Iterator[Batch]:
     """One batch per file; hook payloads and transcript records may share a file."""
     resolver = RepoResolver(repo, local_git=local_git)
     for path in expand_paths(paths, SUFFIXES):
@@ -41,18 +50,26 @@ def read_file(path: Path, resolver: RepoResolver, source: str) -> Batch:
     transcript = Transcript(resolver)
     for item in items:
         collect(batch, item, _parse, transcript, resolver, models)
-    unresolved = sorted({f.attrs["path"] for r in batch.records for f in r.facts
-                         if isinstance(f, Node)
-                         and f.attrs.get("repo_resolution") == "unresolved"})
+    unresolved = sorted(
+        {
+            f.attrs["path"]
+            for r in batch.records
+            for f in r.facts
+            if isinstance(f, Node) and f.attrs.get("repo_resolution") == "unresolved"
+        }
+    )
     if unresolved:
-        batch.notes.append(f"{path}: {len(unresolved)} file(s) in no known repository "
-                           f"(give --repo URL, or ingest on the machine that ran the agent): "
-                           f"{', '.join(unresolved[:3])}")
+        batch.notes.append(
+            f"{path}: {len(unresolved)} file(s) in no known repository "
+            f"(give --repo URL, or ingest on the machine that ran the agent): "
+            f"{', '.join(unresolved[:3])}"
+        )
     return batch
 
 
-def _parse(item: JsonLine, transcript: "Transcript", resolver: RepoResolver,
-           models: dict[str, str]) -> Record | Rejection | None:
+def _parse(
+    item: JsonLine, transcript: "Transcript", resolver: RepoResolver, models: dict[str, str]
+) -> Record | Rejection | None:
     if is_hook_payload(item.value):
         return parse_hook(item, resolver, models)
     if fields.text(item.value, "type") in TRANSCRIPT_TYPES:
@@ -77,9 +94,16 @@ class Transcript:
         facts: list[Fact] = []
         if session and session not in self.sessions and kind in ("user", "assistant"):
             self.sessions.add(session)
-            facts += session_facts(session, "claude-code", {
-                "tool_version": version, "cwd": cwd,
-                "git_branch": value.get("gitBranch"), "time": value.get("timestamp")})
+            facts += session_facts(
+                session,
+                "claude-code",
+                {
+                    "tool_version": version,
+                    "cwd": cwd,
+                    "git_branch": value.get("gitBranch"),
+                    "time": value.get("timestamp"),
+                },
+            )
         message = fields.obj(value, "message")
         content = message.get("content")
         blocks = [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
@@ -90,17 +114,28 @@ class Transcript:
                         "name": fields.text(block, "name", "message.content[].name"),
                         "input": fields.obj(block, "input", "message.content[].input"),
                         "model": fields.text(message, "model", "message.model"),
-                        "version": version}
+                        "version": version,
+                    }
         elif kind == "user" and isinstance(value.get("toolUseResult"), dict):
             facts += self._outputs(value, blocks, session, cwd, version)
         if not facts:
             return None
-        return Record(event_id=fields.ident(value, "uuid") or content_id(value),
-                      type=f"transcript.{kind}", payload=value, facts=facts,
-                      occurred_at=parse_time(value.get("timestamp")))
+        return Record(
+            event_id=fields.ident(value, "uuid") or content_id(value),
+            type=f"transcript.{kind}",
+            payload=value,
+            facts=facts,
+            occurred_at=parse_time(value.get("timestamp")),
+        )
 
-    def _outputs(self, value: dict[str, Any], blocks: list[dict[str, Any]],
-                 session: str | None, cwd: str | None, version: str | None) -> list[Fact]:
+    def _outputs(
+        self,
+        value: dict[str, Any],
+        blocks: list[dict[str, Any]],
+        session: str | None,
+        cwd: str | None,
+        version: str | None,
+    ) -> list[Fact]:
         results = [b for b in blocks if b.get("type") == "tool_result"]
         if not results or results[0].get("is_error"):
             return []
@@ -109,29 +144,49 @@ class Transcript:
         if call is None:
             return []
         name, tool_input = call["name"], call["input"]
-        common = {"tool": "claude-code", "model": call["model"],
-                  "tool_version": call["version"] or version,
-                  "session": session, "time": fields.text(value, "timestamp"),
-                  "time_source": "transcript"}
-        extra = {"tool_use_id": use_id, "uuid": fields.ident(value, "uuid"),
-                 "logical_parent": value.get("logicalParentUuid"),
-                 "sidechain": value.get("isSidechain") or None}
+        common = {
+            "tool": "claude-code",
+            "model": call["model"],
+            "tool_version": call["version"] or version,
+            "session": session,
+            "time": fields.text(value, "timestamp"),
+            "time_source": "transcript",
+        }
+        extra = {
+            "tool_use_id": use_id,
+            "uuid": fields.ident(value, "uuid"),
+            "logical_parent": value.get("logicalParentUuid"),
+            "sidechain": value.get("isSidechain") or None,
+        }
         facts: list[Fact] = []
         if name in EDIT_TOOLS:
-            path = (fields.text(tool_input, "file_path", "input.file_path")
-                    or fields.text(tool_input, "notebook_path", "input.notebook_path"))
+            path = fields.text(tool_input, "file_path", "input.file_path") or fields.text(
+                tool_input, "notebook_path", "input.notebook_path"
+            )
             if not path:
                 return []
             added, more = claude_edit_lines(name, tool_input, value["toolUseResult"])
-            facts += output_facts(AgentOutput(
-                key=use_id, call=name, location=self.resolver.locate(path, cwd), added=added,
-                extra={**extra, **more}, **common))
+            facts += output_facts(
+                AgentOutput(
+                    key=use_id,
+                    call=name,
+                    location=self.resolver.locate(path, cwd),
+                    added=added,
+                    extra={**extra, **more},
+                    **common,
+                )
+            )
         elif name == "Bash":
             command = fields.text(tool_input, "command", "input.command") or ""
             for write in shell_writes(command):
-                facts += output_facts(AgentOutput(
-                    key=f"{use_id}:{write.path}", call="Bash",
-                    location=self.resolver.locate(write.path, cwd),
-                    added=[(None, t) for t in write.lines],
-                    extra={**extra, "shell_write": write.how}, **common))
+                facts += output_facts(
+                    AgentOutput(
+                        key=f"{use_id}:{write.path}",
+                        call="Bash",
+                        location=self.resolver.locate(write.path, cwd),
+                        added=[(None, t) for t in write.lines],
+                        extra={**extra, "shell_write": write.how},
+                        **common,
+                    )
+                )
         return facts

@@ -37,14 +37,22 @@ from loaders.patches import (
 
 SOURCE = "codex"
 SUFFIXES = (".jsonl", ".json")
-RESPONSE_ITEM_TYPES = {"message", "reasoning", "function_call", "function_call_output",
-                       "custom_tool_call", "custom_tool_call_output", "local_shell_call",
-                       "web_search_call"}
+RESPONSE_ITEM_TYPES = {
+    "message",
+    "reasoning",
+    "function_call",
+    "function_call_output",
+    "custom_tool_call",
+    "custom_tool_call_output",
+    "local_shell_call",
+    "web_search_call",
+}
 KNOWN_TYPES = {"session_meta", "response_item", "event_msg", "turn_context", "compacted"}
 
 
-def load(paths: Iterable[str | Path], repo: str | None = None, *,
-         local_git: bool = True) -> Iterator[Batch]:
+def load(
+    paths: Iterable[str | Path], repo: str | None = None, *, local_git: bool = True
+) -> Iterator[Batch]:
     resolver = RepoResolver(repo, local_git=local_git)
     for path in expand_paths(paths, SUFFIXES):
         yield read_rollout(path, resolver)
@@ -67,9 +75,13 @@ def read_rollout(path: Path, resolver: RepoResolver) -> Batch:
     # patch_apply_end follows its call; read them first so the call's output gets line numbers.
     for item in items:
         payload = item.value.get("payload")
-        if (item.value.get("type") == "event_msg" and isinstance(payload, dict)
-                and payload.get("type") == "patch_apply_end" and payload.get("success", True)
-                and isinstance(payload.get("call_id"), str)):
+        if (
+            item.value.get("type") == "event_msg"
+            and isinstance(payload, dict)
+            and payload.get("type") == "patch_apply_end"
+            and payload.get("success", True)
+            and isinstance(payload.get("call_id"), str)
+        ):
             changes = _applied_changes(payload.get("changes"))
             if changes:
                 session.applied[payload["call_id"]] = changes
@@ -82,8 +94,9 @@ def read_rollout(path: Path, resolver: RepoResolver) -> Batch:
     return batch
 
 
-def _rollout_line(item: JsonLine, first: bool, session: _Session, resolver: RepoResolver
-                  ) -> Record | Rejection | None:
+def _rollout_line(
+    item: JsonLine, first: bool, session: _Session, resolver: RepoResolver
+) -> Record | Rejection | None:
     value = item.value
     kind = value.get("type")
     payload = value.get("payload")
@@ -115,19 +128,32 @@ def _session_meta(value: dict[str, Any], payload: dict[str, Any], session: _Sess
     session.version = fields.text(payload, "cli_version")
     git = fields.obj(payload, "git")
     session.repo_url = fields.text(git, "repository_url", "git.repository_url")
-    facts = session_facts(session.id or content_id(payload), "codex", {
-        "tool_version": session.version, "originator": payload.get("originator"),
-        "client": payload.get("source"), "cwd": session.cwd, "time": payload.get("timestamp"),
-        "repo": normalize_remote(session.repo_url) if session.repo_url else None,
-        "git_commit": git.get("commit_hash"), "git_branch": git.get("branch")})
+    facts = session_facts(
+        session.id or content_id(payload),
+        "codex",
+        {
+            "tool_version": session.version,
+            "originator": payload.get("originator"),
+            "client": payload.get("source"),
+            "cwd": session.cwd,
+            "time": payload.get("timestamp"),
+            "repo": normalize_remote(session.repo_url) if session.repo_url else None,
+            "git_commit": git.get("commit_hash"),
+            "git_branch": git.get("branch"),
+        },
+    )
     return _record(value, "session_meta", facts, payload.get("timestamp"))
 
 
-def _response_item(item: JsonLine, payload: dict[str, Any], session: _Session,
-                   resolver: RepoResolver) -> Record | Rejection | None:
+def _response_item(
+    item: JsonLine, payload: dict[str, Any], session: _Session, resolver: RepoResolver
+) -> Record | Rejection | None:
     kind, name = payload.get("type"), payload.get("name")
-    call_id = (fields.ident(payload, "call_id", "payload.call_id")
-               or fields.ident(payload, "id", "payload.id") or content_id(payload))
+    call_id = (
+        fields.ident(payload, "call_id", "payload.call_id")
+        or fields.ident(payload, "id", "payload.id")
+        or content_id(payload)
+    )
     patch: str | None = None
     command: str | None = None
     if kind == "custom_tool_call" and name == "apply_patch":
@@ -139,8 +165,9 @@ def _response_item(item: JsonLine, payload: dict[str, Any], session: _Session,
             if argv and argv[0] == "apply_patch" and len(argv) > 1:
                 patch = argv[1]
             else:
-                command = " ".join(argv[2:] if argv[:2] in (["bash", "-lc"], ["bash", "-c"])
-                                   else argv)
+                command = " ".join(
+                    argv[2:] if argv[:2] in (["bash", "-lc"], ["bash", "-c"]) else argv
+                )
         elif isinstance(args.get("cmd") or argv, str):
             command = args.get("cmd") or argv
         if command and "*** Begin Patch" in command:
@@ -152,11 +179,14 @@ def _response_item(item: JsonLine, payload: dict[str, Any], session: _Session,
         try:
             changes = parse_apply_patch(patch)
         except PatchError as exc:
-            return Rejection(item.file, item.line, f"apply_patch input does not parse: {exc}",
-                             item.text[:10_000])
+            return Rejection(
+                item.file, item.line, f"apply_patch input does not parse: {exc}", item.text[:10_000]
+            )
     else:
-        changes = [FileChange("update", w.path, added=[(None, t) for t in w.lines])
-                   for w in shell_writes(command or "")]
+        changes = [
+            FileChange("update", w.path, added=[(None, t) for t in w.lines])
+            for w in shell_writes(command or "")
+        ]
     applied = session.applied.get(call_id, {})
     time = fields.text(item.value, "timestamp")
     facts: list[Fact] = []
@@ -171,16 +201,32 @@ def _response_item(item: JsonLine, payload: dict[str, Any], session: _Session,
                     added = unified_diff_added(diff["unified_diff"])
                 elif diff.get("type") == "add":
                     added = [(n, t) for n, t in enumerate(diff.get("content", "").split("\n"), 1)]
-        location = resolver.locate(target, session.cwd,
-                                   {"git_toplevel": session.cwd, "remote_url": session.repo_url}
-                                   if session.repo_url and session.cwd else None)
-        facts += output_facts(AgentOutput(
-            key=f"codex:{call_id}:{target}", tool="codex",
-            call="apply_patch" if patch is not None else "shell", location=location,
-            added=added, model=session.model, tool_version=session.version,
-            session=session.id, time=time, time_source="rollout",
-            extra={"call_id": call_id, "patch_op": change.op,
-                   "positions_from": "patch_apply_end" if applied else None}))
+        location = resolver.locate(
+            target,
+            session.cwd,
+            {"git_toplevel": session.cwd, "remote_url": session.repo_url}
+            if session.repo_url and session.cwd
+            else None,
+        )
+        facts += output_facts(
+            AgentOutput(
+                key=f"codex:{call_id}:{target}",
+                tool="codex",
+                call="apply_patch" if patch is not None else "shell",
+                location=location,
+                added=added,
+                model=session.model,
+                tool_version=session.version,
+                session=session.id,
+                time=time,
+                time_source="rollout",
+                extra={
+                    "call_id": call_id,
+                    "patch_op": change.op,
+                    "positions_from": "patch_apply_end" if applied else None,
+                },
+            )
+        )
     if not facts:
         return None
     return _record(item.value, "response_item", facts, time)
@@ -194,7 +240,8 @@ def _applied_changes(changes: Any) -> dict[str, dict[str, Any]]:
     out = {}
     for path, diff in changes.items():
         if not isinstance(diff, dict) or not all(
-                isinstance(diff.get(k, ""), str) for k in ("type", "unified_diff", "content")):
+            isinstance(diff.get(k, ""), str) for k in ("type", "unified_diff", "content")
+        ):
             return {}
         out[path] = diff
     return out
@@ -212,5 +259,10 @@ def _arguments(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _record(value: dict[str, Any], type_: str, facts: list[Fact], time: str | None) -> Record:
-    return Record(event_id=content_id(value), type=type_, payload=value, facts=facts,
-                  occurred_at=parse_time(time))
+    return Record(
+        event_id=content_id(value),
+        type=type_,
+        payload=value,
+        facts=facts,
+        occurred_at=parse_time(time),
+    )

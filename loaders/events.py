@@ -42,13 +42,16 @@ def _validator_of(event_type: str) -> jsonschema.Draft202012Validator:
     """The envelope with only the branch of `event_type` (the same rules; checking one branch
     instead of every `if` is what makes validating millions of events affordable)."""
     branch = [b for b in _SCHEMA["allOf"] if b["if"]["properties"]["type"]["const"] == event_type]
-    schema = {k: v for k, v in _SCHEMA.items() if k != "allOf"} | {"allOf": [b["then"]
-                                                                             for b in branch]}
+    schema = {k: v for k, v in _SCHEMA.items() if k != "allOf"} | {
+        "allOf": [b["then"] for b in branch]
+    }
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
 
 
-_BY_TYPE = {b["if"]["properties"]["type"]["const"]: _validator_of(
-    b["if"]["properties"]["type"]["const"]) for b in _SCHEMA["allOf"]}
+_BY_TYPE = {
+    b["if"]["properties"]["type"]["const"]: _validator_of(b["if"]["properties"]["type"]["const"])
+    for b in _SCHEMA["allOf"]
+}
 _DRAFT_7 = {"$schema": "http://json-schema.org/draft-07/schema#"}
 
 
@@ -95,13 +98,21 @@ def parse_line(item: JsonLine) -> Record | Rejection:
         return Rejection(item.file, item.line, _explain(errors[0], value), raw)
     try:
         facts = FACTS[value["type"]](value)
-        occurred = (datetime.fromisoformat(value["time"].replace("Z", "+00:00"))
-                    if "time" in value else None)
+        occurred = (
+            datetime.fromisoformat(value["time"].replace("Z", "+00:00"))
+            if "time" in value
+            else None
+        )
     except ValueError as exc:
         return Rejection(item.file, item.line, str(exc), raw)
-    return Record(event_id=value.get("id") or content_id(value), type=value["type"],
-                  payload=value, facts=facts, occurred_at=occurred,
-                  origin=f"{item.file}:{item.line}")
+    return Record(
+        event_id=value.get("id") or content_id(value),
+        type=value["type"],
+        payload=value,
+        facts=facts,
+        occurred_at=occurred,
+        origin=f"{item.file}:{item.line}",
+    )
 
 
 def _fast_accepts(value: dict[str, Any]) -> bool:
@@ -118,15 +129,18 @@ def _fast_accepts(value: dict[str, Any]) -> bool:
 def _explain(error: jsonschema.ValidationError, value: dict[str, Any]) -> str:
     where = "/".join(str(p) for p in error.absolute_path)
     if error.validator == "enum" and list(error.absolute_path) == ["type"]:
-        return (f"unknown event type {value.get('type')!r}; expected one of "
-                "session, output, commit, file_version, example")
+        return (
+            f"unknown event type {value.get('type')!r}; expected one of "
+            "session, output, commit, file_version, example"
+        )
     if error.validator == "oneOf" and value.get("type") == "example" and not where:
         return "an example needs exactly one of `source`, `parents` or `from`"
     if error.validator == "oneOf" and where == "source":
         return "example source needs exactly one of `blob` or `commit`"
     if error.validator == "required":
         return f"{value.get('type', 'event')} event: {error.message}" + (
-            f" (in {where})" if where else "")
+            f" (in {where})" if where else ""
+        )
     return f"{where or 'event'}: {error.message}"
 
 
@@ -136,8 +150,7 @@ def _span(pair: list[int] | None, unit: str = "line") -> Span | None:
 
 def _session_facts(v: dict[str, Any]) -> list[Fact]:
     tool = canonical_tool(v["tool"])
-    attrs: dict[str, Any] = {k: v[k] for k in ("model", "tool_version", "person", "repo")
-                             if k in v}
+    attrs: dict[str, Any] = {k: v[k] for k in ("model", "tool_version", "person", "repo") if k in v}
     attrs |= {"tool": tool, "session": v["session"], "time": v.get("time")}
     facts: list[Fact] = [
         Node(model.tool_key(tool), NodeKind.TOOL, {"tool": tool}),
@@ -145,38 +158,62 @@ def _session_facts(v: dict[str, Any]) -> list[Fact]:
         Edge(model.tool_key(tool), model.session_key(v["session"]), EdgeKind.USED),
     ]
     if "person" in v:
-        facts += [Node(model.person_key(v["person"]), NodeKind.PERSON, {"person": v["person"]}),
-                  Edge(model.person_key(v["person"]), model.session_key(v["session"]),
-                       EdgeKind.USED)]
+        facts += [
+            Node(model.person_key(v["person"]), NodeKind.PERSON, {"person": v["person"]}),
+            Edge(model.person_key(v["person"]), model.session_key(v["session"]), EdgeKind.USED),
+        ]
     return facts
 
 
 def _output_facts(v: dict[str, Any]) -> list[Fact]:
     tool = canonical_tool(v["tool"])
-    attrs: dict[str, Any] = {k: v[k] for k in ("model", "tool_version", "session", "repo",
-                                               "path", "call", "lines", "text",
-                                               "user_modified") if k in v}
+    attrs: dict[str, Any] = {
+        k: v[k]
+        for k in (
+            "model",
+            "tool_version",
+            "session",
+            "repo",
+            "path",
+            "call",
+            "lines",
+            "text",
+            "user_modified",
+        )
+        if k in v
+    }
     attrs |= {"tool": tool, "output": v["output"], "time": v.get("time")}
     if "text" in v:  # for content-match against the lines commits add
-        attrs["hashes"] = sorted({line_hash(n) for n in map(normalize_line, v["text"])
-                                  if is_significant(n)})
+        attrs["hashes"] = sorted(
+            {line_hash(n) for n in map(normalize_line, v["text"]) if is_significant(n)}
+        )
     key = model.output_key(v["output"])
     facts: list[Fact] = [Node(key, NodeKind.OUTPUT, attrs)]
     if "session" in v:
-        facts += [Node(model.session_key(v["session"]), NodeKind.SESSION,
-                       {"session": v["session"], "tool": tool}, defines=False),
-                  Edge(model.session_key(v["session"]), key, EdgeKind.GENERATED)]
+        facts += [
+            Node(
+                model.session_key(v["session"]),
+                NodeKind.SESSION,
+                {"session": v["session"], "tool": tool},
+                defines=False,
+            ),
+            Edge(model.session_key(v["session"]), key, EdgeKind.GENERATED),
+        ]
     return facts
 
 
 def _commit_facts(v: dict[str, Any]) -> list[Fact]:
-    attrs: dict[str, Any] = {k: v[k] for k in ("repo", "commit", "parents", "author",
-                                               "committer", "message", "time") if k in v}
+    attrs: dict[str, Any] = {
+        k: v[k]
+        for k in ("repo", "commit", "parents", "author", "committer", "message", "time")
+        if k in v
+    }
     parents = v.get("parents") or []
     # The commit's place in its history, so files named at it resolve (lineage.snapshots).
-    return [Node(model.commit_key(v["repo"], v["commit"]), NodeKind.COMMIT, attrs),
-            TreeEntries(v["repo"], v["commit"], parents[0] if parents else None, (),
-                        whole=not parents)]
+    return [
+        Node(model.commit_key(v["repo"], v["commit"]), NodeKind.COMMIT, attrs),
+        TreeEntries(v["repo"], v["commit"], parents[0] if parents else None, (), whole=not parents),
+    ]
 
 
 def _file_version_facts(v: dict[str, Any]) -> list[Fact]:
@@ -188,26 +225,33 @@ def _file_version_facts(v: dict[str, Any]) -> list[Fact]:
     if "commit" in v:
         alias = model.file_at_commit_key(repo, path, v["commit"])
         ckey = model.commit_key(repo, v["commit"])
-        facts += [Node(alias, NodeKind.FILE_VERSION, {"repo": repo, "path": path,
-                                                      "commit": v["commit"]}),
-                  Alias(alias, key),
-                  Node(ckey, NodeKind.COMMIT, {"repo": repo, "commit": v["commit"]},
-                       defines=False),
-                  Edge(ckey, key, EdgeKind.COMMITTED),
-                  TreeEntries(repo, v["commit"], None, ((path, key),))]
+        facts += [
+            Node(alias, NodeKind.FILE_VERSION, {"repo": repo, "path": path, "commit": v["commit"]}),
+            Alias(alias, key),
+            Node(ckey, NodeKind.COMMIT, {"repo": repo, "commit": v["commit"]}, defines=False),
+            Edge(ckey, key, EdgeKind.COMMITTED),
+            TreeEntries(repo, v["commit"], None, ((path, key),)),
+        ]
     for parent in v.get("parents", []):
         pkey = model.file_version_key(repo, parent["path"], parent["blob"])
-        facts += [Node(pkey, NodeKind.FILE_VERSION,
-                       {"repo": repo, "path": parent["path"], "blob": parent["blob"]},
-                       defines=False),
-                  Edge(pkey, key, EdgeKind.REVISED, line_map=parent.get("hunks"))]
+        facts += [
+            Node(
+                pkey,
+                NodeKind.FILE_VERSION,
+                {"repo": repo, "path": parent["path"], "blob": parent["blob"]},
+                defines=False,
+            ),
+            Edge(pkey, key, EdgeKind.REVISED, line_map=parent.get("hunks")),
+        ]
     for attribution in v.get("attributions", []):
         okey = model.output_key(attribution["output"])
         span = _span(attribution["lines"])
         assert span is not None
-        facts += [Node(okey, NodeKind.OUTPUT, {"output": attribution["output"]}, defines=False),
-                  Edge(okey, key, EdgeKind.WROTE, span=span),
-                  Attribution(key, okey, span, attribution.get("evidence", "structured-patch"))]
+        facts += [
+            Node(okey, NodeKind.OUTPUT, {"output": attribution["output"]}, defines=False),
+            Edge(okey, key, EdgeKind.WROTE, span=span),
+            Attribution(key, okey, span, attribution.get("evidence", "structured-patch")),
+        ]
     return facts
 
 
@@ -216,14 +260,18 @@ def _example_facts(v: dict[str, Any]) -> list[Fact]:
     key = model.example_key(dataset, version, example)
     dv = model.dataset_version_key(dataset, version)
     attrs: dict[str, Any] = {"dataset": dataset, "version": version, "example": example}
-    facts: list[Fact] = [Node(dv, NodeKind.DATASET_VERSION, {"dataset": dataset,
-                                                             "version": version})]
+    facts: list[Fact] = [
+        Node(dv, NodeKind.DATASET_VERSION, {"dataset": dataset, "version": version})
+    ]
     if "shard" in v:
         shard = model.shard_key(dataset, version, v["shard"])
         attrs["shard"] = v["shard"]
-        facts += [Node(shard, NodeKind.SHARD, {"dataset": dataset, "version": version,
-                                               "shard": v["shard"]}),
-                  Edge(shard, dv, EdgeKind.MEMBER)]
+        facts += [
+            Node(
+                shard, NodeKind.SHARD, {"dataset": dataset, "version": version, "shard": v["shard"]}
+            ),
+            Edge(shard, dv, EdgeKind.MEMBER),
+        ]
         member_of = shard
     else:
         member_of = dv
@@ -239,20 +287,29 @@ def _example_facts(v: dict[str, Any]) -> list[Fact]:
         if "lines" in src and "bytes" in src:
             raise ValueError("example source: give `lines` or `bytes`, not both")
         span = _span(src.get("lines")) or _span(src.get("bytes"), "byte")
-        facts += [Node(fkey, NodeKind.FILE_VERSION, fattrs, defines=False),
-                  Edge(fkey, key, EdgeKind.CHUNKED, span=span)]
+        facts += [
+            Node(fkey, NodeKind.FILE_VERSION, fattrs, defines=False),
+            Edge(fkey, key, EdgeKind.CHUNKED, span=span),
+        ]
     for parent in v.get("parents", []):
         pkey = model.example_key(parent["dataset"], parent["version"], parent["example"])
-        facts += [Node(pkey, NodeKind.EXAMPLE, {k: parent[k] for k in
-                                                ("dataset", "version", "example")},
-                       defines=False),
-                  Edge(pkey, key, EdgeKind.DERIVED)]
+        facts += [
+            Node(
+                pkey,
+                NodeKind.EXAMPLE,
+                {k: parent[k] for k in ("dataset", "version", "example")},
+                defines=False,
+            ),
+            Edge(pkey, key, EdgeKind.DERIVED),
+        ]
     if "from" in v:
-        (kind, name), = v["from"].items()
+        ((kind, name),) = v["from"].items()
         fkey = model.output_key(name) if kind == "output" else model.session_key(name)
         fkind = NodeKind.OUTPUT if kind == "output" else NodeKind.SESSION
-        facts += [Node(fkey, fkind, {kind: name}, defines=False),
-                  Edge(fkey, key, EdgeKind.TRANSCRIBED)]
+        facts += [
+            Node(fkey, fkind, {kind: name}, defines=False),
+            Edge(fkey, key, EdgeKind.TRANSCRIBED),
+        ]
     facts.insert(1, Node(key, NodeKind.EXAMPLE, attrs))
     facts.append(Edge(key, member_of, EdgeKind.MEMBER))
     return facts

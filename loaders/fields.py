@@ -17,8 +17,14 @@ MAX_LINE = 2**31 - 1  # the largest line number a record may name
 
 
 def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+    }.get(type(value), type(value).__name__)
 
 
 def _wrong(name: str, expected: str, value: Any) -> RecordError:
@@ -79,8 +85,9 @@ def ident(record: JSONObject, key: str, name: str | None = None) -> str | None:
     return text(record, key, name) or None
 
 
-def integer(record: JSONObject, key: str, name: str | None = None, *, low: int = 0,
-            high: int = MAX_LINE) -> int | None:
+def integer(
+    record: JSONObject, key: str, name: str | None = None, *, low: int = 0, high: int = MAX_LINE
+) -> int | None:
     """The integer at `key`, within [low, high] (None when absent); a digit string counts."""
     value = record.get(key)
     if value is None:
@@ -101,6 +108,5 @@ def line_range(record: JSONObject, first: str, last: str, name: str = "") -> tup
     if start is None or end is None:
         raise RecordError(f"`{name}{first}` and `{name}{last}` must be line numbers")
     if end < start:
-        raise RecordError(f"bad line range {start}-{end}: `{name}{last}` is before "
-                          f"`{name}{first}`")
+        raise RecordError(f"bad line range {start}-{end}: `{name}{last}` is before `{name}{first}`")
     return start, end

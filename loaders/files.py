@@ -77,8 +77,12 @@ def read_lines(path: Path) -> Iterator[TextLine]:
                 if len(data) > MAX_RECORD_BYTES and not data.endswith(b"\n"):
                     while (rest := handle.readline(1 << 20)) and not rest.endswith(b"\n"):
                         pass
-                    yield TextLine(number, None, f"record longer than {MAX_RECORD_BYTES} "
-                                   "bytes (the limit on one record)", _printable(data[:200]))
+                    yield TextLine(
+                        number,
+                        None,
+                        f"record longer than {MAX_RECORD_BYTES} bytes (the limit on one record)",
+                        _printable(data[:200]),
+                    )
                     continue
                 complete = data.endswith(b"\n")
                 data = data.rstrip(b"\r\n") if complete else data
@@ -87,9 +91,13 @@ def read_lines(path: Path) -> Iterator[TextLine]:
                 try:
                     yield TextLine(number, data.decode("utf-8"), complete=complete)
                 except UnicodeDecodeError as exc:
-                    yield TextLine(number, None, f"not valid UTF-8 (byte 0x{data[exc.start]:02x} "
-                                   f"at offset {exc.start})", _printable(data[:10_000]),
-                                   complete)
+                    yield TextLine(
+                        number,
+                        None,
+                        f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+                        _printable(data[:10_000]),
+                        complete,
+                    )
         except OSError as exc:
             raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
 
@@ -119,8 +127,10 @@ def parse_json(text: str) -> Any:
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
-            raise RecordError("a string holds a lone UTF-16 surrogate (an escape like "
-                              "\\ud800 without its pair), which is not text") from None
+            raise RecordError(
+                "a string holds a lone UTF-16 surrogate (an escape like "
+                "\\ud800 without its pair), which is not text"
+            ) from None
     return value
 
 
@@ -176,8 +186,10 @@ def _read_whole(path: Path) -> list[JsonLine] | None:
     except (OSError, UnicodeDecodeError, RecordError):
         return None
     if isinstance(value, list):
-        return [JsonLine(str(path), n, json.dumps(v, ensure_ascii=False), v)
-                for n, v in enumerate(value, 1)]
+        return [
+            JsonLine(str(path), n, json.dumps(v, ensure_ascii=False), v)
+            for n, v in enumerate(value, 1)
+        ]
     return [JsonLine(str(path), 1, json.dumps(value, ensure_ascii=False), value)]
 
 
@@ -215,8 +227,9 @@ def json_objects(path: Path, batch: Batch, noun: str = "a record") -> list[JsonL
     return items
 
 
-def collect(batch: Batch, item: JsonLine, parse: Callable[..., Record | Rejection | None],
-            *args: Any) -> None:
+def collect(
+    batch: Batch, item: JsonLine, parse: Callable[..., Record | Rejection | None], *args: Any
+) -> None:
     """File what `parse(item, *args)` makes of one line: a record (stamped with its file:line
     origin), a rejection, or nothing (an irrelevant record, counted as ignored). A RecordError
     raised while parsing (a field that is not what the format says) rejects the line with its

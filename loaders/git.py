@@ -63,18 +63,24 @@ from loaders.patches import line_ranges
 SOURCE = "git"
 SUFFIXES: tuple[str, ...] = ()
 COMMITS_PER_BATCH = 500  # a long history is ingested a slice at a time, in bounded memory
-_MISSING = re.compile(r"unable to read|missing blob|bad object|could not read|"
-                      r"is not a valid '?blob|promisor remote|could not fetch|"
-                      r"Could not read|missing object|invalid object|unable to open",
-                      re.IGNORECASE)
+_MISSING = re.compile(
+    r"unable to read|missing blob|bad object|could not read|"
+    r"is not a valid '?blob|promisor remote|could not fetch|"
+    r"Could not read|missing object|invalid object|unable to open",
+    re.IGNORECASE,
+)
 
 
 class GitError(InputError):
     """The path is not a git repository or git failed; the message says what git said."""
 
 
-def load(paths: Iterable[str | Path], rev: str | None = None,
-         exclude: Iterable[str] = (), repo: str | None = None) -> Iterator[Batch]:
+def load(
+    paths: Iterable[str | Path],
+    rev: str | None = None,
+    exclude: Iterable[str] = (),
+    repo: str | None = None,
+) -> Iterator[Batch]:
     """Batches of up to COMMITS_PER_BATCH commits per repository, parents first. `repo`
     names the repository when its remote does not (a mirror without `origin`)."""
     for raw in paths:
@@ -138,10 +144,18 @@ class _Clone:
         lie at: those paths are then read without patches (git cannot diff what it lacks)."""
         if self.missing is not None:
             return
-        listing = _git(self.path, "rev-list", "--objects", "--missing=print", "--no-walk",
-                       "--stdin", stdin="".join(f"{c}\n" for c in commits).encode())
-        self.missing = {line[1:41] for line in listing.decode().splitlines()
-                        if line.startswith("?")}
+        listing = _git(
+            self.path,
+            "rev-list",
+            "--objects",
+            "--missing=print",
+            "--no-walk",
+            "--stdin",
+            stdin="".join(f"{c}\n" for c in commits).encode(),
+        )
+        self.missing = {
+            line[1:41] for line in listing.decode().splitlines() if line.startswith("?")
+        }
         if self.missing:
             self.unreadable = _paths_of_blobs(self.path, commits, self.missing)
 
@@ -150,30 +164,36 @@ class _Clone:
         pass without patches, so their changes are file-level only."""
         side: dict[str, list[list[FileChange]]] = {}
         if self.unreadable:
-            with stream_log(self.path, part, patches=False, renames=False,
-                            paths=sorted(self.unreadable)) as commits:
+            with stream_log(
+                self.path, part, patches=False, renames=False, paths=sorted(self.unreadable)
+            ) as commits:
                 for commit in commits:
                     for diff in commit.changes:
                         for ch in diff:
                             ch.binary = True
                     side[commit.sha] = commit.changes
-        with stream_log(self.path, part, renames=self.renames,
-                        exclude=sorted(self.unreadable)) as commits:
+        with stream_log(
+            self.path, part, renames=self.renames, exclude=sorted(self.unreadable)
+        ) as commits:
             for commit in commits:
                 for diff, extra in zip(commit.changes, side.get(commit.sha, []), strict=False):
                     diff.extend(extra)
                 yield commit
 
 
-def read_repository(path: Path, rev: str | None = None, exclude: set[str] | None = None,
-                    name: str | None = None) -> Iterator[Batch]:
+def read_repository(
+    path: Path, rev: str | None = None, exclude: set[str] | None = None, name: str | None = None
+) -> Iterator[Batch]:
     """The commits of `rev` (default: HEAD, every branch and tag) not in `exclude`, parents
     first, as batches of COMMITS_PER_BATCH."""
     if not path.is_dir():
         raise GitError(f"{path}: no such directory")
     repo = repo_id(path, name)
-    revs = [rev] if rev else (["HEAD", "--branches", "--tags"] if _has_head(path)
-                              else ["--branches", "--tags"])
+    revs = (
+        [rev]
+        if rev
+        else (["HEAD", "--branches", "--tags"] if _has_head(path) else ["--branches", "--tags"])
+    )
     listing = _git(path, "rev-list", "--topo-order", "--reverse", "--parents", *revs, "--")
     known = exclude or set()
     order: list[str] = []
@@ -195,15 +215,23 @@ def read_repository(path: Path, rev: str | None = None, exclude: set[str] | None
     note_blobs = _note_blobs(path, notes)
     reading = set(order)
     for first in range(0, len(order), COMMITS_PER_BATCH):
-        part = order[first:first + COMMITS_PER_BATCH]
-        boundary = [c for c in part if parents_of[c] and parents_of[c][0] not in reading
-                    and parents_of[c][0] not in known]
+        part = order[first : first + COMMITS_PER_BATCH]
+        boundary = [
+            c
+            for c in part
+            if parents_of[c] and parents_of[c][0] not in reading and parents_of[c][0] not in known
+        ]
         trees = {c: _whole_tree(path, repo, c) for c in boundary}
         yield _read_part(clone, part, notes, note_blobs, trees)
 
 
-def _read_part(clone: _Clone, part: list[str], notes: dict[str, git_ai.Note],
-               note_blobs: dict[tuple[str, str], str], trees: dict[str, TreeEntries]) -> Batch:
+def _read_part(
+    clone: _Clone,
+    part: list[str],
+    notes: dict[str, git_ai.Note],
+    note_blobs: dict[tuple[str, str], str],
+    trees: dict[str, TreeEntries],
+) -> Batch:
     """One batch: the commits of `part`, read again around missing objects if git could not
     read them."""
     while True:
@@ -211,8 +239,16 @@ def _read_part(clone: _Clone, part: list[str], notes: dict[str, git_ai.Note],
         saved = dict(clone.lines_of)
         try:
             for commit in clone.read(part):
-                batch.records.append(_record(clone, commit, notes.get(commit.sha),
-                                             note_blobs, trees.get(commit.sha), batch))
+                batch.records.append(
+                    _record(
+                        clone,
+                        commit,
+                        notes.get(commit.sha),
+                        note_blobs,
+                        trees.get(commit.sha),
+                        batch,
+                    )
+                )
             break
         except GitFailed as exc:
             clone.lines_of = saved
@@ -230,23 +266,31 @@ def _read_part(clone: _Clone, part: list[str], notes: dict[str, git_ai.Note],
         except OSError as exc:
             raise GitError(f"cannot run git: {exc}") from exc
     if clone.missing:
-        batch.notes.append(f"{clone.repo}: {len(clone.missing)} blobs are missing from this "
-                           "clone (partial clone or incomplete mirror); fetch them "
-                           "(`git fetch --refetch origin`) and ingest again")
+        batch.notes.append(
+            f"{clone.repo}: {len(clone.missing)} blobs are missing from this "
+            "clone (partial clone or incomplete mirror); fetch them "
+            "(`git fetch --refetch origin`) and ingest again"
+        )
     _add_line_ends(clone, batch)
     for name, count in sorted(clone.submodules.items()):
-        batch.notes.append(f"{clone.repo}: submodule {name} recorded and skipped "
-                           f"({count} commits changed it; ingest it as a repository of its own)")
+        batch.notes.append(
+            f"{clone.repo}: submodule {name} recorded and skipped "
+            f"({count} commits changed it; ingest it as a repository of its own)"
+        )
     clone.submodules.clear()
-    stray = sum((r.payload.get("git_ai") or {}).get("ai_path_not_in_tree", 0)
-                for r in batch.records)
+    stray = sum(
+        (r.payload.get("git_ai") or {}).get("ai_path_not_in_tree", 0) for r in batch.records
+    )
     if stray:
-        batch.notes.append(f"{clone.repo}: {stray} lines that git-ai notes attest lie in paths "
-                           "their commit's tree does not hold (kept in each commit's "
-                           "`git_ai` evidence, not attributed)")
+        batch.notes.append(
+            f"{clone.repo}: {stray} lines that git-ai notes attest lie in paths "
+            "their commit's tree does not hold (kept in each commit's "
+            "`git_ai` evidence, not attributed)"
+        )
     if not clone.renames:
-        batch.notes.append(f"{clone.repo}: renames not followed (rename detection needs "
-                           "missing blobs)")
+        batch.notes.append(
+            f"{clone.repo}: renames not followed (rename detection needs missing blobs)"
+        )
     return batch
 
 
@@ -255,9 +299,14 @@ def _add_line_ends(clone: _Clone, batch: Batch) -> None:
     wanted: dict[str, list[tuple[Record, str]]] = {}
     for record in batch.records:
         for fact in record.facts:
-            if (isinstance(fact, Node) and fact.kind == NodeKind.FILE_VERSION and fact.defines
-                    and not fact.attrs.get("binary") and "blob" in fact.attrs
-                    and fact.key not in clone.ended):
+            if (
+                isinstance(fact, Node)
+                and fact.kind == NodeKind.FILE_VERSION
+                and fact.defines
+                and not fact.attrs.get("binary")
+                and "blob" in fact.attrs
+                and fact.key not in clone.ended
+            ):
                 clone.ended.add(fact.key)  # a version repeats (a revert, a merge): once
                 wanted.setdefault(fact.attrs["blob"], []).append((record, fact.key))
     if not wanted:
@@ -298,8 +347,9 @@ def _shallow_commits(path: Path) -> set[str]:
 
 def _is_partial(path: Path) -> bool:
     try:
-        config = run_git(path, "config", "--get-regexp",
-                         r"^(extensions\.partialclone|remote\..*\.promisor)$").decode()
+        config = run_git(
+            path, "config", "--get-regexp", r"^(extensions\.partialclone|remote\..*\.promisor)$"
+        ).decode()
     except GitFailed:
         return False
     return any(line.split()[-1:] != ["false"] for line in config.splitlines())
@@ -307,9 +357,20 @@ def _is_partial(path: Path) -> bool:
 
 def _paths_of_blobs(path: Path, commits: list[str], blobs: set[str]) -> set[str]:
     """The paths at which the history names `blobs` (a log without patches reads no blob)."""
-    out = _git(path, "log", "--no-walk=unsorted", "--stdin", "--raw", "-z", "--no-abbrev",
-               "--no-renames", "--diff-merges=separate", "--format=", "--",
-               stdin="".join(f"{c}\n" for c in commits).encode()).decode("utf-8", "replace")
+    out = _git(
+        path,
+        "log",
+        "--no-walk=unsorted",
+        "--stdin",
+        "--raw",
+        "-z",
+        "--no-abbrev",
+        "--no-renames",
+        "--diff-merges=separate",
+        "--format=",
+        "--",
+        stdin="".join(f"{c}\n" for c in commits).encode(),
+    ).decode("utf-8", "replace")
     names: set[str] = set()
     tokens = out.split("\0")
     i = 0
@@ -340,12 +401,22 @@ def _whole_tree(path: Path, repo: str, commit: str) -> TreeEntries:
 
 def _note_blobs(path: Path, notes: dict[str, git_ai.Note]) -> dict[tuple[str, str], str]:
     """(commit, path) -> the blob at that path of that commit, for every path a note names."""
-    wanted = sorted({(commit, r.path) for commit, note in notes.items()
-                     for r in note.ranges if r.kind == "ai" and "\n" not in r.path})
+    wanted = sorted(
+        {
+            (commit, r.path)
+            for commit, note in notes.items()
+            for r in note.ranges
+            if r.kind == "ai" and "\n" not in r.path
+        }
+    )
     if not wanted:
         return {}
-    out = _git(path, "cat-file", "--batch-check=%(objectname) %(objecttype)",
-               stdin="".join(f"{c}:{p}\n" for c, p in wanted).encode("utf-8", "replace"))
+    out = _git(
+        path,
+        "cat-file",
+        "--batch-check=%(objectname) %(objecttype)",
+        stdin="".join(f"{c}:{p}\n" for c, p in wanted).encode("utf-8", "replace"),
+    )
     found: dict[tuple[str, str], str] = {}
     for pair, line in zip(wanted, out.decode("utf-8", "replace").splitlines(), strict=False):
         parts = line.split()
@@ -368,8 +439,10 @@ def ai_identities(commit: Commit) -> list[tuple[str, str | None, str]]:
         tool = ai_identity_tool(name, email.rstrip(">"))
         if tool and tool not in found:
             found[tool] = (tool, _model(name, tool), f"Co-authored-by: {value}")
-    for role, name, email in (("author", commit.author, commit.author_email),
-                              ("committer", commit.committer, commit.committer_email)):
+    for role, name, email in (
+        ("author", commit.author, commit.author_email),
+        ("committer", commit.committer, commit.committer_email),
+    ):
         tool = ai_identity_tool(name, email)
         if tool and tool not in found:
             found[tool] = (tool, _model(name, tool), f"{role} {name} <{email}>")
@@ -382,7 +455,7 @@ def _model(name: str, tool: str) -> str | None:
         match = re.search(r"\(([^)]+)\)", name)
         return match.group(1) if match and match.group(1) != "aider" else None
     if tool == "claude-code" and name.lower().startswith("claude "):
-        rest = name[len("claude "):].strip()
+        rest = name[len("claude ") :].strip()
         return None if rest.lower() in ("", "code") or rest.startswith("(") else rest
     return None
 
@@ -390,17 +463,23 @@ def _model(name: str, tool: str) -> str | None:
 # -- facts ------------------------------------------------------------------------------------
 
 
-def _record(clone: _Clone, c: Commit, note: git_ai.Note | None,
-            note_blobs: dict[tuple[str, str], str], tree: TreeEntries | None,
-            batch: Batch) -> Record:
+def _record(
+    clone: _Clone,
+    c: Commit,
+    note: git_ai.Note | None,
+    note_blobs: dict[tuple[str, str], str],
+    tree: TreeEntries | None,
+    batch: Batch,
+) -> Record:
     repo = clone.repo
     ckey = model.commit_key(repo, c.sha)
     time = datetime.fromisoformat(c.time)
     boundary = not c.parents and c.sha in clone.shallow
     # At a shallow boundary the versions descend from parents the clone does not hold: their
     # commit nodes stand for that history, undefined until it is ingested.
-    hidden = [model.commit_key(repo, p) for p in _real_parents(clone.path, c.sha)] \
-        if boundary else []
+    hidden = (
+        [model.commit_key(repo, p) for p in _real_parents(clone.path, c.sha)] if boundary else []
+    )
     missing = clone.missing or set()
     facts: list[Fact] = []
     versions: dict[str, str] = {}  # path -> file version key at this commit
@@ -416,8 +495,11 @@ def _record(clone: _Clone, c: Commit, note: git_ai.Note | None,
             if ch.new_path is None or ch.new_blob is None:
                 continue  # a deletion: nothing to version
             key = model.file_version_key(repo, ch.new_path, ch.new_blob)
-            parent = (model.file_version_key(repo, ch.old_path, ch.old_blob)
-                      if ch.old_blob and ch.old_path else None)
+            parent = (
+                model.file_version_key(repo, ch.old_path, ch.old_blob)
+                if ch.old_blob and ch.old_path
+                else None
+            )
             if parent == key:
                 continue  # only the mode changed: the same version, nothing to carry
             gone = ch.new_blob in missing
@@ -425,50 +507,92 @@ def _record(clone: _Clone, c: Commit, note: git_ai.Note | None,
                 versions[ch.new_path] = key
                 count = None if gone else _line_count(ch, clone.lines_of)
                 clone.lines_of[(ch.new_path, ch.new_blob)] = count
-                attrs = {"repo": repo, "path": ch.new_path, "blob": ch.new_blob,
-                         "commit": c.sha, "binary": (ch.binary and not gone) or None,
-                         "line_count": count}
+                attrs = {
+                    "repo": repo,
+                    "path": ch.new_path,
+                    "blob": ch.new_blob,
+                    "commit": c.sha,
+                    "binary": (ch.binary and not gone) or None,
+                    "line_count": count,
+                }
                 if gone:
                     lacking.append(ch.new_blob)
                     unread.add(key)
-                    attrs["missing"] = (f"blob {ch.new_blob} of {ch.new_path} is not in the "
-                                        f"clone at {clone.path} (a partial clone or an "
-                                        "incomplete mirror): fetch it (`git fetch --refetch "
-                                        "origin`) and ingest the repository again")
-                facts += [Node(key, NodeKind.FILE_VERSION,
-                               {k: v for k, v in attrs.items() if v is not None},
-                               defines=not gone),
-                          Edge(ckey, key, EdgeKind.COMMITTED)]
-                files.append({"status": ch.status, "path": ch.new_path, "blob": ch.new_blob,
-                              "old_path": ch.old_path, "old_blob": ch.old_blob,
-                              "hunks": ch.hunks, "binary": ch.binary})
+                    attrs["missing"] = (
+                        f"blob {ch.new_blob} of {ch.new_path} is not in the "
+                        f"clone at {clone.path} (a partial clone or an "
+                        "incomplete mirror): fetch it (`git fetch --refetch "
+                        "origin`) and ingest the repository again"
+                    )
+                facts += [
+                    Node(
+                        key,
+                        NodeKind.FILE_VERSION,
+                        {k: v for k, v in attrs.items() if v is not None},
+                        defines=not gone,
+                    ),
+                    Edge(ckey, key, EdgeKind.COMMITTED),
+                ]
+                files.append(
+                    {
+                        "status": ch.status,
+                        "path": ch.new_path,
+                        "blob": ch.new_blob,
+                        "old_path": ch.old_path,
+                        "old_blob": ch.old_blob,
+                        "hunks": ch.hunks,
+                        "binary": ch.binary,
+                    }
+                )
                 facts += [Edge(h, key, EdgeKind.REVISED) for h in hidden]
             if parent is not None:
                 blind = gone or ch.old_blob in missing
-                facts += [Node(parent, NodeKind.FILE_VERSION, {
-                    "repo": repo, "path": ch.old_path, "blob": ch.old_blob}, defines=False),
-                          Edge(parent, key, EdgeKind.REVISED,
-                               line_map=None if blind else ch.line_map())]
+                facts += [
+                    Node(
+                        parent,
+                        NodeKind.FILE_VERSION,
+                        {"repo": repo, "path": ch.old_path, "blob": ch.old_blob},
+                        defines=False,
+                    ),
+                    Edge(parent, key, EdgeKind.REVISED, line_map=None if blind else ch.line_map()),
+                ]
     for h in hidden:
-        facts.insert(0, Node(h, NodeKind.COMMIT, {
-            "repo": repo, "commit": h.rsplit("@", 1)[1], "missing": (
-                f"the history before commit {c.sha} is not in the shallow clone at "
-                f"{clone.path}: run `git -C {clone.path} fetch --unshallow` and ingest the "
-                "repository again")}, defines=False))
+        facts.insert(
+            0,
+            Node(
+                h,
+                NodeKind.COMMIT,
+                {
+                    "repo": repo,
+                    "commit": h.rsplit("@", 1)[1],
+                    "missing": (
+                        f"the history before commit {c.sha} is not in the shallow clone at "
+                        f"{clone.path}: run `git -C {clone.path} fetch --unshallow` and ingest the "
+                        "repository again"
+                    ),
+                },
+                defines=False,
+            ),
+        )
     identities = ai_identities(c)
     added_by_path = _added_in_all(c.changes)
     for path, key in versions.items():
         if key in unread:  # which lines it added is unknown: all of them (fail closed)
             for tool, model_name, why in identities:
                 okey = _commit_output(facts, repo, c, tool, model_name, why)
-                facts += [Edge(okey, key, EdgeKind.WROTE, span=Span(1, None)),
-                          Attribution(key, okey, Span(1, None), "trailer")]
+                facts += [
+                    Edge(okey, key, EdgeKind.WROTE, span=Span(1, None)),
+                    Attribution(key, okey, Span(1, None), "trailer"),
+                ]
             continue
         # Lines added relative to every parent are the commit's own (for a merge: conflict
         # resolutions); a normal commit has one parent diff.
         added = added_by_path.get(path, [])
-        hashed = tuple((n, line_hash(norm)) for n, text in added
-                       if is_significant(norm := normalize_line(text)))
+        hashed = tuple(
+            (n, line_hash(norm))
+            for n, text in added
+            if is_significant(norm := normalize_line(text))
+        )
         if hashed:
             facts.append(AddedLines(key, repo, time, hashed))
         if not added:
@@ -476,38 +600,65 @@ def _record(clone: _Clone, c: Commit, note: git_ai.Note | None,
         for tool, model_name, why in identities:
             okey = _commit_output(facts, repo, c, tool, model_name, why)
             for first, last in line_ranges([n for n, _ in added]):
-                facts += [Edge(okey, key, EdgeKind.WROTE, span=Span(first, last)),
-                          Attribution(key, okey, Span(first, last), "trailer")]
+                facts += [
+                    Edge(okey, key, EdgeKind.WROTE, span=Span(first, last)),
+                    Attribution(key, okey, Span(first, last), "trailer"),
+                ]
     note_summary = _note_facts(facts, repo, c, note, note_blobs, batch) if note else None
     if tree is not None:  # the whole tree: versions this commit did not write are named too
         declared = set(versions.values())
-        facts += [Node(key, NodeKind.FILE_VERSION, {"repo": repo, "path": name,
-                                                    "blob": key.rsplit("@", 1)[1]},
-                       defines=False)
-                  for name, key in tree.entries if key is not None and key not in declared]
+        facts += [
+            Node(
+                key,
+                NodeKind.FILE_VERSION,
+                {"repo": repo, "path": name, "blob": key.rsplit("@", 1)[1]},
+                defines=False,
+            )
+            for name, key in tree.entries
+            if key is not None and key not in declared
+        ]
     facts.append(tree if tree is not None else _tree_changes(repo, c))
     commit_attrs: dict[str, Any] = {
-        "repo": repo, "commit": c.sha, "parents": c.parents,
-        "author": f"{c.author} <{c.author_email}>", "author_time": c.author_time,
-        "committer": f"{c.committer} <{c.committer_email}>", "time": c.time,
-        "message": c.message.strip()[:2000], "trailers": [f"{k}: {v}" for k, v in c.trailers]}
+        "repo": repo,
+        "commit": c.sha,
+        "parents": c.parents,
+        "author": f"{c.author} <{c.author_email}>",
+        "author_time": c.author_time,
+        "committer": f"{c.committer} <{c.committer_email}>",
+        "time": c.time,
+        "message": c.message.strip()[:2000],
+        "trailers": [f"{k}: {v}" for k, v in c.trailers],
+    }
     if boundary:
         commit_attrs["shallow"] = True
     facts.insert(0, Node(ckey, NodeKind.COMMIT, commit_attrs))
-    payload: dict[str, Any] = {"repo": repo, "commit": c.sha, "parents": c.parents,
-               "author": f"{c.author} <{c.author_email}>",
-               "committer": f"{c.committer} <{c.committer_email}>", "time": c.time,
-               "trailers": [f"{k}: {v}" for k, v in c.trailers], "files": files,
-               "ai_identities": [why for _, _, why in identities],
-               "git_ai_note": note.evidence if note else None, "git_ai": note_summary}
+    payload: dict[str, Any] = {
+        "repo": repo,
+        "commit": c.sha,
+        "parents": c.parents,
+        "author": f"{c.author} <{c.author_email}>",
+        "committer": f"{c.committer} <{c.committer_email}>",
+        "time": c.time,
+        "trailers": [f"{k}: {v}" for k, v in c.trailers],
+        "files": files,
+        "ai_identities": [why for _, _, why in identities],
+        "git_ai_note": note.evidence if note else None,
+        "git_ai": note_summary,
+    }
     event_id = f"git:{repo}@{c.sha}"
     if lacking or boundary:
         # An incomplete read has an id of its own, so a complete read later is accepted.
         payload["missing"] = sorted(lacking) + (["shallow"] if boundary else [])
         digest = hashlib.sha1(" ".join(payload["missing"]).encode()).hexdigest()[:12]
         event_id += f"#incomplete:{digest}"
-    return Record(event_id=event_id, type="commit", payload=payload, facts=facts,
-                  occurred_at=time, origin=f"{repo}@{c.sha}")
+    return Record(
+        event_id=event_id,
+        type="commit",
+        payload=payload,
+        facts=facts,
+        occurred_at=time,
+        origin=f"{repo}@{c.sha}",
+    )
 
 
 def _real_parents(path: Path, sha: str) -> list[str]:
@@ -517,20 +668,39 @@ def _real_parents(path: Path, sha: str) -> list[str]:
     return [line.split()[1] for line in head.splitlines() if line.startswith("parent ")]
 
 
-def _commit_output(facts: list[Fact], repo: str, c: Commit, tool: str, model_name: str | None,
-                   why: str) -> str:
+def _commit_output(
+    facts: list[Fact], repo: str, c: Commit, tool: str, model_name: str | None, why: str
+) -> str:
     """The output that stands for what `tool` wrote in commit `c` (declared once)."""
     name = f"commit:{repo}@{c.sha}:{tool}"
     okey = model.output_key(name)
     if not any(isinstance(f, Node) and f.key == okey for f in facts):
-        facts.append(Node(okey, NodeKind.OUTPUT, {
-            "output": name, "tool": tool, "model": model_name, "time": c.time, "repo": repo,
-            "evidence": why, "call": "commit"}))
+        facts.append(
+            Node(
+                okey,
+                NodeKind.OUTPUT,
+                {
+                    "output": name,
+                    "tool": tool,
+                    "model": model_name,
+                    "time": c.time,
+                    "repo": repo,
+                    "evidence": why,
+                    "call": "commit",
+                },
+            )
+        )
     return okey
 
 
-def _note_facts(facts: list[Fact], repo: str, c: Commit, note: git_ai.Note,
-                note_blobs: dict[tuple[str, str], str], batch: Batch) -> dict[str, Any]:
+def _note_facts(
+    facts: list[Fact],
+    repo: str,
+    c: Commit,
+    note: git_ai.Note,
+    note_blobs: dict[tuple[str, str], str],
+    batch: Batch,
+) -> dict[str, Any]:
     """Attributions of a git-ai note's AI ranges, on the version each path has in the
     commit's tree; returns what the note says, line counts per kind."""
     ranges = note.ranges
@@ -553,14 +723,33 @@ def _note_facts(facts: list[Fact], repo: str, c: Commit, note: git_ai.Note,
         key = model.file_version_key(repo, r.path, blob)
         name = f"git-ai:{repo}@{c.sha}:{r.key}:{r.path}"
         okey = model.output_key(name)
-        facts += [Node(key, NodeKind.FILE_VERSION, {"repo": repo, "path": r.path, "blob": blob},
-                       defines=False),
-                  Node(okey, NodeKind.OUTPUT, {
-                      "output": name, "tool": r.tool, "model": r.model, "time": c.time,
-                      "repo": repo, "path": r.path, "session": r.key, "call": "git-ai-note"})]
+        facts += [
+            Node(
+                key,
+                NodeKind.FILE_VERSION,
+                {"repo": repo, "path": r.path, "blob": blob},
+                defines=False,
+            ),
+            Node(
+                okey,
+                NodeKind.OUTPUT,
+                {
+                    "output": name,
+                    "tool": r.tool,
+                    "model": r.model,
+                    "time": c.time,
+                    "repo": repo,
+                    "path": r.path,
+                    "session": r.key,
+                    "call": "git-ai-note",
+                },
+            ),
+        ]
         for first, last in r.ranges:
-            facts += [Edge(okey, key, EdgeKind.WROTE, span=Span(first, last)),
-                      Attribution(key, okey, Span(first, last), "git-ai-note")]
+            facts += [
+                Edge(okey, key, EdgeKind.WROTE, span=Span(first, last)),
+                Attribution(key, okey, Span(first, last), "git-ai-note"),
+            ]
     return summary
 
 
@@ -568,15 +757,20 @@ def _tree_changes(repo: str, c: Commit) -> TreeEntries:
     """What the commit's tree holds at the paths its first-parent diff touched (None where a
     path left the tree); a root commit's diff lists its whole tree."""
     entries: dict[str, str | None] = {}
-    for ch in (c.changes[0] if c.changes else []):
+    for ch in c.changes[0] if c.changes else []:
         if ch.mode == "160000":
             continue
         if ch.old_path is not None and ch.old_path != ch.new_path:
             entries.setdefault(ch.old_path, None)
         if ch.new_path is not None and ch.new_blob is not None:
             entries[ch.new_path] = model.file_version_key(repo, ch.new_path, ch.new_blob)
-    return TreeEntries(repo, c.sha, c.parents[0] if c.parents else None,
-                       tuple(entries.items()), whole=not c.parents)
+    return TreeEntries(
+        repo,
+        c.sha,
+        c.parents[0] if c.parents else None,
+        tuple(entries.items()),
+        whole=not c.parents,
+    )
 
 
 def _added_in_all(diffs: list[list[FileChange]]) -> dict[str, list[tuple[int, str]]]:

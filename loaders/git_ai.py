@@ -55,15 +55,20 @@ def read_notes(repo: Path, commits: Iterable[str] | None = None) -> dict[str, No
     except GitFailed:
         return {}
     wanted = None if commits is None else set(commits)
-    pairs = [(note, commit) for note, commit in
-             (line.split() for line in listing.splitlines() if len(line.split()) == 2)
-             if wanted is None or commit in wanted]
+    pairs = [
+        (note, commit)
+        for note, commit in (
+            line.split() for line in listing.splitlines() if len(line.split()) == 2
+        )
+        if wanted is None or commit in wanted
+    ]
     if not pairs:
         return {}
     notes: dict[str, Note] = {}
     # one object per id, in order: two commits may share a note's blob
-    for (note, commit), (_, data) in zip(pairs, cat_objects(repo, [n for n, _ in pairs]),
-                                         strict=True):
+    for (note, commit), (_, data) in zip(
+        pairs, cat_objects(repo, [n for n, _ in pairs]), strict=True
+    ):
         if data is not None:  # else the note's blob is not in this clone
             notes[commit] = read_note(data, note)
     return notes
@@ -77,11 +82,14 @@ def read_note(data: bytes, blob: str = "") -> Note:
     try:
         cut = lines.index("---")
     except ValueError:
-        return Note([], "no `---` line between attestation and metadata",
-                    {"note": blob, "text": text[:4000]})
+        return Note(
+            [],
+            "no `---` line between attestation and metadata",
+            {"note": blob, "text": text[:4000]},
+        )
     problem = None
     try:
-        meta = json.loads("\n".join(lines[cut + 1:]).strip() or "{}")
+        meta = json.loads("\n".join(lines[cut + 1 :]).strip() or "{}")
         if not isinstance(meta, dict):
             raise ValueError("metadata is not an object")
     except ValueError as exc:
@@ -106,14 +114,25 @@ def read_note(data: bytes, blob: str = "") -> Note:
             continue
         agent = sessions.get(key.split("::", 1)[0]) if key.startswith("s_") else prompts.get(key)
         tool = agent.get("tool") if agent else None
-        out.append(NoteRanges(path, key, "ai", canonical_tool(tool) if tool else None,
-                              agent.get("model") if agent else None, spans))
-    evidence = {"note": blob, "attestation": "\n".join(lines[:cut])[:200_000],
-                "schema_version": meta.get("schema_version"),
-                "git_ai_version": meta.get("git_ai_version"),
-                "base_commit_sha": meta.get("base_commit_sha"),
-                "agents": {k: a for k, a in (sessions | prompts).items()},
-                "humans": meta.get("humans") if isinstance(meta.get("humans"), dict) else {}}
+        out.append(
+            NoteRanges(
+                path,
+                key,
+                "ai",
+                canonical_tool(tool) if tool else None,
+                agent.get("model") if agent else None,
+                spans,
+            )
+        )
+    evidence = {
+        "note": blob,
+        "attestation": "\n".join(lines[:cut])[:200_000],
+        "schema_version": meta.get("schema_version"),
+        "git_ai_version": meta.get("git_ai_version"),
+        "base_commit_sha": meta.get("base_commit_sha"),
+        "agents": {k: a for k, a in (sessions | prompts).items()},
+        "humans": meta.get("humans") if isinstance(meta.get("humans"), dict) else {},
+    }
     return Note(out, problem, evidence)
 
 

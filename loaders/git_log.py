@@ -22,18 +22,35 @@ from rapidfuzz import fuzz
 from loaders.agent_outputs import is_significant, normalize_line
 
 HEADER = b"\x1egit-commit\x1f"
-FORMAT = "%x1egit-commit%x1f" + "%x1f".join(
-    ["%H", "%P", "%an", "%ae", "%aI", "%cn", "%ce", "%cI", "%(trailers:unfold,only)", "%B"]
-) + "%x1f"
+FORMAT = (
+    "%x1egit-commit%x1f"
+    + "%x1f".join(
+        ["%H", "%P", "%an", "%ae", "%aI", "%cn", "%ce", "%cI", "%(trailers:unfold,only)", "%B"]
+    )
+    + "%x1f"
+)
 EMPTY_BLOB = "0" * 40
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 _ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
 # git's environment for reading: no pager, no prompt, no lazy fetch of a partial clone's
 # missing objects (this machine may have no network), the objects as stored (not replaced).
-GIT_ENV = {"GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0", "GIT_NO_LAZY_FETCH": "1",
-           "GIT_NO_REPLACE_OBJECTS": "1", "LC_ALL": "C"}
-LOG_OPTIONS = ("-c", "core.quotePath=false", "-c", "diff.noprefix=false",
-               "-c", "diff.mnemonicPrefix=false", "-c", "log.showSignature=false")
+GIT_ENV = {
+    "GIT_PAGER": "cat",
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_NO_LAZY_FETCH": "1",
+    "GIT_NO_REPLACE_OBJECTS": "1",
+    "LC_ALL": "C",
+}
+LOG_OPTIONS = (
+    "-c",
+    "core.quotePath=false",
+    "-c",
+    "diff.noprefix=false",
+    "-c",
+    "diff.mnemonicPrefix=false",
+    "-c",
+    "log.showSignature=false",
+)
 
 
 class GitFailed(RuntimeError):
@@ -69,10 +86,14 @@ class FileChange:
         if self.binary:
             return None
         out: list[list[Any]] = []
-        for (old_start, old_n, new_start, new_n), (r, a) in zip(self.hunks, self.starts,
-                                                                strict=True):
-            pairs = similar_pairs(self.removed[r:r + old_n], self.added[a:a + new_n]) \
-                if old_n and new_n else []
+        for (old_start, old_n, new_start, new_n), (r, a) in zip(
+            self.hunks, self.starts, strict=True
+        ):
+            pairs = (
+                similar_pairs(self.removed[r : r + old_n], self.added[a : a + new_n])
+                if old_n and new_n
+                else []
+            )
             out.append([old_start, old_n, new_start, new_n] + ([pairs] if pairs else []))
         return out
 
@@ -95,8 +116,13 @@ class Commit:
 def run_git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
     """git's stdout as bytes; GitFailed when it exits non-zero."""
 
-    done = subprocess.run(["git", "-C", str(repo), *args], input=stdin, capture_output=True,
-                          check=False, env=os.environ | GIT_ENV)
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args],
+        input=stdin,
+        capture_output=True,
+        check=False,
+        env=os.environ | GIT_ENV,
+    )
     if done.returncode != 0:
         raise GitFailed(args, done.stderr.decode("utf-8", "replace"))
     return done.stdout
@@ -105,9 +131,13 @@ def run_git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
 def cat_objects(repo: Path, ids: Sequence[str]) -> Iterator[tuple[str, bytes | None]]:
     """(id, content) of each object, streamed from one `git cat-file --batch`; content None
     when the clone does not hold the object."""
-    proc = subprocess.Popen(["git", "-C", str(repo), "cat-file", "--batch"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, env=os.environ | GIT_ENV)
+    proc = subprocess.Popen(
+        ["git", "-C", str(repo), "cat-file", "--batch"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=os.environ | GIT_ENV,
+    )
     stdin, stdout = proc.stdin, proc.stdout
     assert stdin is not None and stdout is not None
 
@@ -117,6 +147,7 @@ def cat_objects(repo: Path, ids: Sequence[str]) -> Iterator[tuple[str, bytes | N
             stdin.close()
         except OSError:
             pass  # git stopped early
+
     feeder = threading.Thread(target=feed, daemon=True)
     feeder.start()
     try:
@@ -135,26 +166,51 @@ def cat_objects(repo: Path, ids: Sequence[str]) -> Iterator[tuple[str, bytes | N
 
 
 @contextmanager
-def stream_log(repo: Path, commits: Sequence[str], *, patches: bool = True,
-               renames: bool = True, paths: Sequence[str] = (), exclude: Sequence[str] = ()
-               ) -> Iterator[Iterator[Commit]]:
+def stream_log(
+    repo: Path,
+    commits: Sequence[str],
+    *,
+    patches: bool = True,
+    renames: bool = True,
+    paths: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+) -> Iterator[Iterator[Commit]]:
     """The commits named, in that order, each with its diffs against every parent (a root
     commit against the empty tree), as git writes them, parsed as they arrive so parsing
     overlaps git's work. `patches` False reads only the raw entries (no blob is read);
     `paths` limits the diffs to those paths, `exclude` leaves those out (literal names)."""
 
-    args = [*LOG_OPTIONS, "diff-tree", "--stdin", "--root", "-m", "--always", "-r", "--raw",
-            "-z", "--no-abbrev", "--no-color", "--no-ext-diff", "--no-textconv",
-            "--full-index", f"--format={FORMAT}", "-M" if renames else "--no-renames"]
+    args = [
+        *LOG_OPTIONS,
+        "diff-tree",
+        "--stdin",
+        "--root",
+        "-m",
+        "--always",
+        "-r",
+        "--raw",
+        "-z",
+        "--no-abbrev",
+        "--no-color",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--full-index",
+        f"--format={FORMAT}",
+        "-M" if renames else "--no-renames",
+    ]
     if patches:
         args += ["-p", "-U0"]
     if paths or exclude:
         args += ["--", *[f":(literal,top){p}" for p in paths]]
         if exclude:
             args += ([] if paths else ["."]) + [f":(exclude,literal,top){p}" for p in exclude]
-    proc = subprocess.Popen(["git", "-C", str(repo), *args], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=os.environ | GIT_ENV)
+    proc = subprocess.Popen(
+        ["git", "-C", str(repo), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=os.environ | GIT_ENV,
+    )
     stdin, stdout, stderr = proc.stdin, proc.stdout, proc.stderr
     assert stdin is not None and stdout is not None and stderr is not None
 
@@ -164,6 +220,7 @@ def stream_log(repo: Path, commits: Sequence[str], *, patches: bool = True,
             stdin.close()
         except OSError:
             pass  # git stopped early: its stderr says why
+
     errors: list[bytes] = []
     feeder = threading.Thread(target=feed, daemon=True)
     drain = threading.Thread(target=lambda: errors.append(stderr.read()), daemon=True)
@@ -178,6 +235,7 @@ def stream_log(repo: Path, commits: Sequence[str], *, patches: bool = True,
             pending = parts.pop()
             yield from parts
         yield pending
+
     try:
         yield parse_log(chunks())
     finally:
@@ -186,7 +244,7 @@ def stream_log(repo: Path, commits: Sequence[str], *, patches: bool = True,
         code = proc.wait()
         drain.join()
         if code != 0:
-            raise GitFailed(args[len(LOG_OPTIONS):], b"".join(errors).decode("utf-8", "replace"))
+            raise GitFailed(args[len(LOG_OPTIONS) :], b"".join(errors).decode("utf-8", "replace"))
 
 
 def parse_log(chunks: Iterable[bytes]) -> Iterator[Commit]:
@@ -205,9 +263,17 @@ def parse_log(chunks: Iterable[bytes]) -> Iterator[Commit]:
             if current is not None:
                 yield current
             current = Commit(
-                sha=sha, parents=fields[1].split(), author=fields[2], author_email=fields[3],
-                author_time=fields[4], committer=fields[5], committer_email=fields[6],
-                time=fields[7], trailers=parse_trailers(fields[8]), message=fields[9])
+                sha=sha,
+                parents=fields[1].split(),
+                author=fields[2],
+                author_email=fields[3],
+                author_time=fields[4],
+                committer=fields[5],
+                committer_email=fields[6],
+                time=fields[7],
+                trailers=parse_trailers(fields[8]),
+                message=fields[9],
+            )
         current.changes.append(parse_changes(fields[10]))
     if current is not None:
         yield current
@@ -238,12 +304,16 @@ def parse_changes(body: str) -> list[FileChange]:
         old_path = tokens[i + 1] if i + 1 < len(tokens) else ""
         new_path = tokens[i + 2] if two and i + 2 < len(tokens) else old_path
         i += 3 if two else 2
-        changes.append(FileChange(
-            status=kind, old_path=None if kind == "A" else old_path,
-            new_path=None if kind == "D" else new_path,
-            old_blob=None if old_blob == EMPTY_BLOB else old_blob,
-            new_blob=None if new_blob == EMPTY_BLOB else new_blob,
-            mode=new_mode if kind != "D" else old_mode))
+        changes.append(
+            FileChange(
+                status=kind,
+                old_path=None if kind == "A" else old_path,
+                new_path=None if kind == "D" else new_path,
+                old_blob=None if old_blob == EMPTY_BLOB else old_blob,
+                new_blob=None if new_blob == EMPTY_BLOB else new_blob,
+                mode=new_mode if kind != "D" else old_mode,
+            )
+        )
     patch = "\0".join(tokens[i:]).lstrip("\0\n")
     _attach_patch(patch, {c.new_path: c for c in changes if c.new_path is not None})
     return changes
@@ -266,33 +336,45 @@ def _attach_patch(patch: str, by_path: dict[str, FileChange]) -> None:
             m = _HUNK.match(line)
             if m is None:
                 continue
-            old_start, old_n, new_start, new_n = (int(m.group(1)), int(m.group(2) or 1),
-                                                  int(m.group(3)), int(m.group(4) or 1))
+            old_start, old_n, new_start, new_n = (
+                int(m.group(1)),
+                int(m.group(2) or 1),
+                int(m.group(3)),
+                int(m.group(4) or 1),
+            )
             # -U0: the hunk's removed lines, then its added ones, each block possibly followed
             # by "\ No newline at end of file"; taken by count, so no content is a header.
-            removed = lines[i:i + old_n]
+            removed = lines[i : i + old_n]
             i += len(removed)
             if i < n and lines[i].startswith("\\"):
                 i += 1
-            added = lines[i:i + new_n]
+            added = lines[i : i + new_n]
             i += len(added)
             if i < n and lines[i].startswith("\\"):
                 i += 1
             if current is not None:
                 current.hunks.append([old_start, old_n, new_start, new_n])
                 current.starts.append((len(current.removed), len(current.added)))
-                current.removed += zip(range(old_start, old_start + len(removed)),
-                                       [t[1:] for t in removed], strict=True)
-                current.added += zip(range(new_start, new_start + len(added)),
-                                     [t[1:] for t in added], strict=True)
+                current.removed += zip(
+                    range(old_start, old_start + len(removed)),
+                    [t[1:] for t in removed],
+                    strict=True,
+                )
+                current.added += zip(
+                    range(new_start, new_start + len(added)), [t[1:] for t in added], strict=True
+                )
         elif line.startswith("diff --git "):
             current, target, deleted, bound = None, header_path(line[11:]), False, False
         elif line.startswith(("rename to ", "copy to ")):
             target = unquote_c(line.split(" to ", 1)[1])
         elif line.startswith("deleted file mode"):
             deleted = True
-        elif (line.startswith(("Binary files ", "GIT binary patch")) and not deleted
-              and target is not None and target in by_path):
+        elif (
+            line.startswith(("Binary files ", "GIT binary patch"))
+            and not deleted
+            and target is not None
+            and target in by_path
+        ):
             by_path[target].binary = True
 
 
@@ -305,8 +387,8 @@ def header_path(rest: str) -> str | None:
             return parts[1][2:]
         return None
     n = (len(rest) - 5) // 2
-    if n >= 0 and rest.startswith("a/") and rest[2 + n:] == " b/" + rest[2:2 + n]:
-        return rest[2:2 + n]
+    if n >= 0 and rest.startswith("a/") and rest[2 + n :] == " b/" + rest[2 : 2 + n]:
+        return rest[2 : 2 + n]
     return None
 
 
@@ -322,7 +404,7 @@ def _c_tokens(text: str) -> list[str]:
             j = i + 1
             while j < len(text) and text[j] != '"':
                 j += 2 if text[j] == "\\" else 1
-            out.append(unquote_c(text[i:j + 1]))
+            out.append(unquote_c(text[i : j + 1]))
             i = j + 1
         else:
             j = text.find(" ", i)
@@ -347,8 +429,8 @@ def unquote_c(text: str) -> str:
             i += 1
             continue
         nxt = body[i + 1]
-        if nxt in "01234567" and i + 3 < len(body) + 1 and body[i + 1:i + 4].isdigit():
-            out.append(int(body[i + 1:i + 4], 8) & 0xFF)
+        if nxt in "01234567" and i + 3 < len(body) + 1 and body[i + 1 : i + 4].isdigit():
+            out.append(int(body[i + 1 : i + 4], 8) & 0xFF)
             i += 4
         else:
             out.append(_ESCAPES.get(nxt, ord(nxt)))
@@ -360,8 +442,9 @@ MODIFIED_SIMILARITY = 70.0  # percent (rapidfuzz ratio of normalized text) to st
 PAIR_WINDOW = 24  # how far from its place in the hunk a rewritten line looks for its original
 
 
-def similar_pairs(old: list[tuple[int, str]], new: list[tuple[int, str]],
-                  threshold: float = MODIFIED_SIMILARITY) -> list[list[int]]:
+def similar_pairs(
+    old: list[tuple[int, str]], new: list[tuple[int, str]], threshold: float = MODIFIED_SIMILARITY
+) -> list[list[int]]:
     """[old_line, new_line] for each rewritten line still similar to a line it replaced in the
     same hunk (each old line pairs once, in order); trivial lines never pair."""
     pairs: list[list[int]] = []

@@ -37,9 +37,13 @@ def is_hook_payload(value: dict[str, Any]) -> bool:
 def hook_tool(value: dict[str, Any]) -> str:
     """claude-code or codex, from what the payload itself shows."""
     use_id = str(value.get("tool_use_id", ""))
-    if (use_id.startswith("exec-") or "turn_id" in value or value.get("tool_name") == "apply_patch"
-            or "/.codex/" in str(value.get("transcript_path", "")).replace("\\", "/")
-            or fields.obj(value, "_lineage").get("tool") == "codex"):
+    if (
+        use_id.startswith("exec-")
+        or "turn_id" in value
+        or value.get("tool_name") == "apply_patch"
+        or "/.codex/" in str(value.get("transcript_path", "")).replace("\\", "/")
+        or fields.obj(value, "_lineage").get("tool") == "codex"
+    ):
         return "codex"
     return "claude-code"
 
@@ -54,16 +58,20 @@ def _time(enrichment: dict[str, Any], item: JsonLine) -> tuple[str, str]:
     return datetime.fromtimestamp(mtime, UTC).isoformat(), "file-mtime"
 
 
-def parse_hook(item: JsonLine, resolver: RepoResolver, models: dict[str, str]
-               ) -> Record | Rejection | None:
+def parse_hook(
+    item: JsonLine, resolver: RepoResolver, models: dict[str, str]
+) -> Record | Rejection | None:
     """A Record for a payload that produced something, a Rejection for one that cannot be
     read, None for one that is irrelevant (ignored)."""
     value = item.value
     enrichment = fields.obj(value, "_lineage")
     if "raw" in enrichment:
-        return Rejection(item.file, item.line,
-                         f"capture could not parse this hook payload: {enrichment.get('error')}",
-                         str(enrichment["raw"])[:10_000])
+        return Rejection(
+            item.file,
+            item.line,
+            f"capture could not parse this hook payload: {enrichment.get('error')}",
+            str(enrichment["raw"])[:10_000],
+        )
     event = fields.text(value, "hook_event_name")
     session = fields.ident(value, "session_id")
     tool = hook_tool(value)
@@ -73,9 +81,21 @@ def parse_hook(item: JsonLine, resolver: RepoResolver, models: dict[str, str]
     if event == "SessionStart" and session:
         if model:
             models[session] = model
-        return _record(value, "session", session_facts(session, tool, {
-            "model": model, "cwd": cwd, "start_source": value.get("source"), "time": time,
-            "time_source": time_source}))
+        return _record(
+            value,
+            "session",
+            session_facts(
+                session,
+                tool,
+                {
+                    "model": model,
+                    "cwd": cwd,
+                    "start_source": value.get("source"),
+                    "time": time,
+                    "time_source": time_source,
+                },
+            ),
+        )
     if event != "PostToolUse":
         return None
     name = fields.text(value, "tool_name")
@@ -85,25 +105,39 @@ def parse_hook(item: JsonLine, resolver: RepoResolver, models: dict[str, str]
     model = model or models.get(session or "")
     git = {k: v for k, v in enrichment.items() if isinstance(v, str)}
 
-    def make(key: str, call: str, path: str, added: list, extra: dict | None = None
-             ) -> AgentOutput:
+    def make(key: str, call: str, path: str, added: list, extra: dict | None = None) -> AgentOutput:
         location = resolver.locate(path, cwd, git)
-        return AgentOutput(key=key, tool=tool, call=call, location=location, added=added,
-                           model=model, session=session, time=time, time_source=time_source,
-                           tool_version=git.get("tool_version"),
-                           extra={"tool_use_id": fields.ident(value, "tool_use_id"),
-                                  "agent_id": value.get("agent_id"),
-                                  "hook_event": event, **(extra or {})})
+        return AgentOutput(
+            key=key,
+            tool=tool,
+            call=call,
+            location=location,
+            added=added,
+            model=model,
+            session=session,
+            time=time,
+            time_source=time_source,
+            tool_version=git.get("tool_version"),
+            extra={
+                "tool_use_id": fields.ident(value, "tool_use_id"),
+                "agent_id": value.get("agent_id"),
+                "hook_event": event,
+                **(extra or {}),
+            },
+        )
 
     outputs: list[AgentOutput] = []
     if name in EDIT_TOOLS:
-        path = (fields.text(tool_input, "file_path", "tool_input.file_path")
-                or fields.text(tool_input, "notebook_path", "tool_input.notebook_path"))
+        path = fields.text(tool_input, "file_path", "tool_input.file_path") or fields.text(
+            tool_input, "notebook_path", "tool_input.notebook_path"
+        )
         if not path:
-            return Rejection(item.file, item.line, f"{name} call without a file path",
-                             item.text or None)
-        added, extra = claude_edit_lines(name, tool_input,
-                                         response if isinstance(response, dict) else {})
+            return Rejection(
+                item.file, item.line, f"{name} call without a file path", item.text or None
+            )
+        added, extra = claude_edit_lines(
+            name, tool_input, response if isinstance(response, dict) else {}
+        )
         outputs.append(make(use_id, name, path, added, extra))
     elif name == "apply_patch":
         patch = tool_input.get("command") or tool_input.get("input") or ""
@@ -114,14 +148,32 @@ def parse_hook(item: JsonLine, resolver: RepoResolver, models: dict[str, str]
         try:
             changes = parse_apply_patch(patch)
         except PatchError as exc:
-            return Rejection(item.file, item.line, f"apply_patch does not parse: {exc}",
-                             item.text or None)
-        outputs += [make(f"{use_id}:{c.move_to or c.path}", "apply_patch", c.move_to or c.path,
-                         c.added, {"patch_op": c.op}) for c in changes if c.op != "delete"]
+            return Rejection(
+                item.file, item.line, f"apply_patch does not parse: {exc}", item.text or None
+            )
+        outputs += [
+            make(
+                f"{use_id}:{c.move_to or c.path}",
+                "apply_patch",
+                c.move_to or c.path,
+                c.added,
+                {"patch_op": c.op},
+            )
+            for c in changes
+            if c.op != "delete"
+        ]
     elif name == "Bash":
         writes = shell_writes(fields.text(tool_input, "command", "tool_input.command") or "")
-        outputs += [make(f"{use_id}:{w.path}", "Bash", w.path, [(None, t) for t in w.lines],
-                         {"shell_write": w.how}) for w in writes]
+        outputs += [
+            make(
+                f"{use_id}:{w.path}",
+                "Bash",
+                w.path,
+                [(None, t) for t in w.lines],
+                {"shell_write": w.how},
+            )
+            for w in writes
+        ]
     if not outputs:
         return None
     facts: list[Fact] = []
@@ -130,8 +182,9 @@ def parse_hook(item: JsonLine, resolver: RepoResolver, models: dict[str, str]
     return _record(value, "output", facts)
 
 
-def claude_edit_lines(name: str, tool_input: dict[str, Any], result: dict[str, Any]
-                      ) -> tuple[list, dict[str, Any]]:
+def claude_edit_lines(
+    name: str, tool_input: dict[str, Any], result: dict[str, Any]
+) -> tuple[list, dict[str, Any]]:
     """The lines a Claude Code edit tool wrote, numbered where the record allows:
     structuredPatch first, else old/new strings located in the original file, else the content.
     """
@@ -145,21 +198,31 @@ def claude_edit_lines(name: str, tool_input: dict[str, Any], result: dict[str, A
             content = fields.text(tool_input, "content", "input.content") or ""
         if result.get("type") == "update" and patch:
             return structured_patch_added(patch), extra
-        return [(n, line) for n, line in enumerate(content.split("\n"), 1)
-                if line or n < content.count("\n") + 1], extra
+        return [
+            (n, line)
+            for n, line in enumerate(content.split("\n"), 1)
+            if line or n < content.count("\n") + 1
+        ], extra
     if patch:
         return structured_patch_added(patch), extra
     if name == "Edit":
         original = fields.text(result, "originalFile") or ""
-        return located_lines(original, fields.text(tool_input, "old_string") or "",
-                             fields.text(tool_input, "new_string") or ""), extra
+        return located_lines(
+            original,
+            fields.text(tool_input, "old_string") or "",
+            fields.text(tool_input, "new_string") or "",
+        ), extra
     if name == "MultiEdit":
-        original = (fields.text(result, "originalFileContents")
-                    or fields.text(result, "originalFile") or "")
+        original = (
+            fields.text(result, "originalFileContents") or fields.text(result, "originalFile") or ""
+        )
         added: list = []
         for edit in fields.objects(tool_input, "edits"):
-            added += located_lines(original, fields.text(edit, "old_string") or "",
-                                   fields.text(edit, "new_string") or "")
+            added += located_lines(
+                original,
+                fields.text(edit, "old_string") or "",
+                fields.text(edit, "new_string") or "",
+            )
         return added, extra
     source = fields.text(tool_input, "new_source") or ""
     extra["cell_id"] = tool_input.get("cell_id")

@@ -36,9 +36,11 @@ SUFFIXES = (".jsonl", ".ndjson", ".json", ".parquet")
 
 _SWHID = r"^swh:1:cnt:[0-9a-f]{40}(;[a-z_]+=[^;]*)*$"
 _SHA = r"^[0-9a-f]{4,64}$"
-_SOURCE_FORMS = ("`source` {repo, commit|blob, path}, `source.swhid`, `source.session`, "
-                 "`source.output`, `parents`, or The Stack columns `blob_id`, `repo_name`, "
-                 "`path`")
+_SOURCE_FORMS = (
+    "`source` {repo, commit|blob, path}, `source.swhid`, `source.session`, "
+    "`source.output`, `parents`, or The Stack columns `blob_id`, `repo_name`, "
+    "`path`"
+)
 
 
 BATCH_ROWS = 500_000  # rows normalized and ingested at a time: a manifest of any size fits
@@ -82,17 +84,26 @@ def _normalize(rows_in: pa.Table, path: Path) -> Batch:
         con.close()
 
 
-def _rows_in(numbers: Iterable[int], raws: list[str], truncated: int = -1,
-             files: list[str | None] | None = None, bad: list[str | None] | None = None
-             ) -> pa.Table:
+def _rows_in(
+    numbers: Iterable[int],
+    raws: list[str],
+    truncated: int = -1,
+    files: list[str | None] | None = None,
+    bad: list[str | None] | None = None,
+) -> pa.Table:
     """rows_in(row, raw, truncated, file, bad): raw rows as JSON text with their numbers, the
     origin of each when rows come from several places, and the reason a row was unreadable
     before it reached SQL (not UTF-8, too long)."""
     numbers = list(numbers)
-    return pa.table({"row": pa.array(numbers, pa.int64()), "raw": pa.array(raws, pa.string()),
-                     "truncated": pa.array([n == truncated for n in numbers], pa.bool_()),
-                     "file": pa.array(files or [None] * len(numbers), pa.string()),
-                     "bad": pa.array(bad or [None] * len(numbers), pa.string())})
+    return pa.table(
+        {
+            "row": pa.array(numbers, pa.int64()),
+            "raw": pa.array(raws, pa.string()),
+            "truncated": pa.array([n == truncated for n in numbers], pa.bool_()),
+            "file": pa.array(files or [None] * len(numbers), pa.string()),
+            "bad": pa.array(bad or [None] * len(numbers), pa.string()),
+        }
+    )
 
 
 def _parquet_chunks(path: Path) -> Iterator[pa.Table]:
@@ -108,13 +119,19 @@ def _parquet_chunks(path: Path) -> Iterator[pa.Table]:
         first = 1
         for part in parquet.iter_batches(batch_size=BATCH_ROWS):
             con.register("_part", pa.Table.from_batches([part]))
-            raw = con.sql("SELECT to_json(struct_pack(*COLUMNS(*)))::VARCHAR AS raw FROM _part"
-                          ).to_arrow_table()["raw"]
+            raw = con.sql(
+                "SELECT to_json(struct_pack(*COLUMNS(*)))::VARCHAR AS raw FROM _part"
+            ).to_arrow_table()["raw"]
             con.unregister("_part")
-            yield pa.table({"row": pa.array(range(first, first + len(raw)), pa.int64()),
-                            "raw": raw, "truncated": pa.repeat(False, len(raw)),
-                            "file": pa.nulls(len(raw), pa.string()),
-                            "bad": pa.nulls(len(raw), pa.string())})
+            yield pa.table(
+                {
+                    "row": pa.array(range(first, first + len(raw)), pa.int64()),
+                    "raw": raw,
+                    "truncated": pa.repeat(False, len(raw)),
+                    "file": pa.nulls(len(raw), pa.string()),
+                    "bad": pa.nulls(len(raw), pa.string()),
+                }
+            )
             first += len(raw)
         if first == 1:
             yield _rows_in([], [])
@@ -142,11 +159,27 @@ def _jsonl_chunks(path: Path) -> Iterator[pa.Table]:
 
 
 _STRING = "VARCHAR"
-_ROW = json.dumps({k: _STRING for k in ("dataset", "version", "example_id", "example", "shard",
-                                        "blob_id", "repo_name", "path", "revision_id")}
-                  | {"source": "JSON", "parents": "JSON"})
-_SRC = json.dumps({k: _STRING for k in ("swhid", "session", "output", "repo", "path", "commit",
-                                        "blob")} | {"lines": "JSON", "bytes": "JSON"})
+_ROW = json.dumps(
+    {
+        k: _STRING
+        for k in (
+            "dataset",
+            "version",
+            "example_id",
+            "example",
+            "shard",
+            "blob_id",
+            "repo_name",
+            "path",
+            "revision_id",
+        )
+    }
+    | {"source": "JSON", "parents": "JSON"}
+)
+_SRC = json.dumps(
+    {k: _STRING for k in ("swhid", "session", "output", "repo", "path", "commit", "blob")}
+    | {"lines": "JSON", "bytes": "JSON"}
+)
 
 # rows_in(row, raw, truncated) -> rows(row, raw, error, and the EXAMPLE_COLUMNS fields).
 _NORMALIZE_SQL = rf"""
@@ -286,18 +319,23 @@ FROM spans
 def _batch(con: duckdb.DuckDBPyConnection, path: Path) -> Batch:
     batch = Batch(SOURCE, input=str(path))
     for row, raw, error, file in con.execute(
-            "SELECT row, raw, error, file FROM rows WHERE error IS NOT NULL ORDER BY row"
+        "SELECT row, raw, error, file FROM rows WHERE error IS NOT NULL ORDER BY row"
     ).fetchall():
         batch.rejections.append(Rejection(file or str(path), row, error, raw[:10_000]))
-    columns = ", ".join(f"{f.name}::{_sql_type(f.type)} AS {f.name}"
-                        for f in EXAMPLE_COLUMNS if f.name not in _DERIVED)
+    columns = ", ".join(
+        f"{f.name}::{_sql_type(f.type)} AS {f.name}"
+        for f in EXAMPLE_COLUMNS
+        if f.name not in _DERIVED
+    )
     # `rows` keeps the file's order (DuckDB preserves insertion order), so no sort is needed.
-    table = con.sql(f"""
+    table = con.sql(
+        f"""
         SELECT {columns}, repo_raw,
                'manifest:' || sha256(raw) AS event_id, coalesce(file, ?) || ':' || row AS origin,
                raw AS payload
         FROM (SELECT *, NULL AS repo FROM rows WHERE error IS NULL)""",
-                    params=[str(path)]).to_arrow_table()
+        params=[str(path)],
+    ).to_arrow_table()
     raw_repos = pc.unique(table["repo_raw"]).drop_null()
     spelled = pa.array([normalize_remote(r) for r in raw_repos.to_pylist()], pa.string())
     repo = pc.take(spelled, pc.index_in(table["repo_raw"], value_set=raw_repos))

@@ -50,8 +50,7 @@ def load(paths: Iterable[str | Path]) -> Iterator[Batch]:
 
 
 def _dataset(d: dict[str, Any]) -> tuple[str, str]:
-    version = fields.obj(fields.obj(d, "facets"), "version", "facets.version").get(
-        "datasetVersion")
+    version = fields.obj(fields.obj(d, "facets"), "version", "facets.version").get("datasetVersion")
     if isinstance(version, dict | list):
         raise RecordError("`facets.version.datasetVersion` must be a string")
     return str(d["name"]), str(version) if version is not None else "unversioned"
@@ -64,35 +63,67 @@ def parse_run_event(item: JsonLine) -> Record | Rejection:
         return Rejection(item.file, item.line, problem, item.text or None)
     run_id, job = str(v["run"]["runId"]), v["job"]
     run_key = model.build_run_key(run_id)
-    facts: list[Fact] = [Node(run_key, NodeKind.BUILD_RUN, {
-        "run": run_id, "job": f"{job['namespace']}/{job['name']}",
-        "event_type": v.get("eventType"), "time": v["eventTime"],
-        "producer": v.get("producer")})]
+    facts: list[Fact] = [
+        Node(
+            run_key,
+            NodeKind.BUILD_RUN,
+            {
+                "run": run_id,
+                "job": f"{job['namespace']}/{job['name']}",
+                "event_type": v.get("eventType"),
+                "time": v["eventTime"],
+                "producer": v.get("producer"),
+            },
+        )
+    ]
     for d in fields.objects(v, "inputs"):
         name, version = _dataset(d)
         key = model.dataset_version_key(name, version)
-        facts += [Node(key, NodeKind.DATASET_VERSION,
-                       {"dataset": name, "version": version, "namespace": d["namespace"]},
-                       defines=False),
-                  Edge(key, run_key, EdgeKind.USED)]
+        facts += [
+            Node(
+                key,
+                NodeKind.DATASET_VERSION,
+                {"dataset": name, "version": version, "namespace": d["namespace"]},
+                defines=False,
+            ),
+            Edge(key, run_key, EdgeKind.USED),
+        ]
     for d in fields.objects(v, "outputs"):
         name, version = _dataset(d)
         key = model.dataset_version_key(name, version)
-        facts += [Node(key, NodeKind.DATASET_VERSION,
-                       {"dataset": name, "version": version, "namespace": d["namespace"]}),
-                  Edge(run_key, key, EdgeKind.GENERATED)]
+        facts += [
+            Node(
+                key,
+                NodeKind.DATASET_VERSION,
+                {"dataset": name, "version": version, "namespace": d["namespace"]},
+            ),
+            Edge(run_key, key, EdgeKind.GENERATED),
+        ]
     event_id = f"openlineage:{run_id}:{v.get('eventType', 'OTHER')}:{content_id(v)[7:23]}"
-    return Record(event_id=event_id, type="run_event", payload=v, facts=facts,
-                  occurred_at=parse_time(v["eventTime"]))
+    return Record(
+        event_id=event_id,
+        type="run_event",
+        payload=v,
+        facts=facts,
+        occurred_at=parse_time(v["eventTime"]),
+    )
 
 
 def _check(v: dict[str, Any]) -> str | None:
-    if not isinstance(v.get("run"), dict) or not isinstance(v["run"].get("runId"), str) or not (
-            v["run"]["runId"]):
+    if (
+        not isinstance(v.get("run"), dict)
+        or not isinstance(v["run"].get("runId"), str)
+        or not (v["run"]["runId"])
+    ):
         return "a RunEvent needs run.runId (a string)"
     job = v.get("job")
-    if (not isinstance(job, dict) or not isinstance(job.get("namespace"), str)
-            or not isinstance(job.get("name"), str) or not job["namespace"] or not job["name"]):
+    if (
+        not isinstance(job, dict)
+        or not isinstance(job.get("namespace"), str)
+        or not isinstance(job.get("name"), str)
+        or not job["namespace"]
+        or not job["name"]
+    ):
         return "a RunEvent needs job.namespace and job.name (strings)"
     if parse_time(v.get("eventTime")) is None:
         return "a RunEvent needs eventTime as an ISO 8601 time"
@@ -100,8 +131,13 @@ def _check(v: dict[str, Any]) -> str | None:
         return f"unknown eventType {v['eventType']!r}; expected one of {', '.join(EVENT_TYPES)}"
     for side in ("inputs", "outputs"):
         for d in fields.items(v, side):
-            if (not isinstance(d, dict) or not isinstance(d.get("namespace"), str)
-                    or not isinstance(d.get("name"), str) or not d["namespace"] or not d["name"]):
+            if (
+                not isinstance(d, dict)
+                or not isinstance(d.get("namespace"), str)
+                or not isinstance(d.get("name"), str)
+                or not d["namespace"]
+                or not d["name"]
+            ):
                 return f"each of {side} needs namespace and name (strings)"
     return None
 
@@ -111,17 +147,30 @@ def _examples(item: JsonLine, batch: Batch) -> list[tuple[str, list[Any]]]:
     under their origin."""
     groups = []
     for d in fields.objects(item.value, "outputs"):
-        facet = next((f[FACET] for f in (d.get("facets"), d.get("outputFacets"))
-                      if isinstance(f, dict) and f.get(FACET)), None)
+        facet = next(
+            (
+                f[FACET]
+                for f in (d.get("facets"), d.get("outputFacets"))
+                if isinstance(f, dict) and f.get(FACET)
+            ),
+            None,
+        )
         if not facet:
             continue
         rows = facet.get("examples") if isinstance(facet, dict) else None
         if not isinstance(rows, list):
-            batch.rejections.append(Rejection(item.file, item.line,
-                                              f"facet {FACET}.examples must be a list", None))
+            batch.rejections.append(
+                Rejection(item.file, item.line, f"facet {FACET}.examples must be a list", None)
+            )
             continue
         name, version = _dataset(d)
-        groups.append((f"{item.file}:{item.line}:{FACET}",
-                       [{"dataset": name, "version": version} | r if isinstance(r, dict) else r
-                        for r in rows]))
+        groups.append(
+            (
+                f"{item.file}:{item.line}:{FACET}",
+                [
+                    {"dataset": name, "version": version} | r if isinstance(r, dict) else r
+                    for r in rows
+                ],
+            )
+        )
     return groups

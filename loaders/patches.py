@@ -39,29 +39,30 @@ def parse_apply_patch(text: str) -> list[FileChange]:
         raise PatchError("no '*** Begin Patch' line")
     changes: list[FileChange] = []
     current: FileChange | None = None
-    for n, line in enumerate(lines[start + 1:], start + 2):
+    for n, line in enumerate(lines[start + 1 :], start + 2):
         if line.strip() == "*** End Patch":
             return changes
         if line.startswith("*** Add File: "):
-            current = FileChange("add", line[len("*** Add File: "):].strip())
+            current = FileChange("add", line[len("*** Add File: ") :].strip())
             changes.append(current)
         elif line.startswith("*** Update File: "):
-            current = FileChange("update", line[len("*** Update File: "):].strip())
+            current = FileChange("update", line[len("*** Update File: ") :].strip())
             changes.append(current)
         elif line.startswith("*** Delete File: "):
-            current = FileChange("delete", line[len("*** Delete File: "):].strip())
+            current = FileChange("delete", line[len("*** Delete File: ") :].strip())
             changes.append(current)
         elif line.startswith("*** Move to: "):
             if current is None or current.op != "update":
                 raise PatchError(f"line {n}: '*** Move to' outside an Update File section")
-            current.move_to = line[len("*** Move to: "):].strip()
+            current.move_to = line[len("*** Move to: ") :].strip()
         elif line.strip() == "*** End of File" or line.startswith("@@"):
             continue
         elif current is None:
             raise PatchError(f"line {n}: {line[:40]!r} before any file header")
         elif line.startswith("+"):
-            current.added.append((len(current.added) + 1 if current.op == "add" else None,
-                                  line[1:]))
+            current.added.append(
+                (len(current.added) + 1 if current.op == "add" else None, line[1:])
+            )
         elif line.startswith(("-", " ")) or line == "":
             if current.op == "add":
                 raise PatchError(f"line {n}: an Add File section may only hold '+' lines")
@@ -189,8 +190,14 @@ def _segment_writes(segment: str, body: list[str], line: str) -> list[ShellWrite
         if body:
             text = list(body)
         elif words[0] in ("echo", "printf"):
-            args = [w for w in words[1:] if w not in (">", ">>") and w != target
-                    and not w.startswith("-") and not w.startswith(">")]
+            args = [
+                w
+                for w in words[1:]
+                if w not in (">", ">>")
+                and w != target
+                and not w.startswith("-")
+                and not w.startswith(">")
+            ]
             text = " ".join(args).replace("\\n", "\n").split("\n")
         else:
             text = []

@@ -35,5 +35,9 @@ def status(store: Store, example: str, mode: str, as_of: str | int | None = None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--fuzz-minutes", type=float, default=0,
-                     help="run the loaders' fuzz suite this many minutes more (a night run)")
+    parser.addoption(
+        "--fuzz-minutes",
+        type=float,
+        default=0,
+        help="run the loaders' fuzz suite this many minutes more (a night run)",
+    )

@@ -37,9 +37,9 @@ GATE = '{ gate(dataset: "code-pretrain@v1") { passed counts { tainted } } }'
 
 def doubled(times: int) -> str:
     """A query whose fragments spread the one below twice, `times` levels deep."""
-    return (f"query {{ ...F{times} }}\nfragment F0 on Query {{ stats {{ headSeq }} }}\n" +
-            "".join(f"fragment F{i} on Query {{ ...F{i - 1} ...F{i - 1} }}\n"
-                    for i in range(1, times + 1)))
+    return f"query {{ ...F{times} }}\nfragment F0 on Query {{ stats {{ headSeq }} }}\n" + "".join(
+        f"fragment F{i} on Query {{ ...F{i - 1} ...F{i - 1} }}\n" for i in range(1, times + 1)
+    )
 
 
 def hops(n: int, first: str = "") -> str:
@@ -69,10 +69,13 @@ def served(store: Store) -> Iterator[str]:
         yield url
 
 
-def gql(url: str, query: str, headers: dict[str, str] | None = None,
-        **variables: object) -> dict:
-    r = httpx.post(f"{url}/graphql", json={"query": query, "variables": variables},
-                   headers=READER if headers is None else headers, timeout=60)
+def gql(url: str, query: str, headers: dict[str, str] | None = None, **variables: object) -> dict:
+    r = httpx.post(
+        f"{url}/graphql",
+        json={"query": query, "variables": variables},
+        headers=READER if headers is None else headers,
+        timeout=60,
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -90,8 +93,9 @@ def test_fragment_doubling_is_refused_before_anything_runs(served: str, store: S
         assert len(query) < 1300
         r = gql(served, query)
         assert r["data"] is None
-        assert "selections once its fragments are spread (at most 2,000)" in \
-            r["errors"][0]["message"]
+        assert (
+            "selections once its fragments are spread (at most 2,000)" in r["errors"][0]["message"]
+        )
     assert runs(store) == 0  # `stats` never ran: no taint was computed
     assert httpx.get(f"{served}/healthz").json()["ok"] is True
     small = gql(served, doubled(3))  # 8 spreads: fine
@@ -101,8 +105,12 @@ def test_fragment_doubling_is_refused_before_anything_runs(served: str, store: S
 def test_nested_pages_are_refused_by_their_cost(served: str) -> None:
     four = gql(served, hops(4))  # default pages: 50^4 nodes
     assert four["data"] is None and "would resolve about" in four["errors"][0]["message"]
-    big = gql(served, "query($n: Int!) { node(key: \"x\") { children(first: $n) { node { "
-                      "children(first: $n) { node { key } } } } } }", n=500)
+    big = gql(
+        served,
+        'query($n: Int!) { node(key: "x") { children(first: $n) { node { '
+        "children(first: $n) { node { key } } } } } }",
+        n=500,
+    )
     assert big["data"] is None and "at most 20,000" in big["errors"][0]["message"]
     small = gql(served, hops(4, "(first: 3)"))
     assert "errors" not in small and small["data"]["node"]["parents"]
@@ -115,9 +123,12 @@ def test_cost_counts_defaults_variables_and_list_arguments() -> None:
 
     def fields(query: str, **variables: object) -> int:
         return cost.measure(schema._schema, parse(query), variables).fields
+
     assert fields(hops(1)) == 1 + 1 + 50 * 2  # node, parents, 50 x (node, key)
-    assert fields(hops(1, "(first: $n)").replace("{ node(", "query($n: Int) { node("),
-                  n=2) == 2 + 2 * 2
+    assert (
+        fields(hops(1, "(first: $n)").replace("{ node(", "query($n: Int) { node("), n=2)
+        == 2 + 2 * 2
+    )
     many = "query($x: [String!]!) { verdicts(examples: $x) { status } }"
     assert fields(many, x=["a"] * 100) == 1 + 100
     assert fields(many, x=["a"] * 10_000) == 1 + cost.MAX_PAGE
@@ -130,18 +141,23 @@ def test_cost_counts_defaults_variables_and_list_arguments() -> None:
 
 
 def test_a_request_over_its_budget_is_stopped_and_healthz_answers_meanwhile(
-        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     started = threading.Event()
 
     def heavy(on: Store, *args: object, **kwargs: object) -> None:
         started.set()  # a query that only an interrupt ends
-        on.con.execute("SELECT count(*) FROM range(1000000000000) t "
-                       "WHERE hash(t.range) = 0").fetchone()
+        on.con.execute(
+            "SELECT count(*) FROM range(1000000000000) t WHERE hash(t.range) = 0"
+        ).fetchone()
         raise AssertionError("the budget should have stopped this")
+
     monkeypatch.setattr(engine, "gate", heavy)
     limits = Limits(request_seconds=3, store_workers=3)
-    with running(create_app(store, TOKENS, limits), limits) as url, \
-            ThreadPoolExecutor(max_workers=2) as pool:
+    with (
+        running(create_app(store, TOKENS, limits), limits) as url,
+        ThreadPoolExecutor(max_workers=2) as pool,
+    ):
         heavies = [pool.submit(gql, url, GATE) for _ in range(2)]
         assert started.wait(30)
         health = httpx.get(f"{url}/healthz", timeout=30)
@@ -163,9 +179,11 @@ def send_chunked(url: str, path: str, total: int) -> tuple[bytes, int]:
     """POST up to `total` bytes in chunks (no Content-Length); stops when the server stops
     listening. Returns the response and how many body bytes went out."""
     sock = connect(url)
-    sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
-                 "ingest-token-1\r\nContent-Type: application/json\r\n"
-                 "Transfer-Encoding: chunked\r\n\r\n".encode())
+    sock.sendall(
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+        "ingest-token-1\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n".encode()
+    )
     chunk, sent = b"[" * 16384, 0
     try:
         while sent < total:
@@ -183,17 +201,24 @@ def send_chunked(url: str, path: str, total: int) -> tuple[bytes, int]:
 def test_chunked_bodies_are_bounded_on_every_endpoint(store: Store) -> None:
     limits = Limits(max_graphql_body=64 * 1024, max_body=256 * 1024)
     with running(create_app(store, TOKENS, limits), limits) as url:
-        for path, limit in (("/graphql", 64 * 1024), ("/events?source=events", 256 * 1024),
-                            ("/api/v1/lineage", 256 * 1024)):
+        for path, limit in (
+            ("/graphql", 64 * 1024),
+            ("/events?source=events", 256 * 1024),
+            ("/api/v1/lineage", 256 * 1024),
+        ):
             response, sent = send_chunked(url, path, 300 * 1024 * 1024)
             assert status_of(response) == 413, response[:200]
             assert f"request body over {limit} bytes".encode() in response
             assert sent < 16 * 1024 * 1024  # refused early, not read to the end
         conn = http.client.HTTPConnection("127.0.0.1", int(url.rsplit(":", 1)[1]), timeout=30)
         body = json.dumps({"query": "{ stats { headSeq } }"}).encode()
-        conn.request("POST", "/graphql", body=iter([body[:10], body[10:]]),
-                     headers={**READER, "Content-Type": "application/json"},
-                     encode_chunked=True)
+        conn.request(
+            "POST",
+            "/graphql",
+            body=iter([body[:10], body[10:]]),
+            headers={**READER, "Content-Type": "application/json"},
+            encode_chunked=True,
+        )
         ok = conn.getresponse()
         assert ok.status == 200 and json.loads(ok.read())["data"]["stats"]["headSeq"] > 0
         conn.close()
@@ -224,9 +249,13 @@ def test_trickling_headers_and_bodies_are_cut_off(store: Store) -> None:
         idle = [connect(url) for _ in range(30)]  # connected, silent
         headers = trickle(url, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n", b"X-A: b\r\n")
         assert status_of(headers) == 408 and b"headers did not arrive" in headers
-        body = trickle(url, b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: "
-                            b"Bearer reader-token-1\r\nContent-Type: application/json\r\n"
-                            b"Content-Length: 100000\r\n\r\n{", b" ")
+        body = trickle(
+            url,
+            b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: "
+            b"Bearer reader-token-1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100000\r\n\r\n{",
+            b" ",
+        )
         assert status_of(body) == 408 and b"body did not arrive within 1 s" in body
         assert httpx.get(f"{url}/healthz").status_code == 200  # meanwhile, fine
         for sock in idle:
@@ -246,8 +275,7 @@ def test_trickling_headers_and_bodies_are_cut_off(store: Store) -> None:
 def test_a_refused_request_does_not_keep_its_connection_for_the_body(served: str) -> None:
     sock = connect(served)
     with sock:
-        sock.sendall(b"POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n"
-                     b"\r\n{")
+        sock.sendall(b"POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n{")
         response = read_all(sock)  # returns only because the server closes
     assert status_of(response) == 401
 
@@ -256,10 +284,15 @@ def test_a_refused_request_does_not_keep_its_connection_for_the_body(served: str
 
 
 def test_two_authorization_headers_are_refused(served: str) -> None:
-    for pair in (["Bearer wrong-token", "Bearer reader-token-1"],
-                 ["Bearer reader-token-1", "Bearer reader-token-1"]):
-        r = httpx.post(f"{served}/graphql", json={"query": "{ stats { headSeq } }"},
-                       headers=[("Authorization", v) for v in pair])
+    for pair in (
+        ["Bearer wrong-token", "Bearer reader-token-1"],
+        ["Bearer reader-token-1", "Bearer reader-token-1"],
+    ):
+        r = httpx.post(
+            f"{served}/graphql",
+            json={"query": "{ stats { headSeq } }"},
+            headers=[("Authorization", v) for v in pair],
+        )
         assert r.status_code == 400 and "send exactly one" in r.json()["error"]
     assert gql(served, "{ stats { headSeq } }")["data"]["stats"]["headSeq"] > 0
 
@@ -271,13 +304,22 @@ def test_without_tokens_only_loopback_host_names_are_served(store: Store) -> Non
     with running(create_app(store)) as url:
         port = url.rsplit(":", 1)[1]
         query = {"query": "{ stats { headSeq } }"}
-        for host in ("evil.example", f"evil.example:{port}", "127.0.0.1.nip.io",
-                     "localhost.evil.example"):
+        for host in (
+            "evil.example",
+            f"evil.example:{port}",
+            "127.0.0.1.nip.io",
+            "localhost.evil.example",
+        ):
             r = httpx.post(f"{url}/graphql", json=query, headers={"Host": host})
             assert r.status_code == 421, host
             assert "runs without tokens and answers only to localhost" in r.json()["error"]
-        for host in ("localhost", f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}",
-                     "[::1]"):
+        for host in (
+            "localhost",
+            f"localhost:{port}",
+            f"127.0.0.1:{port}",
+            f"[::1]:{port}",
+            "[::1]",
+        ):
             r = httpx.post(f"{url}/graphql", json=query, headers={"Host": host})
             assert r.status_code == 200 and r.json()["data"]["stats"]["headSeq"] > 0, host
     with running(create_app(store, TOKENS)) as url:
@@ -290,12 +332,13 @@ def test_without_tokens_only_loopback_host_names_are_served(store: Store) -> Non
 
 def test_as_of_answers_leave_a_bounded_number_of_runs(served: str, store: Store) -> None:
     head = store.head_seq()
-    query = "query($a: String) { gate(dataset: \"code-pretrain@v1\", asOf: $a) { asOf } }"
+    query = 'query($a: String) { gate(dataset: "code-pretrain@v1", asOf: $a) { asOf } }'
     with ThreadPoolExecutor(max_workers=4) as pool:
         answers = list(pool.map(lambda seq: gql(served, query, a=str(seq)), range(5, head + 1)))
     assert len(answers) > 3 * SERVER_KEEP_RUNS
     groups = store.con.execute(
-        "SELECT count(DISTINCT (policy_hash, waivers)) FROM taint_runs").fetchone()[0]
+        "SELECT count(DISTINCT (policy_hash, waivers)) FROM taint_runs"
+    ).fetchone()[0]
     assert groups == 1
     assert runs(store) <= SERVER_KEEP_RUNS + groups
     # answers are still right, at the head and in the past
@@ -332,24 +375,26 @@ def test_no_policy_is_an_error_never_a_pass(scenario: Store) -> None:
     head = bare.head_seq()
     message = f"no policy in force as of event {head}: run `lineage policy set FILE.toml` first"
     with running(create_app(bare, TOKENS)) as url:
-        for query in (GATE,
-                      f'{{ gate(dataset: "code-pretrain@v1", asOf: "{head}") {{ passed }} }}',
-                      '{ verdict(example: "code-pretrain@v1:ex-002") { status } }',
-                      '{ verdicts(examples: ["code-pretrain@v1:ex-002"]) { status } }'):
+        for query in (
+            GATE,
+            f'{{ gate(dataset: "code-pretrain@v1", asOf: "{head}") {{ passed }} }}',
+            '{ verdict(example: "code-pretrain@v1:ex-002") { status } }',
+            '{ verdicts(examples: ["code-pretrain@v1:ex-002"]) { status } }',
+        ):
             r = gql(url, query)
             assert r["data"] is None and r["errors"][0]["message"] == message, query
         stats = gql(url, "{ stats { policyHash asOf taintedByDataset { dataset } } }")
-        assert stats["data"]["stats"] == {"policyHash": None, "asOf": head,
-                                          "taintedByDataset": []}
+        assert stats["data"]["stats"] == {"policyHash": None, "asOf": head, "taintedByDataset": []}
     assert runs(bare) == 0  # nothing computed for a point without a policy
     # the engine: the same error from every verdict function (scenario: policy after events)
     with pytest.raises(engine.NoPolicyError, match="no policy in force as of event 3"):
         engine.policy_in_force(scenario, 3)
     run = engine.propagate_taint(scenario, 3)
-    for ask in (lambda: engine.gate(scenario, run, "code-pretrain@v1", "precise"),
-                lambda: engine.example_statuses(scenario, run, [1], "precise"),
-                lambda: engine.verdict(scenario, run, scenario.nodes_by_ids([1])[0],
-                                       "precise")):
+    for ask in (
+        lambda: engine.gate(scenario, run, "code-pretrain@v1", "precise"),
+        lambda: engine.example_statuses(scenario, run, [1], "precise"),
+        lambda: engine.verdict(scenario, run, scenario.nodes_by_ids([1])[0], "precise"),
+    ):
         with pytest.raises(engine.NoPolicyError):
             ask()
     bare.close()
@@ -359,8 +404,8 @@ def test_no_policy_is_an_error_never_a_pass(scenario: Store) -> None:
 
 
 def test_access_log_and_tracebacks_only_for_real_faults(
-        store: Store, caplog: pytest.LogCaptureFixture,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    store: Store, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     caplog.set_level(logging.INFO, logger="lineage.access")
     with running(create_app(store, TOKENS)) as url:
         caplog.clear()
@@ -392,8 +437,10 @@ def test_access_log_and_tracebacks_only_for_real_faults(
 
 def test_denials_without_tokens_do_not_speak_of_tokens_held(store: Store) -> None:
     with running(create_app(store)) as url:
-        r = httpx.post(f"{url}/graphql", json={
-            "query": 'mutation { ingest(source: "events", records: []) { accepted } }'})
+        r = httpx.post(
+            f"{url}/graphql",
+            json={"query": 'mutation { ingest(source: "events", records: []) { accepted } }'},
+        )
         message = r.json()["errors"][0]["message"]
         assert "runs without tokens" in message and "your token" not in message
         r = httpx.post(f"{url}/events?source=events", content=b"{}")
@@ -406,31 +453,45 @@ def test_denials_without_tokens_do_not_speak_of_tokens_held(store: Store) -> Non
 
 def test_ingest_reports_never_name_the_servers_temporary_files() -> None:
     temp = f"{tempfile.gettempdir()}/lineage-abc123/body.jsonl"
-    report = IngestReport("claude-code", notes=[f"{temp}: 2 file(s) in no known repository"],
-                          rejections=[Rejection(temp, 3, f"cannot read {temp}", None)])
+    report = IngestReport(
+        "claude-code",
+        notes=[f"{temp}: 2 file(s) in no known repository"],
+        rejections=[Rejection(temp, 3, f"cannot read {temp}", None)],
+    )
     named = _named(report, "POST /events?source=claude-code")
     assert named.notes == ["POST /events?source=claude-code: 2 file(s) in no known repository"]
-    assert str(named.rejections[0]) == \
-        "POST /events?source=claude-code:3: cannot read POST /events?source=claude-code"
+    assert (
+        str(named.rejections[0])
+        == "POST /events?source=claude-code:3: cannot read POST /events?source=claude-code"
+    )
     assert tempfile.gettempdir() not in json.dumps(named.as_dict())
 
 
 def test_server_config_carries_the_connection_limits() -> None:
     from api.serve import BoundedH11Protocol, config
 
-    limits = Limits(header_seconds=2, keep_alive_seconds=3, max_header_bytes=4096,
-                    max_connections=7)
+    limits = Limits(
+        header_seconds=2, keep_alive_seconds=3, max_header_bytes=4096, max_connections=7
+    )
     c = config(object(), "127.0.0.1", 1, limits)
-    assert (c.header_seconds, c.timeout_keep_alive, c.h11_max_incomplete_event_size,
-            c.limit_concurrency, c.http, c.access_log) == (2, 3, 4096, 7, BoundedH11Protocol,
-                                                           False)
+    assert (
+        c.header_seconds,
+        c.timeout_keep_alive,
+        c.h11_max_incomplete_event_size,
+        c.limit_concurrency,
+        c.http,
+        c.access_log,
+    ) == (2, 3, 4096, 7, BoundedH11Protocol, False)
 
 
 def test_work_left_running_after_the_answer_is_stopped_not_crashed(
-        store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
     # `a` fails at once and nulls the whole answer; `b` is still propagating when it goes out
-    query = ('query($a: String) { a: gate(dataset: "nope@v1") { passed } '
-             'b: gate(dataset: "code-pretrain@v1", asOf: $a) { passed } }')
+    query = (
+        'query($a: String) { a: gate(dataset: "nope@v1") { passed } '
+        'b: gate(dataset: "code-pretrain@v1", asOf: $a) { passed } }'
+    )
     with running(create_app(store, TOKENS)) as url:
         with ThreadPoolExecutor(max_workers=4) as pool:
             answers = list(pool.map(lambda seq: gql(url, query, a=str(seq)), range(20, 40)))

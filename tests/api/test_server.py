@@ -32,8 +32,12 @@ def server(tmp_path: Path) -> Iterator[str]:
 
 
 def gql(url: str, query: str, token: str = "reader-token-1", **variables: object) -> dict:
-    r = httpx.post(f"{url}/graphql", json={"query": query, "variables": variables},
-                   headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    r = httpx.post(
+        f"{url}/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -41,36 +45,75 @@ def gql(url: str, query: str, token: str = "reader-token-1", **variables: object
 def big_manifest(path: Path, n: int) -> Path:
     with path.open("w") as out:
         for i in range(n):
-            out.write(json.dumps({
-                "example_id": f"big-{i}", "dataset": "big", "version": "v1",
-                "source": {"repo": "github.com/acme/widgets", "blob": "a3a3a3a3",
-                           "path": "src/widgets/api.py", "lines": [1 + i % 30, 1 + i % 30 + 5]}})
-                      + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "example_id": f"big-{i}",
+                        "dataset": "big",
+                        "version": "v1",
+                        "source": {
+                            "repo": "github.com/acme/widgets",
+                            "blob": "a3a3a3a3",
+                            "path": "src/widgets/api.py",
+                            "lines": [1 + i % 30, 1 + i % 30 + 5],
+                        },
+                    }
+                )
+                + "\n"
+            )
     return path
 
 
-def test_cli_and_hook_send_to_the_server_and_readers_keep_working(server: str,
-                                                                  tmp_path: Path) -> None:
-    code = main(["ingest", "--server", server, "--token", "ingest-token-1", "events",
-                 str(EXAMPLES / "events.ndjson")], out=StringIO())
+def test_cli_and_hook_send_to_the_server_and_readers_keep_working(
+    server: str, tmp_path: Path
+) -> None:
+    code = main(
+        [
+            "ingest",
+            "--server",
+            server,
+            "--token",
+            "ingest-token-1",
+            "events",
+            str(EXAMPLES / "events.ndjson"),
+        ],
+        out=StringIO(),
+    )
     assert code == 0
-    denied = main(["ingest", "--server", server, "--token", "reader-token-1", "events",
-                   str(EXAMPLES / "events.ndjson")], out=StringIO())
+    denied = main(
+        [
+            "ingest",
+            "--server",
+            server,
+            "--token",
+            "reader-token-1",
+            "events",
+            str(EXAMPLES / "events.ndjson"),
+        ],
+        out=StringIO(),
+    )
     assert denied == 2
-    policy = gql(server, "mutation($t: String!) { setPolicy(toml: $t) { hash } }",
-                 token="admin-token-1", t=(EXAMPLES / "policy.toml").read_text())
+    policy = gql(
+        server,
+        "mutation($t: String!) { setPolicy(toml: $t) { hash } }",
+        token="admin-token-1",
+        t=(EXAMPLES / "policy.toml").read_text(),
+    )
     assert policy["data"]["setPolicy"]["hash"]
 
     verdict = "query($e: String!) { verdict(example: $e) { status asOf } }"
-    assert gql(server, verdict, e="code-pretrain@v1:ex-002")["data"]["verdict"]["status"] == \
-        "TAINTED"
+    assert (
+        gql(server, verdict, e="code-pretrain@v1:ex-002")["data"]["verdict"]["status"] == "TAINTED"
+    )
 
     manifest = big_manifest(tmp_path / "big.jsonl", 20_000)
     results: list[dict] = []
 
     def ingest() -> int:
-        return main(["ingest", "--server", server, "--token", "ingest-token-1", "manifest",
-                     str(manifest)], out=StringIO())
+        return main(
+            ["ingest", "--server", server, "--token", "ingest-token-1", "manifest", str(manifest)],
+            out=StringIO(),
+        )
 
     def read(i: int) -> dict:
         return gql(server, verdict, e=f"code-pretrain@v1:ex-{1 + i % 22:03d}")
@@ -89,8 +132,10 @@ def test_cli_and_hook_send_to_the_server_and_readers_keep_working(server: str,
     spool = tmp_path / "spool.jsonl"
     assert capture("claude-code", StringIO(payload), spool, server, "ingest-token-1") == "sent"
     assert not spool.exists()
-    assert capture("claude-code", StringIO(payload), spool, "http://127.0.0.1:9",
-                   "ingest-token-1") == "spooled"
+    assert (
+        capture("claude-code", StringIO(payload), spool, "http://127.0.0.1:9", "ingest-token-1")
+        == "spooled"
+    )
     assert spool.read_text().count("\n") == 1
     events = gql(server, '{ events(source: "claude-code") { events { type } } }')
     assert events["data"]["events"]["events"]

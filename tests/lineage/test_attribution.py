@@ -29,8 +29,15 @@ def columns(*rows: tuple[int, int, int, int, int]) -> _Intervals:
 
 def test_unknown_line_map_widens_to_the_whole_file() -> None:
     carried = _LineMap(None).carry(columns((7, 10, 12, 0, 3)), edge_seq=9, modified=1)
-    assert [(int(carried.output[0]), int(carried.start[0]), int(carried.end[0]),
-             int(carried.evidence[0]), int(carried.seq[0]))] == [(7, 1, EOF, 0, 9)]
+    assert [
+        (
+            int(carried.output[0]),
+            int(carried.start[0]),
+            int(carried.end[0]),
+            int(carried.evidence[0]),
+            int(carried.seq[0]),
+        )
+    ] == [(7, 1, EOF, 0, 9)]
 
 
 def test_carrying_many_intervals_at_once_agrees_with_carry_span() -> None:
@@ -53,11 +60,30 @@ def test_carrying_many_intervals_at_once_agrees_with_carry_span() -> None:
         starts = [rng.randint(1, 40) for _ in range(rng.randint(1, 5))]
         ends = [s + rng.randint(0, 15) for s in starts]
         n = len(starts)
-        carried = _LineMap(hunks).carry(_Intervals(
-            np.arange(n, dtype=np.int64), np.array(starts, np.int64), np.array(ends, np.int64),
-            np.zeros(n, np.int64), np.zeros(n, np.int64)), 0, 1).normalized()
-        got = {(int(o), x) for o, a, b in zip(carried.output, carried.start, carried.end,
-                                              strict=True) for x in range(int(a), int(b) + 1)}
-        want = {(o, z) for o, (a, b) in enumerate(zip(starts, ends, strict=True))
-                for x, y in carry_span(a, b, [tuple(h) for h in hunks]) for z in range(x, y + 1)}
+        carried = (
+            _LineMap(hunks)
+            .carry(
+                _Intervals(
+                    np.arange(n, dtype=np.int64),
+                    np.array(starts, np.int64),
+                    np.array(ends, np.int64),
+                    np.zeros(n, np.int64),
+                    np.zeros(n, np.int64),
+                ),
+                0,
+                1,
+            )
+            .normalized()
+        )
+        got = {
+            (int(o), x)
+            for o, a, b in zip(carried.output, carried.start, carried.end, strict=True)
+            for x in range(int(a), int(b) + 1)
+        }
+        want = {
+            (o, z)
+            for o, (a, b) in enumerate(zip(starts, ends, strict=True))
+            for x, y in carry_span(a, b, [tuple(h) for h in hunks])
+            for z in range(x, y + 1)
+        }
         assert got == want, hunks

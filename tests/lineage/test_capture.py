@@ -6,25 +6,37 @@ from pathlib import Path
 from lineage.store import Store
 from loaders import claude_code
 
-PAYLOAD = {"session_id": "s1", "transcript_path": "/x.jsonl", "hook_event_name": "PostToolUse",
-           "tool_name": "Write", "tool_use_id": "toolu_C1",
-           "tool_input": {"file_path": "", "content": "print('captured line')\n"},
-           "tool_response": {"type": "create", "content": "print('captured line')\n"}}
+PAYLOAD = {
+    "session_id": "s1",
+    "transcript_path": "/x.jsonl",
+    "hook_event_name": "PostToolUse",
+    "tool_name": "Write",
+    "tool_use_id": "toolu_C1",
+    "tool_input": {"file_path": "", "content": "print('captured line')\n"},
+    "tool_response": {"type": "create", "content": "print('captured line')\n"},
+}
 
 
 def capture(stdin: str, spool: Path, cwd: Path) -> subprocess.CompletedProcess:
     code = "from lineage.entry import main; import sys; sys.exit(main())"
-    return subprocess.run([sys.executable, "-c", code, "capture", "claude-code", "--spool",
-                           str(spool)], input=stdin, text=True, capture_output=True, cwd=cwd,
-                          timeout=10)
+    return subprocess.run(
+        [sys.executable, "-c", code, "capture", "claude-code", "--spool", str(spool)],
+        input=stdin,
+        text=True,
+        capture_output=True,
+        cwd=cwd,
+        timeout=10,
+    )
 
 
 def test_capture_good_bad_and_empty_stdin(tmp_path: Path) -> None:
     repo = tmp_path / "proj"
     repo.mkdir()
     subprocess.run(["git", "-C", str(repo), "init", "-q"], check=True)
-    subprocess.run(["git", "-C", str(repo), "remote", "add", "origin",
-                    "https://github.com/acme/widgets.git"], check=True)
+    subprocess.run(
+        ["git", "-C", str(repo), "remote", "add", "origin", "https://github.com/acme/widgets.git"],
+        check=True,
+    )
     spool = tmp_path / "spool" / "claude-code.jsonl"
     payload = dict(PAYLOAD, cwd=str(repo))
     payload["tool_input"] = dict(PAYLOAD["tool_input"], file_path=str(repo / "app.py"))

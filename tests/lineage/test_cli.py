@@ -29,8 +29,16 @@ def test_gate_json_has_exactly_the_contract_fields(db: str) -> None:
     code, out = run("--db", db, "gate", "code-pretrain@v1", "--format", "json")
     assert code == 1
     report = json.loads(out)
-    assert {"dataset", "mode", "policy_hash", "as_of", "passed", "counts", "tainted",
-            "unknown"} <= set(report)
+    assert {
+        "dataset",
+        "mode",
+        "policy_hash",
+        "as_of",
+        "passed",
+        "counts",
+        "tainted",
+        "unknown",
+    } <= set(report)
     assert report["counts"] == {"examples": 22, "tainted": 6, "unknown": 3, "clean": 13}
     assert report["dataset"] == "code-pretrain@v1" and report["mode"] == "precise"
     assert report["passed"] is False
@@ -57,13 +65,18 @@ def test_gate_out_writes_one_line_per_example(db: str, tmp_path: Path) -> None:
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 22
     events = [json.loads(line) for line in (EXAMPLES / "events.ndjson").read_text().splitlines()]
-    ingested = [e["example"] for e in events
-                if e["type"] == "example" and e["dataset"] == "code-pretrain"]
+    ingested = [
+        e["example"] for e in events if e["type"] == "example" and e["dataset"] == "code-pretrain"
+    ]
     assert [r["example"] for r in rows] == ingested  # in the order they were ingested
     assert set(rows[0]) == {"example", "key", "status", "sources"}
     by_id = {r["example"]: r for r in rows}
-    assert by_id["ex-001"] == {"example": "ex-001", "key": "example:code-pretrain@v1:ex-001",
-                               "status": "TAINTED", "sources": ["output:toolu_01B"]}
+    assert by_id["ex-001"] == {
+        "example": "ex-001",
+        "key": "example:code-pretrain@v1:ex-001",
+        "status": "TAINTED",
+        "sources": ["output:toolu_01B"],
+    }
     assert by_id["ex-016"]["status"] == "UNKNOWN"
 
 
@@ -99,11 +112,21 @@ def test_gate_of_an_unknown_dataset_lists_the_known_ones(db: str, capsys) -> Non
     assert "code-pretrain@v1" in capsys.readouterr().err
 
 
-def test_gate_without_a_version_when_several_exist_is_a_usage_error(db: str, tmp_path: Path,
-                                                                     capsys) -> None:
+def test_gate_without_a_version_when_several_exist_is_a_usage_error(
+    db: str, tmp_path: Path, capsys
+) -> None:
     rows = tmp_path / "v2.jsonl"
-    rows.write_text(json.dumps({"example_id": "stray", "dataset": "code-pretrain",
-                                "version": "v2", "source": {"session": "s1"}}) + "\n")
+    rows.write_text(
+        json.dumps(
+            {
+                "example_id": "stray",
+                "dataset": "code-pretrain",
+                "version": "v2",
+                "source": {"session": "s1"},
+            }
+        )
+        + "\n"
+    )
     assert run("--db", db, "ingest", "manifest", str(rows))[0] == 0
     code, _ = run("--db", db, "gate", "code-pretrain")
     assert code == 2
@@ -147,8 +170,9 @@ def test_ingest_reports_counts_and_exit_codes(tmp_path: Path) -> None:
     assert run("--db", db, "ingest", "events", str(tmp_path / "missing.ndjson"))[0] == 2
 
 
-def test_bad_policy_and_missing_policy_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture
-                                              ) -> None:
+def test_bad_policy_and_missing_policy_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     db = str(tmp_path / "l.duckdb")
     run("--db", db, "ingest", "events", str(EXAMPLES / "events.ndjson"))
     assert run("--db", db, "gate", "code-pretrain@v1")[0] == 2
@@ -180,12 +204,19 @@ def test_verify_passes_then_fails_on_a_tampered_store(db: str) -> None:
 
 def test_locked_store_exits_2_with_a_fix(db: str, capsys: pytest.CaptureFixture) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import duckdb, sys, time
             con = duckdb.connect({db!r})
             print("locked", flush=True)
             time.sleep(30)
-        """)], stdout=subprocess.PIPE, text=True)
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         assert run("--db", db, "gate", "code-pretrain@v1")[0] == 2
@@ -202,25 +233,35 @@ def test_help_shows_real_examples() -> None:
 
 
 def test_demo_in_a_clean_directory(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "lineage.cli", "demo"], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "lineage.cli", "demo"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "22 examples: 6 tainted, 3 unknown, 13 clean" in out
     assert "TAINTED example:code-pretrain@v1:ex-002" in out
     assert "UNKNOWN example:code-pretrain@v1:ex-016" in out
     assert "--wrote [lines 10-18]-->" in out
-    assert "(code-sft@v1: every source form, SWHID, The Stack row, parents, agent session), " \
+    assert (
+        "(code-sft@v1: every source form, SWHID, The Stack row, parents, agent session), "
         "precise: 4 tainted, 1 unknown, 4 clean" in out
-    assert "code-snapshot@v1: every file cut at release commit c4c4c4c4, most of them changed " \
+    )
+    assert (
+        "code-snapshot@v1: every file cut at release commit c4c4c4c4, most of them changed "
         "earlier), precise: 4 tainted, 0 unknown, 11 clean" in out
+    )
     assert "snapshot.jsonl:16: src/widgets/retries.py is not in the tree of commit" in out
     assert "event log: 79 events, hash chain intact" in out
     assert list(tmp_path.iterdir()) == []  # nothing left behind
 
 
 def test_memory_limit_caps_the_store_and_a_bad_size_is_explained(
-        db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out = run("--db", db, "--memory-limit", "300MB", "gate", "code-pretrain@v1")
     assert code == 1 and "TAINTED" in out
     assert run("--db", db, "--memory-limit", "lots", "gate", "code-pretrain@v1")[0] == 2
@@ -233,14 +274,21 @@ def test_a_failing_gate_whose_reader_leaves_still_fails(db: str) -> None:
             raise BrokenPipeError
 
     assert main(["--db", db, "gate", "code-pretrain@v1"], out=Closed()) == 1
-    assert main(["--db", db, "gate", "code-pretrain@v1", "--allow-unknown", "--mode",
-                 "precise"], out=Closed()) == 1
+    assert (
+        main(
+            ["--db", db, "gate", "code-pretrain@v1", "--allow-unknown", "--mode", "precise"],
+            out=Closed(),
+        )
+        == 1
+    )
 
 
-@pytest.mark.parametrize("command", [["gate", "code-pretrain@v1"], ["explain", "ex-001"],
-                                     ["verify"], ["policy", "show"]])
+@pytest.mark.parametrize(
+    "command", [["gate", "code-pretrain@v1"], ["explain", "ex-001"], ["verify"], ["policy", "show"]]
+)
 def test_reading_a_store_that_does_not_exist_is_an_error_not_an_empty_store(
-        tmp_path: Path, command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     missing = tmp_path / "typo.duckdb"
     assert run("--db", str(missing), *command)[0] == 2
     assert f"no lineage store at {missing}" in capsys.readouterr().err
@@ -248,25 +296,27 @@ def test_reading_a_store_that_does_not_exist_is_an_error_not_an_empty_store(
 
 
 def test_ingest_strict_fails_when_any_record_was_rejected_and_still_loads_the_rest(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = str(tmp_path / "l.duckdb")
     mixed = FIXTURES / "events" / "one_bad_record.ndjson"
     assert run("--db", db, "ingest", "events", str(mixed))[0] == 0
-    code, out = run("--db", str(tmp_path / "m.duckdb"), "ingest", "--strict", "events",
-                    str(mixed))
+    code, out = run("--db", str(tmp_path / "m.duckdb"), "ingest", "--strict", "events", str(mixed))
     assert code == 1 and out.startswith("3 accepted, 0 duplicate, 4 rejected")
     assert "--strict: 4 record(s) rejected" in capsys.readouterr().err
     assert run("--db", db, "ingest", "--strict", "events", str(EXAMPLES / "events.ndjson"))[0] == 0
 
 
 def test_policies_that_restrict_nothing_are_refused_or_flagged(
-        db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     policy = tmp_path / "p.toml"
     policy.write_text('name = "nothing"\n')
     assert run("--db", db, "policy", "set", str(policy))[0] == 2
     assert "no [[restrict]] rule" in capsys.readouterr().err
-    policy.write_text('[[restrict]]\ntool = "codex"\nsince = 2026-02-01\nuntil = 2026-01-01\n'
-                      'reason = "r"\n')
+    policy.write_text(
+        '[[restrict]]\ntool = "codex"\nsince = 2026-02-01\nuntil = 2026-01-01\nreason = "r"\n'
+    )
     assert run("--db", db, "policy", "set", str(policy))[0] == 2
     assert "since 2026-02-01 is after until 2026-01-01" in capsys.readouterr().err
     policy.write_text('[[restrict]]\ntool = "claud-code"\nreason = "typo"\n')

@@ -17,22 +17,40 @@ FILES, ROWS = 4, 10_000
 def _manifests(directory: Path) -> Path:
     directory.mkdir()
     for f in range(FILES):
-        rows = (json.dumps({"example_id": f"f{f}-{i}", "dataset": "big", "version": "v1",
-                            "source": {"repo": "github.com/acme/widgets", "commit": "c" * 40,
-                                       "path": f"src/m{i % 97}.py", "lines": [1, 1 + i % 50]}})
-                for i in range(ROWS))
+        rows = (
+            json.dumps(
+                {
+                    "example_id": f"f{f}-{i}",
+                    "dataset": "big",
+                    "version": "v1",
+                    "source": {
+                        "repo": "github.com/acme/widgets",
+                        "commit": "c" * 40,
+                        "path": f"src/m{i % 97}.py",
+                        "lines": [1, 1 + i % 50],
+                    },
+                }
+            )
+            for i in range(ROWS)
+        )
         (directory / f"part-{f}.jsonl").write_text("\n".join(rows) + "\n")
     return directory
 
 
 def _lineage(db: Path, *argv: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "lineage.cli", "--db", str(db), *argv],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "lineage.cli", "--db", str(db), *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _ingest_all(db: Path, manifests: Path) -> None:
-    for argv in (["ingest", "events", str(EXAMPLES / "events.ndjson")],
-                 ["ingest", "manifest", str(manifests)]):
+    for argv in (
+        ["ingest", "events", str(EXAMPLES / "events.ndjson")],
+        ["ingest", "manifest", str(manifests)],
+    ):
         process = _lineage(db, *argv)
         _, err = process.communicate(timeout=300)
         assert process.returncode == 0, err
@@ -45,11 +63,15 @@ def _tables(db: Path) -> dict[str, list[tuple]]:
     try:
         out = {}
         for (table,) in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall():
-            columns = [c for c, kind in con.execute(
-                "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ?",
-                [table]).fetchall()
-                if not kind.startswith("TIMESTAMP") and not (table == "batches"
-                                                            and c in ("hash", "prev_hash"))]
+            columns = [
+                c
+                for c, kind in con.execute(
+                    "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ?",
+                    [table],
+                ).fetchall()
+                if not kind.startswith("TIMESTAMP")
+                and not (table == "batches" and c in ("hash", "prev_hash"))
+            ]
             listed = ", ".join(f'"{c}"' for c in columns)
             out[table] = con.execute(f'SELECT {listed} FROM "{table}" ORDER BY ALL').fetchall()
         return out

@@ -20,7 +20,8 @@ def _readme_examples() -> list[tuple[str, str]]:
 
 
 def test_the_readme_python_block_runs_as_written_and_prints_what_it_says(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     blocks = _readme_examples()
     assert blocks
     shutil.copytree(EXAMPLES, tmp_path / "examples")
@@ -48,9 +49,12 @@ def test_a_database_answers_what_the_cli_does(tmp_path: Path) -> None:
         graph = db.lineage("example:code-pretrain@v1:ex-002")
         assert isinstance(graph, nx.DiGraph)
         assert nx.has_path(graph, "output:toolu_01B", "example:code-pretrain@v1:ex-002")
-        assert graph.edges["output:toolu_01B",
-                           "file:github.com/acme/widgets:src/widgets/api.py@a2a2a2a2"][
-            "kind"] == "wrote"
+        assert (
+            graph.edges[
+                "output:toolu_01B", "file:github.com/acme/widgets:src/widgets/api.py@a2a2a2a2"
+            ]["kind"]
+            == "wrote"
+        )
         assert db.verify().ok
         with pytest.raises(lineage.UsageError, match="--rev applies to git"):
             db.ingest("events", EXAMPLES / "events.ndjson", rev="HEAD")
@@ -71,6 +75,5 @@ def test_importing_lineage_stays_light() -> None:
     """`lineage capture` runs inside every agent tool call: the package must not pull in
     DuckDB or Arrow until a name that needs them is used."""
     code = "import sys, lineage; print('duckdb' in sys.modules, 'pyarrow' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "False"]

@@ -39,16 +39,20 @@ def test_each_verdict_in_both_modes(scenario: Store, example: str) -> None:
 
 def test_membership_does_not_carry_taint(scenario: Store) -> None:
     # ex-002 is tainted; ex-006 and ex-007 share its shard and stay clean in both modes.
-    shard_of = {e: scenario.node(f"example:{D}:{e}").attrs["shard"]
-                for e in ("ex-002", "ex-006", "ex-007")}
+    shard_of = {
+        e: scenario.node(f"example:{D}:{e}").attrs["shard"] for e in ("ex-002", "ex-006", "ex-007")
+    }
     assert len(set(shard_of.values())) == 1
     for mode in engine.MODES:
         assert status(scenario, f"{D}:ex-007", mode) == "CLEAN"
     run = engine.propagate_taint(scenario)
     shard = scenario.node(f"shard:{D}/shard-000")
-    tainted_kinds = {r[0] for r in scenario.con.execute(
-        "SELECT n.kind FROM taint t JOIN nodes n ON n.id = t.node WHERE t.run = ?",
-        [run.run]).fetchall()}
+    tainted_kinds = {
+        r[0]
+        for r in scenario.con.execute(
+            "SELECT n.kind FROM taint t JOIN nodes n ON n.id = t.node WHERE t.run = ?", [run.run]
+        ).fetchall()
+    }
     assert "shard" not in tainted_kinds and "dataset_version" not in tainted_kinds
     assert shard is not None
 
@@ -90,8 +94,9 @@ def test_waiver_blocks_propagation_and_is_named(scenario: Store) -> None:
     assert v.status == "CLEAN"
     assert [w["node"] for w in v.waivers] == ["output:toolu_01W"]
     assert v.waivers[0]["approver"] == "legal@acme.com"
-    unrelated = engine.verdict(scenario, run, engine.resolve_example(scenario, f"{D}:ex-012"),
-                               "strict")
+    unrelated = engine.verdict(
+        scenario, run, engine.resolve_example(scenario, f"{D}:ex-012"), "strict"
+    )
     assert unrelated.waivers == []
 
 
@@ -104,12 +109,15 @@ def test_without_the_waiver_or_after_it_expires_the_example_is_tainted(scenario:
 
 
 def test_waiver_on_a_file_version_blocks_its_descendants(scenario: Store) -> None:
-    text = (EXAMPLES / "policy.toml").read_text() + """
+    text = (
+        (EXAMPLES / "policy.toml").read_text()
+        + """
 [[waive]]
 node = "file:github.com/acme/widgets:src/widgets/api.py@a2a2a2a2"
 reason = "reviewed: the edit was reverted upstream"
 approver = "cto@acme.com"
 """
+    )
     scenario.set_policy(parse_policy(text))
     assert status(scenario, f"{D}:ex-002", "precise") == "CLEAN"
     assert status(scenario, f"{D}:ex-001", "strict") == "CLEAN"
@@ -135,7 +143,7 @@ def test_policy_change_needs_no_reingest(scenario: Store) -> None:
     ],
 )
 def test_restriction_windows_and_scopes(scenario: Store, rule: str, tainted: bool) -> None:
-    scenario.set_policy(parse_policy(f"[[restrict]]\n{rule}\nreason = \"r\"\n"))
+    scenario.set_policy(parse_policy(f'[[restrict]]\n{rule}\nreason = "r"\n'))
     assert (status(scenario, f"{D}:ex-004", "precise") == "TAINTED") is tainted
 
 
@@ -159,12 +167,15 @@ def test_as_of_reproduces_an_earlier_decision(scenario: Store) -> None:
 
 
 def test_lineage_arriving_later_turns_unknown_into_tainted_and_as_of_keeps_the_past(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     history = (FIXTURES / "events" / "history.ndjson").read_text()
     example = tmp_path / "example.ndjson"
-    example.write_text('{"id":"e1","type":"example","dataset":"d","version":"v1","example":"1",'
-                       '"source":{"repo":"github.com/acme/w","path":"b.py","blob":"bbbb03",'
-                       '"lines":[5,5]}}\n')
+    example.write_text(
+        '{"id":"e1","type":"example","dataset":"d","version":"v1","example":"1",'
+        '"source":{"repo":"github.com/acme/w","path":"b.py","blob":"bbbb03",'
+        '"lines":[5,5]}}\n'
+    )
     later = tmp_path / "history.ndjson"
     later.write_text(history)
     store = Store(":memory:")
@@ -179,8 +190,9 @@ def test_lineage_arriving_later_turns_unknown_into_tainted_and_as_of_keeps_the_p
     assert status(store, "d@v1:1", "precise", as_of=moment) == "UNKNOWN"
     # line 5 of b.py is Claude's; line 1 is not
     other = tmp_path / "other.ndjson"
-    other.write_text(example.read_text().replace('"1"', '"2"').replace("[5,5]", "[1,4]")
-                     .replace('"e1"', '"e2"'))
+    other.write_text(
+        example.read_text().replace('"1"', '"2"').replace("[5,5]", "[1,4]").replace('"e1"', '"e2"')
+    )
     load_events(store, other)
     assert status(store, "d@v1:2", "precise") == "CLEAN"
     assert status(store, "d@v1:2", "strict") == "TAINTED"
@@ -194,10 +206,12 @@ def test_gate_counts_and_unknown_reasons(scenario: Store) -> None:
     assert {u["example"]: u["reason"] for u in report.unknown}[f"example:{D}:ex-016"] == (
         "repository github.com/acme/legacy was never ingested "
         "(needed for file:github.com/acme/legacy:lib/parser.py@0a0a0a0a): "
-        "`lineage ingest git CHECKOUT` where it is checked out")
+        "`lineage ingest git CHECKOUT` where it is checked out"
+    )
     strict = engine.gate(scenario, run, D, "strict")
     assert strict.counts == {"examples": 22, "tainted": 10, "unknown": 3, "clean": 9}
-    assert report.by_tool == [{"tool": "claude-code", "model": "claude-opus-4-5-20251101",
-                               "examples": 6}]
+    assert report.by_tool == [
+        {"tool": "claude-code", "model": "claude-opus-4-5-20251101", "examples": 6}
+    ]
     with pytest.raises(engine.EngineError, match="known dataset versions: code-pretrain@v1"):
         engine.gate(scenario, run, "nope@v9", "precise")

@@ -12,13 +12,23 @@ from tests.conftest import EXAMPLES
 
 
 def snapshot(store: Store, run: engine.TaintRun) -> tuple[set, set]:
-    taint = set(store.con.execute("""
+    taint = set(
+        store.con.execute(
+            """
         SELECT t.mode, n.key, r.key, b.key FROM taint t JOIN nodes n ON n.id = t.node
         JOIN nodes r ON r.id = t.root LEFT JOIN nodes b ON b.id = t.blocked_by
-        WHERE t.run = ?""", [run.run]).fetchall())
-    incomplete = set(store.con.execute("""
+        WHERE t.run = ?""",
+            [run.run],
+        ).fetchall()
+    )
+    incomplete = set(
+        store.con.execute(
+            """
         SELECT n.key, m.key FROM incomplete i JOIN nodes n ON n.id = i.node
-        JOIN nodes m ON m.id = i.missing WHERE i.run = ?""", [run.run]).fetchall())
+        JOIN nodes m ON m.id = i.missing WHERE i.run = ?""",
+            [run.run],
+        ).fetchall()
+    )
     return taint, incomplete
 
 
@@ -31,7 +41,8 @@ def load_lines(store: Store, lines: list[str], tmp: Path, name: str) -> None:
 
 @pytest.mark.parametrize("cut", [12, 20, 30, 40, 47])
 def test_appending_after_a_run_extends_it_to_what_a_full_pass_gives(
-        tmp_path: Path, cut: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, cut: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lines = (EXAMPLES / "events.ndjson").read_text().splitlines()
     policy = parse_policy((EXAMPLES / "policy.toml").read_text())
     full = Store(":memory:")
@@ -48,8 +59,7 @@ def test_appending_after_a_run_extends_it_to_what_a_full_pass_gives(
     engine.propagate_taint(grown)
     full_passes = []
     original = engine._materialize
-    monkeypatch.setattr(engine, "_materialize",
-                        lambda *a: full_passes.append(a) or original(*a))
+    monkeypatch.setattr(engine, "_materialize", lambda *a: full_passes.append(a) or original(*a))
     load_lines(grown, lines[cut:], tmp_path, "tail.ndjson")
     # a full pass only if the tail defined a missing node
     assert snapshot(grown, engine.propagate_taint(grown)) == expected_events
@@ -61,7 +71,8 @@ def test_appending_after_a_run_extends_it_to_what_a_full_pass_gives(
 
 
 def test_defining_a_missing_node_falls_back_to_a_full_pass(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lines = (EXAMPLES / "events.ndjson").read_text().splitlines()
     examples = [line for line in lines if '"type": "example"' in line]
     others = [line for line in lines if '"type": "example"' not in line]
@@ -69,13 +80,13 @@ def test_defining_a_missing_node_falls_back_to_a_full_pass(
     store.set_policy(parse_policy((EXAMPLES / "policy.toml").read_text()))
     load_lines(store, examples, tmp_path, "examples.ndjson")  # every source still unknown
     before = engine.propagate_taint(store)
-    unknown = store.con.execute("SELECT count(*) FROM incomplete WHERE run = ?",
-                                [before.run]).fetchone()[0]
+    unknown = store.con.execute(
+        "SELECT count(*) FROM incomplete WHERE run = ?", [before.run]
+    ).fetchone()[0]
     assert unknown > 0
     full_passes = []
     original = engine._materialize
-    monkeypatch.setattr(engine, "_materialize",
-                        lambda *a: full_passes.append(a) or original(*a))
+    monkeypatch.setattr(engine, "_materialize", lambda *a: full_passes.append(a) or original(*a))
     load_lines(store, others, tmp_path, "sources.ndjson")
     after = engine.propagate_taint(store)
     assert len(full_passes) == 1
@@ -93,5 +104,7 @@ def test_old_runs_are_dropped_but_never_the_newest_or_a_recent_one(scenario: Sto
     kept = {r[0] for r in scenario.con.execute("SELECT run FROM taint_runs").fetchall()}
     assert head.run in kept and len(kept) == engine.KEEP_RUNS + 1  # newest 8 + the head
     assert engine.propagate_taint(scenario).run == head.run
-    assert scenario.con.execute("SELECT count(*) FROM taint WHERE run = ?",
-                                [head.run]).fetchone()[0] > 0
+    assert (
+        scenario.con.execute("SELECT count(*) FROM taint WHERE run = ?", [head.run]).fetchone()[0]
+        > 0
+    )

@@ -43,7 +43,7 @@ def test_hash_ignores_formatting_but_not_content() -> None:
         ('[[restrict]]\ntool = "codex"\nsince = "last week"\nreason = "r"\n', "not a date"),
         ('[[restrict]]\ntool = "codex"\n', "'reason' is a required property"),
         ('[[waive]]\nnode = "x"\nreason = "r"\n', "'approver' is a required property"),
-        ('[[restrict]\n', "not valid TOML"),
+        ("[[restrict]\n", "not valid TOML"),
         ('colour = "red"\n', "'colour' was unexpected"),
     ],
 )

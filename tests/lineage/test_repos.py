@@ -6,10 +6,16 @@ import pytest
 from lineage.repos import RepoResolver, local_repo, normalize_remote
 
 
-@pytest.mark.parametrize("url", [
-    "https://github.com/acme/widgets.git", "git@github.com:acme/widgets", "github.com/acme/widgets",
-    "ssh://git@GitHub.com:22/acme/widgets.git", "https://token@github.com/acme/widgets/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://github.com/acme/widgets.git",
+        "git@github.com:acme/widgets",
+        "github.com/acme/widgets",
+        "ssh://git@GitHub.com:22/acme/widgets.git",
+        "https://token@github.com/acme/widgets/",
+    ],
+)
 def test_remote_spellings_are_one_repo(url: str) -> None:
     assert normalize_remote(url) == "github.com/acme/widgets"
 

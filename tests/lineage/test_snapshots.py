@@ -16,8 +16,14 @@ CLAUDE = "\n\nCo-Authored-By: Claude Sonnet 4.5 <noreply@anthropic.com>"
 
 def test_flatten_gives_the_deepest_entry_of_nested_ranges() -> None:
     shas, pre, post, complete = snapshots.number_forest(
-        [("r", None, True), ("a", "r", False), ("b", "a", False), ("s", "r", False),
-         ("x", "gone", False)])
+        [
+            ("r", None, True),
+            ("a", "r", False),
+            ("b", "a", False),
+            ("s", "r", False),
+            ("x", "gone", False),
+        ]
+    )
     order = dict(zip(shas, zip(pre, post, complete, strict=True), strict=True))
     assert order["r"][:2] == (0, 3) and order["a"][1] >= order["b"][0]
     assert order["x"][2] is False  # its root never recorded a whole tree
@@ -58,9 +64,14 @@ def rows_at(at: dict[str, str]) -> list[dict]:
                 continue
             if name == "removed" and path == "src/b.py":
                 continue
-            rows.append({"example_id": f"{name}:{path}:{span[0]}", "dataset": "d",
-                         "version": "1", "source": {"repo": REPO, "commit": commit,
-                                                    "path": path, "lines": span}})
+            rows.append(
+                {
+                    "example_id": f"{name}:{path}:{span[0]}",
+                    "dataset": "d",
+                    "version": "1",
+                    "source": {"repo": REPO, "commit": commit, "path": path, "lines": span},
+                }
+            )
     return rows
 
 
@@ -79,13 +90,16 @@ def test_a_dataset_cut_from_snapshots_has_no_unknown(tmp_path: Path, git_first: 
     def read_manifest() -> None:
         for batch in manifest.load([path]):
             assert store.ingest(batch).rejected == 0
+
     for step in (read_git, read_manifest) if git_first else (read_manifest, read_git):
         step()
     run = engine.propagate_taint(store)
     report = engine.gate(store, run, "d@1", "precise")
     assert report.counts["unknown"] == 0, report.unknown
-    statuses = {t["example"].rsplit(":", 3)[-3] + ":" + t["example"].rsplit(":", 1)[-1]
-                for t in report.tainted}
+    statuses = {
+        t["example"].rsplit(":", 3)[-3] + ":" + t["example"].rsplit(":", 1)[-1]
+        for t in report.tainted
+    }
     assert statuses == {f"{name}:6" for name in at if name != "base"}
 
 
@@ -95,12 +109,26 @@ def test_a_path_not_in_the_commits_tree_is_rejected_with_that_reason(tmp_path: P
     for batch in git.load([repo.root]):
         store.ingest(batch)
     path = tmp_path / "m.jsonl"
-    path.write_text(json.dumps({"example_id": "gone", "dataset": "d", "version": "1",
-                                "source": {"repo": REPO, "commit": at["removed"],
-                                           "path": "src/b.py"}}) + "\n"
-                    + json.dumps({"example_id": "typo", "dataset": "d", "version": "1",
-                                  "source": {"repo": REPO, "commit": at["base"],
-                                             "path": "src/c.py"}}) + "\n")
+    path.write_text(
+        json.dumps(
+            {
+                "example_id": "gone",
+                "dataset": "d",
+                "version": "1",
+                "source": {"repo": REPO, "commit": at["removed"], "path": "src/b.py"},
+            }
+        )
+        + "\n"
+        + json.dumps(
+            {
+                "example_id": "typo",
+                "dataset": "d",
+                "version": "1",
+                "source": {"repo": REPO, "commit": at["base"], "path": "src/c.py"},
+            }
+        )
+        + "\n"
+    )
     [batch] = list(manifest.load([path]))
     report = store.ingest(batch)
     assert report.rejected == 2
@@ -114,8 +142,17 @@ def test_a_range_ingest_names_its_boundary_tree(tmp_path: Path) -> None:
         store.ingest(batch)
     store.set_policy(parse_policy(POLICY))
     path = tmp_path / "m.jsonl"
-    path.write_text(json.dumps({"example_id": "a", "dataset": "d", "version": "1", "source": {
-        "repo": REPO, "commit": at["main"], "path": "src/a.py", "lines": [6, 8]}}) + "\n")
+    path.write_text(
+        json.dumps(
+            {
+                "example_id": "a",
+                "dataset": "d",
+                "version": "1",
+                "source": {"repo": REPO, "commit": at["main"], "path": "src/a.py", "lines": [6, 8]},
+            }
+        )
+        + "\n"
+    )
     for batch in manifest.load([path]):
         assert store.ingest(batch).rejected == 0
     run = engine.propagate_taint(store)
@@ -125,16 +162,25 @@ def test_a_range_ingest_names_its_boundary_tree(tmp_path: Path) -> None:
     for batch in git.load([repo.root], exclude=store.commits_of(REPO)):
         store.ingest(batch)
     run = engine.propagate_taint(store)
-    assert engine.verdict(store, run, engine.resolve_example(store, "d@1:a"),
-                          "precise").status == "TAINTED"
+    assert (
+        engine.verdict(store, run, engine.resolve_example(store, "d@1:a"), "precise").status
+        == "TAINTED"
+    )
 
 
 @pytest.mark.parametrize("git_first", [True, False])
 def test_a_byte_span_twin_of_a_line_span_dataset_gets_the_same_verdicts(
-        tmp_path: Path, git_first: bool) -> None:
+    tmp_path: Path, git_first: bool
+) -> None:
     repo = Repo(tmp_path / "demo")
-    human = ["# ünïcödé header: bytes and characters differ", "import time", "",
-             "def sleep(seconds):", "    time.sleep(seconds)", ""]
+    human = [
+        "# ünïcödé header: bytes and characters differ",
+        "import time",
+        "",
+        "def sleep(seconds):",
+        "    time.sleep(seconds)",
+        "",
+    ]
     repo.write("src/a.py", human)
     repo.commit("base")
     (repo.root / "src/a.py").write_text("\n".join(human + AI_LINES), encoding="utf-8")
@@ -146,19 +192,46 @@ def test_a_byte_span_twin_of_a_line_span_dataset_gets_the_same_verdicts(
     def byte_range(first: int, last: int) -> list[int]:
         end = starts[last] if last < line_count else len(raw)
         return [starts[first - 1], end]
+
     rows = []
     for first in range(1, line_count + 1, 2):
         last = min(first + 1, line_count)
         for unit, span in (("lines", [first, last]), ("bytes", byte_range(first, last))):
-            rows.append({"example_id": f"{unit}-{first}", "dataset": "d", "version": "1",
-                         "source": {"repo": REPO, "commit": head, "path": "src/a.py",
-                                    unit: span}})
+            rows.append(
+                {
+                    "example_id": f"{unit}-{first}",
+                    "dataset": "d",
+                    "version": "1",
+                    "source": {"repo": REPO, "commit": head, "path": "src/a.py", unit: span},
+                }
+            )
     # a byte span cut inside line 6 and into line 7 touches both
-    rows.append({"example_id": "cut", "dataset": "d", "version": "1", "source": {
-        "repo": REPO, "commit": head, "path": "src/a.py",
-        "bytes": [starts[5] + 1, starts[6] + 2]}})
-    rows.append({"example_id": "past", "dataset": "d", "version": "1", "source": {
-        "repo": REPO, "commit": head, "path": "src/a.py", "bytes": [0, len(raw) + 1]}})
+    rows.append(
+        {
+            "example_id": "cut",
+            "dataset": "d",
+            "version": "1",
+            "source": {
+                "repo": REPO,
+                "commit": head,
+                "path": "src/a.py",
+                "bytes": [starts[5] + 1, starts[6] + 2],
+            },
+        }
+    )
+    rows.append(
+        {
+            "example_id": "past",
+            "dataset": "d",
+            "version": "1",
+            "source": {
+                "repo": REPO,
+                "commit": head,
+                "path": "src/a.py",
+                "bytes": [0, len(raw) + 1],
+            },
+        }
+    )
     store = Store(":memory:")
     store.set_policy(parse_policy(POLICY))
     path = tmp_path / "m.jsonl"
@@ -167,6 +240,7 @@ def test_a_byte_span_twin_of_a_line_span_dataset_gets_the_same_verdicts(
     def history() -> None:
         for batch in git.load([repo.root]):
             store.ingest(batch)
+
     if git_first:
         history()
     [batch] = list(manifest.load([path]))
@@ -179,8 +253,10 @@ def test_a_byte_span_twin_of_a_line_span_dataset_gets_the_same_verdicts(
     run = engine.propagate_taint(store)
 
     def status(example: str) -> str:
-        return engine.verdict(store, run, engine.resolve_example(store, f"d@1:{example}"),
-                              "precise").status
+        return engine.verdict(
+            store, run, engine.resolve_example(store, f"d@1:{example}"), "precise"
+        ).status
+
     for first in range(1, line_count + 1, 2):
         assert status(f"lines-{first}") == status(f"bytes-{first}"), first
     assert status("lines-5") == "CLEAN" and status("lines-7") == "TAINTED"
@@ -189,7 +265,8 @@ def test_a_byte_span_twin_of_a_line_span_dataset_gets_the_same_verdicts(
 
 @pytest.mark.parametrize("git_first", [True, False])
 def test_an_agent_trace_range_at_a_revision_taints_its_lines_without_content_match(
-        tmp_path: Path, git_first: bool) -> None:
+    tmp_path: Path, git_first: bool
+) -> None:
     from loaders import agent_trace
 
     repo = Repo(tmp_path / "demo")
@@ -199,14 +276,38 @@ def test_an_agent_trace_range_at_a_revision_taints_its_lines_without_content_mat
     later = repo.commit("docs")
     trace = tmp_path / "work" / ".agent-trace" / "traces.jsonl"
     trace.parent.mkdir(parents=True)
-    trace.write_text(json.dumps({
-        "version": "0.1.0", "id": "t-9", "timestamp": "2026-07-20T11:38:35.042Z",
-        "vcs": {"type": "git", "revision": revision}, "tool": {"name": "cursor"},
-        "files": [{"path": "src\\view.py", "conversations": [
-            {"contributor": {"type": "ai", "model_id": "anthropic/claude-opus-4-8"},
-             "ranges": [{"start_line": 3, "end_line": 5, "content_hash": "sha256:bb5e"}]},
-            {"contributor": {"type": "human"}, "ranges": [{"start_line": 6, "end_line": 9}]}]}],
-    }) + "\n")
+    trace.write_text(
+        json.dumps(
+            {
+                "version": "0.1.0",
+                "id": "t-9",
+                "timestamp": "2026-07-20T11:38:35.042Z",
+                "vcs": {"type": "git", "revision": revision},
+                "tool": {"name": "cursor"},
+                "files": [
+                    {
+                        "path": "src\\view.py",
+                        "conversations": [
+                            {
+                                "contributor": {
+                                    "type": "ai",
+                                    "model_id": "anthropic/claude-opus-4-8",
+                                },
+                                "ranges": [
+                                    {"start_line": 3, "end_line": 5, "content_hash": "sha256:bb5e"}
+                                ],
+                            },
+                            {
+                                "contributor": {"type": "human"},
+                                "ranges": [{"start_line": 6, "end_line": 9}],
+                            },
+                        ],
+                    }
+                ],
+            }
+        )
+        + "\n"
+    )
     store = Store(":memory:")
 
     def history() -> None:
@@ -216,22 +317,34 @@ def test_an_agent_trace_range_at_a_revision_taints_its_lines_without_content_mat
     def traces() -> None:
         for batch in agent_trace.load([trace], repo=REPO):
             assert store.ingest(batch).accepted == 1
+
     for step in (history, traces) if git_first else (traces, history):
         step()
     store.set_policy(parse_policy(POLICY))
     rows = tmp_path / "m.jsonl"
-    rows.write_text("".join(json.dumps({
-        "example_id": name, "dataset": "d", "version": "1",
-        "source": {"repo": REPO, "commit": later, "path": "src/view.py", "lines": span}}) + "\n"
-        for name, span in (("ai", [4, 4]), ("human", [6, 10]))))
+    rows.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "example_id": name,
+                    "dataset": "d",
+                    "version": "1",
+                    "source": {"repo": REPO, "commit": later, "path": "src/view.py", "lines": span},
+                }
+            )
+            + "\n"
+            for name, span in (("ai", [4, 4]), ("human", [6, 10]))
+        )
+    )
     for batch in manifest.load([rows]):
         store.ingest(batch)
     run = engine.propagate_taint(store)
-    status = {name: engine.verdict(store, run, engine.resolve_example(store, f"d@1:{name}"),
-                                   "precise") for name in ("ai", "human")}
+    status = {
+        name: engine.verdict(store, run, engine.resolve_example(store, f"d@1:{name}"), "precise")
+        for name in ("ai", "human")
+    }
     assert status["ai"].status == "TAINTED" and status["human"].status == "CLEAN"
-    assert "agent-trace" in json.dumps([s.__dict__ for s in status["ai"].paths[0]],
-                                       default=str)
+    assert "agent-trace" in json.dumps([s.__dict__ for s in status["ai"].paths[0]], default=str)
 
 
 def test_content_identifiers_resolve_to_the_ingested_version(tmp_path: Path) -> None:
@@ -245,23 +358,38 @@ def test_content_identifiers_resolve_to_the_ingested_version(tmp_path: Path) -> 
     origin = f"https://{REPO}"
     swhids = {
         "rev": f"swh:1:cnt:{blob};origin={origin};anchor=swh:1:rev:{at['main']};"
-               "path=/src/a.py;lines=6-8",
-        "dir": f"swh:1:cnt:{blob};path=/src/a.py;anchor=swh:1:dir:{tree};origin={origin};"
-               "lines=6-8",
+        "path=/src/a.py;lines=6-8",
+        "dir": f"swh:1:cnt:{blob};path=/src/a.py;anchor=swh:1:dir:{tree};origin={origin};lines=6-8",
         "snp": f"swh:1:cnt:{blob};origin={origin};anchor=swh:1:snp:{'5' * 40};path=/src/a.py;"
-               "lines=1-5",
+        "lines=1-5",
     }
-    rows = [{"example_id": k, "dataset": "d", "version": "1", "source": {"swhid": v}}
-            for k, v in swhids.items()]
-    rows.append({"example_id": "stack", "dataset": "d", "version": "1", "blob_id": blob,
-                 "repo_name": "acme/demo", "path": "/src/a.py", "directory_id": tree,
-                 "revision_id": at["main"], "content_id": "x", "language": "Python"})
+    rows = [
+        {"example_id": k, "dataset": "d", "version": "1", "source": {"swhid": v}}
+        for k, v in swhids.items()
+    ]
+    rows.append(
+        {
+            "example_id": "stack",
+            "dataset": "d",
+            "version": "1",
+            "blob_id": blob,
+            "repo_name": "acme/demo",
+            "path": "/src/a.py",
+            "directory_id": tree,
+            "revision_id": at["main"],
+            "content_id": "x",
+            "language": "Python",
+        }
+    )
     path = tmp_path / "m.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     for batch in manifest.load([path]):
         assert store.ingest(batch).rejected == 0
     run = engine.propagate_taint(store)
-    status = {r["example_id"]: engine.verdict(
-        store, run, engine.resolve_example(store, f"d@1:{r['example_id']}"), "precise").status
-        for r in rows}
+    status = {
+        r["example_id"]: engine.verdict(
+            store, run, engine.resolve_example(store, f"d@1:{r['example_id']}"), "precise"
+        ).status
+        for r in rows
+    }
     assert status == {"rev": "TAINTED", "dir": "TAINTED", "snp": "CLEAN", "stack": "TAINTED"}

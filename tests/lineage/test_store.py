@@ -12,9 +12,12 @@ TABLES = ("events", "batches", "nodes", "edges", "aliases", "attributions", "rej
 
 
 def snapshot(store: Store) -> dict[str, list]:
-    return {t: store.con.execute(f"SELECT * EXCLUDE (received_at) FROM {t} ORDER BY ALL")
-            .fetchall() if t in ("batches", "rejected") else
-            store.con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
+    return {
+        t: store.con.execute(f"SELECT * EXCLUDE (received_at) FROM {t} ORDER BY ALL").fetchall()
+        if t in ("batches", "rejected")
+        else store.con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+        for t in TABLES
+    }
 
 
 def test_ingesting_the_same_input_twice_changes_nothing() -> None:
@@ -58,8 +61,9 @@ def test_hash_chain_catches_an_edited_or_deleted_event(tmp_path: Path) -> None:
         load_events(store, EXAMPLES / "events.ndjson")
         load_events(store, FIXTURES / "events" / "history.ndjson")
         assert store.verify().ok
-        store.con.execute("UPDATE events SET payload = replace(payload, 'claude-code', 'copilot')"
-                          " WHERE seq = 3")
+        store.con.execute(
+            "UPDATE events SET payload = replace(payload, 'claude-code', 'copilot') WHERE seq = 3"
+        )
         result = store.verify()
         assert not result.ok
         assert any("event seq 3" in p for p in result.problems)
@@ -86,10 +90,14 @@ def test_carried_attribution_does_not_depend_on_arrival_order(tmp_path: Path) ->
                 load_events(store, single)
         else:
             load_events(store, path)
-        return {key: [row[:4] for row in store.attributions_of(store.node(key).id)]
-                for key in ("file:github.com/acme/w:a.py@aaaa01",
-                            "file:github.com/acme/w:a.py@aaaa02",
-                            "file:github.com/acme/w:b.py@bbbb03")}
+        return {
+            key: [row[:4] for row in store.attributions_of(store.node(key).id)]
+            for key in (
+                "file:github.com/acme/w:a.py@aaaa01",
+                "file:github.com/acme/w:a.py@aaaa02",
+                "file:github.com/acme/w:b.py@bbbb03",
+            )
+        }
 
     expected = {
         "file:github.com/acme/w:a.py@aaaa01": [("output:toolu_1", 3, 5, "structured-patch")],
@@ -104,7 +112,9 @@ def test_carried_attribution_does_not_depend_on_arrival_order(tmp_path: Path) ->
 def test_memory_limit_is_set_on_the_database() -> None:
     store = Store(":memory:", memory_limit="300MB")
     assert store.con.execute("SELECT current_setting('memory_limit')").fetchone()[0] in (
-        "286.1 MiB", "300.0 MB")
+        "286.1 MiB",
+        "300.0 MB",
+    )
 
 
 def test_a_store_made_before_nodes_kept_their_repo_gets_it_filled_once(tmp_path: Path) -> None:
@@ -125,8 +135,9 @@ def test_moving_bytes_from_one_field_to_the_next_is_caught(tmp_path: Path) -> No
     """Under `|`-joined hashes, event id 'gen|events' from source 'events' hashed like event id
     'gen' from source 'events|events'; length-prefixed fields tell them apart."""
     records = tmp_path / "e.ndjson"
-    records.write_text(json.dumps({"type": "output", "id": "gen|events", "output": "o",
-                                   "tool": "codex"}) + "\n")
+    records.write_text(
+        json.dumps({"type": "output", "id": "gen|events", "output": "o", "tool": "codex"}) + "\n"
+    )
     with Store(tmp_path / "l.duckdb") as store:
         load_events(store, records)
         old_hash = f"SELECT {EVENT_HASH_SQL[1]} FROM events"
@@ -143,12 +154,15 @@ def _as_scheme_1(path: Path) -> None:
         con.execute(f"UPDATE events SET hash = {EVENT_HASH_SQL[1]}")
         prev = GENESIS
         for batch, source, received, first, last, count, digest in con.execute(
-                "SELECT b.batch, b.source, epoch_us(b.received_at), b.first_seq, b.last_seq, "
-                "b.events, (SELECT sha256(string_agg(hash, '' ORDER BY seq)) FROM events e "
-                "WHERE e.batch = b.batch) FROM batches b ORDER BY batch").fetchall():
+            "SELECT b.batch, b.source, epoch_us(b.received_at), b.first_seq, b.last_seq, "
+            "b.events, (SELECT sha256(string_agg(hash, '' ORDER BY seq)) FROM events e "
+            "WHERE e.batch = b.batch) FROM batches b ORDER BY batch"
+        ).fetchall():
             chained = batch_hash(prev, batch, source, received, first, last, count, digest, 1)
-            con.execute("UPDATE batches SET events_hash = ?, prev_hash = ?, hash = ? "
-                        "WHERE batch = ?", [digest, prev, chained, batch])
+            con.execute(
+                "UPDATE batches SET events_hash = ?, prev_hash = ?, hash = ? WHERE batch = ?",
+                [digest, prev, chained, batch],
+            )
             prev = chained
         con.execute("DROP TABLE store_meta")
 
@@ -174,8 +188,9 @@ def test_a_tampered_old_store_is_never_rehashed_into_a_valid_one(tmp_path: Path)
         load_events(store, EXAMPLES / "events.ndjson")
     _as_scheme_1(path)
     con = duckdb.connect(str(path))  # tampered under the old scheme, before any migration
-    con.execute("UPDATE events SET payload = replace(payload, 'claude-code', 'copilot') "
-                "WHERE seq = 3")
+    con.execute(
+        "UPDATE events SET payload = replace(payload, 'claude-code', 'copilot') WHERE seq = 3"
+    )
     con.close()
     with Store(path) as store:
         assert store.hash_scheme == 1

@@ -15,11 +15,44 @@ from tests.conftest import EXAMPLES, FIXTURES, ROOT
 SAMPLES = ROOT.parent / "shared" / "samples"
 
 HOSTILE: list[Any] = [
-    None, True, False, 0, -1, 1.5, 2**31, 2**63, -(2**63) - 1, 2**64 + 7, 10**30, 1e308,
-    "", " ", "x", "\ud800", "\udfff", "a\x00b", "\x00", "../../../../etc/passwd", "/etc/passwd",
-    "C:\\Windows\\System32\\x.dll", "é/ü 文件 with spaces\t.py", "\u202eevil", "\n\n",
-    "x" * 5000, "9" * 40, "2026-13-45T99:99:99Z", "toolu_01", "exec-1", [], {}, [1, 2],
-    [[[]]], ["a", None], {"a": {"b": None}}, {"type": "update"}, [2**63, 1],
+    None,
+    True,
+    False,
+    0,
+    -1,
+    1.5,
+    2**31,
+    2**63,
+    -(2**63) - 1,
+    2**64 + 7,
+    10**30,
+    1e308,
+    "",
+    " ",
+    "x",
+    "\ud800",
+    "\udfff",
+    "a\x00b",
+    "\x00",
+    "../../../../etc/passwd",
+    "/etc/passwd",
+    "C:\\Windows\\System32\\x.dll",
+    "é/ü 文件 with spaces\t.py",
+    "\u202eevil",
+    "\n\n",
+    "x" * 5000,
+    "9" * 40,
+    "2026-13-45T99:99:99Z",
+    "toolu_01",
+    "exec-1",
+    [],
+    {},
+    [1, 2],
+    [[[]]],
+    ["a", None],
+    {"a": {"b": None}},
+    {"type": "update"},
+    [2**63, 1],
 ]
 
 
@@ -58,8 +91,22 @@ def mutate(value: Any, rng: random.Random) -> bytes:
     text: str | None = None
     for _ in range(rng.choice([1, 1, 1, 2, 3])):
         places = _paths(value)
-        how = rng.choice(["retype", "retype", "retype", "drop", "drop", "add", "deep",
-                          "huge", "truncate", "bytes", "swap", "whole"])
+        how = rng.choice(
+            [
+                "retype",
+                "retype",
+                "retype",
+                "drop",
+                "drop",
+                "add",
+                "deep",
+                "huge",
+                "truncate",
+                "bytes",
+                "swap",
+                "whole",
+            ]
+        )
         if how == "whole":
             value = _hostile(rng)
         elif how in ("retype", "drop", "swap") and places:
@@ -80,7 +127,8 @@ def mutate(value: Any, rng: random.Random) -> bytes:
                 holder = _parent(value, path)[path[-1]]
             if isinstance(holder, dict):
                 holder[rng.choice(["type", "id", "path", "lines", "extra", "start_line"])] = (
-                    _hostile(rng))
+                    _hostile(rng)
+                )
         elif how == "deep":
             marker = "\u2603deep\u2603"
             if places:
@@ -93,11 +141,22 @@ def mutate(value: Any, rng: random.Random) -> bytes:
             if places:
                 path = rng.choice(places)
                 _parent(value, path)[path[-1]] = marker
-            number = rng.choice(["1" + "0" * 5000, "1e400", "-1e400", "9" * 19, "NaN",
-                                 "Infinity", "0." + "0" * 1000 + "1", "18446744073709551616"])
+            number = rng.choice(
+                [
+                    "1" + "0" * 5000,
+                    "1e400",
+                    "-1e400",
+                    "9" * 19,
+                    "NaN",
+                    "Infinity",
+                    "0." + "0" * 1000 + "1",
+                    "18446744073709551616",
+                ]
+            )
             text = json.dumps(value).replace(json.dumps(marker), number, 1)
-    data = (text if text is not None else json.dumps(value, ensure_ascii=rng.random() < 0.5)
-            ).encode("utf-8", "surrogatepass")
+    data = (
+        text if text is not None else json.dumps(value, ensure_ascii=rng.random() < 0.5)
+    ).encode("utf-8", "surrogatepass")
     cut = rng.random()
     if cut < 0.08 and len(data) > 2:
         data = data[: rng.randrange(1, len(data))]
@@ -140,6 +199,5 @@ def fixtures(source: str) -> list[Path]:
         if place.is_file():
             out.append(place)
         elif place.is_dir():
-            out += sorted(p for p in place.rglob("*") if p.suffix in (".jsonl", ".json",
-                                                                        ".ndjson"))
+            out += sorted(p for p in place.rglob("*") if p.suffix in (".jsonl", ".json", ".ndjson"))
     return out

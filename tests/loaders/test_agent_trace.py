@@ -47,17 +47,30 @@ def test_real_traces_load() -> None:
 def test_a_huge_range_is_one_range_and_an_impossible_one_is_rejected(tmp_path: Path) -> None:
     """Ranges are kept as ranges: a 5-million-line range costs what a short one does."""
     path = tmp_path / "traces.jsonl"
-    flat = {"schema": "agent-trace/v0.1.0", "session_id": "s", "file_path": "src/a.py",
-            "start_line": 1, "end_line": 5_000_000, "tool": "Edit", "tool_use_id": "toolu_X",
-            "timestamp": "2026-03-02T09:00:00Z"}
-    path.write_text("\n".join(json.dumps(flat | change) for change in (
-        {}, {"end_line": 2**63}, {"start_line": 0}, {"end_line": [5]})) + "\n")
+    flat = {
+        "schema": "agent-trace/v0.1.0",
+        "session_id": "s",
+        "file_path": "src/a.py",
+        "start_line": 1,
+        "end_line": 5_000_000,
+        "tool": "Edit",
+        "tool_use_id": "toolu_X",
+        "timestamp": "2026-03-02T09:00:00Z",
+    }
+    path.write_text(
+        "\n".join(
+            json.dumps(flat | change)
+            for change in ({}, {"end_line": 2**63}, {"start_line": 0}, {"end_line": [5]})
+        )
+        + "\n"
+    )
     (batch,) = agent_trace.load([path], repo="github.com/acme/widgets")
     (output,) = nodes_of([batch], "output").values()
     assert output["lines"] == [[1, 5_000_000]] and output["positioned"] is True
     assert [r.reason for r in batch.rejections] == [
         f"`end_line` is {2**63}, outside 1..2147483647",
         "`start_line` is 0, outside 1..2147483647",
-        "`end_line` must be an integer, not a list"]
+        "`end_line` must be an integer, not a list",
+    ]
     store = Store(":memory:")
     assert store.ingest(batch).accepted == 1

@@ -13,8 +13,9 @@ SAMPLES = Path(__file__).parents[3] / "shared" / "samples" / "claude"
 
 
 def test_transcript_outputs_carry_exactly_the_lines_written() -> None:
-    (batch,) = claude_code.load([FIXTURES / "claude" / "transcript.jsonl"],
-                                repo="github.com/acme/widgets")
+    (batch,) = claude_code.load(
+        [FIXTURES / "claude" / "transcript.jsonl"], repo="github.com/acme/widgets"
+    )
     outputs = nodes_of([batch], "output")
     write = outputs["output:toolu_W1"]
     assert write["lines"] == [[1, 10]] and write["call"] == "Write"
@@ -38,7 +39,8 @@ def test_transcript_outputs_carry_exactly_the_lines_written() -> None:
     assert "output:toolu_E3" not in outputs  # the failed edit wrote nothing
     assert not any("toolu_R1" in k for k in outputs)  # reads are not outputs
     assert [r.reason for r in batch.rejections] == [
-        "truncated last line (the writer was interrupted)"]
+        "truncated last line (the writer was interrupted)"
+    ]
     assert batch.ignored >= 3  # summary, snapshot, unknown record type...
 
 
@@ -56,7 +58,10 @@ def test_hook_payloads_use_capture_enrichment_and_skip_non_edits() -> None:
     edit = outputs["output:toolu_H1"]
     assert edit["lines"] == [[2, 2]] and edit["text"] == ["x = 2"]
     assert (edit["repo"], edit["path"], edit["repo_resolution"]) == (
-        "github.com/acme/widgets", "src/a.py", "capture")
+        "github.com/acme/widgets",
+        "src/a.py",
+        "capture",
+    )
     assert edit["time"] == "2026-03-02T09:05:00+00:00" and edit["time_source"] == "capture"
     assert edit["model"] == "claude-sonnet-4-5-20250929"  # from the session's SessionStart
     windows = outputs["output:toolu_H3"]
@@ -68,13 +73,15 @@ def test_hook_payloads_use_capture_enrichment_and_skip_non_edits() -> None:
     assert set(outputs) == {"output:toolu_H1", "output:toolu_H3", "output:toolu_H4"}
     sessions = nodes_of([batch], "session")
     assert sessions["session:5f1c0e2a-1111-4c3b-9d2e-abcdef012345"]["model"] == (
-        "claude-sonnet-4-5-20250929")
+        "claude-sonnet-4-5-20250929"
+    )
     assert batch.ignored == 2  # PreToolUse and PostToolUseFailure
 
 
 def test_windows_paths_resolve_with_repo_given() -> None:
-    (batch,) = claude_code.load([FIXTURES / "claude" / "hooks.jsonl"],
-                                repo="https://github.com/acme/widgets.git")
+    (batch,) = claude_code.load(
+        [FIXTURES / "claude" / "hooks.jsonl"], repo="https://github.com/acme/widgets.git"
+    )
     windows = nodes_of([batch], "output")["output:toolu_H3"]
     assert (windows["repo"], windows["path"]) == ("github.com/acme/widgets", "src/win.py")
 
@@ -101,20 +108,25 @@ def test_real_claude_records_load() -> None:
 
 def _hook(**changes: object) -> dict:
     lines = (FIXTURES / "claude" / "hooks.jsonl").read_text().splitlines()
-    value = json.loads(next(line for line in lines
-                            if '"toolu_H1"' in line and "PostToolUse" in line))
+    value = json.loads(
+        next(line for line in lines if '"toolu_H1"' in line and "PostToolUse" in line)
+    )
     value.update(changes)
     return value
 
 
-@pytest.mark.parametrize(("change", "reason"), [
-    ({"tool_input": "src/a.py"}, "`tool_input` must be an object, not a string"),
-    ({"session_id": ["s"]}, "`session_id` must be a string, not a list"),
-    ({"cwd": 7}, "`cwd` must be a string, not a number"),
-    ({"_lineage": "yes"}, "`_lineage` must be an object, not a string"),
-])
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"tool_input": "src/a.py"}, "`tool_input` must be an object, not a string"),
+        ({"session_id": ["s"]}, "`session_id` must be a string, not a list"),
+        ({"cwd": 7}, "`cwd` must be a string, not a number"),
+        ({"_lineage": "yes"}, "`_lineage` must be an object, not a string"),
+    ],
+)
 def test_a_retyped_field_rejects_its_record_naming_the_field(
-        tmp_path: Path, change: dict, reason: str) -> None:
+    tmp_path: Path, change: dict, reason: str
+) -> None:
     path = tmp_path / "spool.jsonl"
     path.write_text(json.dumps(_hook(**change)) + "\n" + json.dumps(_hook()) + "\n")
     (batch,) = claude_code.load([path])
@@ -126,8 +138,10 @@ def test_received_records_never_resolve_paths_on_this_machine(tmp_path: Path) ->
     """A payload posted to the server names its producer's paths: no git runs here."""
     checkout = tmp_path / "here"
     subprocess.run(["git", "init", "-q", str(checkout)], check=True)
-    payload = _hook(cwd=str(checkout), tool_input={"file_path": str(checkout / "a.py"),
-                                                   "old_string": "x", "new_string": "y"})
+    payload = _hook(
+        cwd=str(checkout),
+        tool_input={"file_path": str(checkout / "a.py"), "old_string": "x", "new_string": "y"},
+    )
     payload["_lineage"] = {"captured_at": "2026-03-02T09:05:00+00:00"}
     data = (json.dumps(payload) + "\n").encode()
     spool = tmp_path / "spool.jsonl"

@@ -13,8 +13,9 @@ from tests.conftest import EXAMPLES, FIXTURES
 
 
 def _valid_events() -> list[dict[str, Any]]:
-    lines = (EXAMPLES / "events.ndjson").read_text().splitlines() + \
-        (FIXTURES / "events" / "history.ndjson").read_text().splitlines()
+    lines = (EXAMPLES / "events.ndjson").read_text().splitlines() + (
+        FIXTURES / "events" / "history.ndjson"
+    ).read_text().splitlines()
     return [json.loads(line) for line in lines if line.strip()]
 
 
@@ -30,7 +31,7 @@ def _mutations(value: Any, path: tuple = ()) -> Iterator[tuple[tuple, Any]]:
         yield path + ("[]",), []
         for i, item in enumerate(value):
             for where, changed in _mutations(item, path + (i,)):
-                yield where, value[:i] + [changed] + value[i + 1:]
+                yield where, value[:i] + [changed] + value[i + 1 :]
     else:
         for other in ("", "x", -1, 0, 1.5, True, None, [], {}):
             if type(other) is not type(value) or other != value:
@@ -49,12 +50,15 @@ def test_the_compiled_validator_never_accepts_what_jsonschema_refuses() -> None:
     assert checked > 1000
 
 
-@pytest.mark.parametrize("line", [
-    '{"type": "output", "output": "o1", "tool": "claude-code", "repo": 7}',
-    '{"type": "output", "tool": "claude-code"}',
-    '{"type": "nonsense"}',
-    '{"type": ["output"], "output": "o1"}',
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"type": "output", "output": "o1", "tool": "claude-code", "repo": 7}',
+        '{"type": "output", "tool": "claude-code"}',
+        '{"type": "nonsense"}',
+        '{"type": ["output"], "output": "o1"}',
+    ],
+)
 def test_a_refused_event_is_explained_by_jsonschema(line: str) -> None:
     item = events.JsonLine("f.ndjson", 3, json.loads(line), line)
     rejected = events.parse_line(item)
@@ -63,9 +67,11 @@ def test_a_refused_event_is_explained_by_jsonschema(line: str) -> None:
 
 
 def test_a_long_file_is_read_in_batches_and_nothing_is_lost(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    lines = [json.dumps({"type": "output", "output": f"o{i}", "tool": "claude-code"})
-             for i in range(5)]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [
+        json.dumps({"type": "output", "output": f"o{i}", "tool": "claude-code"}) for i in range(5)
+    ]
     lines.insert(2, "{not json")
     path = tmp_path / "long.ndjson"
     path.write_text("\n".join(lines) + "\n")
@@ -86,7 +92,10 @@ def test_json_lines_are_streamed_with_their_numbers_and_a_truncated_tail(tmp_pat
     path.write_text('\n\n{"a": "x\u2028y"}\r\n[1]\n{"b": 2')
     items = list(read_json_lines(path))
     assert [(i.line, type(i).__name__) for i in items] == [
-        (3, "JsonLine"), (4, "JsonLine"), (5, "Rejection")]
+        (3, "JsonLine"),
+        (4, "JsonLine"),
+        (5, "Rejection"),
+    ]
     assert items[0].value == {"a": "x\u2028y"}
     assert "truncated" in items[2].reason
 

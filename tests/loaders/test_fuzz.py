@@ -75,11 +75,16 @@ def check_file(source: str, rng: random.Random, directory: Path) -> Outcome:
 
 
 @pytest.mark.parametrize("source", SOURCES)
-@settings(max_examples=6, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=6,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(rng=st.randoms(use_true_random=False))
-def test_hostile_records_never_cost_valid_ones(source: str, rng: random.Random,
-                                               tmp_path: Path) -> None:
+def test_hostile_records_never_cost_valid_ones(
+    source: str, rng: random.Random, tmp_path: Path
+) -> None:
     check_file(source, rng, tmp_path / f"{source}-{rng.random()}")
 
 
@@ -104,7 +109,11 @@ def test_fuzz_for_minutes(request: pytest.FixtureRequest, tmp_path: Path) -> Non
             files, mutated = files + 1, mutated + MUTATED_PER_FILE
             rejected += outcome.report.rejected
             seed += 1
-        rows.append(f"{source:12} {files:6} files {mutated:8} mutated records "
-                    f"{rejected:8} rejected  slowest file {slowest:5.2f} s")
-    print("\n" + "\n".join(rows) + "\nin every file: the valid records loaded, the counts "
-          "added up, nothing raised")
+        rows.append(
+            f"{source:12} {files:6} files {mutated:8} mutated records "
+            f"{rejected:8} rejected  slowest file {slowest:5.2f} s"
+        )
+    print(
+        "\n" + "\n".join(rows) + "\nin every file: the valid records loaded, the counts "
+        "added up, nothing raised"
+    )

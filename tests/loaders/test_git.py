@@ -13,12 +13,18 @@ from lineage.store import Store
 from loaders import events, git, manifest
 
 REPO = "github.com/acme/demo"
-POLICY = "".join(f'[[restrict]]\ntool = "{t}"\nreason = "terms"\n'
-                 for t in ("claude-code", "aider", "cursor"))
+POLICY = "".join(
+    f'[[restrict]]\ntool = "{t}"\nreason = "terms"\n' for t in ("claude-code", "aider", "cursor")
+)
 
-AI_LINES = ["def retry(fn, attempts=3):", "    for attempt in range(attempts):",
-            "        try:  # transient errors", "            return fn()",
-            "        except Exception:", "            sleep(2 ** attempt)"]
+AI_LINES = [
+    "def retry(fn, attempts=3):",
+    "    for attempt in range(attempts):",
+    "        try:  # transient errors",
+    "            return fn()",
+    "        except Exception:",
+    "            sleep(2 ** attempt)",
+]
 HUMAN_HEAD = ["import time", "", "def sleep(seconds):", "    time.sleep(seconds)", ""]
 
 
@@ -33,12 +39,21 @@ class Repo:
     def git(self, *args: str, author: str = "Dev <dev@example.com>") -> str:
         name, email = author.rstrip(">").split(" <")
         self.clock += 60
-        env = os.environ | {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
-                            "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email,
-                            "GIT_AUTHOR_DATE": f"{self.clock} +0000",
-                            "GIT_COMMITTER_DATE": f"{self.clock} +0000"}
-        return subprocess.run(["git", "-C", str(self.root), *args], check=True, env=env,
-                              capture_output=True, text=True).stdout.strip()
+        env = os.environ | {
+            "GIT_AUTHOR_NAME": name,
+            "GIT_AUTHOR_EMAIL": email,
+            "GIT_COMMITTER_NAME": name,
+            "GIT_COMMITTER_EMAIL": email,
+            "GIT_AUTHOR_DATE": f"{self.clock} +0000",
+            "GIT_COMMITTER_DATE": f"{self.clock} +0000",
+        }
+        return subprocess.run(
+            ["git", "-C", str(self.root), *args],
+            check=True,
+            env=env,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
 
     def write(self, path: str, lines: list[str]) -> None:
         target = self.root / path
@@ -54,20 +69,35 @@ class Repo:
         return self.git("rev-parse", f"{rev}:{path}")
 
 
-def output_event(tmp: Path, lines: list[str], output: str = "toolu_retry",
-                 time: str = "2025-12-01T00:00:00Z") -> Path:
+def output_event(
+    tmp: Path, lines: list[str], output: str = "toolu_retry", time: str = "2025-12-01T00:00:00Z"
+) -> Path:
     path = tmp / f"{output}.ndjson"
-    path.write_text(json.dumps({"type": "output", "output": output, "tool": "claude-code",
-                                "model": "claude-opus-4-5", "repo": REPO, "path": "src/a.py",
-                                "time": time, "text": lines}) + "\n")
+    path.write_text(
+        json.dumps(
+            {
+                "type": "output",
+                "output": output,
+                "tool": "claude-code",
+                "model": "claude-opus-4-5",
+                "repo": REPO,
+                "path": "src/a.py",
+                "time": time,
+                "text": lines,
+            }
+        )
+        + "\n"
+    )
     return path
 
 
 def spans(store: Store, repo: Repo, rev: str, path: str) -> list[tuple]:
     node = store.node(f"file:{REPO}:{path}@{repo.blob(rev, path)}")
     assert node is not None, path
-    return [(out, start, end, evidence) for out, start, end, evidence, *_ in
-            store.attributions_of(node.id)]
+    return [
+        (out, start, end, evidence)
+        for out, start, end, evidence, *_ in store.attributions_of(node.id)
+    ]
 
 
 def ingest_all(store: Store, repo: Repo, outputs: list[Path], git_first: bool) -> None:
@@ -78,7 +108,8 @@ def ingest_all(store: Store, repo: Repo, outputs: list[Path], git_first: bool) -
     def history() -> None:
         for batch in git.load([repo.root]):
             store.ingest(batch)
-    for step in ((history, agents) if git_first else (agents, history)):
+
+    for step in (history, agents) if git_first else (agents, history):
         step()
 
 
@@ -88,8 +119,9 @@ def repo(tmp_path: Path) -> Repo:
 
 
 @pytest.mark.parametrize("git_first", [False, True])
-def test_ai_lines_survive_move_and_rename_in_either_order(repo: Repo, tmp_path: Path,
-                                                           git_first: bool) -> None:
+def test_ai_lines_survive_move_and_rename_in_either_order(
+    repo: Repo, tmp_path: Path, git_first: bool
+) -> None:
     repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
     c1 = repo.commit("add retry")
     repo.write("src/a.py", ["# header comment for the module"] + HUMAN_HEAD + AI_LINES)
@@ -104,8 +136,9 @@ def test_ai_lines_survive_move_and_rename_in_either_order(repo: Repo, tmp_path: 
     ingest_all(store, repo, [output_event(tmp_path, AI_LINES)], git_first)
     out = "output:toolu_retry"
     assert spans(store, repo, c1, "src/a.py") == [(out, 6, 11, "content-match")]
-    assert [(s, e, ev) for _, s, e, ev in spans(store, repo, c2, "src/a.py")] == [(7, 12,
-                                                                                   "content-match")]
+    assert [(s, e, ev) for _, s, e, ev in spans(store, repo, c2, "src/a.py")] == [
+        (7, 12, "content-match")
+    ]
     assert spans(store, repo, c3, "src/a.py") == []  # deleted
     # moved: matched by content in the other file
     assert [(s, e) for _, s, e, _ in spans(store, repo, c3, "src/b.py")] == [(3, 6)]
@@ -114,7 +147,8 @@ def test_ai_lines_survive_move_and_rename_in_either_order(repo: Repo, tmp_path: 
 
 
 def test_a_slight_edit_keeps_attribution_as_modified_a_rewrite_does_not(
-        repo: Repo, tmp_path: Path) -> None:
+    repo: Repo, tmp_path: Path
+) -> None:
     repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
     repo.commit("add retry")
     edited = list(AI_LINES)
@@ -125,11 +159,12 @@ def test_a_slight_edit_keeps_attribution_as_modified_a_rewrite_does_not(
     store = Store(":memory:")
     ingest_all(store, repo, [output_event(tmp_path, AI_LINES)], git_first=False)
     assert sorted((s, e, ev) for _, s, e, ev in spans(store, repo, c2, "src/a.py")) == [
-        (6, 6, "modified"), (7, 10, "content-match")]
+        (6, 6, "modified"),
+        (7, 10, "content-match"),
+    ]
 
 
-def test_both_orders_give_the_same_attribution_and_verdicts(repo: Repo,
-                                                            tmp_path: Path) -> None:
+def test_both_orders_give_the_same_attribution_and_verdicts(repo: Repo, tmp_path: Path) -> None:
     repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
     c1 = repo.commit("add retry")
     results = []
@@ -138,15 +173,31 @@ def test_both_orders_give_the_same_attribution_and_verdicts(repo: Repo,
         ingest_all(store, repo, [output_event(tmp_path, AI_LINES)], git_first)
         store.set_policy(parse_policy(POLICY))
         rows = tmp_path / f"m{git_first}.jsonl"
-        rows.write_text("\n".join(json.dumps({
-            "example_id": f"e{i}", "dataset": "d", "version": "1",
-            "source": {"repo": REPO, "commit": c1, "path": "src/a.py", "lines": span}})
-            for i, span in enumerate([[1, 5], [6, 11], [1, 11]])) + "\n")
+        rows.write_text(
+            "\n".join(
+                json.dumps(
+                    {
+                        "example_id": f"e{i}",
+                        "dataset": "d",
+                        "version": "1",
+                        "source": {"repo": REPO, "commit": c1, "path": "src/a.py", "lines": span},
+                    }
+                )
+                for i, span in enumerate([[1, 5], [6, 11], [1, 11]])
+            )
+            + "\n"
+        )
         for batch in manifest.load([rows]):
             store.ingest(batch)
         run = engine.propagate_taint(store)
-        results.append([engine.verdict(store, run, engine.resolve_example(store, f"d@1:e{i}"),
-                                       "precise").status for i in range(3)])
+        results.append(
+            [
+                engine.verdict(
+                    store, run, engine.resolve_example(store, f"d@1:e{i}"), "precise"
+                ).status
+                for i in range(3)
+            ]
+        )
         store.close()
     assert results[0] == results[1] == ["CLEAN", "TAINTED", "TAINTED"]
 
@@ -171,7 +222,8 @@ def test_a_merge_unions_what_each_parent_carries(repo: Repo, tmp_path: Path) -> 
     store = Store(":memory:")
     ingest_all(store, repo, [output_event(tmp_path, AI_LINES)], git_first=True)
     assert [(s, e, ev) for _, s, e, ev in spans(store, repo, merged, "src/a.py")] == [
-        (7, 12, "content-match")]
+        (7, 12, "content-match")
+    ]
 
 
 def test_merge_and_squash_keep_attribution(repo: Repo, tmp_path: Path) -> None:
@@ -195,18 +247,32 @@ def test_trailer_aider_and_git_ai_note_attribute_added_lines(repo: Repo) -> None
     repo.write("src/a.py", HUMAN_HEAD)
     repo.commit("base")
     repo.write("src/a.py", HUMAN_HEAD + ["x = compute()", "y = x + 1"])
-    trailer = repo.commit("Add compute\n\nCo-Authored-By: Claude Opus 4.6 (1M context) "
-                          "<noreply@anthropic.com>")
+    trailer = repo.commit(
+        "Add compute\n\nCo-Authored-By: Claude Opus 4.6 (1M context) <noreply@anthropic.com>"
+    )
     repo.write("src/b.py", ["def helper():", "    return 42"])
     aider = repo.commit("aider: add helper", author="Dev (aider) <dev@example.com>")
     repo.write("src/c.py", [f"line_{n} = {n}" for n in range(1, 13)])
     noted = repo.commit("cursor work")
-    note = ("src/c.py\n  s_c9883b05a2487d::t_9f8e7d6c5b4a32 2-4,10\n  h_31dce776f88375 5-6\n---\n"
-            + json.dumps({"schema_version": "authorship/3.0.0", "prompts": {},
-                          "humans": {"h_31dce776f88375": {"author": "Dev"}},
-                          "sessions": {"s_c9883b05a2487d": {"agent_id": {
-                              "tool": "cursor", "id": "6ef2299e",
-                              "model": "claude-sonnet-4-5-20250514"}}}}))
+    note = (
+        "src/c.py\n  s_c9883b05a2487d::t_9f8e7d6c5b4a32 2-4,10\n  h_31dce776f88375 5-6\n---\n"
+        + json.dumps(
+            {
+                "schema_version": "authorship/3.0.0",
+                "prompts": {},
+                "humans": {"h_31dce776f88375": {"author": "Dev"}},
+                "sessions": {
+                    "s_c9883b05a2487d": {
+                        "agent_id": {
+                            "tool": "cursor",
+                            "id": "6ef2299e",
+                            "model": "claude-sonnet-4-5-20250514",
+                        }
+                    }
+                },
+            }
+        )
+    )
     repo.git("notes", "--ref=ai", "add", "-m", note, noted)
     store = Store(":memory:")
     for batch in git.load([repo.root]):
@@ -231,8 +297,9 @@ def test_trivial_lines_never_match_by_content(repo: Repo, tmp_path: Path) -> Non
     repo.write("src/a.py", ["x = 1"] + trivial + ["y = 2"])
     c1 = repo.commit("human code")
     store = Store(":memory:")
-    ingest_all(store, repo, [output_event(tmp_path, trivial, output="toolu_trivial")],
-               git_first=False)
+    ingest_all(
+        store, repo, [output_event(tmp_path, trivial, output="toolu_trivial")], git_first=False
+    )
     assert spans(store, repo, c1, "src/a.py") == []
 
 
@@ -241,15 +308,19 @@ def test_reingest_reads_only_new_commits_and_changes_nothing(repo: Repo, tmp_pat
     repo.commit("one")
     store = Store(":memory:")
     ingest_all(store, repo, [output_event(tmp_path, AI_LINES)], git_first=False)
-    counts = [store.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-              for t in ("events", "nodes", "edges", "attributions")]
+    counts = [
+        store.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in ("events", "nodes", "edges", "attributions")
+    ]
     [again] = list(git.load([repo.root], exclude=store.commits_of(REPO)))
     assert again.records == []  # no commit is read again
     assert store.ingest(again).accepted == 0
     [same] = list(git.load([repo.root]))
     assert store.ingest(same).accepted == 0
-    assert counts == [store.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                      for t in ("events", "nodes", "edges", "attributions")]
+    assert counts == [
+        store.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in ("events", "nodes", "edges", "attributions")
+    ]
     repo.write("src/a.py", HUMAN_HEAD + AI_LINES + ["print('done')"])
     repo.commit("two")
     [new] = list(git.load([repo.root], exclude=store.commits_of(REPO)))
@@ -270,22 +341,31 @@ def test_blame_shows_each_line_with_its_attribution(repo: Repo, tmp_path: Path) 
     repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
     repo.commit("add retry")
     db = str(tmp_path / "b.duckdb")
-    assert main(["--db", db, "ingest", "events", str(output_event(tmp_path, AI_LINES))],
-                out=StringIO()) == 0
+    assert (
+        main(
+            ["--db", db, "ingest", "events", str(output_event(tmp_path, AI_LINES))], out=StringIO()
+        )
+        == 0
+    )
     assert main(["--db", db, "ingest", "git", str(repo.root)], out=StringIO()) == 0
     out = StringIO()
-    assert main(["--db", db, "blame", str(repo.root), "src/a.py", "--format", "json"],
-                out=out) == 0
+    assert main(["--db", db, "blame", str(repo.root), "src/a.py", "--format", "json"], out=out) == 0
     lines = json.loads(out.getvalue())["lines"]
     assert len(lines) == 11 and lines[5]["text"] == AI_LINES[0]
     assert [bool(x["sources"]) for x in lines] == [False] * 5 + [True] * 6
     assert lines[5]["sources"][0] | {"carried": None} == {
-        "output": "output:toolu_retry", "tool": "claude-code", "model": "claude-opus-4-5",
-        "evidence": "content-match", "carried": None}
+        "output": "output:toolu_retry",
+        "tool": "claude-code",
+        "model": "claude-opus-4-5",
+        "evidence": "content-match",
+        "carried": None,
+    }
     text = StringIO()
     main(["--db", db, "blame", str(repo.root), "src/a.py"], out=text)
-    assert "claude-code claude-opus-4-5 content-match output:toolu_retry | def retry" in \
-        text.getvalue()
+    assert (
+        "claude-code claude-opus-4-5 content-match output:toolu_retry | def retry"
+        in text.getvalue()
+    )
 
 
 def store_with_example_at(repo: Repo, tmp_path: Path, commit: str) -> Store:
@@ -295,15 +375,25 @@ def store_with_example_at(repo: Repo, tmp_path: Path, commit: str) -> Store:
     ingest_all(store, repo, [output_event(tmp_path, AI_LINES)], git_first=True)
     store.set_policy(parse_policy(POLICY))
     rows = tmp_path / "m.jsonl"
-    rows.write_text(json.dumps({"example_id": "e1", "dataset": "d", "version": "1", "source": {
-        "repo": REPO, "commit": commit, "path": "src/a.py", "lines": [6, 8]}}) + "\n")
+    rows.write_text(
+        json.dumps(
+            {
+                "example_id": "e1",
+                "dataset": "d",
+                "version": "1",
+                "source": {"repo": REPO, "commit": commit, "path": "src/a.py", "lines": [6, 8]},
+            }
+        )
+        + "\n"
+    )
     for batch in manifest.load([rows]):
         store.ingest(batch)
     return store
 
 
 def test_a_file_named_at_the_tip_resolves_even_if_the_tip_did_not_change_it(
-        repo: Repo, tmp_path: Path) -> None:
+    repo: Repo, tmp_path: Path
+) -> None:
     repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
     repo.commit("add retry")
     repo.write("README.md", ["# demo"])
@@ -316,7 +406,8 @@ def test_a_file_named_at_the_tip_resolves_even_if_the_tip_did_not_change_it(
 
 
 def test_a_file_at_a_commit_outside_the_ingested_history_is_unknown_until_ingested(
-        repo: Repo, tmp_path: Path) -> None:
+    repo: Repo, tmp_path: Path
+) -> None:
     repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
     repo.commit("add retry")
     repo.write("README.md", ["# demo"])
@@ -330,14 +421,24 @@ def test_a_file_at_a_commit_outside_the_ingested_history_is_unknown_until_ingest
         store.ingest(batch)
     store.set_policy(parse_policy(POLICY))
     rows = tmp_path / "m.jsonl"
-    rows.write_text(json.dumps({"example_id": "e1", "dataset": "d", "version": "1", "source": {
-        "repo": REPO, "commit": pinned, "path": "src/a.py", "lines": [6, 8]}}) + "\n")
+    rows.write_text(
+        json.dumps(
+            {
+                "example_id": "e1",
+                "dataset": "d",
+                "version": "1",
+                "source": {"repo": REPO, "commit": pinned, "path": "src/a.py", "lines": [6, 8]},
+            }
+        )
+        + "\n"
+    )
     for batch in manifest.load([rows]):
         assert store.ingest(batch).accepted == 1
 
     def verdict() -> engine.Verdict:
         run = engine.propagate_taint(store)
         return engine.verdict(store, run, engine.resolve_example(store, "d@1:e1"), "precise")
+
     unknown = verdict()
     assert unknown.status == "UNKNOWN"
     assert f"--rev {pinned}" in (unknown.reason or "")

@@ -41,21 +41,24 @@ def lines_of(store: Store, repo: Repo, rev: str, path: str, repo_id: str = REPO)
 def gate_rows(store: Store, tmp_path: Path, rows: list[dict]) -> dict[str, str]:
     """Ingest `rows` as dataset d@1 and return each example's precise status."""
     path = tmp_path / "rows.jsonl"
-    path.write_text("".join(json.dumps({"dataset": "d", "version": "1", **r}) + "\n"
-                            for r in rows))
+    path.write_text("".join(json.dumps({"dataset": "d", "version": "1", **r}) + "\n" for r in rows))
     for batch in manifest.load([path]):
         report = store.ingest(batch)
         assert report.rejected == 0, report.rejections
     store.set_policy(parse_policy(POLICY))
     run = engine.propagate_taint(store)
-    return {r["example_id"]: engine.verdict(
-        store, run, engine.resolve_example(store, f"d@1:{r['example_id']}"), "precise").status
-        for r in rows}
+    return {
+        r["example_id"]: engine.verdict(
+            store, run, engine.resolve_example(store, f"d@1:{r['example_id']}"), "precise"
+        ).status
+        for r in rows
+    }
 
 
 @pytest.mark.parametrize("git_first", [True, False])
 def test_a_file_returning_to_earlier_content_or_changing_mode_keeps_carrying(
-        repo: Repo, tmp_path: Path, git_first: bool) -> None:
+    repo: Repo, tmp_path: Path, git_first: bool
+) -> None:
     repo.write("src/a.py", HUMAN_HEAD)
     repo.write("src/b.py", ["import os", ""])
     repo.commit("base")
@@ -73,28 +76,53 @@ def test_a_file_returning_to_earlier_content_or_changing_mode_keeps_carrying(
     repo.commit("use backoff")
     store = Store(":memory:")
     out = output_event(tmp_path, ["value_of_everything = compute_the_answer(42)"], "toolu_x")
-    steps = [lambda: ingest(store, repo.root), lambda: [store.ingest(b) for b in
-                                                        events.load([out])]]
+    steps = [
+        lambda: ingest(store, repo.root),
+        lambda: [store.ingest(b) for b in events.load([out])],
+    ]
     for step in steps if git_first else steps[::-1]:
         step()
     assert lines_of(store, repo, "HEAD", "src/a.py") == set(range(7, 13))
     assert lines_of(store, repo, "HEAD", "src/b.py") == {3, 4}
-    statuses = gate_rows(store, tmp_path, [
-        {"example_id": "ai", "source": {"repo": REPO, "commit": repo.git("rev-parse", "HEAD"),
-                                        "path": "src/a.py", "lines": [7, 9]}},
-        {"example_id": "human", "source": {"repo": REPO, "commit": repo.git("rev-parse",
-                                                                            "HEAD"),
-                                           "path": "src/a.py", "lines": [1, 6]}}])
+    statuses = gate_rows(
+        store,
+        tmp_path,
+        [
+            {
+                "example_id": "ai",
+                "source": {
+                    "repo": REPO,
+                    "commit": repo.git("rev-parse", "HEAD"),
+                    "path": "src/a.py",
+                    "lines": [7, 9],
+                },
+            },
+            {
+                "example_id": "human",
+                "source": {
+                    "repo": REPO,
+                    "commit": repo.git("rev-parse", "HEAD"),
+                    "path": "src/a.py",
+                    "lines": [1, 6],
+                },
+            },
+        ],
+    )
     assert statuses == {"ai": "TAINTED", "human": "CLEAN"}
 
 
 NAMES = ["dir with space/a b.py", "tab\tname.py", 'quo"te.py', "ünïcödé.py", "-- dashes.py"]
 
 
-def test_paths_git_quotes_or_pads_and_lines_that_look_like_headers(repo: Repo,
-                                                                   tmp_path: Path) -> None:
-    tricky = ["++ this added line starts like a header", "-- and so does this one",
-              "--- a/not-a-header", "+++ b/not-a-header either"]
+def test_paths_git_quotes_or_pads_and_lines_that_look_like_headers(
+    repo: Repo, tmp_path: Path
+) -> None:
+    tricky = [
+        "++ this added line starts like a header",
+        "-- and so does this one",
+        "--- a/not-a-header",
+        "+++ b/not-a-header either",
+    ]
     for name in NAMES:
         repo.write(name, ["x = 1"])
     repo.commit("human files")
@@ -111,20 +139,38 @@ def test_paths_git_quotes_or_pads_and_lines_that_look_like_headers(repo: Repo,
         assert lines_of(store, repo, "HEAD", name) == {3, 4, 5, 6}, name
         node = store.node(f"file:{REPO}:{name}@{repo.blob('HEAD', name)}")
         assert node is not None and node.attrs["line_count"] == 6
-    rows = [{"example_id": f"{i}-{part}", "source": {"repo": REPO, "commit": head,
-                                                     "path": name, "lines": span}}
-            for i, name in enumerate(NAMES) for part, span in (("h", [1, 2]), ("ai", [3, 6]))]
+    rows = [
+        {
+            "example_id": f"{i}-{part}",
+            "source": {"repo": REPO, "commit": head, "path": name, "lines": span},
+        }
+        for i, name in enumerate(NAMES)
+        for part, span in (("h", [1, 2]), ("ai", [3, 6]))
+    ]
     statuses = gate_rows(store, tmp_path, rows)
-    assert statuses == {r["example_id"]: "TAINTED" if r["example_id"].endswith("ai")
-                        else "CLEAN" for r in rows}
+    assert statuses == {
+        r["example_id"]: "TAINTED" if r["example_id"].endswith("ai") else "CLEAN" for r in rows
+    }
 
 
 def note_text(attestation: str, sessions: dict[str, str]) -> str:
-    return attestation + "---\n" + json.dumps({
-        "schema_version": "authorship/3.0.0", "base_commit_sha": "0" * 40, "prompts": {},
-        "humans": {"h_31dce776f88375": {"author": "Dév <dev@example.com>"}},
-        "sessions": {s: {"agent_id": {"tool": tool, "id": "x", "model": "some-model"}}
-                     for s, tool in sessions.items()}}, ensure_ascii=False)
+    return (
+        attestation
+        + "---\n"
+        + json.dumps(
+            {
+                "schema_version": "authorship/3.0.0",
+                "base_commit_sha": "0" * 40,
+                "prompts": {},
+                "humans": {"h_31dce776f88375": {"author": "Dév <dev@example.com>"}},
+                "sessions": {
+                    s: {"agent_id": {"tool": tool, "id": "x", "model": "some-model"}}
+                    for s, tool in sessions.items()
+                },
+            },
+            ensure_ascii=False,
+        )
+    )
 
 
 def test_git_ai_notes_read_as_bytes_on_the_versions_of_the_commits_tree(repo: Repo) -> None:
@@ -134,19 +180,39 @@ def test_git_ai_notes_read_as_bytes_on_the_versions_of_the_commits_tree(repo: Re
     repo.write("README.md", ["# notes attest files this commit did not change"])
     second = repo.commit("docs")
     session = "s_c9883b05a2487d"
-    repo.git("notes", "--ref=ai", "add", "-m", note_text(
-        '"ünï côde.py"\n  s_c9883b05a2487d::t_9f8e7d6c5b4a32 2-4,9\n  h_31dce776f88375 5-6\n',
-        {session: "claude"}), first)
+    repo.git(
+        "notes",
+        "--ref=ai",
+        "add",
+        "-m",
+        note_text(
+            '"ünï côde.py"\n  s_c9883b05a2487d::t_9f8e7d6c5b4a32 2-4,9\n  h_31dce776f88375 5-6\n',
+            {session: "claude"},
+        ),
+        first,
+    )
     # a note on a commit that did not change src/other.py still attests its lines there
-    repo.git("notes", "--ref=ai", "add", "-m", note_text(
-        "src/other.py\n  s_aaaaaaaaaaaaaa::t_bbbbbbbbbbbbbb 1-2\n",
-        {"s_aaaaaaaaaaaaaa": "codex"}), second)
+    repo.git(
+        "notes",
+        "--ref=ai",
+        "add",
+        "-m",
+        note_text(
+            "src/other.py\n  s_aaaaaaaaaaaaaa::t_bbbbbbbbbbbbbb 1-2\n",
+            {"s_aaaaaaaaaaaaaa": "codex"},
+        ),
+        second,
+    )
     store = Store(":memory:")
     ingest(store, repo.root)
     assert lines_of(store, repo, first, "ünï côde.py") == {2, 3, 4, 9}  # not the human 5-6
     assert lines_of(store, repo, second, "src/other.py") == {1, 2}
-    tools = {store.node(k).attrs["tool"] for k, *_ in store.attributions_of(  # type: ignore
-        store.node(f"file:{REPO}:src/other.py@{repo.blob(second, 'src/other.py')}").id)}  # type: ignore
+    tools = {
+        store.node(k).attrs["tool"]
+        for k, *_ in store.attributions_of(  # type: ignore
+            store.node(f"file:{REPO}:src/other.py@{repo.blob(second, 'src/other.py')}").id
+        )
+    }  # type: ignore
     assert tools == {"codex"}
 
 
@@ -156,12 +222,15 @@ def test_every_ai_trailer_and_identity_counts(repo: Repo) -> None:
     repo.write("a.py", ["base = 0", "by_claude_author = 1"])
     c1 = repo.commit("authored by claude", author="Claude <noreply@anthropic.com>")
     repo.write("a.py", ["base = 0", "by_claude_author = 1", "by_two_agents = 2"])
-    c2 = repo.commit("pair work\n\nCo-authored-by: Claude <noreply@anthropic.com>\n"
-                     "Co-authored-by: Devin AI <158243242+devin-ai-integration[bot]"
-                     "@users.noreply.github.com>")
+    c2 = repo.commit(
+        "pair work\n\nCo-authored-by: Claude <noreply@anthropic.com>\n"
+        "Co-authored-by: Devin AI <158243242+devin-ai-integration[bot]"
+        "@users.noreply.github.com>"
+    )
     repo.write("b.py", ["by_copilot_agent = 3"])
-    c3 = repo.commit("copilot", author="copilot-swe-agent[bot] "
-                                       "<198982749+Copilot@users.noreply.github.com>")
+    c3 = repo.commit(
+        "copilot", author="copilot-swe-agent[bot] <198982749+Copilot@users.noreply.github.com>"
+    )
     repo.write("b.py", ["by_copilot_agent = 3", "by_a_person = 4"])
     c4 = repo.commit("a person named Claude", author="Claude Dupont <claude@dupont.fr>")
     store = Store(":memory:")
@@ -174,6 +243,7 @@ def test_every_ai_trailer_and_identity_counts(repo: Repo) -> None:
             for n in range(start, (end or start) + 1):
                 out.setdefault(n, set()).add(store.node(key).attrs["tool"])  # type: ignore
         return out
+
     assert tools(c1, "a.py") == {2: {"claude-code"}}
     assert tools(c2, "a.py") == {2: {"claude-code"}, 3: {"claude-code", "devin"}}
     assert tools(c3, "b.py") == {1: {"copilot"}}
@@ -181,7 +251,8 @@ def test_every_ai_trailer_and_identity_counts(repo: Repo) -> None:
 
 
 def test_a_mirror_missing_blobs_loads_the_rest_and_names_what_is_missing(
-        repo: Repo, tmp_path: Path) -> None:
+    repo: Repo, tmp_path: Path
+) -> None:
     repo.write("logo.png", ["\x00binary\x00"])
     repo.write("src/a.py", HUMAN_HEAD)
     repo.write("src/old.py", [f"value_{n} = {n}" for n in range(30)])
@@ -200,16 +271,30 @@ def test_a_mirror_missing_blobs_loads_the_rest_and_names_what_is_missing(
     assert any("missing" in n for r in reports for n in r.notes)
     assert lines_of(store, repo, "HEAD", "src/a.py") == set(range(6, 12))
     head = repo.git("rev-parse", "HEAD")
-    statuses = gate_rows(store, tmp_path, [
-        {"example_id": "ai", "source": {"repo": REPO, "commit": head, "path": "src/a.py",
-                                        "lines": [6, 8]}},
-        {"example_id": "human", "source": {"repo": REPO, "commit": head, "path": "src/a.py",
-                                           "lines": [1, 4]}},
-        {"example_id": "renamed", "source": {"repo": REPO, "commit": head,
-                                             "path": "src/new.py", "lines": [1, 5]}}])
+    statuses = gate_rows(
+        store,
+        tmp_path,
+        [
+            {
+                "example_id": "ai",
+                "source": {"repo": REPO, "commit": head, "path": "src/a.py", "lines": [6, 8]},
+            },
+            {
+                "example_id": "human",
+                "source": {"repo": REPO, "commit": head, "path": "src/a.py", "lines": [1, 4]},
+            },
+            {
+                "example_id": "renamed",
+                "source": {"repo": REPO, "commit": head, "path": "src/new.py", "lines": [1, 5]},
+            },
+        ],
+    )
     # the file whose earlier blob is gone: its lineage is incomplete, not clean
-    assert statuses == {"ai": "TAINTED", "human": "CLEAN", "renamed": "TAINTED"} or \
-        statuses == {"ai": "TAINTED", "human": "CLEAN", "renamed": "UNKNOWN"}
+    assert statuses == {"ai": "TAINTED", "human": "CLEAN", "renamed": "TAINTED"} or statuses == {
+        "ai": "TAINTED",
+        "human": "CLEAN",
+        "renamed": "UNKNOWN",
+    }
     run = engine.propagate_taint(store)
     old = engine.resolve_example(store, "d@1:renamed")
     verdict = engine.verdict(store, run, old, "precise")
@@ -217,7 +302,8 @@ def test_a_mirror_missing_blobs_loads_the_rest_and_names_what_is_missing(
 
 
 def test_a_shallow_clone_is_unknown_before_its_boundary_until_unshallowed(
-        repo: Repo, tmp_path: Path) -> None:
+    repo: Repo, tmp_path: Path
+) -> None:
     repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
     repo.commit("ai lines" + CLAUDE)
     repo.write("README.md", ["# one"])
@@ -225,69 +311,103 @@ def test_a_shallow_clone_is_unknown_before_its_boundary_until_unshallowed(
     repo.write("README.md", ["# one", "two"])
     repo.commit("more docs")
     shallow = tmp_path / "shallow"
-    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo.root}", str(shallow)],
-                   check=True)
-    subprocess.run(["git", "-C", str(shallow), "remote", "set-url", "origin",
-                    f"https://{REPO}.git"], check=True)
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "1", f"file://{repo.root}", str(shallow)], check=True
+    )
+    subprocess.run(
+        ["git", "-C", str(shallow), "remote", "set-url", "origin", f"https://{REPO}.git"],
+        check=True,
+    )
     store = Store(":memory:")
     ingest(store, shallow)
     head = repo.git("rev-parse", "HEAD")
-    rows = [{"example_id": "e", "source": {"repo": REPO, "commit": head, "path": "src/a.py",
-                                           "lines": [6, 8]}}]
+    rows = [
+        {
+            "example_id": "e",
+            "source": {"repo": REPO, "commit": head, "path": "src/a.py", "lines": [6, 8]},
+        }
+    ]
     assert gate_rows(store, tmp_path, rows) == {"e": "UNKNOWN"}
     run = engine.propagate_taint(store)
     reason = engine.verdict(store, run, engine.resolve_example(store, "d@1:e"), "precise").reason
     assert "fetch --unshallow" in (reason or "")
-    subprocess.run(["git", "-C", str(shallow), "fetch", "-q", "--unshallow",
-                    str(repo.root)], check=True)
+    subprocess.run(
+        ["git", "-C", str(shallow), "fetch", "-q", "--unshallow", str(repo.root)], check=True
+    )
     reports = ingest(store, shallow, exclude=store.commits_of(REPO))
     assert sum(r.accepted for r in reports) == 3  # the boundary is read again, completely
     run = engine.propagate_taint(store)
-    assert engine.verdict(store, run, engine.resolve_example(store, "d@1:e"),
-                          "precise").status == "TAINTED"
+    assert (
+        engine.verdict(store, run, engine.resolve_example(store, "d@1:e"), "precise").status
+        == "TAINTED"
+    )
 
 
 @pytest.mark.parametrize("git_first", [True, False])
 def test_an_output_written_in_the_second_of_its_commit_matches(
-        repo: Repo, tmp_path: Path, git_first: bool) -> None:
+    repo: Repo, tmp_path: Path, git_first: bool
+) -> None:
     repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
     repo.commit("same second")
     commit_s = int(repo.git("log", "-1", "--format=%ct"))
     from datetime import UTC, datetime
+
     moment = datetime.fromtimestamp(commit_s + 0.4, UTC).isoformat(timespec="milliseconds")
     out = output_event(tmp_path, AI_LINES, time=moment.replace("+00:00", "Z"))
     late = datetime.fromtimestamp(commit_s + 3600, UTC).isoformat().replace("+00:00", "Z")
-    much_later = output_event(tmp_path, ["    value = compute_a_brand_new_line(1, 2, 3)"],
-                              output="toolu_later", time=late)
+    much_later = output_event(
+        tmp_path, ["    value = compute_a_brand_new_line(1, 2, 3)"], output="toolu_later", time=late
+    )
     store = Store(":memory:")
-    steps = [lambda: ingest(store, repo.root),
-             lambda: [store.ingest(b) for b in events.load([out, much_later])]]
+    steps = [
+        lambda: ingest(store, repo.root),
+        lambda: [store.ingest(b) for b in events.load([out, much_later])],
+    ]
     for step in steps if git_first else steps[::-1]:
         step()
     assert lines_of(store, repo, "HEAD", "src/a.py") == set(range(6, 12))
 
 
-def test_a_partial_clone_loads_its_history_and_names_what_to_fetch(repo: Repo,
-                                                                   tmp_path: Path) -> None:
+def test_a_partial_clone_loads_its_history_and_names_what_to_fetch(
+    repo: Repo, tmp_path: Path
+) -> None:
     repo.write("src/a.py", HUMAN_HEAD)
     repo.commit("base")
     repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
     repo.commit("ai lines" + CLAUDE)
     repo.git("config", "uploadpack.allowFilter", "true")
     partial = tmp_path / "partial"
-    subprocess.run(["git", "clone", "-q", "--filter=blob:none", "--no-checkout",
-                    f"file://{repo.root}", str(partial)], check=True)
-    subprocess.run(["git", "-C", str(partial), "remote", "set-url", "origin",
-                    f"https://{REPO}.git"], check=True)  # unreachable here: nothing to fetch
+    subprocess.run(
+        [
+            "git",
+            "clone",
+            "-q",
+            "--filter=blob:none",
+            "--no-checkout",
+            f"file://{repo.root}",
+            str(partial),
+        ],
+        check=True,
+    )
+    subprocess.run(
+        ["git", "-C", str(partial), "remote", "set-url", "origin", f"https://{REPO}.git"],
+        check=True,
+    )  # unreachable here: nothing to fetch
     store = Store(":memory:")
     reports = ingest(store, partial)
     assert sum(r.accepted for r in reports) == 2
     assert any("fetch" in note for r in reports for note in r.notes)
     head = repo.git("rev-parse", "HEAD")
-    rows = [{"example_id": "ai", "source": {"repo": REPO, "commit": head, "path": "src/a.py",
-                                            "lines": [6, 8]}},
-            {"example_id": "human", "source": {"repo": REPO, "commit": head,
-                                               "path": "src/a.py", "lines": [1, 4]}}]
+    rows = [
+        {
+            "example_id": "ai",
+            "source": {"repo": REPO, "commit": head, "path": "src/a.py", "lines": [6, 8]},
+        },
+        {
+            "example_id": "human",
+            "source": {"repo": REPO, "commit": head, "path": "src/a.py", "lines": [1, 4]},
+        },
+    ]
     # the trailer still taints the file the commit wrote (which lines is unknown: all of
     # them); what cannot be read is never CLEAN
     assert gate_rows(store, tmp_path, rows) == {"ai": "TAINTED", "human": "TAINTED"}
@@ -306,8 +426,13 @@ def test_a_bare_mirror_without_origin_is_named_with_repo(repo: Repo, tmp_path: P
     subprocess.run(["git", "clone", "-q", "--bare", str(repo.root), str(mirror)], check=True)
     subprocess.run(["git", "-C", str(mirror), "remote", "remove", "origin"], check=True)
     db = str(tmp_path / "m.duckdb")
-    assert main(["--db", db, "ingest", "git", str(mirror), "--repo",
-                 f"https://{REPO}.git"], out=StringIO()) == 0
+    assert (
+        main(
+            ["--db", db, "ingest", "git", str(mirror), "--repo", f"https://{REPO}.git"],
+            out=StringIO(),
+        )
+        == 0
+    )
     with Store(db) as store:
         assert lines_of(store, repo, "HEAD", "src/a.py") == set(range(6, 12))
         assert len(store.commits_of(REPO)) == 2

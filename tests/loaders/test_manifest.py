@@ -66,11 +66,15 @@ def test_bad_rows_are_rejected_with_row_and_reason_and_the_rest_loads(scenario: 
 
 def test_reingest_is_a_no_op(scenario: Store) -> None:
     ingest(scenario, MANIFEST)
-    before = [scenario.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-              for t in ("events", "nodes", "edges", "batches")]
+    before = [
+        scenario.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in ("events", "nodes", "edges", "batches")
+    ]
     [rep] = ingest(scenario, MANIFEST)
-    after = [scenario.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-             for t in ("events", "nodes", "edges", "batches")]
+    after = [
+        scenario.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in ("events", "nodes", "edges", "batches")
+    ]
     assert (rep.accepted, rep.duplicate) == (0, 9) and before == after
     assert scenario.verify().ok
 
@@ -78,8 +82,10 @@ def test_reingest_is_a_no_op(scenario: Store) -> None:
 def test_manifest_rows_are_events_of_the_hash_chain(scenario: Store) -> None:
     ingest(scenario, MANIFEST)
     assert scenario.verify().ok
-    scenario.con.execute("UPDATE events SET payload = replace(payload, 'sft-002', 'sft-two') "
-                         "WHERE source = 'manifest'")
+    scenario.con.execute(
+        "UPDATE events SET payload = replace(payload, 'sft-002', 'sft-two') "
+        "WHERE source = 'manifest'"
+    )
     assert not scenario.verify().ok
 
 
@@ -91,8 +97,10 @@ def _parquet(tmp_path: Path) -> Path:
     path.mkdir()
     for name, part in (("nested", nested), ("stack", stack)):
         columns = sorted({k for r in part for k in r})  # absent keys become null columns
-        pq.write_table(pa.Table.from_pylist([{k: r.get(k) for k in columns} for r in part]),
-                       path / f"{name}.parquet")
+        pq.write_table(
+            pa.Table.from_pylist([{k: r.get(k) for k in columns} for r in part]),
+            path / f"{name}.parquet",
+        )
     return path
 
 
@@ -106,11 +114,14 @@ def test_parquet_manifests_load_like_jsonl(scenario: Store, tmp_path: Path) -> N
 
 def test_parquet_with_no_source_column_rejects_each_row(tmp_path: Path) -> None:
     path = tmp_path / "m.parquet"
-    pq.write_table(pa.table({"example_id": ["a", "b"], "dataset": ["d", "d"],
-                             "version": ["1", "1"]}), path)
+    pq.write_table(
+        pa.table({"example_id": ["a", "b"], "dataset": ["d", "d"], "version": ["1", "1"]}), path
+    )
     [batch] = manifest.read_manifest(path)
-    assert [(r.line, r.reason[:9]) for r in batch.rejections] == [(1, "no source"),
-                                                                   (2, "no source")]
+    assert [(r.line, r.reason[:9]) for r in batch.rejections] == [
+        (1, "no source"),
+        (2, "no source"),
+    ]
 
 
 def test_a_file_that_is_not_parquet_is_an_input_error(tmp_path: Path) -> None:
@@ -138,14 +149,14 @@ def test_the_documented_schema_agrees_with_the_loader() -> None:
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
 def test_a_long_manifest_is_read_in_batches_with_file_row_numbers(
-        scenario: Store, tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    scenario: Store, tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rows = [r for r in map(json.loads, MANIFEST.read_text().splitlines()) if "blob_id" not in r]
     rows.insert(4, {"example_id": "no-source", "dataset": "code-sft", "version": "v1"})
     path = tmp_path / f"m{suffix}"
     if suffix == ".parquet":
         columns = sorted({k for r in rows for k in r})
-        pq.write_table(pa.Table.from_pylist([{k: r.get(k) for k in columns} for r in rows]),
-                       path)
+        pq.write_table(pa.Table.from_pylist([{k: r.get(k) for k in columns} for r in rows]), path)
     else:
         path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     monkeypatch.setattr(manifest, "BATCH_ROWS", 3)
