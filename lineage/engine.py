@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lineage import propagation, witness
+from lineage import model, propagation, witness
 from lineage.eventlog import canonical_json
 from lineage.model import DERIVATION, EdgeKind, NodeKind
 from lineage.policy import Policy, Restriction, Waiver, glob_regex, parse_moment
@@ -962,7 +962,7 @@ def gate(
     check_mode(mode)
     require_policy(run)
     name, version = resolve_dataset(store, dataset, run.as_of.seq)
-    dv = store.node(f"dataset:{name}@{version}")
+    dv = store.node(model.dataset_version_key(name, version))
     assert dv is not None
     con = store.con
     params = {"run": run.run, "mode": mode, "s": run.as_of.seq, "dv": dv.id}
@@ -1076,7 +1076,7 @@ def _statuses_params(store: Store, run: TaintRun, dataset: str, mode: str) -> di
     check_mode(mode)
     require_policy(run)
     name, version = resolve_dataset(store, dataset, run.as_of.seq)
-    dv = store.node(f"dataset:{name}@{version}")
+    dv = store.node(model.dataset_version_key(name, version))
     assert dv is not None
     return {"run": run.run, "mode": mode, "s": run.as_of.seq, "dv": dv.id}
 

@@ -4,6 +4,7 @@ Keys are the identity of a node across every loader, so they are built here and 
 """
 
 from enum import StrEnum
+from string import Formatter
 
 
 class NodeKind(StrEnum):
@@ -41,79 +42,50 @@ DERIVATION: frozenset[EdgeKind] = frozenset(
 ROOT_KINDS: frozenset[NodeKind] = frozenset({NodeKind.OUTPUT, NodeKind.SESSION})
 
 
-def tool_key(tool: str) -> str:
-    return f"tool:{tool}"
+class Key:
+    """A kind of node key, from one template: called with its fields' values it gives the
+    key; `.sql(...)` with SQL expressions gives the same key computed by DuckDB, for the
+    store's set-based ingestion of millions of rows. One definition, so they cannot drift.
+
+    >>> example_key("code-pretrain", "v1", "ex-002")
+    'example:code-pretrain@v1:ex-002'
+    >>> example_key.sql("dataset", "version", "example")
+    "concat('example:', dataset, '@', version, ':', example)"
+    """
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        self.parts = list(Formatter().parse(template))  # (literal, field, spec, conversion)
+        self.fields = [name for _, name, _, _ in self.parts if name]
+
+    def __call__(self, *values: str) -> str:
+        if len(values) != len(self.fields):
+            raise TypeError(f"{self.template} takes {len(self.fields)} values")
+        return self.template.format(**dict(zip(self.fields, values, strict=True)))
+
+    def sql(self, *expressions: str) -> str:
+        if len(expressions) != len(self.fields):
+            raise TypeError(f"{self.template} takes {len(self.fields)} expressions")
+        given = iter(expressions)
+        pieces = []
+        for literal, name, _, _ in self.parts:
+            if literal:
+                pieces.append("'" + literal.replace("'", "''") + "'")
+            if name:
+                pieces.append(next(given))
+        return f"concat({', '.join(pieces)})"
 
 
-def person_key(person: str) -> str:
-    return f"person:{person}"
-
-
-def session_key(session: str) -> str:
-    return f"session:{session}"
-
-
-def output_key(output: str) -> str:
-    return f"output:{output}"
-
-
-def commit_key(repo: str, sha: str) -> str:
-    return f"commit:{repo}@{sha}"
-
-
-def file_version_key(repo: str, path: str, blob: str) -> str:
-    """A file version is a blob at a path of a repository."""
-    return f"file:{repo}:{path}@{blob}"
-
-
-def file_at_commit_key(repo: str, path: str, commit: str) -> str:
-    """The name of the file version found at `path` in `commit` (an alias, resolved by git)."""
-    return f"file:{repo}:{path}@commit:{commit}"
-
-
-def dataset_version_key(dataset: str, version: str) -> str:
-    return f"dataset:{dataset}@{version}"
-
-
-def shard_key(dataset: str, version: str, shard: str) -> str:
-    return f"shard:{dataset}@{version}/{shard}"
-
-
-def example_key(dataset: str, version: str, example: str) -> str:
-    return f"example:{dataset}@{version}:{example}"
-
-
-# SQL twins of the key builders, for set-based ingestion of millions of rows (the store's
-# columnar path). Arguments are SQL expressions; tests check both spellings agree.
-
-
-def file_version_key_sql(repo: str, path: str, blob: str) -> str:
-    return f"concat('file:', {repo}, ':', {path}, '@', {blob})"
-
-
-def file_at_commit_key_sql(repo: str, path: str, commit: str) -> str:
-    return f"concat('file:', {repo}, ':', {path}, '@commit:', {commit})"
-
-
-def dataset_version_key_sql(dataset: str, version: str) -> str:
-    return f"concat('dataset:', {dataset}, '@', {version})"
-
-
-def shard_key_sql(dataset: str, version: str, shard: str) -> str:
-    return f"concat('shard:', {dataset}, '@', {version}, '/', {shard})"
-
-
-def example_key_sql(dataset: str, version: str, example: str) -> str:
-    return f"concat('example:', {dataset}, '@', {version}, ':', {example})"
-
-
-def output_key_sql(output: str) -> str:
-    return f"concat('output:', {output})"
-
-
-def session_key_sql(session: str) -> str:
-    return f"concat('session:', {session})"
-
-
-def build_run_key(run_id: str) -> str:
-    return f"build_run:{run_id}"
+tool_key = Key("tool:{tool}")
+person_key = Key("person:{person}")
+session_key = Key("session:{session}")
+output_key = Key("output:{output}")
+commit_key = Key("commit:{repo}@{sha}")
+# A file version is a blob at a path of a repository.
+file_version_key = Key("file:{repo}:{path}@{blob}")
+# The name of the file version found at `path` in `commit` (an alias, resolved by git).
+file_at_commit_key = Key("file:{repo}:{path}@commit:{commit}")
+dataset_version_key = Key("dataset:{dataset}@{version}")
+shard_key = Key("shard:{dataset}@{version}/{shard}")
+example_key = Key("example:{dataset}@{version}:{example}")
+build_run_key = Key("build_run:{run}")

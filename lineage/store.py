@@ -881,8 +881,8 @@ class Store:
         event ids already logged), their nodes and edges, all in SQL. A row whose line span
         lies outside a file version of known length is rejected with its row number."""
         con = self.con
-        fv = model.file_version_key_sql("repo", "path", "blob")
-        fc = model.file_at_commit_key_sql("repo", "path", "commit")
+        fv = model.file_version_key.sql("repo", "path", "blob")
+        fc = model.file_at_commit_key.sql("repo", "path", "commit")
         self.register(
             "_rows", table.append_column("pos", pa.array(range(table.num_rows), pa.int64()))
         )
@@ -974,13 +974,13 @@ class Store:
                          NULL::BIGINT AS occurred_us, origin, payload FROM _x)""",
             [batch_no, source],
         )
-        dv = model.dataset_version_key_sql("dataset", "version")
-        shard = model.shard_key_sql("dataset", "version", "shard")
-        example = model.example_key_sql("dataset", "version", "example")
-        parent = model.example_key_sql("p.dataset", "p.version", "p.example")
+        dv = model.dataset_version_key.sql("dataset", "version")
+        shard = model.shard_key.sql("dataset", "version", "shard")
+        example = model.example_key.sql("dataset", "version", "example")
+        parent = model.example_key.sql("p.dataset", "p.version", "p.example")
         origin = (
-            f"CASE from_kind WHEN 'output' THEN {model.output_key_sql('from_name')} "
-            f"ELSE {model.session_key_sql('from_name')} END"
+            f"CASE from_kind WHEN 'output' THEN {model.output_key.sql('from_name')} "
+            f"ELSE {model.session_key.sql('from_name')} END"
         )
         ex_attrs = (
             "json_object('dataset', dataset, 'example', example, 'path', path, "
@@ -1037,7 +1037,7 @@ class Store:
             SELECT {origin}, {example}, '{EdgeKind.TRANSCRIBED}', seq, NULL, NULL, NULL, NULL
             FROM _x WHERE from_kind IS NOT NULL
             UNION ALL
-            SELECT {parent}, {model.example_key_sql("dataset", "version", "example")},
+            SELECT {parent}, {model.example_key.sql("dataset", "version", "example")},
                    '{EdgeKind.DERIVED}', seq, NULL, NULL, NULL, NULL
             FROM (SELECT seq, dataset, version, example, unnest(parents) AS p
                   FROM _x WHERE parents IS NOT NULL)""")
