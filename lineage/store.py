@@ -982,10 +982,18 @@ class Store:
             f"CASE from_kind WHEN 'output' THEN {model.output_key.sql('from_name')} "
             f"ELSE {model.session_key.sql('from_name')} END"
         )
-        ex_attrs = (
-            "json_object('dataset', dataset, 'example', example, 'path', path, "
-            "'repo', repo, 'shard', shard, 'version', version)"
-        )
+        # The attributes the events loader gives an example: no key for what it lacks.
+        ex_attrs = """CASE
+            WHEN shard IS NULL AND repo IS NULL
+              THEN json_object('dataset', dataset, 'example', example, 'version', version)
+            WHEN shard IS NULL
+              THEN json_object('dataset', dataset, 'example', example, 'path', path,
+                               'repo', repo, 'version', version)
+            WHEN repo IS NULL
+              THEN json_object('dataset', dataset, 'example', example, 'shard', shard,
+                               'version', version)
+            ELSE json_object('dataset', dataset, 'example', example, 'path', path,
+                             'repo', repo, 'shard', shard, 'version', version) END"""
         file_attrs = (
             "CASE WHEN blob IS NOT NULL THEN json_object('blob', blob, 'path', path, "
             "'repo', repo) ELSE json_object('commit', commit, 'path', path, "

@@ -5,7 +5,7 @@ import duckdb
 
 from lineage.eventlog import EVENT_HASH_SQL, GENESIS, batch_hash
 from lineage.store import Store
-from loaders import events
+from loaders import LOADERS, events
 from tests.conftest import EXAMPLES, FIXTURES, load_events
 
 TABLES = ("events", "batches", "nodes", "edges", "aliases", "attributions", "rejected")
@@ -195,3 +195,44 @@ def test_a_tampered_old_store_is_never_rehashed_into_a_valid_one(tmp_path: Path)
     with Store(path) as store:
         assert store.hash_scheme == 1
         assert any("event seq 3" in p for p in store.verify().problems)
+
+
+def test_an_example_has_the_same_attributes_from_a_manifest_as_from_an_event(
+    tmp_path: Path,
+) -> None:
+    """One shape whichever loader read it: no `"shard": null` for a manifest row."""
+    event = {
+        "type": "example",
+        "id": "e1",
+        "dataset": "d",
+        "version": "v1",
+        "example": "x",
+        "source": {"repo": "github.com/acme/w", "path": "a.py", "blob": "ab12"},
+    }
+    row = {
+        "dataset": "d",
+        "version": "v1",
+        "example_id": "x",
+        "source": {"repo": "github.com/acme/w", "path": "a.py", "blob": "ab12"},
+    }
+    (tmp_path / "e.ndjson").write_text(json.dumps(event) + "\n")
+    (tmp_path / "m.jsonl").write_text(json.dumps(row) + "\n")
+    attrs = []
+    for source, name in (("events", "e.ndjson"), ("manifest", "m.jsonl")):
+        with Store(":memory:") as store:
+            for batch in LOADERS[source]([tmp_path / name]):
+                store.ingest(batch)
+            node = store.node("example:d@v1:x")
+            assert node is not None
+            attrs.append(node.attrs)
+    assert (
+        attrs[0]
+        == attrs[1]
+        == {
+            "dataset": "d",
+            "version": "v1",
+            "example": "x",
+            "repo": "github.com/acme/w",
+            "path": "a.py",
+        }
+    )
