@@ -20,10 +20,9 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 import schema
-from lineage import attribution, eventlog, model, snapshots
+from lineage import attribution, content_match, eventlog, example_ingest, migrations, snapshots
 from lineage.eventlog import canonical_json, epoch_us
 from lineage.facts import (
     AddedLines,
@@ -71,7 +70,6 @@ def default_db_path() -> str:
 
 
 # What each aliased node names (a file at a commit -> its file version).
-_ALIAS_TARGETS = "SELECT alias, min(target) AS target FROM aliases GROUP BY alias"
 
 _EDGE_FACTS = pa.schema(
     [
@@ -198,36 +196,22 @@ class Store:
         # kept per database in this process and shared by its cursors.
         self.memo: dict[str, Any] = {}
         if not read_only:
-            adding_repo = one(
-                self.con,
-                "SELECT count(*) = 1 FROM duckdb_tables() WHERE table_name = 'nodes' "
-                "AND NOT EXISTS (SELECT 1 FROM duckdb_columns() WHERE table_name = 'nodes' "
-                "AND column_name = 'repo')",
+            new = not one(
+                self.con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events'"
             )[0]
             self.con.execute(schema.ddl())
-            if adding_repo:
-                self.con.execute("UPDATE nodes SET repo = json_extract_string(attrs, '$.repo')")
-        self.hash_scheme = self._hash_scheme(migrate=not read_only)
+            migrations.migrate(self.con, new=new)
+        self.hash_scheme = self._hash_scheme()
 
-    def _hash_scheme(self, *, migrate: bool) -> int:
-        """The event log's hash scheme (lineage.eventlog): recorded, else 1 for a log made
-        before schemes were recorded (migrated to the current one when `migrate`), else the
-        current one for a new store."""
-        con = self.con
-        if one(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'store_meta'")[0]:
-            row = maybe_one(con, "SELECT value FROM store_meta WHERE key = 'hash_scheme'")
-            if row:
-                return int(row[0])
-        has_events = (
-            one(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events'")[0]
-            and one(con, "SELECT count(*) > 0 FROM events")[0]
-        )
-        if not migrate:
-            return 1 if has_events else eventlog.HASH_SCHEME
-        with self.transaction():
-            scheme = eventlog.migrate(con, 1) if has_events else eventlog.HASH_SCHEME
-            con.execute("INSERT INTO store_meta VALUES ('hash_scheme', ?)", [str(scheme)])
-        return scheme
+    def _hash_scheme(self) -> int:
+        """The event log's hash scheme (lineage.eventlog): recorded, else 1 (a store made
+        before schemes were recorded, opened read-only so not migrated)."""
+        if not one(
+            self.con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'store_meta'"
+        )[0]:
+            return 1
+        row = maybe_one(self.con, "SELECT value FROM store_meta WHERE key = 'hash_scheme'")
+        return int(row[0]) if row else 1
 
     def cursor(self) -> "Store":
         """Another handle on the same database for use from another thread (a server request):
@@ -358,11 +342,11 @@ class Store:
                     affected |= snapshots.resolve_names(self.con, self._log_end(), since=first_seq)
                 self._recompute_carried(affected)
                 if repos:
-                    self._map_late_byte_spans(self._log_end())
+                    example_ingest.map_late_byte_spans(self, self._log_end())
             if batch.examples is not None and batch.examples.num_rows:
                 batch_no = batch_no or self._next_batch()
-                self._ingest_example_table(
-                    batch.source, batch.examples, batch_no, report, received_at
+                example_ingest.ingest_example_table(
+                    self, batch.source, batch.examples, batch_no, report, received_at
                 )
             if batch_no is not None:
                 self._chain_batch(batch_no, batch.source, received_at)
@@ -744,7 +728,7 @@ class Store:
                 INSERT INTO tree_entries SELECT e.repo, e.commit, e.path, n.id, e.seq
                 FROM _entries e LEFT JOIN nodes n ON n.key = e.file_version""")
             con.unregister("_entries")
-        self._index_output_lines(first_seq)
+        content_match.index_output_lines(self, first_seq)
         affected_keys = set(spans["file_version"])
         affected_keys.update(
             dst
@@ -753,56 +737,11 @@ class Store:
         )
         affected = set(self.node_ids(affected_keys).values())
         named = any("@commit:" in key for key in spans["file_version"])
-        return (affected | self._match_content(first_seq), sorted(set(trees["repo"])), named)
-
-    def _index_output_lines(self, first_seq: int) -> None:
-        """Index the line hashes of outputs defined from `first_seq` on."""
-        self.con.execute(
-            f"""
-            INSERT INTO output_lines
-            SELECT id, unnest(from_json(json_extract(attrs, '$.hashes'), '["VARCHAR"]')),
-                   json_extract_string(attrs, '$.repo'),
-                   epoch_us(TRY_CAST(json_extract_string(attrs, '$.time') AS TIMESTAMPTZ)),
-                   defined_seq
-            FROM nodes
-            WHERE kind = '{NodeKind.OUTPUT}' AND defined_seq >= ?
-              AND json_extract(attrs, '$.hashes') IS NOT NULL""",
-            [first_seq],
+        return (
+            affected | content_match.match_content(self, first_seq, self._match_window_us()),
+            sorted(set(trees["repo"])),
+            named,
         )
-
-    def _match_content(self, first_seq: int) -> set[int]:
-        """Content-match: a significant line a commit added to a repo descends from an output
-        that wrote the same normalized line into that repo no later than the commit (its time
-        unknown counts as earlier: fail closed). Only pairs with a side new since `first_seq`
-        are made, so each is made once whatever the arrival order. Returns the file versions
-        that gained attributions."""
-        con = self.con
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE _matched AS
-            SELECT DISTINCT a.file_version, o.output, a.line, greatest(a.seq, o.seq) AS seq
-            FROM added_lines a JOIN output_lines o ON o.hash = a.hash AND o.repo = a.repo
-            WHERE (a.seq >= $first OR o.seq >= $first)
-              AND (o.time_us IS NULL OR a.time_us IS NULL
-                   OR o.time_us < a.time_us + $window)""",
-            {"first": first_seq, "window": self._match_window_us()},
-        )
-        con.execute(f"""
-            INSERT INTO attributions
-            SELECT file_version, output, min(line), max(line), 'content-match', seq, false
-            FROM (SELECT *, line - row_number() OVER (PARTITION BY file_version, output, seq
-                                                      ORDER BY line) AS run
-                  FROM _matched)
-            GROUP BY file_version, output, seq, run;
-            INSERT INTO edges
-            SELECT output, file_version, '{EdgeKind.WROTE}', min(seq), min(line), max(line),
-                   'line', NULL
-            FROM _matched GROUP BY output, file_version""")
-        changed = {
-            r[0] for r in con.execute("SELECT DISTINCT file_version FROM _matched").fetchall()
-        }
-        con.execute("DROP TABLE _matched")
-        return changed
 
     def _match_window_us(self) -> int:
         """How much later than a commit's time an output may be and still count as written
@@ -868,343 +807,6 @@ class Store:
             raise ValueError(f"loader bug: facts name nodes it never declared: {missing}")
 
     # -- examples read column-wise from a manifest ---------------------------------------------
-
-    def _ingest_example_table(
-        self,
-        source: str,
-        table: pa.Table,
-        batch_no: int,
-        report: IngestReport,
-        received_at: datetime,
-    ) -> None:
-        """Ingest rows of `facts.EXAMPLE_COLUMNS` set-based: one event per new row (skipping
-        event ids already logged), their nodes and edges, all in SQL. A row whose line span
-        lies outside a file version of known length is rejected with its row number."""
-        con = self.con
-        fv = model.file_version_key.sql("repo", "path", "blob")
-        fc = model.file_at_commit_key.sql("repo", "path", "commit")
-        self.register(
-            "_rows", table.append_column("pos", pa.array(range(table.num_rows), pa.int64()))
-        )
-        file_key = f"CASE WHEN repo IS NULL THEN NULL WHEN blob IS NOT NULL THEN {fv} ELSE {fc} END"
-        # Files named at a commit that did not change them (a snapshot) resolve through the
-        # repository's trees when that commit was ingested.
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _snap AS {
-            snapshots.resolve_sql(
-                "SELECT DISTINCT NULL::BIGINT AS id, repo, path, commit FROM _rows "
-                "WHERE blob IS NULL AND commit IS NOT NULL AND repo IS NOT NULL"
-            )
-        }""")
-        # Each row's file version, resolved once: by snapshot, by alias, or the node named.
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _target AS
-            SELECT r.pos, coalesce(sn.target, al.target, n.id) AS target,
-                   coalesce(sn.complete AND sn.target IS NULL, false) AS absent
-            FROM (SELECT *, {file_key} AS file FROM _rows) r
-            LEFT JOIN nodes n ON n.key = r.file
-            LEFT JOIN ({_ALIAS_TARGETS}) al ON al.alias = n.id
-            LEFT JOIN _snap sn ON r.blob IS NULL AND sn.repo = r.repo
-              AND sn.path = r.path AND sn.commit = r.commit""")
-        table, beyond = self._map_byte_spans(table)
-        bad = (
-            beyond
-            + con.execute("""
-            SELECT x.row, x.origin, x.payload,
-                   CASE WHEN x.absent THEN x.path || ' is not in the tree of commit '
-                             || x.commit || ' of ' || x.repo || ' (that commit was ingested; '
-                             || 'paths are relative to the repository root)'
-                        ELSE 'lines ' || x.span_start || '-' || coalesce(x.span_end::VARCHAR, '')
-                             || ' are outside ' || x.path || ', which has ' || x.lc || ' lines'
-                   END AS reason
-            FROM (SELECT r.*, g.absent,
-                         TRY_CAST(json_extract_string(t.attrs, '$.line_count') AS BIGINT) AS lc
-                  FROM _rows r JOIN _target g USING (pos)
-                  LEFT JOIN nodes t ON t.id = g.target) x
-            WHERE x.absent OR (x.span_unit = 'line' AND x.lc IS NOT NULL
-                               AND coalesce(x.span_end, x.span_start) > x.lc)
-            ORDER BY x.row""").fetchall()
-        )
-        bad.sort(key=lambda row: row[0])
-        rejections = [
-            Rejection(origin.rsplit(":", 1)[0], int(origin.rsplit(":", 1)[1]), reason, payload)
-            for _, origin, payload, reason in bad
-        ]
-        outside = bad
-        self._insert_rejections(source, rejections, received_at)
-        report.rejected += len(rejections)
-        report.rejections += rejections
-        head = self._log_end()
-        known, repeated = one(
-            con,
-            """
-            SELECT (SELECT count(*) FROM _rows r JOIN events e USING (event_id)),
-                   (SELECT count(*) - count(DISTINCT event_id) FROM _rows)""",
-        )
-        if not (known or repeated or outside):
-            # The common case, a fresh manifest: seqs follow the table's row order.
-            con.execute(
-                f"""CREATE OR REPLACE TEMP TABLE _x AS
-                            SELECT ? + pos AS seq, * EXCLUDE (pos), {file_key} AS file
-                            FROM _rows""",
-                [head + 1],
-            )
-        else:
-            con.execute(
-                f"""
-                CREATE OR REPLACE TEMP TABLE _x AS
-                SELECT ? + row_number() OVER (ORDER BY row) AS seq, * EXCLUDE (pos),
-                       {file_key} AS file
-                FROM (SELECT * FROM _rows r
-                      WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = r.event_id)
-                        AND row NOT IN (SELECT unnest(?::BIGINT[]))
-                      QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY row) = 1)""",
-                [head, [r[0] for r in outside]],
-            )
-        con.unregister("_rows")
-        accepted = one(con, "SELECT count(*) FROM _x")[0]
-        report.accepted += accepted
-        report.duplicate += table.num_rows - accepted - len(outside)
-        con.execute(
-            f"""
-            INSERT INTO events
-            SELECT seq, event_id, ?, source, type, occurred_us, origin, payload,
-                   {eventlog.EVENT_HASH_SQL[self.hash_scheme]}
-            FROM (SELECT seq, event_id, ? AS source, 'example' AS type,
-                         NULL::BIGINT AS occurred_us, origin, payload FROM _x)""",
-            [batch_no, source],
-        )
-        dv = model.dataset_version_key.sql("dataset", "version")
-        shard = model.shard_key.sql("dataset", "version", "shard")
-        example = model.example_key.sql("dataset", "version", "example")
-        parent = model.example_key.sql("p.dataset", "p.version", "p.example")
-        origin = (
-            f"CASE from_kind WHEN 'output' THEN {model.output_key.sql('from_name')} "
-            f"ELSE {model.session_key.sql('from_name')} END"
-        )
-        # The attributes the events loader gives an example: no key for what it lacks.
-        ex_attrs = """CASE
-            WHEN shard IS NULL AND repo IS NULL
-              THEN json_object('dataset', dataset, 'example', example, 'version', version)
-            WHEN shard IS NULL
-              THEN json_object('dataset', dataset, 'example', example, 'path', path,
-                               'repo', repo, 'version', version)
-            WHEN repo IS NULL
-              THEN json_object('dataset', dataset, 'example', example, 'shard', shard,
-                               'version', version)
-            ELSE json_object('dataset', dataset, 'example', example, 'path', path,
-                             'repo', repo, 'shard', shard, 'version', version) END"""
-        file_attrs = (
-            "CASE WHEN blob IS NOT NULL THEN json_object('blob', blob, 'path', path, "
-            "'repo', repo) ELSE json_object('commit', commit, 'path', path, "
-            "'repo', repo) END"
-        )
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _nf AS
-            SELECT {dv} AS key, '{NodeKind.DATASET_VERSION}' AS kind,
-                   json_object('dataset', dataset, 'version', version)::VARCHAR AS attrs,
-                   true AS defines, min(seq) AS seq, min(seq) * 1000 AS ord
-            FROM _x GROUP BY dataset, version
-            UNION ALL
-            SELECT {shard}, '{NodeKind.SHARD}', json_object('dataset', dataset, 'shard', shard,
-                   'version', version)::VARCHAR, true, min(seq), min(seq) * 1000 + 1
-            FROM _x WHERE shard IS NOT NULL GROUP BY dataset, version, shard
-            UNION ALL
-            SELECT {example}, '{NodeKind.EXAMPLE}', {ex_attrs}::VARCHAR, true, seq,
-                   seq * 1000 + 2 FROM _x
-            UNION ALL
-            SELECT file, '{NodeKind.FILE_VERSION}', {file_attrs}::VARCHAR, false, min(seq),
-                   min(seq) * 1000 + 3
-            FROM _x WHERE file IS NOT NULL GROUP BY file, repo, path, blob, commit
-            UNION ALL
-            SELECT {origin}, from_kind, json_object(from_kind, from_name)::VARCHAR, false,
-                   min(seq), min(seq) * 1000 + 3
-            FROM _x WHERE from_kind IS NOT NULL GROUP BY from_kind, from_name
-            UNION ALL
-            SELECT {parent}, '{NodeKind.EXAMPLE}', json_object('dataset', p.dataset,
-                   'example', p.example, 'version', p.version)::VARCHAR, false, seq,
-                   seq * 1000 + 3 + i
-            FROM (SELECT seq, unnest(parents) AS p, generate_subscripts(parents, 1) AS i
-                  FROM _x WHERE parents IS NOT NULL)""")
-        self._merge_nodes("_nf")
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _ef AS
-            SELECT {example} AS src, CASE WHEN shard IS NULL THEN {dv} ELSE {shard} END AS dst,
-                   '{EdgeKind.MEMBER}' AS kind, seq, NULL::BIGINT AS span_start,
-                   NULL::BIGINT AS span_end, NULL AS span_unit, NULL AS line_map FROM _x
-            UNION ALL
-            SELECT s.src, s.dst, '{EdgeKind.MEMBER}', s.seq, NULL, NULL, NULL, NULL
-            FROM (SELECT {shard} AS src, {dv} AS dst, min(seq) AS seq FROM _x
-                  WHERE shard IS NOT NULL GROUP BY ALL) s
-            WHERE NOT EXISTS (SELECT 1 FROM edges e JOIN nodes a ON a.id = e.src
-                              WHERE a.key = s.src AND e.kind = '{EdgeKind.MEMBER}')
-            UNION ALL
-            SELECT file, {example}, '{EdgeKind.CHUNKED}', seq, span_start, span_end, span_unit,
-                   NULL FROM _x WHERE file IS NOT NULL
-            UNION ALL
-            SELECT {origin}, {example}, '{EdgeKind.TRANSCRIBED}', seq, NULL, NULL, NULL, NULL
-            FROM _x WHERE from_kind IS NOT NULL
-            UNION ALL
-            SELECT {parent}, {model.example_key.sql("dataset", "version", "example")},
-                   '{EdgeKind.DERIVED}', seq, NULL, NULL, NULL, NULL
-            FROM (SELECT seq, dataset, version, example, unnest(parents) AS p
-                  FROM _x WHERE parents IS NOT NULL)""")
-        self._merge_edges("_ef")
-        con.execute(f"""
-            INSERT INTO aliases
-            SELECT n.id, any_value(sn.target), min(x.seq)
-            FROM _x x JOIN _snap sn ON x.blob IS NULL AND sn.repo = x.repo
-              AND sn.path = x.path AND sn.commit = x.commit
-            JOIN nodes n ON n.key = x.file
-            WHERE sn.target IS NOT NULL AND n.kind = '{NodeKind.FILE_VERSION}'
-              AND NOT EXISTS (SELECT 1 FROM aliases a WHERE a.alias = n.id)
-            GROUP BY n.id""")
-        for name in ("_x", "_nf", "_ef", "_snap", "_target"):
-            con.execute(f"DROP TABLE {name}")
-
-    def _map_byte_spans(self, table: pa.Table) -> tuple[pa.Table, list[tuple[int, str, str, str]]]:
-        """Byte spans of rows whose file version's line ends are known become the line spans
-        they touch (`_rows` is registered again with them); a span past the file's end is
-        returned as (row, origin, payload, reason). A byte span of a version whose content
-        is unknown stays a byte span: the whole file, failing closed."""
-        con = self.con
-        found = con.execute("""
-            SELECT r.pos, g.target, r.span_start, coalesce(r.span_end, -1) AS span_end
-            FROM _rows r JOIN _target g USING (pos)
-            WHERE r.span_unit = 'byte' AND g.target IN (SELECT file_version FROM line_ends)
-            ORDER BY g.target""").fetchnumpy()
-        if not len(found["pos"]):
-            return table, []
-        targets = np.asarray(found["target"], dtype=np.int64)
-        pos = np.asarray(found["pos"], dtype=np.int64)
-        start = np.asarray(found["span_start"], dtype=np.int64)
-        end = np.asarray(found["span_end"], dtype=np.int64)
-        first, last, length = self._lines_of_bytes(targets, start, end)
-        stop = np.where(end < 0, length, end)
-        outside = stop > length
-        beyond = []
-        if outside.any():
-            origins = table["origin"].take(pa.array(pos[outside])).to_pylist()
-            payloads = table["payload"].take(pa.array(pos[outside])).to_pylist()
-            paths = table["path"].take(pa.array(pos[outside])).to_pylist()
-            rows = table["row"].take(pa.array(pos[outside])).to_pylist()
-            beyond = [
-                (
-                    row,
-                    origin,
-                    payload,
-                    f"bytes [{a}, {b}) are outside {path}, which has "
-                    f"{n} bytes (byte spans are 0-based, end exclusive)",
-                )
-                for row, origin, payload, path, a, b, n in zip(
-                    rows,
-                    origins,
-                    payloads,
-                    paths,
-                    start[outside],
-                    stop[outside],
-                    length[outside],
-                    strict=True,
-                )
-            ]
-        keep = ~outside
-
-        def filled(name: str) -> tuple[np.ndarray, np.ndarray]:
-            column = table[name].combine_chunks()
-            return (
-                pc.fill_null(column, -1).to_numpy(zero_copy_only=False).copy(),
-                column.is_null().to_numpy(zero_copy_only=False).copy(),
-            )
-
-        new_start, start_null = filled("span_start")
-        new_end, end_null = filled("span_end")
-        units = np.asarray(table["span_unit"].to_pylist(), dtype=object)
-        new_start[pos[keep]] = first[keep]
-        new_end[pos[keep]] = last[keep]
-        start_null[pos[keep]] = end_null[pos[keep]] = False
-        units[pos[keep]] = "line"
-        starts = pa.array(new_start, pa.int64(), mask=start_null)
-        ends_col = pa.array(new_end, pa.int64(), mask=end_null)
-        for name, column in (
-            ("span_start", starts),
-            ("span_end", ends_col),
-            ("span_unit", pa.array(list(units), pa.string())),
-        ):
-            table = table.set_column(table.schema.get_field_index(name), name, column)
-        con.unregister("_rows")
-        self.register(
-            "_rows", table.append_column("pos", pa.array(range(table.num_rows), pa.int64()))
-        )
-        return table, beyond
-
-    def _map_late_byte_spans(self, seq: int) -> None:
-        """Byte spans of examples ingested before their file's content was seen: now that it
-        is, record the lines they touch (the engine reads them as of `seq`)."""
-        con = self.con
-        found = con.execute(f"""
-            SELECT e.src, e.dst, e.span_start, coalesce(e.span_end, -1) AS span_end,
-                   coalesce(al.target, e.src) AS target
-            FROM edges e
-            LEFT JOIN ({_ALIAS_TARGETS}) al ON al.alias = e.src
-            WHERE e.kind = 'chunked' AND e.span_unit = 'byte'
-              AND coalesce(al.target, e.src) IN (SELECT file_version FROM line_ends)
-              AND NOT EXISTS (SELECT 1 FROM byte_lines b WHERE b.src = e.src
-                              AND b.dst = e.dst AND b.byte_start = e.span_start)
-            ORDER BY target""").fetchnumpy()
-        if not len(found["src"]):
-            return
-        first, last, _length = self._lines_of_bytes(
-            np.asarray(found["target"], np.int64),
-            np.asarray(found["span_start"], np.int64),
-            np.asarray(found["span_end"], np.int64),
-        )
-        self.register(
-            "_mapped",
-            pa.table(
-                {
-                    "src": np.asarray(found["src"], np.int64),
-                    "dst": np.asarray(found["dst"], np.int64),
-                    "byte_start": np.asarray(found["span_start"], np.int64),
-                    "line_start": first,
-                    "line_end": last,
-                }
-            ),
-        )
-        con.execute(
-            "INSERT INTO byte_lines SELECT src, dst, byte_start, line_start, line_end, ? "
-            "FROM _mapped",
-            [seq],
-        )
-        con.unregister("_mapped")
-
-    def _lines_of_bytes(
-        self, targets: np.ndarray, start: np.ndarray, end: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(first line, last line, file length) of byte spans [start, end) (end -1: to the
-        end of the file) of file versions `targets`, which have line ends; a span past the
-        end is clipped to the last line."""
-        ends_of = {
-            int(fv): np.frombuffer(blob, dtype="<u4").astype(np.int64)
-            for fv, blob in self.con.execute(
-                "SELECT file_version, ends FROM line_ends WHERE file_version IN "
-                "(SELECT unnest(?::BIGINT[]))",
-                [np.unique(targets).tolist()],
-            ).fetchall()
-        }
-        first = np.zeros(len(targets), dtype=np.int64)
-        last = np.zeros(len(targets), dtype=np.int64)
-        length = np.zeros(len(targets), dtype=np.int64)
-        for target in np.unique(targets):
-            pick = targets == target
-            ends = ends_of[int(target)]
-            size = int(ends[-1]) if len(ends) else 0
-            stop = np.minimum(np.where(end[pick] < 0, size, end[pick]), max(size, 1))
-            first[pick] = np.minimum(
-                np.searchsorted(ends, start[pick], side="right") + 1, max(len(ends), 1)
-            )
-            last[pick] = np.maximum(np.searchsorted(ends, stop - 1, side="right") + 1, first[pick])
-            length[pick] = size
-        return first, last, length
 
     # -- line attribution ----------------------------------------------------------------------
 
