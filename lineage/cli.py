@@ -17,7 +17,13 @@ from lineage.client import ServerError
 from lineage.database import Database, UsageError
 from lineage.facts import Batch
 from lineage.policy import PolicyError
-from lineage.store import IngestReport, StoreError, default_db_path
+from lineage.store import (
+    IngestReport,
+    NoStoreError,
+    StoreError,
+    StoreLockedError,
+    default_db_path,
+)
 from loaders import LOADERS, SPLITS_FILES, SUFFIXES
 from loaders.files import InputError, expand_paths
 
@@ -295,12 +301,19 @@ def _database(
 ) -> Database:
     """The store named by --db or $LINEAGE_DB; only commands that write records create one,
     so a mistyped path is an error, never an empty store that answers."""
-    return Database(
-        args.db or default_db_path(),
-        read_only=read_only,
-        memory_limit=args.memory_limit,
-        create=create,
-    )
+    path = args.db or default_db_path()
+    try:
+        return Database(path, read_only=read_only, memory_limit=args.memory_limit, create=create)
+    except NoStoreError as exc:
+        raise UsageError(
+            f"{exc} (`lineage --db {path} ingest events FILE`), or name the store with "
+            "--db PATH or $LINEAGE_DB"
+        ) from exc
+    except StoreLockedError as exc:
+        raise UsageError(
+            f"{exc}: to add records while `lineage serve` holds it, use `lineage ingest "
+            "--server URL`; or use another --db"
+        ) from exc
 
 
 def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:

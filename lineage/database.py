@@ -132,9 +132,9 @@ class Database:
                 f"unknown source {source!r}; expected one of {', '.join(sorted(LOADERS))}"
             )
         if repo and source not in AGENT_SOURCES | {"git"}:
-            raise UsageError(f"--repo applies to agent sources and git, not {source}")
+            raise UsageError(f"a repo applies to agent sources and git, not {source}")
         if rev and source != "git":
-            raise UsageError(f"--rev applies to git, not {source}")
+            raise UsageError(f"a rev applies to git, not {source}")
         if source == "git":
             for path in map(Path, paths):
                 known = self.store.commits_of(git_loader.repo_id(path, repo))

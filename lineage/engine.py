@@ -147,13 +147,13 @@ def resolve_as_of(store: Store, as_of: str | int | None) -> AsOf:
     if text.isdigit():
         seq = int(text)
         if seq > head:
-            raise EngineError(f"--as-of {seq} is past the head of the log (seq {head})")
+            raise EngineError(f"as-of point {seq} is past the head of the log (seq {head})")
         return AsOf(seq, store.time_of_seq(seq) or datetime.now(UTC))
     try:
         moment = parse_moment(text, end_of_day=False)
     except ValueError as exc:
         raise EngineError(
-            f"--as-of {text!r}: give an event seq (e.g. 120) or a time "
+            f"as-of point {text!r}: give an event seq (e.g. 120) or a time "
             "(e.g. 2026-03-01 or 2026-03-01T12:00:00Z)"
         ) from exc
     return AsOf(store.seq_at_time(moment), moment)
@@ -1056,7 +1056,7 @@ def write_example_verdicts(store: Store, run: TaintRun, dataset: str, mode: str,
     manifest's row order); returns the number of examples written."""
     fmt = next((f for suffix, f in VERDICT_FILE_FORMATS.items() if path.endswith(suffix)), None)
     if fmt is None:
-        raise EngineError(f"--out {path}: name a .jsonl, .ndjson or .parquet file")
+        raise EngineError(f"verdicts file {path}: name a .jsonl, .ndjson or .parquet file")
     quoted = path.replace("'", "''")
     params = _statuses_params(store, run, dataset, mode)
     try:
@@ -1069,7 +1069,7 @@ def write_example_verdicts(store: Store, run: TaintRun, dataset: str, mode: str,
             params,
         )[0]
     except duckdb.IOException as exc:
-        raise EngineError(f"--out {path}: cannot write: {exc}") from exc
+        raise EngineError(f"verdicts file {path}: cannot write: {exc}") from exc
 
 
 def _statuses_params(store: Store, run: TaintRun, dataset: str, mode: str) -> dict[str, Any]:

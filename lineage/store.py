@@ -50,6 +50,14 @@ class StoreError(RuntimeError):
     """The store cannot be opened or used; the message says how to fix it."""
 
 
+class NoStoreError(StoreError):
+    """The store file does not exist and was not to be created."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the store file."""
+
+
 def _lock_holder(message: str) -> str:
     """Which process holds a DuckDB file's lock, from DuckDB's message ("... (PID 123)") and
     the process's command line where this system shows it."""
@@ -168,20 +176,17 @@ class Store:
         80% of RAM)."""
         self.path = str(path)
         if (read_only or not create) and self.path != ":memory:" and not Path(self.path).exists():
-            raise StoreError(
-                f"no lineage store at {self.path}: ingest something first "
-                f"(`lineage --db {self.path} ingest events FILE`), or name the "
-                "store with --db PATH or $LINEAGE_DB"
+            raise NoStoreError(
+                f"no lineage store at {self.path}: ingest records into it first, or open "
+                "the store that holds them"
             )
         try:
             self.con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
-                raise StoreError(
-                    f"{self.path} is locked by {_lock_holder(str(exc))}. Wait for "
-                    "it to finish or stop it; to add records while `lineage "
-                    "serve` holds it, use `lineage ingest --server URL`; or use "
-                    "another --db."
+                raise StoreLockedError(
+                    f"{self.path} is locked by {_lock_holder(str(exc))}: wait for it to "
+                    "finish or stop it, or send the records to the process that holds it"
                 ) from exc
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         self.con.execute("SET enable_progress_bar = false")  # never on our stdout

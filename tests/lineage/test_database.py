@@ -56,7 +56,7 @@ def test_a_database_answers_what_the_cli_does(tmp_path: Path) -> None:
             == "wrote"
         )
         assert db.verify().ok
-        with pytest.raises(lineage.UsageError, match="--rev applies to git"):
+        with pytest.raises(lineage.UsageError, match="a rev applies to git"):
             db.ingest("events", EXAMPLES / "events.ndjson", rev="HEAD")
     with pytest.raises(lineage.StoreError, match="no lineage store"):
         lineage.open(tmp_path / "missing.duckdb", create=False)
