@@ -311,8 +311,8 @@ def _database(
         ) from exc
     except StoreLockedError as exc:
         raise UsageError(
-            f"{exc}: to add records while `lineage serve` holds it, use `lineage ingest "
-            "--server URL`; or use another --db"
+            f"{exc}. To add records while `lineage serve` holds the store, use `lineage "
+            "ingest --server URL`; or use another --db"
         ) from exc
 
 

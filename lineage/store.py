@@ -67,7 +67,7 @@ def _lock_holder(message: str) -> str:
     pid = match.group(1)
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        command = " ".join(a.decode(errors="replace") for a in argv if a)
+        command = " ".join(" ".join(a.decode(errors="replace").split()) for a in argv if a)
     except OSError:
         return f"another process (PID {pid})"
     return f"another process (PID {pid}: {command[:200]})"
@@ -217,7 +217,7 @@ class Store:
             if "lock" in str(exc).lower():
                 raise StoreLockedError(
                     f"{self.path} is locked by {_lock_holder(str(exc))}: wait for it to "
-                    "finish or stop it, or send the records to the process that holds it"
+                    "finish, or stop it"
                 ) from exc
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         self.con.execute("SET enable_progress_bar = false")  # never on our stdout
