@@ -87,10 +87,10 @@ def ingest_example_table(
         for _, origin, payload, reason in bad
     ]
     outside = bad
-    store._insert_rejections(source, rejections, received_at)
+    store.insert_rejections(source, rejections, received_at)
     report.rejected += len(rejections)
     report.rejections += rejections
-    head = store._log_end()
+    head = store.log_end()
     known, repeated = one(
         con,
         """
@@ -182,7 +182,7 @@ def ingest_example_table(
                seq * 1000 + 3 + i
         FROM (SELECT seq, unnest(parents) AS p, generate_subscripts(parents, 1) AS i
               FROM _x WHERE parents IS NOT NULL)""")
-    store._merge_nodes("_nf")
+    store.merge_nodes("_nf")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _ef AS
         SELECT {example} AS src, CASE WHEN shard IS NULL THEN {dv} ELSE {shard} END AS dst,
@@ -205,7 +205,7 @@ def ingest_example_table(
                '{EdgeKind.DERIVED}', seq, NULL, NULL, NULL, NULL
         FROM (SELECT seq, dataset, version, example, unnest(parents) AS p
               FROM _x WHERE parents IS NOT NULL)""")
-    store._merge_edges("_ef")
+    store.merge_edges("_ef")
     con.execute(f"""
         INSERT INTO aliases
         SELECT n.id, any_value(sn.target), min(x.seq)

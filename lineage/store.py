@@ -298,7 +298,7 @@ class Store:
         """The last seq of the log (read from the small batches table)."""
         return one(self.con, "SELECT coalesce(max(last_seq), 0) FROM batches")[0]
 
-    def _log_end(self) -> int:
+    def log_end(self) -> int:
         """The last seq written, including events of the batch being written."""
         return one(self.con, "SELECT coalesce(max(seq), 0) FROM events")[0]
 
@@ -365,7 +365,7 @@ class Store:
             new = [r for eid, r in unique.items() if eid not in known]
             report.duplicate = len(batch.records) - len(new)
             report.accepted = len(new)
-            self._insert_rejections(batch.source, batch.rejections, received_at)
+            self.insert_rejections(batch.source, batch.rejections, received_at)
             batch_no = self._next_batch()
             # Records and example rows are stored in the order of their input, so an example
             # is checked against what came before it, as its producer wrote them.
@@ -381,17 +381,17 @@ class Store:
 
     def _ingest_records(self, source: str, records: list[Record], batch_no: int) -> None:
         """Append records to the log as events of batch `batch_no` and store their facts."""
-        first_seq = self._log_end() + 1
+        first_seq = self.log_end() + 1
         self._append_events(source, records, first_seq, batch_no)
         affected, repos, named = self._insert_facts(records, first_seq)
         snapshots.reindex(self.con, repos)
         if repos:
-            affected |= snapshots.resolve_names(self.con, self._log_end(), repos=repos)
+            affected |= snapshots.resolve_names(self.con, self.log_end(), repos=repos)
         if named:
-            affected |= snapshots.resolve_names(self.con, self._log_end(), since=first_seq)
+            affected |= snapshots.resolve_names(self.con, self.log_end(), since=first_seq)
         self._recompute_carried(affected)
         if repos:
-            example_ingest.map_late_byte_spans(self, self._log_end())
+            example_ingest.map_late_byte_spans(self, self.log_end())
 
     def _known_event_ids(self, ids: list[str]) -> set[str]:
         if not ids:
@@ -498,9 +498,10 @@ class Store:
             [batch_no, source, received_us, first_seq, last_seq, count, digest, prev_hash, chained],
         )
 
-    def _insert_rejections(
+    def insert_rejections(
         self, source: str, rejections: list[Rejection], received_at: datetime
     ) -> None:
+        """Keep rejected records with their reason (once each: a re-ingest adds none)."""
         if not rejections:
             return
         rows = {
@@ -646,7 +647,7 @@ class Store:
                     ),
                 ),
             )
-            self._merge_nodes("_nodes")
+            self.merge_nodes("_nodes")
             self.con.unregister("_nodes")
         self._check_endpoints(
             edges["src"]
@@ -660,7 +661,7 @@ class Store:
         )
         if edges["src"]:
             self.register("_edges", pa.table(edges, schema=_EDGE_FACTS))
-            self._merge_edges("_edges")
+            self.merge_edges("_edges")
             self.con.unregister("_edges")
         con = self.con
         if aliases["alias"]:
@@ -796,7 +797,7 @@ class Store:
             raise StoreError(f"LINEAGE_CLOCK_SKEW={raw!r}: give a number of seconds") from None
         return int((1 + max(skew, 0.0)) * 1_000_000)
 
-    def _merge_nodes(self, facts: str) -> None:
+    def merge_nodes(self, facts: str) -> None:
         """Insert the nodes of relation `facts` (key, kind, attrs, defines, seq, ord): new keys
         get the next ids in `ord` order; a node only referenced so far becomes defined."""
         con = self.con
@@ -824,7 +825,7 @@ class Store:
               AND f.defined_seq IS NOT NULL""")
         con.execute("DROP TABLE _node_facts")
 
-    def _merge_edges(self, facts: str) -> None:
+    def merge_edges(self, facts: str) -> None:
         """Insert the edges of relation `facts` (src key, dst key, kind, seq, span, line map)."""
         self.con.execute(f"""
             INSERT INTO edges
