@@ -442,22 +442,26 @@ def _extend(
     new_roots = _roots(store, seq, policy, after=old)
     roots = np.union1d(strict_base.root, new_roots)  # every root has its own depth-0 row
     strict, precise, (inc_node, inc_missing) = propagation.extend(
-        delta,
-        size,
-        roots,
-        new_roots,
-        waived,
         (
             strict_base,
             part("precise"),
             (np.asarray(inc["node"], dtype=np.int64), np.asarray(inc["missing"], dtype=np.int64)),
         ),
-        propagation.FetchedEdges(_edges_out_of(store, seq, all_kinds)),
-        propagation.FetchedEdges(_edges_out_of(store, seq, [EdgeKind.DERIVED])),
-        _edges_out_of(store, seq, [EdgeKind.CHUNKED, EdgeKind.TRANSCRIBED]),
-        _attributions(store, seq, roots),
-        np.asarray(attributed, dtype=np.int64),
-        np.asarray(undefined, dtype=np.int64),
+        propagation.Appended(
+            delta,
+            new_roots,
+            np.asarray(attributed, dtype=np.int64),
+            np.asarray(undefined, dtype=np.int64),
+        ),
+        propagation.EdgeReaders(
+            propagation.FetchedEdges(_edges_out_of(store, seq, all_kinds)),
+            propagation.FetchedEdges(_edges_out_of(store, seq, [EdgeKind.DERIVED])),
+            _edges_out_of(store, seq, [EdgeKind.CHUNKED, EdgeKind.TRANSCRIBED]),
+        ),
+        size=size,
+        roots=roots,
+        waived=waived,
+        attributions=_attributions(store, seq, roots),
     )
     con.execute(
         "INSERT INTO taint SELECT ? AS run, * EXCLUDE (run) FROM taint WHERE run = ?", [run, base]

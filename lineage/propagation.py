@@ -17,6 +17,7 @@ Each level is a handful of vectorized gathers over a CSR (edges sorted by source
 costs what its frontier touches, not what the graph holds.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -457,26 +458,51 @@ def _first_node(node: np.ndarray, via: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return node[first], via[first]
 
 
+@dataclass(frozen=True)
+class Appended:
+    """What an appended part of the log brings to a run: its derivation edges (`delta`), the
+    restricted outputs it defines (`new_roots`), the file versions that gained intervals
+    (`attributed`) and the nodes still only referenced (`missing`)."""
+
+    delta: Graph
+    new_roots: np.ndarray
+    attributed: np.ndarray
+    missing: np.ndarray
+
+
+@dataclass(frozen=True)
+class EdgeReaders:
+    """How propagation reads the older edges it reaches: every derivation edge, the derived
+    (example to example) ones, and `chunks_from(nodes)`, the chunked and transcribed edges
+    out of `nodes` as a Graph."""
+
+    all_edges: Expander
+    derived: Expander
+    chunks_from: Callable[[np.ndarray], Graph]
+
+
 def extend(
-    delta: Graph,
+    base: tuple[Rows, Rows, tuple[np.ndarray, np.ndarray]],
+    appended: Appended,
+    edges: EdgeReaders,
+    *,
     size: int,
     roots: np.ndarray,
-    new_roots: np.ndarray,
     waived: np.ndarray,
-    base: tuple[Rows, Rows, tuple[np.ndarray, np.ndarray]],
-    all_edges: Expander,
-    derived_edges: Expander,
-    chunks_from,  # noqa: ANN001
     attributions: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    attributed: np.ndarray,
-    missing: np.ndarray,
 ) -> tuple[Rows, Rows, tuple[np.ndarray, np.ndarray]]:
     """The rows an appended part of the log adds to a run (`base`: its strict, precise and
     incomplete rows): taint only grows on append, so propagation starts from the appended
-    edges (`delta`), the new roots, and the file versions that gained intervals
-    (`attributed`), and reads other edges through the expanders as it reaches them.
-    `chunks_from(nodes)` returns the chunked and transcribed edges out of `nodes` as a Graph.
-    Incomplete rows are only added: the caller recomputes when a missing node was defined."""
+    edges, the new roots and the file versions that gained intervals, and reads other edges
+    through `edges` as it reaches them. Incomplete rows are only added: the caller recomputes
+    when a missing node was defined."""
+    delta, new_roots, attributed, missing = (
+        appended.delta,
+        appended.new_roots,
+        appended.attributed,
+        appended.missing,
+    )
+    all_edges, derived_edges, chunks_from = edges.all_edges, edges.derived, edges.chunks_from
     base_strict, base_precise, base_incomplete = base
     roots = np.sort(roots)
     delta_csr = _Csr.of(delta)
