@@ -91,10 +91,10 @@ class LocalRepo:
         return normalize_remote(self.remote) if self.remote else self.toplevel
 
 
-@cache
 def local_repo(path: str, timeout: float = 2.0) -> LocalRepo | None:
     """The git repository containing `path` (a worktree resolves to its own toplevel and
-    the shared remote), or None when the path does not exist here or is not in a repo."""
+    the shared remote), or None when the path does not exist here or is not in a repo.
+    git is asked once per directory, however many files of it are named."""
     directory = Path(path)
     while not directory.exists():
         if directory.parent == directory:
@@ -102,7 +102,12 @@ def local_repo(path: str, timeout: float = 2.0) -> LocalRepo | None:
         directory = directory.parent
     if directory.is_file():
         directory = directory.parent
-    top = _git(str(directory), "rev-parse", "--show-toplevel", timeout=timeout)
+    return _repo_of_directory(str(directory), timeout)
+
+
+@cache
+def _repo_of_directory(directory: str, timeout: float) -> LocalRepo | None:
+    top = _git(directory, "rev-parse", "--show-toplevel", timeout=timeout)
     if not top:
         return None
     remote = _git(top, "remote", "get-url", "origin", timeout=timeout)

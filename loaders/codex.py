@@ -190,12 +190,15 @@ def _response_item(
     applied = session.applied.get(call_id, {})
     time = fields.text(item.value, "timestamp")
     facts: list[Fact] = []
+    by_name: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for abs_path, diff in applied.items():  # found by file name: no scan per change
+        by_name.setdefault(abs_path.rsplit("/", 1)[-1], []).append((abs_path, diff))
     for change in changes:
         if change.op == "delete":
             continue
         target = change.move_to or change.path
         added = change.added
-        for abs_path, diff in applied.items():
+        for abs_path, diff in by_name.get(target.rsplit("/", 1)[-1], []):
             if abs_path.endswith("/" + target.lstrip("/")) or abs_path == target:
                 if diff.get("type") == "update" and diff.get("unified_diff"):
                     added = unified_diff_added(diff["unified_diff"])

@@ -26,6 +26,7 @@ from loaders.patches import (
 )
 
 EDIT_TOOLS = ("Write", "Edit", "MultiEdit", "NotebookEdit")
+MAX_LOCATED_EDITS = 1000  # edits of one MultiEdit located in the original file
 
 
 def is_hook_payload(value: dict[str, Any]) -> bool:
@@ -217,12 +218,12 @@ def claude_edit_lines(
             fields.text(result, "originalFileContents") or fields.text(result, "originalFile") or ""
         )
         added: list = []
-        for edit in fields.objects(tool_input, "edits"):
-            added += located_lines(
-                original,
-                fields.text(edit, "old_string") or "",
-                fields.text(edit, "new_string") or "",
-            )
+        for n, edit in enumerate(fields.objects(tool_input, "edits")):
+            new = fields.text(edit, "new_string") or ""
+            if n < MAX_LOCATED_EDITS:
+                added += located_lines(original, fields.text(edit, "old_string") or "", new)
+            else:  # each search reads the whole file: past this many, the lines go unnumbered
+                added += [(None, line) for line in new.split("\n")]
         return added, extra
     source = fields.text(tool_input, "new_source") or ""
     extra["cell_id"] = tool_input.get("cell_id")

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from lineage.repos import RepoResolver, local_repo, normalize_remote
+from lineage.repos import RepoResolver, _repo_of_directory, normalize_remote
 
 
 @pytest.mark.parametrize(
@@ -34,7 +34,7 @@ def test_cwd_resolves_through_a_real_checkout_and_its_worktree(tmp_path: Path) -
     git(repo, "add", ".")
     git(repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "init")
     git(repo, "worktree", "add", "-q", str(tmp_path / "wt"))
-    local_repo.cache_clear()
+    _repo_of_directory.cache_clear()
     resolver = RepoResolver()
     loc = resolver.locate(str(repo / "src" / "a.py"), str(repo / "src"))
     assert (loc.repo, loc.path, loc.how) == ("github.com/acme/widgets", "src/a.py", "local-git")
