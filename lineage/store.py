@@ -166,14 +166,19 @@ def _line_of(record: Record) -> int:
 
 
 def _in_input_order(
-    records: list[Record], examples: pa.Table | None
+    records: list[Record], examples: pa.Table | None, source_file: str | None
 ) -> list[tuple[list[Record], pa.Table | None]]:
     """A batch's records and example rows as alternating runs in input order (by line):
     [(records, the example rows after them and before the next record), ...]. One run when
-    they do not interleave (a manifest, a history, an events file with its examples last)."""
+    they do not interleave (a manifest, a history, an events file with its examples last),
+    and records first when the rows are not lines of the same file (an OpenLineage event's
+    facet rows)."""
     if examples is None or not examples.num_rows:
         return [(records, None)]
     rows = examples["row"].to_numpy(zero_copy_only=False)  # in input order already
+    first_origin = examples["origin"][0].as_py()
+    if not records or first_origin != f"{source_file}:{rows[0]}":
+        return [(records, examples)]
     records = sorted(records, key=_line_of)
     lines = np.array([_line_of(r) for r in records], dtype=np.int64)
     runs: list[tuple[list[Record], pa.Table | None]] = []
@@ -369,7 +374,7 @@ class Store:
             batch_no = self._next_batch()
             # Records and example rows are stored in the order of their input, so an example
             # is checked against what came before it, as its producer wrote them.
-            for records, examples in _in_input_order(new, batch.examples):
+            for records, examples in _in_input_order(new, batch.examples, batch.input):
                 if records:
                     self._ingest_records(batch.source, records, batch_no)
                 if examples is not None:

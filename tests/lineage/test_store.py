@@ -237,3 +237,35 @@ def test_an_example_has_the_same_attributes_from_a_manifest_as_from_an_event(
             "path": "a.py",
         }
     )
+
+
+def test_records_and_example_rows_of_one_file_are_logged_in_its_order(tmp_path: Path) -> None:
+    """An example is stored after the events before it and before those after it, so it is
+    checked against what its producer wrote first; OpenLineage facet rows follow their event."""
+    lines = [
+        {"type": "output", "id": "o1", "output": "o1", "tool": "codex"},
+        {
+            "type": "example",
+            "id": "x1",
+            "dataset": "d",
+            "version": "v1",
+            "example": "1",
+            "from": {"output": "o1"},
+        },
+        {"type": "output", "id": "o2", "output": "o2", "tool": "codex"},
+        {
+            "type": "example",
+            "id": "x2",
+            "dataset": "d",
+            "version": "v1",
+            "example": "2",
+            "from": {"output": "o2"},
+        },
+    ]
+    path = tmp_path / "mixed.ndjson"
+    path.write_text("".join(json.dumps(v) + "\n" for v in lines))
+    with Store(":memory:") as store:
+        load_events(store, path)
+        logged = store.con.execute("SELECT event_id FROM events ORDER BY seq").fetchall()
+        assert [r[0] for r in logged] == ["o1", "x1", "o2", "x2"]
+        assert store.verify().ok
