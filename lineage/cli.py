@@ -387,11 +387,9 @@ def cmd_policy_set(args: argparse.Namespace, out: TextIO) -> int:
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the policy file ({exc.strerror})") from exc
     with _database(args, create=True) as db:
-        warnings = db.policy_warnings(text, str(path))
-        if args.strict and warnings:
-            raise UsageError(f"{path}: --strict: " + "; ".join(warnings) + " (policy not set)")
-        version = db.set_policy(text, str(path))
-    policy = version.policy
+        version = db.set_policy(text, str(path), strict=args.strict)
+        policy = version.policy
+        warnings = db.policy_warnings(policy)
     print(
         f"policy version {version.version} in force, hash {version.hash} "
         f"({len(policy.restrict)} restrictions, {len(policy.waive)} waivers)",

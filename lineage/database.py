@@ -30,7 +30,7 @@ from lineage.blame import FileBlame, blame
 from lineage.engine import GateReport, Mode, TaintRun, Verdict
 from lineage.eventlog import VerifyResult
 from lineage.facts import Batch
-from lineage.policy import lint_policy, parse_policy
+from lineage.policy import Policy, lint_policy, parse_policy
 from lineage.store import IngestReport, PolicyVersion, Store
 from loaders import AGENT_SOURCES, LOADERS, SUFFIXES, load_bytes
 from loaders import git as git_loader
@@ -183,18 +183,16 @@ class Database:
     def set_policy(
         self, toml: str, source: str = "<policy>", *, strict: bool = False
     ) -> PolicyVersion:
-        """Parse, check and store a new policy version (TOML text). With `strict`, a rule that
-        can match nothing (see `policy_warnings`) refuses the policy."""
+        """Parse, check and store a new policy version (TOML text). With `strict`, a policy
+        with anything that can match nothing (see `policy_warnings`) is refused."""
         policy = parse_policy(toml, source)
-        warnings = lint_policy(policy, self.store.output_tools())
-        if strict and warnings:
+        if strict and (warnings := self.policy_warnings(policy)):
             raise UsageError(f"{source}: " + "; ".join(warnings) + " (policy not set)")
         return self.store.set_policy(policy)
 
-    def policy_warnings(self, toml: str, source: str = "<policy>") -> list[str]:
+    def policy_warnings(self, policy: Policy) -> list[str]:
         """What in a policy can match nothing: a tool or model glob that matches no known tool
         and no output in this store, a waiver of a node the store does not hold."""
-        policy = parse_policy(toml, source)
         return lint_policy(policy, self.store.output_tools()) + [
             f"waiver names {w.node!r}, which is not in the store (yet)"
             for w in policy.waive

@@ -5,7 +5,6 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -165,15 +164,14 @@ def read_json_lines(path: Path) -> Iterator[JsonLine | Rejection]:
     first = next(lines, None)
     if first is None:
         return
-    if first.text is not None and first.text.lstrip()[:1] in ("[", "{"):
-        try:
-            parse_json(first.text)
-        except RecordError:
-            whole = _read_whole(path)
-            if whole is not None:
-                yield from whole
-                return
-    yield from _numbered(path, chain([first], lines))
+    (head,) = _numbered(path, [first])
+    if isinstance(head, Rejection) and (first.text or "").lstrip()[:1] in ("[", "{"):
+        whole = _read_whole(path)
+        if whole is not None:
+            yield from whole
+            return
+    yield head
+    yield from _numbered(path, lines)
 
 
 def _read_whole(path: Path) -> list[JsonLine] | None:
