@@ -127,7 +127,7 @@ def ingest_example_table(
         SELECT seq, event_id, ?, source, type, occurred_us, origin, payload,
                {eventlog.EVENT_HASH_SQL[store.hash_scheme]}
         FROM (SELECT seq, event_id, ? AS source, 'example' AS type,
-                     occurred_us, origin, payload FROM _x)""",
+                     NULL::BIGINT AS occurred_us, origin, payload FROM _x)""",
         [batch_no, source],
     )
     dv = model.dataset_version_key.sql("dataset", "version")

@@ -201,6 +201,5 @@ EXAMPLE_COLUMNS = pa.schema(
         ("parents", pa.list_(_PARENT)),
         ("from_kind", pa.string()),
         ("from_name", pa.string()),
-        ("occurred_us", pa.int64()),  # when the producer says the example was made
     ]
 )

@@ -159,42 +159,6 @@ def _parsed_policy(toml: str) -> Policy:
     return parse_policy(toml)
 
 
-def _line_of(record: Record) -> int:
-    """The input line a record came from (its origin's `:LINE`), or 0."""
-    _, _, line = (record.origin or "").rpartition(":")
-    return int(line) if line.isdigit() else 0
-
-
-def _in_input_order(
-    records: list[Record], examples: pa.Table | None, source_file: str | None
-) -> list[tuple[list[Record], pa.Table | None]]:
-    """A batch's records and example rows as alternating runs in input order (by line):
-    [(records, the example rows after them and before the next record), ...]. One run when
-    they do not interleave (a manifest, a history, an events file with its examples last),
-    and records first when the rows are not lines of the same file (an OpenLineage event's
-    facet rows)."""
-    if examples is None or not examples.num_rows:
-        return [(records, None)]
-    rows = examples["row"].to_numpy(zero_copy_only=False)  # in input order already
-    first_origin = examples["origin"][0].as_py()
-    if not records or first_origin != f"{source_file}:{rows[0]}":
-        return [(records, examples)]
-    records = sorted(records, key=_line_of)
-    lines = np.array([_line_of(r) for r in records], dtype=np.int64)
-    runs: list[tuple[list[Record], pa.Table | None]] = []
-    r = e = 0
-    while r < len(records) or e < len(rows):
-        upto = len(records) if e == len(rows) else int(np.searchsorted(lines, rows[e], "left"))
-        upto = max(upto, r)
-        nxt = len(rows) if upto == len(records) else int(np.searchsorted(rows, lines[upto], "left"))
-        nxt = max(nxt, e)
-        if upto == r and nxt == e:  # the same line on both sides: cannot happen in one file
-            upto += 1
-        runs.append((records[r:upto], examples.slice(e, nxt - e) if nxt > e else None))
-        r, e = upto, nxt
-    return runs
-
-
 class Store:
     """A lineage store in one DuckDB file (or in memory with ``":memory:"``)."""
 
@@ -371,32 +335,27 @@ class Store:
             report.duplicate = len(batch.records) - len(new)
             report.accepted = len(new)
             self.insert_rejections(batch.source, batch.rejections, received_at)
-            batch_no = self._next_batch()
-            # Records and example rows are stored in the order of their input, so an example
-            # is checked against what came before it, as its producer wrote them.
-            for records, examples in _in_input_order(new, batch.examples, batch.input):
-                if records:
-                    self._ingest_records(batch.source, records, batch_no)
-                if examples is not None:
-                    example_ingest.ingest_example_table(
-                        self, batch.source, examples, batch_no, report, received_at
-                    )
-            self._chain_batch(batch_no, batch.source, received_at)
+            batch_no = None
+            if new:
+                first_seq = self.log_end() + 1
+                batch_no = self._append_events(batch.source, new, first_seq)
+                affected, repos, named = self._insert_facts(new, first_seq)
+                snapshots.reindex(self.con, repos)
+                if repos:
+                    affected |= snapshots.resolve_names(self.con, self.log_end(), repos=repos)
+                if named:
+                    affected |= snapshots.resolve_names(self.con, self.log_end(), since=first_seq)
+                self._recompute_carried(affected)
+                if repos:
+                    example_ingest.map_late_byte_spans(self, self.log_end())
+            if batch.examples is not None and batch.examples.num_rows:
+                batch_no = batch_no or self._next_batch()
+                example_ingest.ingest_example_table(
+                    self, batch.source, batch.examples, batch_no, report, received_at
+                )
+            if batch_no is not None:
+                self._chain_batch(batch_no, batch.source, received_at)
         return report
-
-    def _ingest_records(self, source: str, records: list[Record], batch_no: int) -> None:
-        """Append records to the log as events of batch `batch_no` and store their facts."""
-        first_seq = self.log_end() + 1
-        self._append_events(source, records, first_seq, batch_no)
-        affected, repos, named = self._insert_facts(records, first_seq)
-        snapshots.reindex(self.con, repos)
-        if repos:
-            affected |= snapshots.resolve_names(self.con, self.log_end(), repos=repos)
-        if named:
-            affected |= snapshots.resolve_names(self.con, self.log_end(), since=first_seq)
-        self._recompute_carried(affected)
-        if repos:
-            example_ingest.map_late_byte_spans(self, self.log_end())
 
     def _known_event_ids(self, ids: list[str]) -> set[str]:
         if not ids:

@@ -11,12 +11,10 @@ from typing import Any
 
 import fastjsonschema
 import jsonschema
-import pyarrow as pa
 
 from lineage import model
-from lineage.eventlog import canonical_json, content_id, epoch_us
+from lineage.eventlog import content_id
 from lineage.facts import (
-    EXAMPLE_COLUMNS,
     Alias,
     Attribution,
     Batch,
@@ -89,64 +87,41 @@ BATCH_LINES = 100_000  # a longer file is ingested in several batches, so memory
 
 
 def load(paths: Iterable[str | Path]) -> Iterator[Batch]:
-    """One batch per file, or per BATCH_LINES lines of a longer one. Example events become
-    rows of the batch's example table, the one mapping of examples to the graph that dataset
-    manifests use too (within a batch they take their seqs after its other events)."""
+    """One batch per file, or per BATCH_LINES lines of a longer one."""
     for path in expand_paths(paths, SUFFIXES):
         batch, parts = Batch(SOURCE, input=str(path)), 0
-        rows: list[dict[str, Any]] = []
         for item in json_object_lines(path, "an event"):
             if isinstance(item, Rejection):
                 batch.rejections.append(item)
-            elif item.value.get("type") == "example":
-                row = example_row(item)
-                if isinstance(row, Rejection):
-                    batch.rejections.append(row)
-                else:
-                    rows.append(row)
             else:
                 collect(batch, item, parse_line)
-            if len(batch.records) + len(batch.rejections) + len(rows) >= BATCH_LINES:
-                yield _with_examples(batch, rows)
-                batch, rows, parts = Batch(SOURCE, input=str(path)), [], parts + 1
-        if batch.records or batch.rejections or rows or not parts:
-            yield _with_examples(batch, rows)
+            if len(batch.records) + len(batch.rejections) >= BATCH_LINES:
+                yield batch
+                batch, parts = Batch(SOURCE, input=str(path)), parts + 1
+        if batch.records or batch.rejections or not parts:
+            yield batch
 
 
-def _with_examples(batch: Batch, rows: list[dict[str, Any]]) -> Batch:
-    if rows:
-        batch.examples = pa.Table.from_pylist(rows, schema=EXAMPLE_COLUMNS)
-    return batch
-
-
-def _invalid(item: JsonLine) -> Rejection | None:
-    """Why an event breaks the event schema, or None when it keeps it."""
+def parse_line(item: JsonLine) -> Record | Rejection:
     value = item.value
     raw = item.text or None
     if not isinstance(value, dict):
         return Rejection(item.file, item.line, "an event must be a JSON object", raw)
-    if _fast_accepts(value):
-        return None
-    kind = value.get("type")
-    validator = _BY_TYPE.get(kind, _VALIDATOR) if isinstance(kind, str) else _VALIDATOR
-    errors = sorted(validator.iter_errors(value), key=lambda e: len(list(e.absolute_path)))
-    return Rejection(item.file, item.line, _explain(errors[0], value), raw) if errors else None
-
-
-def _occurred(value: dict[str, Any]) -> datetime | None:
-    return datetime.fromisoformat(value["time"].replace("Z", "+00:00")) if "time" in value else None
-
-
-def parse_line(item: JsonLine) -> Record | Rejection:
-    """A session, output, commit or file_version event as a Record with its facts."""
-    value = item.value
-    raw = item.text or None
-    invalid = _invalid(item)
-    if invalid is not None:
-        return invalid
+    if not _fast_accepts(value):
+        kind = value.get("type")
+        validator = _BY_TYPE.get(kind, _VALIDATOR) if isinstance(kind, str) else _VALIDATOR
+        errors = sorted(validator.iter_errors(value), key=lambda e: len(list(e.absolute_path)))
+    else:
+        errors = []
+    if errors:
+        return Rejection(item.file, item.line, _explain(errors[0], value), raw)
     try:
         facts = FACTS[value["type"]](value)
-        occurred = _occurred(value)
+        occurred = (
+            datetime.fromisoformat(value["time"].replace("Z", "+00:00"))
+            if "time" in value
+            else None
+        )
     except ValueError as exc:
         return Rejection(item.file, item.line, str(exc), raw)
     return Record(
@@ -299,45 +274,64 @@ def _file_version_facts(v: dict[str, Any]) -> list[Fact]:
     return facts
 
 
-def example_row(item: JsonLine) -> dict[str, Any] | Rejection:
-    """An example event as a row of `lineage.facts.EXAMPLE_COLUMNS`: the store maps it to
-    nodes and edges exactly as it maps a manifest's rows."""
-    invalid = _invalid(item)
-    if invalid is not None:
-        return invalid
-    v = item.value
-    src = v.get("source") or {}
-    try:
+def _example_facts(v: dict[str, Any]) -> list[Fact]:
+    dataset, version, example = v["dataset"], v["version"], v["example"]
+    key = model.example_key(dataset, version, example)
+    dv = model.dataset_version_key(dataset, version)
+    attrs: dict[str, Any] = {"dataset": dataset, "version": version, "example": example}
+    facts: list[Fact] = [
+        Node(dv, NodeKind.DATASET_VERSION, {"dataset": dataset, "version": version})
+    ]
+    if "shard" in v:
+        shard = model.shard_key(dataset, version, v["shard"])
+        attrs["shard"] = v["shard"]
+        facts += [
+            Node(
+                shard, NodeKind.SHARD, {"dataset": dataset, "version": version, "shard": v["shard"]}
+            ),
+            Edge(shard, dv, EdgeKind.MEMBER),
+        ]
+        member_of = shard
+    else:
+        member_of = dv
+    if "source" in v:
+        src = v["source"]
+        attrs |= {"repo": src["repo"], "path": src["path"]}
+        if "blob" in src:
+            fkey = model.file_version_key(src["repo"], src["path"], src["blob"])
+            fattrs = {"repo": src["repo"], "path": src["path"], "blob": src["blob"]}
+        else:
+            fkey = model.file_at_commit_key(src["repo"], src["path"], src["commit"])
+            fattrs = {"repo": src["repo"], "path": src["path"], "commit": src["commit"]}
         if "lines" in src and "bytes" in src:
             raise ValueError("example source: give `lines` or `bytes`, not both")
         span = _span(src.get("lines")) or _span(src.get("bytes"), "byte")
-        occurred = _occurred(v)
-    except ValueError as exc:
-        return Rejection(item.file, item.line, str(exc), item.text or None)
-    ((from_kind, from_name),) = v["from"].items() if "from" in v else [(None, None)]
-    return {
-        "row": item.line,
-        "event_id": v.get("id") or content_id(v),
-        "origin": f"{item.file}:{item.line}",
-        "payload": canonical_json(v),
-        "dataset": v["dataset"],
-        "version": v["version"],
-        "example": v["example"],
-        "shard": v.get("shard"),
-        "repo": src.get("repo"),
-        "path": src.get("path"),
-        "blob": src.get("blob"),
-        "commit": src.get("commit"),
-        "span_start": span.start if span else None,
-        "span_end": span.end if span else None,
-        "span_unit": span.unit if span else None,
-        "parents": [{k: p[k] for k in ("dataset", "version", "example")} for p in v["parents"]]
-        if "parents" in v
-        else None,
-        "from_kind": from_kind,
-        "from_name": from_name,
-        "occurred_us": epoch_us(occurred) if occurred else None,
-    }
+        facts += [
+            Node(fkey, NodeKind.FILE_VERSION, fattrs, defines=False),
+            Edge(fkey, key, EdgeKind.CHUNKED, span=span),
+        ]
+    for parent in v.get("parents", []):
+        pkey = model.example_key(parent["dataset"], parent["version"], parent["example"])
+        facts += [
+            Node(
+                pkey,
+                NodeKind.EXAMPLE,
+                {k: parent[k] for k in ("dataset", "version", "example")},
+                defines=False,
+            ),
+            Edge(pkey, key, EdgeKind.DERIVED),
+        ]
+    if "from" in v:
+        ((kind, name),) = v["from"].items()
+        fkey = model.output_key(name) if kind == "output" else model.session_key(name)
+        fkind = NodeKind.OUTPUT if kind == "output" else NodeKind.SESSION
+        facts += [
+            Node(fkey, fkind, {kind: name}, defines=False),
+            Edge(fkey, key, EdgeKind.TRANSCRIBED),
+        ]
+    facts.insert(1, Node(key, NodeKind.EXAMPLE, attrs))
+    facts.append(Edge(key, member_of, EdgeKind.MEMBER))
+    return facts
 
 
 FACTS = {
@@ -345,4 +339,5 @@ FACTS = {
     "output": _output_facts,
     "commit": _commit_facts,
     "file_version": _file_version_facts,
+    "example": _example_facts,
 }

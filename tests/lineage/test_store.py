@@ -240,8 +240,7 @@ def test_an_example_has_the_same_attributes_from_a_manifest_as_from_an_event(
 
 
 def test_records_and_example_rows_of_one_file_are_logged_in_its_order(tmp_path: Path) -> None:
-    """An example is stored after the events before it and before those after it, so it is
-    checked against what its producer wrote first; OpenLineage facet rows follow their event."""
+    """An events file is logged in its line order, examples among the other events."""
     lines = [
         {"type": "output", "id": "o1", "output": "o1", "tool": "codex"},
         {
