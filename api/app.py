@@ -24,17 +24,17 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
-from api.auth import Tokens, allows
-from api.limits import MAX_BODY, MAX_GRAPHQL_BODY, Limits
-from api.middleware import AccessLog, BoundedBody, TokenGate
-from api.schema import Context, schema
-from api.service import Service
+from lineage.api.auth import Tokens, allows
+from lineage.api.limits import MAX_BODY, MAX_GRAPHQL_BODY, Limits
+from lineage.api.middleware import AccessLog, BoundedBody, TokenGate
+from lineage.api.schema import Context, schema
+from lineage.api.service import Service
+from lineage.loaders import RECORD_SOURCES
+from lineage.loaders.files import InputError
 from lineage.store import Store
-from loaders import RECORD_SOURCES
-from loaders.files import InputError
 
 __all__ = ["MAX_BODY", "MAX_GRAPHQL_BODY", "create_app"]
-STATIC = Path(str(files("api") / "static"))
+STATIC = Path(str(files("lineage.api") / "static"))
 CONTEXT = "lineage.context"  # where a GraphQL request's Context waits in its scope state
 
 GRAPHIQL_HTML = """<!doctype html>

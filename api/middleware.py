@@ -10,8 +10,8 @@ import anyio
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import Tokens, bearer
-from api.limits import Limits
+from lineage.api.auth import Tokens, bearer
+from lineage.api.limits import Limits
 
 PUBLIC = ("/healthz", "/static/")
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")  # the names served without tokens

@@ -37,20 +37,20 @@ from strawberry.extensions import (
 from strawberry.scalars import JSON
 from strawberry.types import ExecutionContext, Info
 
-from api.auth import allows
-from api.cost import MAX_DEPTH, MAX_PAGE, CostLimiter
-from api.limits import (
+from lineage import engine
+from lineage.api.auth import allows
+from lineage.api.cost import MAX_DEPTH, MAX_PAGE, CostLimiter
+from lineage.api.limits import (
     MAX_AS_OF_PER_REQUEST,
     REQUEST_SECONDS,
     OverBudget,
     over_budget,
     run_bounded,
 )
-from api.service import Service
-from lineage import engine
+from lineage.api.service import Service
+from lineage.loaders import RECORD_SOURCES
 from lineage.policy import PolicyError, parse_policy
 from lineage.store import Store, StoredNode
-from loaders import RECORD_SOURCES
 
 MAX_LINEAGE_DEPTH = 20  # hops one `lineage` query walks
 MAX_TOKENS = 4000  # tokens of one GraphQL document (checked while parsing)

@@ -20,8 +20,8 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from api.auth import Tokens
-from api.limits import HEADER_SECONDS, Limits
+from lineage.api.auth import Tokens
+from lineage.api.limits import HEADER_SECONDS, Limits
 from lineage.store import Store
 
 _LATE = b"the request headers did not arrive in time\n"
@@ -127,6 +127,6 @@ def config(
 
 def serve(store: Store, tokens: Tokens, host: str, port: int, limits: Limits | None = None) -> None:
     """Serve `store` until interrupted (what `lineage serve` runs)."""
-    from api.app import create_app
+    from lineage.api.app import create_app
 
     uvicorn.Server(config(create_app(store, tokens, limits), host, port, limits)).run()

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from time import monotonic
 
-from api.limits import over_budget
 from lineage import engine
+from lineage.api.limits import over_budget
+from lineage.loaders import load_bytes
 from lineage.policy import Policy
 from lineage.store import IngestReport, PolicyVersion, Store
-from loaders import load_bytes
 
 SERVER_KEEP_RUNS = 4  # taint runs kept besides pinned ones and the newest per policy
 _TEMP_BODY = re.compile(

@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run import POLICY, generate_history, generate_manifest  # noqa: E402
 
-from api.app import create_app  # noqa: E402
 from lineage import engine  # noqa: E402
+from lineage.api.app import create_app  # noqa: E402
+from lineage.loaders import events, manifest  # noqa: E402
 from lineage.policy import parse_policy  # noqa: E402
 from lineage.store import Store  # noqa: E402
-from loaders import events, manifest  # noqa: E402
 
 
 def percentile(values: list[float], p: float) -> float:

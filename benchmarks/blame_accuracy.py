@@ -45,8 +45,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from lineage.loaders import git  # noqa: E402
 from lineage.store import Store  # noqa: E402
-from loaders import git  # noqa: E402
 
 CHUNK = 25
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"

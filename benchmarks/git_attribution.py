@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run import timed, timed_ingest  # noqa: E402
 
+from lineage.loaders import events, git  # noqa: E402
 from lineage.store import Store  # noqa: E402
-from loaders import events, git  # noqa: E402
 
 REPO = "github.com/bench/history"
 

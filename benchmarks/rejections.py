@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from lineage.loaders import LOADERS  # noqa: E402
 from lineage.store import Store  # noqa: E402
-from loaders import LOADERS  # noqa: E402
 
 
 def _row(i: int, commit: str) -> dict:

@@ -35,10 +35,10 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lineage import engine  # noqa: E402
+from lineage.loaders import events, manifest  # noqa: E402
 from lineage.model import DERIVATION  # noqa: E402
 from lineage.policy import parse_policy  # noqa: E402
 from lineage.store import IngestReport, Store  # noqa: E402
-from loaders import events, manifest  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peers  # noqa: E402

@@ -41,7 +41,7 @@ _EXPORTS = {
     "parse_policy": "lineage.policy",
     "Rejection": "lineage.facts",
     "VerifyResult": "lineage.eventlog",
-    "InputError": "loaders.files",
+    "InputError": "lineage.loaders.files",
 }
 __all__ = [
     "EXAMPLES",
@@ -75,9 +75,9 @@ if TYPE_CHECKING:
     from lineage.engine import EngineError, GateReport, Mode, NoPolicyError, Status, Step, Verdict
     from lineage.eventlog import VerifyResult
     from lineage.facts import Rejection
+    from lineage.loaders.files import InputError
     from lineage.policy import Policy, PolicyError, parse_policy
     from lineage.store import IngestReport, PolicyVersion, StoreError
-    from loaders.files import InputError
 
     EXAMPLES: Path
 

@@ -16,6 +16,8 @@ from lineage import engine, progress, report
 from lineage.client import ServerError
 from lineage.database import Database, UsageError
 from lineage.facts import Batch
+from lineage.loaders import LOADERS, SPLITS_FILES, SUFFIXES
+from lineage.loaders.files import InputError, expand_paths
 from lineage.policy import PolicyError
 from lineage.store import (
     IngestReport,
@@ -24,8 +26,6 @@ from lineage.store import (
     StoreLockedError,
     default_db_path,
 )
-from loaders import LOADERS, SPLITS_FILES, SUFFIXES
-from loaders.files import InputError, expand_paths
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -503,8 +503,8 @@ def cmd_capture(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
-    from api.auth import TokenError, load_tokens
-    from api.serve import serve
+    from lineage.api.auth import TokenError, load_tokens
+    from lineage.api.serve import serve
 
     try:
         tokens = load_tokens(args.tokens)

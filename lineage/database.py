@@ -30,11 +30,11 @@ from lineage.blame import FileBlame, blame
 from lineage.engine import GateReport, Mode, TaintRun, Verdict
 from lineage.eventlog import VerifyResult
 from lineage.facts import Batch
+from lineage.loaders import AGENT_SOURCES, LOADERS, SUFFIXES, load_bytes
+from lineage.loaders import git as git_loader
+from lineage.loaders.files import expand_paths
 from lineage.policy import Policy, lint_policy, parse_policy
 from lineage.store import IngestReport, PolicyVersion, Store
-from loaders import AGENT_SOURCES, LOADERS, SUFFIXES, load_bytes
-from loaders import git as git_loader
-from loaders.files import expand_paths
 
 
 class UsageError(ValueError):

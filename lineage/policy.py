@@ -32,8 +32,8 @@ from typing import Any
 import jsonschema
 
 from lineage.eventlog import canonical_json
+from lineage.schema import json_schema
 from lineage.tools import CANONICAL_TOOLS, canonical_tool
-from schema import json_schema
 
 
 class PolicyError(ValueError):

@@ -21,8 +21,15 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-import schema
-from lineage import attribution, content_match, eventlog, example_ingest, migrations, snapshots
+from lineage import (
+    attribution,
+    content_match,
+    eventlog,
+    example_ingest,
+    migrations,
+    schema,
+    snapshots,
+)
 from lineage.eventlog import canonical_json, epoch_us
 from lineage.facts import (
     AddedLines,

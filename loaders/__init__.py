@@ -10,7 +10,7 @@ store ingests each batch in one transaction. Loaders never touch SQL. Agent load
 from collections.abc import Callable, Iterator
 
 from lineage.facts import Batch
-from loaders import agent_trace, claude_code, codex, events, git, manifest, openlineage
+from lineage.loaders import agent_trace, claude_code, codex, events, git, manifest, openlineage
 
 Loader = Callable[..., Iterator[Batch]]
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from lineage import model
 from lineage.facts import Edge, Fact, Node
+from lineage.loaders.patches import AddedLine, line_ranges
 from lineage.model import EdgeKind, NodeKind
 from lineage.repos import Location
-from loaders.patches import AddedLine, line_ranges
 
 MIN_SIGNIFICANT = 4  # shorter normalized lines are too common to identify an output
 

@@ -21,12 +21,9 @@ from typing import Any
 from lineage import model
 from lineage.eventlog import content_id
 from lineage.facts import Attribution, Batch, Edge, Fact, Node, Record, Rejection, Span
-from lineage.model import EdgeKind, NodeKind
-from lineage.repos import Location, RepoResolver, posix_path
-from lineage.tools import canonical_tool
-from loaders import fields
-from loaders.agent_outputs import AgentOutput, output_facts
-from loaders.files import (
+from lineage.loaders import fields
+from lineage.loaders.agent_outputs import AgentOutput, output_facts
+from lineage.loaders.files import (
     JsonLine,
     RecordError,
     collect,
@@ -34,6 +31,9 @@ from loaders.files import (
     json_objects,
     parse_time,
 )
+from lineage.model import EdgeKind, NodeKind
+from lineage.repos import Location, RepoResolver, posix_path
+from lineage.tools import canonical_tool
 
 SOURCE = "agent-trace"
 SUFFIXES = (".jsonl", ".json")

@@ -13,12 +13,12 @@ from typing import Any
 
 from lineage.eventlog import content_id
 from lineage.facts import Batch, Fact, Node, Record, Rejection
+from lineage.loaders import fields
+from lineage.loaders.agent_outputs import AgentOutput, output_facts, session_facts
+from lineage.loaders.files import JsonLine, collect, expand_paths, json_objects, parse_time
+from lineage.loaders.hooks import EDIT_TOOLS, claude_edit_lines, is_hook_payload, parse_hook
+from lineage.loaders.patches import shell_writes
 from lineage.repos import RepoResolver
-from loaders import fields
-from loaders.agent_outputs import AgentOutput, output_facts, session_facts
-from loaders.files import JsonLine, collect, expand_paths, json_objects, parse_time
-from loaders.hooks import EDIT_TOOLS, claude_edit_lines, is_hook_payload, parse_hook
-from loaders.patches import shell_writes
 
 SOURCE = "claude-code"
 SUFFIXES = (".jsonl", ".json")

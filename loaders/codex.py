@@ -14,10 +14,9 @@ from typing import Any
 
 from lineage.eventlog import content_id
 from lineage.facts import Batch, Fact, Record, Rejection
-from lineage.repos import RepoResolver, normalize_remote
-from loaders import fields
-from loaders.agent_outputs import AgentOutput, output_facts, session_facts
-from loaders.files import (
+from lineage.loaders import fields
+from lineage.loaders.agent_outputs import AgentOutput, output_facts, session_facts
+from lineage.loaders.files import (
     JsonLine,
     RecordError,
     collect,
@@ -26,14 +25,15 @@ from loaders.files import (
     parse_json,
     parse_time,
 )
-from loaders.hooks import is_hook_payload, parse_hook
-from loaders.patches import (
+from lineage.loaders.hooks import is_hook_payload, parse_hook
+from lineage.loaders.patches import (
     FileChange,
     PatchError,
     parse_apply_patch,
     shell_writes,
     unified_diff_added,
 )
+from lineage.repos import RepoResolver, normalize_remote
 
 SOURCE = "codex"
 SUFFIXES = (".jsonl", ".json")

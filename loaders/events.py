@@ -26,11 +26,11 @@ from lineage.facts import (
     Span,
     TreeEntries,
 )
+from lineage.loaders.agent_outputs import is_significant, line_hash, normalize_line
+from lineage.loaders.files import JsonLine, collect, expand_paths, json_object_lines
 from lineage.model import EdgeKind, NodeKind
+from lineage.schema import json_schema
 from lineage.tools import canonical_tool
-from loaders.agent_outputs import is_significant, line_hash, normalize_line
-from loaders.files import JsonLine, collect, expand_paths, json_object_lines
-from schema import json_schema
 
 SOURCE = "events"
 SUFFIXES = (".ndjson", ".jsonl", ".json")

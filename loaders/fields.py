@@ -10,7 +10,7 @@ A missing field and an explicit null read as absent (None, or an empty object or
 
 from typing import Any
 
-from loaders.files import RecordError
+from lineage.loaders.files import RecordError
 
 JSONObject = dict[str, Any]
 MAX_LINE = 2**31 - 1  # the largest line number a record may name

@@ -51,14 +51,14 @@ from lineage.facts import (
     Span,
     TreeEntries,
 )
+from lineage.loaders import git_ai
+from lineage.loaders.agent_outputs import is_significant, line_hash, normalize_line
+from lineage.loaders.files import InputError
+from lineage.loaders.git_log import Commit, FileChange, GitFailed, cat_objects, run_git, stream_log
+from lineage.loaders.patches import line_ranges
 from lineage.model import EdgeKind, NodeKind
 from lineage.repos import local_repo, normalize_remote
 from lineage.tools import ai_identity_tool
-from loaders import git_ai
-from loaders.agent_outputs import is_significant, line_hash, normalize_line
-from loaders.files import InputError
-from loaders.git_log import Commit, FileChange, GitFailed, cat_objects, run_git, stream_log
-from loaders.patches import line_ranges
 
 SOURCE = "git"
 SUFFIXES: tuple[str, ...] = ()

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lineage.loaders.git_log import GitFailed, cat_objects, run_git, unquote_c
 from lineage.tools import canonical_tool
-from loaders.git_log import GitFailed, cat_objects, run_git, unquote_c
 
 NOTES_REF = "refs/notes/ai"
 MAX_LINE = 10_000_000  # a range past this is not a real file's line: the note is damaged

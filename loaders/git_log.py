@@ -19,7 +19,7 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
-from loaders.agent_outputs import is_significant, normalize_line
+from lineage.loaders.agent_outputs import is_significant, normalize_line
 
 HEADER = b"\x1egit-commit\x1f"
 FORMAT = (

@@ -13,17 +13,17 @@ from typing import Any
 
 from lineage.eventlog import content_id
 from lineage.facts import Fact, Record, Rejection
-from lineage.repos import RepoResolver
-from loaders import fields
-from loaders.agent_outputs import AgentOutput, output_facts, session_facts
-from loaders.files import JsonLine, RecordError
-from loaders.patches import (
+from lineage.loaders import fields
+from lineage.loaders.agent_outputs import AgentOutput, output_facts, session_facts
+from lineage.loaders.files import JsonLine, RecordError
+from lineage.loaders.patches import (
     PatchError,
     located_lines,
     parse_apply_patch,
     shell_writes,
     structured_patch_added,
 )
+from lineage.repos import RepoResolver
 
 EDIT_TOOLS = ("Write", "Edit", "MultiEdit", "NotebookEdit")
 MAX_LOCATED_EDITS = 1000  # edits of one MultiEdit located in the original file

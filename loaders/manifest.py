@@ -27,9 +27,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lineage.facts import EXAMPLE_COLUMNS, Batch, Rejection
+from lineage.loaders.fields import MAX_LINE
+from lineage.loaders.files import InputError, expand_paths, read_lines
 from lineage.repos import normalize_remote
-from loaders.fields import MAX_LINE
-from loaders.files import InputError, expand_paths, read_lines
 
 SOURCE = "manifest"
 SUFFIXES = (".jsonl", ".ndjson", ".json", ".parquet")

@@ -15,9 +15,8 @@ from typing import Any
 from lineage import model
 from lineage.eventlog import content_id
 from lineage.facts import Batch, Edge, Fact, Node, Record, Rejection
-from lineage.model import EdgeKind, NodeKind
-from loaders import fields, manifest
-from loaders.files import (
+from lineage.loaders import fields, manifest
+from lineage.loaders.files import (
     JsonLine,
     RecordError,
     collect,
@@ -25,6 +24,7 @@ from loaders.files import (
     json_objects,
     parse_time,
 )
+from lineage.model import EdgeKind, NodeKind
 
 SOURCE = "openlineage"
 SUFFIXES = (".json", ".ndjson", ".jsonl")

@@ -9,8 +9,8 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from loaders import fields
-from loaders.files import RecordError
+from lineage.loaders import fields
+from lineage.loaders.files import RecordError
 
 AddedLine = tuple[int | None, str]
 

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from lineage import engine
+from lineage.loaders import events
 from lineage.policy import parse_policy
 from lineage.store import Store
-from loaders import events
 
 EXAMPLES = Path(str(files("lineage.examples")))
 FIXTURES = Path(__file__).parent / "fixtures"

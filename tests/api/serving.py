@@ -12,8 +12,8 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
-from api.limits import Limits
-from api.serve import config
+from lineage.api.limits import Limits
+from lineage.api.serve import config
 
 
 def free_port() -> int:

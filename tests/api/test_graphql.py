@@ -4,11 +4,11 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from api.app import create_app
-from api.auth import Tokens
-from api.schema import schema
+from lineage.api.app import create_app
+from lineage.api.auth import Tokens
+from lineage.api.schema import schema
+from lineage.loaders import manifest
 from lineage.store import Store
-from loaders import manifest
 from tests.conftest import EXAMPLES, FIXTURES, ROOT
 
 TOKENS = Tokens.parse("reader:reader-secret,ingester:ingester-secret,admin:admin-secret")

@@ -16,17 +16,17 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from api import cost
-from api.app import create_app
-from api.auth import Tokens
-from api.limits import Limits
-from api.schema import INTERNAL_ERROR, schema
-from api.service import SERVER_KEEP_RUNS, Service, _named
 from lineage import engine
+from lineage.api import cost
+from lineage.api.app import create_app
+from lineage.api.auth import Tokens
+from lineage.api.limits import Limits
+from lineage.api.schema import INTERNAL_ERROR, schema
+from lineage.api.service import SERVER_KEEP_RUNS, Service, _named
 from lineage.facts import Rejection
+from lineage.loaders import manifest
 from lineage.policy import parse_policy
 from lineage.store import IngestReport, Store
-from loaders import manifest
 from tests.api.serving import connect, read_all, running, status_of
 from tests.conftest import EXAMPLES, load_events
 
@@ -468,7 +468,7 @@ def test_ingest_reports_never_name_the_servers_temporary_files() -> None:
 
 
 def test_server_config_carries_the_connection_limits() -> None:
-    from api.serve import BoundedH11Protocol, config
+    from lineage.api.serve import BoundedH11Protocol, config
 
     limits = Limits(
         header_seconds=2, keep_alive_seconds=3, max_header_bytes=4096, max_connections=7

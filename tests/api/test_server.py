@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.app import create_app
-from api.auth import Tokens
+from lineage.api.app import create_app
+from lineage.api.auth import Tokens
 from lineage.capture import capture
 from lineage.cli import main
 from lineage.store import Store

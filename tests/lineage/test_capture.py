@@ -3,8 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from lineage.loaders import claude_code
 from lineage.store import Store
-from loaders import claude_code
 
 PAYLOAD = {
     "session_id": "s1",

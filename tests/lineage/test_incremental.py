@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from lineage import engine
+from lineage.loaders import events, manifest
 from lineage.policy import parse_policy
 from lineage.store import Store
-from loaders import events, manifest
 from tests.conftest import EXAMPLES
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from lineage import engine, snapshots
+from lineage.loaders import git, manifest
 from lineage.policy import parse_policy
 from lineage.store import Store
-from loaders import git, manifest
 from tests.loaders.test_git import AI_LINES, HUMAN_HEAD, POLICY, REPO, Repo
 
 CLAUDE = "\n\nCo-Authored-By: Claude Sonnet 4.5 <noreply@anthropic.com>"
@@ -267,7 +267,7 @@ def test_a_byte_span_twin_of_a_line_span_dataset_gets_the_same_verdicts(
 def test_an_agent_trace_range_at_a_revision_taints_its_lines_without_content_match(
     tmp_path: Path, git_first: bool
 ) -> None:
-    from loaders import agent_trace
+    from lineage.loaders import agent_trace
 
     repo = Repo(tmp_path / "demo")
     repo.write("src/view.py", [f"line_{n} = render({n})" for n in range(1, 11)])

@@ -4,8 +4,8 @@ from pathlib import Path
 import duckdb
 
 from lineage.eventlog import EVENT_HASH_SQL, GENESIS, batch_hash
+from lineage.loaders import LOADERS, events
 from lineage.store import Store
-from loaders import LOADERS, events
 from tests.conftest import EXAMPLES, FIXTURES, load_events
 
 TABLES = ("events", "batches", "nodes", "edges", "aliases", "attributions", "rejected")

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from lineage.loaders import agent_trace
 from lineage.store import Store
-from loaders import agent_trace
 from tests.conftest import FIXTURES
 from tests.loaders.helpers import nodes_of
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from lineage.loaders import claude_code, load_bytes
 from lineage.store import Store
-from loaders import claude_code, load_bytes
 from tests.conftest import FIXTURES
 from tests.loaders.helpers import nodes_of
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from loaders import codex
+from lineage.loaders import codex
 from tests.conftest import FIXTURES
 from tests.loaders.helpers import nodes_of
 

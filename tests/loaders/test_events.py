@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from lineage.loaders import events
+from lineage.loaders.files import read_json_lines
 from lineage.store import Store
-from loaders import events
-from loaders.files import read_json_lines
 from tests.conftest import EXAMPLES, FIXTURES
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 
 from lineage.facts import Rejection
-from loaders import files
-from loaders.files import JsonLine, read_json_lines
+from lineage.loaders import files
+from lineage.loaders.files import JsonLine, read_json_lines
 
 
 def _read(path: Path) -> list[tuple[int, str]]:

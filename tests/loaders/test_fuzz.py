@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lineage.loaders import LOADERS
 from lineage.store import IngestReport, Store
-from loaders import LOADERS
 from tests.loaders.mutations import fixtures, mutate, records
 
 SOURCES = ("claude-code", "codex", "agent-trace", "openlineage", "events", "manifest")

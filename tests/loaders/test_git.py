@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from lineage import engine
+from lineage.loaders import events, git, manifest
 from lineage.policy import parse_policy
 from lineage.store import Store
-from loaders import events, git, manifest
 
 REPO = "github.com/acme/demo"
 POLICY = "".join(

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from lineage import engine
+from lineage.loaders import events, git, manifest
 from lineage.policy import parse_policy
 from lineage.store import Store
-from loaders import events, git, manifest
 from tests.loaders.test_git import AI_LINES, HUMAN_HEAD, POLICY, REPO, Repo, output_event
 
 CLAUDE = "\n\nCo-Authored-By: Claude Opus 4.5 <noreply@anthropic.com>"

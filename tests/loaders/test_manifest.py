@@ -6,8 +6,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from lineage import engine
+from lineage.loaders import manifest
 from lineage.store import Store
-from loaders import manifest
 from tests.conftest import EXAMPLES, FIXTURES, status
 
 MANIFEST = EXAMPLES / "manifest.jsonl"
@@ -134,7 +134,7 @@ def test_a_file_that_is_not_parquet_is_an_input_error(tmp_path: Path) -> None:
 def test_the_documented_schema_agrees_with_the_loader() -> None:
     import jsonschema
 
-    from schema import json_schema
+    from lineage.schema import json_schema
 
     validator = jsonschema.Draft202012Validator(json_schema("manifest"))
     for line in MANIFEST.read_text().splitlines():

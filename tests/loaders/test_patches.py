@@ -1,5 +1,5 @@
-from loaders import patches
-from loaders.patches import shell_writes
+from lineage.loaders import patches
+from lineage.loaders.patches import shell_writes
 
 
 def test_shell_writes_are_found_in_short_and_in_huge_commands() -> None:
