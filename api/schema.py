@@ -18,7 +18,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import Enum
 from functools import partial
@@ -236,6 +236,10 @@ class Waiver:
     expires: str | None
 
 
+def _waiver(w: engine.WaiverUse) -> Waiver:
+    return Waiver(node=w.node, reason=w.reason, approver=w.approver, expires=w.expires)
+
+
 @strawberry.type
 class Verdict:
     example: str
@@ -278,7 +282,7 @@ def _verdict(v: engine.Verdict, node_id: int, as_of: str | None) -> Verdict:
         as_of=v.as_of,
         sources=v.sources,
         reason=v.reason,
-        waivers=[Waiver(**w) for w in v.waivers],
+        waivers=[_waiver(w) for w in v.waivers],
         _node_id=node_id,
         _as_of_arg=as_of,
     )
@@ -582,7 +586,7 @@ def _verdicts(ctx: Context, examples: list[str], mode: Mode, as_of: str | None) 
             if status.status == engine.UNKNOWN
             else None
         )
-        waivers = [Waiver(**w) for w in engine.waivers_named(ctx.store, run, status.blocked)]
+        waivers = [_waiver(w) for w in engine.waivers_named(ctx.store, run, status.blocked)]
         out.append(
             Verdict(
                 example=node.key,
@@ -661,10 +665,10 @@ class Query:
             policy_hash=r.policy_hash,
             as_of=r.as_of,
             passed=r.passed,
-            counts=Counts(**r.counts),
-            by_tool=[ToolCount(**t) for t in r.by_tool],
-            by_repo=[RepoCount(**x) for x in r.by_repo],
-            waivers=[Waiver(**w) for w in r.waivers],
+            counts=Counts(**asdict(r.counts)),
+            by_tool=[ToolCount(**asdict(t)) for t in r.by_tool],
+            by_repo=[RepoCount(**asdict(x)) for x in r.by_repo],
+            waivers=[_waiver(w) for w in r.waivers],
             _as_of_arg=as_of,
         )
 

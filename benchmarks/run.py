@@ -25,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -347,7 +348,7 @@ def main() -> None:
         # explain in process: the first builds the run's evidence (the gate's paths did; it is
         # forgotten here), the others read it
         store.memo.clear()
-        samples = [t["example"] for t in report.tainted[:201]] or ["example:bench@v1:ex-0"]
+        samples = [t.example for t in report.tainted[:201]] or ["example:bench@v1:ex-0"]
         latencies = []
         for key in samples:
             start = time.perf_counter()
@@ -376,8 +377,8 @@ def main() -> None:
             "gate_strict_s": f"{strict_s:.2f}",
             "gate_no_paths_s": f"{sets_s:.2f}",
             "gate_out_parquet_s": f"{out_s:.2f}",
-            "tainted_precise": str(report.counts["tainted"]),
-            "tainted_strict": str(strict.counts["tainted"]),
+            "tainted_precise": str(report.counts.tainted),
+            "tainted_strict": str(strict.counts.tainted),
             "explain_cold_ms": f"{cold_ms:.1f}",
             "explain_p50_ms": f"{statistics.median(warm):.2f}",
             "explain_p99_ms": f"{warm[int(len(warm) * 0.99)]:.2f}",
@@ -385,7 +386,7 @@ def main() -> None:
             "snapshot_ingest_rows_per_s": f"{n / snap_s:,.0f}",
             "snapshot_propagate_s": f"{snap_prop_s:.2f}",
             "snapshot_gate_s": f"{snap_gate_s:.2f}",
-            "snapshot_counts": json.dumps(snap_report.counts),
+            "snapshot_counts": json.dumps(asdict(snap_report.counts)),
             "incremental_10k_s": f"{incremental_s:.2f}",
             "peak_rss_mb": str(rss_mb()),
         }

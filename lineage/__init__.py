@@ -29,6 +29,12 @@ _EXPORTS = {
     "Mode": "lineage.engine",
     "Status": "lineage.engine",
     "GateReport": "lineage.engine",
+    "Counts": "lineage.engine",
+    "ToolCount": "lineage.engine",
+    "RepoCount": "lineage.engine",
+    "TaintedExample": "lineage.engine",
+    "UnknownExample": "lineage.engine",
+    "WaiverUse": "lineage.engine",
     "Verdict": "lineage.engine",
     "Step": "lineage.engine",
     "EngineError": "lineage.engine",
@@ -44,6 +50,12 @@ _EXPORTS = {
     "InputError": "lineage.loaders.files",
 }
 __all__ = [
+    "Counts",
+    "ToolCount",
+    "RepoCount",
+    "TaintedExample",
+    "UnknownExample",
+    "WaiverUse",
     "EXAMPLES",
     "Database",
     "EngineError",
@@ -72,7 +84,21 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from lineage.database import Database, Snapshot, UsageError, open
-    from lineage.engine import EngineError, GateReport, Mode, NoPolicyError, Status, Step, Verdict
+    from lineage.engine import (
+        Counts,
+        EngineError,
+        GateReport,
+        Mode,
+        NoPolicyError,
+        RepoCount,
+        Status,
+        Step,
+        TaintedExample,
+        ToolCount,
+        UnknownExample,
+        Verdict,
+        WaiverUse,
+    )
     from lineage.eventlog import VerifyResult
     from lineage.facts import Rejection
     from lineage.loaders.files import InputError

@@ -7,7 +7,7 @@
     >>> db.set_policy((lineage.EXAMPLES / "policy.toml").read_text()).version
     1
     >>> report = db.gate("code-pretrain@v1")
-    >>> report.passed, report.counts["tainted"]
+    >>> report.passed, report.counts.tainted
     (False, 6)
     >>> db.verdict("code-pretrain@v1:ex-002").status
     <Status.TAINTED: 'TAINTED'>

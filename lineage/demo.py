@@ -19,7 +19,7 @@ EXPLAINED = f"{DATASET}:ex-014"
 
 def _counts(gate: engine.GateReport) -> str:
     c = gate.counts
-    return f"{c['tainted']} tainted, {c['unknown']} unknown, {c['clean']} clean"
+    return f"{c.tainted} tainted, {c.unknown} unknown, {c.clean} clean"
 
 
 def run_demo(out: TextIO, keep: str | None = None) -> int:

@@ -16,7 +16,7 @@ UNKNOWN: not tainted, and an ancestor was referenced but never ingested. CLEAN: 
 """
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -109,17 +109,32 @@ class Step:
         return out
 
 
+@dataclass(frozen=True)
+class WaiverUse:
+    """A waiver of the policy that stopped taint: the node waived, why, who approved it and
+    when it expires (None: never)."""
+
+    node: str
+    reason: str | None
+    approver: str | None
+    expires: str | None
+
+
 @dataclass
 class Verdict:
+    """One example's answer: its status, the restricted sources it descends from and witness
+    paths to them (TAINTED), why its lineage is incomplete (UNKNOWN), the waivers that
+    stopped taint on the way."""
+
     example: str
     status: Status
-    mode: str
+    mode: Mode
     policy_hash: str | None
     as_of: int
     sources: list[str] = field(default_factory=list)
     paths: list[list[Step]] = field(default_factory=list)
     reason: str | None = None
-    waivers: list[dict[str, Any]] = field(default_factory=list)
+    waivers: list[WaiverUse] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -130,7 +145,7 @@ class Verdict:
             "as_of": self.as_of,
             "sources": self.sources,
             "reason": self.reason,
-            "waivers": self.waivers,
+            "waivers": [asdict(w) for w in self.waivers],
             "paths": [[s.as_dict() for s in p] for p in self.paths],
         }
 
@@ -635,7 +650,7 @@ def verdict(
             if r[witness.BLOCKED] is None
         }
     )
-    out = Verdict(example.key, CLEAN, mode, run.policy_hash, run.as_of.seq)
+    out = Verdict(example.key, CLEAN, Mode(mode), run.policy_hash, run.as_of.seq)
     if real:
         out.status = TAINTED
         out.sources = [key for key, _ in real]
@@ -657,13 +672,11 @@ def verdict(
     return out
 
 
-def waivers_named(store: Store, run: TaintRun, ids: list[int]) -> list[dict[str, Any]]:
-    """The policy's waivers on the nodes `ids` (as node, reason, approver, expires)."""
+def waivers_named(store: Store, run: TaintRun, ids: list[int]) -> list[WaiverUse]:
+    """The policy's waivers on the nodes `ids`."""
     keys = {n.key for n in store.nodes_by_ids(ids)} if ids else set()
     return [
-        {"node": w.node, "reason": w.reason, "approver": w.approver, "expires": w.expires}
-        for w in run.waivers
-        if w.node in keys
+        WaiverUse(w.node, w.reason, w.approver, w.expires) for w in run.waivers if w.node in keys
     ]
 
 
@@ -856,23 +869,73 @@ def witness_path(
 # -- the gate ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Counts:
+    """How many examples of a dataset version have each status."""
+
+    examples: int
+    tainted: int
+    unknown: int
+    clean: int
+
+
+@dataclass(frozen=True)
+class ToolCount:
+    """Tainted examples that descend from outputs of one tool and model."""
+
+    tool: str | None
+    model: str | None
+    examples: int
+
+
+@dataclass(frozen=True)
+class RepoCount:
+    """Examples cut from one source repository, by status."""
+
+    repo: str
+    tainted: int
+    unknown: int
+    clean: int
+
+
+@dataclass
+class TaintedExample:
+    """A tainted example of a gate, its restricted sources and (for the first few) the
+    witness path from the first source."""
+
+    example: str
+    sources: list[str]
+    path: list[Step] | None = None
+
+
+@dataclass(frozen=True)
+class UnknownExample:
+    """An example whose lineage is incomplete, and what is missing."""
+
+    example: str
+    reason: str
+
+
 @dataclass
 class GateReport:
+    """A dataset version checked: `passed` is False when any example is TAINTED, or UNKNOWN
+    unless `allow_unknown`."""
+
     dataset: str
-    mode: str
+    mode: Mode
     policy_hash: str | None
     as_of: int
     allow_unknown: bool
-    counts: dict[str, int]
-    tainted: list[dict[str, Any]]
-    unknown: list[dict[str, Any]]
-    by_tool: list[dict[str, Any]]
-    by_repo: list[dict[str, Any]]
-    waivers: list[dict[str, Any]]
+    counts: Counts
+    tainted: list[TaintedExample]
+    unknown: list[UnknownExample]
+    by_tool: list[ToolCount]
+    by_repo: list[RepoCount]
+    waivers: list[WaiverUse]
 
     @property
     def passed(self) -> bool:
-        return self.counts["tainted"] == 0 and (self.allow_unknown or self.counts["unknown"] == 0)
+        return self.counts.tainted == 0 and (self.allow_unknown or self.counts.unknown == 0)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -882,12 +945,19 @@ class GateReport:
             "as_of": self.as_of,
             "passed": self.passed,
             "allow_unknown": self.allow_unknown,
-            "counts": self.counts,
-            "tainted": self.tainted,
-            "unknown": self.unknown,
-            "by_tool": self.by_tool,
-            "by_repo": self.by_repo,
-            "waivers": self.waivers,
+            "counts": asdict(self.counts),
+            "tainted": [
+                {
+                    "example": t.example,
+                    "sources": t.sources,
+                    "path": None if t.path is None else [s.as_dict() for s in t.path],
+                }
+                for t in self.tainted
+            ],
+            "unknown": [asdict(u) for u in self.unknown],
+            "by_tool": [asdict(t) for t in self.by_tool],
+            "by_repo": [asdict(r) for r in self.by_repo],
+            "waivers": [asdict(w) for w in self.waivers],
         }
 
 
@@ -986,21 +1056,22 @@ def gate(
     shown = tainted_rows[:max_paths]
     root_of = store.node_ids(sources[0] for _, _, sources, _ in shown)
     evidence = _evidence_of_roots(store, run, sorted(set(root_of.values()))) if shown else None
-    tainted = []
-    for n, (nid, key, sources, _) in enumerate(tainted_rows):
-        entry: dict[str, Any] = {"example": key, "sources": sources, "path": None}
-        if n < max_paths:
-            entry["path"] = [
-                s.as_dict()
-                for s in witness_path(store, run, nid, root_of[sources[0]], mode, evidence)
-            ]
-        tainted.append(entry)
+    tainted = [
+        TaintedExample(
+            key,
+            sources,
+            witness_path(store, run, nid, root_of[sources[0]], mode, evidence)
+            if n < max_paths
+            else None,
+        )
+        for n, (nid, key, sources, _) in enumerate(tainted_rows)
+    ]
     unknown = [
-        {"example": key, "reason": unknown_reason(store, missing)}
+        UnknownExample(key, unknown_reason(store, missing))
         for _, key, _, missing in listed(UNKNOWN)
     ]
     by_tool = [
-        {"tool": t, "model": m, "examples": c}
+        ToolCount(t, m, c)
         for t, m, c in con.execute(
             """
         SELECT json_extract_string(r.attrs, '$.tool'), json_extract_string(r.attrs, '$.model'),
@@ -1011,7 +1082,7 @@ def gate(
         ).fetchall()
     ]
     by_repo = [
-        {"repo": r, "tainted": t, "unknown": u, "clean": c}
+        RepoCount(r, t, u, c)
         for r, t, u, c in con.execute(
             f"""SELECT coalesce(repo, '(no source repository)') AS repo,
                count(*) FILTER (WHERE status = '{TAINTED}'),
@@ -1033,16 +1104,16 @@ def gate(
     con.execute("DROP TABLE _gate")
     return GateReport(
         dataset=f"{name}@{version}",
-        mode=mode,
+        mode=Mode(mode),
         policy_hash=run.policy_hash,
         as_of=run.as_of.seq,
         allow_unknown=allow_unknown,
-        counts={
-            "examples": total,
-            "tainted": counts.get(TAINTED, 0),
-            "unknown": counts.get(UNKNOWN, 0),
-            "clean": counts.get(CLEAN, 0),
-        },
+        counts=Counts(
+            examples=total,
+            tainted=counts.get(TAINTED, 0),
+            unknown=counts.get(UNKNOWN, 0),
+            clean=counts.get(CLEAN, 0),
+        ),
         tainted=tainted,
         unknown=unknown,
         by_tool=by_tool,

@@ -30,44 +30,37 @@ def path_text(path: list[Step], indent: str = "  ") -> list[str]:
     return out
 
 
-def _steps(raw: list[dict[str, Any]]) -> list[Step]:
-    return [Step(**s) for s in raw]
-
-
 def gate_text(report: GateReport) -> str:
     c = report.counts
     verdict = "PASSED" if report.passed else "FAILED"
     lines = [
         f"gate {report.dataset} ({report.mode} mode, policy {report.policy_hash}, "
         f"as of event {report.as_of}): {verdict}",
-        f"  {c['examples']} examples: {c['tainted']} tainted, {c['unknown']} unknown, "
-        f"{c['clean']} clean" + ("  (unknown allowed)" if report.allow_unknown else ""),
+        f"  {c.examples} examples: {c.tainted} tainted, {c.unknown} unknown, "
+        f"{c.clean} clean" + ("  (unknown allowed)" if report.allow_unknown else ""),
     ]
     if report.by_tool:
         lines.append("  tainted by tool and model:")
         lines += [
-            f"    {t['tool']} {t['model'] or '(model unknown)'}: {t['examples']}"
-            for t in report.by_tool
+            f"    {t.tool} {t.model or '(model unknown)'}: {t.examples}" for t in report.by_tool
         ]
     if report.by_repo:
         lines.append("  by source repository (tainted/unknown/clean):")
-        lines += [
-            f"    {r['repo']}: {r['tainted']}/{r['unknown']}/{r['clean']}" for r in report.by_repo
-        ]
+        lines += [f"    {r.repo}: {r.tainted}/{r.unknown}/{r.clean}" for r in report.by_repo]
     for entry in report.tainted:
-        lines.append(f"  TAINTED {entry['example']} <- {', '.join(entry['sources'])}")
-    shown = next((e for e in report.tainted if e["path"]), None)
-    if shown:
-        lines.append(f"  witness path of {shown['example']}:")
-        lines += path_text(_steps(shown["path"]), "    ")
-    for entry in report.unknown:
-        lines.append(f"  UNKNOWN {entry['example']}: {entry['reason']}")
+        lines.append(f"  TAINTED {entry.example} <- {', '.join(entry.sources)}")
+    shown = next((e for e in report.tainted if e.path), None)
+    if shown and shown.path:
+        lines.append(f"  witness path of {shown.example}:")
+        lines += path_text(shown.path, "    ")
+    for unknown in report.unknown:
+        lines.append(f"  UNKNOWN {unknown.example}: {unknown.reason}")
     for w in report.waivers:
         lines.append(
-            f"  waiver applied: {w['node']} ({w['reason']}; approved by "
-            f"{w['approver']}{', expires ' + w['expires'] if w['expires'] else ''})"
+            f"  waiver applied: {w.node} ({w.reason}; approved by "
+            f"{w.approver}{', expires ' + w.expires if w.expires else ''})"
         )
-    if report.counts["unknown"] and not report.allow_unknown:
+    if report.counts.unknown and not report.allow_unknown:
         lines.append(
             "  UNKNOWN examples fail the gate: ingest their sources, or pass "
             "--allow-unknown to accept them."
@@ -96,7 +89,7 @@ def gate_markdown(report: GateReport) -> str:
         "",
         "| examples | tainted | unknown | clean |",
         "| ---: | ---: | ---: | ---: |",
-        f"| {c['examples']} | {c['tainted']} | {c['unknown']} | {c['clean']} |",
+        f"| {c.examples} | {c.tainted} | {c.unknown} | {c.clean} |",
     ]
     if report.by_tool:
         out += [
@@ -106,7 +99,7 @@ def gate_markdown(report: GateReport) -> str:
             "| tool | model | examples |",
             "| --- | --- | ---: |",
         ]
-        out += [f"| {t['tool']} | {t['model'] or ''} | {t['examples']} |" for t in report.by_tool]
+        out += [f"| {t.tool} | {t.model or ''} | {t.examples} |" for t in report.by_tool]
     if report.by_repo:
         out += [
             "",
@@ -115,32 +108,26 @@ def gate_markdown(report: GateReport) -> str:
             "| repository | tainted | unknown | clean |",
             "| --- | ---: | ---: | ---: |",
         ]
-        out += [
-            f"| {r['repo']} | {r['tainted']} | {r['unknown']} | {r['clean']} |"
-            for r in report.by_repo
-        ]
+        out += [f"| {r.repo} | {r.tainted} | {r.unknown} | {r.clean} |" for r in report.by_repo]
     if report.tainted:
         out += ["", "### Tainted examples", "", "| example | sources |", "| --- | --- |"]
         out += [
-            f"| `{t['example']}` | {', '.join(f'`{s}`' for s in t['sources'])} |"
-            for t in report.tainted
+            f"| `{t.example}` | {', '.join(f'`{s}`' for s in t.sources)} |" for t in report.tainted
         ]
-        shown = next((e for e in report.tainted if e["path"]), None)
-        if shown:
+        shown = next((e for e in report.tainted if e.path), None)
+        if shown and shown.path:
             out += [
                 "",
-                f"Witness path of `{shown['example']}`:",
+                f"Witness path of `{shown.example}`:",
                 "",
-                mermaid(_steps(shown["path"])),
+                mermaid(shown.path),
             ]
     if report.unknown:
         out += ["", "### Unknown lineage", "", "| example | reason |", "| --- | --- |"]
-        out += [f"| `{u['example']}` | {u['reason']} |" for u in report.unknown]
+        out += [f"| `{u.example}` | {u.reason} |" for u in report.unknown]
     if report.waivers:
         out += ["", "### Waivers applied", ""]
-        out += [
-            f"- `{w['node']}`: {w['reason']} (approved by {w['approver']})" for w in report.waivers
-        ]
+        out += [f"- `{w.node}`: {w.reason} (approved by {w.approver})" for w in report.waivers]
     return "\n".join(out) + "\n"
 
 
@@ -154,7 +141,5 @@ def verdict_text(v: Verdict) -> str:
         lines.append(f"  witness path {n} from {path[0].node}:")
         lines += path_text(path, "    ")
     for w in v.waivers:
-        lines.append(
-            f"  waiver {w['node']} blocks taint here: {w['reason']} (approved by {w['approver']})"
-        )
+        lines.append(f"  waiver {w.node} blocks taint here: {w.reason} (approved by {w.approver})")
     return "\n".join(lines)

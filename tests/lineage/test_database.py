@@ -41,7 +41,7 @@ def test_a_database_answers_what_the_cli_does(tmp_path: Path) -> None:
             db.gate("code-pretrain@v1")
         db.set_policy((EXAMPLES / "policy.toml").read_text())
         gate = db.gate("code-pretrain@v1", lineage.Mode.STRICT)
-        assert gate.counts == {"examples": 22, "tainted": 10, "unknown": 3, "clean": 9}
+        assert gate.counts == lineage.Counts(examples=22, tainted=10, unknown=3, clean=9)
         verdict = db.verdict("code-pretrain@v1:ex-016")
         assert verdict.status is lineage.Status.UNKNOWN and "never ingested" in verdict.reason
         out = tmp_path / "verdicts.jsonl"

@@ -92,8 +92,8 @@ def test_waiver_blocks_propagation_and_is_named(scenario: Store) -> None:
     run = engine.propagate_taint(scenario)
     v = engine.verdict(scenario, run, engine.resolve_example(scenario, f"{D}:ex-011"), "strict")
     assert v.status == "CLEAN"
-    assert [w["node"] for w in v.waivers] == ["output:toolu_01W"]
-    assert v.waivers[0]["approver"] == "legal@acme.com"
+    assert [w.node for w in v.waivers] == ["output:toolu_01W"]
+    assert v.waivers[0].approver == "legal@acme.com"
     unrelated = engine.verdict(
         scenario, run, engine.resolve_example(scenario, f"{D}:ex-012"), "strict"
     )
@@ -201,17 +201,15 @@ def test_lineage_arriving_later_turns_unknown_into_tainted_and_as_of_keeps_the_p
 def test_gate_counts_and_unknown_reasons(scenario: Store) -> None:
     run = engine.propagate_taint(scenario)
     report = engine.gate(scenario, run, D, "precise")
-    assert report.counts == {"examples": 22, "tainted": 6, "unknown": 3, "clean": 13}
+    assert report.counts == engine.Counts(examples=22, tainted=6, unknown=3, clean=13)
     assert not report.passed
-    assert {u["example"]: u["reason"] for u in report.unknown}[f"example:{D}:ex-016"] == (
+    assert {u.example: u.reason for u in report.unknown}[f"example:{D}:ex-016"] == (
         "repository github.com/acme/legacy was never ingested "
         "(needed for file:github.com/acme/legacy:lib/parser.py@0a0a0a0a): "
         "`lineage ingest git CHECKOUT` where it is checked out"
     )
     strict = engine.gate(scenario, run, D, "strict")
-    assert strict.counts == {"examples": 22, "tainted": 10, "unknown": 3, "clean": 9}
-    assert report.by_tool == [
-        {"tool": "claude-code", "model": "claude-opus-4-5-20251101", "examples": 6}
-    ]
+    assert strict.counts == engine.Counts(examples=22, tainted=10, unknown=3, clean=9)
+    assert report.by_tool == [engine.ToolCount("claude-code", "claude-opus-4-5-20251101", 6)]
     with pytest.raises(engine.EngineError, match="known dataset versions: code-pretrain@v1"):
         engine.gate(scenario, run, "nope@v9", "precise")

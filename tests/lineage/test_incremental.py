@@ -91,7 +91,7 @@ def test_defining_a_missing_node_falls_back_to_a_full_pass(
     after = engine.propagate_taint(store)
     assert len(full_passes) == 1
     counts = engine.gate(store, after, "code-pretrain@v1", "precise").counts
-    assert counts == {"examples": 22, "tainted": 6, "unknown": 3, "clean": 13}
+    assert counts == engine.Counts(examples=22, tainted=6, unknown=3, clean=13)
 
 
 def test_old_runs_are_dropped_but_never_the_newest_or_a_recent_one(scenario: Store) -> None:

@@ -95,10 +95,9 @@ def test_a_dataset_cut_from_snapshots_has_no_unknown(tmp_path: Path, git_first: 
         step()
     run = engine.propagate_taint(store)
     report = engine.gate(store, run, "d@1", "precise")
-    assert report.counts["unknown"] == 0, report.unknown
+    assert report.counts.unknown == 0, report.unknown
     statuses = {
-        t["example"].rsplit(":", 3)[-3] + ":" + t["example"].rsplit(":", 1)[-1]
-        for t in report.tainted
+        t.example.rsplit(":", 3)[-3] + ":" + t.example.rsplit(":", 1)[-1] for t in report.tainted
     }
     assert statuses == {f"{name}:6" for name in at if name != "base"}
 

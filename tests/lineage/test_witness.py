@@ -84,7 +84,7 @@ def test_the_gate_reads_only_its_roots_evidence_and_shows_the_same_paths(scenari
     engine.run_evidence(scenario, run)
     full = engine.gate(scenario, run, D, "precise")
     assert scoped.tainted == full.tainted
-    assert all(t["path"] and t["path"][-1]["node"] == t["example"] for t in scoped.tainted)
+    assert all(t.path and t.path[-1].node == t.example for t in scoped.tainted)
 
 
 @pytest.mark.parametrize("example", ["ex-002", "ex-011", "ex-016", "ex-012"])
