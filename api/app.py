@@ -29,9 +29,9 @@ from lineage.api.limits import MAX_BODY, MAX_GRAPHQL_BODY, Limits
 from lineage.api.middleware import AccessLog, BoundedBody, TokenGate
 from lineage.api.schema import Context, schema
 from lineage.api.service import Service
+from lineage.database import Database
 from lineage.loaders import RECORD_SOURCES
 from lineage.loaders.files import InputError
-from lineage.store import Store
 
 __all__ = ["MAX_BODY", "MAX_GRAPHQL_BODY", "create_app"]
 STATIC = Path(str(files("lineage.api") / "static"))
@@ -130,10 +130,10 @@ def _forbidden(role: str | None, needed: str, tokens: bool) -> JSONResponse:
     )
 
 
-def create_app(store: Store, tokens: Tokens | None = None, limits: Limits | None = None) -> ASGIApp:
+def create_app(db: Database, tokens: Tokens | None = None, limits: Limits | None = None) -> ASGIApp:
     """The server over an open store (the server process holds the DuckDB file), with the
     limits of `api.limits` (the defaults unless `limits` says otherwise)."""
-    service = Service(store)
+    service = Service(db)
     tokens = tokens or Tokens()
     limits = limits or Limits()
 

@@ -14,7 +14,7 @@ from typing import TypeVar
 import anyio.to_thread
 import duckdb
 
-from lineage.store import Store
+from lineage.database import Database
 
 MAX_BODY = 64 * 1024 * 1024  # bytes of an ingestion body (/events, /api/v1/lineage)
 MAX_GRAPHQL_BODY = 1024 * 1024  # bytes of a GraphQL request body
@@ -61,13 +61,13 @@ def over_budget(seconds: float) -> OverBudget:
 
 
 async def run_bounded(
-    store: Store,
+    db: Database,
     fn: Callable[[], T],
     deadline: float,
     seconds: float,
     limiter: anyio.CapacityLimiter,
 ) -> T:
-    """Run `fn` (store work on `store`'s cursor) on a worker thread; past `deadline`
+    """Run `fn` (store work on the handle `db`) on a worker thread; past `deadline`
     (time.monotonic) interrupt the cursor until `fn` returns, and raise OverBudget.
 
     DuckDB forgets an interrupt that arrives between two queries, so the interrupt repeats
@@ -80,7 +80,7 @@ async def run_bounded(
         if state["done"]:
             return
         state["late"] = True
-        store.con.interrupt()
+        db.interrupt()
         loop.call_later(INTERRUPT_EVERY, interrupt)
 
     def guarded() -> T:

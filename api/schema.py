@@ -48,9 +48,10 @@ from lineage.api.limits import (
     run_bounded,
 )
 from lineage.api.service import Service
+from lineage.database import Database, Snapshot
 from lineage.loaders import RECORD_SOURCES
-from lineage.policy import PolicyError, parse_policy
-from lineage.store import Store, StoredNode
+from lineage.policy import PolicyError
+from lineage.store import StoredNode
 
 MAX_LINEAGE_DEPTH = 20  # hops one `lineage` query walks
 MAX_TOKENS = 4000  # tokens of one GraphQL document (checked while parsing)
@@ -69,13 +70,13 @@ class Context:
     """One GraphQL request: its role, its cursor, its deadline and the taint runs it holds."""
 
     service: Service
-    store: Store
+    db: Database  # this request's handle on the store
     role: str | None
     tokens: bool = True  # whether the server was given tokens (else everyone is a reader)
     budget: float = REQUEST_SECONDS
     deadline: float = math.inf  # time.monotonic() past which store work is stopped
     limiter: anyio.CapacityLimiter | None = None  # worker threads for store work
-    runs: dict[str | None, engine.TaintRun] = field(default_factory=dict)
+    runs: dict[str | None, Snapshot] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)  # the cursor's, held by work
     guard: threading.Lock = field(default_factory=threading.Lock)  # `runs` and `released`
     released: bool = False
@@ -90,10 +91,10 @@ class Context:
                 return fn(*args)
 
         limiter = self.limiter or anyio.to_thread.current_default_thread_limiter()
-        return await run_bounded(self.store, locked, self.deadline, self.budget, limiter)
+        return await run_bounded(self.db, locked, self.deadline, self.budget, limiter)
 
-    def taint_run(self, as_of: str | None) -> engine.TaintRun:
-        """The run at `as_of`, computed once per request and pinned until `release`."""
+    def snapshot(self, as_of: str | None) -> Snapshot:
+        """The answers at `as_of`, computed once per request and pinned until `release`."""
         with self.guard:
             if as_of in self.runs:
                 return self.runs[as_of]
@@ -102,12 +103,12 @@ class Context:
                     f"one request may ask for at most {MAX_AS_OF_PER_REQUEST} "
                     "distinct asOf values; send several requests"
                 )
-        run = self.service.taint_run(self.store, as_of, self.deadline, self.budget)
+        snapshot = self.service.snapshot(self.db, as_of, self.deadline, self.budget)
         with self.guard:
             if not self.released:
-                self.runs[as_of] = run
-                return run
-        self.service.release([run.run])  # the response went out meanwhile
+                self.runs[as_of] = snapshot
+                return snapshot
+        self.service.release([snapshot.run.run])  # the response went out meanwhile
         raise over_budget(self.budget)
 
     def release(self) -> None:
@@ -116,11 +117,11 @@ class Context:
         non-null error has decided the answer)."""
         with self.guard:
             self.released = True
-            held = [run.run for run in self.runs.values()]
+            held = [snapshot.run.run for snapshot in self.runs.values()]
             self.runs.clear()
         self.service.release(held)
         self.deadline = -math.inf
-        self.store.con.interrupt()
+        self.db.interrupt()
 
     def require(self, role: str) -> None:
         if allows(self.role, role):
@@ -250,7 +251,6 @@ class Verdict:
     sources: list[str]
     reason: str | None
     waivers: list[Waiver]
-    _node_id: strawberry.Private[int]
     _as_of_arg: strawberry.Private[str | None]
 
     @strawberry.field(description="Witness paths from each restricted source (up to 3).")
@@ -258,22 +258,17 @@ class Verdict:
         if self.status != Status.TAINTED:
             return []
         ctx = _ctx(info)
+        sources = self.sources[: _page(first)]
 
         def walk() -> list[WitnessPath]:
-            run = ctx.taint_run(self._as_of_arg)
-            roots = ctx.store.nodes_by_keys(self.sources[: _page(first)])
-            return [
-                _path(
-                    engine.witness_path(ctx.store, run, self._node_id, roots[k].id, self.mode.value)
-                )
-                for k in self.sources[:first]
-                if k in roots
-            ]
+            snapshot = ctx.snapshot(self._as_of_arg)
+            found = (snapshot.witness_path(self.example, s, self.mode.value) for s in sources)
+            return [_path(steps) for steps in found if steps]
 
         return await ctx.run(walk)
 
 
-def _verdict(v: engine.Verdict, node_id: int, as_of: str | None) -> Verdict:
+def _verdict(v: engine.Verdict, as_of: str | None) -> Verdict:
     return Verdict(
         example=v.example,
         status=Status(v.status),
@@ -283,7 +278,6 @@ def _verdict(v: engine.Verdict, node_id: int, as_of: str | None) -> Verdict:
         sources=v.sources,
         reason=v.reason,
         waivers=[_waiver(w) for w in v.waivers],
-        _node_id=node_id,
         _as_of_arg=as_of,
     )
 
@@ -321,7 +315,6 @@ class PageInfo:
 class TaintedExample:
     example: str
     sources: list[str]
-    _id: strawberry.Private[int]
     _mode: strawberry.Private[str]
     _as_of: strawberry.Private[str | None]
 
@@ -330,13 +323,9 @@ class TaintedExample:
         ctx = _ctx(info)
 
         def walk() -> WitnessPath | None:
-            run = ctx.taint_run(self._as_of)
-            root = ctx.store.node(self.sources[0])
-            return (
-                _path(engine.witness_path(ctx.store, run, self._id, root.id, self._mode))
-                if root
-                else None
-            )
+            snapshot = ctx.snapshot(self._as_of)
+            steps = snapshot.witness_path(self.example, self.sources[0], self._mode)
+            return _path(steps) if steps else None
 
         return await ctx.run(walk)
 
@@ -372,34 +361,33 @@ class GateReport:
     waivers: list[Waiver]
     _as_of_arg: strawberry.Private[str | None]
 
-    async def _page(
-        self, info: Info, status: str, first: int, after: str | None
-    ) -> tuple[list[engine.ExampleStatus], PageInfo]:
-        ctx = _ctx(info)
-        n = _page(first)
-
-        def fetch() -> list[engine.ExampleStatus]:
-            run = ctx.taint_run(self._as_of_arg)
-            return engine.example_page(
-                ctx.store, run, self.dataset, self.mode.value, status, after, n + 1
-            )
-
-        rows = await ctx.run(fetch)
+    def _more(self, rows: list[T], n: int) -> tuple[list[T], PageInfo]:
         more = len(rows) > n
         rows = rows[:n]
-        return rows, PageInfo(has_next_page=more, end_cursor=rows[-1].key if rows else None)
+        return rows, PageInfo(
+            has_next_page=more,
+            end_cursor=getattr(rows[-1], "example") if rows else None,  # noqa: B009
+        )
 
     @strawberry.field
     async def tainted(
         self, info: Info, first: int = 50, after: str | None = None
     ) -> TaintedConnection:
-        rows, page = await self._page(info, engine.TAINTED, first, after)
+        ctx = _ctx(info)
+        n = _page(first)
+
+        def fetch() -> list[engine.TaintedExample]:
+            snapshot = ctx.snapshot(self._as_of_arg)
+            return snapshot.tainted_examples(
+                self.dataset, self.mode.value, first=n + 1, after=after
+            )
+
+        rows, page = self._more(await ctx.run(fetch), n)
         return TaintedConnection(
             nodes=[
                 TaintedExample(
-                    example=r.key,
+                    example=r.example,
                     sources=r.sources,
-                    _id=r.id,
                     _mode=self.mode.value,
                     _as_of=self._as_of_arg,
                 )
@@ -412,14 +400,18 @@ class GateReport:
     async def unknown(
         self, info: Info, first: int = 50, after: str | None = None
     ) -> UnknownConnection:
-        rows, page = await self._page(info, engine.UNKNOWN, first, after)
         ctx = _ctx(info)
-        reasons = await ctx.run(lambda: [engine.unknown_reason(ctx.store, r.missing) for r in rows])
+        n = _page(first)
+
+        def fetch() -> list[engine.UnknownExample]:
+            snapshot = ctx.snapshot(self._as_of_arg)
+            return snapshot.unknown_examples(
+                self.dataset, self.mode.value, first=n + 1, after=after
+            )
+
+        rows, page = self._more(await ctx.run(fetch), n)
         return UnknownConnection(
-            nodes=[
-                UnknownExample(example=r.key, reason=why)
-                for r, why in zip(rows, reasons, strict=True)
-            ],
+            nodes=[UnknownExample(example=r.example, reason=r.reason) for r in rows],
             page_info=page,
         )
 
@@ -487,7 +479,7 @@ def _node(n: StoredNode) -> Node:
 async def _neighbors(
     ctx: Context, ids: list[int], direction: str, first: int
 ) -> list[list[Neighbor]]:
-    found = await ctx.run(ctx.store.neighbors, ids, direction, first)
+    found = await ctx.run(ctx.db.neighbors, ids, direction, first)
     return [
         [
             Neighbor(
@@ -575,33 +567,7 @@ class IngestResult:
 
 def _verdicts(ctx: Context, examples: list[str], mode: Mode, as_of: str | None) -> list[Verdict]:
     """Many verdicts: the examples resolved, then their statuses in one query."""
-    run = ctx.taint_run(as_of)
-    nodes = [engine.resolve_example(ctx.store, e) for e in examples]
-    found = engine.example_statuses(ctx.store, run, [n.id for n in nodes], mode.value)
-    out = []
-    for node in nodes:
-        status = found[node.id]
-        reason = (
-            engine.unknown_reason(ctx.store, status.missing)
-            if status.status == engine.UNKNOWN
-            else None
-        )
-        waivers = [_waiver(w) for w in engine.waivers_named(ctx.store, run, status.blocked)]
-        out.append(
-            Verdict(
-                example=node.key,
-                status=Status(status.status),
-                mode=mode,
-                policy_hash=run.policy_hash,
-                as_of=run.as_of.seq,
-                sources=status.sources,
-                reason=reason,
-                waivers=waivers,
-                _node_id=node.id,
-                _as_of_arg=as_of,
-            )
-        )
-    return out
+    return [_verdict(v, as_of) for v in ctx.snapshot(as_of).verdicts(examples, mode.value)]
 
 
 @strawberry.type
@@ -616,11 +582,8 @@ class Query:
         ctx = _ctx(info)
 
         def compute() -> Verdict:
-            run = ctx.taint_run(as_of)
-            node = engine.resolve_example(ctx.store, example)
-            return _verdict(
-                engine.verdict(ctx.store, run, node, mode.value, max_paths=0), node.id, as_of
-            )
+            snapshot = ctx.snapshot(as_of)
+            return _verdict(snapshot.verdict(example, mode.value, max_paths=0), as_of)
 
         return await ctx.run(compute)
 
@@ -647,10 +610,7 @@ class Query:
         ctx = _ctx(info)
 
         def compute() -> engine.GateReport:
-            run = ctx.taint_run(as_of)
-            return engine.gate(
-                ctx.store,
-                run,
+            return ctx.snapshot(as_of).gate(
                 dataset,
                 mode.value,
                 allow_unknown=allow_unknown,
@@ -675,7 +635,7 @@ class Query:
     @strawberry.field(description="One node by key, to browse lineage a hop at a time.")
     async def node(self, info: Info, key: str) -> Node | None:
         ctx = _ctx(info)
-        found = await ctx.run(ctx.store.node, key)
+        found = await ctx.run(ctx.db.node, key)
         return _node(found) if found else None
 
     @strawberry.field(
@@ -697,7 +657,7 @@ class Query:
         limit = _page(first)
 
         def walk() -> Lineage:
-            found = engine.walk_lineage(ctx.store, key, direction.value, depth, kinds, limit)
+            found = ctx.db.walk(key, direction.value, depth, kinds, limit)
             return Lineage(
                 root=_node(found.root),
                 nodes=[_node(n) for n in found.nodes],
@@ -722,31 +682,31 @@ class Query:
         ctx = _ctx(info)
 
         def compute() -> Stats:
-            head = ctx.store.head_seq()
+            head, head_time = ctx.db.head_seq(), ctx.db.head_time()
             try:
-                run: engine.TaintRun | None = ctx.taint_run(None)
+                snapshot: Snapshot | None = ctx.snapshot(None)
             except engine.NoPolicyError:  # counts still answer; taint needs a policy
-                run = None
+                snapshot = None
             return Stats(
                 head_seq=head,
-                head_time=ctx.store.head_time(),
+                head_time=head_time,
                 nodes_by_kind=[
-                    KindCount(kind=k, count=c) for k, c in ctx.store.counts_by_kind().items()
+                    KindCount(kind=k, count=c) for k, c in ctx.db.counts_by_kind().items()
                 ],
                 tainted_by_tool=[
-                    ToolCount(tool=t, model=m, examples=c)
-                    for t, m, c in engine.tainted_by_tool(ctx.store, run, mode.value)
+                    ToolCount(tool=t.tool, model=t.model, examples=t.examples)
+                    for t in snapshot.tainted_by_tool(mode.value)
                 ]
-                if run
+                if snapshot
                 else [],
                 tainted_by_dataset=[
-                    DatasetCount(dataset=d.removeprefix("dataset:"), tainted=t, examples=n)
-                    for d, t, n in engine.tainted_by_dataset(ctx.store, run, mode.value)
+                    DatasetCount(dataset=d.dataset, tainted=d.tainted, examples=d.examples)
+                    for d in snapshot.tainted_by_dataset(mode.value)
                 ]
-                if run
+                if snapshot
                 else [],
-                policy_hash=run.policy_hash if run else None,
-                as_of=run.as_of.seq if run else head,
+                policy_hash=snapshot.run.policy_hash if snapshot else None,
+                as_of=snapshot.seq if snapshot else head,
             )
 
         return await ctx.run(compute)
@@ -756,7 +716,7 @@ class Query:
         ctx = _ctx(info)
 
         def find() -> Policy | None:
-            versions = ctx.store.policy_versions()
+            versions = ctx.db.policy_versions()
             chosen = [p for p in versions if version is None or p.version == version]
             if not chosen:
                 return None
@@ -775,16 +735,16 @@ class Query:
         n = _page(first)
 
         def fetch() -> EventPage:
-            rows = ctx.store.events_page(source, after, n + 1)
+            rows = ctx.db.events(source, after, n + 1)
             page = [
                 Event(
-                    seq=r["seq"],
-                    id=r["id"],
-                    source=r["source"],
-                    type=r["type"],
-                    origin=r["origin"],
-                    payload=json.loads(r["payload"]),
-                    received_at=r["received_at"],
+                    seq=r.seq,
+                    id=r.id,
+                    source=r.source,
+                    type=r.type,
+                    origin=r.origin,
+                    payload=json.loads(r.payload),
+                    received_at=r.received_at,
                 )
                 for r in rows[:n]
             ]
@@ -793,7 +753,7 @@ class Query:
                 page_info=PageInfo(
                     has_next_page=len(rows) > n, end_cursor=str(page[-1].seq) if page else None
                 ),
-                head_seq=ctx.store.head_seq(),
+                head_seq=ctx.db.head_seq(),
             )
 
         return await ctx.run(fetch)
@@ -820,7 +780,7 @@ class Mutation:
             rejected=rep.rejected,
             ignored=rep.ignored,
             rejections=[str(r) for r in rep.rejections],
-            head_seq=await ctx.run(ctx.store.head_seq),
+            head_seq=await ctx.run(ctx.db.head_seq),
         )
 
     @strawberry.mutation(description="Store a new policy version from TOML (needs admin).")
@@ -828,10 +788,9 @@ class Mutation:
         ctx = _ctx(info)
         ctx.require("admin")
         try:
-            policy = parse_policy(toml)
+            p = await anyio.to_thread.run_sync(ctx.service.set_policy, toml)
         except PolicyError as exc:
             raise ValueError(str(exc)) from exc
-        p = await anyio.to_thread.run_sync(ctx.service.set_policy, policy)
         return Policy(
             version=p.version, hash=p.hash, seq=p.seq, set_at=p.set_at, toml=p.policy.toml
         )

@@ -22,7 +22,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from lineage.api.auth import Tokens
 from lineage.api.limits import HEADER_SECONDS, Limits
-from lineage.store import Store
+from lineage.database import Database
 
 _LATE = b"the request headers did not arrive in time\n"
 _TIMED_OUT = (
@@ -125,8 +125,8 @@ def config(
     return LineageConfig(app, header_seconds=limits.header_seconds, **(settings | options))
 
 
-def serve(store: Store, tokens: Tokens, host: str, port: int, limits: Limits | None = None) -> None:
-    """Serve `store` until interrupted (what `lineage serve` runs)."""
+def serve(db: Database, tokens: Tokens, host: str, port: int, limits: Limits | None = None) -> None:
+    """Serve the store `db` until interrupted (what `lineage serve` runs)."""
     from lineage.api.app import create_app
 
-    uvicorn.Server(config(create_app(store, tokens, limits), host, port, limits)).run()
+    uvicorn.Server(config(create_app(db, tokens, limits), host, port, limits)).run()

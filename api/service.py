@@ -21,11 +21,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from time import monotonic
 
-from lineage import engine
 from lineage.api.limits import over_budget
-from lineage.loaders import load_bytes
-from lineage.policy import Policy
-from lineage.store import IngestReport, PolicyVersion, Store
+from lineage.database import Database, Snapshot
+from lineage.store import IngestReport, PolicyVersion
 
 SERVER_KEEP_RUNS = 4  # taint runs kept besides pinned ones and the newest per policy
 _TEMP_BODY = re.compile(
@@ -35,55 +33,57 @@ _TEMP_BODY = re.compile(
 
 @dataclass
 class Service:
-    store: Store
+    db: Database
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     taint_lock: threading.Lock = field(default_factory=threading.Lock)
     pin_lock: threading.Lock = field(default_factory=threading.Lock)
     pins: Counter[int] = field(default_factory=Counter)  # run -> requests holding it
-    _latest: tuple[int, engine.TaintRun] | None = None  # (head seq, its run)
+    _latest: tuple[int, Snapshot] | None = None  # (head seq, its answers)
 
-    def reader(self) -> Store:
-        return self.store.cursor()
+    def reader(self) -> Database:
+        return self.db.cursor()
 
-    def taint_run(
+    def snapshot(
         self,
-        store: Store,
+        reader: Database,
         as_of: str | int | None,
         deadline: float | None = None,
         budget: float = 0.0,
-    ) -> engine.TaintRun:
-        """The materialized taint at `as_of`, pinned for the caller (who gives it back with
-        `release`); NoPolicyError when no policy was in force there. At the head of the log,
-        one cheap query tells whether the run already computed still holds. Waiting for
-        another request's propagation ends at `deadline` (time.monotonic) with OverBudget."""
-        head = store.head_seq()
+    ) -> Snapshot:
+        """The answers at `as_of` read through `reader`, their taint run pinned for the caller
+        (who gives it back with `release`); NoPolicyError when no policy was in force there.
+        At the head of the log, one cheap query tells whether the run already computed still
+        holds. Waiting for another request's propagation ends at `deadline`
+        (time.monotonic) with OverBudget."""
+        head = reader.head_seq()
         if as_of is None:
             with self.pin_lock:
                 latest = self._latest
                 if latest is not None and latest[0] == head:
-                    self.pins[latest[1].run] += 1
-                    return latest[1]
-        engine.policy_in_force(store, as_of)
+                    self.pins[latest[1].run.run] += 1
+                    return Snapshot(reader.store, latest[1].run)
+        if reader.policy(as_of) is None:
+            reader.as_of(as_of)  # raises NoPolicyError, saying so
         wait = -1.0 if deadline is None else max(0.0, deadline - monotonic())
         if not self.taint_lock.acquire(timeout=wait):
             raise over_budget(budget)
         try:
-            run = engine.propagate_taint(
-                store, as_of, keep=SERVER_KEEP_RUNS, grace=timedelta(0), held=self._held()
+            snapshot = reader.as_of(
+                as_of, keep=SERVER_KEEP_RUNS, grace=timedelta(0), held=self._held()
             )
             with self.pin_lock:
-                self.pins[run.run] += 1
-                if as_of is None and run.as_of.seq == head:
-                    self._latest = (head, run)
+                self.pins[snapshot.run.run] += 1
+                if as_of is None and snapshot.seq == head:
+                    self._latest = (head, snapshot)
         finally:
             self.taint_lock.release()
-        return run
+        return snapshot
 
     def _held(self) -> set[int]:
         """Runs no propagation may drop: pinned ones and the latest (a request may be about
         to pin it without the taint lock)."""
         with self.pin_lock:
-            return set(self.pins) | ({self._latest[1].run} if self._latest else set())
+            return set(self.pins) | ({self._latest[1].run.run} if self._latest else set())
 
     def release(self, runs: Iterable[int]) -> None:
         """Give back runs `taint_run` pinned: they may be dropped from now on."""
@@ -102,17 +102,22 @@ class Service:
         suffix: str = ".jsonl",
         repo: str | None = None,
     ) -> IngestReport:
-        batches = load_bytes(source, data, label, suffix=suffix, repo=repo)
-        total = IngestReport(source)
         with self.write_lock:
-            writer = self.store.cursor()
-            for batch in batches:
-                total.add(writer.ingest(batch))
+            writer = self.db.cursor()
+            try:
+                total = writer.ingest_bytes(source, data, label, suffix=suffix, repo=repo)
+            finally:
+                writer.close()
         return _named(total, label)
 
-    def set_policy(self, policy: Policy) -> PolicyVersion:
+    def set_policy(self, toml: str) -> PolicyVersion:
+        """Store a new policy version (PolicyError when the TOML is not a valid policy)."""
         with self.write_lock:
-            return self.store.cursor().set_policy(policy)
+            writer = self.db.cursor()
+            try:
+                return writer.set_policy(toml)
+            finally:
+                writer.close()
 
 
 def _named(report: IngestReport, label: str) -> IngestReport:

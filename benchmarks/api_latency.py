@@ -27,11 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run import POLICY, generate_history, generate_manifest  # noqa: E402
 
-from lineage import engine  # noqa: E402
+import lineage  # noqa: E402
 from lineage.api.app import create_app  # noqa: E402
-from lineage.loaders import events, manifest  # noqa: E402
-from lineage.policy import parse_policy  # noqa: E402
-from lineage.store import Store  # noqa: E402
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -52,18 +49,16 @@ def main() -> None:
         tmpdir = Path(tmp)
         versions = generate_history(tmpdir / "h.ndjson", max(100, args.examples // 80), rng)
         generate_manifest(tmpdir / "m.parquet", versions, args.examples, np.random.default_rng(3))
-        store = Store(tmpdir / "api.duckdb")
-        for batch in events.load([tmpdir / "h.ndjson"]):
-            store.ingest(batch)
-        store.set_policy(parse_policy(POLICY))
-        for batch in manifest.load([tmpdir / "m.parquet"]):
-            store.ingest(batch)
-        engine.propagate_taint(store)
+        db = lineage.open(tmpdir / "api.duckdb")
+        db.ingest("events", tmpdir / "h.ndjson")
+        db.set_policy(POLICY)
+        db.ingest("manifest", tmpdir / "m.parquet")
+        db.as_of()  # the taint at the head, computed before the clock starts
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         server = uvicorn.Server(
-            uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning")
+            uvicorn.Config(create_app(db), host="127.0.0.1", port=port, log_level="warning")
         )
         threading.Thread(target=server.run, daemon=True).start()
         url = f"http://127.0.0.1:{port}"
@@ -91,7 +86,7 @@ def main() -> None:
             verdict_ms = list(pool.map(lambda n: ask(verdict, {"e": n}), names))
             gate_ms = list(pool.map(lambda _: ask(gate, {}), range(args.clients * 2)))
         server.should_exit = True
-        store.close()
+        db.close()
     print(f"examples: {args.examples}")
     print(f"clients: {args.clients}")
     print(f"verdict_p50_ms: {statistics.median(verdict_ms):.1f}")

@@ -521,7 +521,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
             f"({'tokens required' if tokens.configured else 'loopback, read-only'})",
             file=sys.stderr,
         )
-        serve(db.store, tokens, args.host, args.port)
+        serve(db, tokens, args.host, args.port)
     return EXIT_OK
 
 

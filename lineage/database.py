@@ -19,22 +19,35 @@ force then. Errors are `lineage.StoreError`, `InputError`, `PolicyError`, `Engin
 """
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import networkx as nx
 
 from lineage import engine, model
 from lineage.blame import FileBlame, blame
-from lineage.engine import GateReport, Mode, TaintRun, Verdict
+from lineage.engine import (
+    DatasetCount,
+    GateReport,
+    LineageWalk,
+    Mode,
+    Status,
+    Step,
+    TaintedExample,
+    TaintRun,
+    ToolCount,
+    UnknownExample,
+    Verdict,
+)
 from lineage.eventlog import VerifyResult
 from lineage.facts import Batch
 from lineage.loaders import AGENT_SOURCES, LOADERS, SUFFIXES, load_bytes
 from lineage.loaders import git as git_loader
 from lineage.loaders.files import expand_paths
 from lineage.policy import Policy, lint_policy, parse_policy
-from lineage.store import IngestReport, PolicyVersion, Store
+from lineage.store import IngestReport, LoggedEvent, PolicyVersion, Store, StoredEdge, StoredNode
 
 
 class UsageError(ValueError):
@@ -60,10 +73,12 @@ class Snapshot:
         *,
         allow_unknown: bool = False,
         max_paths: int = 20,
+        max_listed: int = 1000,
     ) -> GateReport:
         """Check every example of `dataset` (NAME@VERSION, or NAME when it has one version):
         `passed` is False when any is TAINTED, or UNKNOWN unless `allow_unknown`. The report
-        lists tainted and unknown examples and the witness paths of the first `max_paths`."""
+        lists the first `max_listed` tainted and unknown examples and the witness paths of
+        the first `max_paths` (page through the rest with `tainted_examples`)."""
         return engine.gate(
             self.store,
             self.run,
@@ -71,19 +86,100 @@ class Snapshot:
             str(mode),
             allow_unknown=allow_unknown,
             max_paths=max_paths,
+            max_listed=max_listed,
         )
 
-    def verdict(self, example: str, mode: Mode | str = Mode.PRECISE) -> Verdict:
-        """One example's status with its restricted sources, witness paths and their evidence
-        (`example` is DATASET@VERSION:ID, or a bare ID when it is unique)."""
+    def verdict(
+        self, example: str, mode: Mode | str = Mode.PRECISE, *, max_paths: int = 3
+    ) -> Verdict:
+        """One example's status with its restricted sources, witness paths (up to
+        `max_paths`) and their evidence (`example` is DATASET@VERSION:ID, or a bare ID when
+        it is unique)."""
         node = engine.resolve_example(self.store, example)
         return engine.verdict(
             self.store,
             self.run,
             node,
             str(mode),
-            evidence=engine.evidence_of_example(self.store, self.run, node.id),
+            max_paths=max_paths,
+            evidence=engine.evidence_of_example(self.store, self.run, node.id)
+            if max_paths
+            else None,
         )
+
+    def verdicts(self, examples: list[str], mode: Mode | str = Mode.PRECISE) -> list[Verdict]:
+        """The verdicts of many examples in one query, without witness paths (ask
+        `witness_path` for those one wants)."""
+        nodes = [engine.resolve_example(self.store, e) for e in examples]
+        found = engine.example_statuses(self.store, self.run, [n.id for n in nodes], str(mode))
+        out = []
+        for node in nodes:
+            status = found[node.id]
+            out.append(
+                Verdict(
+                    example=node.key,
+                    status=status.status,
+                    mode=Mode(mode),
+                    policy_hash=self.run.policy_hash,
+                    as_of=self.seq,
+                    sources=status.sources,
+                    reason=engine.unknown_reason(self.store, status.missing)
+                    if status.status == Status.UNKNOWN
+                    else None,
+                    waivers=engine.waivers_named(self.store, self.run, status.blocked),
+                )
+            )
+        return out
+
+    def witness_path(
+        self, example: str, source: str, mode: Mode | str = Mode.PRECISE
+    ) -> list[Step] | None:
+        """The path by which restricted output `source` (a node key) taints `example`, from
+        the source down to the example; None when it does not."""
+        node = engine.resolve_example(self.store, example)
+        root = self.store.node(source)
+        if root is None:
+            return None
+        steps = engine.witness_path(self.store, self.run, node.id, root.id, str(mode))
+        return steps or None
+
+    def tainted_examples(
+        self,
+        dataset: str,
+        mode: Mode | str = Mode.PRECISE,
+        *,
+        first: int = 50,
+        after: str | None = None,
+    ) -> list[TaintedExample]:
+        """Up to `first` tainted examples of `dataset` in key order after the key `after`
+        (pages stay stable while the log grows), without paths."""
+        rows = engine.example_page(
+            self.store, self.run, dataset, str(mode), Status.TAINTED, after, first
+        )
+        return [TaintedExample(r.key, r.sources) for r in rows]
+
+    def unknown_examples(
+        self,
+        dataset: str,
+        mode: Mode | str = Mode.PRECISE,
+        *,
+        first: int = 50,
+        after: str | None = None,
+    ) -> list[UnknownExample]:
+        """Up to `first` examples of `dataset` whose lineage is incomplete, in key order after
+        `after`, each with what is missing."""
+        rows = engine.example_page(
+            self.store, self.run, dataset, str(mode), Status.UNKNOWN, after, first
+        )
+        return [UnknownExample(r.key, engine.unknown_reason(self.store, r.missing)) for r in rows]
+
+    def tainted_by_tool(self, mode: Mode | str = Mode.PRECISE) -> list[ToolCount]:
+        """Tainted examples of the whole store by the tool and model of their sources."""
+        return engine.tainted_by_tool(self.store, self.run, str(mode))
+
+    def tainted_by_dataset(self, mode: Mode | str = Mode.PRECISE) -> list[DatasetCount]:
+        """Tainted examples of every dataset version."""
+        return engine.tainted_by_dataset(self.store, self.run, str(mode))
 
     def write_verdicts(
         self, dataset: str, path: str | os.PathLike[str], mode: Mode | str = Mode.PRECISE
@@ -106,6 +202,21 @@ class Database:
         memory_limit: str | None = None,
     ) -> None:
         self.store = Store(path, read_only=read_only, memory_limit=memory_limit, create=create)
+
+    @classmethod
+    def _on(cls, store: Store) -> "Database":
+        db = cls.__new__(cls)
+        db.store = store
+        return db
+
+    def cursor(self) -> "Database":
+        """Another handle on the same store for another thread (a server request): it sees
+        committed data and has its own transactions. Close it when done."""
+        return Database._on(self.store.cursor())
+
+    def interrupt(self) -> None:
+        """Stop the query running on this handle (from another thread); it raises there."""
+        self.store.con.interrupt()
 
     def close(self) -> None:
         self.store.close()
@@ -205,11 +316,23 @@ class Database:
 
     # -- questions -----------------------------------------------------------------------------
 
-    def as_of(self, point: str | int | None = None) -> Snapshot:
+    def as_of(
+        self,
+        point: str | int | None = None,
+        *,
+        keep: int | None = None,
+        grace: timedelta = engine.RUN_GRACE,
+        held: Collection[int] = (),
+    ) -> Snapshot:
         """The answers as of event seq `point` or an RFC 3339 time (default: the head of the
-        log), under the policy then in force; NoPolicyError when there was none."""
+        log), under the policy then in force; NoPolicyError when there was none.
+
+        The taint computed for a point is kept in the store and reused; `keep` bounds how
+        many such runs stay (besides the runs in `held` and those younger than `grace`), for
+        a long-lived process such as the server."""
         engine.policy_in_force(self.store, point)
-        return Snapshot(self.store, engine.propagate_taint(self.store, point))
+        run = engine.propagate_taint(self.store, point, keep=keep, grace=grace, held=held)
+        return Snapshot(self.store, run)
 
     def gate(
         self,
@@ -231,6 +354,17 @@ class Database:
         """`Snapshot.verdict` as of `as_of` (default: now)."""
         return self.as_of(as_of).verdict(example, mode)
 
+    def walk(
+        self,
+        key: str,
+        direction: str = "up",
+        depth: int = 5,
+        kinds: list[str] | None = None,
+        first: int = 200,
+    ) -> LineageWalk:
+        """The nodes and edges within `depth` hops of node `key` (see `lineage`)."""
+        return engine.walk_lineage(self.store, key, direction, depth, kinds, first)
+
     def lineage(
         self,
         key: str,
@@ -243,7 +377,7 @@ class Database:
         `down` (what descends from it), as a networkx DiGraph: nodes keyed by node key with
         `kind` and `attrs`, edges with `kind`, `seq` and `span`; `graph.graph["truncated"]`
         says whether a page cut the walk short."""
-        walk = engine.walk_lineage(self.store, key, direction, depth, kinds, first)
+        walk = self.walk(key, direction, depth, kinds, first)
         graph = nx.DiGraph(root=walk.root.key, truncated=walk.truncated, as_of=walk.as_of)
         for node in walk.nodes:
             graph.add_node(node.key, kind=node.kind, attrs=node.attrs)
@@ -271,6 +405,36 @@ class Database:
                 f"history of {checkout} first (`lineage ingest git {checkout}`)"
             )
         return FileBlame(repo, name, rev, blob, blame(self.store, node, text))
+
+    # -- the store's contents -------------------------------------------------------------------
+
+    def node(self, key: str) -> StoredNode | None:
+        """The node with `key` (e.g. "output:toolu_01B"), or None."""
+        return self.store.node(key)
+
+    def neighbors(
+        self, ids: list[int], direction: str, first: int
+    ) -> dict[int, list[tuple[StoredNode, StoredEdge]]]:
+        """Up to `first` nodes one hop `up` or `down` from each node id, with the edge."""
+        return self.store.neighbors(ids, direction, first)
+
+    def head_seq(self) -> int:
+        """The seq of the last event logged (0 for an empty store)."""
+        return self.store.head_seq()
+
+    def head_time(self) -> datetime | None:
+        """When the last batch was logged (None for an empty store)."""
+        return self.store.head_time()
+
+    def counts_by_kind(self) -> dict[str, int]:
+        """How many nodes of each kind the store holds."""
+        return self.store.counts_by_kind()
+
+    def events(
+        self, source: str | None = None, after: int = 0, first: int = 100
+    ) -> list[LoggedEvent]:
+        """Up to `first` logged events after seq `after`, oldest first (of one `source`)."""
+        return self.store.events_page(source, after, first)
 
     def policy_versions(self) -> list[PolicyVersion]:
         """Every policy version set, oldest first."""

@@ -1219,9 +1219,18 @@ def example_page(
     return [ExampleStatus(*r) for r in rows]
 
 
-def tainted_by_dataset(store: Store, run: TaintRun, mode: str) -> list[tuple[str, int, int]]:
-    """(dataset@version, tainted examples, examples) for every dataset version."""
-    return store.con.execute(
+@dataclass(frozen=True)
+class DatasetCount:
+    """Tainted examples of one dataset version (NAME@VERSION), out of all its examples."""
+
+    dataset: str
+    tainted: int
+    examples: int
+
+
+def tainted_by_dataset(store: Store, run: TaintRun, mode: str) -> list[DatasetCount]:
+    """How many examples of every dataset version are tainted."""
+    rows = store.con.execute(
         f"""
         WITH member AS (
             SELECT DISTINCT x.id, coalesce(m2.dst, m1.dst) AS dv
@@ -1235,11 +1244,12 @@ def tainted_by_dataset(store: Store, run: TaintRun, mode: str) -> list[tuple[str
         GROUP BY d.key ORDER BY d.key""",
         {"run": run.run, "mode": mode, "s": run.as_of.seq},
     ).fetchall()
+    return [DatasetCount(d.removeprefix("dataset:"), t, n) for d, t, n in rows]
 
 
-def tainted_by_tool(store: Store, run: TaintRun, mode: str) -> list[tuple[str, str | None, int]]:
-    """(tool, model, tainted examples) over the whole store."""
-    return store.con.execute(
+def tainted_by_tool(store: Store, run: TaintRun, mode: str) -> list[ToolCount]:
+    """Tainted examples by the tool and model of their sources, over the whole store."""
+    rows = store.con.execute(
         f"""
         SELECT json_extract_string(r.attrs, '$.tool'), json_extract_string(r.attrs, '$.model'),
                count(DISTINCT t.node)
@@ -1249,6 +1259,7 @@ def tainted_by_tool(store: Store, run: TaintRun, mode: str) -> list[tuple[str, s
         GROUP BY ALL ORDER BY 3 DESC, 1, 2""",
         [run.run, mode],
     ).fetchall()
+    return [ToolCount(t, m, c) for t, m, c in rows]
 
 
 # -- lineage ----------------------------------------------------------------------------------

@@ -131,6 +131,19 @@ class IngestReport:
 
 
 @dataclass(frozen=True)
+class LoggedEvent:
+    """One event as the log holds it: `payload` is its canonical JSON text."""
+
+    seq: int
+    id: str
+    source: str
+    type: str
+    origin: str | None
+    payload: str
+    received_at: datetime
+
+
+@dataclass(frozen=True)
 class StoredNode:
     id: int
     key: str
@@ -1017,7 +1030,7 @@ class Store:
             )[0]
         )
 
-    def events_page(self, source: str | None, after: int, first: int) -> list[dict[str, Any]]:
+    def events_page(self, source: str | None, after: int, first: int) -> list["LoggedEvent"]:
         """Events after seq `after` (of one source, or all), oldest first."""
         rows = self.con.execute(
             "SELECT e.seq, e.event_id, e.source, e.type, e.origin, e.payload, b.received_at "
@@ -1025,18 +1038,7 @@ class Store:
             "WHERE e.seq > ? AND (? IS NULL OR e.source = ?) ORDER BY e.seq LIMIT ?",
             [after, source, source, first],
         ).fetchall()
-        return [
-            {
-                "seq": r[0],
-                "id": r[1],
-                "source": r[2],
-                "type": r[3],
-                "origin": r[4],
-                "payload": r[5],
-                "received_at": r[6],
-            }
-            for r in rows
-        ]
+        return [LoggedEvent(*r) for r in rows]
 
     def find_examples(self, example_id: str) -> list[str]:
         """Keys of examples whose manifest id is `example_id` (in any dataset version)."""

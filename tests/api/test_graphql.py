@@ -4,11 +4,10 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
+import lineage
 from lineage.api.app import create_app
 from lineage.api.auth import Tokens
 from lineage.api.schema import schema
-from lineage.loaders import manifest
-from lineage.store import Store
 from tests.conftest import EXAMPLES, FIXTURES, ROOT
 
 TOKENS = Tokens.parse("reader:reader-secret,ingester:ingester-secret,admin:admin-secret")
@@ -16,11 +15,14 @@ AS = {role: {"Authorization": f"Bearer {role}-secret"} for role in ("reader", "i
 
 
 @pytest.fixture
-def client(scenario: Store) -> Iterator[TestClient]:
-    for batch in manifest.load([EXAMPLES / "manifest.jsonl"]):
-        scenario.ingest(batch)
-    with TestClient(create_app(scenario, TOKENS)) as c:
-        yield c
+def client() -> Iterator[TestClient]:
+    """The example scenario (events, then its policy, then its manifest) served."""
+    with lineage.open(":memory:") as db:
+        db.ingest("events", EXAMPLES / "events.ndjson")
+        db.set_policy((EXAMPLES / "policy.toml").read_text())
+        db.ingest("manifest", EXAMPLES / "manifest.jsonl")
+        with TestClient(create_app(db, TOKENS)) as c:
+            yield c
 
 
 def gql(client: TestClient, query: str, role: str = "reader", **variables: object) -> dict:

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+import lineage
 from lineage import engine
 from lineage.api import cost
 from lineage.api.app import create_app
@@ -23,12 +24,11 @@ from lineage.api.auth import Tokens
 from lineage.api.limits import Limits
 from lineage.api.schema import INTERNAL_ERROR, schema
 from lineage.api.service import SERVER_KEEP_RUNS, Service, _named
+from lineage.database import Database
 from lineage.facts import Rejection
-from lineage.loaders import manifest
-from lineage.policy import parse_policy
 from lineage.store import IngestReport, Store
 from tests.api.serving import connect, read_all, running, status_of
-from tests.conftest import EXAMPLES, load_events
+from tests.conftest import EXAMPLES
 
 TOKENS = Tokens.parse("reader:reader-token-1,ingester:ingest-token-1,admin:admin-token-1")
 READER = {"Authorization": "Bearer reader-token-1"}
@@ -51,21 +51,25 @@ def hops(n: int, first: str = "") -> str:
 
 
 @pytest.fixture
-def store() -> Iterator[Store]:
+def db() -> Iterator[Database]:
     """The example scenario with its policy in force from the first event (every seq of its
     log is an as-of point with a policy) and its manifest."""
-    s = Store(":memory:")
-    s.set_policy(parse_policy((EXAMPLES / "policy.toml").read_text()))
-    load_events(s, EXAMPLES / "events.ndjson")
-    for batch in manifest.load([EXAMPLES / "manifest.jsonl"]):
-        s.ingest(batch)
-    yield s
-    s.close()
+    with lineage.open(":memory:") as db:
+        db.set_policy((EXAMPLES / "policy.toml").read_text())
+        db.ingest("events", EXAMPLES / "events.ndjson")
+        db.ingest("manifest", EXAMPLES / "manifest.jsonl")
+        yield db
 
 
 @pytest.fixture
-def served(store: Store) -> Iterator[str]:
-    with running(create_app(store, TOKENS)) as url:
+def store(db: Database) -> Store:
+    """The store under `db`, to look at what the server left in it."""
+    return db.store
+
+
+@pytest.fixture
+def served(db: Database) -> Iterator[str]:
+    with running(create_app(db, TOKENS)) as url:
         yield url
 
 
@@ -141,7 +145,7 @@ def test_cost_counts_defaults_variables_and_list_arguments() -> None:
 
 
 def test_a_request_over_its_budget_is_stopped_and_healthz_answers_meanwhile(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+    db: Database, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started = threading.Event()
 
@@ -155,7 +159,7 @@ def test_a_request_over_its_budget_is_stopped_and_healthz_answers_meanwhile(
     monkeypatch.setattr(engine, "gate", heavy)
     limits = Limits(request_seconds=3, store_workers=3)
     with (
-        running(create_app(store, TOKENS, limits), limits) as url,
+        running(create_app(db, TOKENS, limits), limits) as url,
         ThreadPoolExecutor(max_workers=2) as pool,
     ):
         heavies = [pool.submit(gql, url, GATE) for _ in range(2)]
@@ -198,9 +202,9 @@ def send_chunked(url: str, path: str, total: int) -> tuple[bytes, int]:
         return read_all(sock), sent
 
 
-def test_chunked_bodies_are_bounded_on_every_endpoint(store: Store) -> None:
+def test_chunked_bodies_are_bounded_on_every_endpoint(db: Database, store: Store) -> None:
     limits = Limits(max_graphql_body=64 * 1024, max_body=256 * 1024)
-    with running(create_app(store, TOKENS, limits), limits) as url:
+    with running(create_app(db, TOKENS, limits), limits) as url:
         for path, limit in (
             ("/graphql", 64 * 1024),
             ("/events?source=events", 256 * 1024),
@@ -243,9 +247,9 @@ def trickle(url: str, start: bytes, more: bytes) -> bytes:
         return read_all(sock)
 
 
-def test_trickling_headers_and_bodies_are_cut_off(store: Store) -> None:
+def test_trickling_headers_and_bodies_are_cut_off(db: Database, store: Store) -> None:
     limits = Limits(header_seconds=1, body_seconds=1, max_header_bytes=16 * 1024)
-    with running(create_app(store, TOKENS, limits), limits) as url:
+    with running(create_app(db, TOKENS, limits), limits) as url:
         idle = [connect(url) for _ in range(30)]  # connected, silent
         headers = trickle(url, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n", b"X-A: b\r\n")
         assert status_of(headers) == 408 and b"headers did not arrive" in headers
@@ -300,8 +304,8 @@ def test_two_authorization_headers_are_refused(served: str) -> None:
 # -- 6. the Host header without tokens --------------------------------------------------------
 
 
-def test_without_tokens_only_loopback_host_names_are_served(store: Store) -> None:
-    with running(create_app(store)) as url:
+def test_without_tokens_only_loopback_host_names_are_served(db: Database, store: Store) -> None:
+    with running(create_app(db)) as url:
         port = url.rsplit(":", 1)[1]
         query = {"query": "{ stats { headSeq } }"}
         for host in (
@@ -322,7 +326,7 @@ def test_without_tokens_only_loopback_host_names_are_served(store: Store) -> Non
         ):
             r = httpx.post(f"{url}/graphql", json=query, headers={"Host": host})
             assert r.status_code == 200 and r.json()["data"]["stats"]["headSeq"] > 0, host
-    with running(create_app(store, TOKENS)) as url:
+    with running(create_app(db, TOKENS)) as url:
         r = httpx.post(f"{url}/graphql", json=query, headers={**READER, "Host": "lineage.corp"})
         assert r.status_code == 200
 
@@ -347,18 +351,18 @@ def test_as_of_answers_leave_a_bounded_number_of_runs(served: str, store: Store)
     assert past == head
 
 
-def test_a_run_a_request_holds_is_never_dropped(store: Store) -> None:
-    service = Service(store)
+def test_a_run_a_request_holds_is_never_dropped(db: Database, store: Store) -> None:
+    service = Service(db)
     reader = service.reader()
-    held = service.taint_run(reader, "20")
+    held = service.snapshot(reader, "20").run
     for seq in range(21, 45):
-        run = service.taint_run(reader, str(seq))
+        run = service.snapshot(reader, str(seq)).run
         service.release([run.run])
     kept = {r[0] for r in store.con.execute("SELECT run FROM taint_runs").fetchall()}
     assert held.run in kept and len(kept) <= SERVER_KEEP_RUNS + 2
     service.release([held.run])
     for seq in range(45, 50):
-        service.release([service.taint_run(reader, str(seq)).run])
+        service.release([service.snapshot(reader, str(seq)).run.run])
     kept = {r[0] for r in store.con.execute("SELECT run FROM taint_runs").fetchall()}
     assert held.run not in kept and len(kept) <= SERVER_KEEP_RUNS + 1
     assert not service.pins
@@ -368,13 +372,12 @@ def test_a_run_a_request_holds_is_never_dropped(store: Store) -> None:
 
 
 def test_no_policy_is_an_error_never_a_pass(scenario: Store) -> None:
-    bare = Store(":memory:")
-    load_events(bare, EXAMPLES / "events.ndjson")
-    for batch in manifest.load([EXAMPLES / "manifest.jsonl"]):
-        bare.ingest(batch)
-    head = bare.head_seq()
+    bare_db = lineage.open(":memory:")
+    bare_db.ingest("events", EXAMPLES / "events.ndjson")
+    bare_db.ingest("manifest", EXAMPLES / "manifest.jsonl")
+    bare, head = bare_db.store, bare_db.head_seq()
     message = f"no policy in force as of event {head}: run `lineage policy set FILE.toml` first"
-    with running(create_app(bare, TOKENS)) as url:
+    with running(create_app(bare_db, TOKENS)) as url:
         for query in (
             GATE,
             f'{{ gate(dataset: "code-pretrain@v1", asOf: "{head}") {{ passed }} }}',
@@ -397,17 +400,17 @@ def test_no_policy_is_an_error_never_a_pass(scenario: Store) -> None:
     ):
         with pytest.raises(engine.NoPolicyError):
             ask()
-    bare.close()
+    bare_db.close()
 
 
 # -- 9. access log, tracebacks only for real faults, denials without tokens --------------------
 
 
 def test_access_log_and_tracebacks_only_for_real_faults(
-    store: Store, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    db: Database, store: Store, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.INFO, logger="lineage.access")
-    with running(create_app(store, TOKENS)) as url:
+    with running(create_app(db, TOKENS)) as url:
         caplog.clear()
         expected = [
             'mutation { ingest(source: "events", records: []) { accepted } }',  # denied
@@ -435,8 +438,8 @@ def test_access_log_and_tracebacks_only_for_real_faults(
     assert lines[-1].startswith("POST /graphql role=- status=401 ")
 
 
-def test_denials_without_tokens_do_not_speak_of_tokens_held(store: Store) -> None:
-    with running(create_app(store)) as url:
+def test_denials_without_tokens_do_not_speak_of_tokens_held(db: Database, store: Store) -> None:
+    with running(create_app(db)) as url:
         r = httpx.post(
             f"{url}/graphql",
             json={"query": 'mutation { ingest(source: "events", records: []) { accepted } }'},
@@ -485,14 +488,14 @@ def test_server_config_carries_the_connection_limits() -> None:
 
 
 def test_work_left_running_after_the_answer_is_stopped_not_crashed(
-    store: Store, caplog: pytest.LogCaptureFixture
+    db: Database, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     # `a` fails at once and nulls the whole answer; `b` is still propagating when it goes out
     query = (
         'query($a: String) { a: gate(dataset: "nope@v1") { passed } '
         'b: gate(dataset: "code-pretrain@v1", asOf: $a) { passed } }'
     )
-    with running(create_app(store, TOKENS)) as url:
+    with running(create_app(db, TOKENS)) as url:
         with ThreadPoolExecutor(max_workers=4) as pool:
             answers = list(pool.map(lambda seq: gql(url, query, a=str(seq)), range(20, 40)))
         assert all(r["data"] is None for r in answers)

@@ -10,11 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+import lineage
 from lineage.api.app import create_app
 from lineage.api.auth import Tokens
 from lineage.capture import capture
 from lineage.cli import main
-from lineage.store import Store
 from tests.api.serving import running
 from tests.conftest import EXAMPLES, FIXTURES
 
@@ -25,10 +25,8 @@ TOKENS = Tokens.parse(f"reader:reader-token-1,{INGEST},admin:admin-token-1")
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """The server as `lineage serve` runs it (api.serve.config) over a store file."""
-    store = Store(tmp_path / "served.duckdb")
-    with running(create_app(store, TOKENS)) as url:
+    with lineage.open(tmp_path / "served.duckdb") as db, running(create_app(db, TOKENS)) as url:
         yield url
-    store.close()
 
 
 def gql(url: str, query: str, token: str = "reader-token-1", **variables: object) -> dict:
