@@ -235,7 +235,7 @@ class CostLimiter(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         ctx = self.execution_context
-        if ctx.graphql_document is not None and ctx.pre_execution_errors is None:
+        if ctx.graphql_document is not None and not ctx.pre_execution_errors:
             cost = measure(
                 ctx.schema._schema, ctx.graphql_document, ctx.variables, ctx.operation_name
             )

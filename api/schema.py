@@ -17,8 +17,8 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from functools import partial
@@ -32,7 +32,9 @@ from strawberry.extensions import (
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
+    ParserCache,
     QueryDepthLimiter,
+    ValidationCache,
 )
 from strawberry.scalars import JSON
 from strawberry.types import ExecutionContext, Info
@@ -54,6 +56,7 @@ from lineage.policy import PolicyError
 from lineage.store import StoredNode
 
 MAX_LINEAGE_DEPTH = 20  # hops one `lineage` query walks
+QUERY_CACHE = 256  # query texts whose parse and validation are kept
 MAX_TOKENS = 4000  # tokens of one GraphQL document (checked while parsing)
 MAX_ALIASES = 50  # aliased fields of one document
 INTERNAL_ERROR = "internal error: the server log has the details"
@@ -625,9 +628,17 @@ class Query:
             policy_hash=r.policy_hash,
             as_of=r.as_of,
             passed=r.passed,
-            counts=Counts(**asdict(r.counts)),
-            by_tool=[ToolCount(**asdict(t)) for t in r.by_tool],
-            by_repo=[RepoCount(**asdict(x)) for x in r.by_repo],
+            counts=Counts(
+                examples=r.counts.examples,
+                tainted=r.counts.tainted,
+                unknown=r.counts.unknown,
+                clean=r.counts.clean,
+            ),
+            by_tool=[ToolCount(tool=t.tool, model=t.model, examples=t.examples) for t in r.by_tool],
+            by_repo=[
+                RepoCount(repo=x.repo, tainted=x.tainted, unknown=x.unknown, clean=x.clean)
+                for x in r.by_repo
+            ],
             waivers=[_waiver(w) for w in r.waivers],
             _as_of_arg=as_of,
         )
@@ -803,6 +814,17 @@ def expected(error: GraphQLError) -> bool:
     return original is None or isinstance(original, Denied | ValueError | OverBudget)
 
 
+class CachedValidation(ValidationCache):
+    """strawberry's validation cache, for documents that their cost did not refuse already
+    (its own hook would replace that refusal by the validation's verdict)."""
+
+    def on_validate(self) -> Iterator[None]:
+        if self.execution_context.pre_execution_errors:
+            yield
+            return
+        yield from super().on_validate()
+
+
 class LineageSchema(strawberry.Schema):
     """The schema, logging a traceback only for real faults."""
 
@@ -821,7 +843,12 @@ schema = LineageSchema(
     query=Query,
     mutation=Mutation,
     extensions=[
+        # A query text is parsed and validated once (the rules do not depend on variables);
+        # its cost, which does, is measured for every request, before validation (whose
+        # rules expand fragments).
+        lambda: ParserCache(maxsize=QUERY_CACHE),
         CostLimiter,
+        lambda: CachedValidation(maxsize=QUERY_CACHE),
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),

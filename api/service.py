@@ -39,6 +39,15 @@ class Service:
     pin_lock: threading.Lock = field(default_factory=threading.Lock)
     pins: Counter[int] = field(default_factory=Counter)  # run -> requests holding it
     _latest: tuple[int, Snapshot] | None = None  # (head seq, its answers)
+    _head: int | None = None  # the log's head: this process is its only writer
+
+    def head_seq(self, reader: Database) -> int:
+        """The head of the log, read once and then kept up to date by this service's writes
+        (the server holds the store file: no other process writes it)."""
+        head = self._head
+        if head is None:
+            head = self._head = reader.head_seq()
+        return head
 
     def reader(self) -> Database:
         return self.db.cursor()
@@ -55,7 +64,7 @@ class Service:
         At the head of the log, one cheap query tells whether the run already computed still
         holds. Waiting for another request's propagation ends at `deadline`
         (time.monotonic) with OverBudget."""
-        head = reader.head_seq()
+        head = self.head_seq(reader)
         if as_of is None:
             with self.pin_lock:
                 latest = self._latest
@@ -107,6 +116,7 @@ class Service:
             try:
                 total = writer.ingest_bytes(source, data, label, suffix=suffix, repo=repo)
             finally:
+                self._head = writer.head_seq()
                 writer.close()
         return _named(total, label)
 
@@ -117,6 +127,7 @@ class Service:
             try:
                 return writer.set_policy(toml)
             finally:
+                self._head = writer.head_seq()
                 writer.close()
 
 

@@ -15,7 +15,9 @@ Modes:
 UNKNOWN: not tainted, and an ancestor was referenced but never ingested. CLEAN: neither.
 """
 
-from collections.abc import Collection, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -609,7 +611,9 @@ def check_mode(mode: str) -> str:
 
 def resolve_example(store: Store, name: str) -> StoredNode:
     """An example given as its key, as ``DATASET@VERSION:ID``, or as a bare id when unique."""
-    for key in (name, f"example:{name}"):
+    # DATASET@VERSION:ID, the usual form, costs one lookup
+    keys = (name,) if name.startswith("example:") else (f"example:{name}", name)
+    for key in keys:
         node = store.node(key)
         if node is not None and node.kind == NodeKind.EXAMPLE:
             return node
@@ -1032,9 +1036,60 @@ def gate(
     max_listed: int = 1000,
 ) -> GateReport:
     """Check every example of a dataset version. Lists the first `max_listed` tainted and
-    unknown examples and the witness paths of the first `max_paths` tainted ones."""
+    unknown examples and the witness paths of the first `max_paths` tainted ones.
+
+    A run is never rewritten, so a report is computed once per run and question in this
+    process and shared by the store's cursors (the server's requests): callers must not
+    modify it."""
     check_mode(mode)
     require_policy(run)
+    cache: GateCache = store.memo.setdefault("gates", GateCache())
+    question = (run.run, dataset, mode, allow_unknown, max_paths, max_listed)
+    return cache.answer(
+        question, lambda: _gate(store, run, dataset, mode, allow_unknown, max_paths, max_listed)
+    )
+
+
+class GateCache:
+    """The newest `size` gate reports of one database, keyed by run and question. Requests
+    that ask the same question at once wait for one computation of it."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._reports: OrderedDict[tuple[Any, ...], GateReport] = OrderedDict()
+        self._lock = threading.Lock()
+        self._computing: dict[tuple[Any, ...], threading.Lock] = {}
+
+    def answer(self, question: tuple[Any, ...], compute: Callable[[], GateReport]) -> GateReport:
+        with self._lock:
+            found = self._reports.get(question)
+            if found is not None:
+                self._reports.move_to_end(question)
+                return found
+            computing = self._computing.setdefault(question, threading.Lock())
+        with computing:
+            with self._lock:
+                found = self._reports.get(question)
+            if found is None:  # the first to ask (or the one before failed): compute it
+                found = compute()
+                with self._lock:
+                    self._reports[question] = found
+                    while len(self._reports) > self.size:
+                        self._reports.popitem(last=False)
+        with self._lock:
+            self._computing.pop(question, None)
+        return found
+
+
+def _gate(
+    store: Store,
+    run: TaintRun,
+    dataset: str,
+    mode: str,
+    allow_unknown: bool,
+    max_paths: int,
+    max_listed: int,
+) -> GateReport:
     name, version = resolve_dataset(store, dataset, run.as_of.seq)
     dv = store.node(model.dataset_version_key(name, version))
     assert dv is not None

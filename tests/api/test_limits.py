@@ -118,6 +118,21 @@ def test_nested_pages_are_refused_by_their_cost(served: str) -> None:
     assert big["data"] is None and "at most 20,000" in big["errors"][0]["message"]
     small = gql(served, hops(4, "(first: 3)"))
     assert "errors" not in small and small["data"]["node"]["parents"]
+
+
+def test_a_query_text_seen_before_is_still_costed_with_its_variables(served: str) -> None:
+    """Parse and validation are cached per query text; the cost, which its variables change,
+    is not: the same text is answered with small pages and refused with big ones."""
+    text = (
+        'query($n: Int!) { node(key: "dataset:code-pretrain@v1") { children(first: $n) '
+        "{ node { children(first: $n) { node { key } } } } } }"
+    )
+    for _ in range(2):
+        assert "errors" not in gql(served, text, n=3)
+        big = gql(served, text, n=500)
+        assert big["data"] is None and "at most 20,000" in big["errors"][0]["message"]
+    for _ in range(2):  # a refused document stays refused once its validation is cached
+        assert gql(served, doubled(20))["data"] is None
     two = gql(served, hops(2))
     assert "errors" not in two
 

@@ -213,3 +213,28 @@ def test_gate_counts_and_unknown_reasons(scenario: Store) -> None:
     assert report.by_tool == [engine.ToolCount("claude-code", "claude-opus-4-5-20251101", 6)]
     with pytest.raises(engine.EngineError, match="known dataset versions: code-pretrain@v1"):
         engine.gate(scenario, run, "nope@v9", "precise")
+
+
+def test_a_gate_is_computed_once_per_run_and_never_goes_stale(
+    scenario: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    computed = []
+    original = engine._gate
+    monkeypatch.setattr(engine, "_gate", lambda *a: computed.append(a) or original(*a))
+    run = engine.propagate_taint(scenario)
+    first = engine.gate(scenario, run, D, "precise")
+    again = engine.gate(scenario.cursor(), run, D, "precise")  # another request's cursor
+    assert again is first and len(computed) == 1
+    assert engine.gate(scenario, run, D, "strict").counts.tainted == 10 and len(computed) == 2
+    # a new tainted example: a new run, and its answer counts it
+    more = tmp_path / "more.ndjson"
+    more.write_text(
+        '{"id": "ex-more", "type": "example", "dataset": "code-pretrain", "version": "v1", '
+        '"example": "ex-900", "source": {"repo": "github.com/acme/widgets", '
+        '"path": "src/widgets/api.py", "blob": "a3a3a3a3", "lines": [12, 20]}}\n'
+    )
+    load_events(scenario, more)
+    later = engine.propagate_taint(scenario)
+    assert later.run != run.run
+    assert engine.gate(scenario, later, D, "precise").counts.tainted == first.counts.tainted + 1
+    assert engine.gate(scenario, run, D, "precise") is first  # the past stays as it was

@@ -82,7 +82,10 @@ def test_the_gate_reads_only_its_roots_evidence_and_shows_the_same_paths(scenari
     scoped = engine.gate(scenario, run, D, "precise")
     assert scenario.memo["evidence"].get(run.run) is None  # the run's was not read whole
     engine.run_evidence(scenario, run)
+    assert engine.gate(scenario, run, D, "precise") is scoped  # answered once per run
+    scenario.memo.pop("gates")  # computed again, now with the whole run's evidence
     full = engine.gate(scenario, run, D, "precise")
+    assert full is not scoped
     assert scoped.tainted == full.tainted
     assert all(t.path and t.path[-1].node == t.example for t in scoped.tainted)
 
