@@ -61,8 +61,8 @@ class Service:
     ) -> Snapshot:
         """The answers at `as_of` read through `reader`, their taint run pinned for the caller
         (who gives it back with `release`); NoPolicyError when no policy was in force there.
-        At the head of the log, one cheap query tells whether the run already computed still
-        holds. Waiting for another request's propagation ends at `deadline`
+        At the head of the log, the run already computed holds while the head has not moved
+        (no query). Waiting for another request's propagation ends at `deadline`
         (time.monotonic) with OverBudget."""
         head = self.head_seq(reader)
         if as_of is None:
@@ -95,7 +95,7 @@ class Service:
             return set(self.pins) | ({self._latest[1].run.run} if self._latest else set())
 
     def release(self, runs: Iterable[int]) -> None:
-        """Give back runs `taint_run` pinned: they may be dropped from now on."""
+        """Give back runs `snapshot` pinned: they may be dropped from now on."""
         with self.pin_lock:
             for run in runs:
                 self.pins[run] -= 1
