@@ -61,6 +61,8 @@ MAX_TOKENS = 4000  # tokens of one GraphQL document (checked while parsing)
 MAX_ALIASES = 50  # aliased fields of one document
 INTERNAL_ERROR = "internal error: the server log has the details"
 T = TypeVar("T")
+# a page of a gate's examples: tainted or unknown ones, keyed by their example key
+E = TypeVar("E", engine.TaintedExample, engine.UnknownExample)
 log = logging.getLogger("lineage.api")
 
 
@@ -364,13 +366,11 @@ class GateReport:
     waivers: list[Waiver]
     _as_of_arg: strawberry.Private[str | None]
 
-    def _more(self, rows: list[T], n: int) -> tuple[list[T], PageInfo]:
+    def _more(self, rows: list[E], n: int) -> tuple[list[E], PageInfo]:
+        """The first `n` of `rows` (asked for n + 1) and whether there were more."""
         more = len(rows) > n
         rows = rows[:n]
-        return rows, PageInfo(
-            has_next_page=more,
-            end_cursor=getattr(rows[-1], "example") if rows else None,  # noqa: B009
-        )
+        return rows, PageInfo(has_next_page=more, end_cursor=rows[-1].example if rows else None)
 
     @strawberry.field
     async def tainted(

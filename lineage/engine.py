@@ -15,9 +15,7 @@ Modes:
 UNKNOWN: not tainted, and an ancestor was referenced but never ingested. CLEAN: neither.
 """
 
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -33,6 +31,7 @@ from lineage.eventlog import canonical_json
 from lineage.model import DERIVATION, EdgeKind, NodeKind
 from lineage.policy import Policy, Restriction, Waiver, glob_regex, parse_moment
 from lineage.rows import maybe_one, one
+from lineage.run_cache import RunCache
 from lineage.store import PolicyVersion, Store, StoredEdge, StoredNode
 
 
@@ -1043,42 +1042,11 @@ def gate(
     modify it."""
     check_mode(mode)
     require_policy(run)
-    cache: GateCache = store.memo.setdefault("gates", GateCache())
+    cache: RunCache[tuple[Any, ...], GateReport] = store.memo.setdefault("gates", RunCache(size=64))
     question = (run.run, dataset, mode, allow_unknown, max_paths, max_listed)
     return cache.answer(
         question, lambda: _gate(store, run, dataset, mode, allow_unknown, max_paths, max_listed)
     )
-
-
-class GateCache:
-    """The newest `size` gate reports of one database, keyed by run and question. Requests
-    that ask the same question at once wait for one computation of it."""
-
-    def __init__(self, size: int = 64) -> None:
-        self.size = size
-        self._reports: OrderedDict[tuple[Any, ...], GateReport] = OrderedDict()
-        self._lock = threading.Lock()
-        self._computing: dict[tuple[Any, ...], threading.Lock] = {}
-
-    def answer(self, question: tuple[Any, ...], compute: Callable[[], GateReport]) -> GateReport:
-        with self._lock:
-            found = self._reports.get(question)
-            if found is not None:
-                self._reports.move_to_end(question)
-                return found
-            computing = self._computing.setdefault(question, threading.Lock())
-        with computing:
-            with self._lock:
-                found = self._reports.get(question)
-            if found is None:  # the first to ask (or the one before failed): compute it
-                found = compute()
-                with self._lock:
-                    self._reports[question] = found
-                    while len(self._reports) > self.size:
-                        self._reports.popitem(last=False)
-        with self._lock:
-            self._computing.pop(question, None)
-        return found
 
 
 def _gate(

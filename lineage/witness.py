@@ -9,13 +9,13 @@ the newest few per database. For a run where output 7 reaches example 9 through 
 `chunked`, with its span), in that order.
 """
 
-from collections import OrderedDict
 from dataclasses import dataclass
-from threading import Lock
 from typing import Any, Final, cast
 
 import numpy as np
 import pyarrow as pa
+
+from lineage.run_cache import RunCache
 
 # A stored taint row: (node, precise, root, pred, depth, blocked_by, edge_kind, span_start,
 # span_end, span_unit, edge_seq).
@@ -112,25 +112,8 @@ class RunEvidence:
         return chain
 
 
-class EvidenceCache:
-    """The newest `size` RunEvidence of one database, shared by its cursors (runs are never
-    rewritten, so an entry never goes stale; a dropped run just ages out)."""
+class EvidenceCache(RunCache[int, RunEvidence]):
+    """The newest `size` RunEvidence of one database by run, shared by its cursors."""
 
     def __init__(self, size: int = 4) -> None:
-        self.size = size
-        self._runs: OrderedDict[int, RunEvidence] = OrderedDict()
-        self._lock = Lock()
-
-    def get(self, run: int) -> RunEvidence | None:
-        with self._lock:
-            found = self._runs.get(run)
-            if found is not None:
-                self._runs.move_to_end(run)
-            return found
-
-    def put(self, run: int, evidence: RunEvidence) -> None:
-        with self._lock:
-            self._runs[run] = evidence
-            self._runs.move_to_end(run)
-            while len(self._runs) > self.size:
-                self._runs.popitem(last=False)
+        super().__init__(size)
