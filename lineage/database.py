@@ -28,6 +28,7 @@ import networkx as nx
 
 from lineage import engine, model
 from lineage.blame import FileBlame, blame
+from lineage.bulk_load import rare_full_collections, read_ahead
 from lineage.engine import (
     DatasetCount,
     GateReport,
@@ -238,6 +239,12 @@ class Database:
     ) -> Iterator[Batch]:
         """The batches the `source` loader reads from `paths` (files, or directories walked;
         for `git`, checkouts whose commits already in the store are not read again)."""
+        self._check_source(source, repo, rev)
+        for batches in self._readers(source, paths, repo, rev):
+            yield from batches
+
+    @staticmethod
+    def _check_source(source: str, repo: str | None, rev: str | None) -> None:
         if source not in LOADERS:
             raise UsageError(
                 f"unknown source {source!r}; expected one of {', '.join(sorted(LOADERS))}"
@@ -246,13 +253,24 @@ class Database:
             raise UsageError(f"a repo applies to agent sources and git, not {source}")
         if rev and source != "git":
             raise UsageError(f"a rev applies to git, not {source}")
+
+    def _readers(
+        self,
+        source: str,
+        paths: tuple[str | os.PathLike[str], ...],
+        repo: str | None,
+        rev: str | None,
+    ) -> Iterator[Iterator[Batch]]:
+        """The loaders' batch streams that `read` chains, each made when the previous one is
+        spent: a git checkout's known commits are asked of the store then, in the caller's
+        thread, never while a stream is read."""
         if source == "git":
             for path in map(Path, paths):
                 known = self.store.commits_of(git_loader.repo_id(path, repo))
-                yield from git_loader.load([path], rev=rev, repo=repo, exclude=known)
+                yield git_loader.load([path], rev=rev, repo=repo, exclude=known)
             return
         options = {"repo": repo} if source in AGENT_SOURCES else {}
-        yield from LOADERS[source](expand_paths(map(str, paths), SUFFIXES[source]), **options)
+        yield LOADERS[source](expand_paths(map(str, paths), SUFFIXES[source]), **options)
 
     def ingest(
         self,
@@ -264,13 +282,17 @@ class Database:
     ) -> IngestReport:
         """Load records of `source` from `paths`, one transaction per batch; returns the
         totals. `on_batch` is told of each batch once it is stored (progress, per-file
-        lines). Bad records are rejected with file, line and reason; the rest loads."""
+        lines). Bad records are rejected with file, line and reason; the rest loads. The
+        next batch is read while this one is stored."""
+        self._check_source(source, repo, rev)
         total = IngestReport(source)
-        for batch in self.read(source, *paths, repo=repo, rev=rev):
-            report = self.store.ingest(batch)
-            total.add(report)
-            if on_batch is not None:
-                on_batch(batch, report)
+        with rare_full_collections():
+            for batches in self._readers(source, paths, repo, rev):
+                for batch in read_ahead(batches):
+                    report = self.store.ingest(batch)
+                    total.add(report)
+                    if on_batch is not None:
+                        on_batch(batch, report)
         return total
 
     def ingest_bytes(

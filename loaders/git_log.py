@@ -228,13 +228,19 @@ def stream_log(
     drain.start()
 
     def chunks() -> Iterator[bytes]:
-        pending = b""
+        # One commit's output can be far larger than a block: its blocks are kept in a list
+        # and only the newly read bytes (and a header's length before them) are searched, so
+        # a large diff costs its length, not its length squared.
+        pending: list[bytes] = []
         while block := stdout.read(1 << 20):
-            pending += block
-            parts = pending.split(HEADER)
-            pending = parts.pop()
+            tail = pending[-1][-len(HEADER) :] if pending else b""
+            if HEADER not in tail + block:
+                pending.append(block)
+                continue
+            parts = (b"".join(pending) + block).split(HEADER)
+            pending = [parts.pop()]
             yield from parts
-        yield pending
+        yield b"".join(pending)
 
     try:
         yield parse_log(chunks())

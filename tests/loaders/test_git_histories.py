@@ -436,3 +436,23 @@ def test_a_bare_mirror_without_origin_is_named_with_repo(repo: Repo, tmp_path: P
     with Store(db) as store:
         assert lines_of(store, repo, "HEAD", "src/a.py") == set(range(6, 12))
         assert len(store.commits_of(REPO)) == 2
+
+
+def test_a_commit_whose_diff_spans_many_read_blocks_parses_whole(repo: Repo) -> None:
+    """git's output is read a megabyte at a time; one commit of about 3 MB, between two
+    small ones, keeps every line and its neighbours stay separate commits."""
+    repo.write("small.py", ["a = 1"])
+    repo.commit("small")
+    big = [
+        f"generated_value_{n:07d} = {n * 7919 % 1000003}  # padding padding" for n in range(50_000)
+    ]
+    repo.write("big.py", big)
+    repo.commit("big" + CLAUDE)
+    repo.write("small.py", ["a = 1", "b = 2"])
+    repo.commit("small again")
+    store = Store(":memory:")
+    ingest(store, repo.root)
+    assert lines_of(store, repo, "HEAD", "big.py") == set(range(1, 50_001))
+    assert lines_of(store, repo, "HEAD", "small.py") == set()
+    commits = store.con.execute("SELECT count(*) FROM nodes WHERE kind = 'commit'").fetchone()
+    assert commits == (3,)
