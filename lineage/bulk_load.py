@@ -18,6 +18,7 @@ from typing import TypeVar, cast
 
 FULL_COLLECTION_EVERY = 1000  # young collections between full ones (Python's default: 10)
 _POLL_S = 0.1  # how often a waiting reader looks whether its consumer has stopped
+_JOIN_S = 2.0  # how long a stopping consumer waits for its reader to finish an item
 
 T = TypeVar("T")
 
@@ -48,8 +49,8 @@ _END = object()
 def read_ahead(items: Iterator[T]) -> Iterator[T]:
     """The items of `items`, in order, each read by a thread of its own while the consumer
     works on the one before, so at most two are held at once. An error the reader meets is
-    raised here, in the consumer; a consumer that stops early stops the reader after the item
-    it is reading, and `items` is closed.
+    raised here, in the consumer; a consumer that stops early (or is interrupted) stops the
+    reader after the item it is reading, and `items` is closed.
 
     The reader must not share state with the consumer's work (a loader never touches the
     store, so a loader's batches qualify).
@@ -94,4 +95,6 @@ def read_ahead(items: Iterator[T]) -> Iterator[T]:
             yield cast(T, item)
     finally:
         stop.set()
-        reader.join()
+        # A reader stuck on input that never comes (a FIFO, a terminal) is not waited for:
+        # it is a daemon thread, and it closes `items` itself if its input ever ends.
+        reader.join(timeout=_JOIN_S)

@@ -28,6 +28,7 @@ from lineage.store import (
 )
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it: never a pass
 
 
 def _formatter(prog: str) -> argparse.HelpFormatter:
@@ -556,6 +557,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     ) as exc:
         print(f"lineage: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(
+            "lineage: interrupted: what was stored before stays (each batch is one "
+            "transaction); run the same command again to go on, ingesting again adds only "
+            "what is missing",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -326,3 +326,31 @@ def test_policies_that_restrict_nothing_are_refused_or_flagged(
     assert run("--db", db, "policy", "show", "--format", "json")[1] == before  # not set
     assert run("--db", db, "policy", "set", str(policy))[0] == 0
     assert "warning: " in capsys.readouterr().err
+
+
+def test_an_interrupted_ingest_exits_130_keeps_what_it_stored_and_can_go_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from lineage.store import Store
+
+    db = str(tmp_path / "l.duckdb")
+    real_ingest = Store.ingest
+    stored: list[int] = []
+
+    def interrupted_on_the_second_batch(self: Store, batch):  # noqa: ANN001, ANN202
+        if stored:
+            raise KeyboardInterrupt
+        stored.append(1)
+        return real_ingest(self, batch)
+
+    monkeypatch.setattr(Store, "ingest", interrupted_on_the_second_batch)
+    code, _ = run("--db", db, "ingest", "events", str(FIXTURES / "events"))
+    assert code == 130
+    assert "interrupted" in capsys.readouterr().err
+    monkeypatch.setattr(Store, "ingest", real_ingest)
+    code, out = run("--db", db, "verify")
+    assert code == 0 and out.startswith("ok: ") and not out.startswith("ok: 0 events")
+    code, out = run("--db", db, "ingest", "events", str(FIXTURES / "events"), "--format", "json")
+    assert code == 0 and json.loads(out)["accepted"] >= 1  # the rest, once
+    code, out = run("--db", db, "ingest", "events", str(FIXTURES / "events"), "--format", "json")
+    assert json.loads(out)["accepted"] == 0
