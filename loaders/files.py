@@ -25,6 +25,11 @@ def expand_paths(paths: Iterable[str | Path], suffixes: tuple[str, ...]) -> list
             out += sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(suffixes))
         elif path.is_file():
             out.append(path)
+        elif path.exists():
+            raise InputError(
+                f"{path}: not a regular file or directory (a pipe or a device); "
+                "write the records to a file and ingest that"
+            )
         else:
             raise InputError(f"{path}: no such file or directory")
     return out

@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,14 @@ def test_a_pretty_printed_array_is_one_record_per_element(tmp_path: Path) -> Non
     path = tmp_path / "in.json"
     path.write_text(json.dumps([{"k": "a"}, {"k": "b"}], indent=2))
     assert _read(path) == [(1, "a"), (2, "b")]
+
+
+def test_a_path_that_is_neither_file_nor_directory_is_named_for_what_it_is(
+    tmp_path: Path,
+) -> None:
+    fifo = tmp_path / "events.jsonl"
+    os.mkfifo(fifo)
+    with pytest.raises(files.InputError, match="not a regular file or directory"):
+        files.expand_paths([fifo], (".jsonl",))
+    with pytest.raises(files.InputError, match="no such file or directory"):
+        files.expand_paths([tmp_path / "missing.jsonl"], (".jsonl",))
