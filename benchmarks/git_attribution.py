@@ -98,35 +98,6 @@ def build(root: Path, commits: int, files: int, rng: random.Random) -> list[dict
     return outputs
 
 
-def missing_paths(root: Path) -> list[str]:
-    """Paths whose blobs this clone lacks (a partial clone or mirror): `git log -p` dies on the
-    first of them, so the floor is measured without them; the loader records them instead."""
-    missing = {
-        line[1:]
-        for line in subprocess.run(
-            ["git", "-C", str(root), "rev-list", "--objects", "--missing=print", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.splitlines()
-        if line.startswith("?")
-    }
-    if not missing:
-        return []
-    raw = subprocess.run(
-        ["git", "-C", str(root), "log", "--raw", "--no-renames", "--no-abbrev", "--format=", "-z"],
-        capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    wanted = {sha.encode() for sha in missing}
-    paths = set()
-    for meta, path in zip(raw, raw[1:], strict=False):
-        fields = meta.lstrip(b"\n").split(b" ")
-        if fields[0].startswith(b":") and len(fields) == 5 and fields[3] in wanted:
-            paths.add(path.decode("utf-8", "surrogateescape"))
-    return sorted(paths)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -147,7 +118,16 @@ def main() -> None:
             outputs = build(root, args.commits, args.files, rng)
         out_file = Path(tmp) / "outputs.ndjson"
         out_file.write_text("".join(json.dumps(o) + "\n" for o in outputs))
-        exclude = [f":(exclude,literal){path}" for path in missing_paths(root)]
+        commits = subprocess.run(
+            ["git", "-C", str(root), "rev-list", "--topo-order", "--reverse", "HEAD"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        # `git log -p` dies on the first blob a partial clone or mirror lacks: the floors are
+        # measured without the paths of such blobs (the loader records them instead).
+        shas = commits.decode().split()
+        lacking = git.paths_of_blobs(root, shas, git.missing_blobs(root, shas))
+        exclude = [f":(exclude,literal){path}" for path in sorted(lacking)]
         pathspec = ["--", *exclude] if exclude else []
         floor_s, _ = timed(
             lambda: subprocess.run(
@@ -156,11 +136,6 @@ def main() -> None:
                 check=True,
             )
         )
-        commits = subprocess.run(
-            ["git", "-C", str(root), "rev-list", "--topo-order", "--reverse", "HEAD"],
-            capture_output=True,
-            check=True,
-        ).stdout
         same_s, _ = timed(
             lambda: subprocess.run(
                 [

@@ -12,7 +12,7 @@ is stored.
 import gc
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar, cast
 
@@ -21,6 +21,7 @@ _POLL_S = 0.1  # how often a waiting reader looks whether its consumer has stopp
 _JOIN_S = 2.0  # how long a stopping consumer waits for its reader to finish an item
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @contextmanager
@@ -98,3 +99,17 @@ def read_ahead(items: Iterator[T]) -> Iterator[T]:
         # A reader stuck on input that never comes (a FIFO, a terminal) is not waited for:
         # it is a daemon thread, and it closes `items` itself if its input ever ends.
         reader.join(timeout=_JOIN_S)
+
+
+def bulk_ingest(streams: Iterable[Iterator[T]], store: Callable[[T], R]) -> Iterator[tuple[T, R]]:
+    """Each item of each stream with what `store` returned for it: the streams one after the
+    other, each read ahead of the store, with full collections rare throughout. A stream is
+    taken from `streams` only when the one before is spent.
+
+    >>> [report for _, report in bulk_ingest([iter("ab"), iter("c")], str.upper)]
+    ['A', 'B', 'C']
+    """
+    with rare_full_collections():
+        for items in streams:
+            for item in read_ahead(items):
+                yield item, store(item)

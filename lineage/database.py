@@ -28,7 +28,7 @@ import networkx as nx
 
 from lineage import engine, model
 from lineage.blame import FileBlame, blame
-from lineage.bulk_load import rare_full_collections, read_ahead
+from lineage.bulk_load import bulk_ingest
 from lineage.engine import (
     DatasetCount,
     GateReport,
@@ -286,13 +286,12 @@ class Database:
         next batch is read while this one is stored."""
         self._check_source(source, repo, rev)
         total = IngestReport(source)
-        with rare_full_collections():
-            for batches in self._readers(source, paths, repo, rev):
-                for batch in read_ahead(batches):
-                    report = self.store.ingest(batch)
-                    total.add(report)
-                    if on_batch is not None:
-                        on_batch(batch, report)
+        for batch, report in bulk_ingest(
+            self._readers(source, paths, repo, rev), self.store.ingest
+        ):
+            total.add(report)
+            if on_batch is not None:
+                on_batch(batch, report)
         return total
 
     def ingest_bytes(

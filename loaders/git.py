@@ -144,20 +144,9 @@ class _Clone:
         lie at: those paths are then read without patches (git cannot diff what it lacks)."""
         if self.missing is not None:
             return
-        listing = _git(
-            self.path,
-            "rev-list",
-            "--objects",
-            "--missing=print",
-            "--no-walk",
-            "--stdin",
-            stdin="".join(f"{c}\n" for c in commits).encode(),
-        )
-        self.missing = {
-            line[1:41] for line in listing.decode().splitlines() if line.startswith("?")
-        }
+        self.missing = missing_blobs(self.path, commits)
         if self.missing:
-            self.unreadable = _paths_of_blobs(self.path, commits, self.missing)
+            self.unreadable = paths_of_blobs(self.path, commits, self.missing)
 
     def read(self, part: list[str]) -> Iterator[Commit]:
         """The commits of `part` with their diffs; the paths of missing blobs come from a
@@ -355,7 +344,22 @@ def _is_partial(path: Path) -> bool:
     return any(line.split()[-1:] != ["false"] for line in config.splitlines())
 
 
-def _paths_of_blobs(path: Path, commits: list[str], blobs: set[str]) -> set[str]:
+def missing_blobs(path: Path, commits: list[str]) -> set[str]:
+    """The ids of the blobs that the trees of `commits` name and this clone lacks (a partial
+    clone, an incomplete mirror)."""
+    listing = _git(
+        path,
+        "rev-list",
+        "--objects",
+        "--missing=print",
+        "--no-walk",
+        "--stdin",
+        stdin="".join(f"{c}\n" for c in commits).encode(),
+    )
+    return {line[1:41] for line in listing.decode().splitlines() if line.startswith("?")}
+
+
+def paths_of_blobs(path: Path, commits: list[str], blobs: set[str]) -> set[str]:
     """The paths at which the history names `blobs` (a log without patches reads no blob)."""
     out = _git(
         path,
