@@ -21,13 +21,15 @@ from rapidfuzz import fuzz
 
 from lineage.loaders.agent_outputs import is_significant, normalize_line
 
-HEADER = b"\x1egit-commit\x1f"
+# Fields are cut at NUL, which no message, name or trailer can hold (any other byte can); a
+# header that content imitates is told from git's by the commit id that must follow it.
+HEADER = b"\x1egit-commit\x00"
 FORMAT = (
-    "%x1egit-commit%x1f"
-    + "%x1f".join(
+    "%x1egit-commit%x00"
+    + "%x00".join(
         ["%H", "%P", "%an", "%ae", "%aI", "%cn", "%ce", "%cI", "%(trailers:unfold,only)", "%B"]
     )
-    + "%x1f"
+    + "%x00"
 )
 EMPTY_BLOB = "0" * 40
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
@@ -242,8 +244,28 @@ def stream_log(
             yield from parts
         yield b"".join(pending)
 
+    def commit_chunks() -> Iterator[bytes]:
+        # git writes each commit fed once (a merge once per parent, in a row): a cut not
+        # followed by the id of this commit or of one still to come was content, undone.
+        ahead = set(commits)
+        current: str | None = None
+        held: bytes | None = None
+        for part in chunks():
+            sha = part[:40].decode("ascii", "replace") if part[40:41] == b"\0" else None
+            if held is None:
+                held = part
+            elif sha is not None and (sha == current or sha in ahead):
+                yield held
+                held = part
+                ahead.discard(sha)
+                current = sha
+            else:
+                held += HEADER + part
+        if held is not None:
+            yield held
+
     try:
-        yield parse_log(chunks())
+        yield parse_log(commit_chunks())
     finally:
         stdout.close()
         feeder.join()
@@ -261,7 +283,7 @@ def parse_log(chunks: Iterable[bytes]) -> Iterator[Commit]:
         if not raw.strip(b"\0\n"):
             continue
         chunk = raw.decode("utf-8", "replace")
-        fields = chunk.split("\x1f", 10)
+        fields = chunk.split("\0", 10)
         if len(fields) < 11:
             continue
         sha = fields[0]

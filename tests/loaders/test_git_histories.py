@@ -456,3 +456,19 @@ def test_a_commit_whose_diff_spans_many_read_blocks_parses_whole(repo: Repo) -> 
     assert lines_of(store, repo, "HEAD", "small.py") == set()
     commits = store.con.execute("SELECT count(*) FROM nodes WHERE kind = 'commit'").fetchone()
     assert commits == (3,)
+
+
+def test_messages_and_lines_that_imitate_the_log_format_lose_nothing(repo: Repo) -> None:
+    """Any byte but NUL can stand in a message or a line: separators and the header the
+    loader asks git to write, in messages and in file content, cut no commit short."""
+    repo.write("a.py", ["x = 1", "marker = '\x1egit-commit\x1f'"])
+    repo.commit("unit\x1fseparator and \x1egit-commit\x1f header" + CLAUDE)
+    repo.write("a.py", ["x = 1", "marker = '\x1egit-commit\x1f'", "y = 2"])
+    repo.commit("a message that ends like the header \x1egit-commit")
+    repo.write("a.py", ["x = 1", "marker = '\x1egit-commit\x1f'", "y = 2", "z = 3"])
+    repo.commit("the last one" + CLAUDE)
+    store = Store(":memory:")
+    ingest(store, repo.root)
+    commits = store.con.execute("SELECT count(*) FROM nodes WHERE kind = 'commit'").fetchone()
+    assert commits == (3,)
+    assert lines_of(store, repo, "HEAD", "a.py") == {1, 2, 4}
