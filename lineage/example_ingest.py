@@ -1,5 +1,7 @@
-"""Examples ingested column-wise: millions of manifest rows (`lineage.facts.EXAMPLE_COLUMNS`)
-become events, nodes and edges in a few set-based statements, never row by row in Python.
+"""Examples ingested column-wise: the one mapping of an example to its events, nodes and
+edges, for every source (millions of manifest rows, OpenLineage facet rows, `example` events),
+as rows of `lineage.facts.EXAMPLE_COLUMNS` in a few set-based statements, never row by row in
+Python.
 
 Each row's file version is resolved once (snapshot, alias or the node named); rows naming a
 path absent from an ingested commit's tree, or a span outside a file of known length, are
@@ -27,6 +29,15 @@ if TYPE_CHECKING:
 ALIAS_TARGETS = "SELECT alias, min(target) AS target FROM aliases GROUP BY alias"
 
 
+class ExamplesRejected(Exception):
+    """Rows given seqs of their own turned out to be rejected (their seqs would leave holes
+    in the log): the caller rolls back and plans the seqs again without `rows`."""
+
+    def __init__(self, rows: set[int]) -> None:
+        super().__init__(f"rows {sorted(rows)[:5]} rejected after their seqs were planned")
+        self.rows = rows
+
+
 def ingest_example_table(
     store: "Store",
     source: str,
@@ -34,11 +45,18 @@ def ingest_example_table(
     batch_no: int,
     report: "IngestReport",
     received_at: datetime,
+    seqs: pa.Array | None = None,
 ) -> None:
     """Ingest rows of `facts.EXAMPLE_COLUMNS` set-based: one event per new row (skipping
     event ids already logged), their nodes and edges, all in SQL. A row whose line span
-    lies outside a file version of known length is rejected with its row number."""
+    lies outside a file version of known length is rejected with its row number.
+
+    Rows get the seqs after the log's end in row order, or `seqs` when given (rows among
+    other events of the same file, null for a row already logged or repeated); a rejected
+    row that was given a seq raises ExamplesRejected."""
     con = store.con
+    if seqs is not None:
+        table = table.append_column("planned_seq", seqs)
     fv = model.file_version_key.sql("repo", "path", "blob")
     fc = model.file_at_commit_key.sql("repo", "path", "commit")
     store.register("_rows", table.append_column("pos", pa.array(range(table.num_rows), pa.int64())))
@@ -82,6 +100,12 @@ def ingest_example_table(
         ORDER BY x.row""").fetchall()
     )
     bad.sort(key=lambda row: row[0])
+    if seqs is not None:
+        planned = {r[0] for r in bad} & set(
+            table.filter(pc.is_valid(table["planned_seq"]))["row"].to_pylist()
+        )
+        if planned:
+            raise ExamplesRejected(planned)
     rejections = [
         Rejection(origin.rsplit(":", 1)[0], int(origin.rsplit(":", 1)[1]), reason, payload)
         for _, origin, payload, reason in bad
@@ -97,7 +121,12 @@ def ingest_example_table(
         SELECT (SELECT count(*) FROM _rows r JOIN events e USING (event_id)),
                (SELECT count(*) - count(DISTINCT event_id) FROM _rows)""",
     )
-    if not (known or repeated or outside):
+    if seqs is not None:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _x AS
+                        SELECT planned_seq AS seq, * EXCLUDE (pos, planned_seq),
+                               {file_key} AS file
+                        FROM _rows WHERE planned_seq IS NOT NULL""")
+    elif not (known or repeated or outside):
         # The common case, a fresh manifest: seqs follow the table's row order.
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _x AS
@@ -127,7 +156,7 @@ def ingest_example_table(
         SELECT seq, event_id, ?, source, type, occurred_us, origin, payload,
                {eventlog.EVENT_HASH_SQL[store.hash_scheme]}
         FROM (SELECT seq, event_id, ? AS source, 'example' AS type,
-                     NULL::BIGINT AS occurred_us, origin, payload FROM _x)""",
+                     occurred_us, origin, payload FROM _x)""",
         [batch_no, source],
     )
     dv = model.dataset_version_key.sql("dataset", "version")
@@ -138,7 +167,7 @@ def ingest_example_table(
         f"CASE from_kind WHEN 'output' THEN {model.output_key.sql('from_name')} "
         f"ELSE {model.session_key.sql('from_name')} END"
     )
-    # The attributes the events loader gives an example: no key for what it lacks.
+    # An example's attributes: no key for what it lacks.
     ex_attrs = """CASE
         WHEN shard IS NULL AND repo IS NULL
           THEN json_object('dataset', dataset, 'example', example, 'version', version)

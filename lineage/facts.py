@@ -177,16 +177,18 @@ class Batch:
 
 _PARENT = pa.struct([("dataset", pa.string()), ("version", pa.string()), ("example", pa.string())])
 
-# Examples read column-wise from a dataset manifest (millions of rows): one accepted row per
-# example with its event id, raw payload and origin, and exactly one way of naming its source:
-# a file version (repo, path and blob or commit, with an optional span), parent examples, or an
-# agent record (from_kind 'output' or 'session', from_name).
+# Examples as rows, whatever their source (a dataset manifest of millions of rows, `example`
+# events): one accepted row per example with its event id, raw payload, origin and the time it
+# names (events only), and exactly one way of naming its source: a file version (repo, path and
+# blob or commit, with an optional span), parent examples, or an agent record (from_kind
+# 'output' or 'session', from_name). The store maps rows to nodes and edges in one place.
 EXAMPLE_COLUMNS = pa.schema(
     [
         ("row", pa.int64()),
         ("event_id", pa.string()),
         ("origin", pa.string()),
         ("payload", pa.string()),
+        ("occurred_us", pa.int64()),
         ("dataset", pa.string()),
         ("version", pa.string()),
         ("example", pa.string()),
@@ -203,3 +205,16 @@ EXAMPLE_COLUMNS = pa.schema(
         ("from_name", pa.string()),
     ]
 )
+
+
+@dataclass(frozen=True)
+class ExampleRow:
+    """One example read record by record (an `example` event), as the values of
+    EXAMPLE_COLUMNS: a loader gathers these into `Batch.examples` with `example_table`."""
+
+    columns: JSON
+
+
+def example_table(rows: list[ExampleRow]) -> pa.Table:
+    """The rows as one table of EXAMPLE_COLUMNS (absent columns are null)."""
+    return pa.Table.from_pylist([r.columns for r in rows], schema=EXAMPLE_COLUMNS)

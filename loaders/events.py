@@ -13,21 +13,23 @@ import fastjsonschema
 import jsonschema
 
 from lineage import model
-from lineage.eventlog import content_id
+from lineage.eventlog import canonical_json, content_id, epoch_us
 from lineage.facts import (
     Alias,
     Attribution,
     Batch,
     Edge,
+    ExampleRow,
     Fact,
     Node,
     Record,
     Rejection,
     Span,
     TreeEntries,
+    example_table,
 )
 from lineage.loaders.agent_outputs import is_significant, line_hash, normalize_line
-from lineage.loaders.files import JsonLine, collect, expand_paths, json_object_lines
+from lineage.loaders.files import JsonLine, expand_paths, json_object_lines
 from lineage.model import EdgeKind, NodeKind
 from lineage.schema import json_schema
 from lineage.tools import canonical_tool
@@ -87,22 +89,34 @@ BATCH_LINES = 100_000  # a longer file is ingested in several batches, so memory
 
 
 def load(paths: Iterable[str | Path]) -> Iterator[Batch]:
-    """One batch per file, or per BATCH_LINES lines of a longer one."""
+    """One batch per file, or per BATCH_LINES lines of a longer one; its examples go in
+    `Batch.examples`, as a manifest's do."""
     for path in expand_paths(paths, SUFFIXES):
-        batch, parts = Batch(SOURCE, input=str(path)), 0
+        batch, rows, parts = Batch(SOURCE, input=str(path)), [], 0
         for item in json_object_lines(path, "an event"):
-            if isinstance(item, Rejection):
-                batch.rejections.append(item)
+            result = item if isinstance(item, Rejection) else parse_line(item)
+            if isinstance(result, ExampleRow):
+                rows.append(result)
+            elif isinstance(result, Rejection):
+                batch.rejections.append(result)
             else:
-                collect(batch, item, parse_line)
-            if len(batch.records) + len(batch.rejections) >= BATCH_LINES:
-                yield batch
-                batch, parts = Batch(SOURCE, input=str(path)), parts + 1
-        if batch.records or batch.rejections or not parts:
-            yield batch
+                batch.records.append(result)
+            if len(batch.records) + len(rows) + len(batch.rejections) >= BATCH_LINES:
+                yield _with_examples(batch, rows)
+                batch, rows, parts = Batch(SOURCE, input=str(path)), [], parts + 1
+        if batch.records or rows or batch.rejections or not parts:
+            yield _with_examples(batch, rows)
 
 
-def parse_line(item: JsonLine) -> Record | Rejection:
+def _with_examples(batch: Batch, rows: list[ExampleRow]) -> Batch:
+    if rows:
+        batch.examples = example_table(rows)
+    return batch
+
+
+def parse_line(item: JsonLine) -> Record | ExampleRow | Rejection:
+    """One event line: a record with its facts, an example as a row (the store maps examples
+    of every source in one place), or the reason it is rejected."""
     value = item.value
     raw = item.text or None
     if not isinstance(value, dict):
@@ -115,22 +129,35 @@ def parse_line(item: JsonLine) -> Record | Rejection:
         errors = []
     if errors:
         return Rejection(item.file, item.line, _explain(errors[0], value), raw)
+    event_id = value.get("id") or content_id(value)
+    origin = f"{item.file}:{item.line}"
     try:
-        facts = FACTS[value["type"]](value)
         occurred = (
             datetime.fromisoformat(value["time"].replace("Z", "+00:00"))
             if "time" in value
             else None
         )
+        if value["type"] == "example":
+            return ExampleRow(
+                _example_columns(value)
+                | {
+                    "row": item.line,
+                    "event_id": event_id,
+                    "origin": origin,
+                    "payload": canonical_json(value),
+                    "occurred_us": epoch_us(occurred) if occurred else None,
+                }
+            )
+        facts = FACTS[value["type"]](value)
     except ValueError as exc:
         return Rejection(item.file, item.line, str(exc), raw)
     return Record(
-        event_id=value.get("id") or content_id(value),
+        event_id=event_id,
         type=value["type"],
         payload=value,
         facts=facts,
         occurred_at=occurred,
-        origin=f"{item.file}:{item.line}",
+        origin=origin,
     )
 
 
@@ -274,64 +301,26 @@ def _file_version_facts(v: dict[str, Any]) -> list[Fact]:
     return facts
 
 
-def _example_facts(v: dict[str, Any]) -> list[Fact]:
-    dataset, version, example = v["dataset"], v["version"], v["example"]
-    key = model.example_key(dataset, version, example)
-    dv = model.dataset_version_key(dataset, version)
-    attrs: dict[str, Any] = {"dataset": dataset, "version": version, "example": example}
-    facts: list[Fact] = [
-        Node(dv, NodeKind.DATASET_VERSION, {"dataset": dataset, "version": version})
-    ]
-    if "shard" in v:
-        shard = model.shard_key(dataset, version, v["shard"])
-        attrs["shard"] = v["shard"]
-        facts += [
-            Node(
-                shard, NodeKind.SHARD, {"dataset": dataset, "version": version, "shard": v["shard"]}
-            ),
-            Edge(shard, dv, EdgeKind.MEMBER),
-        ]
-        member_of = shard
-    else:
-        member_of = dv
+def _example_columns(v: dict[str, Any]) -> dict[str, Any]:
+    """An example event as the columns of `lineage.facts.EXAMPLE_COLUMNS` that name it and its
+    source; the store makes its nodes and edges, as it does for a manifest row."""
+    columns: dict[str, Any] = {k: v.get(k) for k in ("dataset", "version", "example", "shard")}
     if "source" in v:
         src = v["source"]
-        attrs |= {"repo": src["repo"], "path": src["path"]}
-        if "blob" in src:
-            fkey = model.file_version_key(src["repo"], src["path"], src["blob"])
-            fattrs = {"repo": src["repo"], "path": src["path"], "blob": src["blob"]}
-        else:
-            fkey = model.file_at_commit_key(src["repo"], src["path"], src["commit"])
-            fattrs = {"repo": src["repo"], "path": src["path"], "commit": src["commit"]}
         if "lines" in src and "bytes" in src:
             raise ValueError("example source: give `lines` or `bytes`, not both")
         span = _span(src.get("lines")) or _span(src.get("bytes"), "byte")
-        facts += [
-            Node(fkey, NodeKind.FILE_VERSION, fattrs, defines=False),
-            Edge(fkey, key, EdgeKind.CHUNKED, span=span),
-        ]
-    for parent in v.get("parents", []):
-        pkey = model.example_key(parent["dataset"], parent["version"], parent["example"])
-        facts += [
-            Node(
-                pkey,
-                NodeKind.EXAMPLE,
-                {k: parent[k] for k in ("dataset", "version", "example")},
-                defines=False,
-            ),
-            Edge(pkey, key, EdgeKind.DERIVED),
+        columns |= {k: src.get(k) for k in ("repo", "path", "blob", "commit")}
+        if span is not None:
+            columns |= {"span_start": span.start, "span_end": span.end, "span_unit": span.unit}
+    if "parents" in v:
+        columns["parents"] = [
+            {k: parent[k] for k in ("dataset", "version", "example")} for parent in v["parents"]
         ]
     if "from" in v:
         ((kind, name),) = v["from"].items()
-        fkey = model.output_key(name) if kind == "output" else model.session_key(name)
-        fkind = NodeKind.OUTPUT if kind == "output" else NodeKind.SESSION
-        facts += [
-            Node(fkey, fkind, {kind: name}, defines=False),
-            Edge(fkey, key, EdgeKind.TRANSCRIBED),
-        ]
-    facts.insert(1, Node(key, NodeKind.EXAMPLE, attrs))
-    facts.append(Edge(key, member_of, EdgeKind.MEMBER))
-    return facts
+        columns |= {"from_kind": kind, "from_name": name}
+    return columns
 
 
 FACTS = {
@@ -339,5 +328,4 @@ FACTS = {
     "output": _output_facts,
     "commit": _commit_facts,
     "file_version": _file_version_facts,
-    "example": _example_facts,
 }

@@ -332,7 +332,7 @@ def _batch(con: duckdb.DuckDBPyConnection, path: Path) -> Batch:
         f"""
         SELECT {columns}, repo_raw,
                'manifest:' || sha256(raw) AS event_id, coalesce(file, ?) || ':' || row AS origin,
-               raw AS payload
+               raw AS payload, NULL::BIGINT AS occurred_us
         FROM (SELECT *, NULL AS repo FROM rows WHERE error IS NULL)""",
         params=[str(path)],
     ).to_arrow_table()
@@ -344,7 +344,7 @@ def _batch(con: duckdb.DuckDBPyConnection, path: Path) -> Batch:
     return batch
 
 
-_DERIVED = {"event_id", "origin", "payload"}
+_DERIVED = {"event_id", "origin", "payload", "occurred_us"}
 
 
 def _sql_type(arrow_type: pa.DataType) -> str:

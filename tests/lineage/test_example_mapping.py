@@ -1,7 +1,7 @@
 """An example becomes the same nodes and edges whether it arrives as a canonical `example`
-event (the events loader's facts) or as a manifest row (the store's set-based SQL): the two
-paths share their key templates (`lineage.model`), and this test holds their node attributes,
-edges and spans to each other for every shape of example."""
+event or as a manifest row: both are rows of `lineage.facts.EXAMPLE_COLUMNS`, mapped by the
+store's one set-based SQL. This test holds every shape of example to that, from both sources,
+so a loader that projects its records differently is caught."""
 
 import json
 from pathlib import Path

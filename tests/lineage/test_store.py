@@ -268,3 +268,61 @@ def test_records_and_example_rows_of_one_file_are_logged_in_its_order(tmp_path: 
         logged = store.con.execute("SELECT event_id FROM events ORDER BY seq").fetchall()
         assert [r[0] for r in logged] == ["o1", "x1", "o2", "x2"]
         assert store.verify().ok
+
+
+def _example(n: int, **source: object) -> dict:
+    event = {"type": "example", "id": f"x{n}", "dataset": "d", "version": "v1", "example": str(n)}
+    return event | ({"source": {"repo": "github.com/a/b", "path": "a.py", **source}})
+
+
+FILE_A = {
+    "type": "file_version",
+    "id": "f-a",
+    "repo": "github.com/a/b",
+    "path": "a.py",
+    "blob": "a" * 40,
+    "line_count": 10,
+}
+
+
+def _ingest_lines(tmp_path: Path, lines: list[dict]) -> tuple[Store, list]:
+    path = tmp_path / "mixed.ndjson"
+    path.write_text("".join(json.dumps(v) + "\n" for v in lines))
+    store = Store(":memory:")
+    reports = [store.ingest(b) for b in events.load([path])]
+    return store, reports
+
+
+def test_an_example_event_is_checked_against_the_records_before_it_not_after(
+    tmp_path: Path,
+) -> None:
+    """An example event is a manifest row of its file: it is checked against what came before
+    it (a file version's length), never against a record after it, which cannot cost it."""
+    output = {"type": "output", "id": "o1", "output": "o1", "tool": "codex"}
+    store, (report,) = _ingest_lines(
+        tmp_path, [_example(1, blob="a" * 40, lines=[12, 20]), FILE_A, output]
+    )
+    assert (report.accepted, report.rejected) == (3, 0), report.rejections
+    logged = store.con.execute("SELECT event_id FROM events ORDER BY seq").fetchall()
+    assert [r[0] for r in logged] == ["x1", "f-a", "o1"]
+    assert store.verify().ok
+
+
+def test_a_rejected_example_among_other_events_leaves_no_hole_in_the_log(tmp_path: Path) -> None:
+    """Example rows interleaved with other events get seqs in line order; one found outside
+    its file is rejected with its line, and the log stays gapless and in order."""
+    lines = [
+        FILE_A,
+        {"type": "output", "id": "o1", "output": "o1", "tool": "codex"},
+        _example(1, blob="a" * 40, lines=[12, 20]),  # a.py has 10 lines
+        {"type": "output", "id": "o2", "output": "o2", "tool": "codex"},
+        _example(2, blob="a" * 40, lines=[1, 5]),
+        {"type": "output", "id": "o3", "output": "o3", "tool": "codex"},
+    ]
+    store, (report,) = _ingest_lines(tmp_path, lines)
+    assert (report.accepted, report.rejected) == (5, 1)
+    assert report.rejections[0].line == 3
+    assert "outside a.py, which has 10 lines" in report.rejections[0].reason
+    logged = store.con.execute("SELECT seq, event_id FROM events ORDER BY seq").fetchall()
+    assert logged == [(1, "f-a"), (2, "o1"), (3, "o2"), (4, "x2"), (5, "o3")]
+    assert store.verify().ok
