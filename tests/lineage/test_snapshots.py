@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from lineage import engine, snapshots
+from lineage import engine
 from lineage.loaders import git, manifest
 from lineage.policy import parse_policy
-from lineage.store import Store
+from lineage.store import Store, snapshots
 from tests.loaders.test_git import AI_LINES, HUMAN_HEAD, POLICY, REPO, Repo
 
 CLAUDE = "\n\nCo-Authored-By: Claude Sonnet 4.5 <noreply@anthropic.com>"

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 from lineage.model import EdgeKind, NodeKind
 
 if TYPE_CHECKING:
-    from lineage.store import Store
+    from lineage.store.connection import Connection
 
 
-def index_output_lines(store: "Store", first_seq: int) -> None:
+def index_output_lines(store: "Connection", first_seq: int) -> None:
     """Index the line hashes of outputs defined from `first_seq` on."""
     store.con.execute(
         f"""
@@ -30,7 +30,7 @@ def index_output_lines(store: "Store", first_seq: int) -> None:
     )
 
 
-def match_content(store: "Store", first_seq: int, window_us: int) -> set[int]:
+def match_content(store: "Connection", first_seq: int, window_us: int) -> set[int]:
     """Content-match: a significant line a commit added to a repo descends from an output
     that wrote the same normalized line into that repo no later than the commit (its time
     unknown counts as earlier: fail closed). Only pairs with a side new since `first_seq`

@@ -17,13 +17,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lineage import eventlog, model, snapshots
+from lineage import eventlog, model
 from lineage.facts import Rejection
 from lineage.model import EdgeKind, NodeKind
 from lineage.rows import one
+from lineage.store import snapshots
 
 if TYPE_CHECKING:
-    from lineage.store import IngestReport, Store
+    from lineage.store.ingest import Ingest, IngestReport
 
 # Each alias's target (a file named at a commit -> the version it is).
 ALIAS_TARGETS = "SELECT alias, min(target) AS target FROM aliases GROUP BY alias"
@@ -39,7 +40,7 @@ class ExamplesRejected(Exception):
 
 
 def ingest_example_table(
-    store: "Store",
+    store: "Ingest",
     source: str,
     table: pa.Table,
     batch_no: int,
@@ -249,7 +250,7 @@ def ingest_example_table(
 
 
 def map_byte_spans(
-    store: "Store", table: pa.Table
+    store: "Ingest", table: pa.Table
 ) -> tuple[pa.Table, list[tuple[int, str, str, str]]]:
     """Byte spans of rows whose file version's line ends are known become the line spans
     they touch (`_rows` is registered again with them); a span past the file's end is
@@ -324,7 +325,7 @@ def map_byte_spans(
     return table, beyond
 
 
-def map_late_byte_spans(store: "Store", seq: int) -> None:
+def map_late_byte_spans(store: "Ingest", seq: int) -> None:
     """Byte spans of examples ingested before their file's content was seen: now that it
     is, record the lines they touch (the engine reads them as of `seq`)."""
     con = store.con
@@ -366,7 +367,7 @@ def map_late_byte_spans(store: "Store", seq: int) -> None:
 
 
 def lines_of_bytes(
-    store: "Store", targets: np.ndarray, start: np.ndarray, end: np.ndarray
+    store: "Ingest", targets: np.ndarray, start: np.ndarray, end: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(first line, last line, file length) of byte spans [start, end) (end -1: to the
     end of the file) of file versions `targets`, which have line ends; a span past the

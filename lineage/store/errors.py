@@ -1,0 +1,13 @@
+"""What the store raises: errors in the store's words, which the CLI and the server translate."""
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or used; the message says how to fix it."""
+
+
+class NoStoreError(StoreError):
+    """The store file does not exist and was not to be created."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the store file."""

@@ -1,0 +1,367 @@
+"""Facts stored: a batch's nodes, edges, aliases, asserted line attributions, added lines,
+commit trees and line ends, in a few set-based statements per batch."""
+
+import os
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from lineage.eventlog import canonical_json, epoch_us
+from lineage.facts import (
+    AddedLines,
+    Alias,
+    Attribution,
+    Edge,
+    LineEnds,
+    Node,
+    Record,
+    TreeEntries,
+)
+from lineage.model import EdgeKind
+from lineage.store import content_match
+from lineage.store.errors import StoreError
+from lineage.store.reads import Reads
+
+# Seconds an output's clock may run ahead of a commit's and still match its lines by content
+# (the agent and git may run on different machines); override with $LINEAGE_CLOCK_SKEW.
+CLOCK_SKEW_S = 60.0
+
+
+_EDGE_FACTS = pa.schema(
+    [
+        ("src", pa.string()),
+        ("dst", pa.string()),
+        ("kind", pa.string()),
+        ("seq", pa.int64()),
+        ("span_start", pa.int64()),
+        ("span_end", pa.int64()),
+        ("span_unit", pa.string()),
+        ("line_map", pa.string()),
+    ]
+)
+
+
+class FactIngest(Reads):
+    """The part of `Store` that turns loader facts into rows of the graph's tables."""
+
+    def _insert_facts(
+        self, records: list[Record], seqs: list[int]
+    ) -> tuple[set[int], list[str], bool]:
+        """Insert the facts of newly accepted records; return the file versions whose line
+        attribution may have changed, the repos whose trees were recorded, and whether lines
+        were attributed to a file named at a commit (resolved to its version)."""
+        nodes: dict[str, list[Any]] = {
+            k: [] for k in ("key", "kind", "attrs", "defines", "seq", "ord")
+        }
+        edges: dict[str, list[Any]] = {
+            k: []
+            for k in (
+                "src",
+                "dst",
+                "kind",
+                "seq",
+                "span_start",
+                "span_end",
+                "span_unit",
+                "line_map",
+            )
+        }
+        aliases: dict[str, list[Any]] = {"alias": [], "target": [], "seq": []}
+        spans: dict[str, list[Any]] = {
+            k: [] for k in ("file_version", "output", "line_start", "line_end", "evidence", "seq")
+        }
+        added: dict[str, list[Any]] = {
+            k: [] for k in ("file_version", "line", "hash", "repo", "time_us", "seq")
+        }
+        trees: dict[str, list[Any]] = {
+            k: [] for k in ("repo", "commit", "first_parent", "whole", "seq")
+        }
+        entries: dict[str, list[Any]] = {
+            k: [] for k in ("repo", "commit", "path", "file_version", "seq")
+        }
+        line_ends: dict[str, list[Any]] = {"file_version": [], "length": [], "ends": []}
+        first_seq = seqs[0]
+        for seq, record in zip(seqs, records, strict=True):
+            for fact in record.facts:
+                if isinstance(fact, LineEnds):
+                    length = int(fact.ends[-1]) if len(fact.ends) else 0
+                    if length < 1 << 32:
+                        line_ends["file_version"].append(fact.file_version)
+                        line_ends["length"].append(length)
+                        line_ends["ends"].append(np.asarray(fact.ends, dtype="<u4").tobytes())
+                    continue
+                if isinstance(fact, TreeEntries):
+                    for column, value in (
+                        ("repo", fact.repo),
+                        ("commit", fact.commit),
+                        ("first_parent", fact.first_parent),
+                        ("whole", fact.whole),
+                        ("seq", seq),
+                    ):
+                        trees[column].append(value)
+                    for path, key in fact.entries:
+                        for column, value in (
+                            ("repo", fact.repo),
+                            ("commit", fact.commit),
+                            ("path", path),
+                            ("file_version", key),
+                            ("seq", seq),
+                        ):
+                            entries[column].append(value)
+                    continue
+                if isinstance(fact, AddedLines):
+                    time_us = epoch_us(fact.time) if fact.time else None
+                    for line, digest in fact.lines:
+                        added["file_version"].append(fact.file_version)
+                        added["line"].append(line)
+                        added["hash"].append(digest)
+                        added["repo"].append(fact.repo)
+                        added["time_us"].append(time_us)
+                        added["seq"].append(seq)
+                if isinstance(fact, Node):
+                    nodes["key"].append(fact.key)
+                    nodes["kind"].append(str(fact.kind))
+                    nodes["attrs"].append(canonical_json(fact.attrs))
+                    nodes["defines"].append(fact.defines)
+                    nodes["seq"].append(seq)
+                    nodes["ord"].append(len(nodes["ord"]))
+                elif isinstance(fact, Edge):
+                    edges["src"].append(fact.src)
+                    edges["dst"].append(fact.dst)
+                    edges["kind"].append(str(fact.kind))
+                    edges["seq"].append(seq)
+                    edges["span_start"].append(fact.span.start if fact.span else None)
+                    edges["span_end"].append(fact.span.end if fact.span else None)
+                    edges["span_unit"].append(fact.span.unit if fact.span else None)
+                    edges["line_map"].append(
+                        None if fact.line_map is None else canonical_json(fact.line_map)
+                    )
+                elif isinstance(fact, Alias):
+                    aliases["alias"].append(fact.alias)
+                    aliases["target"].append(fact.target)
+                    aliases["seq"].append(seq)
+                elif isinstance(fact, Attribution):
+                    spans["file_version"].append(fact.file_version)
+                    spans["output"].append(fact.output)
+                    spans["line_start"].append(fact.span.start)
+                    spans["line_end"].append(fact.span.end)
+                    spans["evidence"].append(fact.evidence)
+                    spans["seq"].append(seq)
+        if nodes["key"]:
+            self.register(
+                "_nodes",
+                pa.table(
+                    nodes,
+                    schema=pa.schema(
+                        [
+                            ("key", pa.string()),
+                            ("kind", pa.string()),
+                            ("attrs", pa.string()),
+                            ("defines", pa.bool_()),
+                            ("seq", pa.int64()),
+                            ("ord", pa.int64()),
+                        ]
+                    ),
+                ),
+            )
+            self.merge_nodes("_nodes")
+            self.con.unregister("_nodes")
+        self._check_endpoints(
+            edges["src"]
+            + edges["dst"]
+            + aliases["alias"]
+            + aliases["target"]
+            + spans["file_version"]
+            + spans["output"]
+            + added["file_version"]
+            + [k for k in entries["file_version"] if k is not None]
+        )
+        if edges["src"]:
+            self.register("_edges", pa.table(edges, schema=_EDGE_FACTS))
+            self.merge_edges("_edges")
+            self.con.unregister("_edges")
+        con = self.con
+        if aliases["alias"]:
+            self.register("_aliases", pa.table(aliases))
+            con.execute("""
+                INSERT INTO aliases SELECT a.id, t.id, x.seq
+                FROM _aliases x JOIN nodes a ON a.key = x.alias JOIN nodes t ON t.key = x.target""")
+            con.unregister("_aliases")
+        if spans["output"]:
+            self.register(
+                "_spans",
+                pa.table(
+                    spans,
+                    schema=pa.schema(
+                        [
+                            ("file_version", pa.string()),
+                            ("output", pa.string()),
+                            ("line_start", pa.int64()),
+                            ("line_end", pa.int64()),
+                            ("evidence", pa.string()),
+                            ("seq", pa.int64()),
+                        ]
+                    ),
+                ),
+            )
+            con.execute("""
+                INSERT INTO attributions
+                SELECT f.id, o.id, s.line_start, s.line_end, s.evidence, s.seq, false
+                FROM _spans s JOIN nodes f ON f.key = s.file_version
+                JOIN nodes o ON o.key = s.output""")
+            con.unregister("_spans")
+        if added["line"]:
+            self.register(
+                "_added",
+                pa.table(
+                    added,
+                    schema=pa.schema(
+                        [
+                            ("file_version", pa.string()),
+                            ("line", pa.int64()),
+                            ("hash", pa.string()),
+                            ("repo", pa.string()),
+                            ("time_us", pa.int64()),
+                            ("seq", pa.int64()),
+                        ]
+                    ),
+                ),
+            )
+            con.execute("""
+                INSERT INTO added_lines SELECT f.id, a.line, a.hash, a.repo, a.time_us, a.seq
+                FROM _added a JOIN nodes f ON f.key = a.file_version""")
+            con.unregister("_added")
+        if line_ends["file_version"]:
+            self.register(
+                "_ends",
+                pa.table(
+                    line_ends,
+                    schema=pa.schema(
+                        [
+                            ("file_version", pa.string()),
+                            ("length", pa.int64()),
+                            ("ends", pa.binary()),
+                        ]
+                    ),
+                ),
+            )
+            con.execute("""
+                INSERT INTO line_ends SELECT n.id, e.length, e.ends
+                FROM _ends e JOIN nodes n ON n.key = e.file_version
+                WHERE NOT EXISTS (SELECT 1 FROM line_ends l WHERE l.file_version = n.id)""")
+            con.unregister("_ends")
+        if trees["commit"]:
+            self.register(
+                "_trees",
+                pa.table(
+                    trees,
+                    schema=pa.schema(
+                        [
+                            ("repo", pa.string()),
+                            ("commit", pa.string()),
+                            ("first_parent", pa.string()),
+                            ("whole", pa.bool_()),
+                            ("seq", pa.int64()),
+                        ]
+                    ),
+                ),
+            )
+            con.execute("INSERT INTO commit_trees SELECT * FROM _trees")
+            con.unregister("_trees")
+            self.register(
+                "_entries",
+                pa.table(
+                    entries,
+                    schema=pa.schema(
+                        [
+                            ("repo", pa.string()),
+                            ("commit", pa.string()),
+                            ("path", pa.string()),
+                            ("file_version", pa.string()),
+                            ("seq", pa.int64()),
+                        ]
+                    ),
+                ),
+            )
+            con.execute("""
+                INSERT INTO tree_entries SELECT e.repo, e.commit, e.path, n.id, e.seq
+                FROM _entries e LEFT JOIN nodes n ON n.key = e.file_version""")
+            con.unregister("_entries")
+        content_match.index_output_lines(self, first_seq)
+        affected_keys = set(spans["file_version"])
+        affected_keys.update(
+            dst
+            for dst, kind in zip(edges["dst"], edges["kind"], strict=True)
+            if kind == EdgeKind.REVISED
+        )
+        affected = set(self.node_ids(affected_keys).values())
+        named = any("@commit:" in key for key in spans["file_version"])
+        return (
+            affected | content_match.match_content(self, first_seq, self._match_window_us()),
+            sorted(set(trees["repo"])),
+            named,
+        )
+
+    def _match_window_us(self) -> int:
+        """How much later than a commit's time an output may be and still count as written
+        before it: git keeps whole seconds (a commit at 12:00:00 was made before 12:00:01)
+        and agent records keep milliseconds, plus the clock skew allowed between the
+        machines (CLOCK_SKEW_S, `$LINEAGE_CLOCK_SKEW` seconds). Wider fails closed."""
+        raw = os.environ.get("LINEAGE_CLOCK_SKEW")
+        try:
+            skew = float(raw) if raw else CLOCK_SKEW_S
+        except ValueError:
+            raise StoreError(f"LINEAGE_CLOCK_SKEW={raw!r}: give a number of seconds") from None
+        return int((1 + max(skew, 0.0)) * 1_000_000)
+
+    def merge_nodes(self, facts: str) -> None:
+        """Insert the nodes of relation `facts` (key, kind, attrs, defines, seq, ord): new keys
+        get the next ids in `ord` order; a node only referenced so far becomes defined."""
+        con = self.con
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _node_facts AS
+            SELECT key,
+                   arg_min(kind, ord) AS kind,
+                   coalesce(arg_min(attrs, ord) FILTER (WHERE defines),
+                            arg_min(attrs, ord)) AS attrs,
+                   min(seq) AS first_seq,
+                   min(seq) FILTER (WHERE defines) AS defined_seq,
+                   min(ord) AS ord
+            FROM {facts} GROUP BY key""")
+        con.execute("""
+            INSERT INTO nodes (id, key, kind, attrs, first_seq, defined_seq, repo)
+            SELECT (SELECT coalesce(max(id), 0) FROM nodes) + row_number() OVER (ORDER BY ord),
+                   key, kind, attrs, first_seq, defined_seq, json_extract_string(attrs, '$.repo')
+            FROM _node_facts f WHERE NOT EXISTS (SELECT 1 FROM nodes n WHERE n.key = f.key)
+            ORDER BY ord""")
+        con.execute("""
+            UPDATE nodes SET attrs = f.attrs, defined_seq = f.defined_seq,
+                             repo = json_extract_string(f.attrs, '$.repo')
+            FROM _node_facts f
+            WHERE nodes.key = f.key AND nodes.defined_seq IS NULL
+              AND f.defined_seq IS NOT NULL""")
+        con.execute("DROP TABLE _node_facts")
+
+    def merge_edges(self, facts: str) -> None:
+        """Insert the edges of relation `facts` (src key, dst key, kind, seq, span, line map)."""
+        self.con.execute(f"""
+            INSERT INTO edges
+            SELECT s.id, d.id, e.kind, e.seq, e.span_start, e.span_end, e.span_unit, e.line_map
+            FROM {facts} e JOIN nodes s ON s.key = e.src JOIN nodes d ON d.key = e.dst""")
+
+    def _check_endpoints(self, keys: list[str]) -> None:
+        """Every key a fact names must be a node by now (else the loader forgot one)."""
+        self.register("_named", pa.table({"key": pa.array(keys, pa.string())}))
+        try:
+            missing = [
+                r[0]
+                for r in self.con.execute(
+                    "SELECT DISTINCT k.key FROM _named k ANTI JOIN nodes n USING (key) "
+                    "ORDER BY 1 LIMIT 5"
+                ).fetchall()
+            ]
+        finally:
+            self.con.unregister("_named")
+        if missing:
+            raise ValueError(f"loader bug: facts name nodes it never declared: {missing}")
