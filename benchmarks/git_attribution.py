@@ -166,11 +166,11 @@ def main() -> None:
         for batch in events.load([out_file]):
             store.ingest(batch)
         read_s, ingest_s, report = timed_ingest(store, git.load([root]))
-        attributed = store.con.execute(
+        attributed = store.fetch_maybe_one(
             "SELECT count(*), count(*) FILTER (WHERE evidence = 'content-match' AND NOT carried)"
             ", count(*) FILTER (WHERE evidence = 'trailer' AND NOT carried) "
             "FROM attributions"
-        ).fetchone()
+        )
         store.close()
     total = read_s + ingest_s
     figures = {

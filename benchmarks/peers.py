@@ -28,24 +28,22 @@ _EDGES = f"""
 def roots(store: Store, run: int) -> list[int]:
     return [
         r[0]
-        for r in store.con.execute(
+        for r in store.fetch_all(
             "SELECT DISTINCT node FROM taint WHERE run = ? AND mode = 'strict' AND depth = 0 "
             "AND blocked_by IS NULL",
             [run],
-        ).fetchall()
+        )
     ]
 
 
 def networkx_tainted(store: Store, root_ids: list[int]) -> tuple[set[int], set[int]]:
-    edges = store.con.execute(_EDGES).fetchall()
-    examples = {
-        r[0] for r in store.con.execute("SELECT id FROM nodes WHERE kind = 'example'").fetchall()
-    }
+    edges = store.fetch_all(_EDGES)
+    examples = {r[0] for r in store.fetch_all("SELECT id FROM nodes WHERE kind = 'example'")}
     spans: dict[int, list[tuple[int, int, int | None]]] = defaultdict(list)
     restricted = set(root_ids)
-    for fv, out, start, end in store.con.execute(
+    for fv, out, start, end in store.fetch_all(
         "SELECT file_version, output, line_start, line_end FROM attributions"
-    ).fetchall():
+    ):
         if out in restricted:
             spans[fv].append((out, start, end))
     graph = nx.DiGraph()
@@ -80,21 +78,20 @@ def networkx_tainted(store: Store, root_ids: list[int]) -> tuple[set[int], set[i
 
 
 def cte_tainted(store: Store, root_ids: list[int]) -> tuple[set[int], set[int]]:
-    con = store.con
-    con.execute(
+    store.execute(
         "CREATE OR REPLACE TEMP TABLE _roots AS SELECT unnest(?::BIGINT[]) AS id", [root_ids]
     )
     strict = {
         r[0]
-        for r in con.execute(f"""
+        for r in store.fetch_all(f"""
         WITH RECURSIVE g AS ({_EDGES}),
         r(node) AS (SELECT id FROM _roots UNION SELECT g.dst FROM g JOIN r ON g.src = r.node)
         SELECT r.node FROM r JOIN nodes n ON n.id = r.node WHERE n.kind = 'example'
-    """).fetchall()
+    """)
     }
     precise = {
         r[0]
-        for r in con.execute(f"""
+        for r in store.fetch_all(f"""
         WITH RECURSIVE g AS ({_EDGES}),
         r(node) AS (SELECT id FROM _roots UNION SELECT g.dst FROM g JOIN r ON g.src = r.node),
         seeds AS (
@@ -108,7 +105,7 @@ def cte_tainted(store: Store, root_ids: list[int]) -> tuple[set[int], set[int]]:
         p(node) AS (SELECT node FROM seeds
                     UNION SELECT g.dst FROM g JOIN p ON g.src = p.node WHERE g.kind = 'derived')
         SELECT p.node FROM p JOIN nodes n ON n.id = p.node WHERE n.kind = 'example'
-    """).fetchall()
+    """)
     }
-    con.execute("DROP TABLE _roots")
+    store.execute("DROP TABLE _roots")
     return precise, strict

@@ -332,11 +332,11 @@ def main() -> None:
                 ("edges", "derivation_edges"),
                 map(
                     str,
-                    store.con.execute(
+                    store.fetch_maybe_one(
                         "SELECT count(*), count(*) FILTER "
                         "(WHERE kind IN (SELECT unnest(?))) FROM edges",
                         [sorted(DERIVATION)],
-                    ).fetchone(),
+                    ),
                 ),
                 strict=True,
             )
@@ -400,12 +400,12 @@ def main() -> None:
             ours = {
                 mode: {
                     r[0]
-                    for r in store.con.execute(
+                    for r in store.fetch_all(
                         "SELECT DISTINCT t.node FROM taint t JOIN nodes n ON n.id = t.node "
                         "WHERE t.run = ? AND t.mode = ? AND n.kind = 'example' "
                         "AND t.blocked_by IS NULL",
                         [later.run, mode],
-                    ).fetchall()
+                    )
                 }
                 for mode in ("precise", "strict")
             }

@@ -217,7 +217,7 @@ class Database:
 
     def interrupt(self) -> None:
         """Stop the query running on this handle (from another thread); it raises there."""
-        self.store.con.interrupt()
+        self.store.interrupt()
 
     def close(self) -> None:
         self.store.close()

@@ -30,7 +30,6 @@ from lineage import model, propagation, witness
 from lineage.eventlog import canonical_json
 from lineage.model import DERIVATION, EdgeKind, NodeKind
 from lineage.policy import Policy, Restriction, Waiver, glob_regex, parse_moment
-from lineage.rows import maybe_one, one
 from lineage.run_cache import RunCache
 from lineage.store import PolicyVersion, Store, StoredEdge, StoredNode
 
@@ -234,26 +233,23 @@ def propagate_taint(
     policy = store.policy_at(point.seq)
     waivers = tuple(policy.policy.active_waivers(point.time)) if policy else ()
     waiver_key = canonical_json(sorted(w.node for w in waivers))
-    con = store.con
-    found = maybe_one(
-        con,
+    found = store.fetch_maybe_one(
         "SELECT run FROM taint_runs WHERE policy_hash = ? AND waivers = ? AND as_of = ?",
         [policy.hash if policy else "", waiver_key, point.seq],
     )
     if found:
         return TaintRun(found[0], point, policy, waivers)
-    base = maybe_one(
-        con,
+    base = store.fetch_maybe_one(
         "SELECT run, as_of FROM taint_runs WHERE policy_hash = ? AND waivers = ? AND as_of < ? "
         "ORDER BY as_of DESC LIMIT 1",
         [policy.hash if policy else "", waiver_key, point.seq],
     )
     with store.transaction():
-        run = one(con, "SELECT coalesce(max(run), 0) + 1 FROM taint_runs")[0]
+        run = store.fetch_one("SELECT coalesce(max(run), 0) + 1 FROM taint_runs")[0]
         rules = policy.policy if policy else None
         if base is None or not _extend(store, run, base[0], base[1], point.seq, rules, waivers):
             _materialize(store, run, point.seq, rules, waivers)
-        con.execute(
+        store.execute(
             "INSERT INTO taint_runs VALUES (?, ?, ?, ?, ?)",
             [run, policy.hash if policy else "", waiver_key, point.seq, datetime.now(UTC)],
         )
@@ -268,7 +264,7 @@ def _forget_old_runs(
     those computed within `grace` (a reader in another process may hold them) and `held`."""
     old = [
         r[0]
-        for r in store.con.execute(
+        for r in store.fetch_all(
             """
         SELECT run FROM taint_runs
         WHERE computed_at < ?
@@ -277,18 +273,16 @@ def _forget_old_runs(
                           GROUP BY policy_hash, waivers)
           AND run NOT IN (SELECT unnest(?::BIGINT[]))""",
             [datetime.now(UTC) - grace, max(keep, 1), sorted(held)],
-        ).fetchall()
+        )
     ]
     if old:
         for table in ("taint_runs", "taint", "incomplete"):
-            store.con.execute(
-                f"DELETE FROM {table} WHERE run IN (SELECT unnest(?::BIGINT[]))", [old]
-            )
+            store.execute(f"DELETE FROM {table} WHERE run IN (SELECT unnest(?::BIGINT[]))", [old])
 
 
 def _waived(store: Store, waivers: tuple[Waiver, ...]) -> tuple[int, np.ndarray]:
     """(bound on node ids, which nodes a waiver names) for the array propagation."""
-    size = one(store.con, "SELECT coalesce(max(id), 0) + 1 FROM nodes")[0]
+    size = store.fetch_one("SELECT coalesce(max(id), 0) + 1 FROM nodes")[0]
     waived = np.zeros(size, dtype=bool)
     waived[list(store.node_ids(w.node for w in waivers).values())] = True
     return size, waived
@@ -308,7 +302,7 @@ def _roots(store: Store, seq: int, policy: Policy | None, after: int = 0) -> np.
     where = " OR ".join(sql for sql, _ in rules) or "false"
     # Materialized first: else DuckDB evaluates the rules' JSON on every node, not on outputs.
     return np.asarray(
-        store.con.execute(
+        store.fetch_numpy(
             f"""
         WITH n AS MATERIALIZED (
             SELECT id, attrs FROM nodes
@@ -316,7 +310,7 @@ def _roots(store: Store, seq: int, policy: Policy | None, after: int = 0) -> np.
               AND defined_seq > ? AND defined_seq <= ?)
         SELECT n.id FROM n WHERE ({where}) ORDER BY n.id""",
             [after, seq] + [p for _, ps in rules for p in ps],
-        ).fetchnumpy()["id"],
+        )["id"],
         dtype=np.int64,
     )
 
@@ -328,14 +322,14 @@ def _attributions(
     precise verdict."""
     store.register("_roots", pa.table({"id": roots.astype(np.int64)}))
     try:
-        spans = store.con.execute(
+        spans = store.fetch_numpy(
             """
             SELECT file_version, output, line_start, coalesce(line_end, -1) AS line_end
             FROM attributions WHERE seq <= ? AND output IN (SELECT id FROM _roots)""",
             [seq],
-        ).fetchnumpy()
+        )
     finally:
-        store.con.unregister("_roots")
+        store.unregister("_roots")
     fv, output, start, end = (
         np.asarray(spans[c], dtype=np.int64)
         for c in ("file_version", "output", "line_start", "line_end")
@@ -366,7 +360,7 @@ def _edges_out_of(store: Store, seq: int, kinds: Sequence[str]) -> Any:
     kind_list = ", ".join(f"'{k}'" for k in kinds)
 
     def fetch(nodes: np.ndarray) -> Any:
-        found = store.con.execute(
+        found = store.fetch_numpy(
             f"""
             WITH f AS (SELECT unnest($ids::BIGINT[]) AS id),
             names AS (SELECT id AS node, id AS name FROM f
@@ -377,7 +371,7 @@ def _edges_out_of(store: Store, seq: int, kinds: Sequence[str]) -> Any:
             FROM edges e JOIN names n ON e.src = n.name {_BYTE_LINES}
             WHERE e.seq <= $s AND e.kind IN ({kind_list})""",
             {"ids": nodes.tolist(), "s": seq},
-        ).fetchnumpy()
+        )
         return _graph(found)
 
     return fetch
@@ -396,22 +390,22 @@ def _extend(
     waivers: its rows plus what the events after `old` add. Returns False, having written
     nothing, when the appended events defined a node the base was missing (lineage that was
     incomplete may now be complete: only a full pass can tell)."""
-    con = store.con
-    if one(
-        con,
+    if store.fetch_one(
         """
             SELECT count(*) FROM incomplete i JOIN nodes n ON n.id = i.missing
             WHERE i.run = ? AND n.defined_seq > ? AND n.defined_seq <= ?""",
         [base, old, seq],
     )[0]:
         return False
-    if one(con, "SELECT count(*) FROM byte_lines WHERE seq > ? AND seq <= ?", [old, seq])[0]:
+    if store.fetch_one("SELECT count(*) FROM byte_lines WHERE seq > ? AND seq <= ?", [old, seq])[0]:
         return False  # an old byte span now maps to fewer lines: taint may shrink
     # The appended edges, and older ones whose source got its first name since (a file at a
     # commit resolved to its version); the seq filters let DuckDB skip old row groups.
-    renamed = one(con, "SELECT count(*) > 0 FROM aliases WHERE seq > ? AND seq <= ?", [old, seq])[0]
+    renamed = store.fetch_one(
+        "SELECT count(*) > 0 FROM aliases WHERE seq > ? AND seq <= ?", [old, seq]
+    )[0]
     delta = _graph(
-        con.execute(
+        store.fetch_numpy(
             f"""
         WITH names AS (SELECT alias, min(target) AS target, min(seq) AS seq FROM aliases
                        WHERE seq <= $s GROUP BY alias)
@@ -423,15 +417,15 @@ def _extend(
         FROM edges e JOIN names a ON a.alias = e.src {_BYTE_LINES}
         WHERE $renamed AND a.seq > $old AND e.seq <= $old AND e.kind IN ({_DERIVATION_SQL})""",
             {"s": seq, "old": old, "renamed": renamed},
-        ).fetchnumpy()
+        )
     )
     size, waived = _waived(store, waivers)
-    rows = con.execute(
+    rows = store.fetch_numpy(
         """
         SELECT mode, node, root, coalesce(pred, -1) AS pred, depth,
                coalesce(blocked_by, -1) AS blocked FROM taint WHERE run = ?""",
         [base],
-    ).fetchnumpy()
+    )
     mode = np.asarray(rows["mode"])
 
     def part(name: str) -> propagation.Rows:
@@ -444,15 +438,15 @@ def _extend(
             )
         )
 
-    inc = con.execute("SELECT node, missing FROM incomplete WHERE run = ?", [base]).fetchnumpy()
-    attributed = con.execute(
+    inc = store.fetch_numpy("SELECT node, missing FROM incomplete WHERE run = ?", [base])
+    attributed = store.fetch_numpy(
         "SELECT DISTINCT file_version FROM attributions WHERE seq > ? AND seq <= ?", [old, seq]
-    ).fetchnumpy()["file_version"]
-    undefined = con.execute(
+    )["file_version"]
+    undefined = store.fetch_numpy(
         "SELECT id FROM nodes WHERE id IN (SELECT unnest(?::BIGINT[])) "
         "AND (defined_seq IS NULL OR defined_seq > ?)",
         [propagation.distinct(delta.src).tolist(), seq],
-    ).fetchnumpy()["id"]
+    )["id"]
     all_kinds = sorted(DERIVATION)
     strict_base = part("strict")
     new_roots = _roots(store, seq, policy, after=old)
@@ -479,10 +473,10 @@ def _extend(
         waived=waived,
         attributions=_attributions(store, seq, roots),
     )
-    con.execute(
+    store.execute(
         "INSERT INTO taint SELECT ? AS run, * EXCLUDE (run) FROM taint WHERE run = ?", [run, base]
     )
-    con.execute(
+    store.execute(
         "INSERT INTO incomplete SELECT ?, node, missing FROM incomplete WHERE run = ?", [run, base]
     )
     _store_rows(store, run, strict, precise, inc_node, inc_missing)
@@ -499,7 +493,6 @@ def _store_rows(
 ) -> None:
     """Write rows of `run` in node order: DuckDB's min/max zone maps then find one node's
     rows (a verdict, a witness path) without scanning the table."""
-    con = store.con
     kinds = np.array([None, *propagation.KINDS], dtype=object)
     units = np.array(propagation.UNITS + (None,), dtype=object)
 
@@ -524,16 +517,16 @@ def _store_rows(
                 }
             ),
         )
-        con.execute(
+        store.execute(
             "INSERT INTO taint SELECT ?, ?, node, root, pred, depth, blocked, "
             "edge_kind, span_start, span_end, span_unit, edge_seq "
             "FROM _rows ORDER BY node",
             [run, mode],
         )
-        con.unregister("_rows")
+        store.unregister("_rows")
     store.register("_rows", pa.table({"node": inc_node, "missing": inc_missing}))
-    con.execute("INSERT INTO incomplete SELECT ?, node, missing FROM _rows ORDER BY node", [run])
-    con.unregister("_rows")
+    store.execute("INSERT INTO incomplete SELECT ?, node, missing FROM _rows ORDER BY node", [run])
+    store.unregister("_rows")
 
 
 def _materialize(
@@ -541,11 +534,10 @@ def _materialize(
 ) -> None:
     """Load the derivation graph as of `seq` into arrays, propagate (lineage.propagation),
     and store the rows of `run`."""
-    con = store.con
     # Files named at a commit are resolved to their version (a repeated assertion of an edge
     # is harmless: each level of the propagation keeps one row per node and root).
     graph = _graph(
-        con.execute(
+        store.fetch_numpy(
             f"""
         SELECT coalesce(a.target, e.src) AS src, e.dst, {_EDGE_COLUMNS}
         FROM edges e {_BYTE_LINES}
@@ -553,14 +545,14 @@ def _materialize(
                    GROUP BY alias) a ON a.alias = e.src
         WHERE e.seq <= $s AND e.kind IN ({_DERIVATION_SQL})""",
             {"s": seq},
-        ).fetchnumpy()
+        )
     )
     size, waived = _waived(store, waivers)
     undefined = np.zeros(size, dtype=bool)
     undefined[
-        con.execute(
+        store.fetch_numpy(
             "SELECT id FROM nodes WHERE defined_seq IS NULL OR defined_seq > ?", [seq]
-        ).fetchnumpy()["id"]
+        )["id"]
     ] = True
     roots = _roots(store, seq, policy)
     strict, precise, (inc_node, inc_missing) = propagation.propagate(
@@ -662,8 +654,7 @@ def verdict(
             for _, root in real[:max_paths]
         ]
     else:
-        missing = maybe_one(
-            store.con,
+        missing = store.fetch_maybe_one(
             "SELECT missing FROM incomplete WHERE run = ? AND node = ?",
             [run.run, example.id],
         )
@@ -704,9 +695,9 @@ def evidence_of_example(store: Store, run: TaintRun, example_id: int) -> witness
     would otherwise read a quarter of a million rows for one answer)."""
     roots = [
         r[0]
-        for r in store.con.execute(
+        for r in store.fetch_all(
             "SELECT DISTINCT root FROM taint WHERE run = ? AND node = ?", [run.run, example_id]
-        ).fetchall()
+        )
     ]
     return _evidence_of_roots(store, run, roots)
 
@@ -723,7 +714,6 @@ def _read_evidence(
     store: Store, run: TaintRun, roots: list[int] | None = None
 ) -> witness.RunEvidence:
     """The RunEvidence of every root of the run, or only of `roots`."""
-    con = store.con
     store.register("_only", pa.table({"id": pa.array(roots or [], pa.int64())}))
     try:
         rows = store.arrow(
@@ -737,7 +727,7 @@ def _read_evidence(
             {"run": run.run},
         )
     finally:
-        con.unregister("_only")
+        store.unregister("_only")
 
     def distinct(*columns: pa.ChunkedArray) -> pa.Table:
         return pa.table(
@@ -765,8 +755,8 @@ def _read_evidence(
             {"s": run.as_of.seq},
         )
     finally:
-        con.unregister("_named")
-        con.unregister("_roots")
+        store.unregister("_named")
+        store.unregister("_roots")
     seqs = distinct(rows["edge_seq"], nodes["defined_seq"])["id"]
     store.register("_seqs", pa.table({"seq": seqs}))
     try:
@@ -777,7 +767,7 @@ def _read_evidence(
             {"lo": pc.min(seqs).as_py() or 0, "hi": pc.max(seqs).as_py() or 0},
         )
     finally:
-        con.unregister("_seqs")
+        store.unregister("_seqs")
     return witness.RunEvidence(
         witness.Lookup(rows), witness.Lookup(nodes), witness.Lookup(events), witness.Lookup(lines)
     )
@@ -1061,19 +1051,18 @@ def _gate(
     name, version = resolve_dataset(store, dataset, run.as_of.seq)
     dv = store.node(model.dataset_version_key(name, version))
     assert dv is not None
-    con = store.con
     params = {"run": run.run, "mode": mode, "s": run.as_of.seq, "dv": dv.id}
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _gate AS {_statuses_sql()}", params)
-    counts = dict(con.execute("SELECT status, count(*) FROM _gate GROUP BY status").fetchall())
+    store.execute(f"CREATE OR REPLACE TEMP TABLE _gate AS {_statuses_sql()}", params)
+    counts = dict(store.fetch_all("SELECT status, count(*) FROM _gate GROUP BY status"))
     total = sum(counts.values())
 
     def listed(status: str) -> list[tuple[Any, ...]]:
-        return con.execute(
+        return store.fetch_all(
             """
             SELECT g.id, x.key, g.sources, g.missing FROM _gate g JOIN nodes x ON x.id = g.id
             WHERE g.status = ? ORDER BY x.key LIMIT ?""",
             [status, max_listed],
-        ).fetchall()
+        )
 
     tainted_rows = listed(TAINTED)
     shown = tainted_rows[:max_paths]
@@ -1095,36 +1084,36 @@ def _gate(
     ]
     by_tool = [
         ToolCount(t, m, c)
-        for t, m, c in con.execute(
+        for t, m, c in store.fetch_all(
             """
         SELECT json_extract_string(r.attrs, '$.tool'), json_extract_string(r.attrs, '$.model'),
                count(DISTINCT g.id)
         FROM _gate g, unnest(g.sources) AS s(src) JOIN nodes r ON r.key = s.src
         WHERE g.status = ? GROUP BY ALL ORDER BY 3 DESC, 1, 2""",
             [TAINTED],
-        ).fetchall()
+        )
     ]
     by_repo = [
         RepoCount(r, t, u, c)
-        for r, t, u, c in con.execute(
+        for r, t, u, c in store.fetch_all(
             f"""SELECT coalesce(repo, '(no source repository)') AS repo,
                count(*) FILTER (WHERE status = '{TAINTED}'),
                count(*) FILTER (WHERE status = '{UNKNOWN}'),
                count(*) FILTER (WHERE status = '{CLEAN}')
         FROM _gate GROUP BY 1 ORDER BY 1"""
-        ).fetchall()
+        )
     ]
     waived_ids = [
         r[0]
-        for r in con.execute(
+        for r in store.fetch_all(
             f"""
         SELECT DISTINCT t.blocked_by FROM taint t JOIN _gate g ON g.id = t.node
         WHERE t.run = ? AND t.mode = ? AND t.blocked_by IS NOT NULL
           AND g.status <> '{TAINTED}'""",
             [run.run, mode],
-        ).fetchall()
+        )
     ]
-    con.execute("DROP TABLE _gate")
+    store.execute("DROP TABLE _gate")
     return GateReport(
         dataset=f"{name}@{version}",
         mode=Mode(mode),
@@ -1158,8 +1147,7 @@ def write_example_verdicts(store: Store, run: TaintRun, dataset: str, mode: str,
     quoted = path.replace("'", "''")
     params = _statuses_params(store, run, dataset, mode)
     try:
-        return one(
-            store.con,
+        return store.fetch_one(
             f"""
             COPY (SELECT example, key, status, sources FROM ({example_statuses_sql()})
                   ORDER BY id)
@@ -1203,7 +1191,7 @@ def example_statuses(
     require_policy(run)
     store.register("_ask", pa.table({"id": pa.array(ids, pa.int64())}))
     try:
-        rows = store.con.execute(
+        rows = store.fetch_all(
             f"""
             SELECT x.id, n.key,
                    CASE WHEN h.node IS NOT NULL THEN '{TAINTED}'
@@ -1221,9 +1209,9 @@ def example_statuses(
             LEFT JOIN (SELECT node, min(missing) AS missing FROM incomplete
                        WHERE run = $run GROUP BY node) i ON i.node = x.id""",
             {"run": run.run, "mode": mode},
-        ).fetchall()
+        )
     finally:
-        store.con.unregister("_ask")
+        store.unregister("_ask")
     return {r[0]: ExampleStatus(*r) for r in rows}
 
 
@@ -1233,12 +1221,12 @@ def example_page(
     """Up to `first` examples of a dataset version with `status`, in key order after the key
     `after` (keyset pagination: stable while the log grows)."""
     params = _statuses_params(store, run, dataset, mode)
-    rows = store.con.execute(
+    rows = store.fetch_all(
         f"""
         SELECT id, key, status, sources, missing FROM ({example_statuses_sql()})
         WHERE status = $status AND key > $after ORDER BY key LIMIT $first""",
         params | {"status": status, "after": after or "", "first": first},
-    ).fetchall()
+    )
     return [ExampleStatus(*r) for r in rows]
 
 
@@ -1253,7 +1241,7 @@ class DatasetCount:
 
 def tainted_by_dataset(store: Store, run: TaintRun, mode: str) -> list[DatasetCount]:
     """How many examples of every dataset version are tainted."""
-    rows = store.con.execute(
+    rows = store.fetch_all(
         f"""
         WITH member AS (
             SELECT DISTINCT x.id, coalesce(m2.dst, m1.dst) AS dv
@@ -1266,13 +1254,13 @@ def tainted_by_dataset(store: Store, run: TaintRun, mode: str) -> list[DatasetCo
                          AND t.blocked_by IS NULL
         GROUP BY d.key ORDER BY d.key""",
         {"run": run.run, "mode": mode, "s": run.as_of.seq},
-    ).fetchall()
+    )
     return [DatasetCount(d.removeprefix("dataset:"), t, n) for d, t, n in rows]
 
 
 def tainted_by_tool(store: Store, run: TaintRun, mode: str) -> list[ToolCount]:
     """Tainted examples by the tool and model of their sources, over the whole store."""
-    rows = store.con.execute(
+    rows = store.fetch_all(
         f"""
         SELECT json_extract_string(r.attrs, '$.tool'), json_extract_string(r.attrs, '$.model'),
                count(DISTINCT t.node)
@@ -1281,7 +1269,7 @@ def tainted_by_tool(store: Store, run: TaintRun, mode: str) -> list[ToolCount]:
         WHERE t.run = ? AND t.mode = ? AND t.blocked_by IS NULL
         GROUP BY ALL ORDER BY 3 DESC, 1, 2""",
         [run.run, mode],
-    ).fetchall()
+    )
     return [ToolCount(t, m, c) for t, m, c in rows]
 
 

@@ -16,7 +16,7 @@ class Carrying(Connection):
         that descends from them, parents first, so the result does not depend on arrival order."""
         if not changed:
             return
-        con = self.con
+        con = self._con
         self.register("_changed", pa.table({"id": list(changed)}))
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _closure AS
@@ -73,7 +73,7 @@ class Carrying(Connection):
         self, node_id: int, as_of: int | None = None
     ) -> list[tuple[str, int, int | None, str, int, bool]]:
         """Line intervals of a file version: (output key, start, end, evidence, seq, carried)."""
-        return self.con.execute(
+        return self._con.execute(
             """
             SELECT o.key, a.line_start, a.line_end, a.evidence, a.seq, a.carried
             FROM attributions a JOIN nodes o ON o.id = a.output

@@ -61,7 +61,7 @@ class Connection:
                 "the store that holds them"
             )
         try:
-            self.con = duckdb.connect(self.path, read_only=read_only)
+            self._con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
                 raise StoreLockedError(
@@ -69,10 +69,10 @@ class Connection:
                     "finish, or stop it"
                 ) from exc
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
-        self.con.execute("SET enable_progress_bar = false")  # never on our stdout
+        self._con.execute("SET enable_progress_bar = false")  # never on our stdout
         if memory_limit:
             try:
-                self.con.execute(f"SET memory_limit = '{memory_limit.replace(chr(39), '')}'")
+                self._con.execute(f"SET memory_limit = '{memory_limit.replace(chr(39), '')}'")
             except duckdb.Error as exc:
                 raise StoreError(
                     f"memory limit {memory_limit!r}: give a size such as 2GB or 512MB"
@@ -82,20 +82,20 @@ class Connection:
         self.memo: dict[str, Any] = {}
         if not read_only:
             new = not one(
-                self.con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events'"
+                self._con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events'"
             )[0]
-            self.con.execute(schema.ddl())
-            migrations.migrate(self.con, new=new)
+            self._con.execute(schema.ddl())
+            migrations.migrate(self._con, new=new)
         self.hash_scheme = self._hash_scheme()
 
     def _hash_scheme(self) -> int:
         """The event log's hash scheme (lineage.eventlog): recorded, else 1 (a store made
         before schemes were recorded, opened read-only so not migrated)."""
         if not one(
-            self.con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'store_meta'"
+            self._con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'store_meta'"
         )[0]:
             return 1
-        row = maybe_one(self.con, "SELECT value FROM store_meta WHERE key = 'hash_scheme'")
+        row = maybe_one(self._con, "SELECT value FROM store_meta WHERE key = 'hash_scheme'")
         return int(row[0]) if row else 1
 
     def cursor(self) -> Self:
@@ -103,7 +103,7 @@ class Connection:
         it sees committed data and has its own transactions and temporary tables."""
         other = object.__new__(type(self))
         other.path = self.path
-        other.con = self.con.cursor()
+        other._con = self._con.cursor()
         other.memo = self.memo
         other.hash_scheme = self.hash_scheme
         return other
@@ -111,19 +111,50 @@ class Connection:
     def register(self, name: str, table: pa.Table) -> None:
         """Expose an Arrow table to SQL as `name` (until `unregister`)."""
         self._finish_pending()
-        self.con.register(name, table)
+        self._con.register(name, table)
 
     def arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
         """The result of one query as an Arrow table (columnar, no per-row Python objects)."""
         self._finish_pending()
-        return self.con.sql(sql, params=params).to_arrow_table()
+        return self._con.sql(sql, params=params).to_arrow_table()
+
+    def unregister(self, name: str) -> None:
+        """Stop exposing the table `register`ed as `name`."""
+        self._con.unregister(name)
+
+    # The query surface of the layers above (the engine): SQL that reads the store's tables
+    # and writes only their own. The connection itself stays the store's.
+
+    def execute(self, sql: str, params: Any = None) -> None:
+        """Run one statement."""
+        self._con.execute(sql, params)
+
+    def fetch_all(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        """The rows of one query."""
+        return self._con.execute(sql, params).fetchall()
+
+    def fetch_numpy(self, sql: str, params: Any = None) -> dict[str, Any]:
+        """The columns of one query as NumPy arrays, by name."""
+        return self._con.execute(sql, params).fetchnumpy()
+
+    def fetch_one(self, sql: str, params: Any = None) -> tuple[Any, ...]:
+        """The row of a query that always returns exactly one (an aggregate)."""
+        return one(self._con, sql, params)
+
+    def fetch_maybe_one(self, sql: str, params: Any = None) -> tuple[Any, ...] | None:
+        """The first row of a query, or None."""
+        return maybe_one(self._con, sql, params)
+
+    def interrupt(self) -> None:
+        """Stop the query running on this connection (from another thread)."""
+        self._con.interrupt()
 
     def _finish_pending(self) -> None:
-        if hasattr(self.con, "complete"):  # DuckDB 2 refuses while a fetchone() is pending
-            self.con.complete()
+        if hasattr(self._con, "complete"):  # DuckDB 2 refuses while a fetchone() is pending
+            self._con.complete()
 
     def close(self) -> None:
-        self.con.close()
+        self._con.close()
 
     def __enter__(self) -> Self:
         return self
@@ -132,11 +163,12 @@ class Connection:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        self.con.execute("BEGIN TRANSACTION")
+    def transaction(self) -> Iterator[None]:
+        """One transaction: committed when the block ends, rolled back when it raises."""
+        self._con.execute("BEGIN TRANSACTION")
         try:
-            yield self.con
+            yield
         except BaseException:
-            self.con.execute("ROLLBACK")
+            self._con.execute("ROLLBACK")
             raise
-        self.con.execute("COMMIT")
+        self._con.execute("COMMIT")

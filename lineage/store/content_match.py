@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def index_output_lines(store: "Connection", first_seq: int) -> None:
     """Index the line hashes of outputs defined from `first_seq` on."""
-    store.con.execute(
+    store._con.execute(
         f"""
         INSERT INTO output_lines
         SELECT id, unnest(from_json(json_extract(attrs, '$.hashes'), '["VARCHAR"]')),
@@ -37,7 +37,7 @@ def match_content(store: "Connection", first_seq: int, window_us: int) -> set[in
     are made, so each is made once whatever the arrival order. An output up to `window_us`
     later than the commit still counts as before it. Returns the file versions that gained
     attributions."""
-    con = store.con
+    con = store._con
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _matched AS

@@ -55,7 +55,7 @@ def ingest_example_table(
     Rows get the seqs after the log's end in row order, or `seqs` when given (rows among
     other events of the same file, null for a row already logged or repeated); a rejected
     row that was given a seq raises ExamplesRejected."""
-    con = store.con
+    con = store._con
     if seqs is not None:
         table = table.append_column("planned_seq", seqs)
     fv = model.file_version_key.sql("repo", "path", "blob")
@@ -256,7 +256,7 @@ def map_byte_spans(
     they touch (`_rows` is registered again with them); a span past the file's end is
     returned as (row, origin, payload, reason). A byte span of a version whose content
     is unknown stays a byte span: the whole file, failing closed."""
-    con = store.con
+    con = store._con
     found = con.execute("""
         SELECT r.pos, g.target, r.span_start, coalesce(r.span_end, -1) AS span_end
         FROM _rows r JOIN _target g USING (pos)
@@ -328,7 +328,7 @@ def map_byte_spans(
 def map_late_byte_spans(store: "Ingest", seq: int) -> None:
     """Byte spans of examples ingested before their file's content was seen: now that it
     is, record the lines they touch (the engine reads them as of `seq`)."""
-    con = store.con
+    con = store._con
     found = con.execute(f"""
         SELECT e.src, e.dst, e.span_start, coalesce(e.span_end, -1) AS span_end,
                coalesce(al.target, e.src) AS target
@@ -374,7 +374,7 @@ def lines_of_bytes(
     end is clipped to the last line."""
     ends_of = {
         int(fv): np.frombuffer(blob, dtype="<u4").astype(np.int64)
-        for fv, blob in store.con.execute(
+        for fv, blob in store._con.execute(
             "SELECT file_version, ends FROM line_ends WHERE file_version IN "
             "(SELECT unnest(?::BIGINT[]))",
             [np.unique(targets).tolist()],

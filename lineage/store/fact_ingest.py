@@ -166,7 +166,7 @@ class FactIngest(Reads):
                 ),
             )
             self.merge_nodes("_nodes")
-            self.con.unregister("_nodes")
+            self._con.unregister("_nodes")
         self._check_endpoints(
             edges["src"]
             + edges["dst"]
@@ -180,8 +180,8 @@ class FactIngest(Reads):
         if edges["src"]:
             self.register("_edges", pa.table(edges, schema=_EDGE_FACTS))
             self.merge_edges("_edges")
-            self.con.unregister("_edges")
-        con = self.con
+            self._con.unregister("_edges")
+        con = self._con
         if aliases["alias"]:
             self.register("_aliases", pa.table(aliases))
             con.execute("""
@@ -318,7 +318,7 @@ class FactIngest(Reads):
     def merge_nodes(self, facts: str) -> None:
         """Insert the nodes of relation `facts` (key, kind, attrs, defines, seq, ord): new keys
         get the next ids in `ord` order; a node only referenced so far becomes defined."""
-        con = self.con
+        con = self._con
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _node_facts AS
             SELECT key,
@@ -345,7 +345,7 @@ class FactIngest(Reads):
 
     def merge_edges(self, facts: str) -> None:
         """Insert the edges of relation `facts` (src key, dst key, kind, seq, span, line map)."""
-        self.con.execute(f"""
+        self._con.execute(f"""
             INSERT INTO edges
             SELECT s.id, d.id, e.kind, e.seq, e.span_start, e.span_end, e.span_unit, e.line_map
             FROM {facts} e JOIN nodes s ON s.key = e.src JOIN nodes d ON d.key = e.dst""")
@@ -356,12 +356,12 @@ class FactIngest(Reads):
         try:
             missing = [
                 r[0]
-                for r in self.con.execute(
+                for r in self._con.execute(
                     "SELECT DISTINCT k.key FROM _named k ANTI JOIN nodes n USING (key) "
                     "ORDER BY 1 LIMIT 5"
                 ).fetchall()
             ]
         finally:
-            self.con.unregister("_named")
+            self._con.unregister("_named")
         if missing:
             raise ValueError(f"loader bug: facts name nodes it never declared: {missing}")

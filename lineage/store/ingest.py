@@ -197,11 +197,11 @@ class Ingest(EventLog, FactIngest, Carrying):
         """The facts of records just logged at `seqs`, and what they change: resolved
         names, carried line attributions, byte spans that can now be mapped to lines."""
         affected, repos, named = self._insert_facts(records, seqs)
-        snapshots.reindex(self.con, repos)
+        snapshots.reindex(self._con, repos)
         if repos:
-            affected |= snapshots.resolve_names(self.con, self.log_end(), repos=repos)
+            affected |= snapshots.resolve_names(self._con, self.log_end(), repos=repos)
         if named:
-            affected |= snapshots.resolve_names(self.con, self.log_end(), since=seqs[0])
+            affected |= snapshots.resolve_names(self._con, self.log_end(), since=seqs[0])
         self._recompute_carried(affected)
         if repos:
             example_ingest.map_late_byte_spans(self, self.log_end())

@@ -35,19 +35,19 @@ class EventLog(Connection):
 
     def head_seq(self) -> int:
         """The last seq of the log (read from the small batches table)."""
-        return one(self.con, "SELECT coalesce(max(last_seq), 0) FROM batches")[0]
+        return one(self._con, "SELECT coalesce(max(last_seq), 0) FROM batches")[0]
 
     def log_end(self) -> int:
         """The last seq written, including events of the batch being written."""
-        return one(self.con, "SELECT coalesce(max(seq), 0) FROM events")[0]
+        return one(self._con, "SELECT coalesce(max(seq), 0) FROM events")[0]
 
     def head_time(self) -> datetime | None:
-        return one(self.con, "SELECT max(received_at) FROM batches")[0]
+        return one(self._con, "SELECT max(received_at) FROM batches")[0]
 
     def seq_at_time(self, moment: datetime) -> int:
         """The last seq ingested at or before `moment` (0 when nothing was)."""
         return one(
-            self.con,
+            self._con,
             "SELECT coalesce(max(last_seq), 0) FROM batches WHERE "
             "received_at <= ? AND last_seq IS NOT NULL",
             [moment],
@@ -56,7 +56,7 @@ class EventLog(Connection):
     def time_of_seq(self, seq: int) -> datetime | None:
         return (
             one(
-                self.con,
+                self._con,
                 "SELECT received_at FROM batches WHERE first_seq <= ? AND last_seq >= ?",
                 [seq, seq],
             )[0]
@@ -66,7 +66,7 @@ class EventLog(Connection):
 
     def event(self, seq: int) -> dict[str, Any] | None:
         row = maybe_one(
-            self.con,
+            self._con,
             "SELECT seq, event_id, source, type, origin, payload FROM events WHERE seq = ?",
             [seq],
         )
@@ -82,11 +82,11 @@ class EventLog(Connection):
         }
 
     def verify(self) -> eventlog.VerifyResult:
-        return eventlog.verify(self.con, self.hash_scheme)
+        return eventlog.verify(self._con, self.hash_scheme)
 
     def events_page(self, source: str | None, after: int, first: int) -> list["LoggedEvent"]:
         """Events after seq `after` (of one source, or all), oldest first."""
-        rows = self.con.execute(
+        rows = self._con.execute(
             "SELECT e.seq, e.event_id, e.source, e.type, e.origin, e.payload, b.received_at "
             "FROM events e JOIN batches b USING (batch) "
             "WHERE e.seq > ? AND (? IS NULL OR e.source = ?) ORDER BY e.seq LIMIT ?",
@@ -101,15 +101,15 @@ class EventLog(Connection):
         try:
             return {
                 r[0]
-                for r in self.con.execute(
+                for r in self._con.execute(
                     "SELECT e.event_id FROM events e JOIN _ids USING (event_id)"
                 ).fetchall()
             }
         finally:
-            self.con.unregister("_ids")
+            self._con.unregister("_ids")
 
     def _next_batch(self) -> int:
-        return one(self.con, "SELECT coalesce(max(batch), 0) + 1 FROM batches")[0]
+        return one(self._con, "SELECT coalesce(max(batch), 0) + 1 FROM batches")[0]
 
     def _append_events(
         self, source: str, records: list[Record], seqs: list[int], batch_no: int | None = None
@@ -163,25 +163,25 @@ class EventLog(Connection):
                 ),
             ),
         )
-        self.con.execute(
+        self._con.execute(
             "INSERT INTO events SELECT seq, event_id, ?, source, type, occurred_us, origin, "
             "payload, hash FROM _events",
             [batch_no],
         )
-        self.con.unregister("_events")
+        self._con.unregister("_events")
         return batch_no
 
     def _chain_batch(self, batch_no: int, source: str, received_at: datetime) -> None:
         """Close batch `batch_no`: hash its events in seq order and chain it to the last one."""
         first_seq, last_seq, count, digest = one(
-            self.con,
+            self._con,
             "SELECT min(seq), max(seq), count(*), sha256(coalesce(string_agg(hash, '' "
             "ORDER BY seq), '')) FROM events WHERE batch = ?",
             [batch_no],
         )
         if not count:
             return
-        prev = maybe_one(self.con, "SELECT hash FROM batches ORDER BY batch DESC LIMIT 1")
+        prev = maybe_one(self._con, "SELECT hash FROM batches ORDER BY batch DESC LIMIT 1")
         prev_hash = prev[0] if prev else eventlog.GENESIS
         received_us = epoch_us(received_at)
         chained = eventlog.batch_hash(
@@ -195,7 +195,7 @@ class EventLog(Connection):
             digest,
             self.hash_scheme,
         )
-        self.con.execute(
+        self._con.execute(
             "INSERT INTO batches VALUES (?, ?, make_timestamptz(?), ?, ?, ?, ?, ?, ?)",
             [batch_no, source, received_us, first_seq, last_seq, count, digest, prev_hash, chained],
         )
@@ -222,16 +222,16 @@ class EventLog(Connection):
             ),
         )
         try:
-            self.con.execute(
+            self._con.execute(
                 "INSERT INTO rejected SELECT id, ?, file, line, reason, raw, ? FROM _rejected "
                 "ON CONFLICT DO NOTHING",
                 [source, received_at],
             )
         finally:
-            self.con.unregister("_rejected")
+            self._con.unregister("_rejected")
 
     def rejected(self, limit: int = 100) -> list[tuple[str, str | None, int | None, str]]:
-        return self.con.execute(
+        return self._con.execute(
             "SELECT source, file, line, reason FROM rejected ORDER BY received_at, file, line "
             "LIMIT ?",
             [limit],

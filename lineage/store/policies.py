@@ -47,8 +47,8 @@ class PolicyVersions(EventLog):
             now = datetime.now(UTC)
             batch_no = self._append_events("policy", [record], [seq])
             self._chain_batch(batch_no, "policy", now)
-            version = one(self.con, "SELECT coalesce(max(version), 0) + 1 FROM policies")[0]
-            self.con.execute(
+            version = one(self._con, "SELECT coalesce(max(version), 0) + 1 FROM policies")[0]
+            self._con.execute(
                 "INSERT INTO policies VALUES (?, ?, ?, ?, ?)",
                 [version, policy.hash, seq, policy.toml, now],
             )
@@ -57,7 +57,7 @@ class PolicyVersions(EventLog):
     def policy_at(self, as_of: int | None) -> PolicyVersion | None:
         """The policy in force at seq `as_of` (None: the latest)."""
         row = maybe_one(
-            self.con,
+            self._con,
             "SELECT version, hash, seq, set_at, toml FROM policies WHERE seq <= ? "
             "ORDER BY version DESC LIMIT 1",
             [as_of if as_of is not None else 2**62],
@@ -67,7 +67,7 @@ class PolicyVersions(EventLog):
         return PolicyVersion(row[0], row[1], row[2], row[3], _parsed_policy(row[4]))
 
     def policy_versions(self) -> list[PolicyVersion]:
-        rows = self.con.execute(
+        rows = self._con.execute(
             "SELECT version, hash, seq, set_at, toml FROM policies ORDER BY version"
         ).fetchall()
         return [PolicyVersion(v, h, s, t, _parsed_policy(x)) for v, h, s, t, x in rows]

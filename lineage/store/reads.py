@@ -44,13 +44,13 @@ class Reads(Connection):
         self.register("_keys", pa.table({"key": keys}))
         try:
             return dict(
-                self.con.execute(
+                self._con.execute(
                     "SELECT n.key, n.id FROM nodes n JOIN (SELECT DISTINCT key FROM _keys) k "
                     "USING (key)"
                 ).fetchall()
             )
         finally:
-            self.con.unregister("_keys")
+            self._con.unregister("_keys")
 
     def node(self, key: str) -> StoredNode | None:
         return self._node_where("key = ?", key)
@@ -60,7 +60,7 @@ class Reads(Connection):
 
     def _node_where(self, where: str, value: object) -> StoredNode | None:
         row = maybe_one(
-            self.con,
+            self._con,
             f"SELECT id, key, kind, attrs, first_seq, defined_seq FROM nodes WHERE {where}",
             [value],
         )
@@ -69,7 +69,7 @@ class Reads(Connection):
         return StoredNode(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5])
 
     def nodes_by_ids(self, ids: list[int]) -> list[StoredNode]:
-        rows = self.con.execute(
+        rows = self._con.execute(
             "SELECT id, key, kind, attrs, first_seq, defined_seq FROM nodes "
             "WHERE id IN (SELECT unnest(?::BIGINT[]))",
             [ids],
@@ -80,12 +80,12 @@ class Reads(Connection):
         """Many nodes in one query, by key."""
         self.register("_want", pa.table({"key": pa.array(keys, pa.string())}))
         try:
-            rows = self.con.execute(
+            rows = self._con.execute(
                 "SELECT id, key, kind, attrs, first_seq, defined_seq FROM nodes "
                 "WHERE key IN (SELECT key FROM _want)"
             ).fetchall()
         finally:
-            self.con.unregister("_want")
+            self._con.unregister("_want")
         return {r[1]: StoredNode(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows}
 
     def neighbors(
@@ -101,7 +101,7 @@ class Reads(Connection):
         near, far = ("dst", "src") if direction == "up" else ("src", "dst")
         self.register("_from", pa.table({"id": pa.array(ids, pa.int64())}))
         try:
-            rows = self.con.execute(
+            rows = self._con.execute(
                 f"""
                 SELECT e.{near}, n.id, n.key, n.kind, n.attrs, n.first_seq, n.defined_seq,
                        e.src, e.dst, e.kind, e.seq, e.span_start, e.span_end, e.span_unit
@@ -113,7 +113,7 @@ class Reads(Connection):
                 {"s": as_of if as_of is not None else 2**62, "kinds": kinds, "first": first},
             ).fetchall()
         finally:
-            self.con.unregister("_from")
+            self._con.unregister("_from")
         out: dict[int, list[tuple[StoredNode, StoredEdge]]] = {i: [] for i in ids}
         for anchor, *node, src, dst, kind, seq, start, end, unit in rows:
             out[anchor].append(
@@ -130,7 +130,7 @@ class Reads(Connection):
         prefix = f"git:{repo}@"
         return {
             r[0][len(prefix) :]
-            for r in self.con.execute(
+            for r in self._con.execute(
                 "SELECT event_id FROM events WHERE source = 'git' AND starts_with(event_id, ?) "
                 "AND NOT contains(event_id, '#')",
                 [prefix],
@@ -141,7 +141,7 @@ class Reads(Connection):
         """Whether any file version of `repo` was ingested."""
         return bool(
             one(
-                self.con,
+                self._con,
                 "SELECT count(*) FROM nodes WHERE kind = ? AND repo = ? "
                 "AND defined_seq IS NOT NULL",
                 [str(NodeKind.FILE_VERSION), repo],
@@ -152,7 +152,7 @@ class Reads(Connection):
         """Whether `commit` of `repo` (a full or abbreviated sha) was read with its tree."""
         return bool(
             one(
-                self.con,
+                self._con,
                 "SELECT count(*) FROM commit_order WHERE repo = ? AND starts_with(commit, ?)",
                 [repo, commit],
             )[0]
@@ -162,7 +162,7 @@ class Reads(Connection):
         """Keys of examples whose manifest id is `example_id` (in any dataset version)."""
         return [
             r[0]
-            for r in self.con.execute(
+            for r in self._con.execute(
                 "SELECT key FROM nodes WHERE kind = ? AND key LIKE '%:' || ? "
                 "AND json_extract_string(attrs, '$.example') = ? ORDER BY key",
                 [str(NodeKind.EXAMPLE), example_id, example_id],
@@ -173,7 +173,7 @@ class Reads(Connection):
         """(dataset, version) pairs known to the store."""
         return [
             (r[0], r[1])
-            for r in self.con.execute(
+            for r in self._con.execute(
                 "SELECT json_extract_string(attrs, '$.dataset'), json_extract_string(attrs, "
                 "'$.version') FROM nodes WHERE kind = ? AND defined_seq <= ? ORDER BY 1, 2",
                 [str(NodeKind.DATASET_VERSION), as_of if as_of is not None else 2**62],
@@ -182,7 +182,7 @@ class Reads(Connection):
 
     def output_tools(self) -> list[tuple[str | None, str | None]]:
         """The distinct (tool, model) pairs of the outputs in the store."""
-        return self.con.execute(
+        return self._con.execute(
             "SELECT DISTINCT json_extract_string(attrs, '$.tool'), "
             "json_extract_string(attrs, '$.model') FROM nodes WHERE kind = ?",
             [NodeKind.OUTPUT.value],
@@ -190,7 +190,7 @@ class Reads(Connection):
 
     def counts_by_kind(self) -> dict[str, int]:
         return dict(
-            self.con.execute(
+            self._con.execute(
                 "SELECT kind, count(*) FROM nodes GROUP BY kind ORDER BY kind"
             ).fetchall()
         )

@@ -85,7 +85,7 @@ def gql(url: str, query: str, headers: dict[str, str] | None = None, **variables
 
 
 def runs(store: Store) -> int:
-    return store.con.execute("SELECT count(*) FROM taint_runs").fetchone()[0]
+    return store.fetch_maybe_one("SELECT count(*) FROM taint_runs")[0]
 
 
 # -- 1. query complexity ----------------------------------------------------------------------
@@ -166,9 +166,7 @@ def test_a_request_over_its_budget_is_stopped_and_healthz_answers_meanwhile(
 
     def heavy(on: Store, *args: object, **kwargs: object) -> None:
         started.set()  # a query that only an interrupt ends
-        on.con.execute(
-            "SELECT count(*) FROM range(1000000000000) t WHERE hash(t.range) = 0"
-        ).fetchone()
+        on.fetch_maybe_one("SELECT count(*) FROM range(1000000000000) t WHERE hash(t.range) = 0")
         raise AssertionError("the budget should have stopped this")
 
     monkeypatch.setattr(engine, "gate", heavy)
@@ -355,9 +353,9 @@ def test_as_of_answers_leave_a_bounded_number_of_runs(served: str, store: Store)
     with ThreadPoolExecutor(max_workers=4) as pool:
         answers = list(pool.map(lambda seq: gql(served, query, a=str(seq)), range(5, head + 1)))
     assert len(answers) > 3 * SERVER_KEEP_RUNS
-    groups = store.con.execute(
-        "SELECT count(DISTINCT (policy_hash, waivers)) FROM taint_runs"
-    ).fetchone()[0]
+    groups = store.fetch_maybe_one("SELECT count(DISTINCT (policy_hash, waivers)) FROM taint_runs")[
+        0
+    ]
     assert groups == 1
     assert runs(store) <= SERVER_KEEP_RUNS + groups
     # answers are still right, at the head and in the past
@@ -373,12 +371,12 @@ def test_a_run_a_request_holds_is_never_dropped(db: Database, store: Store) -> N
     for seq in range(21, 45):
         run = service.snapshot(reader, str(seq)).run
         service.release([run.run])
-    kept = {r[0] for r in store.con.execute("SELECT run FROM taint_runs").fetchall()}
+    kept = {r[0] for r in store.fetch_all("SELECT run FROM taint_runs")}
     assert held.run in kept and len(kept) <= SERVER_KEEP_RUNS + 2
     service.release([held.run])
     for seq in range(45, 50):
         service.release([service.snapshot(reader, str(seq)).run.run])
-    kept = {r[0] for r in store.con.execute("SELECT run FROM taint_runs").fetchall()}
+    kept = {r[0] for r in store.fetch_all("SELECT run FROM taint_runs")}
     assert held.run not in kept and len(kept) <= SERVER_KEEP_RUNS + 1
     assert not service.pins
 

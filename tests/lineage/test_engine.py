@@ -49,9 +49,9 @@ def test_membership_does_not_carry_taint(scenario: Store) -> None:
     shard = scenario.node(f"shard:{D}/shard-000")
     tainted_kinds = {
         r[0]
-        for r in scenario.con.execute(
+        for r in scenario.fetch_all(
             "SELECT n.kind FROM taint t JOIN nodes n ON n.id = t.node WHERE t.run = ?", [run.run]
-        ).fetchall()
+        )
     }
     assert "shard" not in tainted_kinds and "dataset_version" not in tainted_kinds
     assert shard is not None

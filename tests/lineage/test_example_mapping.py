@@ -56,19 +56,18 @@ def _records() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 def _graph(db: lineage.Database) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
     """The nodes (key, kind, attributes, defined) and edges (src, dst, kind, span) that the
     examples of `mapped@v1` made, and everything they touch."""
-    con = db.store.con
-    nodes = con.execute(
+    nodes = db.store.fetch_all(
         """
         SELECT key, kind, attrs, defined_seq IS NOT NULL FROM nodes
         WHERE key LIKE '%mapped%' OR id IN (
             SELECT e.src FROM edges e JOIN nodes x ON x.id = e.dst WHERE x.key LIKE '%mapped%')"""
-    ).fetchall()
-    edges = con.execute(
+    )
+    edges = db.store.fetch_all(
         """
         SELECT s.key, d.key, e.kind, e.span_start, e.span_end, e.span_unit
         FROM edges e JOIN nodes s ON s.id = e.src JOIN nodes d ON d.id = e.dst
         WHERE s.key LIKE '%mapped%' OR d.key LIKE '%mapped%'"""
-    ).fetchall()
+    )
     canonical = {(k, kind, json.dumps(json.loads(a), sort_keys=True), d) for k, kind, a, d in nodes}
     return canonical, set(edges)
 

@@ -13,21 +13,21 @@ from tests.conftest import EXAMPLES
 
 def snapshot(store: Store, run: engine.TaintRun) -> tuple[set, set]:
     taint = set(
-        store.con.execute(
+        store.fetch_all(
             """
         SELECT t.mode, n.key, r.key, b.key FROM taint t JOIN nodes n ON n.id = t.node
         JOIN nodes r ON r.id = t.root LEFT JOIN nodes b ON b.id = t.blocked_by
         WHERE t.run = ?""",
             [run.run],
-        ).fetchall()
+        )
     )
     incomplete = set(
-        store.con.execute(
+        store.fetch_all(
             """
         SELECT n.key, m.key FROM incomplete i JOIN nodes n ON n.id = i.node
         JOIN nodes m ON m.id = i.missing WHERE i.run = ?""",
             [run.run],
-        ).fetchall()
+        )
     )
     return taint, incomplete
 
@@ -80,9 +80,9 @@ def test_defining_a_missing_node_falls_back_to_a_full_pass(
     store.set_policy(parse_policy((EXAMPLES / "policy.toml").read_text()))
     load_lines(store, examples, tmp_path, "examples.ndjson")  # every source still unknown
     before = engine.propagate_taint(store)
-    unknown = store.con.execute(
-        "SELECT count(*) FROM incomplete WHERE run = ?", [before.run]
-    ).fetchone()[0]
+    unknown = store.fetch_maybe_one("SELECT count(*) FROM incomplete WHERE run = ?", [before.run])[
+        0
+    ]
     assert unknown > 0
     full_passes = []
     original = engine._materialize
@@ -97,14 +97,11 @@ def test_defining_a_missing_node_falls_back_to_a_full_pass(
 def test_old_runs_are_dropped_but_never_the_newest_or_a_recent_one(scenario: Store) -> None:
     head = engine.propagate_taint(scenario)  # under the policy, at the head
     past = [engine.propagate_taint(scenario, as_of=seq).run for seq in range(10, 56, 4)]
-    kept = {r[0] for r in scenario.con.execute("SELECT run FROM taint_runs").fetchall()}
+    kept = {r[0] for r in scenario.fetch_all("SELECT run FROM taint_runs")}
     assert kept == {head.run, *past}  # all recent: none dropped
-    scenario.con.execute("UPDATE taint_runs SET computed_at = computed_at - INTERVAL 1 DAY")
+    scenario.execute("UPDATE taint_runs SET computed_at = computed_at - INTERVAL 1 DAY")
     engine.propagate_taint(scenario, as_of=7)
-    kept = {r[0] for r in scenario.con.execute("SELECT run FROM taint_runs").fetchall()}
+    kept = {r[0] for r in scenario.fetch_all("SELECT run FROM taint_runs")}
     assert head.run in kept and len(kept) == engine.KEEP_RUNS + 1  # newest 8 + the head
     assert engine.propagate_taint(scenario).run == head.run
-    assert (
-        scenario.con.execute("SELECT count(*) FROM taint WHERE run = ?", [head.run]).fetchone()[0]
-        > 0
-    )
+    assert scenario.fetch_maybe_one("SELECT count(*) FROM taint WHERE run = ?", [head.run])[0] > 0

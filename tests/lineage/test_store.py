@@ -13,9 +13,9 @@ TABLES = ("events", "batches", "nodes", "edges", "aliases", "attributions", "rej
 
 def snapshot(store: Store) -> dict[str, list]:
     return {
-        t: store.con.execute(f"SELECT * EXCLUDE (received_at) FROM {t} ORDER BY ALL").fetchall()
+        t: store.fetch_all(f"SELECT * EXCLUDE (received_at) FROM {t} ORDER BY ALL")
         if t in ("batches", "rejected")
-        else store.con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+        else store.fetch_all(f"SELECT * FROM {t} ORDER BY ALL")
         for t in TABLES
     }
 
@@ -42,7 +42,7 @@ def test_a_bad_record_is_rejected_with_its_line_and_the_rest_loads() -> None:
     assert "truncated last line" in rejected[7]
     files = {f for _, f, _, _ in store.rejected()}
     assert files == {str(FIXTURES / "events" / "one_bad_record.ndjson")}
-    raw = store.con.execute("SELECT raw FROM rejected WHERE line = 4").fetchone()[0]
+    raw = store.fetch_maybe_one("SELECT raw FROM rejected WHERE line = 4")[0]
     assert json.loads(raw)["value"] == 3  # the raw record is kept
     assert store.node("example:d@v1:1") is not None
 
@@ -50,7 +50,7 @@ def test_a_bad_record_is_rejected_with_its_line_and_the_rest_loads() -> None:
 def test_node_ids_are_dense_in_arrival_order() -> None:
     store = Store(":memory:")
     load_events(store, FIXTURES / "events" / "history.ndjson")
-    ids = [r[0] for r in store.con.execute("SELECT id FROM nodes ORDER BY id").fetchall()]
+    ids = [r[0] for r in store.fetch_all("SELECT id FROM nodes ORDER BY id")]
     assert ids == list(range(1, len(ids) + 1))
     assert store.node("output:toolu_1").id == 1
 
@@ -61,7 +61,7 @@ def test_hash_chain_catches_an_edited_or_deleted_event(tmp_path: Path) -> None:
         load_events(store, EXAMPLES / "events.ndjson")
         load_events(store, FIXTURES / "events" / "history.ndjson")
         assert store.verify().ok
-        store.con.execute(
+        store.execute(
             "UPDATE events SET payload = replace(payload, 'claude-code', 'copilot') WHERE seq = 3"
         )
         result = store.verify()
@@ -69,8 +69,8 @@ def test_hash_chain_catches_an_edited_or_deleted_event(tmp_path: Path) -> None:
         assert any("event seq 3" in p for p in result.problems)
     with Store(db) as store:
         # Re-hashing the edited row is not enough: the batch digest still disagrees.
-        store.con.execute(f"UPDATE events SET hash = {EVENT_HASH_SQL[2]} WHERE seq = 3")
-        store.con.execute("DELETE FROM events WHERE seq = 56")
+        store.execute(f"UPDATE events SET hash = {EVENT_HASH_SQL[2]} WHERE seq = 3")
+        store.execute("DELETE FROM events WHERE seq = 56")
         problems = store.verify().problems
         assert any("batch 1" in p for p in problems)
         assert any("batch 2" in p for p in problems)
@@ -111,7 +111,7 @@ def test_carried_attribution_does_not_depend_on_arrival_order(tmp_path: Path) ->
 
 def test_memory_limit_is_set_on_the_database() -> None:
     store = Store(":memory:", memory_limit="300MB")
-    assert store.con.execute("SELECT current_setting('memory_limit')").fetchone()[0] in (
+    assert store.fetch_maybe_one("SELECT current_setting('memory_limit')")[0] in (
         "286.1 MiB",
         "300.0 MB",
     )
@@ -121,14 +121,14 @@ def test_a_store_made_before_nodes_kept_their_repo_gets_it_filled_once(tmp_path:
     path = tmp_path / "old.duckdb"
     with Store(path) as store:
         load_events(store, EXAMPLES / "events.ndjson")
-        store.con.execute("ALTER TABLE nodes DROP COLUMN repo")
-        store.con.execute("DROP TABLE store_meta")  # made before versions were recorded
+        store.execute("ALTER TABLE nodes DROP COLUMN repo")
+        store.execute("DROP TABLE store_meta")  # made before versions were recorded
     with Store(path) as store:
-        filled, differ = store.con.execute("""
+        filled, differ = store.fetch_maybe_one("""
             SELECT count(*) FILTER (WHERE repo IS NOT NULL),
                    count(*) FILTER (WHERE repo IS DISTINCT FROM
                                     json_extract_string(attrs, '$.repo'))
-            FROM nodes""").fetchone()
+            FROM nodes""")
     assert filled > 10 and differ == 0
 
 
@@ -142,43 +142,42 @@ def test_moving_bytes_from_one_field_to_the_next_is_caught(tmp_path: Path) -> No
     with Store(tmp_path / "l.duckdb") as store:
         load_events(store, records)
         old_hash = f"SELECT {EVENT_HASH_SQL[1]} FROM events"
-        before = store.con.execute(old_hash).fetchone()
-        store.con.execute("UPDATE events SET event_id = 'gen', source = 'events|events'")
-        assert store.con.execute(old_hash).fetchone() == before  # the old scheme is blind
+        before = store.fetch_maybe_one(old_hash)
+        store.execute("UPDATE events SET event_id = 'gen', source = 'events|events'")
+        assert store.fetch_maybe_one(old_hash) == before  # the old scheme is blind
         assert any("event seq 1" in p for p in store.verify().problems)
 
 
 def _as_scheme_1(path: Path) -> None:
     """Turn a store into one made before hash schemes were recorded: `|`-joined hashes."""
     with Store(path) as store:
-        con = store.con
-        con.execute(f"UPDATE events SET hash = {EVENT_HASH_SQL[1]}")
+        store.execute(f"UPDATE events SET hash = {EVENT_HASH_SQL[1]}")
         prev = GENESIS
-        for batch, source, received, first, last, count, digest in con.execute(
+        for batch, source, received, first, last, count, digest in store.fetch_all(
             "SELECT b.batch, b.source, epoch_us(b.received_at), b.first_seq, b.last_seq, "
             "b.events, (SELECT sha256(string_agg(hash, '' ORDER BY seq)) FROM events e "
             "WHERE e.batch = b.batch) FROM batches b ORDER BY batch"
-        ).fetchall():
+        ):
             chained = batch_hash(prev, batch, source, received, first, last, count, digest, 1)
-            con.execute(
+            store.execute(
                 "UPDATE batches SET events_hash = ?, prev_hash = ?, hash = ? WHERE batch = ?",
                 [digest, prev, chained, batch],
             )
             prev = chained
-        con.execute("DROP TABLE store_meta")
+        store.execute("DROP TABLE store_meta")
 
 
 def test_a_store_hashed_the_old_way_is_verified_then_migrated(tmp_path: Path) -> None:
     path = tmp_path / "old.duckdb"
     with Store(path) as store:
         load_events(store, EXAMPLES / "events.ndjson")
-        new_hashes = store.con.execute("SELECT hash FROM events ORDER BY seq").fetchall()
+        new_hashes = store.fetch_all("SELECT hash FROM events ORDER BY seq")
     _as_scheme_1(path)
     with Store(path, read_only=True) as old:
         assert old.hash_scheme == 1 and old.verify().ok
     with Store(path) as store:
         assert store.hash_scheme == 2 and store.verify().ok
-        assert store.con.execute("SELECT hash FROM events ORDER BY seq").fetchall() == new_hashes
+        assert store.fetch_all("SELECT hash FROM events ORDER BY seq") == new_hashes
         load_events(store, FIXTURES / "events" / "history.ndjson")
         assert store.verify().ok
 
@@ -265,7 +264,7 @@ def test_records_and_example_rows_of_one_file_are_logged_in_its_order(tmp_path: 
     path.write_text("".join(json.dumps(v) + "\n" for v in lines))
     with Store(":memory:") as store:
         load_events(store, path)
-        logged = store.con.execute("SELECT event_id FROM events ORDER BY seq").fetchall()
+        logged = store.fetch_all("SELECT event_id FROM events ORDER BY seq")
         assert [r[0] for r in logged] == ["o1", "x1", "o2", "x2"]
         assert store.verify().ok
 
@@ -303,7 +302,7 @@ def test_an_example_event_is_checked_against_the_records_before_it_not_after(
         tmp_path, [_example(1, blob="a" * 40, lines=[12, 20]), FILE_A, output]
     )
     assert (report.accepted, report.rejected) == (3, 0), report.rejections
-    logged = store.con.execute("SELECT event_id FROM events ORDER BY seq").fetchall()
+    logged = store.fetch_all("SELECT event_id FROM events ORDER BY seq")
     assert [r[0] for r in logged] == ["x1", "f-a", "o1"]
     assert store.verify().ok
 
@@ -323,6 +322,6 @@ def test_a_rejected_example_among_other_events_leaves_no_hole_in_the_log(tmp_pat
     assert (report.accepted, report.rejected) == (5, 1)
     assert report.rejections[0].line == 3
     assert "outside a.py, which has 10 lines" in report.rejections[0].reason
-    logged = store.con.execute("SELECT seq, event_id FROM events ORDER BY seq").fetchall()
+    logged = store.fetch_all("SELECT seq, event_id FROM events ORDER BY seq")
     assert logged == [(1, "f-a"), (2, "o1"), (3, "o2"), (4, "x2"), (5, "o3")]
     assert store.verify().ok

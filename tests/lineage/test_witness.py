@@ -71,7 +71,7 @@ def test_a_warm_verdict_reads_no_table_and_cursors_share_the_evidence(scenario: 
     example = engine.resolve_example(scenario, f"{D}:ex-002")
     cold = engine.verdict(scenario, run, example, "precise")
     reader = scenario.cursor()
-    reader.con = _NoQueries()  # type: ignore[assignment]
+    reader._con = _NoQueries()  # type: ignore[assignment]  # any query fails the test
     warm = engine.verdict(reader, run, example, "precise")
     assert warm.status == "TAINTED" and warm.as_dict() == cold.as_dict()
     assert [s.node for s in warm.paths[0]][-1] == f"example:{D}:ex-002"

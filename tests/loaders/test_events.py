@@ -84,7 +84,7 @@ def test_a_long_file_is_read_in_batches_and_nothing_is_lost(
     assert sum(r.accepted for r in reports) == 5
     again = [store.ingest(b) for b in events.load([path])]
     assert sum(r.accepted for r in again) == 0
-    assert store.con.execute("SELECT count(*) FROM rejected").fetchone()[0] == 1
+    assert store.fetch_maybe_one("SELECT count(*) FROM rejected")[0] == 1
 
 
 def test_json_lines_are_streamed_with_their_numbers_and_a_truncated_tail(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ def _ingest(source: str, path: Path, store: Store) -> IngestReport:
 
 
 def _event_ids(store: Store) -> set[str]:
-    return {r[0] for r in store.con.execute("SELECT event_id FROM events").fetchall()}
+    return {r[0] for r in store.fetch_all("SELECT event_id FROM events")}
 
 
 def check_file(source: str, rng: random.Random, directory: Path) -> Outcome:

@@ -309,7 +309,7 @@ def test_reingest_reads_only_new_commits_and_changes_nothing(repo: Repo, tmp_pat
     store = Store(":memory:")
     ingest_all(store, repo, [output_event(tmp_path, AI_LINES)], git_first=False)
     counts = [
-        store.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        store.fetch_maybe_one(f"SELECT count(*) FROM {t}")[0]
         for t in ("events", "nodes", "edges", "attributions")
     ]
     [again] = list(git.load([repo.root], exclude=store.commits_of(REPO)))
@@ -318,7 +318,7 @@ def test_reingest_reads_only_new_commits_and_changes_nothing(repo: Repo, tmp_pat
     [same] = list(git.load([repo.root]))
     assert store.ingest(same).accepted == 0
     assert counts == [
-        store.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        store.fetch_maybe_one(f"SELECT count(*) FROM {t}")[0]
         for t in ("events", "nodes", "edges", "attributions")
     ]
     repo.write("src/a.py", HUMAN_HEAD + AI_LINES + ["print('done')"])

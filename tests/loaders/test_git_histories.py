@@ -454,7 +454,7 @@ def test_a_commit_whose_diff_spans_many_read_blocks_parses_whole(repo: Repo) -> 
     ingest(store, repo.root)
     assert lines_of(store, repo, "HEAD", "big.py") == set(range(1, 50_001))
     assert lines_of(store, repo, "HEAD", "small.py") == set()
-    commits = store.con.execute("SELECT count(*) FROM nodes WHERE kind = 'commit'").fetchone()
+    commits = store.fetch_maybe_one("SELECT count(*) FROM nodes WHERE kind = 'commit'")
     assert commits == (3,)
 
 
@@ -469,6 +469,6 @@ def test_messages_and_lines_that_imitate_the_log_format_lose_nothing(repo: Repo)
     repo.commit("the last one" + CLAUDE)
     store = Store(":memory:")
     ingest(store, repo.root)
-    commits = store.con.execute("SELECT count(*) FROM nodes WHERE kind = 'commit'").fetchone()
+    commits = store.fetch_maybe_one("SELECT count(*) FROM nodes WHERE kind = 'commit'")
     assert commits == (3,)
     assert lines_of(store, repo, "HEAD", "a.py") == {1, 2, 4}

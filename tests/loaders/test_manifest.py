@@ -67,12 +67,12 @@ def test_bad_rows_are_rejected_with_row_and_reason_and_the_rest_loads(scenario: 
 def test_reingest_is_a_no_op(scenario: Store) -> None:
     ingest(scenario, MANIFEST)
     before = [
-        scenario.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        scenario.fetch_maybe_one(f"SELECT count(*) FROM {t}")[0]
         for t in ("events", "nodes", "edges", "batches")
     ]
     [rep] = ingest(scenario, MANIFEST)
     after = [
-        scenario.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        scenario.fetch_maybe_one(f"SELECT count(*) FROM {t}")[0]
         for t in ("events", "nodes", "edges", "batches")
     ]
     assert (rep.accepted, rep.duplicate) == (0, 9) and before == after
@@ -82,7 +82,7 @@ def test_reingest_is_a_no_op(scenario: Store) -> None:
 def test_manifest_rows_are_events_of_the_hash_chain(scenario: Store) -> None:
     ingest(scenario, MANIFEST)
     assert scenario.verify().ok
-    scenario.con.execute(
+    scenario.execute(
         "UPDATE events SET payload = replace(payload, 'sft-002', 'sft-two') "
         "WHERE source = 'manifest'"
     )
