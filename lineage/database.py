@@ -203,6 +203,8 @@ class Database:
         memory_limit: str | None = None,
     ) -> None:
         self.store = Store(path, read_only=read_only, memory_limit=memory_limit, create=create)
+        if not read_only:
+            engine.prepare(self.store)
 
     @classmethod
     def _on(cls, store: Store) -> "Database":

@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lineage import model, propagation, witness
+from lineage import model, propagation, schema, witness
 from lineage.eventlog import canonical_json
 from lineage.model import DERIVATION, EdgeKind, NodeKind
 from lineage.policy import Policy, Restriction, Waiver, glob_regex, parse_moment
@@ -213,6 +213,16 @@ KEEP_RUNS = 8  # older materializations are dropped; an as-of query recomputes i
 RUN_GRACE = timedelta(minutes=10)  # a run a request may still be reading is never dropped
 
 
+def prepare(store: Store) -> None:
+    """Create the engine's tables (taint runs, taint rows, incomplete lineage) in the store's
+    file if they are not there yet (schema/engine.sql; the store never touches them). Once per
+    database in this process; a read-write open by `lineage.open` does it before any reader
+    thread starts."""
+    if not store.memo.get("engine_tables"):
+        store.execute(schema.ddl("engine"))
+        store.memo["engine_tables"] = True
+
+
 def propagate_taint(
     store: Store,
     as_of: str | int | None = None,
@@ -229,6 +239,7 @@ def propagate_taint(
     its readers hold (the server) passes `grace=timedelta(0)` and `held`, which bounds the
     runs kept whatever as-of points readers ask for.
     """
+    prepare(store)
     point = resolve_as_of(store, as_of)
     policy = store.policy_at(point.seq)
     waivers = tuple(policy.policy.active_waivers(point.time)) if policy else ()

@@ -255,7 +255,7 @@ def _commit_facts(v: dict[str, Any]) -> list[Fact]:
         if k in v
     }
     parents = v.get("parents") or []
-    # The commit's place in its history, so files named at it resolve (lineage.snapshots).
+    # The commit's place in its history, so files named at it resolve (lineage.store.snapshots).
     return [
         Node(model.commit_key(v["repo"], v["commit"]), NodeKind.COMMIT, attrs),
         TreeEntries(v["repo"], v["commit"], parents[0] if parents else None, (), whole=not parents),

@@ -6,9 +6,10 @@ from importlib.resources import files
 from typing import Any
 
 
-def ddl() -> str:
-    """The DuckDB DDL of the store (idempotent `CREATE ... IF NOT EXISTS` statements)."""
-    return files(__name__).joinpath("ddl.sql").read_text(encoding="utf-8")
+def ddl(name: str = "ddl") -> str:
+    """DuckDB DDL (idempotent `CREATE ... IF NOT EXISTS` statements): the store's tables
+    (``ddl``), or the engine's (``"engine"``), which the engine creates itself."""
+    return files(__name__).joinpath(f"{name}.sql").read_text(encoding="utf-8")
 
 
 @cache
