@@ -24,6 +24,8 @@ from lineage.rows import one
 from lineage.store import snapshots
 
 if TYPE_CHECKING:
+    import duckdb
+
     from lineage.store.ingest import Ingest, IngestReport
 
 # Each alias's target (a file named at a commit -> the version it is).
@@ -115,38 +117,14 @@ def ingest_example_table(
     store.insert_rejections(source, rejections, received_at)
     report.rejected += len(rejections)
     report.rejections += rejections
-    head = store.log_end()
-    known, repeated = one(
-        con,
-        """
-        SELECT (SELECT count(*) FROM _rows r JOIN events e USING (event_id)),
-               (SELECT count(*) - count(DISTINCT event_id) FROM _rows)""",
-    )
     if seqs is not None:
+        # Seqs planned among the file's other events (null: a row logged or repeated).
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _x AS
                         SELECT planned_seq AS seq, * EXCLUDE (pos, planned_seq),
                                {file_key} AS file
                         FROM _rows WHERE planned_seq IS NOT NULL""")
-    elif not (known or repeated or outside):
-        # The common case, a fresh manifest: seqs follow the table's row order.
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _x AS
-                        SELECT ? + pos AS seq, * EXCLUDE (pos), {file_key} AS file
-                        FROM _rows""",
-            [head + 1],
-        )
     else:
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE _x AS
-            SELECT ? + row_number() OVER (ORDER BY row) AS seq, * EXCLUDE (pos),
-                   {file_key} AS file
-            FROM (SELECT * FROM _rows r
-                  WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = r.event_id)
-                    AND row NOT IN (SELECT unnest(?::BIGINT[]))
-                  QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY row) = 1)""",
-            [head, [r[0] for r in outside]],
-        )
+        _number_rows(con, store.log_end(), file_key, [r[0] for r in outside])
     con.unregister("_rows")
     accepted = one(con, "SELECT count(*) FROM _x")[0]
     report.accepted += accepted
@@ -394,3 +372,36 @@ def lines_of_bytes(
         last[pick] = np.maximum(np.searchsorted(ends, stop - 1, side="right") + 1, first[pick])
         length[pick] = size
     return first, last, length
+
+
+def _number_rows(
+    con: "duckdb.DuckDBPyConnection", head: int, file_key: str, outside: list[int]
+) -> None:
+    """`_x`: the rows of `_rows` to log, with the seqs after `head` in row order, leaving
+    out rows already logged, repeated or `outside` (rejected)."""
+    known, repeated = one(
+        con,
+        """
+        SELECT (SELECT count(*) FROM _rows r JOIN events e USING (event_id)),
+               (SELECT count(*) - count(DISTINCT event_id) FROM _rows)""",
+    )
+    if not (known or repeated or outside):
+        # The common case, a fresh manifest: seqs follow the table's row order.
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _x AS
+                        SELECT ? + pos AS seq, * EXCLUDE (pos), {file_key} AS file
+                        FROM _rows""",
+            [head + 1],
+        )
+    else:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _x AS
+            SELECT ? + row_number() OVER (ORDER BY row) AS seq, * EXCLUDE (pos),
+                   {file_key} AS file
+            FROM (SELECT * FROM _rows r
+                  WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = r.event_id)
+                    AND row NOT IN (SELECT unnest(?::BIGINT[]))
+                  QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY row) = 1)""",
+            [head, outside],
+        )
