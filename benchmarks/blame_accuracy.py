@@ -124,7 +124,19 @@ def head_files(repo: Path) -> tuple[list[TrackedFile], Counter[str]]:
             skipped["symlink"] += 1
         else:
             files[path] = TrackedFile(path, blob, mode)
-    numstat = run_git(repo, "diff", "--numstat", "-z", "--no-renames", EMPTY_TREE, "HEAD")
+    # a blob this clone lacks (a partial clone, an incomplete mirror) cannot be blamed and
+    # would fail the numstat below: count it apart and leave its path out
+    wanted = "".join(f"{f.blob}\n" for f in files.values()).encode()
+    check = run_git(repo, "cat-file", "--batch-check", stdin=wanted).decode()
+    absent = {line.split()[0] for line in check.splitlines() if line.endswith(" missing")}
+    lacking = sorted(p for p, f in files.items() if f.blob in absent)
+    for path in lacking:
+        del files[path]
+        skipped["missing blob"] += 1
+    excluded = [f":(exclude,literal){p}" for p in lacking]
+    numstat = run_git(
+        repo, "diff", "--numstat", "-z", "--no-renames", EMPTY_TREE, "HEAD", "--", ".", *excluded
+    )
     for entry in numstat.split(b"\0"):
         added, _, rest = entry.partition(b"\t")
         _, _, name = rest.partition(b"\t")
