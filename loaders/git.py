@@ -779,6 +779,8 @@ def _tree_changes(repo: str, c: Commit) -> TreeEntries:
 
 def _added_in_all(diffs: list[list[FileChange]]) -> dict[str, list[tuple[int, str]]]:
     """Path -> the lines added relative to every parent (for a merge: what it resolved)."""
+    if len(diffs) == 1:  # one parent: each path's added lines, already in order, once each
+        return {ch.new_path: ch.added for ch in diffs[0] if ch.new_path is not None}
     per_diff: list[dict[str, set[tuple[int, str]]]] = []
     for changes in diffs:
         table: dict[str, set[tuple[int, str]]] = {}

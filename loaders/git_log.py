@@ -8,6 +8,7 @@ with `++ ` or a removed one that starts with `-- ` is content, never a header.
 """
 
 import os
+import queue
 import re
 import subprocess
 import threading
@@ -32,6 +33,8 @@ FORMAT = (
     + "%x00"
 )
 EMPTY_BLOB = "0" * 40
+BLOCK = 1 << 20  # the most read from git's output at once
+AHEAD_BLOCKS = 64  # how many reads of git's output may wait for their parsing
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 _ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
 # git's environment for reading: no pager, no prompt, no lazy fetch of a partial clone's
@@ -226,6 +229,7 @@ def stream_log(
     errors: list[bytes] = []
     feeder = threading.Thread(target=feed, daemon=True)
     drain = threading.Thread(target=lambda: errors.append(stderr.read()), daemon=True)
+    ahead = _ReadAhead(stdout)
     feeder.start()
     drain.start()
 
@@ -234,7 +238,7 @@ def stream_log(
         # and only the newly read bytes (and a header's length before them) are searched, so
         # a large diff costs its length, not its length squared.
         pending: list[bytes] = []
-        while block := stdout.read(1 << 20):
+        for block in ahead:
             tail = pending[-1][-len(HEADER) :] if pending else b""
             if HEADER not in tail + block:
                 pending.append(block)
@@ -247,17 +251,17 @@ def stream_log(
     def commit_chunks() -> Iterator[bytes]:
         # git writes each commit fed once (a merge once per parent, in a row): a cut not
         # followed by the id of this commit or of one still to come was content, undone.
-        ahead = set(commits)
+        to_come = set(commits)
         current: str | None = None
         held: bytes | None = None
         for part in chunks():
             sha = part[:40].decode("ascii", "replace") if part[40:41] == b"\0" else None
             if held is None:
                 held = part
-            elif sha is not None and (sha == current or sha in ahead):
+            elif sha is not None and (sha == current or sha in to_come):
                 yield held
                 held = part
-                ahead.discard(sha)
+                to_come.discard(sha)
                 current = sha
             else:
                 held += HEADER + part
@@ -267,12 +271,61 @@ def stream_log(
     try:
         yield parse_log(commit_chunks())
     finally:
+        read_all = ahead.done
+        if not read_all:
+            proc.kill()  # the reader stopped early: git's output is not wanted
+        ahead.close()
         stdout.close()
         feeder.join()
         code = proc.wait()
         drain.join()
-        if code != 0:
+        if code != 0 and read_all:
             raise GitFailed(args[len(LOG_OPTIONS) :], b"".join(errors).decode("utf-8", "replace"))
+
+
+class _ReadAhead:
+    """The blocks of a pipe, read by a thread of its own as soon as the writer writes them
+    (up to AHEAD_BLOCKS reads ahead of the consumer), so git keeps writing while Python parses:
+    a pipe holds 64 KiB, and a git left waiting on a full pipe would add its time to ours."""
+
+    def __init__(self, pipe: Any) -> None:
+        self._pipe = pipe
+        self._blocks: queue.Queue[bytes | BaseException] = queue.Queue(AHEAD_BLOCKS)
+        self._stop = threading.Event()
+        self.done = False  # the consumer met the end of the output
+        self._thread = threading.Thread(target=self._read, name="lineage-git-pipe", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                block: bytes | BaseException = self._pipe.read1(BLOCK)
+            except (OSError, ValueError) as exc:
+                block = exc
+            while True:
+                try:
+                    self._blocks.put(block, timeout=0.1)
+                    break
+                except queue.Full:
+                    if self._stop.is_set():
+                        return
+            if not isinstance(block, bytes) or not block:
+                return
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            block = self._blocks.get()
+            if isinstance(block, BaseException):
+                raise block
+            if not block:
+                self.done = True
+                return
+            yield block
+
+    def close(self) -> None:
+        """Stop reading (the writer must have ended or been killed, so a read returns)."""
+        self._stop.set()
+        self._thread.join()
 
 
 def parse_log(chunks: Iterable[bytes]) -> Iterator[Commit]:
@@ -283,9 +336,14 @@ def parse_log(chunks: Iterable[bytes]) -> Iterator[Commit]:
         if not raw.strip(b"\0\n"):
             continue
         chunk = raw.decode("utf-8", "replace")
-        fields = chunk.split("\0", 10)
-        if len(fields) < 11:
+        header_end = -1
+        for _ in range(10):  # ten fields, then the diff (taken in place, never copied)
+            header_end = chunk.find("\0", header_end + 1)
+            if header_end < 0:
+                break
+        if header_end < 0:
             continue
+        fields = chunk[:header_end].split("\0")
         sha = fields[0]
         if current is None or current.sha != sha:
             if current is not None:
@@ -302,7 +360,7 @@ def parse_log(chunks: Iterable[bytes]) -> Iterator[Commit]:
                 trailers=parse_trailers(fields[8]),
                 message=fields[9],
             )
-        current.changes.append(parse_changes(fields[10]))
+        current.changes.append(parse_changes(chunk, header_end + 1))
     if current is not None:
         yield current
 
@@ -317,21 +375,34 @@ def parse_trailers(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def parse_changes(body: str) -> list[FileChange]:
-    """The raw entries of one diff (NUL-separated), then its patch, hunks tied to entries."""
-    tokens = body.lstrip("\0\n").split("\0")
+def parse_changes(body: str, start: int = 0) -> list[FileChange]:
+    """The raw entries of one diff (NUL-separated) from `start` on, then its patch, hunks
+    tied to entries."""
     changes: list[FileChange] = []
-    i = 0
-    while i < len(tokens) and tokens[i].startswith(":"):
-        meta = tokens[i][1:].split()
+    # the raw entries are read token by token, the patch after them taken whole: a diff can
+    # be hundreds of megabytes, so it is neither cut at NUL nor copied more than once
+    at = _skip_separators(body, start)
+
+    def token() -> str:
+        nonlocal at
+        if at > len(body):
+            return ""
+        end = body.find("\0", at)
+        end = len(body) if end < 0 else end
+        text, at = body[at:end], end + 1
+        return text
+
+    while body.startswith(":", at):
+        entry = at
+        meta = token()[1:].split()
         if len(meta) < 5:
+            at = entry
             break
         old_mode, new_mode, old_blob, new_blob, status = meta[:5]
         kind = status[0]
         two = kind in "RC"
-        old_path = tokens[i + 1] if i + 1 < len(tokens) else ""
-        new_path = tokens[i + 2] if two and i + 2 < len(tokens) else old_path
-        i += 3 if two else 2
+        old_path = token()
+        new_path = token() if two else old_path
         changes.append(
             FileChange(
                 status=kind,
@@ -342,9 +413,16 @@ def parse_changes(body: str) -> list[FileChange]:
                 mode=new_mode if kind != "D" else old_mode,
             )
         )
-    patch = "\0".join(tokens[i:]).lstrip("\0\n")
+    patch = body[_skip_separators(body, at) :]
     _attach_patch(patch, {c.new_path: c for c in changes if c.new_path is not None})
     return changes
+
+
+def _skip_separators(text: str, at: int) -> int:
+    """The index of the first character from `at` on that is neither NUL nor a newline."""
+    while at < len(text) and text[at] in "\0\n":
+        at += 1
+    return at
 
 
 def _attach_patch(patch: str, by_path: dict[str, FileChange]) -> None:

@@ -1,0 +1,63 @@
+"""Reading git's log as it streams: every commit of a log much larger than git's pipe, a
+reader that stops early, and git failing part way."""
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from lineage.loaders import git_log
+from tests.loaders.test_git import Repo
+
+
+@pytest.fixture
+def big_history(tmp_path: Path) -> tuple[Repo, list[str]]:
+    """Six commits, each adding 40,000 lines (about 1.5 MB of patch): git's output is many
+    times a pipe's 64 KiB and more than one read of BLOCK."""
+    repo = Repo(tmp_path / "repo")
+    shas = []
+    lines: list[str] = []
+    for n in range(6):
+        lines += [f"value_{n}_{i} = compute({i}, {n})" for i in range(40_000)]
+        repo.write("data.py", lines)
+        shas.append(repo.commit(f"step {n}"))
+    return repo, shas
+
+
+def test_a_log_many_times_larger_than_a_pipe_is_read_whole_and_in_order(
+    big_history: tuple[Repo, list[str]],
+) -> None:
+    repo, shas = big_history
+    with git_log.stream_log(repo.root, shas) as commits:
+        read = list(commits)
+    assert [c.sha for c in read] == shas
+    for n, commit in enumerate(read):
+        (change,) = commit.changes[0]
+        assert len(change.added) == 40_000
+        assert change.added[0] == (40_000 * n + 1, f"value_{n}_0 = compute(0, {n})")
+
+
+def test_a_reader_that_stops_early_ends_git_and_raises_nothing(
+    big_history: tuple[Repo, list[str]],
+) -> None:
+    repo, shas = big_history
+    before = threading.active_count()
+    with git_log.stream_log(repo.root, shas) as commits:
+        first = next(commits)
+    assert first.sha == shas[0]
+    assert threading.active_count() == before  # the pipe's reader and git's feeders ended
+
+
+def test_git_failing_part_way_is_raised_once_its_output_is_read(
+    big_history: tuple[Repo, list[str]],
+) -> None:
+    repo, shas = big_history
+    blob = repo.blob(shas[3], "data.py")
+    (repo.root / ".git" / "objects" / blob[:2] / blob[2:]).unlink()  # a clone that lacks it
+    read: list[str] = []
+    with (
+        pytest.raises(git_log.GitFailed, match=f"unable to read {blob}"),
+        git_log.stream_log(repo.root, shas) as commits,
+    ):
+        read += [c.sha for c in commits]
+    assert read[:3] == shas[:3]  # what git wrote before it failed was parsed
