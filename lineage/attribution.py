@@ -215,9 +215,8 @@ class _LineMap:
             counts = b - a
             if counts.sum():
                 owner = np.repeat(np.arange(len(iv)), counts)
-                index = np.concatenate(
-                    [np.arange(x, y) for x, y in zip(a, b, strict=True) if y > x]
-                )
+                # a[i], a[i] + 1, ..., b[i] - 1 for each interval i, in one pass
+                index = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts - a, counts)
                 lines = self.pair_new[index]
                 parts.append(
                     _Intervals(
@@ -252,9 +251,12 @@ def carry_columns(
     topological order of their strongly connected components, and inside a component carried
     again until nothing changes (intervals only grow, over finitely many lines, so it ends).
     """
-    evidence_text = [str(e) for e in known["evidence"]]
-    names: list[str] = sorted(set(evidence_text) | {"modified"})
+    evidence = np.asarray(known["evidence"], dtype=object)
+    names: list[str] = sorted(set(evidence.tolist()) | {"modified"})
     code = {name: i for i, name in enumerate(names)}
+    codes = np.zeros(len(evidence), np.int64)
+    for name, i in code.items():  # a handful of names: one pass each, none per row in Python
+        codes[evidence == name] = i
     fv = np.asarray(known["file_version"], dtype=np.int64)
     is_outside = np.isin(fv, np.fromiter(outside, np.int64, len(outside)))
     use = is_outside | ~np.asarray(known["carried"], dtype=bool)
@@ -268,7 +270,7 @@ def carry_columns(
         np.asarray(known["output"], np.int64)[use],
         np.asarray(known["start"], np.int64)[use],
         end[use],
-        np.array([code[e] for e in evidence_text], np.int64)[use],
+        codes[use],
         np.asarray(known["seq"], np.int64)[use],
     )
     owners = fv[use]
