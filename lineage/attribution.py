@@ -90,38 +90,55 @@ class _Intervals:
     def __len__(self) -> int:
         return len(self.output)
 
+    def slice(self, start: int, stop: int) -> "_Intervals":
+        """Rows start..stop-1 (views, no copy)."""
+        return _Intervals(*(getattr(self, f)[start:stop] for f in self.__slots__))
+
+    def equals(self, other: "_Intervals") -> bool:
+        return len(self) == len(other) and all(
+            np.array_equal(getattr(self, f), getattr(other, f)) for f in self.__slots__
+        )
+
     def normalized(self) -> "_Intervals":
         """Overlapping or adjacent intervals of the same output, evidence and seq united;
         the same lines of an output and evidence kept once, at their earliest seq."""
-        if len(self) < 2:
-            return self
-        order = np.lexsort((self.start, self.seq, self.evidence, self.output))
-        iv = self.take(order)
-        group = np.r_[
-            True,
-            (iv.output[1:] != iv.output[:-1])
-            | (iv.evidence[1:] != iv.evidence[:-1])
-            | (iv.seq[1:] != iv.seq[:-1]),
-        ]
-        # a run continues while the next start is within the running maximum end + 1
-        run_end = _running_max_by_group(iv.end, group)
-        fresh = group | np.r_[True, iv.start[1:] > run_end[:-1] + 1]
-        firsts = np.flatnonzero(fresh)
-        ends = np.maximum.reduceat(iv.end, firsts)
-        out = _Intervals(
-            iv.output[firsts], iv.start[firsts], ends, iv.evidence[firsts], iv.seq[firsts]
-        )
-        # identical (output, start, end, evidence) at several seqs: keep the earliest
-        order = np.lexsort((out.seq, out.end, out.start, out.evidence, out.output))
-        out = out.take(order)
-        same = np.r_[
-            False,
-            (out.output[1:] == out.output[:-1])
-            & (out.evidence[1:] == out.evidence[:-1])
-            & (out.start[1:] == out.start[:-1])
-            & (out.end[1:] == out.end[:-1]),
-        ]
-        return out.take(np.flatnonzero(~same))
+        return _normalized_by(np.zeros(len(self), np.int64), self)[1]
+
+
+def _normalized_by(owner: np.ndarray, iv: _Intervals) -> tuple[np.ndarray, _Intervals]:
+    """`iv.normalized()` of each owner's rows at once: the rows sorted by owner, with their
+    owners."""
+    if len(iv) < 2:
+        return owner, iv
+    order = np.lexsort((iv.start, iv.seq, iv.evidence, iv.output, owner))
+    owner, iv = owner[order], iv.take(order)
+    group = np.r_[
+        True,
+        (owner[1:] != owner[:-1])
+        | (iv.output[1:] != iv.output[:-1])
+        | (iv.evidence[1:] != iv.evidence[:-1])
+        | (iv.seq[1:] != iv.seq[:-1]),
+    ]
+    # a run continues while the next start is within the running maximum end + 1
+    run_end = _running_max_by_group(iv.end, group)
+    fresh = group | np.r_[True, iv.start[1:] > run_end[:-1] + 1]
+    firsts = np.flatnonzero(fresh)
+    ends = np.maximum.reduceat(iv.end, firsts)
+    owner = owner[firsts]
+    out = _Intervals(iv.output[firsts], iv.start[firsts], ends, iv.evidence[firsts], iv.seq[firsts])
+    # identical (output, start, end, evidence) at several seqs: keep the earliest
+    order = np.lexsort((out.seq, out.end, out.start, out.evidence, out.output, owner))
+    owner, out = owner[order], out.take(order)
+    same = np.r_[
+        False,
+        (owner[1:] == owner[:-1])
+        & (out.output[1:] == out.output[:-1])
+        & (out.evidence[1:] == out.evidence[:-1])
+        & (out.start[1:] == out.start[:-1])
+        & (out.end[1:] == out.end[:-1]),
+    ]
+    keep = np.flatnonzero(~same)
+    return owner[keep], out.take(keep)
 
 
 def _running_max_by_group(values: np.ndarray, group_start: np.ndarray) -> np.ndarray:
@@ -136,26 +153,133 @@ def _running_max_by_group(values: np.ndarray, group_start: np.ndarray) -> np.nda
 _LINE_CAP = 1 << 40  # above any real line number; _EOF is capped to it while accumulating
 
 
-class _LineMap:
-    """One revision's line map, compiled for carrying many intervals at once."""
+_STRIDE = 1 << 42  # keys of edge e's lines are e * _STRIDE + line: one sorted array for all
 
-    def __init__(self, line_map: list[list[Any]] | None) -> None:
-        self.unknown = line_map is None
-        hunks = sorted((h[0], h[1], h[2], h[3]) for h in (line_map or []))
-        hs = np.array([h[0] for h in hunks], dtype=np.int64)
-        hn = np.array([h[1] for h in hunks], dtype=np.int64)
-        nn = np.array([h[3] for h in hunks], dtype=np.int64)
+
+class _LineMaps:
+    """The line maps of many revisions, compiled into one set of arrays so that intervals
+    crossing any of them are carried by a few NumPy operations in all (not per revision):
+    revision e's hunks are keyed e * _STRIDE + line, so one sorted search finds each
+    interval's hunks within its own revision."""
+
+    def __init__(self, line_maps: list[list[list[Any]] | None]) -> None:
+        self.unknown = np.array([m is None for m in line_maps], dtype=bool)
+        hunks = [sorted((h[0], h[1], h[2], h[3]) for h in (m or [])) for m in line_maps]
+        counts = np.array([len(h) for h in hunks], dtype=np.int64)
+        self.hunk_base = np.r_[0, np.cumsum(counts)].astype(np.int64)  # e's first hunk
+        flat = [h for edge in hunks for h in edge]
+        edge_of = np.repeat(np.arange(len(line_maps), dtype=np.int64), counts)
+        hs = np.array([h[0] for h in flat], dtype=np.int64)
+        hn = np.array([h[1] for h in flat], dtype=np.int64)
+        nn = np.array([h[3] for h in flat], dtype=np.int64)
         self.first = hs
         self.removes = hn
         self.last = np.where(hn > 0, hs + hn - 1, hs)  # lines after this one shift
-        self.shift = np.r_[0, np.cumsum(nn - hn)].astype(np.int64)
-        pairs = sorted((old, new) for h in (line_map or []) if len(h) > 4 for old, new in h[4])
-        self.pair_old = np.array([p[0] for p in pairs], dtype=np.int64)
-        self.pair_new = np.array([p[1] for p in pairs], dtype=np.int64)
+        self.first_key = edge_of * _STRIDE + hs
+        self.last_key = edge_of * _STRIDE + self.last
+        # e's shifts (before its first hunk, after each) sit at hunk_base[e] + e + k
+        shift = np.zeros(len(flat) + len(line_maps), dtype=np.int64)
+        delta = nn - hn
+        if len(flat):
+            running = np.cumsum(delta) - np.repeat(
+                np.r_[0, np.cumsum(delta)][self.hunk_base[:-1]], counts
+            )
+            shift[np.arange(len(flat)) + edge_of + 1] = running
+        self.shift = shift
+        pairs = sorted(
+            (e, old, new)
+            for e, m in enumerate(line_maps)
+            for h in (m or [])
+            if len(h) > 4
+            for old, new in h[4]
+        )
+        self.pair_key = np.array([e * _STRIDE + old for e, old, _ in pairs], dtype=np.int64)
+        self.pair_new = np.array([new for _, _, new in pairs], dtype=np.int64)
+
+    def carry(
+        self, iv: _Intervals, edge: np.ndarray, edge_seq: np.ndarray, modified: int
+    ) -> tuple[_Intervals, np.ndarray]:
+        """Each row of `iv` carried through the revision `edge` names for it, as the rows of
+        the revision's new version (seq at least that revision's `edge_seq`), with the
+        revision of each; lines rewritten into similar lines pass on with code `modified`."""
+        seq = np.maximum(iv.seq, edge_seq[edge])
+        unknown = self.unknown[edge]
+        parts: list[tuple[_Intervals, np.ndarray]] = []
+        if unknown.any():
+            rows = np.flatnonzero(unknown)
+            parts.append(
+                (
+                    _Intervals(
+                        iv.output[rows],
+                        np.ones(len(rows), np.int64),
+                        np.full(len(rows), _EOF, np.int64),
+                        iv.evidence[rows],
+                        seq[rows],
+                    ),
+                    edge[rows],
+                )
+            )
+            known = np.flatnonzero(~unknown)
+            iv, edge, seq = iv.take(known), edge[known], seq[known]
+        base = edge * _STRIDE
+        start_key = base + np.minimum(iv.start, _LINE_CAP)
+        end_key = base + np.minimum(iv.end, _LINE_CAP)
+        lo = np.searchsorted(self.last_key, start_key, side="left")  # first hunk not before
+        hi = np.searchsorted(self.first_key, end_key, side="right")  # hunks starting in it
+        simple = hi <= lo
+        offset = self.shift[lo + edge]
+        end = np.where(iv.end >= _EOF, _EOF, iv.end + offset)
+        rows = np.flatnonzero(simple)
+        parts.append(
+            (
+                _Intervals(
+                    iv.output[rows],
+                    iv.start[rows] + offset[rows],
+                    end[rows],
+                    iv.evidence[rows],
+                    seq[rows],
+                ),
+                edge[rows],
+            )
+        )
+        slow = np.flatnonzero(~simple)
+        if len(slow):
+            parts.append(self._split(iv, slow, lo[slow], hi[slow], seq, edge))
+        if len(self.pair_key):
+            a = np.searchsorted(self.pair_key, start_key, side="left")
+            b = np.searchsorted(self.pair_key, end_key, side="right")
+            counts = b - a
+            if counts.sum():
+                owner = np.repeat(np.arange(len(iv)), counts)
+                # a[i], a[i] + 1, ..., b[i] - 1 for each interval i, in one pass
+                index = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts - a, counts)
+                lines = self.pair_new[index]
+                parts.append(
+                    (
+                        _Intervals(
+                            iv.output[owner],
+                            lines,
+                            lines,
+                            np.full(len(owner), modified, np.int64),
+                            seq[owner],
+                        ),
+                        edge[owner],
+                    )
+                )
+        return (
+            _Intervals.concat([p for p, _ in parts]),
+            np.concatenate([e for _, e in parts]) if parts else np.zeros(0, np.int64),
+        )
 
     def _split(
-        self, iv: _Intervals, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray, seq: np.ndarray
-    ) -> _Intervals:
+        self,
+        iv: _Intervals,
+        rows: np.ndarray,
+        lo: np.ndarray,
+        hi: np.ndarray,
+        seq: np.ndarray,
+        edge: np.ndarray,
+    ) -> tuple[_Intervals, np.ndarray]:
         """The pieces of intervals `rows` that hunks lo..hi-1 cut: the lines between those
         hunks survive, each piece shifted by the hunks before it (what carry_span does for
         one interval, for all at once)."""
@@ -169,65 +293,19 @@ class _LineMap:
         start = np.where(j == 0, iv.start[owner], resume[np.maximum(base + j - 1, 0)])
         end = np.where(last_piece, iv.end[owner], stop[np.minimum(base + j, len(stop) - 1)])
         keep = start <= end
-        offset = self.shift[base + j]
+        offset = self.shift[base + j + edge[owner]]
         new_end = np.where(end >= _EOF, _EOF, end + offset)
         pick = np.flatnonzero(keep)
-        return _Intervals(
-            iv.output[owner][pick],
-            (start + offset)[pick],
-            new_end[pick],
-            iv.evidence[owner][pick],
-            seq[owner][pick],
-        )
-
-    def carry(self, iv: _Intervals, edge_seq: int, modified: int) -> _Intervals:
-        """`iv` as it stands after this revision (seq at least `edge_seq`); lines rewritten
-        into similar lines pass on with evidence code `modified`."""
-        seq = np.maximum(iv.seq, edge_seq)
-        if self.unknown:
-            return _Intervals(
-                iv.output,
-                np.ones(len(iv), np.int64),
-                np.full(len(iv), _EOF, np.int64),
-                iv.evidence,
-                seq,
-            )
-        lo = np.searchsorted(self.last, iv.start, side="left")  # first hunk not before it
-        hi = np.searchsorted(self.first, iv.end, side="right")  # hunks starting in it
-        simple = hi <= lo
-        offset = self.shift[lo]
-        end = np.where(iv.end >= _EOF, _EOF, iv.end + offset)
-        parts = [
+        return (
             _Intervals(
-                iv.output[simple],
-                iv.start[simple] + offset[simple],
-                end[simple],
-                iv.evidence[simple],
-                seq[simple],
-            )
-        ]
-        slow = np.flatnonzero(~simple)
-        if len(slow):
-            parts.append(self._split(iv, slow, lo[slow], hi[slow], seq))
-        if len(self.pair_old):
-            a = np.searchsorted(self.pair_old, iv.start, side="left")
-            b = np.searchsorted(self.pair_old, iv.end, side="right")
-            counts = b - a
-            if counts.sum():
-                owner = np.repeat(np.arange(len(iv)), counts)
-                # a[i], a[i] + 1, ..., b[i] - 1 for each interval i, in one pass
-                index = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts - a, counts)
-                lines = self.pair_new[index]
-                parts.append(
-                    _Intervals(
-                        iv.output[owner],
-                        lines,
-                        lines,
-                        np.full(len(owner), modified, np.int64),
-                        seq[owner],
-                    )
-                )
-        return _Intervals.concat(parts)
+                iv.output[owner][pick],
+                (start + offset)[pick],
+                new_end[pick],
+                iv.evidence[owner][pick],
+                seq[owner][pick],
+            ),
+            edge[owner][pick],
+        )
 
 
 def carry_columns(
@@ -250,6 +328,7 @@ def carry_columns(
     bring back an earlier blob), so the revisions may form cycles: the versions are taken in
     topological order of their strongly connected components, and inside a component carried
     again until nothing changes (intervals only grow, over finitely many lines, so it ends).
+    Versions whose parents are all done are carried together, a generation at a time.
     """
     evidence = np.asarray(known["evidence"], dtype=object)
     names: list[str] = sorted(set(evidence.tolist()) | {"modified"})
@@ -273,75 +352,102 @@ def carry_columns(
         codes[use],
         np.asarray(known["seq"], np.int64)[use],
     )
-    owners = fv[use]
-    order = np.argsort(owners, kind="stable")
-    owners, rows = owners[order], rows.take(order)
-    cuts = (
-        np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
-        if len(owners)
-        else np.zeros(0, np.int64)
-    )
-    groups: dict[int, _Intervals] = {}
-    for i, at in enumerate(cuts):
-        stop = cuts[i + 1] if i + 1 < len(cuts) else len(owners)
-        groups[int(owners[at])] = rows.take(np.arange(at, stop))
+    groups = _by_owner(fv[use], rows)
     total: dict[int, _Intervals] = {k: v for k, v in groups.items() if k in outside}
     asserted = {k: v for k, v in groups.items() if k not in outside}
     graph = nx.DiGraph()
     graph.add_nodes_from(closure)
-    maps: dict[tuple[int, int], tuple[int, str | None]] = {}
+    first_seen: dict[tuple[int, int], tuple[int, str | None]] = {}
     for src, dst, seq, line_map in revisions:
         if src == dst:
             continue  # the same version again: nothing to carry
         graph.add_edge(src, dst)
-        old = maps.get((src, dst))
+        old = first_seen.get((src, dst))
         if old is None or seq < old[0]:
-            maps[(src, dst)] = (seq, line_map)
-    compiled: dict[tuple[int, int], _LineMap] = {}
+            first_seen[(src, dst)] = (seq, line_map)
+    edge_index = {pair: e for e, pair in enumerate(first_seen)}
+    texts = [text for _, text in first_seen.values()]
+    parsed = json.loads("[" + ",".join("null" if t is None else t for t in texts) + "]")
+    maps = _LineMaps(parsed)
+    edge_seq = np.array([seq for seq, _ in first_seen.values()], dtype=np.int64)
     inside = set(closure)
     carried_of: dict[int, _Intervals] = {}
     modified = code["modified"]
 
-    def carry(node: int) -> bool:
-        """Recompute what the parents carry into `node`; True when it changed."""
-        parts = [carried_of.get(node, _Intervals.empty())]
-        for parent in graph.predecessors(node):
-            if parent not in total:
-                continue
-            seq, text = maps[(parent, node)]
-            line_map = compiled.get((parent, node))
-            if line_map is None:
-                line_map = compiled[(parent, node)] = _LineMap(
-                    None if text is None else json.loads(text)
-                )
-            parts.append(line_map.carry(total[parent], seq, modified))
-        new = _Intervals.concat(parts).normalized()
-        mine = asserted.get(node)
-        if mine is not None and len(mine) and len(new):
-            new = new.take(np.flatnonzero(~np.isin(_row_keys(new), _row_keys(mine))))
-        before = carried_of.get(node)
-        if (
-            before is not None
-            and node in total
-            and len(before) == len(new)
-            and all(
-                np.array_equal(getattr(before, f), getattr(new, f)) for f in _Intervals.__slots__
+    dst_of_edge = np.array([dst for _, dst in first_seen], dtype=np.int64)
+
+    def carry(nodes: list[int]) -> bool:
+        """Recompute what the parents carry into each of `nodes` (none a parent of another
+        in the list); True when any changed."""
+        nodes = sorted(nodes)
+        at = np.array(nodes, dtype=np.int64)
+        sources: list[_Intervals] = []
+        edges: list[int] = []
+        for node in nodes:
+            for parent in graph.predecessors(node):
+                if parent in total and len(total[parent]):
+                    sources.append(total[parent])
+                    edges.append(edge_index[(parent, node)])
+        if sources:
+            moved = _Intervals.concat(sources)
+            edge_of_row = np.repeat(
+                np.array(edges, np.int64), np.array([len(x) for x in sources], np.int64)
             )
-        ):
-            return False
-        carried_of[node] = new
-        total[node] = _Intervals.concat([mine, new]) if mine is not None else new
-        return True
+            new, edge_of_new = maps.carry(moved, edge_of_row, edge_seq, modified)
+            owner = np.searchsorted(at, dst_of_edge[edge_of_new])
+        else:
+            new, owner = _Intervals.empty(), np.zeros(0, np.int64)
+        again = [i for i, n in enumerate(nodes) if n in carried_of]  # a cycle's next round
+        if again:
+            new = _Intervals.concat([new] + [carried_of[nodes[i]] for i in again])
+            owner = np.concatenate(
+                [owner] + [np.full(len(carried_of[nodes[i]]), i, np.int64) for i in again]
+            )
+        owner, new = _normalized_by(owner, new)
+        # what a version asserts itself is not carried into it
+        claims = [(i, asserted[n]) for i, n in enumerate(nodes) if n in asserted]
+        if claims and len(new):
+            own = _Intervals.concat([c for _, c in claims])
+            own_owner = np.repeat(
+                np.array([i for i, _ in claims], np.int64),
+                np.array([len(c) for _, c in claims], np.int64),
+            )
+            keep = ~np.isin(_row_keys(new, owner), _row_keys(own, own_owner))
+            new, owner = new.take(np.flatnonzero(keep)), owner[keep]
+        bounds = np.searchsorted(owner, np.arange(len(nodes) + 1))
+        changed = False
+        for i, node in enumerate(nodes):
+            mine_new = new.slice(int(bounds[i]), int(bounds[i + 1]))
+            before = carried_of.get(node)
+            if before is not None and node in total and before.equals(mine_new):
+                continue
+            carried_of[node] = mine_new
+            mine = asserted.get(node)
+            total[node] = _Intervals.concat([mine, mine_new]) if mine is not None else mine_new
+            changed = True
+        return changed
 
     condensed = nx.condensation(graph)
+    generation: dict[int, int] = {}
     for component in nx.topological_sort(condensed):
-        members = [m for m in sorted(condensed.nodes[component]["members"]) if m in inside]
-        if len(members) == 1:
-            carry(members[0])
-            continue
-        for _ in range(_MAX_ROUNDS):
-            if not any([carry(m) for m in members]):
-                break
+        generation[component] = 1 + max(
+            (generation[p] for p in condensed.predecessors(component)), default=-1
+        )
+    by_generation: dict[int, list[int]] = {}
+    for component, g in generation.items():
+        by_generation.setdefault(g, []).append(component)
+    for g in sorted(by_generation):
+        singles: list[int] = []
+        for component in by_generation[g]:
+            members = [m for m in sorted(condensed.nodes[component]["members"]) if m in inside]
+            if len(members) == 1:
+                singles.append(members[0])
+                continue
+            for _ in range(_MAX_ROUNDS):
+                if not any([carry([m]) for m in members]):
+                    break
+        if singles:
+            carry(singles)
     nodes = [n for n in closure if n in carried_of and len(carried_of[n])]
     parts = [carried_of[n] for n in nodes]
     merged = _Intervals.concat(parts)
@@ -358,10 +464,25 @@ def carry_columns(
     }
 
 
-def _row_keys(iv: _Intervals) -> np.ndarray:
-    """One comparable value per (output, start, end, evidence) row."""
-    stacked = np.ascontiguousarray(np.stack([iv.output, iv.start, iv.end, iv.evidence], 1))
-    return stacked.view(np.dtype((np.void, 32))).ravel()
+def _by_owner(owners: np.ndarray, rows: _Intervals) -> dict[int, _Intervals]:
+    """The rows of each owner."""
+    order = np.argsort(owners, kind="stable")
+    owners, rows = owners[order], rows.take(order)
+    if not len(owners):
+        return {}
+    cuts = np.r_[np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]]), len(owners)]
+    return {
+        int(owners[at]): rows.slice(int(at), int(stop))
+        for at, stop in zip(cuts[:-1], cuts[1:], strict=True)
+    }
+
+
+def _row_keys(iv: _Intervals, owner: np.ndarray) -> np.ndarray:
+    """One comparable value per (owner, output, start, end, evidence) row."""
+    stacked = np.ascontiguousarray(
+        np.stack([owner, iv.output, iv.start, iv.end, iv.evidence], 1).astype(np.int64)
+    )
+    return stacked.view(np.dtype((np.void, 40))).ravel()
 
 
 _MAX_ROUNDS = 1000  # a cycle of versions settles in a few rounds; this only bounds a bug

@@ -1,7 +1,9 @@
+import random
+
 import numpy as np
 import pytest
 
-from lineage.attribution import EOF, _Intervals, _LineMap, carry_span
+from lineage.attribution import EOF, _Intervals, _LineMaps, carry_span
 
 
 @pytest.mark.parametrize(
@@ -28,7 +30,9 @@ def columns(*rows: tuple[int, int, int, int, int]) -> _Intervals:
 
 
 def test_unknown_line_map_widens_to_the_whole_file() -> None:
-    carried = _LineMap(None).carry(columns((7, 10, 12, 0, 3)), edge_seq=9, modified=1)
+    carried, _ = _LineMaps([None]).carry(
+        columns((7, 10, 12, 0, 3)), np.zeros(1, np.int64), np.array([9]), modified=1
+    )
     assert [
         (
             int(carried.output[0]),
@@ -40,50 +44,76 @@ def test_unknown_line_map_widens_to_the_whole_file() -> None:
     ] == [(7, 1, EOF, 0, 9)]
 
 
-def test_carrying_many_intervals_at_once_agrees_with_carry_span() -> None:
-    import random
+def random_hunks(rng: random.Random) -> list[list[int]]:
+    """A -U0 diff's hunks: insertions, deletions and rewrites in order, with gaps."""
+    hunks, old, new = [], 1, 1
+    for _ in range(rng.randint(0, 6)):
+        gap = rng.randint(0, 8)
+        old, new = old + gap, new + gap
+        removed, added = rng.randint(0, 4), rng.randint(0, 4)
+        if removed == 0:  # an insertion after line `old`
+            added = added or 1
+            hunks.append([old, 0, new + 1, added])
+            old, new = old + 1, new + added + 1
+        else:
+            hunks.append([old, removed, new if added else new - 1, added])
+            old, new = old + removed, new + added
+    return hunks
 
+
+def random_intervals(rng: random.Random, n: int, eof: float = 0.0) -> _Intervals:
+    """`n` intervals of lines 1 to 55, a share `eof` of them open to the end of the file."""
+    starts = [rng.randint(1, 40) for _ in range(n)]
+    return _Intervals(
+        np.arange(n, dtype=np.int64),
+        np.array(starts, np.int64),
+        np.array([EOF if rng.random() < eof else s + rng.randint(0, 15) for s in starts]),
+        np.zeros(n, np.int64),
+        np.zeros(n, np.int64),
+    )
+
+
+def lines_of(iv: _Intervals, edge: np.ndarray) -> set[tuple[int, int, int]]:
+    """(revision, output, line) for every line the rows cover (EOF rows up to line 80)."""
+    return {
+        (int(e), int(o), x)
+        for e, o, a, b in zip(edge, iv.output, iv.start, iv.end, strict=True)
+        for x in range(int(a), min(int(b), 80) + 1)
+    }
+
+
+def test_carrying_many_intervals_at_once_agrees_with_carry_span() -> None:
     rng = random.Random(3)
     for _ in range(500):
-        hunks, old, new = [], 1, 1
-        for _ in range(rng.randint(0, 6)):
-            gap = rng.randint(0, 8)
-            old, new = old + gap, new + gap
-            removed, added = rng.randint(0, 4), rng.randint(0, 4)
-            if removed == 0:  # an insertion after line `old`
-                added = added or 1
-                hunks.append([old, 0, new + 1, added])
-                old, new = old + 1, new + added + 1
-            else:
-                hunks.append([old, removed, new if added else new - 1, added])
-                old, new = old + removed, new + added
-        starts = [rng.randint(1, 40) for _ in range(rng.randint(1, 5))]
-        ends = [s + rng.randint(0, 15) for s in starts]
-        n = len(starts)
-        carried = (
-            _LineMap(hunks)
-            .carry(
-                _Intervals(
-                    np.arange(n, dtype=np.int64),
-                    np.array(starts, np.int64),
-                    np.array(ends, np.int64),
-                    np.zeros(n, np.int64),
-                    np.zeros(n, np.int64),
-                ),
-                0,
-                1,
-            )
-            .normalized()
+        hunks = random_hunks(rng)
+        iv = random_intervals(rng, rng.randint(1, 5))
+        carried, edge = _LineMaps([hunks]).carry(
+            iv, np.zeros(len(iv), np.int64), np.zeros(1, np.int64), 1
         )
-        got = {
-            (int(o), x)
-            for o, a, b in zip(carried.output, carried.start, carried.end, strict=True)
-            for x in range(int(a), int(b) + 1)
-        }
         want = {
-            (o, z)
-            for o, (a, b) in enumerate(zip(starts, ends, strict=True))
+            (0, o, z)
+            for o, (a, b) in enumerate(zip(iv.start.tolist(), iv.end.tolist(), strict=True))
             for x, y in carry_span(a, b, [tuple(h) for h in hunks])
-            for z in range(x, y + 1)
+            for z in range(x, (y or 0) + 1)
         }
-        assert got == want, hunks
+        assert lines_of(carried, edge) == want, hunks
+
+
+def test_carrying_through_many_revisions_at_once_is_carrying_through_each() -> None:
+    rng = random.Random(5)
+    for _ in range(200):
+        maps = [random_hunks(rng) if rng.random() < 0.9 else None for _ in range(6)]
+        seqs = np.array([rng.randint(0, 50) for _ in maps], np.int64)
+        ivs = [random_intervals(rng, rng.randint(0, 4), eof=0.2) for _ in maps]
+        for iv in ivs:
+            iv.seq = np.array([rng.randint(0, 50) for _ in range(len(iv))], np.int64)
+        edge = np.repeat(np.arange(len(maps)), [len(iv) for iv in ivs])
+        together, edges = _LineMaps(maps).carry(_Intervals.concat(ivs), edge, seqs, 1)
+        want: set[tuple[int, int, int]] = set()
+        for e, (line_map, iv) in enumerate(zip(maps, ivs, strict=True)):
+            alone, _ = _LineMaps([line_map]).carry(
+                iv, np.zeros(len(iv), np.int64), seqs[e : e + 1], 1
+            )
+            want |= lines_of(alone, np.full(len(alone), e))
+            assert (alone.seq >= seqs[e]).all()
+        assert lines_of(together, edges) == want
