@@ -462,6 +462,7 @@ class Score:
     tp_by_evidence: Counter[str] = field(default_factory=Counter)
     fp_open_ended: int = 0  # false positives covered only by rows with no end (whole file)
     fn_by_file: Counter[str] = field(default_factory=Counter)
+    fp_by_file: Counter[str] = field(default_factory=Counter)
     missing_files: int = 0
     missing_lines: int = 0
     missing_ai: int = 0
@@ -490,6 +491,7 @@ class Score:
                 self.fn_by_file[path] += 1
             elif flagged:
                 self.fp_by_evidence[key] += 1
+                self.fp_by_file[path] += 1
                 self.fp_open_ended += not bounded[i]
         for first in range(0, n, CHUNK):
             is_ai = any(truth[first : first + CHUNK])
@@ -572,6 +574,9 @@ def print_score(score: Score, label: str) -> None:
         print(f"blame failed: {score.blame_failed} files")
     print("top false negatives:")
     for path, n in score.fn_by_file.most_common(10):
+        print(f"  {n:6d}  {path}")
+    print("top false positives:")
+    for path, n in score.fp_by_file.most_common(10):
         print(f"  {n:6d}  {path}")
 
 

@@ -48,7 +48,9 @@ def canonical_tool(name: str) -> str:
 
 # Identities AI tools write into git: in co-author trailers, as author or as committer. One
 # table: (tool, pattern over the e-mail, pattern over the name). Name patterns are anchored and
-# strict, so a person called Claude or Devin is not an AI; e-mail patterns are the tools' own.
+# strict, so a person called Claude or Devin is not an AI; e-mail patterns are the tools' own
+# addresses, never a whole domain: the people who make a tool commit from its domain too
+# (aider's author commits as paul@aider.chat, aider itself as aider@aider.chat).
 AI_IDENTITIES: tuple[tuple[str, str, str], ...] = (
     (
         "claude-code",
@@ -61,7 +63,7 @@ AI_IDENTITIES: tuple[tuple[str, str, str], ...] = (
         r"^codex@openai\.com$|^noreply@openai\.com$|chatgpt-codex-connector",
         r"codex|openai codex|chatgpt-codex-connector\[bot\]|codex\[bot\]|.*\(codex\)",
     ),
-    ("aider", r"@aider\.chat$", r".*\(aider\)|aider( \(.*\))?"),
+    ("aider", r"^aider@aider\.chat$|^noreply@aider\.(chat|dev)$", r".*\(aider\)|aider( \(.*\))?"),
     (
         "copilot",
         r"\+copilot@users\.noreply\.github\.com|copilot-swe-agent",
@@ -69,7 +71,7 @@ AI_IDENTITIES: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "cursor",
-        r"^cursoragent@cursor\.com$|@cursor\.(com|sh)$",
+        r"^cursoragent@cursor\.com$",
         r"cursor( agent)?|cursor\[bot\]|.*\(cursor\)",
     ),
     ("devin", r"devin-ai-integration", r"devin ai|devin-ai-integration(\[bot\])?"),
@@ -79,9 +81,9 @@ AI_IDENTITIES: tuple[tuple[str, str, str], ...] = (
         r"gemini-code-assist|google-labs-jules|@jules\.google",
         r"gemini( cli| code assist)?|gemini-code-assist\[bot\]|google-labs-jules\[bot\]",
     ),
-    ("windsurf", r"@(windsurf|codeium)\.com$", r"windsurf|codeium"),
-    ("opencode", r"@opencode\.ai$", r"opencode(\[bot\])?"),
-    ("openhands", r"@all-hands\.dev$", r"openhands(-agent)?(\[bot\])?"),
+    ("windsurf", r"windsurf-bot(\[bot\])?@users\.noreply\.github\.com", r"windsurf|codeium"),
+    ("opencode", r"^(noreply|ai)@opencode\.ai$", r"opencode(\[bot\])?"),
+    ("openhands", r"^openhands@all-hands\.dev$", r"openhands(-agent)?(\[bot\])?"),
     ("sweep", r"sweep-ai", r"sweep(-ai)?\[bot\]"),
 )
 

@@ -54,7 +54,15 @@ from lineage.facts import (
 from lineage.loaders import git_ai
 from lineage.loaders.agent_outputs import is_significant, line_hash, normalize_line
 from lineage.loaders.files import InputError
-from lineage.loaders.git_log import Commit, FileChange, GitFailed, cat_objects, run_git, stream_log
+from lineage.loaders.git_log import (
+    Commit,
+    FileChange,
+    GitFailed,
+    ObjectCheck,
+    cat_objects,
+    run_git,
+    stream_log,
+)
 from lineage.loaders.patches import line_ranges
 from lineage.model import EdgeKind, NodeKind
 from lineage.repos import local_repo, normalize_remote
@@ -132,21 +140,30 @@ class _Clone:
         self.path, self.repo = path, repo
         self.shallow = _shallow_commits(path)
         self.partial = _is_partial(path)
-        self.missing: set[str] | None = None  # blob ids this clone lacks, once looked for
-        self.unreadable: set[str] = set()  # the paths they lie at
+        self.missing: set[str] = set()  # blob ids this clone lacks, among those looked at
+        self.searched: set[str] = set()  # the commits whose blobs were looked for
+        self.unreadable: set[str] = set()  # the paths the missing blobs lie at
         self.renames = True
         self.lines_of: dict[tuple[str, str], int | None] = {}
         self.ended: set[str] = set()  # versions whose line ends were read
         self.submodules: dict[str, int] = {}  # submodule path -> commits that changed it
 
-    def find_missing(self, commits: list[str]) -> None:
-        """Look for the blobs the history names that this clone lacks, and the paths they
-        lie at: those paths are then read without patches (git cannot diff what it lacks)."""
-        if self.missing is not None:
-            return
-        self.missing = missing_blobs(self.path, commits)
-        if self.missing:
-            self.unreadable = paths_of_blobs(self.path, commits, self.missing)
+    def find_missing(self, commits: list[str]) -> bool:
+        """Look for the blobs that `commits` name and this clone lacks, and the paths they lie
+        at: those paths are then read without patches (git cannot diff what it lacks).
+        Commits already looked at are not looked at again. True when blobs were found at
+        paths not yet read around (reading again can then succeed)."""
+        fresh = [c for c in commits if c not in self.searched]
+        self.searched.update(fresh)
+        if fresh:
+            self.missing |= missing_blobs(self.path, fresh)
+        if not fresh or not self.missing:
+            return False
+        # a blob found missing before may lie at new paths here (a rename moved it)
+        paths = paths_of_blobs(self.path, fresh, self.missing)
+        found = not paths <= self.unreadable
+        self.unreadable |= paths
+        return found
 
     def read(self, part: list[str]) -> Iterator[Commit]:
         """The commits of `part` with their diffs; the paths of missing blobs come from a
@@ -161,13 +178,27 @@ class _Clone:
                         for ch in diff:
                             ch.binary = True
                     side[commit.sha] = commit.changes
-        with stream_log(
-            self.path, part, renames=self.renames, exclude=sorted(self.unreadable)
-        ) as commits:
-            for commit in commits:
-                for diff, extra in zip(commit.changes, side.get(commit.sha, []), strict=False):
-                    diff.extend(extra)
-                yield commit
+        check = ObjectCheck(self.path)
+        try:
+            with stream_log(
+                self.path, part, renames=self.renames, exclude=sorted(self.unreadable)
+            ) as commits:
+                for commit in commits:
+                    for diff, extra in zip(commit.changes, side.get(commit.sha, []), strict=False):
+                        diff.extend(extra)
+                    self._check_binaries(commit, check)
+                    yield commit
+        finally:
+            check.close()
+
+    def _check_binaries(self, commit: Commit, check: ObjectCheck) -> None:
+        """Blobs git called binary that the clone lacks join `missing`: git calls a blob it
+        cannot read binary when a file is added, where it fails on a modified one."""
+        for diff in commit.changes:
+            for ch in diff:
+                blob = ch.new_blob
+                if ch.binary and blob and blob not in self.missing and not check.has(blob):
+                    self.missing.add(blob)
 
 
 def read_repository(
@@ -224,6 +255,8 @@ def _read_part(
     """One batch: the commits of `part`, read again around missing objects if git could not
     read them."""
     while True:
+        if clone.missing:  # a clone known to lack blobs: look for them in each part first
+            clone.find_missing(part)
         batch = Batch(SOURCE, input=str(clone.path))
         saved = dict(clone.lines_of)
         try:
@@ -244,10 +277,8 @@ def _read_part(
             clone.submodules.clear()
             if not _MISSING.search(exc.stderr):
                 raise GitError(f"{clone.path}: {exc}") from exc
-            if clone.missing is None:
-                clone.find_missing(part)
-                if clone.missing:
-                    continue
+            if clone.find_missing(part):
+                continue  # read again around what this part lacks
             if clone.renames:
                 clone.renames = False  # rename detection reads the missing blobs
                 continue
@@ -484,7 +515,7 @@ def _record(
     hidden = (
         [model.commit_key(repo, p) for p in _real_parents(clone.path, c.sha)] if boundary else []
     )
-    missing = clone.missing or set()
+    missing = clone.missing
     facts: list[Fact] = []
     versions: dict[str, str] = {}  # path -> file version key at this commit
     lacking: list[str] = []  # blobs of this commit's versions the clone does not hold

@@ -301,6 +301,39 @@ def test_a_mirror_missing_blobs_loads_the_rest_and_names_what_is_missing(
     assert verdict.status != "CLEAN"
 
 
+def test_blobs_missing_in_several_batches_are_each_read_around(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mirror lacking blobs that later batches name too, at their paths or at new ones
+    (Aider-AI/aider's mirror lacks seven videos, renamed twice over 13,000 commits): every
+    batch loads, none fails the repository, and each lacking version is named."""
+    monkeypatch.setattr(git, "COMMITS_PER_BATCH", 2)
+    repo.write("src/a.py", HUMAN_HEAD)
+    repo.commit("base")
+    lost = []
+    for n in range(6):
+        repo.write(f"assets/video{n}.mp4", [f"\x00frames {n}\x00"])
+        repo.write("src/a.py", HUMAN_HEAD + AI_LINES[: n + 1])
+        repo.commit(f"step {n}" + CLAUDE)
+        if n % 2 == 1:  # commits 2, 4, 6: one in each batch of two
+            lost.append(repo.blob("HEAD", f"assets/video{n}.mp4"))
+    (repo.root / "media").mkdir()
+    repo.git("mv", "assets/video1.mp4", "media/video1.mp4")  # a lost blob at a new path
+    repo.commit("move the video")
+    repo.write("media/video1.mp4", ["\x00frames 1, recut\x00"])  # git must read the lost one
+    repo.commit("recut the video")
+    for blob in lost:
+        (repo.root / ".git/objects" / blob[:2] / blob[2:]).unlink()
+    store = Store(":memory:")
+    reports = ingest(store, repo.root)
+    assert sum(r.accepted for r in reports) == 9
+    assert sum(r.rejected for r in reports) == 0
+    assert lines_of(store, repo, "HEAD", "src/a.py") == set(range(6, 12))
+    for n in range(1, 6, 2):
+        video = store.node(f"file:{REPO}:assets/video{n}.mp4@{lost[n // 2]}")
+        assert video is not None and "git fetch" in video.attrs["missing"]
+
+
 def test_a_shallow_clone_is_unknown_before_its_boundary_until_unshallowed(
     repo: Repo, tmp_path: Path
 ) -> None:

@@ -1,0 +1,43 @@
+"""The one table of AI identities in git: the tools' own names and addresses, never a person
+who works at the company that makes the tool."""
+
+import pytest
+
+from lineage.tools import ai_identity_tool
+
+
+@pytest.mark.parametrize(
+    ("name", "email", "tool"),
+    [
+        ("Claude", "noreply@anthropic.com", "claude-code"),
+        ("claude[bot]", "41898282+claude[bot]@users.noreply.github.com", "claude-code"),
+        ("Paul Gauthier (aider)", "paul@example.org", "aider"),
+        ("aider (gpt-5.4)", "aider@aider.chat", "aider"),
+        ("aider (vertex_ai/gemini-2.5-pro)", "noreply@aider.dev", "aider"),
+        ("Cursor Agent", "cursoragent@cursor.com", "cursor"),
+        ("Some Name", "cursoragent@cursor.com", "cursor"),
+        ("gpt-5 (planning)", "189301087+windsurf-bot[bot]@users.noreply.github.com", "windsurf"),
+        ("OpenCode (glm-5)", "noreply@opencode.ai", "opencode"),
+        ("openhands", "openhands@all-hands.dev", "openhands"),
+        ("Devin AI", "158243242+devin-ai-integration[bot]@users.noreply.github.com", "devin"),
+        ("Codex", "codex@openai.com", "codex"),
+    ],
+)
+def test_a_tools_own_identity_is_that_tool(name: str, email: str, tool: str) -> None:
+    assert ai_identity_tool(name, email) == tool
+
+
+@pytest.mark.parametrize(
+    ("name", "email"),
+    [
+        ("Paul Gauthier", "paul@aider.chat"),  # aider's author, 3,231 commits of Aider-AI/aider
+        ("Jane Doe", "jane@cursor.com"),
+        ("Jo Smith", "jo@codeium.com"),
+        ("Graham", "graham@all-hands.dev"),
+        ("Dax", "dax@opencode.ai"),
+        ("Claude Dupont", "claude.dupont@example.fr"),
+        ("Devin Booker", "devin@example.com"),
+    ],
+)
+def test_a_person_at_a_tools_company_is_a_person(name: str, email: str) -> None:
+    assert ai_identity_tool(name, email) is None
