@@ -9,9 +9,10 @@
    --no-ingest), timing it and printing the report and the peak RSS. A watchdog ends the run
    when the ingest passes --limit-s seconds or its RSS passes --limit-gb.
 2. Ground truth at HEAD: `git blame --line-porcelain HEAD` of every text file tracked at HEAD
-   names the commit of each line; a line is AI when that commit is: a `Co-authored-by` trailer
-   naming an AI tool (Claude / noreply@anthropic.com, Codex, Aider, Copilot, Cursor, Devin,
-   Gemini, factory-droid), or an AI author or committer identity (a name ending in "(aider)",
+   names the commit of each line; a line is AI when that commit has a `Co-authored-by` line
+   (a trailer, or a line outside git's trailer block) naming an AI tool (Claude /
+   noreply@anthropic.com, Codex, Aider, Copilot, Cursor, Devin, Gemini, factory-droid), or is
+   by an AI author or committer identity (a name ending in "(aider)",
    codex@openai.com, noreply@anthropic.com, Copilot's bot address, claude[bot], Devin AI,
    copilot-swe-agent[bot], Cursor Agent). With --notes a line is also AI when the git-ai note
    (refs/notes/ai) of the commit blame names covers the line's original number in that
@@ -202,7 +203,7 @@ class History:
     by_trailer: int = 0
     by_author: int = 0
     by_committer_only: int = 0
-    body_only: int = 0  # AI co-author lines git does not parse as trailers
+    body_only: int = 0  # AI commits by co-author lines git does not parse as trailers
     reverts: int = 0
     mode_only: int = 0
     tools: Counter[str] = field(default_factory=Counter)
@@ -256,11 +257,14 @@ def read_history(repo: Path) -> History:
             why = f"committer {cn} <{ce}>"
             hist.by_committer_only += 1
         elif body_values:
-            hist.body_only += 1  # reported, not counted as truth (git sees no trailer)
+            # a co-author line outside git's trailer block (Copilot CLI's message ends with a
+            # `Copilot-Session:` paragraph; a squash merge lists its commits' trailers)
+            why = f"Co-authored-by (message body): {body_values[0].strip()}"
+            hist.body_only += 1
         if why:
             hist.ai[sha] = why
             hist.tools[_tool(why)] += 1
-    raw = run_git(repo, "log", "--format=", "--raw", "--no-abbrev", "-z", "HEAD")
+    raw = run_git(repo, "log", "--format=", "--raw", "--no-renames", "--no-abbrev", "-z", "HEAD")
     for entry in raw.split(b"\0"):
         if entry.startswith(b":"):
             parts = entry[1:].split()
@@ -590,7 +594,7 @@ def print_history(repo: Path, hist: History, note_counts: dict[str, int]) -> Non
         f"(trailer {hist.by_trailer}, author {hist.by_author}, "
         f"committer-only {hist.by_committer_only})  tools: {dict(hist.tools)}"
     )
-    print(f"ai co-author lines outside git's trailer block (not truth): {hist.body_only}")
+    print(f"ai commits by co-author lines outside git's trailer block: {hist.body_only}")
     print(f"git-ai notes: {note_counts}")
     print(
         f"paths at HEAD with spaces: {spaces}, non-ASCII: {non_ascii}  "

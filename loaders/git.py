@@ -79,6 +79,11 @@ _MISSING = re.compile(
 )
 
 
+_COAUTHOR_LINE = re.compile(
+    r"^[ \t]*co-authored-by:[ \t]*(.+?)[ \t]*$", re.IGNORECASE | re.MULTILINE
+)
+
+
 class GitError(InputError):
     """The path is not a git repository or git failed; the message says what git said."""
 
@@ -467,9 +472,12 @@ def ai_identities(commit: Commit) -> list[tuple[str, str | None, str]]:
     """(tool, model, why) for every AI tool the commit names: each co-author trailer, the
     author and the committer; one entry per tool, the first reason found."""
     found: dict[str, tuple[str, str | None, str]] = {}
-    for key, value in commit.trailers:
-        if key.lower() != "co-authored-by":
-            continue
+    coauthors = [value for key, value in commit.trailers if key.lower() == "co-authored-by"]
+    # A co-author line outside git's trailer block counts too: Copilot CLI ends its message
+    # with a `Copilot-Session:` paragraph after the co-author's, and a squash merge lists
+    # its commits' messages, co-authors included, above its own.
+    coauthors += [m.strip() for m in _COAUTHOR_LINE.findall(commit.message)]
+    for value in coauthors:
         name, _, email = value.partition("<")
         tool = ai_identity_tool(name, email.rstrip(">"))
         if tool and tool not in found:

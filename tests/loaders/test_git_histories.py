@@ -233,6 +233,22 @@ def test_every_ai_trailer_and_identity_counts(repo: Repo) -> None:
     )
     repo.write("b.py", ["by_copilot_agent = 3", "by_a_person = 4"])
     c4 = repo.commit("a person named Claude", author="Claude Dupont <claude@dupont.fr>")
+    # Copilot CLI: the co-author's paragraph, then its session's, which git takes as the
+    # trailer block (github/github-mcp-server has twelve such commits)
+    repo.write("c.py", ["by_copilot_cli = 5"])
+    c5 = repo.commit(
+        "fix: label content\n\nCo-authored-by: Copilot App "
+        "<223556219+Copilot@users.noreply.github.com>\n\n"
+        "Copilot-Session: 21420b11-5dae-49b6-ac77-965faec7f88b"
+    )
+    # a squash merge lists its commits' messages, their co-authors among them
+    repo.write("c.py", ["by_copilot_cli = 5", "squashed_from_a_codex_commit = 6"])
+    c6 = repo.commit(
+        "Add a feature (#12)\n\n* first step\n\nCo-authored-by: Codex <codex@openai.com>\n\n"
+        "* second step\n\nSigned-off-by: A Person <person@example.com>"
+    )
+    repo.write("c.py", ["by_copilot_cli = 5", "squashed_from_a_codex_commit = 6", "mine = 7"])
+    c7 = repo.commit("mention, not co-authorship: the Co-authored-by: trailer is documented")
     store = Store(":memory:")
     ingest(store, repo.root)
 
@@ -248,6 +264,9 @@ def test_every_ai_trailer_and_identity_counts(repo: Repo) -> None:
     assert tools(c2, "a.py") == {2: {"claude-code"}, 3: {"claude-code", "devin"}}
     assert tools(c3, "b.py") == {1: {"copilot"}}
     assert tools(c4, "b.py") == {1: {"copilot"}}  # line 2 is a person's
+    assert tools(c5, "c.py") == {1: {"copilot"}}
+    assert tools(c6, "c.py") == {1: {"copilot"}, 2: {"codex"}}
+    assert tools(c7, "c.py") == {1: {"copilot"}, 2: {"codex"}}  # not a co-author line
 
 
 def test_a_mirror_missing_blobs_loads_the_rest_and_names_what_is_missing(
