@@ -100,25 +100,21 @@ class FactIngest(Reads):
                         ("seq", seq),
                     ):
                         trees[column].append(value)
-                    for path, key in fact.entries:
-                        for column, value in (
-                            ("repo", fact.repo),
-                            ("commit", fact.commit),
-                            ("path", path),
-                            ("file_version", key),
-                            ("seq", seq),
-                        ):
-                            entries[column].append(value)
+                    n = len(fact.entries)
+                    entries["repo"] += [fact.repo] * n
+                    entries["commit"] += [fact.commit] * n
+                    entries["path"] += [path for path, _ in fact.entries]
+                    entries["file_version"] += [key for _, key in fact.entries]
+                    entries["seq"] += [seq] * n
                     continue
                 if isinstance(fact, AddedLines):
-                    time_us = epoch_us(fact.time) if fact.time else None
-                    for line, digest in fact.lines:
-                        added["file_version"].append(fact.file_version)
-                        added["line"].append(line)
-                        added["hash"].append(digest)
-                        added["repo"].append(fact.repo)
-                        added["time_us"].append(time_us)
-                        added["seq"].append(seq)
+                    n = len(fact.lines)
+                    added["file_version"] += [fact.file_version] * n
+                    added["line"] += [line for line, _ in fact.lines]
+                    added["hash"] += [digest for _, digest in fact.lines]
+                    added["repo"] += [fact.repo] * n
+                    added["time_us"] += [epoch_us(fact.time) if fact.time else None] * n
+                    added["seq"] += [seq] * n
                 if isinstance(fact, Node):
                     nodes["key"].append(fact.key)
                     nodes["kind"].append(str(fact.kind))
