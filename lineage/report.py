@@ -68,13 +68,32 @@ def gate_text(report: GateReport) -> str:
     return "\n".join(lines)
 
 
+def _mermaid_text(text: str) -> str:
+    """`text` for a quoted Mermaid label: the characters Mermaid would read as markup or as
+    the label's end written as its entity codes (`#35;` is `#`)."""
+    return "".join(f"#{ord(c)};" if c in '"#<>&' else c for c in text)
+
+
 def mermaid(path: list[Step]) -> str:
+    """A witness path as a Mermaid flowchart (a fenced block), every label quoted: Mermaid 11
+    reads the brackets of an unquoted `[lines 10-18]` as a node shape.
+
+    >>> print(mermaid([Step("output:toolu_1", "output", None, None, None),
+    ...                Step("file:r:a.py@1f", "file_version", "wrote",
+    ...                     {"unit": "line", "start": 3, "end": 9}, None)]))
+    ```mermaid
+    flowchart LR
+      n0["output<br/>output:toolu_1"]
+      n1["file_version<br/>file:r:a.py@1f"]
+      n0 -->|"wrote [lines 3-9]"| n1
+    ```
+    """
     out = ["```mermaid", "flowchart LR"]
     for n, step in enumerate(path):
-        label = step.node.replace('"', "'")
-        out.append(f'  n{n}["{step.kind}<br/>{label}"]')
+        out.append(f'  n{n}["{_mermaid_text(step.kind)}<br/>{_mermaid_text(step.node)}"]')
         if n:
-            out.append(f"  n{n - 1} -->|{step.edge}{_span(step.span)}| n{n}")
+            label = _mermaid_text(f"{step.edge}{_span(step.span)}")
+            out.append(f'  n{n - 1} -->|"{label}"| n{n}')
     out.append("```")
     return "\n".join(out)
 

@@ -139,7 +139,7 @@ def test_gate_markdown_has_a_mermaid_witness_path(db: str) -> None:
     code, out = run("--db", db, "gate", "code-pretrain@v1", "--format", "markdown")
     assert code == 1
     assert "| 22 | 6 | 3 | 13 |" in out
-    assert "```mermaid" in out and "-->|wrote [lines 10-18]|" in out
+    assert "```mermaid" in out and '-->|"wrote [lines 10-18]"|' in out
 
 
 def test_explain_json_fields(db: str) -> None:
