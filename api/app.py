@@ -18,7 +18,7 @@ import anyio
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -46,11 +46,20 @@ GRAPHIQL_HTML = """<!doctype html>
 <script src="/static/graphiql/react-dom.production.min.js"></script>
 <script src="/static/graphiql/graphiql.min.js"></script>
 <script>
+// ?query= opens that query; the token is the dashboard's (asked for once, kept in this
+// browser), so no placeholder header is sent
+const params = new URLSearchParams(location.search);
+let token = localStorage.getItem('lineage-token');
+if (token === null) {
+  token = (prompt('Reader token (none on loopback without tokens)') || '').trim();
+  localStorage.setItem('lineage-token', token);
+}
 const fetcher = GraphiQL.createFetcher({url: '/graphql'});
 ReactDOM.createRoot(document.getElementById('graphiql')).render(
   React.createElement(GraphiQL, {fetcher, defaultEditorToolsVisibility: true,
-    defaultHeaders: '{"Authorization": "Bearer YOUR-TOKEN"}',
-    defaultQuery: '{ stats { headSeq headTime nodesByKind { kind count } } }'}));
+    defaultHeaders: token ? JSON.stringify({Authorization: 'Bearer ' + token}) : '{}',
+    defaultQuery: params.get('query')
+      || '{ stats { headSeq headTime nodesByKind { kind count } } }'}));
 </script></body></html>
 """
 
@@ -82,6 +91,14 @@ class LineageGraphQL(GraphQL[dict[str, Any], None]):
         )
         state[CONTEXT] = ctx
         return {"request": request, "response": response, "lineage": ctx}
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """A browser opening /graphql gets GraphiQL, with `?query=` too (the page reads it:
+        the dashboard's links); queries over GET stay refused to any other client."""
+        accept = request.headers.get("accept", "")
+        return request.method == "GET" and (
+            "text/html" in accept or ("*/*" in accept and request.query_params.get("query") is None)
+        )
 
     async def render_graphql_ide(self, request: Any) -> HTMLResponse:
         return HTMLResponse(GRAPHIQL_HTML)
@@ -136,6 +153,10 @@ def create_app(db: Database, tokens: Tokens | None = None, limits: Limits | None
     service = Service(db)
     tokens = tokens or Tokens()
     limits = limits or Limits()
+
+    async def dashboard(request: Request) -> FileResponse:
+        """The dashboard: a page that reads only the GraphQL API (its assets under /static)."""
+        return FileResponse(STATIC / "dashboard" / "index.html", media_type="text/html")
 
     async def healthz(request: Request) -> JSONResponse:
         reader = service.reader()
@@ -201,6 +222,7 @@ def create_app(db: Database, tokens: Tokens | None = None, limits: Limits | None
     graphql = LineageGraphQL(service, tokens.configured, limits)
     app = Starlette(
         routes=[
+            Route("/", dashboard),
             Route("/healthz", healthz),
             Route("/events", events, methods=["POST"]),
             Route("/api/v1/lineage", openlineage, methods=["POST"]),

@@ -19,7 +19,7 @@ import math
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from functools import partial
 from typing import Any, TypeVar, cast
@@ -53,7 +53,7 @@ from lineage.api.service import Service
 from lineage.database import Database, Snapshot
 from lineage.loaders import RECORD_SOURCES
 from lineage.policy import PolicyError
-from lineage.store import StoredNode
+from lineage.store import PolicyVersion, StoredNode
 
 MAX_LINEAGE_DEPTH = 20  # hops one `lineage` query walks
 QUERY_CACHE = 256  # query texts whose parse and validation are kept
@@ -531,12 +531,43 @@ class Stats:
 
 
 @strawberry.type
+class PolicyWaiver:
+    node: str
+    reason: str
+    approver: str
+    expires: str | None
+    expired: bool = strawberry.field(description="The waiver's expiry has passed (now).")
+
+
+@strawberry.type
 class Policy:
     version: int
     hash: str
     seq: int
     set_at: datetime
     toml: str
+    waivers: list[PolicyWaiver]
+
+
+def _policy(p: PolicyVersion) -> Policy:
+    now = datetime.now(UTC)
+    return Policy(
+        version=p.version,
+        hash=p.hash,
+        seq=p.seq,
+        set_at=p.set_at,
+        toml=p.policy.toml,
+        waivers=[
+            PolicyWaiver(
+                node=w.node,
+                reason=w.reason,
+                approver=w.approver,
+                expires=w.expires,
+                expired=not w.active_at(now),
+            )
+            for w in p.policy.waive
+        ],
+    )
 
 
 @strawberry.type
@@ -731,12 +762,14 @@ class Query:
             chosen = [p for p in versions if version is None or p.version == version]
             if not chosen:
                 return None
-            p = chosen[-1]
-            return Policy(
-                version=p.version, hash=p.hash, seq=p.seq, set_at=p.set_at, toml=p.policy.toml
-            )
+            return _policy(chosen[-1])
 
         return await ctx.run(find)
+
+    @strawberry.field(description="Every policy version set, oldest first.")
+    async def policies(self, info: Info) -> list[Policy]:
+        ctx = _ctx(info)
+        return await ctx.run(lambda: [_policy(p) for p in ctx.db.policy_versions()])
 
     @strawberry.field(description="The event log after seq `after`, oldest first.")
     async def events(
@@ -802,9 +835,7 @@ class Mutation:
             p = await anyio.to_thread.run_sync(ctx.service.set_policy, toml)
         except PolicyError as exc:
             raise ValueError(str(exc)) from exc
-        return Policy(
-            version=p.version, hash=p.hash, seq=p.seq, set_at=p.set_at, toml=p.policy.toml
-        )
+        return _policy(p)
 
 
 def expected(error: GraphQLError) -> bool:

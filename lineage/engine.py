@@ -218,9 +218,15 @@ def prepare(store: Store) -> None:
     file if they are not there yet (schema/engine.sql; the store never touches them). Once per
     database in this process; a read-write open by `lineage.open` does it before any reader
     thread starts."""
-    if not store.memo.get("engine_tables"):
+    if store.memo.get("engine_tables"):
+        return
+    present = store.fetch_one(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
+        "AND table_name IN ('taint_runs', 'taint', 'incomplete')"
+    )[0]
+    if present < 3:  # a read-only store that lacks them fails here, as it must
         store.execute(schema.ddl("engine"))
-        store.memo["engine_tables"] = True
+    store.memo["engine_tables"] = True
 
 
 def propagate_taint(

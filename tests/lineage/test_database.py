@@ -77,3 +77,16 @@ def test_importing_lineage_stays_light() -> None:
     code = "import sys, lineage; print('duckdb' in sys.modules, 'pyarrow' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_a_store_opened_read_only_answers_without_writing(tmp_path: Path) -> None:
+    """A store another process built (the demo's, a CI artifact) opened read-only: the
+    engine's tables are there, so nothing is created, and every answer comes."""
+    path = tmp_path / "built.duckdb"
+    with lineage.open(path) as db:
+        db.set_policy((EXAMPLES / "policy.toml").read_text())
+        db.ingest("events", EXAMPLES / "events.ndjson")
+        before = db.as_of().gate("code-pretrain@v1").counts
+    with lineage.open(path, read_only=True) as db:
+        assert db.as_of().gate("code-pretrain@v1").counts == before
+        assert [d.dataset for d in db.as_of().tainted_by_dataset()]
