@@ -1,7 +1,8 @@
 """The starlette app: GraphQL at /graphql (GraphiQL on GET, served from the package), bulk
 ingestion at POST /events, the OpenLineage HTTP transport at POST /api/v1/lineage, and
-GET /healthz. Every route but /healthz and the static IDE needs a valid bearer token when
-tokens are configured; without tokens only loopback Host names are served.
+GET /healthz. Every route but /healthz and the pages (the dashboard at /, the IDE, their static
+assets) needs a valid bearer token when tokens are configured; without tokens only loopback Host
+names are served.
 
 Around the routes, outermost first: the access log, bounded bodies (size and time, whatever
 the transfer encoding) and the token gate (`api.middleware`); the limits are `api.limits`,

@@ -172,8 +172,8 @@ class TokenGate:
     - without tokens (the server binds loopback only and everyone is a reader) the Host must
       be a loopback name (421): a web page on another name that resolves to 127.0.0.1 (DNS
       rebinding) cannot read the store;
-    - with tokens, a valid bearer token on every route but /healthz, /static and the IDE
-      (401).
+    - with tokens, a valid bearer token on every route but /healthz, /static and the pages
+      (the dashboard at /, the IDE), which hold no data (401).
     """
 
     def __init__(self, app: ASGIApp, tokens: Tokens) -> None:
@@ -209,8 +209,9 @@ class TokenGate:
             role: str | None = "reader"
         else:
             role = self.tokens.role_of(bearer(auth[0] if auth else None))
-        ide = path == "/graphql" and scope["method"] == "GET"
-        if role is None and not ide and not path.startswith(PUBLIC):
+        # the pages (the dashboard, the IDE) hold no data: they ask for it with the token
+        page = path in ("/", "/graphql") and scope["method"] == "GET"
+        if role is None and not page and not path.startswith(PUBLIC):
             return error(
                 401,
                 "a valid bearer token is required (Authorization: Bearer TOKEN)",

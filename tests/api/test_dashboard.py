@@ -15,6 +15,7 @@ from lineage.cli import main
 from lineage.demo import run_demo
 from tests.api.serving import running
 from tests.browser import browser_page
+from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.browser
 
@@ -88,3 +89,23 @@ def test_graphiql_opens_a_linked_query_and_asks_for_the_token(demo: Path) -> Non
         assert asked and "token" in asked[0].lower()
         page.wait_for_function("document.body.innerText.includes('headSeq')")
         assert "YOUR-TOKEN" not in page.content()
+
+
+def test_with_tokens_the_page_asks_for_one_and_flags_expired_waivers(demo: Path) -> None:
+    from lineage.api.auth import Tokens
+
+    tokens = Tokens.parse("reader:reader-token-1,admin:admin-token-1")
+    lapsed = (EXAMPLES / "policy.toml").read_text().replace("2027-06-30", "2026-01-31")
+    with lineage.open(demo) as db:
+        db.set_policy(lapsed)
+        with running(create_app(db, tokens)) as url, browser_page() as page:
+            page.goto(url + "/")
+            page.wait_for_selector("#error:not([hidden])", timeout=30_000)
+            assert "token" in page.locator("#error").inner_text().lower()
+            page.fill("#token", "reader-token-1")
+            page.click("#token-form button")
+            page.wait_for_selector("#datasets tr[data-dataset]", timeout=30_000)
+            assert page.locator("#error").is_hidden()
+            expired = page.locator("#waivers .expired")
+            assert "2026-01-31 (expired)" in expired.inner_text()
+            assert "version 2" in page.locator("#policy").inner_text()

@@ -16,6 +16,10 @@ async function gql(query, variables = {}) {
   });
   const body = await response.json().catch(() => ({ errors: [{ message: response.statusText }] }));
   if (body.errors && body.errors.length) throw new Error(body.errors[0].message);
+  if (!response.ok || !body.data) {
+    const hint = response.status === 401 ? ": enter a reader token above" : "";
+    throw new Error((body.error || response.statusText || "no answer") + hint);
+  }
   return body.data;
 }
 
@@ -155,6 +159,12 @@ const VERDICT = `query Verdict($example: String!, $mode: Mode!) {
 const EVENT = `query Event($after: Int!) { events(after: $after, first: 1) {
   events { seq id source type origin payload receivedAt } } }`;
 
+// nodes of the witness path drawn by kind
+const KIND_COLORS = {
+  output: "#ffebe9", session: "#fbefff", commit: "#fff8c5", file_version: "#ddf4ff",
+  dataset: "#dafbe1", example: "#dafbe1", other: "#f6f8fa",
+};
+
 function mermaidText(text) {
   // the characters Mermaid would read as markup or as a quoted label's end, as entity codes
   return String(text).replace(/["#<>&]/g, (c) => `#${c.charCodeAt(0)};`);
@@ -186,8 +196,12 @@ async function drawPath(steps) {
   box.replaceChildren();
   if (!steps.length) return;
   const lines = ["flowchart TD"];
+  for (const [kind, color] of Object.entries(KIND_COLORS)) {
+    lines.push(`  classDef ${kind} fill:${color},stroke:#57606a`);
+  }
   steps.forEach((s, n) => {
-    lines.push(`  n${n}["${mermaidText(s.node.kind)}<br/>${mermaidText(s.node.key)}"]`);
+    const kind = s.node.kind in KIND_COLORS ? s.node.kind : "other";
+    lines.push(`  n${n}["${mermaidText(s.node.kind)}<br/>${mermaidText(s.node.key)}"]:::${kind}`);
     if (n) lines.push(`  n${n - 1} -->|"${mermaidText((s.edge || "") + spanText(s.span))}"| n${n}`);
   });
   const { svg } = await mermaid.render("witness-" + Date.now(), lines.join("\n"));
