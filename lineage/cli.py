@@ -254,8 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "serve",
         formatter_class=_formatter,
-        help="run the GraphQL and ingestion server",
-        description="Serve GraphQL at /graphql (GraphiQL in a browser), bulk "
+        help="run the dashboard, GraphQL and ingestion server",
+        description="Serve the dashboard at / (it reads the GraphQL API), GraphQL at "
+        "/graphql (GraphiQL in a browser), bulk "
         "ingestion at POST /events, the OpenLineage HTTP transport at POST "
         "/api/v1/lineage and GET /healthz. The server holds the store file.",
         epilog="tokens: LINEAGE_TOKENS='reader:r-secret,ingester:i-secret,"
@@ -518,7 +519,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         )
     with _database(args, create=True) as db:
         print(
-            f"lineage: serving {db.store.path} on http://{args.host}:{args.port}/graphql "
+            f"lineage: serving {db.store.path}: dashboard http://{args.host}:{args.port}/, "
+            f"GraphQL http://{args.host}:{args.port}/graphql "
             f"({'tokens required' if tokens.configured else 'loopback, read-only'})",
             file=sys.stderr,
         )
