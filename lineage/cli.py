@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import TextIO
 
@@ -183,6 +184,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="witness paths to include (default 20)",
     )
     p.set_defaults(run=cmd_gate)
+
+    p = sub.add_parser(
+        "datasets",
+        formatter_class=_formatter,
+        help="every dataset version with its example count and gate status",
+        description="List every dataset version the store holds: its examples, how many are "
+        "tainted, unknown and clean, and whether its gate passes, under the policy in force "
+        "(exit 0 whatever the gates decide; `lineage gate` fails a build).",
+        epilog="examples:\n  lineage datasets\n  lineage datasets --mode strict --format json",
+    )
+    _mode_args(p)
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(run=cmd_datasets)
 
     p = sub.add_parser(
         "explain",
@@ -462,6 +476,45 @@ def cmd_gate(args: argparse.Namespace, out: TextIO) -> int:
     else:
         print(report.gate_text(rep), file=out)
     return args.outcome
+
+
+def cmd_datasets(args: argparse.Namespace, out: TextIO) -> int:
+    with _database(args) as db:
+        with progress.phase("propagating taint"):
+            snapshot = db.as_of(args.as_of)
+        reports = [
+            snapshot.gate(d.dataset, args.mode, max_paths=0, max_listed=0)
+            for d in snapshot.tainted_by_dataset(args.mode)
+        ]
+    if args.format == "json":
+        rows = [
+            {
+                "dataset": r.dataset,
+                "passed": r.passed,
+                "counts": asdict(r.counts),
+                "mode": str(r.mode),
+                "policy_hash": r.policy_hash,
+                "as_of": r.as_of,
+            }
+            for r in reports
+        ]
+        print(json.dumps(rows, indent=2), file=out)
+        return EXIT_OK
+    if not reports:
+        print("no dataset versions: ingest a manifest (`lineage ingest manifest FILE`)", file=out)
+        return EXIT_OK
+    width = max(len(r.dataset) for r in reports)
+    print(f"{'dataset version':<{width}}  gate    examples  tainted  unknown    clean", file=out)
+    for r in reports:
+        c = r.counts
+        print(
+            f"{r.dataset:<{width}}  {'PASSED' if r.passed else 'FAILED'}  "
+            f"{c.examples:>8}  {c.tainted:>7}  {c.unknown:>7}  {c.clean:>7}",
+            file=out,
+        )
+    first = reports[0]
+    print(f"({first.mode} mode, policy {first.policy_hash}, as of event {first.as_of})", file=out)
+    return EXIT_OK
 
 
 def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:

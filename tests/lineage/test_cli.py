@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import lineage
 from lineage.cli import main
 from tests.conftest import EXAMPLES, FIXTURES
 
@@ -354,3 +355,24 @@ def test_an_interrupted_ingest_exits_130_keeps_what_it_stored_and_can_go_on(
     assert code == 0 and json.loads(out)["accepted"] >= 1  # the rest, once
     code, out = run("--db", db, "ingest", "events", str(FIXTURES / "events"), "--format", "json")
     assert json.loads(out)["accepted"] == 0
+
+
+def test_datasets_lists_every_version_with_its_gate(db: str, tmp_path: Path) -> None:
+    assert run("--db", db, "ingest", "manifest", str(EXAMPLES / "manifest.jsonl"))[0] == 0
+    code, out = run("--db", db, "datasets", "--format", "json")
+    assert code == 0  # a listing, not a gate: failing datasets do not fail it
+    listed = json.loads(out)
+    assert len(listed) >= 2
+    for row in listed:
+        gate = json.loads(run("--db", db, "gate", row["dataset"], "--format", "json")[1])
+        assert row["counts"] == gate["counts"] and row["passed"] == gate["passed"]
+        assert row["policy_hash"] == gate["policy_hash"] and row["mode"] == "precise"
+    code, text = run("--db", db, "datasets", "--mode", "strict")
+    assert code == 0
+    assert [line.split()[0] for line in text.splitlines()[1:-1]] == [r["dataset"] for r in listed]
+    assert "(strict mode, policy" in text
+    empty = tmp_path / "empty.duckdb"
+    with lineage.open(empty) as bare:
+        bare.set_policy((EXAMPLES / "policy.toml").read_text())
+    code, text = run("--db", str(empty), "datasets")
+    assert code == 0 and "no dataset versions" in text
