@@ -168,7 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="pass even when some examples have unknown lineage",
     )
-    p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+    p.add_argument(
+        "--format",
+        choices=["text", "json", "markdown", "junit"],
+        default="text",
+        help="junit: a JUnit XML report, a failing test case per failing example",
+    )
     p.add_argument(
         "--out",
         metavar="FILE.jsonl|FILE.parquet",
@@ -473,6 +478,8 @@ def cmd_gate(args: argparse.Namespace, out: TextIO) -> int:
         print(json.dumps(rep.as_dict(), indent=2, default=str), file=out)
     elif args.format == "markdown":
         print(report.gate_markdown(rep), file=out, end="")
+    elif args.format == "junit":
+        print(report.gate_junit(rep), file=out)
     else:
         print(report.gate_text(rep), file=out)
     return args.outcome

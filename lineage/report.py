@@ -1,7 +1,9 @@
 """Rendering gate reports and verdicts for people: plain text for terminals, Markdown for pull
-requests and audit files (with a Mermaid diagram of a witness path)."""
+requests and audit files (with a Mermaid diagram of a witness path), JUnit XML for the test
+report a CI system shows."""
 
 from typing import Any
+from xml.etree import ElementTree
 
 from lineage.engine import GateReport, Step, Verdict
 
@@ -148,6 +150,58 @@ def gate_markdown(report: GateReport) -> str:
         out += ["", "### Waivers applied", ""]
         out += [f"- `{w.node}`: {w.reason} (approved by {w.approver})" for w in report.waivers]
     return "\n".join(out) + "\n"
+
+
+def gate_junit(report: GateReport) -> str:
+    """The gate as a JUnit XML report: one failing test case per TAINTED example (its
+    sources, and its witness path where the report has one) and per UNKNOWN one that fails
+    the gate; a gate that passes is one passing test case. Examples beyond those the report
+    lists are counted in the suite's `tests` and `failures`, and named in its properties."""
+    c = report.counts
+    failing_unknown = 0 if report.allow_unknown else c.unknown
+    suite = ElementTree.Element(
+        "testsuite",
+        name=f"lineage gate {report.dataset}",
+        tests=str(max(1, c.tainted + failing_unknown)),
+        failures=str(c.tainted + failing_unknown),
+        errors="0",
+        skipped="0",
+    )
+    props = ElementTree.SubElement(suite, "properties")
+    for name, value in (
+        ("mode", str(report.mode)),
+        ("policy_hash", report.policy_hash or ""),
+        ("as_of", str(report.as_of)),
+        ("examples", str(c.examples)),
+        ("tainted", str(c.tainted)),
+        ("unknown", str(c.unknown)),
+        ("clean", str(c.clean)),
+    ):
+        ElementTree.SubElement(props, "property", name=name, value=value)
+    classname = f"lineage.gate.{report.dataset}"
+    for entry in report.tainted:
+        case = ElementTree.SubElement(suite, "testcase", name=entry.example, classname=classname)
+        failure = ElementTree.SubElement(
+            case, "failure", type="TAINTED", message=f"TAINTED <- {', '.join(entry.sources)}"
+        )
+        if entry.path:
+            failure.text = "\n".join(path_text(entry.path, ""))
+    if not report.allow_unknown:
+        for unknown in report.unknown:
+            case = ElementTree.SubElement(
+                suite, "testcase", name=unknown.example, classname=classname
+            )
+            ElementTree.SubElement(
+                case, "failure", type="UNKNOWN", message=f"UNKNOWN: {unknown.reason}"
+            )
+    if report.passed:
+        ElementTree.SubElement(suite, "testcase", name=report.dataset, classname=classname)
+    suites = ElementTree.Element("testsuites")
+    suites.append(suite)
+    ElementTree.indent(suites)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(
+        suites, encoding="unicode"
+    )
 
 
 def verdict_text(v: Verdict) -> str:

@@ -376,3 +376,27 @@ def test_datasets_lists_every_version_with_its_gate(db: str, tmp_path: Path) -> 
         bare.set_policy((EXAMPLES / "policy.toml").read_text())
     code, text = run("--db", str(empty), "datasets")
     assert code == 0 and "no dataset versions" in text
+
+
+def test_gate_junit_is_a_test_report_with_a_failing_case_per_failing_example(db: str) -> None:
+    from xml.etree import ElementTree
+
+    gate = json.loads(run("--db", db, "gate", "code-pretrain@v1", "--format", "json")[1])
+    code, out = run("--db", db, "gate", "code-pretrain@v1", "--format", "junit")
+    assert code == 1  # the same exit code as every other format
+    suite = ElementTree.fromstring(out).find("testsuite")
+    assert suite is not None
+    cases = suite.findall("testcase")
+    failing = gate["counts"]["tainted"] + gate["counts"]["unknown"]
+    assert int(suite.get("failures", "")) == failing == len(cases)
+    by_type: dict[str, list[str]] = {}
+    for case in cases:
+        failure = case.find("failure")
+        assert failure is not None
+        by_type.setdefault(failure.get("type", ""), []).append(case.get("name", ""))
+    assert sorted(by_type["TAINTED"]) == sorted(t["example"] for t in gate["tainted"])
+    assert sorted(by_type["UNKNOWN"]) == sorted(u["example"] for u in gate["unknown"])
+    traced = next(c for c in cases if c.get("name") == gate["tainted"][0]["example"])
+    assert "--wrote" in (traced.findtext("failure") or "")  # its witness path
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props["policy_hash"] == gate["policy_hash"]
