@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TextIO
 
-from lineage import engine, progress, report
+from lineage import engine, progress, report, w3c_prov
 from lineage.client import ServerError
 from lineage.database import Database, UsageError
 from lineage.facts import Batch
@@ -232,6 +232,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rev", default="HEAD", help="the revision to show (default HEAD)")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(run=cmd_blame)
+
+    p = sub.add_parser(
+        "export",
+        formatter_class=_formatter,
+        help="hand evidence on in a standard format (W3C PROV)",
+        description="Write what the store knows in a standard format.",
+    )
+    esub = p.add_subparsers(dest="format_name", metavar="FORMAT", required=True)
+    pe = esub.add_parser(
+        "prov",
+        formatter_class=_formatter,
+        help="an example's lineage or a gate's witness paths as W3C PROV-JSON",
+        description="Write W3C PROV-JSON (read back with the prov package's prov.read): "
+        "entities, activities and agents with wasDerivedFrom, wasGeneratedBy and "
+        "wasAttributedTo along each witness path, the verdict (status, mode, policy hash, "
+        "as of) on each example and, with --dataset, the gate's counts and hadMember.",
+        epilog="examples:\n  lineage export prov code-pretrain@v1:ex-014 --out ex-014.prov.json\n"
+        "  lineage export prov --dataset code-pretrain@v1 --out gate.prov.json",
+    )
+    target = pe.add_mutually_exclusive_group(required=True)
+    target.add_argument("example", metavar="EXAMPLE", nargs="?", help="DATASET@VERSION:ID")
+    target.add_argument("--dataset", metavar="DATASET", help="a dataset version's gate")
+    pe.add_argument("--out", required=True, metavar="FILE", help="the PROV-JSON file to write")
+    _mode_args(pe)
+    pe.set_defaults(run=cmd_export_prov)
 
     p = sub.add_parser(
         "verify",
@@ -521,6 +546,28 @@ def cmd_datasets(args: argparse.Namespace, out: TextIO) -> int:
         )
     first = reports[0]
     print(f"({first.mode} mode, policy {first.policy_hash}, as of event {first.as_of})", file=out)
+    return EXIT_OK
+
+
+def cmd_export_prov(args: argparse.Namespace, out: TextIO) -> int:
+    with _database(args) as db:
+
+        def attributes(key: str) -> dict[str, object]:
+            node = db.node(key)
+            return node.attrs if node is not None else {}
+
+        if args.dataset:
+            with progress.phase("propagating taint"):
+                snapshot = db.as_of(args.as_of)
+            gate = snapshot.gate(args.dataset, args.mode, max_paths=1000)
+            doc = w3c_prov.gate_document(gate, attributes)
+            what = f"the gate of {gate.dataset}"
+        else:
+            verdict = db.verdict(args.example, args.mode, as_of=args.as_of)
+            doc = w3c_prov.verdict_document(verdict, attributes)
+            what = f"{verdict.example} ({verdict.status})"
+    Path(args.out).write_text(str(doc.serialize(format="json", indent=2)), encoding="utf-8")
+    print(f"wrote {args.out}: W3C PROV-JSON of {what}, {len(doc.records)} records", file=out)
     return EXIT_OK
 
 
