@@ -204,6 +204,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_datasets)
 
     p = sub.add_parser(
+        "outputs",
+        formatter_class=_formatter,
+        help="the outputs the policy restricts, by tool, model, repository and time",
+        description="List every output (and session) the policy in force restricts, by tool, "
+        "model, repository and time, with whether a waiver lifts it and how many examples "
+        "it taints.",
+        epilog="examples:\n  lineage outputs\n  lineage outputs --as-of 2026-03-01 --format json",
+    )
+    _mode_args(p)
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(run=cmd_outputs)
+
+    p = sub.add_parser(
         "explain",
         formatter_class=_formatter,
         help="why an example is TAINTED, UNKNOWN or CLEAN",
@@ -546,6 +559,29 @@ def cmd_datasets(args: argparse.Namespace, out: TextIO) -> int:
         )
     first = reports[0]
     print(f"({first.mode} mode, policy {first.policy_hash}, as of event {first.as_of})", file=out)
+    return EXIT_OK
+
+
+def cmd_outputs(args: argparse.Namespace, out: TextIO) -> int:
+    with _database(args) as db:
+        with progress.phase("propagating taint"):
+            snapshot = db.as_of(args.as_of)
+        found = snapshot.restricted_outputs(args.mode)
+    if args.format == "json":
+        print(json.dumps([o.as_dict() for o in found], indent=2), file=out)
+        return EXIT_OK
+    if not found:
+        print("no output is restricted by the policy in force", file=out)
+        return EXIT_OK
+    for o in found:
+        waived = "  (waived)" if o.waived else ""
+        print(
+            f"{o.tool or '?'}  {o.model or '(model unknown)'}  {o.repo or '(no repository)'}  "
+            f"{o.time or '(time unknown)'}  {o.node}: taints {o.tainted_examples} "
+            f"example{'s' if o.tainted_examples != 1 else ''}{waived}",
+            file=out,
+        )
+    print(f"({len(found)} restricted, {args.mode} mode, as of event {snapshot.seq})", file=out)
     return EXIT_OK
 
 

@@ -34,6 +34,7 @@ from lineage.engine import (
     GateReport,
     LineageWalk,
     Mode,
+    RestrictedOutput,
     Status,
     Step,
     TaintedExample,
@@ -177,6 +178,11 @@ class Snapshot:
     def tainted_by_tool(self, mode: Mode | str = Mode.PRECISE) -> list[ToolCount]:
         """Tainted examples of the whole store by the tool and model of their sources."""
         return engine.tainted_by_tool(self.store, self.run, str(mode))
+
+    def restricted_outputs(self, mode: Mode | str = Mode.PRECISE) -> list[RestrictedOutput]:
+        """The outputs and sessions the policy restricts, by tool, model, repository and
+        time, each with whether a waiver lifts it and the examples it taints."""
+        return engine.restricted_outputs(self.store, self.run, str(mode))
 
     def tainted_by_dataset(self, mode: Mode | str = Mode.PRECISE) -> list[DatasetCount]:
         """Tainted examples of every dataset version."""

@@ -1290,6 +1290,53 @@ def tainted_by_tool(store: Store, run: TaintRun, mode: str) -> list[ToolCount]:
     return [ToolCount(t, m, c) for t, m, c in rows]
 
 
+@dataclass(frozen=True)
+class RestrictedOutput:
+    """An output or session the policy in force restricts: its tool, model, repository and
+    time as recorded (None where the record did not say), whether a waiver lifts it, and
+    how many examples of any dataset it taints in the run's `mode`."""
+
+    node: str
+    kind: str
+    tool: str | None
+    model: str | None
+    repo: str | None
+    time: str | None
+    waived: bool
+    tainted_examples: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def restricted_outputs(store: Store, run: TaintRun, mode: str) -> list[RestrictedOutput]:
+    """The outputs and sessions the run's policy restricts as of its point, by tool, model,
+    repository and time, with the examples each taints."""
+    policy = run.policy.policy if run.policy else None
+    roots = _roots(store, run.as_of.seq, policy)
+    waived = {w.node for w in run.waivers}
+    store.register("_restricted", pa.table({"id": roots.astype(np.int64)}))
+    try:
+        rows = store.fetch_all(
+            f"""
+            SELECT r.key, r.kind, json_extract_string(r.attrs, '$.tool'),
+                   json_extract_string(r.attrs, '$.model'), json_extract_string(r.attrs, '$.repo'),
+                   json_extract_string(r.attrs, '$.time'),
+                   (SELECT count(DISTINCT t.node) FROM taint t
+                    JOIN nodes x ON x.id = t.node AND x.kind = '{NodeKind.EXAMPLE}'
+                    WHERE t.run = ? AND t.mode = ? AND t.root = r.id AND t.blocked_by IS NULL)
+            FROM _restricted q JOIN nodes r ON r.id = q.id
+            ORDER BY 3 NULLS LAST, 4 NULLS LAST, 5 NULLS LAST, 6 NULLS LAST, 1""",
+            [run.run, mode],
+        )
+    finally:
+        store.unregister("_restricted")
+    return [
+        RestrictedOutput(key, kind, tool, model, repo, time, key in waived, n)
+        for key, kind, tool, model, repo, time, n in rows
+    ]
+
+
 # -- lineage ----------------------------------------------------------------------------------
 
 

@@ -400,3 +400,20 @@ def test_gate_junit_is_a_test_report_with_a_failing_case_per_failing_example(db:
     assert "--wrote" in (traced.findtext("failure") or "")  # its witness path
     props = {p.get("name"): p.get("value") for p in suite.iter("property")}
     assert props["policy_hash"] == gate["policy_hash"]
+
+
+def test_outputs_lists_what_the_policy_restricts(db: str) -> None:
+    code, out = run("--db", db, "outputs", "--format", "json")
+    assert code == 0
+    listed = json.loads(out)
+    keys = {o["node"] for o in listed}
+    assert {"output:toolu_01A", "output:toolu_01B", "output:toolu_01W"} <= keys
+    assert all(o["tool"] in ("claude-code", "codex") for o in listed)  # what the policy names
+    waived = {o["node"] for o in listed if o["waived"]}
+    assert waived == {"output:toolu_01W"}  # examples/policy.toml's one waiver
+    gate = json.loads(run("--db", db, "gate", "code-pretrain@v1", "--format", "json")[1])
+    sources = {s for t in gate["tainted"] for s in t["sources"]}
+    assert sources <= {o["node"] for o in listed if o["tainted_examples"]}
+    code, text = run("--db", db, "outputs")
+    assert code == 0 and f"({len(listed)} restricted, precise mode" in text
+    assert "output:toolu_01W: taints 0 examples  (waived)" in text
