@@ -10,6 +10,7 @@ what a query may cost `api.cost`, how uvicorn is configured `api.serve`.
 """
 
 import json
+import zlib
 from importlib.resources import files
 from pathlib import Path
 from time import monotonic
@@ -117,19 +118,39 @@ def _too_large(limit: int) -> JSONResponse:
     return JSONResponse({"error": f"request body over {limit} bytes; split it"}, status_code=413)
 
 
-async def _body(request: Request, limit: int) -> bytes | None:
-    """The request body, or None when it is over `limit` bytes (BoundedBody has answered a
-    body over its limit or too slow already: the stream then ends as a disconnect)."""
+async def _body(request: Request, limit: int) -> bytes | Response:
+    """The request body, decompressed when its Content-Encoding is gzip (the OpenLineage
+    client's `compression: gzip`), or the answer refusing it: over `limit` bytes, before or
+    after decompression (BoundedBody has answered a body over its limit or too slow already:
+    the stream then ends as a disconnect), or an encoding this server cannot read."""
     chunks, size = [], 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                return None
+                return _too_large(limit)
             chunks.append(chunk)
     except ClientDisconnect:
-        return None
-    return b"".join(chunks)
+        return _too_large(limit)
+    body = b"".join(chunks)
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "x-gzip"):
+        return JSONResponse(
+            {"error": f"Content-Encoding {encoding!r} is not read here: send gzip or none"},
+            status_code=415,
+        )
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        plain = inflate.decompress(body, limit + 1)
+    except zlib.error as exc:
+        return JSONResponse({"error": f"the gzip body cannot be read: {exc}"}, status_code=400)
+    if len(plain) > limit or inflate.unconsumed_tail:
+        return _too_large(limit)
+    if not inflate.eof:
+        return JSONResponse({"error": "the gzip body is cut short"}, status_code=400)
+    return plain
 
 
 def _forbidden(role: str | None, needed: str, tokens: bool) -> JSONResponse:
@@ -181,8 +202,8 @@ def create_app(db: Database, tokens: Tokens | None = None, limits: Limits | None
                 status_code=400,
             )
         body = await _body(request, limits.max_body)
-        if body is None:
-            return _too_large(limits.max_body)
+        if isinstance(body, Response):
+            return body
         parquet = "parquet" in request.headers.get("content-type", "")
         label = request.query_params.get("name") or f"POST /events?source={source}"
         try:
@@ -207,8 +228,8 @@ def create_app(db: Database, tokens: Tokens | None = None, limits: Limits | None
         if not allows(role, "ingester"):
             return _forbidden(role, "ingester", tokens.configured)
         body = await _body(request, limits.max_body)
-        if body is None:
-            return _too_large(limits.max_body)
+        if isinstance(body, Response):
+            return body
         try:
             value = json.loads(body)
         except json.JSONDecodeError as exc:

@@ -43,12 +43,15 @@ class Span:
 
 @dataclass(frozen=True)
 class Node:
-    """A node the record defines (`defines=True`) or only mentions (its lineage stays unknown)."""
+    """A node the record defines (`defines=True`) or only mentions (its lineage stays unknown).
+    `latest`: the attributes are a state (a build run's START, RUNNING, COMPLETE): the
+    definition with the latest `time` attribute holds, not the first."""
 
     key: str
     kind: NodeKind
     attrs: JSON = field(default_factory=dict)
     defines: bool = True
+    latest: bool = False
 
 
 @dataclass(frozen=True)

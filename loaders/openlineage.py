@@ -1,8 +1,12 @@
-"""Loader `openlineage`: OpenLineage RunEvents (spec 2-0-2), as JSON or NDJSON.
+"""Loader `openlineage`: OpenLineage events (spec 2-0-2), as JSON or NDJSON.
 
 A run becomes a `build_run` node; its input dataset versions are `used` by it and its output
 dataset versions are `generated` by it (dataset-level lineage, for browsing: it never carries
-taint). A dataset's version is its `version` facet's `datasetVersion` (else `unversioned`).
+taint). The events of one run (START, RUNNING, COMPLETE, FAIL...) are one run: its node holds
+the state of the latest by `eventTime`, and each dataset it used or generated is so once. A
+DatasetEvent records its dataset version; a JobEvent (a job's static lineage, no run) is
+ignored, with a note saying so. A dataset's version is its `version` facet's `datasetVersion`
+(else `unversioned`).
 Example-level lineage rides in the custom output facet `lineageExamples`
 (schema/openlineage-examples-facet.json): `{"examples": [manifest rows]}`, each row in the
 manifest format with `dataset` and `version` defaulting to the output dataset's.
@@ -37,9 +41,18 @@ def load(paths: Iterable[str | Path]) -> Iterator[Batch]:
     for path in expand_paths(paths, SUFFIXES):
         batch = Batch(SOURCE, input=str(path))
         groups: list[tuple[str, list[Any]]] = []
-        for item in json_objects(path, batch, "a RunEvent"):
+        for item in json_objects(path, batch, "an OpenLineage event"):
+            kind = event_kind(item.value)
+            if kind == "JobEvent":
+                batch.ignored += 1
+                job = item.value.get("job") or {}
+                batch.notes.append(
+                    f"{item.file}:{item.line}: a JobEvent (job {job.get('namespace')}/"
+                    f"{job.get('name')}) describes a job, not a run: nothing recorded"
+                )
+                continue
             accepted = len(batch.records)
-            collect(batch, item, parse_run_event)
+            collect(batch, item, parse_dataset_event if kind == "DatasetEvent" else parse_run_event)
             if len(batch.records) > accepted:
                 groups += _examples(item, batch)
         if groups:
@@ -54,6 +67,53 @@ def _dataset(d: dict[str, Any]) -> tuple[str, str]:
     if isinstance(version, dict | list):
         raise RecordError("`facets.version.datasetVersion` must be a string")
     return str(d["name"]), str(version) if version is not None else "unversioned"
+
+
+def event_kind(v: dict[str, Any]) -> str:
+    """RunEvent, DatasetEvent or JobEvent: by the spec's `schemaURL` when it names one, else
+    by shape (a run; a dataset and no job; a job and no run)."""
+    url = v.get("schemaURL")
+    if isinstance(url, str):
+        for kind in ("RunEvent", "DatasetEvent", "JobEvent"):
+            if url.endswith(f"/{kind}"):
+                return kind
+    if "run" in v:
+        return "RunEvent"
+    if "dataset" in v and "job" not in v:
+        return "DatasetEvent"
+    return "JobEvent" if "job" in v else "RunEvent"
+
+
+def parse_dataset_event(item: JsonLine) -> Record | Rejection:
+    v = item.value
+    d = v.get("dataset")
+    if (
+        not isinstance(d, dict)
+        or not isinstance(d.get("namespace"), str)
+        or not isinstance(d.get("name"), str)
+        or not d["namespace"]
+        or not d["name"]
+    ):
+        return Rejection(
+            item.file, item.line, "a DatasetEvent needs dataset.namespace and dataset.name", None
+        )
+    if parse_time(v.get("eventTime")) is None:
+        return Rejection(item.file, item.line, "a DatasetEvent needs eventTime as ISO 8601", None)
+    name, version = _dataset(d)
+    key = model.dataset_version_key(name, version)
+    return Record(
+        event_id=f"openlineage:dataset:{content_id(v)[7:23]}",
+        type="dataset_event",
+        payload=v,
+        facts=[
+            Node(
+                key,
+                NodeKind.DATASET_VERSION,
+                {"dataset": name, "version": version, "namespace": d["namespace"]},
+            )
+        ],
+        occurred_at=parse_time(v["eventTime"]),
+    )
 
 
 def parse_run_event(item: JsonLine) -> Record | Rejection:
@@ -74,6 +134,7 @@ def parse_run_event(item: JsonLine) -> Record | Rejection:
                 "time": v["eventTime"],
                 "producer": v.get("producer"),
             },
+            latest=True,
         )
     ]
     for d in fields.objects(v, "inputs"):

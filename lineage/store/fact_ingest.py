@@ -67,6 +67,7 @@ class FactIngest(Reads):
                 "line_map",
             )
         }
+        latest: dict[str, list[Any]] = {"key": [], "attrs": []}
         aliases: dict[str, list[Any]] = {"alias": [], "target": [], "seq": []}
         spans: dict[str, list[Any]] = {
             k: [] for k in ("file_version", "output", "line_start", "line_end", "evidence", "seq")
@@ -120,6 +121,9 @@ class FactIngest(Reads):
                     nodes["kind"].append(str(fact.kind))
                     nodes["attrs"].append(canonical_json(fact.attrs))
                     nodes["defines"].append(fact.defines)
+                    if fact.latest:
+                        latest["key"].append(fact.key)
+                        latest["attrs"].append(nodes["attrs"][-1])
                     nodes["seq"].append(seq)
                     nodes["ord"].append(len(nodes["ord"]))
                 elif isinstance(fact, Edge):
@@ -163,6 +167,10 @@ class FactIngest(Reads):
             )
             self.merge_nodes("_nodes")
             self._con.unregister("_nodes")
+        if latest["key"]:
+            self.register("_latest", pa.table(latest))
+            self.update_latest_nodes("_latest")
+            self._con.unregister("_latest")
         self._check_endpoints(
             edges["src"]
             + edges["dst"]
@@ -339,12 +347,36 @@ class FactIngest(Reads):
               AND f.defined_seq IS NOT NULL""")
         con.execute("DROP TABLE _node_facts")
 
+    def update_latest_nodes(self, facts: str) -> None:
+        """Nodes whose attributes are a state (relation `facts`: key, attrs) take the
+        definition with the latest `time`, whatever order the definitions arrived in."""
+        time = "TRY_CAST(json_extract_string({}.attrs, '$.time') AS TIMESTAMPTZ)"
+        self._con.execute(f"""
+            UPDATE nodes SET attrs = f.attrs, repo = json_extract_string(f.attrs, '$.repo')
+            FROM (SELECT key, arg_max(attrs, {time.format("x")}) AS attrs,
+                         max({time.format("x")}) AS t
+                  FROM {facts} x GROUP BY key) f
+            WHERE nodes.key = f.key AND nodes.defined_seq IS NOT NULL
+              AND f.t > coalesce({time.format("nodes")}, '-infinity'::TIMESTAMPTZ)""")
+
     def merge_edges(self, facts: str) -> None:
-        """Insert the edges of relation `facts` (src key, dst key, kind, seq, span, line map)."""
+        """Insert the edges of relation `facts` (src key, dst key, kind, seq, span, line map).
+        A dataset version a build run used or generated is so once, however many of the run's
+        events (START, RUNNING, COMPLETE) say it: the earliest is kept."""
+        once = f"('{EdgeKind.USED}', '{EdgeKind.GENERATED}')"
         self._con.execute(f"""
             INSERT INTO edges
             SELECT s.id, d.id, e.kind, e.seq, e.span_start, e.span_end, e.span_unit, e.line_map
-            FROM {facts} e JOIN nodes s ON s.key = e.src JOIN nodes d ON d.key = e.dst""")
+            FROM {facts} e JOIN nodes s ON s.key = e.src JOIN nodes d ON d.key = e.dst
+            WHERE e.kind NOT IN {once}""")
+        if self._con.execute(f"SELECT 1 FROM {facts} WHERE kind IN {once} LIMIT 1").fetchone():
+            self._con.execute(f"""
+                INSERT INTO edges
+                SELECT s.id, d.id, e.kind, min(e.seq), NULL, NULL, NULL, NULL
+                FROM {facts} e JOIN nodes s ON s.key = e.src JOIN nodes d ON d.key = e.dst
+                WHERE e.kind IN {once} AND NOT EXISTS (
+                    SELECT 1 FROM edges x WHERE x.src = s.id AND x.dst = d.id AND x.kind = e.kind)
+                GROUP BY s.id, d.id, e.kind""")
 
     def _check_endpoints(self, keys: list[str]) -> None:
         """Every key a fact names must be a node by now (else the loader forgot one)."""
