@@ -400,7 +400,7 @@ def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
                 print(
                     f"{batch.input or args.source}: {rep.accepted} accepted, "
                     f"{rep.duplicate} duplicate, {rep.rejected} rejected, "
-                    f"{rep.ignored} ignored",
+                    f"{rep.ignored} ignored{_kinds(rep)}",
                     file=sys.stderr,
                 )
                 for rejection in rep.rejections[:MAX_REJECTIONS_SHOWN]:
@@ -420,13 +420,21 @@ def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
 MAX_REJECTIONS_SHOWN = 20  # per input file, on stderr
 
 
+def _kinds(report: IngestReport) -> str:
+    """` (kind: n, ...)` for what was ignored, most first; empty when nothing was."""
+    if not report.ignored_kinds:
+        return ""
+    ranked = sorted(report.ignored_kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+    return " (" + ", ".join(f"{kind}: {n}" for kind, n in ranked) + ")"
+
+
 def _ingest_summary(args: argparse.Namespace, total: IngestReport, out: TextIO) -> int:
     if args.format == "json":
         print(json.dumps(total.as_dict(), indent=2), file=out)
     else:
         print(
             f"{total.accepted} accepted, {total.duplicate} duplicate, {total.rejected} rejected"
-            f", {total.ignored} ignored",
+            f", {total.ignored} ignored{_kinds(total)}",
             file=out,
         )
         for note in total.notes:

@@ -156,8 +156,14 @@ class Batch:
     records: list[Record] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     ignored: int = 0
+    ignored_kinds: dict[str, int] = field(default_factory=dict)  # what was ignored, counted
     notes: list[str] = field(default_factory=list)
     examples: pa.Table | None = None  # rows of EXAMPLE_COLUMNS, ingested set-based
+
+    def ignore(self, kind: str) -> None:
+        """Count one input record of `kind` that says nothing lineage keeps."""
+        self.ignored += 1
+        self.ignored_kinds[kind] = self.ignored_kinds.get(kind, 0) + 1
 
     def relabel(self, path: str, label: str) -> None:
         """Name the input `label` wherever origins say `path` (records received in memory)."""

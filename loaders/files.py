@@ -247,7 +247,28 @@ def collect(
         result.origin = f"{item.file}:{item.line}"
         batch.records.append(result)
     else:
-        batch.ignored += 1
+        batch.ignore(record_kind(item.value))
+
+
+def record_kind(value: object) -> str:
+    """What kind of record an ignored line was, as its format names it: a hook's event name,
+    a transcript or rollout line's `type` (with its payload's), an OpenLineage `eventType`.
+
+    >>> record_kind({"type": "event_msg", "payload": {"type": "token_count"}})
+    'event_msg/token_count'
+    >>> record_kind({"hook_event_name": "Stop"}), record_kind([1])
+    ('Stop', 'not an object')
+    """
+    if not isinstance(value, dict):
+        return "not an object"
+    for key in ("hook_event_name", "type", "eventType", "kind"):
+        kind = value.get(key)
+        if isinstance(kind, str) and kind:
+            payload = value.get("payload")
+            if key == "type" and isinstance(payload, dict) and isinstance(payload.get("type"), str):
+                return f"{kind}/{payload['type']}"
+            return kind
+    return "untyped"
 
 
 def parse_time(text: object) -> datetime | None:

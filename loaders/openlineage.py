@@ -44,7 +44,7 @@ def load(paths: Iterable[str | Path]) -> Iterator[Batch]:
         for item in json_objects(path, batch, "an OpenLineage event"):
             kind = event_kind(item.value)
             if kind == "JobEvent":
-                batch.ignored += 1
+                batch.ignore("JobEvent")
                 job = item.value.get("job") or {}
                 batch.notes.append(
                     f"{item.file}:{item.line}: a JobEvent (job {job.get('namespace')}/"

@@ -30,12 +30,15 @@ class IngestReport:
     ignored: int = 0
     rejections: list[Rejection] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    ignored_kinds: dict[str, int] = field(default_factory=dict)  # kind of record -> count
 
     def add(self, other: "IngestReport") -> None:
         self.accepted += other.accepted
         self.duplicate += other.duplicate
         self.rejected += other.rejected
         self.ignored += other.ignored
+        for kind, n in other.ignored_kinds.items():
+            self.ignored_kinds[kind] = self.ignored_kinds.get(kind, 0) + n
         self.rejections += other.rejections
         self.notes += other.notes
 
@@ -46,6 +49,7 @@ class IngestReport:
             "duplicate": self.duplicate,
             "rejected": self.rejected,
             "ignored": self.ignored,
+            "ignored_kinds": dict(sorted(self.ignored_kinds.items(), key=lambda kv: -kv[1])),
             "rejections": [str(r) for r in self.rejections],
             "notes": self.notes,
         }
@@ -158,6 +162,7 @@ class Ingest(EventLog, FactIngest, Carrying):
             batch.source,
             rejected=len(batch.rejections),
             ignored=batch.ignored,
+            ignored_kinds=dict(batch.ignored_kinds),
             rejections=list(batch.rejections),
             notes=list(batch.notes),
         )

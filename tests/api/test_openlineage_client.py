@@ -134,7 +134,8 @@ def test_a_job_event_is_ignored_with_a_note_and_late_events_keep_the_latest_stat
         r = post(url, json.dumps(job_event).encode())
         assert r.status_code == 200
         report = r.json()
-        assert report["ignored"] == 1 and "JobEvent" in report["notes"][0]
+        assert report["ignored"] == 1 and report["ignored_kinds"] == {"JobEvent": 1}
+        assert "JobEvent" in report["notes"][0]
         assert "builds/nightly" in report["notes"][0]
         # COMPLETE delivered before START (two batches, gzip): the run keeps COMPLETE
         late, early = "2026-12-02T10:05:00Z", "2026-12-02T10:00:00Z"

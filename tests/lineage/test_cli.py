@@ -417,3 +417,15 @@ def test_outputs_lists_what_the_policy_restricts(db: str) -> None:
     code, text = run("--db", db, "outputs")
     assert code == 0 and f"({len(listed)} restricted, precise mode" in text
     assert "output:toolu_01W: taints 0 examples  (waived)" in text
+
+
+def test_ingest_says_what_kinds_of_records_it_ignored(tmp_path: Path) -> None:
+    db = str(tmp_path / "k.duckdb")
+    transcript = FIXTURES / "claude" / "transcript.jsonl"
+    code, out = run("--db", db, "ingest", "claude-code", str(transcript), "--format", "json")
+    report = json.loads(out)
+    kinds = report["ignored_kinds"]
+    assert sum(kinds.values()) == report["ignored"] > 0
+    assert {"summary", "file-history-snapshot", "brand-new-record-kind"} <= set(kinds)
+    _, text = run("--db", str(tmp_path / "t.duckdb"), "ingest", "claude-code", str(transcript))
+    assert f"{report['ignored']} ignored (assistant: " in text
