@@ -85,6 +85,29 @@ AI_IDENTITIES: tuple[tuple[str, str, str], ...] = (
     ("opencode", r"^(noreply|ai)@opencode\.ai$", r"opencode(\[bot\])?"),
     ("openhands", r"^openhands@all-hands\.dev$", r"openhands(-agent)?(\[bot\])?"),
     ("sweep", r"sweep-ai", r"sweep(-ai)?\[bot\]"),
+    # cloud agents and review bots that commit code of their own
+    ("roo-code", r"\broomote(\[bot\])?@users\.noreply\.github\.com", r"roomote(\[bot\])?"),
+    (
+        "ellipsis",
+        r"\bellipsis-dev(\[bot\])?@users\.noreply\.github\.com",
+        r"ellipsis-dev(\[bot\])?",
+    ),
+    (
+        "coderabbit",
+        r"\bcoderabbitai(\[bot\])?@users\.noreply\.github\.com",
+        r"coderabbitai(\[bot\])?",
+    ),
+    (
+        "amazon-q",
+        r"\bamazon-q-developer(\[bot\])?@users\.noreply\.github\.com",
+        r"amazon-q-developer(\[bot\])?|amazon q developer",
+    ),
+    (
+        "lovable",
+        r"\b(lovable-dev|gpt-engineer-app)(\[bot\])?@users\.noreply\.github\.com",
+        r"(lovable-dev|gpt-engineer-app)(\[bot\])?",
+    ),
+    ("v0", r"\bv0(\[bot\])?@users\.noreply\.github\.com", r"v0(\[bot\])?"),
 )
 
 

@@ -21,6 +21,18 @@ from lineage.tools import ai_identity_tool
         ("openhands", "openhands@all-hands.dev", "openhands"),
         ("Devin AI", "158243242+devin-ai-integration[bot]@users.noreply.github.com", "devin"),
         ("Codex", "codex@openai.com", "codex"),
+        (
+            "gemini-code-assist[bot]",
+            "1+gemini-code-assist[bot]@users.noreply.github.com",
+            "gemini-cli",
+        ),
+        (
+            "zen-ai-roo-gemini-2.5-pro",
+            "219738659+roomote[bot]@users.noreply.github.com",
+            "roo-code",
+        ),
+        ("ellipsis-dev[bot]", "65095814+ellipsis-dev[bot]@users.noreply.github.com", "ellipsis"),
+        ("coderabbitai[bot]", "136622811+coderabbitai[bot]@users.noreply.github.com", "coderabbit"),
     ],
 )
 def test_a_tools_own_identity_is_that_tool(name: str, email: str, tool: str) -> None:
@@ -37,6 +49,8 @@ def test_a_tools_own_identity_is_that_tool(name: str, email: str, tool: str) -> 
         ("Dax", "dax@opencode.ai"),
         ("Claude Dupont", "claude.dupont@example.fr"),
         ("Devin Booker", "devin@example.com"),
+        ("Sam", "123+samv0@users.noreply.github.com"),
+        ("Roo", "roo@example.com"),
     ],
 )
 def test_a_person_at_a_tools_company_is_a_person(name: str, email: str) -> None:
