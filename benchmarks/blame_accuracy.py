@@ -54,7 +54,7 @@ EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 AI_COAUTHOR = re.compile(
     r"\b(?:claude|codex|aider|copilot|cursor|devin|gemini)\b|noreply@anthropic\.com"
     r"|factory-droid|windsurf-bot|roomote|ellipsis-dev|coderabbitai|amazon-q-developer"
-    r"|lovable-dev|gpt-engineer-app",
+    r"|lovable-dev|gpt-engineer-app|ampcode\.com|kiro\.dev|tabnine",
     re.I,
 )
 AI_EMAILS = {

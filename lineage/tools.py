@@ -85,6 +85,9 @@ AI_IDENTITIES: tuple[tuple[str, str, str], ...] = (
     ("opencode", r"^(noreply|ai)@opencode\.ai$", r"opencode(\[bot\])?"),
     ("openhands", r"^openhands@all-hands\.dev$", r"openhands(-agent)?(\[bot\])?"),
     ("sweep", r"sweep-ai", r"sweep(-ai)?\[bot\]"),
+    ("amp", r"^amp@ampcode\.com$", r"amp"),
+    ("kiro", r"^noreply@kiro\.dev$", r"kiro"),
+    ("tabnine", r"^noreply@tabnine\.com$", r"tabnine( cli)?"),
     # cloud agents and review bots that commit code of their own
     ("roo-code", r"\broomote(\[bot\])?@users\.noreply\.github\.com", r"roomote(\[bot\])?"),
     (

@@ -33,6 +33,10 @@ from lineage.tools import ai_identity_tool
         ),
         ("ellipsis-dev[bot]", "65095814+ellipsis-dev[bot]@users.noreply.github.com", "ellipsis"),
         ("coderabbitai[bot]", "136622811+coderabbitai[bot]@users.noreply.github.com", "coderabbit"),
+        ("Amp", "amp@ampcode.com", "amp"),
+        ("Kiro", "noreply@kiro.dev", "kiro"),
+        ("Tabnine CLI", "noreply@tabnine.com", "tabnine"),
+        ("Copilot", "copilot@github.com", "copilot"),
     ],
 )
 def test_a_tools_own_identity_is_that_tool(name: str, email: str, tool: str) -> None:
