@@ -66,7 +66,7 @@ AI_IDENTITIES: tuple[tuple[str, str, str], ...] = (
     ("aider", r"^aider@aider\.chat$|^noreply@aider\.(chat|dev)$", r".*\(aider\)|aider( \(.*\))?"),
     (
         "copilot",
-        r"\+copilot@users\.noreply\.github\.com|copilot-swe-agent",
+        r"\+copilot(\[bot\])?@users\.noreply\.github\.com|copilot-swe-agent|^copilot@github\.com$",
         r"copilot|github copilot|copilot-swe-agent(\[bot\])?|.*\(copilot\)",
     ),
     (

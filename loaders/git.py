@@ -79,9 +79,23 @@ _MISSING = re.compile(
 )
 
 
+# Lines that name who helped write a commit: git's co-author trailer and the ones AI tools
+# write beside it or instead (`Assisted-by: OpenCode <...>`, `Made-with: Cursor`).
 _COAUTHOR_LINE = re.compile(
-    r"^[ \t]*co-authored-by:[ \t]*(.+?)[ \t]*$", re.IGNORECASE | re.MULTILINE
+    r"^[ \t]*(co-authored-by|assisted-by|generated-by|made-with):[ \t]*(.+?)[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
 )
+
+
+def _name_and_email(value: str) -> tuple[str, str]:
+    """`Name <email>`, or `Name email`, or a bare `email`, or a bare name."""
+    if "<" in value:
+        name, _, email = value.partition("<")
+        return name.strip(), email.rstrip(">").strip()
+    head, _, last = value.rpartition(" ")
+    if "@" in last:
+        return head.strip(), last
+    return value.strip(), ""
 
 
 class GitError(InputError):
@@ -469,19 +483,21 @@ def _note_blobs(path: Path, notes: dict[str, git_ai.Note]) -> dict[tuple[str, st
 
 
 def ai_identities(commit: Commit) -> list[tuple[str, str | None, str]]:
-    """(tool, model, why) for every AI tool the commit names: each co-author trailer, the
-    author and the committer; one entry per tool, the first reason found."""
+    """(tool, model, why) for every AI tool the commit names: each co-author (or
+    `Assisted-by`, `Generated-by`, `Made-with`) line, the author and the committer; one entry
+    per tool, the first reason found."""
     found: dict[str, tuple[str, str | None, str]] = {}
-    coauthors = [value for key, value in commit.trailers if key.lower() == "co-authored-by"]
+    keys = ("co-authored-by", "assisted-by", "generated-by", "made-with")
+    helpers = [(key, value) for key, value in commit.trailers if key.lower() in keys]
     # A co-author line outside git's trailer block counts too: Copilot CLI ends its message
     # with a `Copilot-Session:` paragraph after the co-author's, and a squash merge lists
     # its commits' messages, co-authors included, above its own.
-    coauthors += [m.strip() for m in _COAUTHOR_LINE.findall(commit.message)]
-    for value in coauthors:
-        name, _, email = value.partition("<")
-        tool = ai_identity_tool(name, email.rstrip(">"))
+    helpers += [(key, value.strip()) for key, value in _COAUTHOR_LINE.findall(commit.message)]
+    for key, value in helpers:
+        name, email = _name_and_email(value)
+        tool = ai_identity_tool(name, email)
         if tool and tool not in found:
-            found[tool] = (tool, _model(name, tool), f"Co-authored-by: {value}")
+            found[tool] = (tool, _model(name, tool), f"{key}: {value}")
     for role, name, email in (
         ("author", commit.author, commit.author_email),
         ("committer", commit.committer, commit.committer_email),

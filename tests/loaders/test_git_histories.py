@@ -249,6 +249,11 @@ def test_every_ai_trailer_and_identity_counts(repo: Repo) -> None:
     )
     repo.write("c.py", ["by_copilot_cli = 5", "squashed_from_a_codex_commit = 6", "mine = 7"])
     c7 = repo.commit("mention, not co-authorship: the Co-authored-by: trailer is documented")
+    # the other lines tools write: a bare e-mail, `Made-with:`, `Assisted-by:`
+    repo.write("d.py", ["by_cursor = 8", "by_opencode = 9", "by_bare_cursor = 10"])
+    c8 = repo.commit("cursor\n\nMade-with: Cursor\nAssisted-by: OpenCode <dev@opencode.ai>")
+    repo.write("e.py", ["by_bare_email = 11"])
+    c9 = repo.commit("bare\n\nCo-authored-by: cursoragent@cursor.com")
     store = Store(":memory:")
     ingest(store, repo.root)
 
@@ -267,6 +272,8 @@ def test_every_ai_trailer_and_identity_counts(repo: Repo) -> None:
     assert tools(c5, "c.py") == {1: {"copilot"}}
     assert tools(c6, "c.py") == {1: {"copilot"}, 2: {"codex"}}
     assert tools(c7, "c.py") == {1: {"copilot"}, 2: {"codex"}}  # not a co-author line
+    assert tools(c8, "d.py") == {n: {"cursor", "opencode"} for n in (1, 2, 3)}
+    assert tools(c9, "e.py") == {1: {"cursor"}}
 
 
 def test_a_mirror_missing_blobs_loads_the_rest_and_names_what_is_missing(
