@@ -19,7 +19,7 @@ from lineage.database import Database, UsageError
 from lineage.facts import Batch
 from lineage.loaders import LOADERS, SPLITS_FILES, SUFFIXES
 from lineage.loaders.files import InputError, expand_paths
-from lineage.policy import PolicyError
+from lineage.policy import PolicyError, Restriction
 from lineage.store import (
     IngestReport,
     NoStoreError,
@@ -215,6 +215,32 @@ def build_parser() -> argparse.ArgumentParser:
     _mode_args(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(run=cmd_outputs)
+
+    p = sub.add_parser(
+        "impact",
+        formatter_class=_formatter,
+        help="every training example a tool's outputs reach (after an incident)",
+        description="The reverse of a gate: which examples, by dataset version, do the "
+        "outputs of a tool (a model, a time window, a repository) reach, in precise and strict "
+        "modes? Computed by the same propagation as a gate, from those outputs only, exact and "
+        "without a depth cap; waivers do not apply.",
+        epilog="examples:\n  lineage impact --tool codex --repo github.com/acme/widgets "
+        "--since 2026-11-01\n  lineage impact --tool claude-code --model 'claude-opus-*' "
+        "--format json --paths 5",
+    )
+    p.add_argument("--tool", required=True, help="the tool (a glob, as in a policy)")
+    p.add_argument("--model", help="the model (a glob)")
+    p.add_argument("--since", metavar="TIME", help="outputs from this date or time on")
+    p.add_argument("--until", metavar="TIME", help="outputs up to this date or time")
+    p.add_argument("--repo", action="append", default=[], help="a repository (a glob; repeat)")
+    p.add_argument(
+        "--paths", type=int, default=0, metavar="N", help="witness paths of the first N examples"
+    )
+    p.add_argument(
+        "--as-of", metavar="SEQ|TIME", default=None, help="as of this point of the event log"
+    )
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(run=cmd_impact)
 
     p = sub.add_parser(
         "explain",
@@ -567,6 +593,38 @@ def cmd_datasets(args: argparse.Namespace, out: TextIO) -> int:
         )
     first = reports[0]
     print(f"({first.mode} mode, policy {first.policy_hash}, as of event {first.as_of})", file=out)
+    return EXIT_OK
+
+
+def cmd_impact(args: argparse.Namespace, out: TextIO) -> int:
+    selection = Restriction(
+        reason="impact",
+        tool=args.tool,
+        model=args.model,
+        since=args.since,
+        until=args.until,
+        repos=tuple(args.repo),
+    )
+    with _database(args) as db, progress.phase("propagating from the selected outputs"):
+        found = db.as_of(args.as_of).impact(selection, max_paths=args.paths)
+    if args.format == "json":
+        print(json.dumps(found.as_dict(), indent=2, default=str), file=out)
+        return EXIT_OK
+    chosen = ", ".join(f"{k} {v}" for k, v in found.selection.items())
+    if not found.datasets:
+        print(f"outputs of {chosen} reach no example (as of event {found.as_of})", file=out)
+        return EXIT_OK
+    print(f"outputs of {chosen} reach (as of event {found.as_of}):", file=out)
+    for d in found.datasets:
+        print(f"  {d.dataset}: {len(d.precise)} precise, {len(d.strict)} strict", file=out)
+        precise = {t.example for t in d.precise}
+        for t in d.strict:
+            mode = "precise" if t.example in precise else "strict only"
+            print(f"    {t.example} ({mode}) <- {', '.join(t.sources)}", file=out)
+        for t in d.precise:
+            if t.path:
+                print(f"    witness path of {t.example}:", file=out)
+                print("\n".join(report.path_text(t.path, "      ")), file=out)
     return EXIT_OK
 
 

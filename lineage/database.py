@@ -32,6 +32,7 @@ from lineage.bulk_load import bulk_ingest
 from lineage.engine import (
     DatasetCount,
     GateReport,
+    ImpactReport,
     LineageWalk,
     Mode,
     RestrictedOutput,
@@ -48,7 +49,7 @@ from lineage.facts import Batch
 from lineage.loaders import AGENT_SOURCES, LOADERS, SUFFIXES, load_bytes
 from lineage.loaders import git as git_loader
 from lineage.loaders.files import expand_paths
-from lineage.policy import Policy, lint_policy, parse_policy
+from lineage.policy import Policy, Restriction, lint_policy, parse_policy
 from lineage.store import IngestReport, LoggedEvent, PolicyVersion, Store, StoredEdge, StoredNode
 
 
@@ -178,6 +179,12 @@ class Snapshot:
     def tainted_by_tool(self, mode: Mode | str = Mode.PRECISE) -> list[ToolCount]:
         """Tainted examples of the whole store by the tool and model of their sources."""
         return engine.tainted_by_tool(self.store, self.run, str(mode))
+
+    def impact(self, selection: Restriction, *, max_paths: int = 0) -> ImpactReport:
+        """Every example that outputs matching `selection` (a tool, model, window and
+        repositories, as a policy's restriction names them) reach, by dataset version, in
+        both modes, as of this snapshot; waivers do not apply."""
+        return engine.impact(self.store, selection, self.seq, max_paths=max_paths)
 
     def restricted_outputs(self, mode: Mode | str = Mode.PRECISE) -> list[RestrictedOutput]:
         """The outputs and sessions the policy restricts, by tool, model, repository and

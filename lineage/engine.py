@@ -249,6 +249,20 @@ def propagate_taint(
     point = resolve_as_of(store, as_of)
     policy = store.policy_at(point.seq)
     waivers = tuple(policy.policy.active_waivers(point.time)) if policy else ()
+    return _run_for(store, point, policy, waivers, keep, grace, held)
+
+
+def _run_for(
+    store: Store,
+    point: AsOf,
+    policy: PolicyVersion | None,
+    waivers: tuple[Waiver, ...],
+    keep: int | None = None,
+    grace: timedelta = RUN_GRACE,
+    held: Collection[int] = (),
+) -> TaintRun:
+    """The run of `policy` with `waivers` at `point`: found, extended from an earlier one, or
+    materialized."""
     waiver_key = canonical_json(sorted(w.node for w in waivers))
     found = store.fetch_maybe_one(
         "SELECT run FROM taint_runs WHERE policy_hash = ? AND waivers = ? AND as_of = ?",
@@ -917,6 +931,13 @@ class TaintedExample:
     sources: list[str]
     path: list[Step] | None = None
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "example": self.example,
+            "sources": self.sources,
+            "path": None if self.path is None else [s.as_dict() for s in self.path],
+        }
+
 
 @dataclass(frozen=True)
 class UnknownExample:
@@ -956,14 +977,7 @@ class GateReport:
             "passed": self.passed,
             "allow_unknown": self.allow_unknown,
             "counts": asdict(self.counts),
-            "tainted": [
-                {
-                    "example": t.example,
-                    "sources": t.sources,
-                    "path": None if t.path is None else [s.as_dict() for s in t.path],
-                }
-                for t in self.tainted
-            ],
+            "tainted": [t.as_dict() for t in self.tainted],
             "unknown": [asdict(u) for u in self.unknown],
             "by_tool": [asdict(t) for t in self.by_tool],
             "by_repo": [asdict(r) for r in self.by_repo],
@@ -1288,6 +1302,71 @@ def tainted_by_tool(store: Store, run: TaintRun, mode: str) -> list[ToolCount]:
         [run.run, mode],
     )
     return [ToolCount(t, m, c) for t, m, c in rows]
+
+
+@dataclass(frozen=True)
+class DatasetImpact:
+    """The examples of one dataset version that outputs of the selection reach."""
+
+    dataset: str
+    precise: list[TaintedExample]
+    strict: list[TaintedExample]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "precise": [t.as_dict() for t in self.precise],
+            "strict": [t.as_dict() for t in self.strict],
+        }
+
+
+@dataclass(frozen=True)
+class ImpactReport:
+    """What outputs of a tool (a model, a time window, a repository) reach: every example,
+    by dataset version, in both modes, as of `as_of`. Waivers do not apply: an incident asks
+    what the outputs reach, not what a policy forgives."""
+
+    selection: dict[str, Any]
+    as_of: int
+    datasets: list[DatasetImpact]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "selection": self.selection,
+            "as_of": self.as_of,
+            "datasets": [d.as_dict() for d in self.datasets],
+        }
+
+
+def impact(
+    store: Store,
+    selection: Restriction,
+    as_of: str | int | None = None,
+    *,
+    max_paths: int = 0,
+    max_listed: int = 100_000,
+) -> ImpactReport:
+    """Every example that outputs matching `selection` reach (its tool, model, since, until
+    and repos match as a policy's restriction does), by dataset version, precise and strict:
+    the same propagation as a gate's, from those outputs only, exact and without a depth cap.
+    The first `max_paths` examples of each list carry a witness path."""
+    prepare(store)
+    point = resolve_as_of(store, as_of)
+    rules = Policy(restrict=(selection,), name="impact")
+    version = PolicyVersion(0, "impact-" + rules.hash, point.seq, point.time, rules)
+    run = _run_for(store, point, version, ())
+    datasets = []
+    for d in tainted_by_dataset(store, run, "strict"):
+        if not d.tainted:
+            continue
+        modes = {
+            mode: gate(store, run, d.dataset, mode, max_paths=max_paths, max_listed=max_listed)
+            for mode in ("precise", "strict")
+        }
+        datasets.append(DatasetImpact(d.dataset, modes["precise"].tainted, modes["strict"].tainted))
+    chosen = {k: v for k, v in asdict(selection).items() if v not in (None, (), "")}
+    chosen.pop("reason", None)
+    return ImpactReport(chosen, point.seq, datasets)
 
 
 @dataclass(frozen=True)

@@ -429,3 +429,30 @@ def test_ingest_says_what_kinds_of_records_it_ignored(tmp_path: Path) -> None:
     assert {"summary", "file-history-snapshot", "brand-new-record-kind"} <= set(kinds)
     _, text = run("--db", str(tmp_path / "t.duckdb"), "ingest", "claude-code", str(transcript))
     assert f"{report['ignored']} ignored (assistant: " in text
+
+
+def test_impact_finds_every_example_a_tools_outputs_reach(db: str) -> None:
+    assert run("--db", db, "ingest", "manifest", str(EXAMPLES / "manifest.jsonl"))[0] == 0
+    code, out = run(
+        "--db", db, "impact", "--tool", "claude-code", "--format", "json", "--paths", "1"
+    )
+    assert code == 0
+    found = json.loads(out)
+    assert found["selection"] == {"tool": "claude-code"}
+    by_dataset = {d["dataset"]: d for d in found["datasets"]}
+    for dataset, d in by_dataset.items():
+        gate = json.loads(run("--db", db, "gate", dataset, "--format", "json")[1])
+        precise = {t["example"] for t in d["precise"]}
+        strict = {t["example"] for t in d["strict"]}
+        assert precise <= strict
+        # every example the gate finds tainted by a Claude output is reached
+        claude = {
+            t["example"] for t in gate["tainted"] if any("toolu_01" in s for s in t["sources"])
+        }
+        assert claude <= precise, dataset
+        assert d["precise"][0]["path"]  # --paths 1: the first carries its witness path
+    # the waived output's examples are reached too: an incident ignores waivers
+    sources = {s for d in by_dataset.values() for t in d["precise"] for s in t["sources"]}
+    assert "output:toolu_01W" in sources
+    code, text = run("--db", db, "impact", "--tool", "codex", "--since", "2030-01-01")
+    assert code == 0 and "reach no example" in text
