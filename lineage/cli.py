@@ -616,7 +616,7 @@ def cmd_impact(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_OK
     print(f"outputs of {chosen} reach (as of event {found.as_of}):", file=out)
     for d in found.datasets:
-        print(f"  {d.dataset}: {len(d.precise)} precise, {len(d.strict)} strict", file=out)
+        print(f"  {d.dataset}: {d.precise_count} precise, {d.strict_count} strict", file=out)
         precise = {t.example for t in d.precise}
         for t in d.strict:
             mode = "precise" if t.example in precise else "strict only"

@@ -1306,15 +1306,19 @@ def tainted_by_tool(store: Store, run: TaintRun, mode: str) -> list[ToolCount]:
 
 @dataclass(frozen=True)
 class DatasetImpact:
-    """The examples of one dataset version that outputs of the selection reach."""
+    """The examples of one dataset version that outputs of the selection reach: how many in
+    each mode (exact), and the examples themselves (the first `max_listed` of each)."""
 
     dataset: str
+    precise_count: int
+    strict_count: int
     precise: list[TaintedExample]
     strict: list[TaintedExample]
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "dataset": self.dataset,
+            "counts": {"precise": self.precise_count, "strict": self.strict_count},
             "precise": [t.as_dict() for t in self.precise],
             "strict": [t.as_dict() for t in self.strict],
         }
@@ -1363,7 +1367,16 @@ def impact(
             mode: gate(store, run, d.dataset, mode, max_paths=max_paths, max_listed=max_listed)
             for mode in ("precise", "strict")
         }
-        datasets.append(DatasetImpact(d.dataset, modes["precise"].tainted, modes["strict"].tainted))
+        precise, strict = modes["precise"], modes["strict"]
+        datasets.append(
+            DatasetImpact(
+                d.dataset,
+                precise.counts.tainted,
+                strict.counts.tainted,
+                precise.tainted,
+                strict.tainted,
+            )
+        )
     chosen = {k: v for k, v in asdict(selection).items() if v not in (None, (), "")}
     chosen.pop("reason", None)
     return ImpactReport(chosen, point.seq, datasets)

@@ -445,6 +445,7 @@ def test_impact_finds_every_example_a_tools_outputs_reach(db: str) -> None:
         precise = {t["example"] for t in d["precise"]}
         strict = {t["example"] for t in d["strict"]}
         assert precise <= strict
+        assert d["counts"] == {"precise": len(precise), "strict": len(strict)}
         # every example the gate finds tainted by a Claude output is reached
         claude = {
             t["example"] for t in gate["tainted"] if any("toolu_01" in s for s in t["sources"])
