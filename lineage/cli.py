@@ -236,9 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--paths", type=int, default=0, metavar="N", help="witness paths of the first N examples"
     )
-    p.add_argument(
-        "--as-of", metavar="SEQ|TIME", default=None, help="as of this point of the event log"
-    )
+    _as_of_arg(p, "with outputs and examples as they stood then")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(run=cmd_impact)
 
@@ -373,11 +371,16 @@ def _mode_args(p: argparse.ArgumentParser) -> None:
         help="precise: restricted lines must reach the example (default); "
         "strict: any restricted ancestor",
     )
+    _as_of_arg(p, "under the policy in force then")
+
+
+def _as_of_arg(p: argparse.ArgumentParser, then: str) -> None:
+    """`--as-of SEQ|TIME`; `then` says what else holds at that point."""
     p.add_argument(
         "--as-of",
         metavar="SEQ|TIME",
         default=None,
-        help="answer with only the events up to this seq or time, under the policy in force then",
+        help=f"answer with only the events up to this seq or time, {then}",
     )
 
 

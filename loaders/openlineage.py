@@ -87,13 +87,7 @@ def event_kind(v: dict[str, Any]) -> str:
 def parse_dataset_event(item: JsonLine) -> Record | Rejection:
     v = item.value
     d = v.get("dataset")
-    if (
-        not isinstance(d, dict)
-        or not isinstance(d.get("namespace"), str)
-        or not isinstance(d.get("name"), str)
-        or not d["namespace"]
-        or not d["name"]
-    ):
+    if not _named(d):
         return Rejection(
             item.file, item.line, "a DatasetEvent needs dataset.namespace and dataset.name", None
         )
@@ -170,6 +164,18 @@ def parse_run_event(item: JsonLine) -> Record | Rejection:
     )
 
 
+def _named(value: object) -> bool:
+    """Whether `value` is a job or dataset as the spec names one: an object with a non-empty
+    string `namespace` and `name`."""
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("namespace"), str)
+        and isinstance(value.get("name"), str)
+        and bool(value["namespace"])
+        and bool(value["name"])
+    )
+
+
 def _check(v: dict[str, Any]) -> str | None:
     if (
         not isinstance(v.get("run"), dict)
@@ -177,14 +183,7 @@ def _check(v: dict[str, Any]) -> str | None:
         or not (v["run"]["runId"])
     ):
         return "a RunEvent needs run.runId (a string)"
-    job = v.get("job")
-    if (
-        not isinstance(job, dict)
-        or not isinstance(job.get("namespace"), str)
-        or not isinstance(job.get("name"), str)
-        or not job["namespace"]
-        or not job["name"]
-    ):
+    if not _named(v.get("job")):
         return "a RunEvent needs job.namespace and job.name (strings)"
     if parse_time(v.get("eventTime")) is None:
         return "a RunEvent needs eventTime as an ISO 8601 time"
@@ -192,13 +191,7 @@ def _check(v: dict[str, Any]) -> str | None:
         return f"unknown eventType {v['eventType']!r}; expected one of {', '.join(EVENT_TYPES)}"
     for side in ("inputs", "outputs"):
         for d in fields.items(v, side):
-            if (
-                not isinstance(d, dict)
-                or not isinstance(d.get("namespace"), str)
-                or not isinstance(d.get("name"), str)
-                or not d["namespace"]
-                or not d["name"]
-            ):
+            if not _named(d):
                 return f"each of {side} needs namespace and name (strings)"
     return None
 
