@@ -99,15 +99,11 @@ class _Intervals:
             np.array_equal(getattr(self, f), getattr(other, f)) for f in self.__slots__
         )
 
-    def normalized(self) -> "_Intervals":
-        """Overlapping or adjacent intervals of the same output, evidence and seq united;
-        the same lines of an output and evidence kept once, at their earliest seq."""
-        return _normalized_by(np.zeros(len(self), np.int64), self)[1]
-
 
 def _normalized_by(owner: np.ndarray, iv: _Intervals) -> tuple[np.ndarray, _Intervals]:
-    """`iv.normalized()` of each owner's rows at once: the rows sorted by owner, with their
-    owners."""
+    """Each owner's rows normalized, all owners at once: overlapping or adjacent intervals
+    of the same output, evidence and seq united, the same lines of an output and evidence
+    kept once at their earliest seq; the rows come sorted by owner, with their owners."""
     if len(iv) < 2:
         return owner, iv
     order = np.lexsort((iv.start, iv.seq, iv.evidence, iv.output, owner))
