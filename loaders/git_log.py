@@ -172,19 +172,22 @@ def cat_objects(repo: Path, ids: Sequence[str]) -> Iterator[tuple[str, bytes | N
 
 class ObjectCheck:
     """Whether objects are in the clone, asked one at a time of one `git cat-file
-    --batch-check` kept running (git reports a blob it cannot read as binary, not as an
-    error, when it adds a file)."""
+    --batch-check`, started at the first question (git reports a blob it cannot read as
+    binary, not as an error, when it adds a file)."""
 
     def __init__(self, repo: Path) -> None:
-        self._proc = subprocess.Popen(
-            ["git", "-C", str(repo), "cat-file", "--batch-check"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=os.environ | GIT_ENV,
-        )
+        self._repo = repo
+        self._proc: subprocess.Popen[bytes] | None = None
 
     def has(self, oid: str) -> bool:
+        if self._proc is None:
+            self._proc = subprocess.Popen(
+                ["git", "-C", str(self._repo), "cat-file", "--batch-check"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=os.environ | GIT_ENV,
+            )
         stdin, stdout = self._proc.stdin, self._proc.stdout
         assert stdin is not None and stdout is not None
         stdin.write(f"{oid}\n".encode())
@@ -192,6 +195,8 @@ class ObjectCheck:
         return not stdout.readline().rstrip().endswith(b" missing")
 
     def close(self) -> None:
+        if self._proc is None:
+            return
         if self._proc.stdin is not None:
             self._proc.stdin.close()
         if self._proc.stdout is not None:
