@@ -10,7 +10,6 @@ what a query may cost `api.cost`, how uvicorn is configured `api.serve`.
 """
 
 import json
-import zlib
 from importlib.resources import files
 from pathlib import Path
 from time import monotonic
@@ -19,7 +18,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 from starlette.applications import Starlette
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -29,6 +28,8 @@ from strawberry.asgi import GraphQL
 from lineage.api.auth import Tokens, allows
 from lineage.api.limits import MAX_BODY, MAX_GRAPHQL_BODY, Limits
 from lineage.api.middleware import AccessLog, BoundedBody, TokenGate
+from lineage.api.reports import report_routes
+from lineage.api.requests import forbidden, read_body
 from lineage.api.schema import Context, schema
 from lineage.api.service import Service
 from lineage.database import Database
@@ -114,61 +115,6 @@ class LineageGraphQL(GraphQL[dict[str, Any], None]):
                 ctx.release()
 
 
-def _too_large(limit: int) -> JSONResponse:
-    return JSONResponse({"error": f"request body over {limit} bytes; split it"}, status_code=413)
-
-
-async def _body(request: Request, limit: int) -> bytes | Response:
-    """The request body, decompressed when its Content-Encoding is gzip (the OpenLineage
-    client's `compression: gzip`), or the answer refusing it: over `limit` bytes, before or
-    after decompression (BoundedBody has answered a body over its limit or too slow already:
-    the stream then ends as a disconnect), or an encoding this server cannot read."""
-    chunks, size = [], 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                return _too_large(limit)
-            chunks.append(chunk)
-    except ClientDisconnect:
-        return _too_large(limit)
-    body = b"".join(chunks)
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
-    if encoding in ("", "identity"):
-        return body
-    if encoding not in ("gzip", "x-gzip"):
-        return JSONResponse(
-            {"error": f"Content-Encoding {encoding!r} is not read here: send gzip or none"},
-            status_code=415,
-        )
-    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        plain = inflate.decompress(body, limit + 1)
-    except zlib.error as exc:
-        return JSONResponse({"error": f"the gzip body cannot be read: {exc}"}, status_code=400)
-    if len(plain) > limit or inflate.unconsumed_tail:
-        return _too_large(limit)
-    if not inflate.eof:
-        return JSONResponse({"error": "the gzip body is cut short"}, status_code=400)
-    return plain
-
-
-def _forbidden(role: str | None, needed: str, tokens: bool) -> JSONResponse:
-    if not tokens:
-        return JSONResponse(
-            {
-                "error": f"this needs the {needed} role, and this server runs "
-                "without tokens, so every request is a reader: serve with "
-                "LINEAGE_TOKENS or --tokens to give roles"
-            },
-            status_code=403,
-        )
-    return JSONResponse(
-        {"error": f"this needs the {needed} role; your token has {role or 'no'} role"},
-        status_code=403,
-    )
-
-
 def create_app(db: Database, tokens: Tokens | None = None, limits: Limits | None = None) -> ASGIApp:
     """The server over an open store (the server process holds the DuckDB file), with the
     limits of `api.limits` (the defaults unless `limits` says otherwise)."""
@@ -191,7 +137,7 @@ def create_app(db: Database, tokens: Tokens | None = None, limits: Limits | None
     async def events(request: Request) -> Response:
         role = request.scope["state"]["role"]
         if not allows(role, "ingester"):
-            return _forbidden(role, "ingester", tokens.configured)
+            return forbidden(role, "ingester", tokens.configured)
         source = request.query_params.get("source", "events")
         if source not in RECORD_SOURCES:
             return JSONResponse(
@@ -201,7 +147,7 @@ def create_app(db: Database, tokens: Tokens | None = None, limits: Limits | None
                 },
                 status_code=400,
             )
-        body = await _body(request, limits.max_body)
+        body = await read_body(request, limits.max_body)
         if isinstance(body, Response):
             return body
         parquet = "parquet" in request.headers.get("content-type", "")
@@ -226,8 +172,8 @@ def create_app(db: Database, tokens: Tokens | None = None, limits: Limits | None
     async def openlineage(request: Request) -> Response:
         role = request.scope["state"]["role"]
         if not allows(role, "ingester"):
-            return _forbidden(role, "ingester", tokens.configured)
-        body = await _body(request, limits.max_body)
+            return forbidden(role, "ingester", tokens.configured)
+        body = await read_body(request, limits.max_body)
         if isinstance(body, Response):
             return body
         try:
@@ -249,6 +195,7 @@ def create_app(db: Database, tokens: Tokens | None = None, limits: Limits | None
             Route("/events", events, methods=["POST"]),
             Route("/api/v1/lineage", openlineage, methods=["POST"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            *report_routes(service, tokens, limits),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
     )

@@ -25,6 +25,7 @@ KEEP_ALIVE_SECONDS = 5  # an idle keep-alive connection is closed after this
 MAX_HEADER_BYTES = 64 * 1024  # request line and headers together
 MAX_CONNECTIONS = 1000  # connections and requests in flight; beyond, 503
 REQUEST_SECONDS = 30.0  # the time budget of one GraphQL request's store work (reads)
+REPORT_SECONDS = 900.0  # the time budget of one CLI report (/v1/gate of millions of examples)
 STORE_WORKERS = 16  # requests' store work running at once (anyio's default pool has 40
 #                     threads: the rest stay free for /healthz and ingestion)
 MAX_AS_OF_PER_REQUEST = 4  # distinct `asOf` values one GraphQL request may ask for
@@ -45,6 +46,7 @@ class Limits:
     max_header_bytes: int = MAX_HEADER_BYTES
     max_connections: int = MAX_CONNECTIONS
     request_seconds: float = REQUEST_SECONDS
+    report_seconds: float = REPORT_SECONDS
     store_workers: int = STORE_WORKERS
 
 

@@ -1,9 +1,12 @@
 """`lineage blame`: each line of a file version with the outputs it is attributed to, so a
 person can check the attribution by eye, the way `git blame` shows authors."""
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from lineage.loaders import git as git_loader
 from lineage.store import Store, StoredNode
 
 
@@ -36,10 +39,33 @@ class FileBlame:
             "lines": [line.as_dict() for line in self.lines],
         }
 
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "FileBlame":
+        """The blame `as_dict` wrote (a server's answer read back)."""
+        return cls(
+            raw["repo"],
+            raw["path"],
+            raw["rev"],
+            raw["blob"],
+            [BlameLine(x["line"], x["text"], x["sources"]) for x in raw["lines"]],
+        )
+
     def text(self) -> str:
         return blame_text(
             f"{self.path} @ {self.rev} (blob {self.blob[:12]}, {self.repo})", self.lines
         )
+
+
+def blamed_file(
+    checkout: str | os.PathLike[str], path: str, rev: str
+) -> tuple[str, str, str, list[str]]:
+    """(repository id, repo-relative path, blob id, lines) of `path` at `rev` of the local
+    `checkout`: what a blame shows, read where the checkout is."""
+    where = Path(checkout)
+    repo = git_loader.repo_id(where)
+    name = path.replace("\\", "/").lstrip("/")
+    blob, text = git_loader.file_at(where, rev, name)
+    return repo, name, blob, text
 
 
 def blame(store: Store, file_version: StoredNode, text: list[str] | None) -> list[BlameLine]:

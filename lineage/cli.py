@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TextIO
 
 from lineage import engine, progress, report, w3c_prov
-from lineage.client import ServerError
+from lineage.client import Server, ServerError
 from lineage.database import Database, UsageError
 from lineage.facts import Batch
-from lineage.loaders import LOADERS, SPLITS_FILES, SUFFIXES
+from lineage.loaders import LOADERS, RECORD_SOURCES, SPLITS_FILES, SUFFIXES
 from lineage.loaders.files import InputError, expand_paths
 from lineage.policy import PolicyError, Restriction
 from lineage.store import (
@@ -112,15 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         "commits already in the store are never read again",
     )
     p.add_argument("--format", choices=["text", "json"], default="text")
-    p.add_argument(
-        "--server",
-        metavar="URL",
-        help="send to a running `lineage serve` (which holds the store) instead of "
-        "opening the store file",
-    )
-    p.add_argument(
-        "--token", metavar="T", help="ingester token for --server (default $LINEAGE_TOKEN)"
-    )
+    _server_args(p, "send the records to", "ingester")
     p.add_argument(
         "--strict",
         action="store_true",
@@ -188,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="witness paths to include (default 20)",
     )
+    _server_args(p, "ask", "reader")
     p.set_defaults(run=cmd_gate)
 
     p = sub.add_parser(
@@ -252,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _mode_args(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
+    _server_args(p, "ask", "reader")
     p.set_defaults(run=cmd_explain)
 
     p = sub.add_parser(
@@ -268,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", metavar="PATH", help="repo-relative path of the file")
     p.add_argument("--rev", default="HEAD", help="the revision to show (default HEAD)")
     p.add_argument("--format", choices=["text", "json"], default="text")
+    _server_args(p, "ask (the file is read from REPO here)", "reader")
     p.set_defaults(run=cmd_blame)
 
     p = sub.add_parser(
@@ -384,6 +379,28 @@ def _as_of_arg(p: argparse.ArgumentParser, then: str) -> None:
     )
 
 
+def _server_args(p: argparse.ArgumentParser, verb: str, role: str) -> None:
+    """`--server URL` and `--token T`, for commands a running `lineage serve` answers."""
+    p.add_argument(
+        "--server",
+        metavar="URL",
+        help=f"{verb} a running `lineage serve` (which holds the store) instead of "
+        "opening the store file (default $LINEAGE_SERVER, unless --db is given)",
+    )
+    p.add_argument(
+        "--token", metavar="T", help=f"a {role} token for --server (default $LINEAGE_TOKEN)"
+    )
+
+
+def _server(args: argparse.Namespace) -> Server | None:
+    """The server to ask: --server, else $LINEAGE_SERVER unless --db names a store file;
+    None for the local store."""
+    url = args.server or (None if args.db else os.environ.get("LINEAGE_SERVER"))
+    if not url:
+        return None
+    return Server(url, args.token or os.environ.get("LINEAGE_TOKEN"))
+
+
 def _database(
     args: argparse.Namespace, *, read_only: bool = False, create: bool = False
 ) -> Database:
@@ -399,21 +416,22 @@ def _database(
         ) from exc
     except StoreLockedError as exc:
         raise UsageError(
-            f"{exc}. To add records while `lineage serve` holds the store, use `lineage "
-            "ingest --server URL`; or use another --db"
+            f"{exc}. While `lineage serve` holds the store, ask it: `--server URL` "
+            "(gate, explain, blame, ingest); or use another --db"
         ) from exc
 
 
 def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
-    if args.server:
-        from lineage.client import ingest_remote
-
-        total = ingest_remote(
-            args.server,
-            args.token or os.environ.get("LINEAGE_TOKEN"),
-            args.source,
-            expand_paths(args.paths, SUFFIXES[args.source]),
-            args.repo,
+    server = _server(args)
+    if server is not None:
+        if args.source not in RECORD_SOURCES:
+            raise UsageError(
+                f"--server takes records ({', '.join(RECORD_SOURCES)}), not a {args.source} "
+                f"history: the git loader reads the repository where the store is. Run "
+                f"`lineage ingest git` on the server's store file while no server holds it"
+            )
+        total = server.ingest(
+            args.source, expand_paths(args.paths, SUFFIXES[args.source]), args.repo
         )
         return _ingest_summary(args, total, out)
     with _database(args, create=True) as db:
@@ -538,16 +556,33 @@ def cmd_policy_show(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_gate(args: argparse.Namespace, out: TextIO) -> int:
-    with _database(args) as db:
-        with progress.phase("propagating taint"):
-            snapshot = db.as_of(args.as_of)
-        with progress.phase(f"gating {args.dataset}"):
-            rep = snapshot.gate(
-                args.dataset, args.mode, allow_unknown=args.allow_unknown, max_paths=args.max_paths
+    server = _server(args)
+    if server is not None:
+        with progress.phase(f"gating {args.dataset} on {server.url}"):
+            rep = server.gate(
+                args.dataset,
+                args.mode,
+                allow_unknown=args.allow_unknown,
+                max_paths=args.max_paths,
+                as_of=args.as_of,
             )
         if args.out:
             with progress.phase(f"writing {args.out}"):
-                snapshot.write_verdicts(args.dataset, args.out, args.mode)
+                server.write_verdicts(args.dataset, args.out, args.mode, as_of=args.as_of)
+    else:
+        with _database(args) as db:
+            with progress.phase("propagating taint"):
+                snapshot = db.as_of(args.as_of)
+            with progress.phase(f"gating {args.dataset}"):
+                rep = snapshot.gate(
+                    args.dataset,
+                    args.mode,
+                    allow_unknown=args.allow_unknown,
+                    max_paths=args.max_paths,
+                )
+            if args.out:
+                with progress.phase(f"writing {args.out}"):
+                    snapshot.write_verdicts(args.dataset, args.out, args.mode)
     args.outcome = EXIT_OK if rep.passed else EXIT_FAIL  # kept if the reader leaves
     if args.format == "json":
         print(json.dumps(rep.as_dict(), indent=2, default=str), file=out)
@@ -677,8 +712,12 @@ def cmd_export_prov(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
-    with _database(args) as db:
-        v = db.verdict(args.example, args.mode, as_of=args.as_of)
+    server = _server(args)
+    if server is not None:
+        v = server.verdict(args.example, args.mode, as_of=args.as_of)
+    else:
+        with _database(args) as db:
+            v = db.verdict(args.example, args.mode, as_of=args.as_of)
     if args.format == "json":
         print(json.dumps(v.as_dict(), indent=2, default=str), file=out)
     else:
@@ -687,8 +726,12 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_blame(args: argparse.Namespace, out: TextIO) -> int:
-    with _database(args, read_only=True) as db:
-        found = db.blame(args.repo, args.path, args.rev)
+    server = _server(args)
+    if server is not None:
+        found = server.blame(args.repo, args.path, args.rev)
+    else:
+        with _database(args, read_only=True) as db:
+            found = db.blame(args.repo, args.path, args.rev)
     if args.format == "json":
         print(json.dumps(found.as_dict(), indent=2), file=out)
     else:

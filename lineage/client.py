@@ -1,57 +1,194 @@
-"""Talking to a running `lineage serve`: what `lineage ingest --server` sends."""
+"""Talking to a running `lineage serve`: what the CLI asks of it with `--server URL`.
+
+    >>> server = Server("http://127.0.0.1:8750", token="r-secret")   # doctest: +SKIP
+    >>> server.gate("code-pretrain@v1").passed                       # doctest: +SKIP
+    False
+
+`Server` answers `gate`, `verdict` and `blame` with the same objects a local `Database` does
+(read back from the JSON their `--format json` prints, the server's `/v1/` routes), so every
+rendering and exit code is the same; `ingest` sends records to POST /events.
+"""
 
 import json
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
+from lineage.blame import FileBlame, blamed_file
+from lineage.engine import VERDICT_FILE_FORMATS, EngineError, GateReport, Mode, Verdict
 from lineage.facts import Rejection
 from lineage.store import IngestReport
+
+REPORT_TIMEOUT = 960.0  # seconds: beyond the server's own report budget (api.limits)
 
 
 class ServerError(RuntimeError):
     """The server could not be reached or refused the request; the message says why."""
 
 
-def ingest_remote(
-    server: str, token: str | None, source: str, paths: list[Path], repo: str | None = None
-) -> IngestReport:
-    """POST each file to /events (Parquet as Parquet, the rest as NDJSON); sum the reports."""
-    total = IngestReport(source)
-    for path in paths:
-        query = {"source": source, "name": str(path)} | ({"repo": repo} if repo else {})
-        parquet = path.suffix == ".parquet"
+class Server:
+    """A running `lineage serve` at `url`, asked with `token` (a reader's for reports, an
+    ingester's to ingest; none for a loopback server without tokens)."""
+
+    def __init__(self, url: str, token: str | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.token = token or None
+
+    def _request(
+        self,
+        path: str,
+        params: dict[str, Any],
+        *,
+        data: bytes | None = None,
+        content_type: str | None = None,
+        timeout: float = REPORT_TIMEOUT,
+        answers_400: bool = False,
+    ) -> bytes:
+        """The body of the server's answer; ServerError with the server's own message when it
+        refuses (a question the store cannot answer reads as it does locally). With
+        `answers_400`, a 400 whose body is JSON is an answer too (an ingest report)."""
+        query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+        headers = {"Accept": "application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         request = urllib.request.Request(
-            f"{server.rstrip('/')}/events?{urllib.parse.urlencode(query)}",
-            method="POST",
-            data=path.read_bytes(),
-            headers={
-                "Content-Type": "application/vnd.apache.parquet"
-                if parquet
-                else "application/x-ndjson",
-                **({"Authorization": f"Bearer {token}"} if token else {}),
-            },
+            f"{self.url}{path}{'?' + query if query else ''}",
+            data=data,
+            method="POST" if data is not None else "GET",
+            headers=headers,
         )
         try:
-            with urllib.request.urlopen(request, timeout=600) as response:
-                body = json.loads(response.read())
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return bytes(response.read())
         except urllib.error.HTTPError as exc:
-            detail = exc.read().decode(errors="replace")[:500]
-            if exc.code != 400:
-                raise ServerError(f"{server}: {exc.code} {exc.reason}: {detail}") from exc
-            body = json.loads(detail)
+            raw = exc.read()
+            detail = raw.decode(errors="replace")
+            if answers_400 and exc.code == 400 and detail.startswith("{"):
+                return bytes(raw)
+            try:
+                message = json.loads(detail)["error"]
+            except (ValueError, KeyError, TypeError):
+                message = detail[:500] or exc.reason
+            if exc.code == 400:
+                raise ServerError(str(message)) from exc
+            hint = {401: "; give a token with --token or $LINEAGE_TOKEN"}.get(exc.code, "")
+            raise ServerError(f"{self.url}: {exc.code} {exc.reason}: {message}{hint}") from exc
         except (urllib.error.URLError, OSError) as exc:
-            raise ServerError(f"cannot reach {server}: {exc}; is `lineage serve` running?") from exc
-        total.add(
-            IngestReport(
-                source,
-                body["accepted"],
-                body["duplicate"],
-                body["rejected"],
-                body["ignored"],
-                [Rejection(None, None, text, None) for text in body["rejections"]],
-                body["notes"],
-            )
+            reason = getattr(exc, "reason", exc)
+            raise ServerError(
+                f"cannot reach {self.url}: {reason}; is `lineage serve` running there?"
+            ) from exc
+
+    def _json(self, path: str, params: dict[str, Any], **kwargs: Any) -> Any:
+        body = self._request(path, params, **kwargs)
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise ServerError(f"{self.url}{path}: the answer is not JSON: {exc}") from exc
+
+    def gate(
+        self,
+        dataset: str,
+        mode: Mode | str = Mode.PRECISE,
+        *,
+        allow_unknown: bool = False,
+        max_paths: int = 20,
+        as_of: str | int | None = None,
+    ) -> GateReport:
+        """`Database.gate`, answered by the server."""
+        params = {
+            "dataset": dataset,
+            "mode": str(mode),
+            "allow_unknown": "true" if allow_unknown else "false",
+            "max_paths": max_paths,
+            "as_of": as_of,
+        }
+        return GateReport.from_dict(self._json("/v1/gate", params))
+
+    def verdict(
+        self, example: str, mode: Mode | str = Mode.PRECISE, *, as_of: str | int | None = None
+    ) -> Verdict:
+        """`Database.verdict`, answered by the server."""
+        params = {"example": example, "mode": str(mode), "as_of": as_of}
+        return Verdict.from_dict(self._json("/v1/explain", params))
+
+    def blame(self, checkout: str | os.PathLike[str], path: str, rev: str = "HEAD") -> FileBlame:
+        """`Database.blame`: the file is read from the local `checkout`, its attributions
+        from the server's store."""
+        repo, name, blob, text = blamed_file(checkout, path, rev)
+        asked = {
+            "repo": repo,
+            "path": name,
+            "rev": rev,
+            "blob": blob,
+            "text": text,
+            "checkout": str(checkout),
+        }
+        body = json.dumps(asked).encode()
+        return FileBlame.from_dict(
+            self._json("/v1/blame", {}, data=body, content_type="application/json")
         )
-    return total
+
+    def write_verdicts(
+        self,
+        dataset: str,
+        path: str | os.PathLike[str],
+        mode: Mode | str = Mode.PRECISE,
+        *,
+        as_of: str | int | None = None,
+    ) -> int:
+        """`Snapshot.write_verdicts`: the server writes the file, this writes its bytes to
+        `path`; returns the number of rows."""
+        suffix = next((s for s in VERDICT_FILE_FORMATS if str(path).endswith(s)), None)
+        if suffix is None:
+            raise EngineError(f"verdicts file {path}: name a .jsonl, .ndjson or .parquet file")
+        fmt = "parquet" if suffix == ".parquet" else "jsonl"
+        params = {"dataset": dataset, "mode": str(mode), "as_of": as_of, "format": fmt}
+        body = self._request("/v1/verdicts", params)
+        try:
+            Path(path).write_bytes(body)
+        except OSError as exc:
+            raise EngineError(f"verdicts file {path}: cannot write: {exc}") from exc
+        if fmt == "jsonl":
+            return body.count(b"\n")
+        import pyarrow.parquet as pq
+
+        return int(pq.read_metadata(path).num_rows)
+
+    def ingest(self, source: str, paths: list[Path], repo: str | None = None) -> IngestReport:
+        """POST each file to /events (Parquet as Parquet, the rest as NDJSON); the totals."""
+        total = IngestReport(source)
+        for path in paths:
+            parquet = path.suffix == ".parquet"
+            params = {"source": source, "name": str(path), "repo": repo}
+            # a file whose every record was rejected is answered 400, with its report
+            body = self._json(
+                "/events",
+                params,
+                data=path.read_bytes(),
+                content_type="application/vnd.apache.parquet"
+                if parquet
+                else "application/x-ndjson",
+                timeout=600,
+                answers_400=True,
+            )
+            if "error" in body:  # refused as a whole: an unknown source, an unreadable body
+                raise ServerError(f"{self.url}: {body['error']}")
+            total.add(
+                IngestReport(
+                    source,
+                    body["accepted"],
+                    body["duplicate"],
+                    body["rejected"],
+                    body["ignored"],
+                    [Rejection(None, None, text, None) for text in body["rejections"]],
+                    body["notes"],
+                    body.get("ignored_kinds") or {},
+                )
+            )
+        return total

@@ -27,7 +27,7 @@ from pathlib import Path
 import networkx as nx
 
 from lineage import engine, model
-from lineage.blame import FileBlame, blame
+from lineage.blame import FileBlame, blame, blamed_file
 from lineage.bulk_load import bulk_ingest
 from lineage.engine import (
     DatasetCount,
@@ -430,17 +430,29 @@ class Database:
         """Like git blame: every line of `path` at `rev` of the local `checkout`, with the
         tool, model, output and evidence of each attribution (its history must be ingested:
         `ingest("git", checkout)`)."""
-        where = Path(checkout)
-        repo = git_loader.repo_id(where)
-        name = path.replace("\\", "/").lstrip("/")
-        blob, text = git_loader.file_at(where, rev, name)
-        node = self.store.node(model.file_version_key(repo, name, blob))
+        repo, name, blob, text = blamed_file(checkout, path, rev)
+        return self.blame_file(repo, name, rev, blob, text, checkout=str(checkout))
+
+    def blame_file(
+        self,
+        repo: str,
+        path: str,
+        rev: str,
+        blob: str,
+        text: list[str] | None,
+        *,
+        checkout: str | None = None,
+    ) -> FileBlame:
+        """`blame` of the file version `blob` at `path` of `repo`, whose lines are `text`
+        (read from a checkout elsewhere: a client's, for a server that has none)."""
+        node = self.store.node(model.file_version_key(repo, path, blob))
         if node is None:
+            where = checkout or "the checkout"
             raise UsageError(
-                f"{repo}:{name}@{blob[:12]} is not in the store: ingest the "
-                f"history of {checkout} first (`lineage ingest git {checkout}`)"
+                f"{repo}:{path}@{blob[:12]} is not in the store: ingest the "
+                f"history of {where} first (`lineage ingest git {where}`)"
             )
-        return FileBlame(repo, name, rev, blob, blame(self.store, node, text))
+        return FileBlame(repo, path, rev, blob, blame(self.store, node, text))
 
     # -- the store's contents -------------------------------------------------------------------
 

@@ -108,6 +108,13 @@ class Step:
             out["lines"] = self.lines
         return out
 
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "Step":
+        """The step `as_dict` wrote (a server's answer read back)."""
+        return cls(
+            raw["node"], raw["kind"], raw["edge"], raw["span"], raw["event"], raw.get("lines")
+        )
+
 
 @dataclass(frozen=True)
 class WaiverUse:
@@ -148,6 +155,21 @@ class Verdict:
             "waivers": [asdict(w) for w in self.waivers],
             "paths": [[s.as_dict() for s in p] for p in self.paths],
         }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "Verdict":
+        """The verdict `as_dict` wrote (a server's answer read back)."""
+        return cls(
+            example=raw["example"],
+            status=Status(raw["status"]),
+            mode=Mode(raw["mode"]),
+            policy_hash=raw["policy_hash"],
+            as_of=raw["as_of"],
+            sources=raw["sources"],
+            paths=[[Step.from_dict(s) for s in p] for p in raw["paths"]],
+            reason=raw["reason"],
+            waivers=[WaiverUse(**w) for w in raw["waivers"]],
+        )
 
 
 # -- as-of ------------------------------------------------------------------------------------
@@ -938,6 +960,15 @@ class TaintedExample:
             "path": None if self.path is None else [s.as_dict() for s in self.path],
         }
 
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "TaintedExample":
+        path = raw["path"]
+        return cls(
+            raw["example"],
+            raw["sources"],
+            None if path is None else [Step.from_dict(s) for s in path],
+        )
+
 
 @dataclass(frozen=True)
 class UnknownExample:
@@ -983,6 +1014,24 @@ class GateReport:
             "by_repo": [asdict(r) for r in self.by_repo],
             "waivers": [asdict(w) for w in self.waivers],
         }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "GateReport":
+        """The report `as_dict` wrote (a server's answer read back): the same text, Markdown,
+        JUnit and JSON renderings, the same `passed`."""
+        return cls(
+            dataset=raw["dataset"],
+            mode=Mode(raw["mode"]),
+            policy_hash=raw["policy_hash"],
+            as_of=raw["as_of"],
+            allow_unknown=raw["allow_unknown"],
+            counts=Counts(**raw["counts"]),
+            tainted=[TaintedExample.from_dict(t) for t in raw["tainted"]],
+            unknown=[UnknownExample(**u) for u in raw["unknown"]],
+            by_tool=[ToolCount(**t) for t in raw["by_tool"]],
+            by_repo=[RepoCount(**r) for r in raw["by_repo"]],
+            waivers=[WaiverUse(**w) for w in raw["waivers"]],
+        )
 
 
 def resolve_dataset(store: Store, spec: str, as_of: int) -> tuple[str, str]:
