@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from lineage.api.auth import Tokens, allows
+from lineage.api.git_ingest import git_ingest_routes
 from lineage.api.limits import MAX_BODY, MAX_GRAPHQL_BODY, Limits
 from lineage.api.middleware import AccessLog, BoundedBody, TokenGate
 from lineage.api.reports import report_routes
@@ -165,9 +166,7 @@ def create_app(db: Database, tokens: Tokens | None = None, limits: Limits | None
         except InputError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         status = 400 if report.rejected and not (report.accepted or report.duplicate) else 200
-        return JSONResponse(
-            report.as_dict() | {"head_seq": service.reader().head_seq()}, status_code=status
-        )
+        return JSONResponse(report.as_dict() | {"head_seq": service.head_seq()}, status_code=status)
 
     async def openlineage(request: Request) -> Response:
         role = request.scope["state"]["role"]
@@ -196,6 +195,7 @@ def create_app(db: Database, tokens: Tokens | None = None, limits: Limits | None
             Route("/api/v1/lineage", openlineage, methods=["POST"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             *report_routes(service, tokens, limits),
+            *git_ingest_routes(service, tokens, limits),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
     )

@@ -23,6 +23,7 @@ from time import monotonic
 
 from lineage.api.limits import over_budget
 from lineage.database import Database, Snapshot
+from lineage.facts import Batch
 from lineage.store import IngestReport, PolicyVersion
 
 SERVER_KEEP_RUNS = 4  # taint runs kept besides pinned ones and the newest per policy
@@ -41,12 +42,18 @@ class Service:
     _latest: tuple[int, Snapshot] | None = None  # (head seq, its answers)
     _head: int | None = None  # the log's head: this process is its only writer
 
-    def head_seq(self, reader: Database) -> int:
-        """The head of the log, read once and then kept up to date by this service's writes
-        (the server holds the store file: no other process writes it)."""
+    def head_seq(self, reader: Database | None = None) -> int:
+        """The head of the log, read once (through `reader`, else a cursor of its own) and
+        then kept up to date by this service's writes (the server holds the store file: no
+        other process writes it)."""
         head = self._head
         if head is None:
-            head = self._head = reader.head_seq()
+            cursor = reader or self.reader()
+            try:
+                head = self._head = cursor.head_seq()
+            finally:
+                if reader is None:
+                    cursor.close()
         return head
 
     def reader(self) -> Database:
@@ -119,6 +126,16 @@ class Service:
                 self._head = writer.head_seq()
                 writer.close()
         return _named(total, label)
+
+    def ingest_batch(self, batch: Batch) -> IngestReport:
+        """Store a batch a client's loader made (a git history read where the checkout is)."""
+        with self.write_lock:
+            writer = self.db.cursor()
+            try:
+                return writer.ingest_batch(batch)
+            finally:
+                self._head = writer.head_seq()
+                writer.close()
 
     def set_policy(self, toml: str) -> PolicyVersion:
         """Store a new policy version (PolicyError when the TOML is not a valid policy)."""

@@ -9,13 +9,13 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TextIO
 
 from lineage import engine, progress, report, w3c_prov
 from lineage.client import Server, ServerError
-from lineage.database import Database, UsageError
+from lineage.database import Database, UsageError, check_source
 from lineage.facts import Batch
 from lineage.loaders import LOADERS, RECORD_SOURCES, SPLITS_FILES, SUFFIXES
 from lineage.loaders.files import InputError, expand_paths
@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         "commits already in the store are never read again",
     )
     p.add_argument("--format", choices=["text", "json"], default="text")
-    _server_args(p, "send the records to", "ingester")
+    _server_args(p, "send the records (of a git history, what was read of it here) to", "ingester")
     p.add_argument(
         "--strict",
         action="store_true",
@@ -212,22 +212,37 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "impact",
         formatter_class=_formatter,
-        help="every training example a tool's outputs reach (after an incident)",
-        description="The reverse of a gate: which examples, by dataset version, do the "
-        "outputs of a tool (a model, a time window, a repository) reach, in precise and strict "
-        "modes? Computed by the same propagation as a gate, from those outputs only, exact and "
-        "without a depth cap; waivers do not apply.",
+        help="every training example given outputs reach (after an incident)",
+        description="The reverse of a gate: which examples, by dataset version, do these "
+        "outputs reach, in precise and strict modes? Name them as NODEs (an output, a session "
+        "with its outputs, a commit with the outputs its trailers, author or git-ai note "
+        "name), or select them by tool (a model, a time window, a repository), or both (the "
+        "named ones of that tool). Computed by the same propagation as a gate, from those "
+        "outputs only, exact and without a depth cap; waivers do not apply.",
         epilog="examples:\n  lineage impact --tool codex --repo github.com/acme/widgets "
         "--since 2026-11-01\n  lineage impact --tool claude-code --model 'claude-opus-*' "
-        "--format json --paths 5",
+        "--format json --paths 5\n  lineage impact output:toolu_01B session:sess-claude-1\n"
+        "  lineage impact commit:github.com/acme/widgets@4f2a... --out reached.parquet",
     )
-    p.add_argument("--tool", required=True, help="the tool (a glob, as in a policy)")
+    p.add_argument(
+        "nodes",
+        nargs="*",
+        metavar="NODE",
+        help="an output, a session or a commit, by key (output:ID, session:ID, commit:REPO@SHA)",
+    )
+    p.add_argument("--tool", help="the tool (a glob, as in a policy)")
     p.add_argument("--model", help="the model (a glob)")
     p.add_argument("--since", metavar="TIME", help="outputs from this date or time on")
     p.add_argument("--until", metavar="TIME", help="outputs up to this date or time")
     p.add_argument("--repo", action="append", default=[], help="a repository (a glob; repeat)")
     p.add_argument(
         "--paths", type=int, default=0, metavar="N", help="witness paths of the first N examples"
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE.jsonl|FILE.parquet",
+        help="write every example reached (dataset, example, precise, sources) as JSON lines "
+        "or Parquet, by the file's suffix: the whole list, however long",
     )
     _as_of_arg(p, "with outputs and examples as they stood then")
     p.add_argument("--format", choices=["text", "json"], default="text")
@@ -422,45 +437,45 @@ def _database(
 
 
 def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
+    check_source(args.source, args.repo, args.rev)
     server = _server(args)
-    if server is not None:
-        if args.source not in RECORD_SOURCES:
-            raise UsageError(
-                f"--server takes records ({', '.join(RECORD_SOURCES)}), not a {args.source} "
-                f"history: the git loader reads the repository where the store is. Run "
-                f"`lineage ingest git` on the server's store file while no server holds it"
-            )
+    if server is not None and args.source in RECORD_SOURCES:
         total = server.ingest(
             args.source, expand_paths(args.paths, SUFFIXES[args.source]), args.repo
         )
         return _ingest_summary(args, total, out)
-    with _database(args, create=True) as db:
-        files = (
-            None
-            if args.source in SPLITS_FILES  # None: count batches
-            else len(expand_paths(args.paths, SUFFIXES[args.source]))
-        )
-        with progress.counting(f"ingest {args.source}", files) as advance:
+    files = (
+        None
+        if args.source in SPLITS_FILES  # None: count batches
+        else len(expand_paths(args.paths, SUFFIXES[args.source]))
+    )
+    with progress.counting(f"ingest {args.source}", files) as advance:
 
-            def told(batch: Batch, rep: IngestReport) -> None:
-                advance()
+        def told(batch: Batch, rep: IngestReport) -> None:
+            advance()
+            print(
+                f"{batch.input or args.source}: {rep.accepted} accepted, "
+                f"{rep.duplicate} duplicate, {rep.rejected} rejected, "
+                f"{rep.ignored} ignored{_kinds(rep)}",
+                file=sys.stderr,
+            )
+            for rejection in rep.rejections[:MAX_REJECTIONS_SHOWN]:
+                print(f"  rejected {rejection}", file=sys.stderr)
+            if len(rep.rejections) > MAX_REJECTIONS_SHOWN:
                 print(
-                    f"{batch.input or args.source}: {rep.accepted} accepted, "
-                    f"{rep.duplicate} duplicate, {rep.rejected} rejected, "
-                    f"{rep.ignored} ignored{_kinds(rep)}",
+                    f"  ... and {len(rep.rejections) - MAX_REJECTIONS_SHOWN} more "
+                    "rejected (every one is kept with its reason in the store's "
+                    "`rejected` table)",
                     file=sys.stderr,
                 )
-                for rejection in rep.rejections[:MAX_REJECTIONS_SHOWN]:
-                    print(f"  rejected {rejection}", file=sys.stderr)
-                if len(rep.rejections) > MAX_REJECTIONS_SHOWN:
-                    print(
-                        f"  ... and {len(rep.rejections) - MAX_REJECTIONS_SHOWN} more "
-                        "rejected (every one is kept with its reason in the store's "
-                        "`rejected` table)",
-                        file=sys.stderr,
-                    )
 
-            total = db.ingest(args.source, *args.paths, repo=args.repo, rev=args.rev, on_batch=told)
+        if server is not None:  # a git history: read here, stored by the server
+            total = server.ingest_git(args.paths, repo=args.repo, rev=args.rev, on_batch=told)
+        else:
+            with _database(args, create=True) as db:
+                total = db.ingest(
+                    args.source, *args.paths, repo=args.repo, rev=args.rev, on_batch=told
+                )
     return _ingest_summary(args, total, out)
 
 
@@ -634,21 +649,57 @@ def cmd_datasets(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+MAX_IMPACT_LISTED = 100_000  # examples listed per dataset version and mode (--out: all)
+
+
 def cmd_impact(args: argparse.Namespace, out: TextIO) -> int:
-    selection = Restriction(
-        reason="impact",
-        tool=args.tool,
-        model=args.model,
-        since=args.since,
-        until=args.until,
-        repos=tuple(args.repo),
-    )
+    selection = None
+    if args.tool or args.model or args.since or args.until or args.repo:
+        if not args.tool:
+            raise UsageError("--model, --since, --until and --repo select outputs of a --tool")
+        selection = Restriction(
+            reason="impact",
+            tool=args.tool,
+            model=args.model,
+            since=args.since,
+            until=args.until,
+            repos=tuple(args.repo),
+        )
+    elif not args.nodes:
+        raise UsageError(
+            "name what to trace: NODEs (output:ID, session:ID, commit:REPO@SHA) or --tool T"
+        )
     with _database(args) as db, progress.phase("propagating from the selected outputs"):
-        found = db.as_of(args.as_of).impact(selection, max_paths=args.paths)
+        found = db.as_of(args.as_of).impact(
+            selection,
+            nodes=args.nodes,
+            max_paths=args.paths,
+            max_listed=2**62 if args.out else MAX_IMPACT_LISTED,
+        )
+    if args.out:
+        written = report.write_impact(found, args.out)
+        print(f"wrote {args.out}: {written} examples reached", file=sys.stderr)
+        # the file has them all; the answer lists what it lists without --out
+        found = replace(
+            found,
+            datasets=[
+                replace(
+                    d, precise=d.precise[:MAX_IMPACT_LISTED], strict=d.strict[:MAX_IMPACT_LISTED]
+                )
+                for d in found.datasets
+            ],
+        )
     if args.format == "json":
         print(json.dumps(found.as_dict(), indent=2, default=str), file=out)
         return EXIT_OK
-    chosen = ", ".join(f"{k} {v}" for k, v in found.selection.items())
+    shown = {
+        k: v
+        for k, v in found.selection.items()
+        if not (k == "nodes" and "named" in found.selection)
+    }
+    chosen = ", ".join(
+        f"{k} {', '.join(v) if isinstance(v, list | tuple) else v}" for k, v in shown.items()
+    )
     if not found.datasets:
         print(f"outputs of {chosen} reach no example (as of event {found.as_of})", file=out)
         return EXIT_OK

@@ -6,22 +6,28 @@
 
 `Server` answers `gate`, `verdict` and `blame` with the same objects a local `Database` does
 (read back from the JSON their `--format json` prints, the server's `/v1/` routes), so every
-rendering and exit code is the same; `ingest` sends records to POST /events.
+rendering and exit code is the same; `ingest` sends records to POST /events, `ingest_git`
+reads a history here and sends what it read to POST /v1/facts.
 """
 
+import gzip
 import json
 import os
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from lineage.blame import FileBlame, blamed_file
 from lineage.engine import VERDICT_FILE_FORMATS, EngineError, GateReport, Mode, Verdict
-from lineage.facts import Rejection
+from lineage.facts import Batch, Rejection
+from lineage.loaders import git as git_loader
 from lineage.store import IngestReport
+from lineage.wire import encode_batch
 
+MAX_FACTS_BODY = 32 * 1024 * 1024  # bytes of JSON per batch sent (the server takes 64 MiB)
 REPORT_TIMEOUT = 960.0  # seconds: beyond the server's own report budget (api.limits)
 
 
@@ -44,6 +50,7 @@ class Server:
         *,
         data: bytes | None = None,
         content_type: str | None = None,
+        headers: dict[str, str] | None = None,
         timeout: float = REPORT_TIMEOUT,
         answers_400: bool = False,
     ) -> bytes:
@@ -51,16 +58,16 @@ class Server:
         refuses (a question the store cannot answer reads as it does locally). With
         `answers_400`, a 400 whose body is JSON is an answer too (an ingest report)."""
         query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
-        headers = {"Accept": "application/json"}
+        sent = {"Accept": "application/json", **(headers or {})}
         if content_type:
-            headers["Content-Type"] = content_type
+            sent["Content-Type"] = content_type
         if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
+            sent["Authorization"] = f"Bearer {self.token}"
         request = urllib.request.Request(
             f"{self.url}{path}{'?' + query if query else ''}",
             data=data,
             method="POST" if data is not None else "GET",
-            headers=headers,
+            headers=sent,
         )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -160,6 +167,39 @@ class Server:
 
         return int(pq.read_metadata(path).num_rows)
 
+    def ingest_git(
+        self,
+        checkouts: Iterable[str | os.PathLike[str]],
+        *,
+        repo: str | None = None,
+        rev: str | None = None,
+        on_batch: Callable[[Batch, IngestReport], None] | None = None,
+    ) -> IngestReport:
+        """`Database.ingest("git", ...)` into the server's store: each checkout's history is
+        read here (only the commits the server lacks) and each batch sent as facts
+        (`lineage.wire`, gzip) to POST /v1/facts; `on_batch` is told of each once stored."""
+        total = IngestReport("git")
+        for checkout in map(Path, checkouts):
+            name = git_loader.repo_id(checkout, repo)
+            known = self._json("/v1/commits", {"repo": name})["commits"]
+            for batch in git_loader.load([checkout], rev=rev, repo=repo, exclude=known):
+                for part, body in _parts(batch):
+                    report = self._send_facts(body)
+                    total.add(report)
+                    if on_batch is not None:
+                        on_batch(part, report)
+        return total
+
+    def _send_facts(self, body: bytes) -> IngestReport:
+        answer = self._request(
+            "/v1/facts",
+            {},
+            data=gzip.compress(body, compresslevel=5),
+            content_type="application/json",
+            headers={"Content-Encoding": "gzip"},
+        )
+        return _ingest_report("git", json.loads(answer))
+
     def ingest(self, source: str, paths: list[Path], repo: str | None = None) -> IngestReport:
         """POST each file to /events (Parquet as Parquet, the rest as NDJSON); the totals."""
         total = IngestReport(source)
@@ -179,16 +219,43 @@ class Server:
             )
             if "error" in body:  # refused as a whole: an unknown source, an unreadable body
                 raise ServerError(f"{self.url}: {body['error']}")
-            total.add(
-                IngestReport(
-                    source,
-                    body["accepted"],
-                    body["duplicate"],
-                    body["rejected"],
-                    body["ignored"],
-                    [Rejection(None, None, text, None) for text in body["rejections"]],
-                    body["notes"],
-                    body.get("ignored_kinds") or {},
-                )
-            )
+            total.add(_ingest_report(source, body))
         return total
+
+
+def _parts(batch: Batch, most: int = MAX_FACTS_BODY) -> Iterator[tuple[Batch, bytes]]:
+    """(part, its JSON): the batch, or its records cut in halves until each part's JSON is
+    under `most` bytes (the server takes bodies of a bounded size; each part is stored in its
+    own transaction, as a later ingest of the same history would be)."""
+    body = json.dumps(encode_batch(batch)).encode()
+    if len(batch.records) < 2 or len(body) <= most:
+        yield batch, body
+        return
+    half = len(batch.records) // 2
+    yield from _parts(
+        Batch(
+            batch.source,
+            batch.input,
+            batch.records[:half],
+            batch.rejections,
+            batch.ignored,
+            batch.ignored_kinds,
+            batch.notes,
+        ),
+        most,
+    )
+    yield from _parts(Batch(batch.source, batch.input, batch.records[half:]), most)
+
+
+def _ingest_report(source: str, body: dict[str, Any]) -> IngestReport:
+    """The server's ingest answer as the report a local ingest returns."""
+    return IngestReport(
+        source,
+        body["accepted"],
+        body["duplicate"],
+        body["rejected"],
+        body["ignored"],
+        [Rejection(None, None, text, None) for text in body["rejections"]],
+        body["notes"],
+        body.get("ignored_kinds") or {},
+    )

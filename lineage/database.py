@@ -19,7 +19,7 @@ force then. Errors are `lineage.StoreError`, `InputError`, `PolicyError`, `Engin
 """
 
 import os
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -180,11 +180,30 @@ class Snapshot:
         """Tainted examples of the whole store by the tool and model of their sources."""
         return engine.tainted_by_tool(self.store, self.run, str(mode))
 
-    def impact(self, selection: Restriction, *, max_paths: int = 0) -> ImpactReport:
+    def impact(
+        self,
+        selection: Restriction | None = None,
+        *,
+        nodes: Sequence[str] = (),
+        max_paths: int = 0,
+        max_listed: int = 100_000,
+    ) -> ImpactReport:
         """Every example that outputs matching `selection` (a tool, model, window and
-        repositories, as a policy's restriction names them) reach, by dataset version, in
-        both modes, as of this snapshot; waivers do not apply."""
-        return engine.impact(self.store, selection, self.seq, max_paths=max_paths)
+        repositories, as a policy's restriction names them) and of `nodes` (outputs,
+        sessions with their outputs, commits with the outputs their evidence names) reach,
+        by dataset version, in both modes, as of this snapshot; waivers do not apply. The
+        first `max_listed` examples of each list are given, the first `max_paths` with a
+        witness path; the counts are exact."""
+        if selection is None and not nodes:
+            raise UsageError("name the outputs: a selection (a tool...), nodes, or both")
+        return engine.impact(
+            self.store,
+            selection or Restriction(reason="impact"),
+            self.seq,
+            max_paths=max_paths,
+            max_listed=max_listed,
+            named=nodes,
+        )
 
     def restricted_outputs(self, mode: Mode | str = Mode.PRECISE) -> list[RestrictedOutput]:
         """The outputs and sessions the policy restricts, by tool, model, repository and
@@ -201,6 +220,16 @@ class Snapshot:
         """Write every example's verdict of `dataset` to `path` (.jsonl or .parquet), in
         ingest order; returns the number of rows."""
         return engine.write_example_verdicts(self.store, self.run, dataset, str(mode), str(path))
+
+
+def check_source(source: str, repo: str | None = None, rev: str | None = None) -> None:
+    """UsageError unless `source` is a loader and `repo` and `rev` apply to it."""
+    if source not in LOADERS:
+        raise UsageError(f"unknown source {source!r}; expected one of {', '.join(sorted(LOADERS))}")
+    if repo and source not in AGENT_SOURCES | {"git"}:
+        raise UsageError(f"a repo applies to agent sources and git, not {source}")
+    if rev and source != "git":
+        raise UsageError(f"a rev applies to git, not {source}")
 
 
 class Database:
@@ -254,20 +283,9 @@ class Database:
     ) -> Iterator[Batch]:
         """The batches the `source` loader reads from `paths` (files, or directories walked;
         for `git`, checkouts whose commits already in the store are not read again)."""
-        self._check_source(source, repo, rev)
+        check_source(source, repo, rev)
         for batches in self._readers(source, paths, repo, rev):
             yield from batches
-
-    @staticmethod
-    def _check_source(source: str, repo: str | None, rev: str | None) -> None:
-        if source not in LOADERS:
-            raise UsageError(
-                f"unknown source {source!r}; expected one of {', '.join(sorted(LOADERS))}"
-            )
-        if repo and source not in AGENT_SOURCES | {"git"}:
-            raise UsageError(f"a repo applies to agent sources and git, not {source}")
-        if rev and source != "git":
-            raise UsageError(f"a rev applies to git, not {source}")
 
     def _readers(
         self,
@@ -299,7 +317,7 @@ class Database:
         totals. `on_batch` is told of each batch once it is stored (progress, per-file
         lines). Bad records are rejected with file, line and reason; the rest loads. The
         next batch is read while this one is stored."""
-        self._check_source(source, repo, rev)
+        check_source(source, repo, rev)
         total = IngestReport(source)
         for batch, report in bulk_ingest(
             self._readers(source, paths, repo, rev), self.store.ingest
@@ -308,6 +326,15 @@ class Database:
             if on_batch is not None:
                 on_batch(batch, report)
         return total
+
+    def ingest_batch(self, batch: Batch) -> IngestReport:
+        """Store one batch a loader made elsewhere (a client that read a git history and sent
+        it, `lineage.wire`), in one transaction."""
+        return self.store.ingest(batch)
+
+    def known_commits(self, repo: str) -> set[str]:
+        """The commits of `repo` already read completely: what a git ingest skips."""
+        return self.store.commits_of(repo)
 
     def ingest_bytes(
         self,

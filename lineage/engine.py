@@ -16,7 +16,7 @@ UNKNOWN: not tainted, and an ancestor was referenced but never ingested. CLEAN: 
 """
 
 from collections.abc import Collection, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -202,7 +202,8 @@ def resolve_as_of(store: Store, as_of: str | int | None) -> AsOf:
 def _restriction_sql(rule: Restriction) -> tuple[str, list[Any]]:
     """SQL that is true for an output/session node the rule restricts. An unknown time or repo
     counts as inside the rule's window and scope (fail closed)."""
-    conds, params = [], []
+    conds: list[str] = []
+    params: list[Any] = []
     for attr, pattern in (("tool", rule.tool), ("model", rule.model)):
         if pattern is not None:
             conds.append(
@@ -222,7 +223,10 @@ def _restriction_sql(rule: Restriction) -> tuple[str, list[Any]]:
             f"regexp_full_match({repo}, {_literal(glob_regex(p.lower()))})" for p in rule.repos
         )
         conds.append(f"({repo} IS NULL OR {ors})")
-    return "(" + " AND ".join(conds) + ")", params
+    if rule.nodes:
+        conds.append(f"n.key IN ({', '.join('?' for _ in rule.nodes)})")
+        params += list(rule.nodes)
+    return "(" + " AND ".join(conds or ["true"]) + ")", params
 
 
 def _literal(pattern: str) -> str:
@@ -358,7 +362,7 @@ def _roots(store: Store, seq: int, policy: Policy | None, after: int = 0) -> np.
         store.fetch_numpy(
             f"""
         WITH n AS MATERIALIZED (
-            SELECT id, attrs FROM nodes
+            SELECT id, key, attrs FROM nodes
             WHERE kind IN ('{NodeKind.OUTPUT}', '{NodeKind.SESSION}')
               AND defined_seq > ? AND defined_seq <= ?)
         SELECT n.id FROM n WHERE ({where}) ORDER BY n.id""",
@@ -1391,6 +1395,73 @@ class ImpactReport:
         }
 
 
+def impact_roots(store: Store, names: list[str], as_of: str | int | None = None) -> list[str]:
+    """The outputs and sessions an impact starts from, for nodes named by key (or an output's
+    or session's bare name): an output or a session itself, with a session's outputs, and a
+    commit's outputs (what its trailers, author identity or git-ai note attribute to a tool).
+    EngineError for a name the store does not hold or a node of another kind, or a commit
+    with no AI evidence (nothing of it would be traced: say so, never an empty answer)."""
+    seq = resolve_as_of(store, as_of).seq
+    roots: list[str] = []
+    for name in names:
+        node = next(
+            (
+                found
+                for key in (name, model.output_key(name), model.session_key(name))
+                if (found := store.node(key)) is not None and found.first_seq <= seq
+            ),
+            None,
+        )
+        if node is None:
+            raise EngineError(
+                f"no node {name!r} in the store as of event {seq}: name an output, a session "
+                "or a commit by its key (output:ID, session:ID, commit:REPO@SHA; "
+                "`lineage outputs` lists restricted ones)"
+            )
+        if node.kind == NodeKind.OUTPUT:
+            roots.append(node.key)
+        elif node.kind == NodeKind.SESSION:
+            roots.append(node.key)
+            roots += [
+                r[0]
+                for r in store.fetch_all(
+                    f"""SELECT n.key FROM edges e JOIN nodes n ON n.id = e.dst
+                    WHERE e.src = ? AND e.kind = '{EdgeKind.GENERATED}' AND e.seq <= ?
+                    ORDER BY n.key""",
+                    [node.id, seq],
+                )
+            ]
+        elif node.kind == NodeKind.COMMIT:
+            repo_sha = node.key.removeprefix("commit:")
+            repo, _, sha = repo_sha.rpartition("@")
+            prefixes = [
+                model.output_key(model.commit_output(repo, sha, "")),
+                model.output_key(model.note_output(repo, sha, "", "")).removesuffix(":"),
+            ]
+            traced = [
+                r[0]
+                for r in store.fetch_all(
+                    f"""SELECT key FROM nodes WHERE kind = '{NodeKind.OUTPUT}'
+                    AND (starts_with(key, ?) OR starts_with(key, ?)) AND first_seq <= ?
+                    ORDER BY key""",
+                    [*prefixes, seq],
+                )
+            ]
+            if not traced:
+                raise EngineError(
+                    f"{node.key} has no AI evidence (no AI trailer, author or git-ai note): "
+                    "nothing of it is traced to a tool. Name the outputs or the session that "
+                    "wrote it, or select them with --tool"
+                )
+            roots += traced
+        else:
+            raise EngineError(
+                f"{node.key} is a node of kind {node.kind}: an impact starts from outputs, "
+                "sessions or commits"
+            )
+    return list(dict.fromkeys(roots))
+
+
 def impact(
     store: Store,
     selection: Restriction,
@@ -1398,13 +1469,17 @@ def impact(
     *,
     max_paths: int = 0,
     max_listed: int = 100_000,
+    named: Sequence[str] = (),
 ) -> ImpactReport:
     """Every example that outputs matching `selection` reach (its tool, model, since, until
-    and repos match as a policy's restriction does), by dataset version, precise and strict:
-    the same propagation as a gate's, from those outputs only, exact and without a depth cap.
-    The first `max_paths` examples of each list carry a witness path."""
+    and repos match as a policy's restriction does; with `named`, of the outputs and
+    sessions `impact_roots` finds for those nodes only), by dataset version, precise and
+    strict: the same propagation as a gate's, from those outputs only, exact and without a
+    depth cap. The first `max_paths` examples of each list carry a witness path."""
     prepare(store)
     point = resolve_as_of(store, as_of)
+    if named:
+        selection = replace(selection, nodes=tuple(impact_roots(store, list(named), point.seq)))
     rules = Policy(restrict=(selection,), name="impact")
     version = PolicyVersion(0, "impact-" + rules.hash, point.seq, point.time, rules)
     run = _run_for(store, point, version, ())
@@ -1428,6 +1503,8 @@ def impact(
         )
     chosen = {k: v for k, v in asdict(selection).items() if v not in (None, (), "")}
     chosen.pop("reason", None)
+    if named:
+        chosen["named"] = list(named)
     return ImpactReport(chosen, point.seq, datasets)
 
 

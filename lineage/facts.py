@@ -60,7 +60,8 @@ class Edge:
     dst: str
     kind: EdgeKind
     span: Span | None = None
-    line_map: list[list[int]] | None = None
+    line_map: list[list[Any]] | None = None  # hunks: [old_start, old_n, new_start, new_n,
+    #                                           optional [[old, new] similar line pairs]]
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,10 @@ person_key = Key("person:{person}")
 session_key = Key("session:{session}")
 output_key = Key("output:{output}")
 commit_key = Key("commit:{repo}@{sha}")
+# What a commit's own evidence attributes to a tool, as outputs: its trailers or its author's
+# identity (one output per tool) and its git-ai note (one per range and path).
+commit_output = Key("commit:{repo}@{sha}:{tool}")
+note_output = Key("git-ai:{repo}@{sha}:{range}:{path}")
 # A file version is a blob at a path of a repository.
 file_version_key = Key("file:{repo}:{path}@{blob}")
 # The name of the file version found at `path` in `commit` (an alias, resolved by git).

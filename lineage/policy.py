@@ -48,6 +48,7 @@ class Restriction:
     since: str | None = None
     until: str | None = None
     repos: tuple[str, ...] = ()
+    nodes: tuple[str, ...] = ()  # these outputs and sessions only (by key): `lineage impact`
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,10 @@ class Policy:
         """Hash of the normalized content: reformatting the file keeps the hash."""
         body = {
             "name": self.name,
-            "restrict": [asdict(r) for r in self.restrict],
+            # `nodes` only when set, so the hash of every policy file stays what it was
+            "restrict": [
+                {k: v for k, v in asdict(r).items() if k != "nodes" or v} for r in self.restrict
+            ],
             "waive": [asdict(w) for w in self.waive],
         }
         return hashlib.sha256(canonical_json(body).encode()).hexdigest()[:16]

@@ -2,10 +2,18 @@
 requests and audit files (with a Mermaid diagram of a witness path), JUnit XML for the test
 report a CI system shows."""
 
+import json
 from typing import Any
 from xml.etree import ElementTree
 
-from lineage.engine import GateReport, Step, Verdict
+from lineage.engine import (
+    VERDICT_FILE_FORMATS,
+    EngineError,
+    GateReport,
+    ImpactReport,
+    Step,
+    Verdict,
+)
 
 
 def _span(span: dict[str, Any] | None) -> str:
@@ -216,3 +224,50 @@ def verdict_text(v: Verdict) -> str:
     for w in v.waivers:
         lines.append(f"  waiver {w.node} blocks taint here: {w.reason} (approved by {w.approver})")
     return "\n".join(lines)
+
+
+def impact_rows(found: ImpactReport) -> list[dict[str, Any]]:
+    """One row per example an impact reaches: its dataset version, whether restricted lines
+    reach it (`precise`) or only a restricted ancestor, and the outputs it descends from."""
+    rows = []
+    for d in found.datasets:
+        precise = {t.example: t for t in d.precise}
+        for t in d.strict:
+            rows.append(
+                {
+                    "dataset": d.dataset,
+                    "example": t.example,
+                    "precise": t.example in precise,
+                    "sources": t.sources,
+                }
+            )
+    return rows
+
+
+def write_impact(found: ImpactReport, path: str) -> int:
+    """Write `impact_rows` as JSON lines or Parquet, by the file's suffix (as `gate --out`);
+    returns the number of rows."""
+    fmt = next((f for suffix, f in VERDICT_FILE_FORMATS.items() if path.endswith(suffix)), None)
+    if fmt is None:
+        raise EngineError(f"impact file {path}: name a .jsonl, .ndjson or .parquet file")
+    rows = impact_rows(found)
+    try:
+        if fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            schema = pa.schema(
+                [
+                    ("dataset", pa.string()),
+                    ("example", pa.string()),
+                    ("precise", pa.bool_()),
+                    ("sources", pa.list_(pa.string())),
+                ]
+            )
+            pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
+        else:
+            with open(path, "w", encoding="utf-8") as out:
+                out.writelines(json.dumps(row) + "\n" for row in rows)
+    except OSError as exc:
+        raise EngineError(f"impact file {path}: cannot write: {exc}") from exc
+    return len(rows)

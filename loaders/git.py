@@ -731,7 +731,7 @@ def _commit_output(
     facts: list[Fact], repo: str, c: Commit, tool: str, model_name: str | None, why: str
 ) -> str:
     """The output that stands for what `tool` wrote in commit `c` (declared once)."""
-    name = f"commit:{repo}@{c.sha}:{tool}"
+    name = model.commit_output(repo, c.sha, tool)
     okey = model.output_key(name)
     if not any(isinstance(f, Node) and f.key == okey for f in facts):
         facts.append(
@@ -780,7 +780,7 @@ def _note_facts(
             continue
         summary["ai"] += count
         key = model.file_version_key(repo, r.path, blob)
-        name = f"git-ai:{repo}@{c.sha}:{r.key}:{r.path}"
+        name = model.note_output(repo, c.sha, r.key, r.path)
         okey = model.output_key(name)
         facts += [
             Node(

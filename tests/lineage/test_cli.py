@@ -457,3 +457,68 @@ def test_impact_finds_every_example_a_tools_outputs_reach(db: str) -> None:
     assert "output:toolu_01W" in sources
     code, text = run("--db", db, "impact", "--tool", "codex", "--since", "2030-01-01")
     assert code == 0 and "reach no example" in text
+
+
+def impact_sets(out: str, by: str = "strict") -> dict[str, dict[str, set[str]]]:
+    """{dataset: {example: sources}} of an impact's JSON."""
+    return {
+        d["dataset"]: {t["example"]: set(t["sources"]) for t in d[by]}
+        for d in json.loads(out)["datasets"]
+    }
+
+
+def test_impact_from_named_nodes_is_the_tool_impact_restricted_to_their_outputs(
+    db: str, tmp_path: Path
+) -> None:
+    whole = {
+        by: impact_sets(
+            run("--db", db, "impact", "--tool", "claude-code", "--format", "json")[1], by
+        )
+        for by in ("precise", "strict")
+    }
+    session_outputs = {"session:sess-claude-1"} | {
+        n["node"] for n in json.loads(run("--db", db, "outputs", "--format", "json")[1])
+    }
+    for named, roots in (
+        (["output:toolu_01B"], {"output:toolu_01B"}),
+        (["toolu_01B", "output:toolu_01C"], {"output:toolu_01B", "output:toolu_01C"}),
+    ):
+        code, out = run("--db", db, "impact", *named, "--format", "json")
+        assert code == 0
+        assert json.loads(out)["selection"]["named"] == named
+        for by in ("precise", "strict"):
+            expected = {
+                d: {e: s & roots for e, s in examples.items() if s & roots}
+                for d, examples in whole[by].items()
+            }
+            assert impact_sets(out, by) == {d: x for d, x in expected.items() if x}, (named, by)
+    # a session stands for itself and the outputs it generated
+    code, out = run("--db", db, "impact", "session:sess-claude-1", "--format", "json")
+    reached = {s for x in impact_sets(out).values() for srcs in x.values() for s in srcs}
+    assert code == 0 and "session:sess-claude-1" in reached and "output:toolu_01B" in reached
+    assert reached <= session_outputs
+    # --out writes the whole list
+    code, _ = run("--db", db, "impact", "output:toolu_01B", "--out", str(tmp_path / "r.jsonl"))
+    rows = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert code == 0 and {r["example"] for r in rows} == {
+        e for x in whole["strict"].values() for e, s in x.items() if "output:toolu_01B" in s
+    }
+    assert {r["example"] for r in rows if r["precise"]} == {
+        e for x in whole["precise"].values() for e, s in x.items() if "output:toolu_01B" in s
+    }
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["nope"], "no node 'nope'"),
+        (["example:code-pretrain@v1:ex-002"], "node of kind example"),
+        ([], "NODEs"),
+        (["--model", "x"], "of a --tool"),
+    ],
+)
+def test_impact_refuses_what_it_cannot_trace(
+    db: str, argv: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("--db", db, "impact", *argv)[0] == 2
+    assert says in capsys.readouterr().err

@@ -163,8 +163,50 @@ def test_refusals_say_what_to_do(
     assert code == 2 and "401" in err
     code, _, err = run(capsys, "gate", "code-pretrain@v1", "--server", "http://127.0.0.1:9")
     assert code == 2 and "cannot reach http://127.0.0.1:9" in err and "lineage serve" in err
-    # a git history is read where the store is: refused, never a silent 0 accepted
-    code, out, err = run(
-        capsys, "ingest", "git", str(store[1].root), "--server", served, "--token", INGESTER
+    # sending a git history needs the ingester role
+    code, _, err = run(
+        capsys, "ingest", "git", str(store[1].root), "--server", served, "--token", READER
     )
-    assert (code, out) == (2, "") and "lineage ingest git" in err and "no server holds it" in err
+    assert code == 2 and "403" in err and "ingester role" in err
+
+
+def test_a_git_history_sent_to_the_server_is_stored_as_a_local_ingest_stores_it(
+    store: tuple[str, Repo], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = store[1]
+    repo.git("mv", "src/a.py", "src/b.py")
+    repo.write("src/b.py", ["# moved"] + HUMAN_HEAD + AI_LINES)
+    repo.commit("move and edit")
+    first = [
+        ["ingest", "events", str(EXAMPLES / "events.ndjson")],
+        ["ingest", "events", str(tmp_path / "toolu_retry.ndjson")],
+        ["policy", "set", str(EXAMPLES / "policy.toml")],
+    ]
+    questions = QUESTIONS + blame_questions(repo) + [["blame", str(repo.root), "src/b.py"]]
+    local_db, remote_db = str(tmp_path / "local.duckdb"), str(tmp_path / "remote.duckdb")
+    for argv in [*first, ["ingest", "git", str(repo.root)]]:
+        assert main(["--db", local_db, *argv], out=StringIO()) == 0
+    local = [run(capsys, "--db", local_db, *q) for q in questions]
+    for argv in first:
+        assert main(["--db", remote_db, *argv], out=StringIO()) == 0
+    held = Database(remote_db)
+    try:
+        with running(create_app(held, Tokens.parse(f"reader:{READER},ingester:{INGESTER}"))) as url:
+            sent = ["ingest", "git", str(repo.root), "--server", url, "--token", INGESTER]
+            code, out, err = run(capsys, *sent)
+            assert (code, out) == (0, "2 accepted, 0 duplicate, 0 rejected, 0 ignored\n"), err
+            assert f"{repo.root}: 2 accepted" in err  # each batch told, as a local ingest tells it
+            # again: the server's commits are skipped, nothing is sent, nothing changes
+            code, out, _ = run(capsys, *sent)
+            assert (code, out.splitlines()[0]) == (
+                0,
+                "0 accepted, 0 duplicate, 0 rejected, 0 ignored",
+            )
+            assert "no new commits to read" in out
+            remote = [run(capsys, *q, "--server", url, "--token", READER) for q in questions]
+    finally:
+        held.close()
+    for question, (code, out, _), (rcode, rout, _) in zip(questions, local, remote, strict=True):
+        assert (rcode, rout) == (code, out), question
+    assert "output:toolu_retry" in local[-1][1]  # the moved AI lines are still blamed
+    assert run(capsys, "--db", remote_db, "verify")[0] == 0

@@ -9,7 +9,7 @@ import pytest
 
 from lineage import engine
 from lineage.loaders import events, git, manifest
-from lineage.policy import parse_policy
+from lineage.policy import Restriction, parse_policy
 from lineage.store import Store
 
 REPO = "github.com/acme/demo"
@@ -448,3 +448,21 @@ def test_a_file_at_a_commit_outside_the_ingested_history_is_unknown_until_ingest
     assert verdict().status == "TAINTED"
     again = [store.ingest(b) for b in git.load([repo.root], exclude=store.commits_of(REPO))]
     assert sum(r.accepted for r in again) == 0
+
+
+def test_impact_of_a_commit_starts_from_the_outputs_its_evidence_names(
+    repo: Repo, tmp_path: Path
+) -> None:
+    repo.write("src/a.py", HUMAN_HEAD)
+    human = repo.commit("base")
+    repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
+    ai = repo.commit("retry\n\nCo-Authored-By: Claude <noreply@anthropic.com>")
+    store = store_with_example_at(repo, tmp_path, ai)
+    roots = engine.impact_roots(store, [f"commit:{REPO}@{ai}"])
+    assert roots == [f"output:commit:{REPO}@{ai}:claude-code"]
+    found = engine.impact(store, Restriction(reason="impact"), named=[f"commit:{REPO}@{ai}"])
+    [d] = found.datasets
+    assert d.dataset == "d@1" and [t.example for t in d.precise] == ["example:d@1:e1"]
+    assert d.precise[0].sources == roots
+    with pytest.raises(engine.EngineError, match="has no AI evidence"):
+        engine.impact_roots(store, [f"commit:{REPO}@{human}"])
