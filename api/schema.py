@@ -52,7 +52,7 @@ from lineage.api.limits import (
 from lineage.api.service import Service
 from lineage.database import Database, Snapshot
 from lineage.loaders import RECORD_SOURCES
-from lineage.policy import PolicyError
+from lineage.policy import PolicyError, Restriction
 from lineage.store import PolicyVersion, StoredNode
 
 MAX_LINEAGE_DEPTH = 20  # hops one `lineage` query walks
@@ -599,6 +599,53 @@ class IngestResult:
     head_seq: int
 
 
+@strawberry.type(description="An example an impact reaches, and the outputs it descends from.")
+class ImpactExample:
+    example: str
+    sources: list[str]
+
+
+@strawberry.type
+class ImpactCounts:
+    precise: int
+    strict: int
+
+
+@strawberry.type(description="The examples of one dataset version an impact reaches.")
+class DatasetImpact:
+    dataset: str
+    counts: ImpactCounts = strawberry.field(description="Exact, however many are listed.")
+    precise: list[ImpactExample] = strawberry.field(
+        description="Examples restricted lines reach (the first `first`)."
+    )
+    strict: list[ImpactExample] = strawberry.field(
+        description="Examples with a selected ancestor (the first `first`)."
+    )
+
+
+@strawberry.type(description="Every example the selected outputs reach, by dataset version.")
+class Impact:
+    selection: JSON
+    as_of: int
+    datasets: list[DatasetImpact]
+
+
+def _impact(found: engine.ImpactReport) -> Impact:
+    return Impact(
+        selection=cast(JSON, found.selection),
+        as_of=found.as_of,
+        datasets=[
+            DatasetImpact(
+                dataset=d.dataset,
+                counts=ImpactCounts(precise=d.precise_count, strict=d.strict_count),
+                precise=[ImpactExample(example=t.example, sources=t.sources) for t in d.precise],
+                strict=[ImpactExample(example=t.example, sources=t.sources) for t in d.strict],
+            )
+            for d in found.datasets
+        ],
+    )
+
+
 def _verdicts(ctx: Context, examples: list[str], mode: Mode, as_of: str | None) -> list[Verdict]:
     """Many verdicts: the examples resolved, then their statuses in one query."""
     return [_verdict(v, as_of) for v in ctx.snapshot(as_of).verdicts(examples, mode.value)]
@@ -673,6 +720,56 @@ class Query:
             waivers=[_waiver(w) for w in r.waivers],
             _as_of_arg=as_of,
         )
+
+    @strawberry.field(
+        description="The reverse of a gate (as `lineage impact`): every example, by dataset "
+        "version, that outputs reach in precise and strict modes, from named nodes (outputs, "
+        "sessions with their outputs, commits with the outputs their evidence names), or "
+        "outputs of a tool (model, window, repositories), or both; exact counts, the first "
+        "`first` examples of each list; waivers do not apply."
+    )
+    async def impact(
+        self,
+        info: Info,
+        nodes: list[str] | None = None,
+        tool: str | None = None,
+        model: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        repos: list[str] | None = None,
+        as_of: str | None = None,
+        first: int = 50,
+    ) -> Impact:
+        ctx = _ctx(info)
+        n = _page(first)
+        _page(len(nodes or []))
+        if not (nodes or tool):
+            raise ValueError(
+                "name what to trace: nodes (output:ID, session:ID, commit:REPO@SHA) or a tool"
+            )
+        if not tool and (model or since or until or repos):
+            raise ValueError("model, since, until and repos select outputs of a tool")
+        selection = (
+            Restriction(
+                reason="impact",
+                tool=tool,
+                model=model,
+                since=since,
+                until=until,
+                repos=tuple(repos or ()),
+            )
+            if tool
+            else None
+        )
+
+        def compute() -> Impact:
+            return _impact(
+                ctx.service.impact(
+                    ctx.db, selection, list(nodes or []), as_of, n, ctx.deadline, ctx.budget
+                )
+            )
+
+        return await ctx.run(compute)
 
     @strawberry.field(description="One node by key, to browse lineage a hop at a time.")
     async def node(self, info: Info, key: str) -> Node | None:

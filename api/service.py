@@ -23,7 +23,9 @@ from time import monotonic
 
 from lineage.api.limits import over_budget
 from lineage.database import Database, Snapshot
+from lineage.engine import ImpactReport
 from lineage.facts import Batch
+from lineage.policy import Restriction
 from lineage.store import IngestReport, PolicyVersion
 
 SERVER_KEEP_RUNS = 4  # taint runs kept besides pinned ones and the newest per policy
@@ -94,6 +96,38 @@ class Service:
         finally:
             self.taint_lock.release()
         return snapshot
+
+    def impact(
+        self,
+        reader: Database,
+        selection: Restriction | None,
+        nodes: list[str],
+        as_of: str | None,
+        first: int,
+        deadline: float | None = None,
+        budget: float = 0.0,
+    ) -> ImpactReport:
+        """`Snapshot.impact` through `reader` (the first `first` examples of each list): its
+        taint run is made under the taint lock, within SERVER_KEEP_RUNS, never dropping a run
+        a request holds."""
+        snapshot = self.snapshot(reader, as_of, deadline, budget)
+        try:
+            wait = -1.0 if deadline is None else max(0.0, deadline - monotonic())
+            if not self.taint_lock.acquire(timeout=wait):
+                raise over_budget(budget)
+            try:
+                return snapshot.impact(
+                    selection,
+                    nodes=nodes,
+                    max_listed=first,
+                    keep=SERVER_KEEP_RUNS,
+                    grace=timedelta(0),
+                    held=self._held(),
+                )
+            finally:
+                self.taint_lock.release()
+        finally:
+            self.release([snapshot.run.run])
 
     def _held(self) -> set[int]:
         """Runs no propagation may drop: pinned ones and the latest (a request may be about

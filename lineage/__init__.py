@@ -42,7 +42,11 @@ _EXPORTS = {
     "IngestReport": "lineage.store",
     "PolicyVersion": "lineage.store",
     "StoreError": "lineage.store",
+    "ImpactReport": "lineage.engine",
     "Policy": "lineage.policy",
+    "Restriction": "lineage.policy",
+    "Server": "lineage.client",
+    "ServerError": "lineage.client",
     "PolicyError": "lineage.policy",
     "parse_policy": "lineage.policy",
     "Rejection": "lineage.facts",
@@ -60,6 +64,7 @@ __all__ = [
     "Database",
     "EngineError",
     "GateReport",
+    "ImpactReport",
     "IngestReport",
     "InputError",
     "Mode",
@@ -68,6 +73,9 @@ __all__ = [
     "PolicyError",
     "PolicyVersion",
     "Rejection",
+    "Restriction",
+    "Server",
+    "ServerError",
     "Snapshot",
     "Status",
     "Step",
@@ -83,11 +91,13 @@ __all__ = [
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from lineage.client import Server, ServerError
     from lineage.database import Database, Snapshot, UsageError, open
     from lineage.engine import (
         Counts,
         EngineError,
         GateReport,
+        ImpactReport,
         Mode,
         NoPolicyError,
         RepoCount,
@@ -102,7 +112,7 @@ if TYPE_CHECKING:
     from lineage.eventlog import VerifyResult
     from lineage.facts import Rejection
     from lineage.loaders.files import InputError
-    from lineage.policy import Policy, PolicyError, parse_policy
+    from lineage.policy import Policy, PolicyError, Restriction, parse_policy
     from lineage.store import IngestReport, PolicyVersion, StoreError
 
     EXAMPLES: Path

@@ -187,13 +187,17 @@ class Snapshot:
         nodes: Sequence[str] = (),
         max_paths: int = 0,
         max_listed: int = 100_000,
+        keep: int | None = None,
+        grace: timedelta = engine.RUN_GRACE,
+        held: Collection[int] = (),
     ) -> ImpactReport:
         """Every example that outputs matching `selection` (a tool, model, window and
         repositories, as a policy's restriction names them) and of `nodes` (outputs,
         sessions with their outputs, commits with the outputs their evidence names) reach,
         by dataset version, in both modes, as of this snapshot; waivers do not apply. The
         first `max_listed` examples of each list are given, the first `max_paths` with a
-        witness path; the counts are exact."""
+        witness path; the counts are exact. Its propagation is a taint run kept as `as_of`
+        keeps runs (`keep`, `grace`, `held`)."""
         if selection is None and not nodes:
             raise UsageError("name the outputs: a selection (a tool...), nodes, or both")
         return engine.impact(
@@ -203,6 +207,9 @@ class Snapshot:
             max_paths=max_paths,
             max_listed=max_listed,
             named=nodes,
+            keep=keep,
+            grace=grace,
+            held=held,
         )
 
     def restricted_outputs(self, mode: Mode | str = Mode.PRECISE) -> list[RestrictedOutput]:

@@ -1470,19 +1470,24 @@ def impact(
     max_paths: int = 0,
     max_listed: int = 100_000,
     named: Sequence[str] = (),
+    keep: int | None = None,
+    grace: timedelta = RUN_GRACE,
+    held: Collection[int] = (),
 ) -> ImpactReport:
     """Every example that outputs matching `selection` reach (its tool, model, since, until
     and repos match as a policy's restriction does; with `named`, of the outputs and
     sessions `impact_roots` finds for those nodes only), by dataset version, precise and
     strict: the same propagation as a gate's, from those outputs only, exact and without a
-    depth cap. The first `max_paths` examples of each list carry a witness path."""
+    depth cap. The first `max_paths` examples of each list carry a witness path. The
+    propagation is a taint run of its own, kept as `propagate_taint` keeps runs (`keep`,
+    `grace`, `held`)."""
     prepare(store)
     point = resolve_as_of(store, as_of)
     if named:
         selection = replace(selection, nodes=tuple(impact_roots(store, list(named), point.seq)))
     rules = Policy(restrict=(selection,), name="impact")
     version = PolicyVersion(0, "impact-" + rules.hash, point.seq, point.time, rules)
-    run = _run_for(store, point, version, ())
+    run = _run_for(store, point, version, (), keep, grace, held)
     datasets = []
     for d in tainted_by_dataset(store, run, "strict"):
         if not d.tainted:
@@ -1501,7 +1506,11 @@ def impact(
                 strict.tainted,
             )
         )
-    chosen = {k: v for k, v in asdict(selection).items() if v not in (None, (), "")}
+    chosen = {
+        k: list(v) if isinstance(v, tuple) else v
+        for k, v in asdict(selection).items()
+        if v not in (None, (), "")
+    }
     chosen.pop("reason", None)
     if named:
         chosen["named"] = list(named)

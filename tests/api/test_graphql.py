@@ -288,3 +288,47 @@ def test_sources_that_cannot_be_posted_and_unreadable_bodies_are_400(client: Tes
         headers=AS["ingester"] | {"Content-Type": "application/vnd.apache.parquet"},
     )
     assert r.status_code == 400 and "not a readable Parquet file" in r.json()["error"]
+
+
+IMPACT = """query($nodes: [String!], $tool: String, $first: Int!) {
+  impact(nodes: $nodes, tool: $tool, first: $first) {
+    selection asOf datasets { dataset counts { precise strict }
+      precise { example sources } strict { example sources } } } }"""
+
+
+def test_impact_answers_what_lineage_impact_answers(client: TestClient) -> None:
+    with lineage.open(":memory:") as db:
+        db.ingest("events", EXAMPLES / "events.ndjson")
+        db.set_policy((EXAMPLES / "policy.toml").read_text())
+        db.ingest("manifest", EXAMPLES / "manifest.jsonl")
+        snapshot = db.as_of()
+        expected = {
+            "tool": snapshot.impact(lineage.Restriction(reason="impact", tool="claude-code")),
+            "nodes": snapshot.impact(nodes=["session:sess-claude-1", "output:toolu_01C"]),
+        }
+    for how, variables in (
+        ("tool", {"tool": "claude-code"}),
+        ("nodes", {"nodes": ["session:sess-claude-1", "output:toolu_01C"]}),
+    ):
+        got = gql(client, IMPACT, first=20, **variables)["data"]["impact"]
+        want = expected[how].as_dict()
+        assert got["selection"] == want["selection"] and got["asOf"] == want["as_of"]
+        assert [
+            {
+                "dataset": d["dataset"],
+                "counts": d["counts"],
+                "precise": [
+                    {"example": t["example"], "sources": t["sources"]} for t in d["precise"]
+                ],
+                "strict": [{"example": t["example"], "sources": t["sources"]} for t in d["strict"]],
+            }
+            for d in want["datasets"]
+        ] == got["datasets"]
+        assert got["datasets"], how
+    # a page: exact counts, the first examples only
+    paged = gql(client, IMPACT, first=1, tool="claude-code")["data"]["impact"]["datasets"]
+    assert all(len(d["strict"]) == 1 and d["counts"]["strict"] >= 1 for d in paged)
+    errors = gql(client, IMPACT, first=5)["errors"]
+    assert "name what to trace" in errors[0]["message"]
+    errors = gql(client, IMPACT, first=5, nodes=["nope"])["errors"]
+    assert "no node 'nope'" in errors[0]["message"]
