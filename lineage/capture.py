@@ -1,4 +1,5 @@
-"""`lineage capture claude-code|codex`: the hook command an agent runs on every tool call.
+"""`lineage capture claude-code|codex|cursor|gemini-cli|copilot`: the hook command an agent
+runs on every tool call.
 
 It reads the hook payload on stdin, adds what only this machine knows (UTC capture time, git
 toplevel, remote URL, HEAD, user) under `_lineage`, and appends one line to the spool
@@ -34,11 +35,16 @@ def default_spool(tool: str) -> Path:
     return Path.home() / ".lineage" / "spool" / f"{tool}.jsonl"
 
 
-def enrich(payload: dict[str, Any], tool: str) -> dict[str, Any]:
+def enrich(payload: dict[str, Any], tool: str, event: str | None = None) -> dict[str, Any]:
     info: dict[str, Any] = {"captured_at": datetime.now(UTC).isoformat(), "tool": tool}
+    if event:  # Copilot CLI's camelCase payloads do not name their event
+        info["event"] = event
     with contextlib.suppress(KeyError, OSError):
         info["user"] = getpass.getuser()
     cwd = payload.get("cwd")
+    roots = payload.get("workspace_roots")  # Cursor: no cwd, its workspace folders
+    if not (isinstance(cwd, str) and cwd) and isinstance(roots, list) and roots:
+        cwd = roots[0]
     if isinstance(cwd, str) and cwd:
         try:
             repo = local_repo(cwd, GIT_TIMEOUT)
@@ -71,13 +77,35 @@ def send(server: str, token: str | None, tool: str, line: dict[str, Any]) -> boo
         return False
 
 
+def decode_payload(raw: bytes) -> str:
+    """The payload's text: UTF-8, or UTF-16 as Cursor on Windows writes it (with a byte order
+    mark, or without one: then every other byte of JSON's ASCII is zero). UnicodeDecodeError
+    only for UTF-16 that does not decode."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return raw[3:].decode("utf-8")
+    if len(raw) >= 2 and raw[1:2] == b"\x00" and raw[0:1] != b"\x00":
+        return raw.decode("utf-16-le")
+    if len(raw) >= 2 and raw[0:1] == b"\x00" and raw[1:2] != b"\x00":
+        return raw.decode("utf-16-be")
+    # bytes that are not UTF-8 stay visible (escaped): the ingest rejects and keeps them
+    return raw.decode("utf-8", "surrogateescape")
+
+
 def capture(
-    tool: str, stdin: TextIO, spool: Path, server: str | None = None, token: str | None = None
+    tool: str,
+    stdin: TextIO,
+    spool: Path,
+    server: str | None = None,
+    token: str | None = None,
+    event: str | None = None,
 ) -> str:
     """Send or spool one payload; returns what happened (for tests), never raises."""
     read_error: str | None
     try:
-        text = stdin.read()
+        binary = getattr(stdin, "buffer", None)
+        text = decode_payload(binary.read()) if binary is not None else stdin.read()
     except (OSError, ValueError) as exc:
         text, read_error = "", str(exc)
     else:
@@ -88,7 +116,7 @@ def capture(
         payload = json.loads(text)
         if not isinstance(payload, dict):
             raise ValueError("the payload is not a JSON object")
-        line = enrich(payload, tool)
+        line = enrich(payload, tool, event)
         if server and send(server, token, tool, line):
             return "sent"
         outcome = "spooled"
@@ -113,7 +141,13 @@ def capture(
     return outcome
 
 
-def main(tool: str, spool: str | None, server: str | None = None, token: str | None = None) -> int:
+def main(
+    tool: str,
+    spool: str | None,
+    server: str | None = None,
+    token: str | None = None,
+    event: str | None = None,
+) -> int:
     target = Path(spool) if spool else Path(os.environ.get("LINEAGE_SPOOL") or default_spool(tool))
     try:
         capture(
@@ -122,6 +156,7 @@ def main(tool: str, spool: str | None, server: str | None = None, token: str | N
             target,
             server or os.environ.get("LINEAGE_SERVER"),
             token or os.environ.get("LINEAGE_TOKEN"),
+            event,
         )
     except Exception as exc:  # noqa: BLE001 - the agent must never see a failure
         print(f"lineage capture: {exc}", file=sys.stderr)

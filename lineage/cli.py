@@ -316,18 +316,33 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "capture",
         formatter_class=_formatter,
-        help="hook command for Claude Code / Codex: spool the payload on stdin",
+        help="hook command for Claude Code, Codex, Cursor, Gemini CLI, Copilot CLI",
         description="Read one hook payload on stdin, add capture time, git "
         "toplevel, remote, HEAD and user, and append it to the spool. Always "
         "exits 0 quickly, so it never slows down or breaks the agent.",
-        epilog="in .claude/settings.json:\n"
-        '  {"hooks": {"PostToolUse": [{"matcher": '
-        '"Write|Edit|MultiEdit|NotebookEdit|Bash",\n'
-        '     "hooks": [{"type": "command", '
-        '"command": "lineage capture claude-code"}]}]}}\n\n'
-        "then: lineage ingest claude-code ~/.lineage/spool/claude-code.jsonl",
+        epilog="hook setup, one line per agent:\n"
+        "  Claude Code, .claude/settings.json:\n"
+        '    {"hooks": {"PostToolUse": [{"matcher": "Write|Edit|MultiEdit|NotebookEdit|Bash", '
+        '"hooks": [{"type": "command", "command": "lineage capture claude-code"}]}]}}\n'
+        "  Codex, ~/.codex/hooks.json: the same, with `lineage capture codex`\n"
+        "  Cursor, .cursor/hooks.json:\n"
+        '    {"version": 1, "hooks": {"afterFileEdit": [{"command": "lineage capture cursor"}], '
+        '"sessionStart": [{"command": "lineage capture cursor"}]}}\n'
+        "  Gemini CLI, .gemini/settings.json:\n"
+        '    {"hooks": {"AfterTool": [{"matcher": "write_file|replace|run_shell_command", '
+        '"hooks": [{"type": "command", "command": "lineage capture gemini-cli"}]}]}}\n'
+        "  Copilot CLI, .github/hooks/lineage.json:\n"
+        '    {"version": 1, "hooks": {"postToolUse": [{"type": "command", '
+        '"bash": "lineage capture copilot --event postToolUse"}]}}\n\n'
+        "then: lineage ingest TOOL ~/.lineage/spool/TOOL.jsonl",
     )
-    p.add_argument("tool", choices=["claude-code", "codex"])
+    p.add_argument("tool", choices=["claude-code", "codex", "cursor", "gemini-cli", "copilot"])
+    p.add_argument(
+        "--event",
+        metavar="NAME",
+        help="the hook event, for agents whose payload does not name it (Copilot CLI's "
+        "camelCase hooks: `--event postToolUse`)",
+    )
     p.add_argument(
         "--spool",
         metavar="PATH",
@@ -807,7 +822,7 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_capture(args: argparse.Namespace, out: TextIO) -> int:
     from lineage.capture import main as capture_main
 
-    return capture_main(args.tool, args.spool, args.server, args.token)
+    return capture_main(args.tool, args.spool, args.server, args.token, args.event)
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:

@@ -10,7 +10,18 @@ store ingests each batch in one transaction. Loaders never touch SQL. Agent load
 from collections.abc import Callable, Iterator
 
 from lineage.facts import Batch
-from lineage.loaders import agent_trace, claude_code, codex, events, git, manifest, openlineage
+from lineage.loaders import (
+    agent_trace,
+    claude_code,
+    codex,
+    copilot,
+    cursor,
+    events,
+    gemini_cli,
+    git,
+    manifest,
+    openlineage,
+)
 
 Loader = Callable[..., Iterator[Batch]]
 
@@ -18,6 +29,9 @@ LOADERS: dict[str, Loader] = {
     "events": events.load,
     "claude-code": claude_code.load,
     "codex": codex.load,
+    "cursor": cursor.load,
+    "gemini-cli": gemini_cli.load,
+    "copilot": copilot.load,
     "agent-trace": agent_trace.load,
     "manifest": manifest.load,
     "openlineage": openlineage.load,
@@ -28,6 +42,9 @@ SUFFIXES: dict[str, tuple[str, ...]] = {
     "events": events.SUFFIXES,
     "claude-code": claude_code.SUFFIXES,
     "codex": codex.SUFFIXES,
+    "cursor": cursor.SUFFIXES,
+    "gemini-cli": gemini_cli.SUFFIXES,
+    "copilot": copilot.SUFFIXES,
     "agent-trace": agent_trace.SUFFIXES,
     "manifest": manifest.SUFFIXES,
     "openlineage": openlineage.SUFFIXES,
@@ -37,7 +54,9 @@ SUFFIXES: dict[str, tuple[str, ...]] = {
 RECORD_SOURCES = tuple(sorted(set(LOADERS) - {"git"}))
 # Loaders that cut a long file into several batches (so one file is not one batch).
 SPLITS_FILES = frozenset({"events", "manifest", "git"})
-AGENT_SOURCES = frozenset({"claude-code", "codex", "agent-trace"})
+AGENT_SOURCES = frozenset(
+    {"claude-code", "codex", "cursor", "gemini-cli", "copilot", "agent-trace"}
+)
 
 
 def load_bytes(

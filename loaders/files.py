@@ -261,6 +261,9 @@ def record_kind(value: object) -> str:
     """
     if not isinstance(value, dict):
         return "not an object"
+    enrichment = value.get("_lineage")
+    if isinstance(enrichment, dict) and isinstance(enrichment.get("event"), str):
+        return str(enrichment["event"])  # a hook that names no event: the capture named it
     for key in ("hook_event_name", "type", "eventType", "kind"):
         kind = value.get(key)
         if isinstance(kind, str) and kind:

@@ -7,21 +7,23 @@ counted. The tool is decided from the payload, never from hook_event_name alone.
 """
 
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from lineage.eventlog import content_id
-from lineage.facts import Fact, Record, Rejection
+from lineage.facts import Batch, Fact, Node, Record, Rejection
 from lineage.loaders import fields
 from lineage.loaders.agent_outputs import AgentOutput, output_facts, session_facts
-from lineage.loaders.files import JsonLine, RecordError
+from lineage.loaders.files import JsonLine, RecordError, collect, json_objects
 from lineage.loaders.patches import (
     PatchError,
     located_lines,
     parse_apply_patch,
     shell_writes,
     structured_patch_added,
+    whole_file_lines,
 )
 from lineage.repos import RepoResolver
 
@@ -49,7 +51,9 @@ def hook_tool(value: dict[str, Any]) -> str:
     return "claude-code"
 
 
-def _time(enrichment: dict[str, Any], item: JsonLine) -> tuple[str, str]:
+def capture_time(enrichment: dict[str, Any], item: JsonLine) -> tuple[str, str]:
+    """When a payload was captured, and how that is known: the capture's own clock, else the
+    spool file's mtime, else now (for agents whose payloads carry no time)."""
     captured = fields.text(enrichment, "captured_at", "_lineage.captured_at")
     if captured:
         return captured, "capture"
@@ -59,6 +63,47 @@ def _time(enrichment: dict[str, Any], item: JsonLine) -> tuple[str, str]:
     return datetime.fromtimestamp(mtime, UTC).isoformat(), "file-mtime"
 
 
+def spooled_raw(item: JsonLine) -> Rejection | None:
+    """The rejection of a payload `lineage capture` could not parse and spooled raw."""
+    enrichment = fields.obj(item.value, "_lineage")
+    if "raw" not in enrichment:
+        return None
+    return Rejection(
+        item.file,
+        item.line,
+        f"capture could not parse this hook payload: {enrichment.get('error')}",
+        str(enrichment["raw"])[:10_000],
+    )
+
+
+def read_hook_file(
+    path: Path,
+    source: str,
+    parse: Callable[[JsonLine, RepoResolver, dict[str, str]], Record | Rejection | None],
+    resolver: RepoResolver,
+) -> Batch:
+    """One batch of a spool of `source`'s hook payloads, each line read by `parse` (with the
+    models sessions named so far), with a note for files in no known repository."""
+    batch = Batch(source, input=str(path))
+    models: dict[str, str] = {}
+    for item in json_objects(path, batch, "a hook payload"):
+        collect(batch, item, parse, resolver, models)
+    unresolved = sorted(
+        {
+            str(f.attrs["path"])
+            for r in batch.records
+            for f in r.facts
+            if isinstance(f, Node) and f.attrs.get("repo_resolution") == "unresolved"
+        }
+    )
+    if unresolved:
+        batch.notes.append(
+            f"{path}: {len(unresolved)} file(s) in no known repository (give --repo URL, or "
+            f"ingest on the machine that ran the agent): {', '.join(unresolved[:3])}"
+        )
+    return batch
+
+
 def parse_hook(
     item: JsonLine, resolver: RepoResolver, models: dict[str, str]
 ) -> Record | Rejection | None:
@@ -66,17 +111,12 @@ def parse_hook(
     read, None for one that is irrelevant (ignored)."""
     value = item.value
     enrichment = fields.obj(value, "_lineage")
-    if "raw" in enrichment:
-        return Rejection(
-            item.file,
-            item.line,
-            f"capture could not parse this hook payload: {enrichment.get('error')}",
-            str(enrichment["raw"])[:10_000],
-        )
+    if (unread := spooled_raw(item)) is not None:
+        return unread
     event = fields.text(value, "hook_event_name")
     session = fields.ident(value, "session_id")
     tool = hook_tool(value)
-    time, time_source = _time(enrichment, item)
+    time, time_source = capture_time(enrichment, item)
     cwd = fields.text(value, "cwd")
     model = fields.text(value, "model")
     if event == "SessionStart" and session:
@@ -199,11 +239,7 @@ def claude_edit_lines(
             content = fields.text(tool_input, "content", "input.content") or ""
         if result.get("type") == "update" and patch:
             return structured_patch_added(patch), extra
-        return [
-            (n, line)
-            for n, line in enumerate(content.split("\n"), 1)
-            if line or n < content.count("\n") + 1
-        ], extra
+        return whole_file_lines(content), extra
     if patch:
         return structured_patch_added(patch), extra
     if name == "Edit":

@@ -114,6 +114,13 @@ def structured_patch_added(hunks: list[dict]) -> list[AddedLine]:
     return out
 
 
+def whole_file_lines(content: str) -> list[AddedLine]:
+    """Every line of a file written whole, numbered from 1 (the empty piece after a final
+    newline is no line)."""
+    pieces = content.split("\n")
+    return [(n, line) for n, line in enumerate(pieces, 1) if line or n < len(pieces)]
+
+
 def located_lines(original: str, old: str, new: str) -> list[AddedLine]:
     """The lines of `new` numbered where `old` sits in `original` (first match), or
     unnumbered when `old` cannot be found."""
