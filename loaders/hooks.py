@@ -28,6 +28,7 @@ from lineage.loaders.patches import (
 from lineage.repos import RepoResolver
 
 EDIT_TOOLS = ("Write", "Edit", "MultiEdit", "NotebookEdit")
+OTHER_AGENTS = ("cursor", "gemini-cli", "copilot")  # captured for their own loaders
 MAX_LOCATED_EDITS = 1000  # edits of one MultiEdit located in the original file
 
 
@@ -113,6 +114,15 @@ def parse_hook(
     enrichment = fields.obj(value, "_lineage")
     if (unread := spooled_raw(item)) is not None:
         return unread
+    captured_for = fields.text(enrichment, "tool", "_lineage.tool")
+    if captured_for in OTHER_AGENTS:  # read as Claude's, its outputs would name the wrong tool
+        return Rejection(
+            item.file,
+            item.line,
+            f"a {captured_for} hook payload (spooled by `lineage capture {captured_for}`): "
+            f"ingest it with `lineage ingest {captured_for}`",
+            item.text[:10_000],
+        )
     event = fields.text(value, "hook_event_name")
     session = fields.ident(value, "session_id")
     tool = hook_tool(value)

@@ -224,3 +224,18 @@ def test_ingest_reports_the_kinds_it_ignored(tmp_path: Path) -> None:
     assert out.stdout.startswith(
         "0 accepted, 0 duplicate, 0 rejected, 3 ignored (stop: 2, beforeSubmitPrompt: 1)"
     )
+
+
+def test_another_agents_spool_read_as_claude_codes_is_refused_not_misattributed(
+    tmp_path: Path,
+) -> None:
+    from lineage.loaders import claude_code
+
+    spool = tmp_path / "gemini.jsonl"
+    line = payload("gemini-cli", tmp_path / "a.py", tmp_path) | {"_lineage": {"tool": "gemini-cli"}}
+    spool.write_text(json.dumps(line) + "\n")
+    [batch] = batches(claude_code, spool)
+    assert not batch.records
+    assert "ingest it with `lineage ingest gemini-cli`" in batch.rejections[0].reason
+    [right] = batches(gemini_cli, spool)
+    assert len(right.records) == 1
