@@ -1,8 +1,7 @@
 """Talking to a running `lineage serve`: what the CLI asks of it with `--server URL`.
 
-    >>> server = Server("http://127.0.0.1:8750", token="r-secret")   # doctest: +SKIP
-    >>> server.gate("code-pretrain@v1").passed                       # doctest: +SKIP
-    False
+    server = Server("http://127.0.0.1:8765", token="r-secret-1")   # a running `lineage serve`
+    server.gate("code-pretrain@v1").passed                         # False: as from the store
 
 `Server` answers `gate`, `verdict` and `blame` with the same objects a local `Database` does
 (read back from the JSON their `--format json` prints, the server's `/v1/` routes), so every
