@@ -16,6 +16,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -178,15 +179,28 @@ class Server:
         read here (only the commits the server lacks) and each batch sent as facts
         (`lineage.wire`, gzip) to POST /v1/facts; `on_batch` is told of each once stored."""
         total = IngestReport("git")
-        for checkout in map(Path, checkouts):
-            name = git_loader.repo_id(checkout, repo)
-            known = self._json("/v1/commits", {"repo": name})["commits"]
-            for batch in git_loader.load([checkout], rev=rev, repo=repo, exclude=known):
-                for part, body in _parts(batch):
-                    report = self._send_facts(body)
-                    total.add(report)
-                    if on_batch is not None:
-                        on_batch(part, report)
+
+        def stored(part: Batch, sending: Future[IngestReport]) -> None:
+            report = sending.result()
+            total.add(report)
+            if on_batch is not None:
+                on_batch(part, report)
+
+        # One batch is sent (and stored by the server) while the next is read and encoded
+        # here: the two processes work at once, and the batches are told in order.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lineage-send") as sender:
+            for checkout in map(Path, checkouts):
+                name = git_loader.repo_id(checkout, repo)
+                known = self._json("/v1/commits", {"repo": name})["commits"]
+                pending: tuple[Batch, Future[IngestReport]] | None = None
+                for batch in git_loader.load([checkout], rev=rev, repo=repo, exclude=known):
+                    for part, body in _parts(batch):
+                        sending = sender.submit(self._send_facts, body)
+                        if pending is not None:
+                            stored(*pending)
+                        pending = (part, sending)
+                if pending is not None:
+                    stored(*pending)
         return total
 
     def _send_facts(self, body: bytes) -> IngestReport:
