@@ -1,11 +1,14 @@
-"""The CLI's reports over HTTP, for `lineage gate|explain|blame --server`: each answers with
-the JSON that the command's `--format json` prints (`GateReport`, `Verdict` and `FileBlame`
-as_dict), from which the client renders every other format, so a report reads the same
-from a server as from a local store.
+"""The CLI's reports over HTTP, for `lineage gate|explain|blame|datasets|outputs|impact
+--server`: each answers with the JSON of the report the command renders (`GateReport`,
+`Verdict`, `FileBlame`, `RestrictedOutput`, `ImpactReport` as_dict), from which the client
+renders every format, so a report reads the same from a server as from a local store.
 
 - GET /v1/gate?dataset=D[&mode=M][&as_of=A][&allow_unknown=true][&max_paths=N]
 - GET /v1/verdicts?dataset=D&format=jsonl|parquet[&mode=M][&as_of=A]: `gate --out`'s file
 - GET /v1/explain?example=E[&mode=M][&as_of=A]
+- GET /v1/datasets[?mode=M][&as_of=A], GET /v1/outputs[?mode=M][&as_of=A]
+- GET /v1/impact?node=K...|tool=T[&model=M][&since=D][&until=D][&repo=R...][&paths=N]
+  [&listed=N][&as_of=A]
 - POST /v1/blame {repo, path, rev, blob, text, checkout}: the client reads its checkout
 
 Each needs the reader role. A question the store cannot answer is 400 with the message the
@@ -32,9 +35,11 @@ from lineage.api.requests import forbidden, read_body
 from lineage.api.service import Service
 from lineage.database import Database, Snapshot, UsageError
 from lineage.loaders.files import InputError
+from lineage.policy import Restriction
 from lineage.store import StoreError
 
-MAX_REPORT_PATHS = 1000  # witness paths one gate report may ask for
+MAX_REPORT_PATHS = 1000  # witness paths one gate or impact report may ask for
+MAX_IMPACT_LISTED = 100_000_000  # examples an impact lists per dataset and mode (`--out`)
 MAX_BLAME_BODY = 64 * 1024 * 1024  # bytes of a file's text sent to be blamed
 VERDICT_FORMATS = {"jsonl": ".jsonl", "parquet": ".parquet"}
 _ANSWERABLE = (engine.EngineError, UsageError, InputError, StoreError)
@@ -179,6 +184,81 @@ def report_routes(service: Service, tokens: Tokens, limits: Limits) -> list[Rout
         )
         return found if isinstance(found, Response) else _json(found)
 
+    async def datasets(request: Request) -> Response:
+        try:
+            mode = _mode(request)
+        except BadRequest as exc:
+            return _json({"error": str(exc)}, 400)
+        found = await answer(
+            request,
+            lambda reader: snapshot_of(
+                reader,
+                request.query_params.get("as_of"),
+                lambda s: [r.as_dict() for r in s.dataset_gates(mode)],
+            ),
+        )
+        return found if isinstance(found, Response) else _json(found)
+
+    async def outputs(request: Request) -> Response:
+        try:
+            mode = _mode(request)
+        except BadRequest as exc:
+            return _json({"error": str(exc)}, 400)
+        found = await answer(
+            request,
+            lambda reader: snapshot_of(
+                reader,
+                request.query_params.get("as_of"),
+                lambda s: {
+                    "as_of": s.seq,
+                    "outputs": [o.as_dict() for o in s.restricted_outputs(mode)],
+                },
+            ),
+        )
+        return found if isinstance(found, Response) else _json(found)
+
+    async def impact(request: Request) -> Response:
+        query = request.query_params
+        try:
+            nodes = query.getlist("node")
+            tool = query.get("tool")
+            if not (nodes or tool):
+                raise BadRequest("name what to trace: node=KEY (repeat) or tool=T")
+            scoped = [query.get(k) for k in ("model", "since", "until")] + query.getlist("repo")
+            if any(scoped) and not tool:
+                raise BadRequest("model, since, until and repo select outputs of a tool")
+            selection = (
+                Restriction(
+                    reason="impact",
+                    tool=tool,
+                    model=query.get("model"),
+                    since=query.get("since"),
+                    until=query.get("until"),
+                    repos=tuple(query.getlist("repo")),
+                )
+                if tool
+                else None
+            )
+            paths = _count(request, "paths", 0, MAX_REPORT_PATHS)
+            listed = _count(request, "listed", 100_000, MAX_IMPACT_LISTED)
+        except BadRequest as exc:
+            return _json({"error": str(exc)}, 400)
+        budget = limits.report_seconds
+        found = await answer(
+            request,
+            lambda reader: service.impact(
+                reader,
+                selection,
+                nodes,
+                query.get("as_of"),
+                listed,
+                monotonic() + budget,
+                budget,
+                max_paths=paths,
+            ).as_dict(),
+        )
+        return found if isinstance(found, Response) else _json(found)
+
     async def blame(request: Request) -> Response:
         body = await read_body(request, min(limits.max_body, MAX_BLAME_BODY))
         if isinstance(body, Response):
@@ -204,6 +284,9 @@ def report_routes(service: Service, tokens: Tokens, limits: Limits) -> list[Rout
         Route("/v1/gate", gate),
         Route("/v1/verdicts", verdicts),
         Route("/v1/explain", explain),
+        Route("/v1/datasets", datasets),
+        Route("/v1/outputs", outputs),
+        Route("/v1/impact", impact),
         Route("/v1/blame", blame, methods=["POST"]),
     ]
 

@@ -106,6 +106,8 @@ class Service:
         first: int,
         deadline: float | None = None,
         budget: float = 0.0,
+        *,
+        max_paths: int = 0,
     ) -> ImpactReport:
         """`Snapshot.impact` through `reader` (the first `first` examples of each list): its
         taint run is made under the taint lock, within SERVER_KEEP_RUNS, never dropping a run
@@ -119,6 +121,7 @@ class Service:
                 return snapshot.impact(
                     selection,
                     nodes=nodes,
+                    max_paths=max_paths,
                     max_listed=first,
                     keep=SERVER_KEEP_RUNS,
                     grace=timedelta(0),

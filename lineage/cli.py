@@ -194,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _mode_args(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
+    _server_args(p, "ask", "reader")
     p.set_defaults(run=cmd_datasets)
 
     p = sub.add_parser(
@@ -207,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _mode_args(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
+    _server_args(p, "ask", "reader")
     p.set_defaults(run=cmd_outputs)
 
     p = sub.add_parser(
@@ -246,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _as_of_arg(p, "with outputs and examples as they stood then")
     p.add_argument("--format", choices=["text", "json"], default="text")
+    _server_args(p, "ask", "reader")
     p.set_defaults(run=cmd_impact)
 
     p = sub.add_parser(
@@ -447,7 +450,7 @@ def _database(
     except StoreLockedError as exc:
         raise UsageError(
             f"{exc}. While `lineage serve` holds the store, ask it: `--server URL` "
-            "(gate, explain, blame, ingest); or use another --db"
+            "(gate, explain, blame, datasets, outputs, impact, ingest); or use another --db"
         ) from exc
 
 
@@ -626,13 +629,14 @@ def cmd_gate(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace, out: TextIO) -> int:
-    with _database(args) as db:
-        with progress.phase("propagating taint"):
-            snapshot = db.as_of(args.as_of)
-        reports = [
-            snapshot.gate(d.dataset, args.mode, max_paths=0, max_listed=0)
-            for d in snapshot.tainted_by_dataset(args.mode)
-        ]
+    server = _server(args)
+    if server is not None:
+        reports = server.dataset_gates(args.mode, as_of=args.as_of)
+    else:
+        with _database(args) as db:
+            with progress.phase("propagating taint"):
+                snapshot = db.as_of(args.as_of)
+            reports = snapshot.dataset_gates(args.mode)
     if args.format == "json":
         rows = [
             {
@@ -665,6 +669,7 @@ def cmd_datasets(args: argparse.Namespace, out: TextIO) -> int:
 
 
 MAX_IMPACT_LISTED = 100_000  # examples listed per dataset version and mode (--out: all)
+MAX_REMOTE_IMPACT_LISTED = 100_000_000  # what a server lists (api.reports): --out is complete
 
 
 def cmd_impact(args: argparse.Namespace, out: TextIO) -> int:
@@ -684,13 +689,21 @@ def cmd_impact(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError(
             "name what to trace: NODEs (output:ID, session:ID, commit:REPO@SHA) or --tool T"
         )
-    with _database(args) as db, progress.phase("propagating from the selected outputs"):
-        found = db.as_of(args.as_of).impact(
+    listed = 2**62 if args.out else MAX_IMPACT_LISTED
+    server = _server(args)
+    if server is not None:
+        found = server.impact(
             selection,
             nodes=args.nodes,
             max_paths=args.paths,
-            max_listed=2**62 if args.out else MAX_IMPACT_LISTED,
+            max_listed=min(listed, MAX_REMOTE_IMPACT_LISTED),
+            as_of=args.as_of,
         )
+    else:
+        with _database(args) as db, progress.phase("propagating from the selected outputs"):
+            found = db.as_of(args.as_of).impact(
+                selection, nodes=args.nodes, max_paths=args.paths, max_listed=listed
+            )
     if args.out:
         written = report.write_impact(found, args.out)
         print(f"wrote {args.out}: {written} examples reached", file=sys.stderr)
@@ -733,10 +746,14 @@ def cmd_impact(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_outputs(args: argparse.Namespace, out: TextIO) -> int:
-    with _database(args) as db:
-        with progress.phase("propagating taint"):
-            snapshot = db.as_of(args.as_of)
-        found = snapshot.restricted_outputs(args.mode)
+    server = _server(args)
+    if server is not None:
+        seq, found = server.restricted_outputs(args.mode, as_of=args.as_of)
+    else:
+        with _database(args) as db:
+            with progress.phase("propagating taint"):
+                snapshot = db.as_of(args.as_of)
+            seq, found = snapshot.seq, snapshot.restricted_outputs(args.mode)
     if args.format == "json":
         print(json.dumps([o.as_dict() for o in found], indent=2), file=out)
         return EXIT_OK
@@ -751,7 +768,7 @@ def cmd_outputs(args: argparse.Namespace, out: TextIO) -> int:
             f"example{'s' if o.tainted_examples != 1 else ''}{waived}",
             file=out,
         )
-    print(f"({len(found)} restricted, {args.mode} mode, as of event {snapshot.seq})", file=out)
+    print(f"({len(found)} restricted, {args.mode} mode, as of event {seq})", file=out)
     return EXIT_OK
 
 

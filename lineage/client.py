@@ -15,15 +15,24 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from lineage.blame import FileBlame, blamed_file
-from lineage.engine import VERDICT_FILE_FORMATS, EngineError, GateReport, Mode, Verdict
+from lineage.engine import (
+    VERDICT_FILE_FORMATS,
+    EngineError,
+    GateReport,
+    ImpactReport,
+    Mode,
+    RestrictedOutput,
+    Verdict,
+)
 from lineage.facts import Batch, Rejection
 from lineage.loaders import git as git_loader
+from lineage.policy import Restriction
 from lineage.store import IngestReport
 from lineage.wire import encode_batch
 
@@ -46,7 +55,7 @@ class Server:
     def _request(
         self,
         path: str,
-        params: dict[str, Any],
+        params: dict[str, Any] | list[tuple[str, Any]],
         *,
         data: bytes | None = None,
         content_type: str | None = None,
@@ -57,7 +66,8 @@ class Server:
         """The body of the server's answer; ServerError with the server's own message when it
         refuses (a question the store cannot answer reads as it does locally). With
         `answers_400`, a 400 whose body is JSON is an answer too (an ingest report)."""
-        query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+        pairs = params.items() if isinstance(params, dict) else params
+        query = urllib.parse.urlencode([(k, v) for k, v in pairs if v is not None])
         sent = {"Accept": "application/json", **(headers or {})}
         if content_type:
             sent["Content-Type"] = content_type
@@ -91,7 +101,9 @@ class Server:
                 f"cannot reach {self.url}: {reason}; is `lineage serve` running there?"
             ) from exc
 
-    def _json(self, path: str, params: dict[str, Any], **kwargs: Any) -> Any:
+    def _json(
+        self, path: str, params: dict[str, Any] | list[tuple[str, Any]], **kwargs: Any
+    ) -> Any:
         body = self._request(path, params, **kwargs)
         try:
             return json.loads(body)
@@ -123,6 +135,47 @@ class Server:
         """`Database.verdict`, answered by the server."""
         params = {"example": example, "mode": str(mode), "as_of": as_of}
         return Verdict.from_dict(self._json("/v1/explain", params))
+
+    def dataset_gates(
+        self, mode: Mode | str = Mode.PRECISE, *, as_of: str | int | None = None
+    ) -> list[GateReport]:
+        """`Snapshot.dataset_gates`, answered by the server."""
+        found = self._json("/v1/datasets", {"mode": str(mode), "as_of": as_of})
+        return [GateReport.from_dict(r) for r in found]
+
+    def restricted_outputs(
+        self, mode: Mode | str = Mode.PRECISE, *, as_of: str | int | None = None
+    ) -> tuple[int, list[RestrictedOutput]]:
+        """(as-of seq, `Snapshot.restricted_outputs`), answered by the server."""
+        found = self._json("/v1/outputs", {"mode": str(mode), "as_of": as_of})
+        return found["as_of"], [RestrictedOutput.from_dict(o) for o in found["outputs"]]
+
+    def impact(
+        self,
+        selection: Restriction | None = None,
+        *,
+        nodes: Sequence[str] = (),
+        max_paths: int = 0,
+        max_listed: int = 100_000,
+        as_of: str | int | None = None,
+    ) -> ImpactReport:
+        """`Snapshot.impact`, answered by the server."""
+        params: list[tuple[str, Any]] = [("node", n) for n in nodes]
+        if selection is not None:
+            params += [
+                (k, v)
+                for k, v in (
+                    ("tool", selection.tool),
+                    ("model", selection.model),
+                    ("since", selection.since),
+                    ("until", selection.until),
+                )
+                if v
+            ] + [("repo", r) for r in selection.repos]
+        params += [("paths", max_paths), ("listed", max_listed)]
+        if as_of is not None:
+            params.append(("as_of", as_of))
+        return ImpactReport.from_dict(self._json("/v1/impact", params))
 
     def blame(self, checkout: str | os.PathLike[str], path: str, rev: str = "HEAD") -> FileBlame:
         """`Database.blame`: the file is read from the local `checkout`, its attributions

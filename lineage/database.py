@@ -217,6 +217,14 @@ class Snapshot:
         time, each with whether a waiver lifts it and the examples it taints."""
         return engine.restricted_outputs(self.store, self.run, str(mode))
 
+    def dataset_gates(self, mode: Mode | str = Mode.PRECISE) -> list[GateReport]:
+        """The gate of every dataset version, counts only (no examples listed, no paths):
+        what `lineage datasets` shows."""
+        return [
+            self.gate(d.dataset, mode, max_paths=0, max_listed=0)
+            for d in self.tainted_by_dataset(mode)
+        ]
+
     def tainted_by_dataset(self, mode: Mode | str = Mode.PRECISE) -> list[DatasetCount]:
         """Tainted examples of every dataset version."""
         return engine.tainted_by_dataset(self.store, self.run, str(mode))

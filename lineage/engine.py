@@ -1376,6 +1376,16 @@ class DatasetImpact:
             "strict": [t.as_dict() for t in self.strict],
         }
 
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "DatasetImpact":
+        return cls(
+            raw["dataset"],
+            raw["counts"]["precise"],
+            raw["counts"]["strict"],
+            [TaintedExample.from_dict(t) for t in raw["precise"]],
+            [TaintedExample.from_dict(t) for t in raw["strict"]],
+        )
+
 
 @dataclass(frozen=True)
 class ImpactReport:
@@ -1393,6 +1403,13 @@ class ImpactReport:
             "as_of": self.as_of,
             "datasets": [d.as_dict() for d in self.datasets],
         }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "ImpactReport":
+        """The report `as_dict` wrote (a server's answer read back)."""
+        return cls(
+            raw["selection"], raw["as_of"], [DatasetImpact.from_dict(d) for d in raw["datasets"]]
+        )
 
 
 def impact_roots(store: Store, names: list[str], as_of: str | int | None = None) -> list[str]:
@@ -1534,6 +1551,10 @@ class RestrictedOutput:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "RestrictedOutput":
+        return cls(**raw)
 
 
 def restricted_outputs(store: Store, run: TaintRun, mode: str) -> list[RestrictedOutput]:

@@ -1,5 +1,5 @@
-"""`lineage gate|explain|blame --server URL`: the same output, formats and exit codes from a
-real `lineage serve` over a socket as from the store file it holds."""
+"""`lineage gate|explain|blame|datasets|outputs|impact --server URL`: the same output, formats
+and exit codes from a real `lineage serve` over a socket as from the store file it holds."""
 
 from collections.abc import Iterator
 from io import StringIO
@@ -31,6 +31,26 @@ QUESTIONS = [
     ["explain", "code-pretrain@v1:ex-003", "--format", "json", "--mode", "strict"],
     ["explain", "code-pretrain@v1:ex-001", "--format", "json"],
     ["explain", "ex-nope"],
+    ["datasets"],
+    ["datasets", "--mode", "strict", "--format", "json", "--as-of", "40"],
+    ["outputs"],
+    ["outputs", "--format", "json", "--mode", "strict"],
+    ["impact", "--tool", "claude-code"],
+    [
+        "impact",
+        "--tool",
+        "claude-*",
+        "--repo",
+        "github.com/acme/*",
+        "--format",
+        "json",
+        "--paths",
+        "2",
+    ],
+    ["impact", "output:toolu_01B", "session:sess-claude-1", "--format", "json"],
+    ["impact", "output:toolu_retry"],
+    ["impact", "example:code-pretrain@v1:ex-002"],
+    ["impact", "--model", "x"],
 ]
 
 
@@ -101,6 +121,7 @@ def test_gate_out_writes_the_same_verdict_files(
     db = store[0]
     for suffix in ("jsonl", "parquet"):
         run(capsys, "--db", db, "gate", "code-pretrain@v1", "--out", str(tmp_path / f"l.{suffix}"))
+    run(capsys, "--db", db, "impact", "--tool", "claude-code", "--out", str(tmp_path / "li.jsonl"))
     held = Database(db)
     try:
         with running(create_app(held, Tokens.parse(f"reader:{READER}"))) as url:
@@ -117,6 +138,14 @@ def test_gate_out_writes_the_same_verdict_files(
                     READER,
                 )
                 assert code == 1
+            assert (
+                run(
+                    capsys,
+                    *("impact", "--tool", "claude-code", "--out", str(tmp_path / "ri.jsonl")),
+                    *("--server", url, "--token", READER),
+                )[0]
+                == 0
+            )
             code, _, err = run(
                 capsys,
                 "gate",
@@ -134,6 +163,8 @@ def test_gate_out_writes_the_same_verdict_files(
     assert len((tmp_path / "r.jsonl").read_bytes().splitlines()) == 22
     assert pq.read_table(tmp_path / "r.parquet").equals(pq.read_table(tmp_path / "l.parquet"))
     assert code == 2 and "name a .jsonl, .ndjson or .parquet file" in err
+    assert (tmp_path / "ri.jsonl").read_bytes() == (tmp_path / "li.jsonl").read_bytes()
+    assert (tmp_path / "ri.jsonl").read_bytes().count(b"\n") > 10
 
 
 def test_server_and_token_come_from_the_environment_unless_db_is_given(
