@@ -55,6 +55,12 @@ def test_gate_and_explain_answer_the_json_of_the_commands(server: str, tmp_path:
         ("/v1/gate", {"dataset": "code-pretrain@v1", "as_of": "soon"}, "soon"),
         ("/v1/verdicts", {"dataset": "code-pretrain@v1", "format": "csv"}, "jsonl or parquet"),
         ("/v1/explain", {"example": "code-pretrain@v1:nope"}, "nope"),
+        ("/v1/datasets", {"mode": "loose"}, "mode must be one of"),
+        ("/v1/outputs", {"as_of": "soon"}, "soon"),
+        ("/v1/impact", {}, "name what to trace"),
+        ("/v1/impact", {"model": "gpt-*"}, "outputs of a tool"),
+        ("/v1/impact", {"node": "nope"}, "no node 'nope'"),
+        ("/v1/impact", {"tool": "codex", "paths": "-1"}, "from 0 to 1000"),
     ],
 )
 def test_a_question_that_cannot_be_answered_is_400_saying_why(
