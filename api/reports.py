@@ -222,11 +222,11 @@ def report_routes(service: Service, tokens: Tokens, limits: Limits) -> list[Rout
         try:
             nodes = query.getlist("node")
             tool = query.get("tool")
-            if not (nodes or tool):
-                raise BadRequest("name what to trace: node=KEY (repeat) or tool=T")
             scoped = [query.get(k) for k in ("model", "since", "until")] + query.getlist("repo")
             if any(scoped) and not tool:
                 raise BadRequest("model, since, until and repo select outputs of a tool")
+            if not (nodes or tool):
+                raise BadRequest("name what to trace: node=KEY (repeat) or tool=T")
             selection = (
                 Restriction(
                     reason="impact",
