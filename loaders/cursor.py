@@ -53,7 +53,7 @@ def load(
 
 def workspace_of(value: dict[str, Any], path: str | None) -> str | None:
     """The workspace root that holds `path` (else the first root, else `cwd`)."""
-    roots = [posix_path(r) for r in value.get("workspace_roots") or [] if isinstance(r, str)]
+    roots = [posix_path(r) for r in fields.items(value, "workspace_roots") if isinstance(r, str)]
     target = posix_path(path) if path else ""
     for root in roots:
         if target.startswith(root.rstrip("/") + "/"):

@@ -19,7 +19,17 @@ from lineage.loaders import LOADERS
 from lineage.store import IngestReport, Store
 from tests.loaders.mutations import fixtures, mutate, records
 
-SOURCES = ("claude-code", "codex", "agent-trace", "openlineage", "events", "manifest")
+SOURCES = (
+    "claude-code",
+    "codex",
+    "cursor",
+    "gemini-cli",
+    "copilot",
+    "agent-trace",
+    "openlineage",
+    "events",
+    "manifest",
+)
 VALID_PER_FILE = 6
 MUTATED_PER_FILE = 40
 
