@@ -35,14 +35,14 @@ from lineage.api.requests import forbidden, read_body
 from lineage.api.service import Service
 from lineage.database import Database, Snapshot, UsageError
 from lineage.loaders.files import InputError
-from lineage.policy import Restriction
+from lineage.policy import PolicyError, Restriction
 from lineage.store import StoreError
 
 MAX_REPORT_PATHS = 1000  # witness paths one gate or impact report may ask for
 MAX_IMPACT_LISTED = 100_000_000  # examples an impact lists per dataset and mode (`--out`)
 MAX_BLAME_BODY = 64 * 1024 * 1024  # bytes of a file's text sent to be blamed
 VERDICT_FORMATS = {"jsonl": ".jsonl", "parquet": ".parquet"}
-_ANSWERABLE = (engine.EngineError, UsageError, InputError, StoreError)
+_ANSWERABLE = (engine.EngineError, UsageError, InputError, StoreError, PolicyError)
 
 
 class BadRequest(ValueError):

@@ -61,6 +61,7 @@ def test_gate_and_explain_answer_the_json_of_the_commands(server: str, tmp_path:
         ("/v1/impact", {"model": "gpt-*"}, "outputs of a tool"),
         ("/v1/impact", {"node": "nope"}, "no node 'nope'"),
         ("/v1/impact", {"tool": "codex", "paths": "-1"}, "from 0 to 1000"),
+        ("/v1/impact", {"tool": "codex", "since": "notadate"}, "'notadate' is not a date"),
     ],
 )
 def test_a_question_that_cannot_be_answered_is_400_saying_why(

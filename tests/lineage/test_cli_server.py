@@ -51,6 +51,8 @@ QUESTIONS = [
     ["impact", "output:toolu_retry"],
     ["impact", "example:code-pretrain@v1:ex-002"],
     ["impact", "--model", "x"],
+    ["impact", "--tool", "codex", "--since", "notadate"],
+    ["outputs", "--as-of", "yesterday-ish"],
 ]
 
 
