@@ -20,6 +20,7 @@ from lineage.api.auth import Tokens, allows
 from lineage.api.limits import Limits
 from lineage.api.requests import forbidden, read_body
 from lineage.api.service import Service
+from lineage.store import UndeclaredNodes
 from lineage.wire import WireError, decode_batch
 
 
@@ -63,7 +64,10 @@ def git_ingest_routes(service: Service, tokens: Tokens, limits: Limits) -> list[
                 },
                 status_code=400,
             )
-        report = await anyio.to_thread.run_sync(service.ingest_batch, batch)
+        try:
+            report = await anyio.to_thread.run_sync(service.ingest_batch, batch)
+        except UndeclaredNodes as exc:
+            return JSONResponse({"error": f"not a batch of facts: {exc}"}, status_code=400)
         return JSONResponse(report.as_dict() | {"head_seq": service.head_seq()})
 
     return [

@@ -19,7 +19,7 @@ The store owns its tables; one module per concern:
 """
 
 from lineage.store.connection import DEFAULT_DB, default_db_path
-from lineage.store.errors import NoStoreError, StoreError, StoreLockedError
+from lineage.store.errors import NoStoreError, StoreError, StoreLockedError, UndeclaredNodes
 from lineage.store.ingest import Ingest, IngestReport
 from lineage.store.log import LoggedEvent
 from lineage.store.policies import PolicyVersion, PolicyVersions
@@ -44,6 +44,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreLockedError",
+    "UndeclaredNodes",
     "StoredEdge",
     "StoredNode",
     "default_db_path",

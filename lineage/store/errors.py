@@ -11,3 +11,8 @@ class NoStoreError(StoreError):
 
 class StoreLockedError(StoreError):
     """Another process holds the store file."""
+
+
+class UndeclaredNodes(ValueError):
+    """Facts name nodes no fact declares (a loader's bug, or a batch sent by a client that
+    is not what a loader makes); the batch is not stored."""

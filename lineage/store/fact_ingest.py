@@ -20,7 +20,7 @@ from lineage.facts import (
 )
 from lineage.model import EdgeKind
 from lineage.store import content_match
-from lineage.store.errors import StoreError
+from lineage.store.errors import StoreError, UndeclaredNodes
 from lineage.store.reads import Reads
 
 # Seconds an output's clock may run ahead of a commit's and still match its lines by content
@@ -392,4 +392,4 @@ class FactIngest(Reads):
         finally:
             self._con.unregister("_named")
         if missing:
-            raise ValueError(f"loader bug: facts name nodes it never declared: {missing}")
+            raise UndeclaredNodes(f"facts name nodes they never declare: {missing}")

@@ -61,6 +61,14 @@ def test_what_is_not_a_git_batch_is_refused(server: str, tmp_path: Path) -> None
     assert r.status_code == 400 and "batch.ignored: expected an integer" in r.json()["error"]
     r = post(json.dumps(body | {"source": "events"}).encode())
     assert r.status_code == 400 and "POST /events" in r.json()["error"]
+    undeclared = body | {
+        "records": [
+            body["records"][0]
+            | {"facts": [{"fact": "alias", "alias": "file:x@commit:c", "target": "file:nope"}]}
+        ]
+    }
+    r = post(json.dumps(undeclared).encode())
+    assert r.status_code == 400 and "never declare: ['file:nope'" in r.json()["error"]
     assert httpx.get(f"{server}/v1/commits", headers=INGESTER).status_code == 400
     reader = {"Authorization": "Bearer reader-token-1"}
     r = httpx.post(f"{server}/v1/facts", content=json.dumps(body).encode(), headers=reader)
