@@ -150,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  lineage gate code-pretrain@v1\n"
         "  lineage gate code-pretrain@v1 --mode strict --format json\n"
         "  lineage gate code-pretrain@v1 --as-of 2026-03-01 --format markdown\n"
-        "  lineage gate code-pretrain@v1 --out verdicts.jsonl\n\n"
+        "  lineage gate code-pretrain@v1 --out verdicts.jsonl\n"
+        "  lineage gate code-pretrain@v1 --server http://lineage:8765 --token $READER_TOKEN\n\n"
         "exit status: 0 passed, 1 failed, 2 usage or input error",
     )
     p.add_argument("dataset", metavar="DATASET[@VERSION]")
