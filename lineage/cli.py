@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  lineage ingest events exports/   # a directory is walked\n"
         "  lineage ingest claude-code ~/.claude/projects ~/.lineage/spool\n"
         "  lineage ingest codex ~/.codex/sessions\n"
+        "  lineage ingest cursor ~/.lineage/spool/cursor.jsonl   # gemini-cli, copilot too\n"
         "  lineage ingest agent-trace .agent-trace/traces.jsonl "
         "--repo github.com/acme/widgets\n"
         "  lineage ingest manifest build/manifest/*.parquet\n"

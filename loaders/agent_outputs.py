@@ -1,9 +1,10 @@
 """Facts for what AI agents produced: tools, sessions and outputs with the lines they wrote.
 
-Shared by the agent loaders (Claude Code, Codex, Agent Trace) so every tool's output node has
-the same shape: tool, model, session, time (and where the time came from), repo and
-repo-relative path (or `unresolved`), the line ranges written where known, and the normalized
-text and hashes of the lines so git attribution can find them later, even in another file.
+Shared by the agent loaders (Claude Code, Codex, Cursor, Gemini CLI, Copilot CLI, Agent Trace)
+so every tool's output node has the same shape: tool, model, session, time (and where the time
+came from), repo and repo-relative path (or `unresolved`), the line ranges written where known,
+and the normalized text and hashes of the lines so git attribution can find them later, even in
+another file.
 """
 
 import hashlib
