@@ -141,10 +141,10 @@ def parse_payload(
         )
 
     outputs: list[AgentOutput] = []
-    if isinstance(args, str) or name in PATCH_TOOLS:
-        patch = args if isinstance(args, str) else fields.text(args, "input") or ""
-        if name not in PATCH_TOOLS + EDIT_TOOLS + CREATE_TOOLS:
-            return None
+    patch = (
+        args if isinstance(args, str) else fields.text(args, "input") or fields.text(args, "patch")
+    )
+    if patch is not None and name in PATCH_TOOLS + EDIT_TOOLS + CREATE_TOOLS:
         try:
             changes = parse_apply_patch(patch)
         except PatchError as exc:
@@ -154,15 +154,26 @@ def parse_payload(
             for c in changes
             if c.op != "delete"
         ]
-    elif name in CREATE_TOOLS + EDIT_TOOLS:
-        path = fields.text(args, "path", "toolArgs.path")
+    elif isinstance(args, str):
+        return None  # text arguments of a tool that writes no file
+    elif name in CREATE_TOOLS + EDIT_TOOLS + PATCH_TOOLS:
+        # an object: {path, file_text} / {path, old_str, new_str}, or Claude's names for them
+        path = fields.text(args, "path", "toolArgs.path") or fields.text(
+            args, "file_path", "toolArgs.file_path"
+        )
         if not path:
             return Rejection(item.file, item.line, f"{name} call without a path", item.text)
         text = fields.text(args, "file_text", "toolArgs.file_text")
-        if name in CREATE_TOOLS or (fields.text(args, "command") == "create" and text is not None):
-            added = whole_file_lines(text or "")
+        if text is None and name == "Write":
+            text = fields.text(args, "content", "toolArgs.content")
+        if text is not None and (
+            name in CREATE_TOOLS or name == "Write" or fields.text(args, "command") == "create"
+        ):
+            added = whole_file_lines(text)
         else:
-            new = fields.text(args, "new_str", "toolArgs.new_str") or ""
+            new = fields.text(args, "new_str", "toolArgs.new_str")
+            if new is None:
+                new = fields.text(args, "new_string", "toolArgs.new_string") or ""
             added = [(None, line) for line in new.split("\n")]
         outputs.append(output(key, path, added))
     elif name in SHELL_TOOLS:

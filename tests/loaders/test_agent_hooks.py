@@ -57,7 +57,7 @@ def test_gemini_documented_and_source_payloads() -> None:
     assert session["start_source"] == "startup"
 
 
-def test_copilot_captured_and_documented_payloads() -> None:
+def test_copilot_captured_and_documented_payloads(tmp_path: Path) -> None:
     [new] = batches(copilot, FIXTURES / "copilot" / "ai-tc-1.0.83.jsonl")
     assert [n["start_source"] for n in nodes_of([new], "session").values()] == ["new"]
     assert new.ignored_kinds == {"untyped": 1}  # bash `false`: wrote nothing
@@ -70,6 +70,19 @@ def test_copilot_captured_and_documented_payloads() -> None:
     ]
     assert outputs[0]["lines"] == [[1, 1]] and outputs[1].get("lines") is None
     assert outputs[0]["time"].startswith("2026-07-")  # Unix milliseconds
+    # an object of Claude's names, as a PascalCase `Write` may carry it
+    spool = tmp_path / "w.jsonl"
+    claude_style = {
+        "hook_event_name": "PostToolUse",
+        "session_id": "s",
+        "cwd": "/w",
+        "tool_name": "Write",
+        "tool_input": {"file_path": "/w/a.py", "content": "a = 1\nb = 2\n"},
+        "tool_result": {"result_type": "success"},
+    }
+    spool.write_text(json.dumps(claude_style) + "\n")
+    [written] = nodes_of(batches(copilot, spool), "output").values()
+    assert written["text"] == ["a = 1", "b = 2"] and written["lines"] == [[1, 2]]
     [docs] = batches(copilot, FIXTURES / "copilot" / "docs-payloads.jsonl")
     [patched] = nodes_of([docs], "output").values()
     assert patched["call"] == "Edit" and patched["path"] == "/Users/a/project/jokes.csv"
