@@ -201,15 +201,20 @@ def resolve_as_of(store: Store, as_of: str | int | None) -> AsOf:
 
 def _restriction_sql(rule: Restriction) -> tuple[str, list[Any]]:
     """SQL that is true for an output/session node the rule restricts. An unknown time or repo
-    counts as inside the rule's window and scope (fail closed)."""
+    counts as inside the rule's window and scope, an unknown model as the rule's model when the
+    rule names the tool (fail closed; a rule of a model alone restricts the outputs known to be
+    of that model)."""
     conds: list[str] = []
     params: list[Any] = []
     for attr, pattern in (("tool", rule.tool), ("model", rule.model)):
         if pattern is not None:
-            conds.append(
-                f"regexp_full_match(lower(coalesce(json_extract_string(n.attrs, "
-                f"'$.{attr}'), '')), {_literal(glob_regex(pattern.lower()))})"
-            )
+            value = f"json_extract_string(n.attrs, '$.{attr}')"
+            match = f"regexp_full_match(lower({value}), {_literal(glob_regex(pattern.lower()))})"
+            if attr == "model" and rule.tool is not None:
+                # an output of the rule's tool whose record names no model (Copilot's hooks
+                # never do, Cursor's Auto says `default`) may be of the model: fail closed
+                match = f"({value} IS NULL OR {match})"
+            conds.append(f"coalesce({match}, false)")
     time = "TRY_CAST(json_extract_string(n.attrs, '$.time') AS TIMESTAMPTZ)"
     if rule.since:
         conds.append(f"({time} IS NULL OR {time} >= ?)")

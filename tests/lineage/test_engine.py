@@ -238,3 +238,63 @@ def test_a_gate_is_computed_once_per_run_and_never_goes_stale(
     assert later.run != run.run
     assert engine.gate(scenario, later, D, "precise").counts.tainted == first.counts.tainted + 1
     assert engine.gate(scenario, run, D, "precise") is first  # the past stays as it was
+
+
+def test_an_unknown_model_is_inside_a_rule_of_its_tool_and_model(tmp_path: Path) -> None:
+    """Copilot's hooks never name the model: a rule of Copilot with Claude models must still
+    restrict its outputs (fail closed), and a rule of a model alone restricts only outputs
+    known to be of it."""
+    import json as _json
+
+    import lineage
+
+    events = tmp_path / "outputs.ndjson"
+    rows = [
+        {
+            "type": "output",
+            "output": "o-unknown",
+            "tool": "copilot",
+            "repo": "github.com/a/b",
+            "path": "a.py",
+            "time": "2026-01-01T00:00:00Z",
+            "text": ["x = 1"],
+        },
+        {
+            "type": "output",
+            "output": "o-gpt",
+            "tool": "copilot",
+            "model": "gpt-5",
+            "repo": "github.com/a/b",
+            "path": "a.py",
+            "time": "2026-01-01T00:00:00Z",
+            "text": ["y = 2"],
+        },
+        {
+            "type": "output",
+            "output": "o-claude",
+            "tool": "copilot",
+            "model": "claude-sonnet-4.5",
+            "repo": "github.com/a/b",
+            "path": "a.py",
+            "time": "2026-01-01T00:00:00Z",
+            "text": ["z = 3"],
+        },
+    ]
+    events.write_text("".join(_json.dumps(r) + "\n" for r in rows))
+    with lineage.open(":memory:") as db:
+        assert db.ingest("events", events).accepted == 3
+
+        def restricted(policy: str) -> set[str]:
+            db.set_policy(policy)
+            return {o.node for o in db.as_of().restricted_outputs()}
+
+        assert restricted('[[restrict]]\ntool = "copilot"\nmodel = "claude-*"\nreason = "r"\n') == {
+            "output:o-unknown",
+            "output:o-claude",
+        }
+        assert restricted('[[restrict]]\nmodel = "claude-*"\nreason = "r"\n') == {"output:o-claude"}
+        assert restricted('[[restrict]]\ntool = "copilot"\nreason = "r"\n') == {
+            "output:o-unknown",
+            "output:o-gpt",
+            "output:o-claude",
+        }
