@@ -295,16 +295,17 @@ def _run_for(
     """The run of `policy` with `waivers` at `point`: found, extended from an earlier one, or
     materialized."""
     waiver_key = canonical_json(sorted(w.node for w in waivers))
+    policy_key = _run_key(policy)
     found = store.fetch_maybe_one(
         "SELECT run FROM taint_runs WHERE policy_hash = ? AND waivers = ? AND as_of = ?",
-        [policy.hash if policy else "", waiver_key, point.seq],
+        [policy_key, waiver_key, point.seq],
     )
     if found:
         return TaintRun(found[0], point, policy, waivers)
     base = store.fetch_maybe_one(
         "SELECT run, as_of FROM taint_runs WHERE policy_hash = ? AND waivers = ? AND as_of < ? "
         "ORDER BY as_of DESC LIMIT 1",
-        [policy.hash if policy else "", waiver_key, point.seq],
+        [policy_key, waiver_key, point.seq],
     )
     with store.transaction():
         run = store.fetch_one("SELECT coalesce(max(run), 0) + 1 FROM taint_runs")[0]
@@ -313,10 +314,21 @@ def _run_for(
             _materialize(store, run, point.seq, rules, waivers)
         store.execute(
             "INSERT INTO taint_runs VALUES (?, ?, ?, ?, ?)",
-            [run, policy.hash if policy else "", waiver_key, point.seq, datetime.now(UTC)],
+            [run, policy_key, waiver_key, point.seq, datetime.now(UTC)],
         )
         _forget_old_runs(store, KEEP_RUNS if keep is None else keep, grace, held)
     return TaintRun(run, point, policy, waivers)
+
+
+# How a policy's rules select the restricted outputs: part of the key a run is kept under, so
+# that a run computed under an earlier reading is never reused once the reading changes.
+# 2: an output of a rule's tool that names no model counts as of the rule's model.
+RULES_READING = 2
+
+
+def _run_key(policy: PolicyVersion | None) -> str:
+    """What a run of `policy` is kept under: its hash and the rules' reading ("" for none)."""
+    return f"{policy.hash}/r{RULES_READING}" if policy else ""
 
 
 def _forget_old_runs(

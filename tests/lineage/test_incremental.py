@@ -105,3 +105,16 @@ def test_old_runs_are_dropped_but_never_the_newest_or_a_recent_one(scenario: Sto
     assert head.run in kept and len(kept) == engine.KEEP_RUNS + 1  # newest 8 + the head
     assert engine.propagate_taint(scenario).run == head.run
     assert scenario.fetch_maybe_one("SELECT count(*) FROM taint WHERE run = ?", [head.run])[0] > 0
+
+
+def test_a_run_kept_under_an_earlier_reading_of_the_rules_is_never_reused(
+    scenario: Store,
+) -> None:
+    first = engine.propagate_taint(scenario)
+    assert engine.propagate_taint(scenario).run == first.run  # the same reading: reused
+    assert first.policy is not None
+    # a store written before the rules' reading changed keeps its runs under the bare hash
+    scenario.execute("UPDATE taint_runs SET policy_hash = ?", [first.policy.hash])
+    again = engine.propagate_taint(scenario)
+    assert again.run != first.run
+    assert snapshot(scenario, again) == snapshot(scenario, first)  # same rules, same answers
