@@ -369,7 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the dashboard at / (it reads the GraphQL API), GraphQL at "
         "/graphql (GraphiQL in a browser), bulk "
         "ingestion at POST /events, the OpenLineage HTTP transport at POST "
-        "/api/v1/lineage and GET /healthz. The server holds the store file.",
+        "/api/v1/lineage, the CLI's reports under /v1/ (`lineage gate|explain|blame|datasets|"
+        "outputs|impact --server URL`, `lineage ingest --server URL git REPO`) and GET "
+        "/healthz. The server holds the store file.",
         epilog="tokens: LINEAGE_TOKENS='reader:r-secret,ingester:i-secret,"
         "admin:a-secret' or --tokens FILE (one ROLE:TOKEN per line).\n"
         "Without tokens the server binds loopback only and is read-only.\n\n"
