@@ -1,9 +1,9 @@
 """The starlette app: GraphQL at /graphql (GraphiQL on GET, served from the package), bulk
 ingestion at POST /events, the OpenLineage HTTP transport at POST /api/v1/lineage, the CLI's
 reports under /v1/ (`api.reports`: `lineage gate ... --server`), a client's git history at
-/v1/commits and /v1/facts (`api.git_ingest`), and GET /healthz. Every route but /healthz and the pages (the dashboard at /, the IDE, their static
-assets) needs a valid bearer token when tokens are configured; without tokens only loopback Host
-names are served.
+/v1/commits and /v1/facts (`api.git_ingest`), and GET /healthz. Every route but /healthz and
+the pages (the dashboard at /, the IDE, their static assets) needs a valid bearer token when
+tokens are configured; without tokens only loopback Host names are served.
 
 Around the routes, outermost first: the access log, bounded bodies (size and time, whatever
 the transfer encoding) and the token gate (`api.middleware`); the limits are `api.limits`,
