@@ -12,11 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from lineage.eventlog import content_id
-from lineage.facts import Batch, Fact, Node, Record, Rejection
+from lineage.facts import Batch, Fact, Record, Rejection
 from lineage.loaders import fields
 from lineage.loaders.agent_outputs import AgentOutput, output_facts, session_facts
 from lineage.loaders.files import JsonLine, collect, expand_paths, json_objects, parse_time
-from lineage.loaders.hooks import EDIT_TOOLS, claude_edit_lines, is_hook_payload, parse_hook
+from lineage.loaders.hooks import (
+    EDIT_TOOLS,
+    claude_edit_lines,
+    is_hook_payload,
+    note_unresolved,
+    parse_hook,
+)
 from lineage.loaders.patches import shell_writes
 from lineage.repos import RepoResolver
 
@@ -50,20 +56,7 @@ def read_file(path: Path, resolver: RepoResolver, source: str) -> Batch:
     transcript = Transcript(resolver)
     for item in items:
         collect(batch, item, _parse, transcript, resolver, models)
-    unresolved = sorted(
-        {
-            f.attrs["path"]
-            for r in batch.records
-            for f in r.facts
-            if isinstance(f, Node) and f.attrs.get("repo_resolution") == "unresolved"
-        }
-    )
-    if unresolved:
-        batch.notes.append(
-            f"{path}: {len(unresolved)} file(s) in no known repository "
-            f"(give --repo URL, or ingest on the machine that ran the agent): "
-            f"{', '.join(unresolved[:3])}"
-        )
+    note_unresolved(batch, path)
     return batch
 
 

@@ -26,11 +26,18 @@ from pathlib import Path
 from typing import Any
 
 from lineage.eventlog import content_id
-from lineage.facts import Batch, Fact, Record, Rejection
+from lineage.facts import Batch, Record, Rejection
 from lineage.loaders import fields
-from lineage.loaders.agent_outputs import AgentOutput, output_facts, session_facts
-from lineage.loaders.files import JsonLine, RecordError, expand_paths
-from lineage.loaders.hooks import capture_time, read_hook_file, spooled_raw
+from lineage.loaders.agent_outputs import AgentOutput, session_facts
+from lineage.loaders.files import JsonLine, RecordError
+from lineage.loaders.hooks import (
+    HOOK_SUFFIXES,
+    capture_time,
+    hook_record,
+    load_hook_files,
+    outputs_record,
+    spooled_raw,
+)
 from lineage.loaders.patches import (
     AddedLine,
     PatchError,
@@ -42,7 +49,7 @@ from lineage.repos import RepoResolver
 
 SOURCE = "copilot"
 TOOL = "copilot"
-SUFFIXES = (".jsonl", ".json")
+SUFFIXES = HOOK_SUFFIXES
 CREATE_TOOLS = ("create",)
 EDIT_TOOLS = ("edit", "str_replace", "str_replace_editor")
 PATCH_TOOLS = ("apply_patch", "Edit", "Write")
@@ -52,9 +59,7 @@ SHELL_TOOLS = ("bash", "Bash", "shell")
 def load(
     paths: Iterable[str | Path], repo: str | None = None, *, local_git: bool = True
 ) -> Iterator[Batch]:
-    resolver = RepoResolver(repo, local_git=local_git)
-    for path in expand_paths(paths, SUFFIXES):
-        yield read_hook_file(path, SOURCE, parse_payload, resolver)
+    return load_hook_files(paths, SOURCE, parse_payload, repo, local_git=local_git)
 
 
 def event_of(value: dict[str, Any]) -> str | None:
@@ -111,7 +116,7 @@ def parse_payload(
     time, time_source = (stamped, "record") if stamped else capture_time(enrichment, item)
     if event == "sessionStart" and session:
         attrs = {"cwd": cwd, "start_source": value.get("source"), "time": time}
-        return _record(
+        return hook_record(
             value, "session", session_facts(session, TOOL, attrs | {"time_source": time_source})
         )
     if event != "postToolUse":
@@ -182,13 +187,4 @@ def parse_payload(
             output(f"{key}:{w.path}", w.path, [(None, t) for t in w.lines])
             for w in shell_writes(command)
         ]
-    if not outputs:
-        return None
-    facts: list[Fact] = []
-    for out in outputs:
-        facts += output_facts(out)
-    return _record(value, "output", facts)
-
-
-def _record(value: dict[str, Any], type_: str, facts: list[Fact]) -> Record:
-    return Record(event_id=content_id(value), type=type_, payload=value, facts=facts)
+    return outputs_record(value, outputs)

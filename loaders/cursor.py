@@ -22,11 +22,18 @@ from pathlib import Path
 from typing import Any
 
 from lineage.eventlog import content_id
-from lineage.facts import Batch, Fact, Record, Rejection
+from lineage.facts import Batch, Record, Rejection
 from lineage.loaders import fields
-from lineage.loaders.agent_outputs import AgentOutput, output_facts, session_facts
-from lineage.loaders.files import JsonLine, RecordError, expand_paths
-from lineage.loaders.hooks import capture_time, read_hook_file, spooled_raw
+from lineage.loaders.agent_outputs import AgentOutput, session_facts
+from lineage.loaders.files import JsonLine, RecordError
+from lineage.loaders.hooks import (
+    HOOK_SUFFIXES,
+    capture_time,
+    hook_record,
+    load_hook_files,
+    outputs_record,
+    spooled_raw,
+)
 from lineage.loaders.patches import (
     AddedLine,
     PatchError,
@@ -38,7 +45,7 @@ from lineage.repos import RepoResolver, posix_path
 
 SOURCE = "cursor"
 TOOL = "cursor"
-SUFFIXES = (".jsonl", ".json")
+SUFFIXES = HOOK_SUFFIXES
 EDIT_EVENTS = ("afterFileEdit", "afterTabFileEdit")
 NO_MODEL = {"", "default", "auto"}  # the composer's setting, not a model
 
@@ -46,9 +53,7 @@ NO_MODEL = {"", "default", "auto"}  # the composer's setting, not a model
 def load(
     paths: Iterable[str | Path], repo: str | None = None, *, local_git: bool = True
 ) -> Iterator[Batch]:
-    resolver = RepoResolver(repo, local_git=local_git)
-    for path in expand_paths(paths, SUFFIXES):
-        yield read_hook_file(path, SOURCE, parse_payload, resolver)
+    return load_hook_files(paths, SOURCE, parse_payload, repo, local_git=local_git)
 
 
 def workspace_of(value: dict[str, Any], path: str | None) -> str | None:
@@ -106,7 +111,7 @@ def parse_payload(
             "time": time,
             "time_source": time_source,
         }
-        return _record(value, "session", session_facts(session, TOOL, attrs))
+        return hook_record(value, "session", session_facts(session, TOOL, attrs))
 
     def output(key: str, call: str, path: str, added: list[AddedLine]) -> AgentOutput:
         return AgentOutput(
@@ -133,12 +138,7 @@ def parse_payload(
         outputs.append(output(key, event, path, _edit_lines(edits, event)))
     elif event == "postToolUse":
         outputs += _tool_outputs(value, key, output)
-    if not outputs:
-        return None
-    facts: list[Fact] = []
-    for out in outputs:
-        facts += output_facts(out)
-    return _record(value, "output", facts)
+    return outputs_record(value, outputs)
 
 
 def _tool_outputs(value: dict[str, Any], key: str, output: Any) -> list[AgentOutput]:
@@ -173,7 +173,3 @@ def _tool_outputs(value: dict[str, Any], key: str, output: Any) -> list[AgentOut
             for w in shell_writes(command)
         ]
     return []
-
-
-def _record(value: dict[str, Any], type_: str, facts: list[Fact]) -> Record:
-    return Record(event_id=content_id(value), type=type_, payload=value, facts=facts)

@@ -22,17 +22,24 @@ from pathlib import Path
 from typing import Any
 
 from lineage.eventlog import content_id
-from lineage.facts import Batch, Fact, Record, Rejection
+from lineage.facts import Batch, Record, Rejection
 from lineage.loaders import fields
-from lineage.loaders.agent_outputs import AgentOutput, output_facts, session_facts
-from lineage.loaders.files import JsonLine, expand_paths
-from lineage.loaders.hooks import capture_time, read_hook_file, spooled_raw
+from lineage.loaders.agent_outputs import AgentOutput, session_facts
+from lineage.loaders.files import JsonLine
+from lineage.loaders.hooks import (
+    HOOK_SUFFIXES,
+    capture_time,
+    hook_record,
+    load_hook_files,
+    outputs_record,
+    spooled_raw,
+)
 from lineage.loaders.patches import AddedLine, shell_writes, unified_diff_added, whole_file_lines
 from lineage.repos import RepoResolver
 
 SOURCE = "gemini-cli"
 TOOL = "gemini-cli"
-SUFFIXES = (".jsonl", ".json")
+SUFFIXES = HOOK_SUFFIXES
 WRITE_TOOLS = ("write_file", "WriteFile")
 EDIT_TOOLS = ("replace", "edit")
 SHELL_TOOLS = ("run_shell_command", "shell")
@@ -41,9 +48,7 @@ SHELL_TOOLS = ("run_shell_command", "shell")
 def load(
     paths: Iterable[str | Path], repo: str | None = None, *, local_git: bool = True
 ) -> Iterator[Batch]:
-    resolver = RepoResolver(repo, local_git=local_git)
-    for path in expand_paths(paths, SUFFIXES):
-        yield read_hook_file(path, SOURCE, parse_payload, resolver)
+    return load_hook_files(paths, SOURCE, parse_payload, repo, local_git=local_git)
 
 
 def written_lines(
@@ -94,7 +99,7 @@ def parse_payload(
             "time": time,
             "time_source": time_source,
         }
-        return _record(value, "session", session_facts(session, TOOL, attrs))
+        return hook_record(value, "session", session_facts(session, TOOL, attrs))
     if event != "AfterTool":
         return None
     name = fields.text(value, "tool_name") or ""
@@ -134,13 +139,4 @@ def parse_payload(
             output(f"{key}:{w.path}", w.path, [(None, t) for t in w.lines])
             for w in shell_writes(command)
         ]
-    if not outputs:
-        return None
-    facts: list[Fact] = []
-    for out in outputs:
-        facts += output_facts(out)
-    return _record(value, "output", facts)
-
-
-def _record(value: dict[str, Any], type_: str, facts: list[Fact]) -> Record:
-    return Record(event_id=content_id(value), type=type_, payload=value, facts=facts)
+    return outputs_record(value, outputs)

@@ -7,7 +7,7 @@ counted. The tool is decided from the payload, never from hook_event_name alone.
 """
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from lineage.eventlog import content_id
 from lineage.facts import Batch, Fact, Node, Record, Rejection
 from lineage.loaders import fields
 from lineage.loaders.agent_outputs import AgentOutput, output_facts, session_facts
-from lineage.loaders.files import JsonLine, RecordError, collect, json_objects
+from lineage.loaders.files import JsonLine, RecordError, collect, expand_paths, json_objects
 from lineage.loaders.patches import (
     PatchError,
     located_lines,
@@ -27,6 +27,7 @@ from lineage.loaders.patches import (
 )
 from lineage.repos import RepoResolver
 
+HOOK_SUFFIXES = (".jsonl", ".json")  # spool files of the agents whose records are hooks only
 EDIT_TOOLS = ("Write", "Edit", "MultiEdit", "NotebookEdit")
 OTHER_AGENTS = ("cursor", "gemini-cli", "copilot")  # captured for their own loaders
 MAX_LOCATED_EDITS = 1000  # edits of one MultiEdit located in the original file
@@ -77,18 +78,29 @@ def spooled_raw(item: JsonLine) -> Rejection | None:
     )
 
 
-def read_hook_file(
-    path: Path,
+def load_hook_files(
+    paths: Iterable[str | Path],
     source: str,
     parse: Callable[[JsonLine, RepoResolver, dict[str, str]], Record | Rejection | None],
-    resolver: RepoResolver,
-) -> Batch:
-    """One batch of a spool of `source`'s hook payloads, each line read by `parse` (with the
-    models sessions named so far), with a note for files in no known repository."""
-    batch = Batch(source, input=str(path))
-    models: dict[str, str] = {}
-    for item in json_objects(path, batch, "a hook payload"):
-        collect(batch, item, parse, resolver, models)
+    repo: str | None = None,
+    *,
+    local_git: bool = True,
+) -> Iterator[Batch]:
+    """The `load` of an agent whose records are hook payloads only: one batch per spool
+    file, each line read by `parse` (with the models sessions named so far), with a note for
+    files in no known repository."""
+    resolver = RepoResolver(repo, local_git=local_git)
+    for path in expand_paths(paths, HOOK_SUFFIXES):
+        batch = Batch(source, input=str(path))
+        models: dict[str, str] = {}
+        for item in json_objects(path, batch, "a hook payload"):
+            collect(batch, item, parse, resolver, models)
+        note_unresolved(batch, path)
+        yield batch
+
+
+def note_unresolved(batch: Batch, path: Path) -> None:
+    """Note the files of `batch`'s outputs that lie in no known repository, if any."""
     unresolved = sorted(
         {
             str(f.attrs["path"])
@@ -102,7 +114,22 @@ def read_hook_file(
             f"{path}: {len(unresolved)} file(s) in no known repository (give --repo URL, or "
             f"ingest on the machine that ran the agent): {', '.join(unresolved[:3])}"
         )
-    return batch
+
+
+def hook_record(value: dict[str, Any], type_: str, facts: list[Fact]) -> Record:
+    """The record of one hook payload, its id the payload's content (the same payload spooled
+    twice is one record)."""
+    return Record(event_id=content_id(value), type=type_, payload=value, facts=facts)
+
+
+def outputs_record(value: dict[str, Any], outputs: list[AgentOutput]) -> Record | None:
+    """The record of a payload's outputs; None when it wrote nothing (ignored)."""
+    if not outputs:
+        return None
+    facts: list[Fact] = []
+    for out in outputs:
+        facts += output_facts(out)
+    return hook_record(value, "output", facts)
 
 
 def parse_hook(
@@ -132,7 +159,7 @@ def parse_hook(
     if event == "SessionStart" and session:
         if model:
             models[session] = model
-        return _record(
+        return hook_record(
             value,
             "session",
             session_facts(
@@ -225,12 +252,7 @@ def parse_hook(
             )
             for w in writes
         ]
-    if not outputs:
-        return None
-    facts: list[Fact] = []
-    for out in outputs:
-        facts += output_facts(out)
-    return _record(value, "output", facts)
+    return outputs_record(value, outputs)
 
 
 def claude_edit_lines(
@@ -274,7 +296,3 @@ def claude_edit_lines(
     source = fields.text(tool_input, "new_source") or ""
     extra["cell_id"] = tool_input.get("cell_id")
     return [(None, line) for line in source.split("\n")], extra
-
-
-def _record(value: dict[str, Any], type_: str, facts: list[Fact]) -> Record:
-    return Record(event_id=content_id(value), type=type_, payload=value, facts=facts)
