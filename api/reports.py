@@ -17,7 +17,7 @@ local command prints; store work past the report budget is stopped (503).
 
 import json
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from time import monotonic
 from typing import Any
@@ -117,25 +117,48 @@ def report_routes(service: Service, tokens: Tokens, limits: Limits) -> list[Rout
         finally:
             service.release([snapshot.run.run])
 
-    async def gate(request: Request) -> Response:
-        try:
-            dataset = _param(request, "dataset")
-            mode = _mode(request)
-            allow_unknown = _flag(request, "allow_unknown")
-            max_paths = _count(request, "max_paths", 20, MAX_REPORT_PATHS)
-        except BadRequest as exc:
-            return _json({"error": str(exc)}, 400)
-        found = await answer(
-            request,
-            lambda reader: snapshot_of(
-                reader,
-                request.query_params.get("as_of"),
-                lambda s: s.gate(
-                    dataset, mode, allow_unknown=allow_unknown, max_paths=max_paths
-                ).as_dict(),
-            ),
-        )
-        return found if isinstance(found, Response) else _json(found)
+    def snapshot_route(
+        ask: Callable[[Request], Callable[[Snapshot], Any]],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """A route that answers, as JSON, what the work `ask` reads from the request's
+        parameters (BadRequest: 400) does on the snapshot at its `as_of`."""
+
+        async def route(request: Request) -> Response:
+            try:
+                work = ask(request)
+            except BadRequest as exc:
+                return _json({"error": str(exc)}, 400)
+            found = await answer(
+                request,
+                lambda reader: snapshot_of(reader, request.query_params.get("as_of"), work),
+            )
+            return found if isinstance(found, Response) else _json(found)
+
+        return route
+
+    def gate(request: Request) -> Callable[[Snapshot], Any]:
+        dataset = _param(request, "dataset")
+        mode = _mode(request)
+        allow_unknown = _flag(request, "allow_unknown")
+        max_paths = _count(request, "max_paths", 20, MAX_REPORT_PATHS)
+        return lambda s: s.gate(
+            dataset, mode, allow_unknown=allow_unknown, max_paths=max_paths
+        ).as_dict()
+
+    def explain(request: Request) -> Callable[[Snapshot], Any]:
+        example, mode = _param(request, "example"), _mode(request)
+        return lambda s: s.verdict(example, mode).as_dict()
+
+    def datasets(request: Request) -> Callable[[Snapshot], Any]:
+        mode = _mode(request)
+        return lambda s: [r.as_dict() for r in s.dataset_gates(mode)]
+
+    def outputs(request: Request) -> Callable[[Snapshot], Any]:
+        mode = _mode(request)
+        return lambda s: {
+            "as_of": s.seq,
+            "outputs": [o.as_dict() for o in s.restricted_outputs(mode)],
+        }
 
     async def verdicts(request: Request) -> Response:
         try:
@@ -167,55 +190,6 @@ def report_routes(service: Service, tokens: Tokens, limits: Limits) -> list[Rout
             headers={"X-Lineage-Rows": str(written)},
             background=BackgroundTask(folder.cleanup),
         )
-
-    async def explain(request: Request) -> Response:
-        try:
-            example = _param(request, "example")
-            mode = _mode(request)
-        except BadRequest as exc:
-            return _json({"error": str(exc)}, 400)
-        found = await answer(
-            request,
-            lambda reader: snapshot_of(
-                reader,
-                request.query_params.get("as_of"),
-                lambda s: s.verdict(example, mode).as_dict(),
-            ),
-        )
-        return found if isinstance(found, Response) else _json(found)
-
-    async def datasets(request: Request) -> Response:
-        try:
-            mode = _mode(request)
-        except BadRequest as exc:
-            return _json({"error": str(exc)}, 400)
-        found = await answer(
-            request,
-            lambda reader: snapshot_of(
-                reader,
-                request.query_params.get("as_of"),
-                lambda s: [r.as_dict() for r in s.dataset_gates(mode)],
-            ),
-        )
-        return found if isinstance(found, Response) else _json(found)
-
-    async def outputs(request: Request) -> Response:
-        try:
-            mode = _mode(request)
-        except BadRequest as exc:
-            return _json({"error": str(exc)}, 400)
-        found = await answer(
-            request,
-            lambda reader: snapshot_of(
-                reader,
-                request.query_params.get("as_of"),
-                lambda s: {
-                    "as_of": s.seq,
-                    "outputs": [o.as_dict() for o in s.restricted_outputs(mode)],
-                },
-            ),
-        )
-        return found if isinstance(found, Response) else _json(found)
 
     async def impact(request: Request) -> Response:
         query = request.query_params
@@ -281,11 +255,11 @@ def report_routes(service: Service, tokens: Tokens, limits: Limits) -> list[Rout
         return found if isinstance(found, Response) else _json(found)
 
     return [
-        Route("/v1/gate", gate),
+        Route("/v1/gate", snapshot_route(gate)),
         Route("/v1/verdicts", verdicts),
-        Route("/v1/explain", explain),
-        Route("/v1/datasets", datasets),
-        Route("/v1/outputs", outputs),
+        Route("/v1/explain", snapshot_route(explain)),
+        Route("/v1/datasets", snapshot_route(datasets)),
+        Route("/v1/outputs", snapshot_route(outputs)),
         Route("/v1/impact", impact),
         Route("/v1/blame", blame, methods=["POST"]),
     ]
