@@ -2,6 +2,7 @@
 
     python benchmarks/run.py --examples 1000000
     python benchmarks/run.py --examples 10000000 --no-peers
+    python benchmarks/run.py --examples 1000000 --engine spark --no-peers
 
 Generates canonical events for a history (tool outputs, file versions chained per path with
 line maps and attributed intervals; 1% of the outputs from a restricted tool), writes a
@@ -15,6 +16,13 @@ computes the same tainted sets the way a user would otherwise (networkx, a recur
 benchmarks/peers.py) on that graph and checks they agree with the incremental run. Prints one
 `name: value` line per figure. Speedups compare propagate + gate (without witness paths, which
 the peers do not compute) with each peer. `peak_rss_mb` is taken before the peers run.
+
+With --engine spark it exports the store as of the last run (`lineage export parquet`) and
+gates `bench@v1` and `bench-snapshot@v1` in both modes on Spark in local mode (`spark_*`,
+beside `duckdb_propagate_and_gate_s`), and checks that the Spark gate's reports and every
+example's verdict are the store's (`spark_agrees`). `spark_levels` is how many levels each walk
+took: on a cluster a level costs a join of its frontier with the edges, which stay partitioned
+where they were read, so the time grows with the levels and the frontier, not the graph.
 """
 
 import argparse
@@ -284,6 +292,57 @@ def rss_mb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
+def spark_figures(
+    store: Store, run: engine.TaintRun, tmpdir: Path, driver_memory: str
+) -> dict[str, str]:
+    """Export the store and gate it on Spark in local mode; the same verdicts as the store's
+    run for every example of each dataset gated, in both modes (`spark_agrees`)."""
+    from lineage import export, spark
+
+    export_s, summary = timed(
+        lambda: export.export_parquet(store, tmpdir / "export", run.as_of.seq)
+    )
+    start_s, session = timed(lambda: spark.session(conf={"spark.driver.memory": driver_memory}))
+    session.sparkContext.setLogLevel("ERROR")
+    gate = spark.SparkGate(session, str(tmpdir / "export"))
+    times: dict[str, float] = {}
+    agree, compared = True, 0
+    for dataset in ("bench@v1", "bench-snapshot@v1"):
+        for mode in ("precise", "strict"):
+            took, report = timed(lambda: gate.gate(dataset, mode))  # noqa: B023
+            times[f"{dataset} {mode}"] = took
+            theirs = engine.gate(store, run, dataset, mode, max_paths=0)
+            agree &= report.as_dict() == theirs.as_dict()
+            name = f"{dataset}-{mode}".replace("@", "-")
+            took, _ = timed(
+                lambda: gate.write_verdicts(dataset, str(tmpdir / f"{name}-spark.parquet"), mode)  # noqa: B023
+            )
+            times[f"{dataset} {mode} out"] = took
+            engine.write_example_verdicts(
+                store, run, dataset, mode, str(tmpdir / f"{name}-duckdb.parquet")
+            )
+            ours, duckdb_rows = (
+                pq.read_table(tmpdir / f"{name}-{e}.parquet").sort_by("key")
+                for e in ("spark", "duckdb")
+            )
+            agree &= ours.equals(duckdb_rows)
+            compared += duckdb_rows.num_rows
+    session.stop()
+    return {
+        "spark_master": "local[*]",
+        "spark_export_s": f"{export_s:.2f}",
+        "spark_export_rows": json.dumps(summary.rows),
+        "spark_session_s": f"{start_s:.2f}",
+        "spark_propagate_and_gate_s": f"{times['bench@v1 precise']:.2f}",
+        "spark_gate_strict_s": f"{times['bench@v1 strict']:.2f}",
+        "spark_gate_out_parquet_s": f"{times['bench@v1 precise out']:.2f}",
+        "spark_snapshot_gate_s": f"{times['bench-snapshot@v1 precise']:.2f}",
+        "spark_levels": json.dumps(gate.levels),
+        "spark_verdicts_compared": str(compared),
+        "spark_agrees": "yes" if agree else "NO",
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -299,6 +358,18 @@ def main() -> None:
         "--memory-limit",
         default="2GB",
         help="the store's memory cap (lineage --memory-limit; default 2GB)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="spark: also export the store and gate it on Spark (local[*]), with its figures "
+        "beside DuckDB's and a check that every example gets the same verdict",
+    )
+    parser.add_argument(
+        "--spark-driver-memory",
+        default="8g",
+        help="spark.driver.memory for --engine spark (local mode: the whole Spark heap)",
     )
     args = parser.parse_args()
     n = args.examples
@@ -395,6 +466,9 @@ def main() -> None:
             "incremental_10k_s": f"{incremental_s:.2f}",
             "peak_rss_mb": str(rss_mb()),
         }
+        if args.engine == "spark":
+            figures["duckdb_propagate_and_gate_s"] = f"{propagate_s + sets_s:.2f}"
+            figures |= spark_figures(store, later, tmpdir, args.spark_driver_memory)
         if not args.no_peers:
             # on the graph as it is now, with the 10,000 appended examples (1% more)
             ours = {

@@ -39,6 +39,8 @@ _EXPORTS = {
     "Step": "lineage.engine",
     "EngineError": "lineage.engine",
     "NoPolicyError": "lineage.engine",
+    "ExportError": "lineage.export",
+    "ExportSummary": "lineage.export",
     "IngestReport": "lineage.store",
     "PolicyVersion": "lineage.store",
     "StoreError": "lineage.store",
@@ -63,6 +65,8 @@ __all__ = [
     "EXAMPLES",
     "Database",
     "EngineError",
+    "ExportError",
+    "ExportSummary",
     "GateReport",
     "ImpactReport",
     "IngestReport",
@@ -110,6 +114,7 @@ if TYPE_CHECKING:
         WaiverUse,
     )
     from lineage.eventlog import VerifyResult
+    from lineage.export import ExportError, ExportSummary
     from lineage.facts import Rejection
     from lineage.loaders.files import InputError
     from lineage.policy import Policy, PolicyError, Restriction, parse_policy

@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -152,7 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
         "  lineage gate code-pretrain@v1 --mode strict --format json\n"
         "  lineage gate code-pretrain@v1 --as-of 2026-03-01 --format markdown\n"
         "  lineage gate code-pretrain@v1 --out verdicts.jsonl\n"
-        "  lineage gate code-pretrain@v1 --server http://lineage:8765 --token $READER_TOKEN\n\n"
+        "  lineage gate code-pretrain@v1 --server http://lineage:8765 --token $READER_TOKEN\n"
+        "  lineage gate code-pretrain@v1 --engine spark --out verdicts.parquet\n"
+        "  lineage gate code-pretrain@v1 --engine spark --export /shared/export \\\n"
+        "      --spark-master spark://spark-master:7077\n\n"
         "exit status: 0 passed, 1 failed, 2 usage or input error",
     )
     p.add_argument("dataset", metavar="DATASET[@VERSION]")
@@ -183,6 +187,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="witness paths to include (default 20)",
     )
     _server_args(p, "ask", "reader")
+    spark = p.add_argument_group(
+        "Apache Spark",
+        "the same propagation and gate as PySpark jobs over an export "
+        "(`lineage export parquet DIR`); needs `pip install 'lineage[spark]'` and Java 17",
+    )
+    spark.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="duckdb: the store itself (default); spark: Spark jobs, no witness paths "
+        "(`lineage explain` shows one); --out then names a directory of part files",
+    )
+    spark.add_argument(
+        "--spark-master",
+        metavar="URL",
+        help="local[*], spark://HOST:7077, yarn, k8s://... (default: spark-submit's "
+        "--master, else local[*])",
+    )
+    spark.add_argument(
+        "--export",
+        metavar="DIR",
+        help="the export to gate, on storage every Spark node reads (required on a "
+        "cluster); default: export the store (--db) to a temporary directory",
+    )
+    spark.add_argument(
+        "--spark-conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Spark setting, e.g. spark.driver.memory=8g (repeatable)",
+    )
     p.set_defaults(run=cmd_gate)
 
     p = sub.add_parser(
@@ -309,6 +344,21 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--out", required=True, metavar="FILE", help="the PROV-JSON file to write")
     _mode_args(pe)
     pe.set_defaults(run=cmd_export_prov)
+    pe = esub.add_parser(
+        "parquet",
+        formatter_class=_formatter,
+        help="what propagation and the gate read, as partitioned Parquet (for Spark)",
+        description="Write the nodes, derivation edges with their spans, the lines restricted "
+        "outputs wrote, the restricted roots under the policy in force (and its hash), the "
+        "active waivers and the examples of every dataset version, as of a point of the log, "
+        "as Parquet in DIR (nodes/ and edges/ partitioned by kind=), with export.json saying "
+        "what it holds. `lineage gate --engine spark --export DIR` gates it.",
+        epilog="examples:\n  lineage export parquet lineage-export\n"
+        "  lineage export parquet /shared/lineage-2026-03-01 --as-of 2026-03-01",
+    )
+    pe.add_argument("directory", metavar="DIR", help="a new (or empty) directory")
+    _as_of_arg(pe, "under the policy and waivers in force then")
+    pe.set_defaults(run=cmd_export_parquet)
 
     p = sub.add_parser(
         "verify",
@@ -594,7 +644,9 @@ def cmd_policy_show(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_gate(args: argparse.Namespace, out: TextIO) -> int:
     server = _server(args)
-    if server is not None:
+    if args.engine == "spark":
+        rep = _spark_gate(args, server)
+    elif server is not None:
         with progress.phase(f"gating {args.dataset} on {server.url}"):
             rep = server.gate(
                 args.dataset,
@@ -630,6 +682,58 @@ def cmd_gate(args: argparse.Namespace, out: TextIO) -> int:
     else:
         print(report.gate_text(rep), file=out)
     return args.outcome
+
+
+def _spark_gate(args: argparse.Namespace, server: Server | None) -> engine.GateReport:
+    """`lineage gate --engine spark`: the gate of lineage.spark over --export, or over an
+    export of the store to a temporary directory."""
+    if server is not None and args.server:
+        raise UsageError("--engine spark gates an export, not a server: drop --server")
+    if args.export and args.as_of is not None:
+        raise UsageError(
+            "an export is as of the point it was written at: drop --as-of, or write an "
+            "export as of it (`lineage export parquet DIR --as-of ...`)"
+        )
+    try:
+        from lineage import spark as spark_engine
+    except ImportError as exc:
+        raise UsageError(
+            f"--engine spark needs pyspark ({exc}): pip install 'lineage[spark]' (pyspark 4, "
+            "which runs on Java 17)"
+        ) from exc
+    conf = dict(_setting(item) for item in args.spark_conf)
+    with contextlib.ExitStack() as stack:
+        with progress.phase("starting Spark"):
+            spark = spark_engine.session(args.spark_master, conf)
+        if str(spark.sparkContext.master).startswith("local"):
+            spark.sparkContext.setLogLevel("ERROR")  # a cluster's operators keep its logs
+        directory = args.export
+        if directory is None:
+            if not str(spark.sparkContext.master).startswith("local"):
+                raise UsageError(
+                    f"on a cluster ({spark.sparkContext.master}) the executors read the "
+                    "export: write it where they all see it (`lineage export parquet DIR`) "
+                    "and name it with --export DIR"
+                )
+            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="lineage-"))
+            directory = os.path.join(scratch, "export")
+            with _database(args, read_only=True) as db, progress.phase("exporting the store"):
+                db.export_parquet(directory, args.as_of)
+        gate = spark_engine.SparkGate(spark, directory)
+        stack.callback(gate.close)
+        with progress.phase(f"gating {args.dataset} on Spark ({spark.sparkContext.master})"):
+            rep = gate.gate(args.dataset, args.mode, allow_unknown=args.allow_unknown)
+        if args.out:
+            with progress.phase(f"writing {args.out}"):
+                gate.write_verdicts(args.dataset, args.out, args.mode)
+    return rep
+
+
+def _setting(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise UsageError(f"--spark-conf {item!r}: write KEY=VALUE (spark.driver.memory=8g)")
+    return key, value
 
 
 def cmd_datasets(args: argparse.Namespace, out: TextIO) -> int:
@@ -795,6 +899,19 @@ def cmd_export_prov(args: argparse.Namespace, out: TextIO) -> int:
             what = f"{verdict.example} ({verdict.status})"
     Path(args.out).write_text(str(doc.serialize(format="json", indent=2)), encoding="utf-8")
     print(f"wrote {args.out}: W3C PROV-JSON of {what}, {len(doc.records)} records", file=out)
+    return EXIT_OK
+
+
+def cmd_export_parquet(args: argparse.Namespace, out: TextIO) -> int:
+    with _database(args, read_only=True) as db, progress.phase(f"exporting to {args.directory}"):
+        summary = db.export_parquet(args.directory, args.as_of)
+    rows = ", ".join(f"{count} {table}" for table, count in summary.rows.items())
+    policy = f"policy {summary.policy_hash}" if summary.policy_hash else "no policy in force"
+    print(
+        f"wrote {summary.directory}: as of event {summary.as_of} ({summary.time}), {policy}: "
+        f"{rows}",
+        file=out,
+    )
     return EXIT_OK
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from lineage import engine, model
+from lineage import engine, export, model
 from lineage.blame import FileBlame, blame, blamed_file
 from lineage.bulk_load import bulk_ingest
 from lineage.engine import (
@@ -411,6 +411,14 @@ class Database:
         engine.policy_in_force(self.store, point)
         run = engine.propagate_taint(self.store, point, keep=keep, grace=grace, held=held)
         return Snapshot(self.store, run)
+
+    def export_parquet(
+        self, directory: str | os.PathLike[str], as_of: str | int | None = None
+    ) -> export.ExportSummary:
+        """Write what propagation and the gate read as of `as_of` (default: the head) as
+        partitioned Parquet in `directory` (new or empty), for `lineage.spark` on a cluster;
+        `lineage.export` documents the tables."""
+        return export.export_parquet(self.store, directory, as_of)
 
     def gate(
         self,

@@ -15,7 +15,7 @@ Modes:
 UNKNOWN: not tainted, and an ancestor was referenced but never ingested. CLEAN: neither.
 """
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -370,7 +370,7 @@ def _kind_code(column: str) -> str:
     )
 
 
-def _roots(store: Store, seq: int, policy: Policy | None, after: int = 0) -> np.ndarray:
+def restricted_roots(store: Store, seq: int, policy: Policy | None, after: int = 0) -> np.ndarray:
     """The outputs and sessions the policy restricts, defined after `after` and by `seq`."""
     rules = [_restriction_sql(r) for r in (policy.restrict if policy else ())]
     where = " OR ".join(sql for sql, _ in rules) or "false"
@@ -389,7 +389,7 @@ def _roots(store: Store, seq: int, policy: Policy | None, after: int = 0) -> np.
     )
 
 
-def _attributions(
+def restricted_intervals(
     store: Store, seq: int, roots: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The intervals restricted outputs (`roots`) wrote, as of `seq`: only theirs decide a
@@ -426,6 +426,15 @@ _EDGE_COLUMNS = f"""{_kind_code("e.kind")} AS kind,
 # A byte span named before its file's content was seen, mapped to lines later (as of $s).
 _BYTE_LINES = """LEFT JOIN byte_lines b ON e.span_unit = 'byte' AND b.src = e.src AND b.dst = e.dst
     AND b.byte_start = e.span_start AND b.seq <= $s"""
+# The derivation graph as of $s, as propagation reads it: files named at a commit resolved to
+# their version (a repeated assertion of an edge is harmless: each level of the propagation
+# keeps one row per node and root), kind and span unit as codes (propagation.KINDS, UNITS).
+DERIVATION_GRAPH_SQL = f"""
+    SELECT coalesce(a.target, e.src) AS src, e.dst, {_EDGE_COLUMNS}
+    FROM edges e {_BYTE_LINES}
+    LEFT JOIN (SELECT alias, min(target) AS target FROM aliases WHERE seq <= $s
+               GROUP BY alias) a ON a.alias = e.src
+    WHERE e.seq <= $s AND e.kind IN ({_DERIVATION_SQL})"""
 
 
 def _edges_out_of(store: Store, seq: int, kinds: Sequence[str]) -> Any:
@@ -523,7 +532,7 @@ def _extend(
     )["id"]
     all_kinds = sorted(DERIVATION)
     strict_base = part("strict")
-    new_roots = _roots(store, seq, policy, after=old)
+    new_roots = restricted_roots(store, seq, policy, after=old)
     roots = np.union1d(strict_base.root, new_roots)  # every root has its own depth-0 row
     strict, precise, (inc_node, inc_missing) = propagation.extend(
         (
@@ -545,7 +554,7 @@ def _extend(
         size=size,
         roots=roots,
         waived=waived,
-        attributions=_attributions(store, seq, roots),
+        attributions=restricted_intervals(store, seq, roots),
     )
     store.execute(
         "INSERT INTO taint SELECT ? AS run, * EXCLUDE (run) FROM taint WHERE run = ?", [run, base]
@@ -608,19 +617,7 @@ def _materialize(
 ) -> None:
     """Load the derivation graph as of `seq` into arrays, propagate (lineage.propagation),
     and store the rows of `run`."""
-    # Files named at a commit are resolved to their version (a repeated assertion of an edge
-    # is harmless: each level of the propagation keeps one row per node and root).
-    graph = _graph(
-        store.fetch_numpy(
-            f"""
-        SELECT coalesce(a.target, e.src) AS src, e.dst, {_EDGE_COLUMNS}
-        FROM edges e {_BYTE_LINES}
-        LEFT JOIN (SELECT alias, min(target) AS target FROM aliases WHERE seq <= $s
-                   GROUP BY alias) a ON a.alias = e.src
-        WHERE e.seq <= $s AND e.kind IN ({_DERIVATION_SQL})""",
-            {"s": seq},
-        )
-    )
+    graph = _graph(store.fetch_numpy(DERIVATION_GRAPH_SQL, {"s": seq}))
     size, waived = _waived(store, waivers)
     undefined = np.zeros(size, dtype=bool)
     undefined[
@@ -628,13 +625,13 @@ def _materialize(
             "SELECT id FROM nodes WHERE defined_seq IS NULL OR defined_seq > ?", [seq]
         )["id"]
     ] = True
-    roots = _roots(store, seq, policy)
+    roots = restricted_roots(store, seq, policy)
     strict, precise, (inc_node, inc_missing) = propagation.propagate(
         graph,
         size,
         roots,
         waived,
-        _attributions(store, seq, roots),
+        restricted_intervals(store, seq, roots),
         propagation.distinct(graph.src[undefined[graph.src]]),
     )
     _store_rows(store, run, strict, precise, inc_node, inc_missing)
@@ -643,7 +640,8 @@ def _materialize(
 # -- verdicts ---------------------------------------------------------------------------------
 
 
-def _no_policy(seq: int) -> NoPolicyError:
+def no_policy(seq: int) -> NoPolicyError:
+    """The error of a question asked where no policy is in force (at event `seq`)."""
     return NoPolicyError(
         f"no policy in force as of event {seq}: run `lineage policy set FILE.toml` first"
     )
@@ -653,7 +651,7 @@ def require_policy(run: TaintRun) -> PolicyVersion:
     """The policy `run` judges by; NoPolicyError when none was in force at its as-of point.
     Every verdict, gate and example listing asks this first: no policy is no answer."""
     if run.policy is None:
-        raise _no_policy(run.as_of.seq)
+        raise no_policy(run.as_of.seq)
     return run.policy
 
 
@@ -664,7 +662,7 @@ def policy_in_force(store: Store, as_of: str | int | None = None) -> PolicyVersi
     point = resolve_as_of(store, as_of)
     policy = store.policy_at(point.seq)
     if policy is None:
-        raise _no_policy(point.seq)
+        raise no_policy(point.seq)
     return policy
 
 
@@ -851,19 +849,34 @@ def unknown_reason(store: Store, missing_id: int | None) -> str:
     """Why a node's lineage is incomplete, and what to ingest to complete it."""
     node = store.node_by_id(missing_id) if missing_id is not None else None
     if node is None:
+        return missing_reason(None, None, {}, store.repo_known, store.commit_ingested)
+    return missing_reason(node.kind, node.key, node.attrs, store.repo_known, store.commit_ingested)
+
+
+def missing_reason(
+    kind: str | None,
+    key: str | None,
+    attrs: dict[str, Any],
+    repo_known: Callable[[str], bool],
+    commit_ingested: Callable[[str, str], bool],
+) -> str:
+    """Why the lineage through the never-ingested node (`kind`, `key`, `attrs`; None: not
+    known) is incomplete, and what to ingest; `repo_known` and `commit_ingested` say what the
+    store holds (one definition for the store's gate and the Spark gate's export)."""
+    if kind is None or key is None:
         return "lineage incomplete: an ancestor was named but never ingested"
-    if isinstance(node.attrs.get("missing"), str):
-        return node.attrs["missing"]  # the loader knew what the clone lacked
-    repo = node.attrs.get("repo")
-    if node.kind == NodeKind.FILE_VERSION and repo:
-        if not store.repo_known(repo):
+    if isinstance(attrs.get("missing"), str):
+        return str(attrs["missing"])  # the loader knew what the clone lacked
+    repo = attrs.get("repo")
+    if kind == NodeKind.FILE_VERSION and repo:
+        if not repo_known(repo):
             return (
-                f"repository {repo} was never ingested (needed for {node.key}): "
+                f"repository {repo} was never ingested (needed for {key}): "
                 "`lineage ingest git CHECKOUT` where it is checked out"
             )
-        if "commit" in node.attrs and "blob" not in node.attrs:
-            path, commit = node.attrs.get("path"), node.attrs["commit"]
-            if store.commit_ingested(repo, commit):
+        if "commit" in attrs and "blob" not in attrs:
+            path, commit = attrs.get("path"), attrs["commit"]
+            if commit_ingested(repo, commit):
                 return (
                     f"{path} is not in the tree of commit {commit} of {repo} (that "
                     "commit was ingested): the path is wrong or names a submodule"
@@ -874,12 +887,12 @@ def unknown_reason(store: Store, missing_id: int | None) -> str:
                 f"CHECKOUT --rev {commit}`, after `git fetch` if the checkout lacks it)"
             )
         return (
-            f"file version {node.key} was never ingested: ingest the history of {repo} "
+            f"file version {key} was never ingested: ingest the history of {repo} "
             "that holds it (`lineage ingest git CHECKOUT`)"
         )
-    if node.kind == NodeKind.EXAMPLE:
-        return f"parent example {node.key} was never ingested"
-    return f"{node.kind} {node.key} was never ingested"
+    if kind == NodeKind.EXAMPLE:
+        return f"parent example {key} was never ingested"
+    return f"{kind} {key} was never ingested"
 
 
 def _node_row(evidence: witness.RunEvidence, node_id: int) -> tuple[Any, ...]:
@@ -1058,7 +1071,11 @@ class GateReport:
 def resolve_dataset(store: Store, spec: str, as_of: int) -> tuple[str, str]:
     """``NAME@VERSION``, or ``NAME`` when it has exactly one version (never a silent choice:
     a stray row once created a newer version that then passed in place of the real one)."""
-    known = store.dataset_versions(as_of)
+    return choose_dataset_version(store.dataset_versions(as_of), spec)
+
+
+def choose_dataset_version(known: Sequence[tuple[str, str]], spec: str) -> tuple[str, str]:
+    """The (name, version) of `known` that `spec` names, as `resolve_dataset` chooses."""
     name, _, version = spec.partition("@")
     versions = [v for d, v in known if d == name]
     if version and version in versions:
@@ -1578,7 +1595,7 @@ def restricted_outputs(store: Store, run: TaintRun, mode: str) -> list[Restricte
     """The outputs and sessions the run's policy restricts as of its point, by tool, model,
     repository and time, with the examples each taints."""
     policy = run.policy.policy if run.policy else None
-    roots = _roots(store, run.as_of.seq, policy)
+    roots = restricted_roots(store, run.as_of.seq, policy)
     waived = {w.node for w in run.waivers}
     store.register("_restricted", pa.table({"id": roots.astype(np.int64)}))
     try:
