@@ -2,7 +2,8 @@
 engine beyond one machine (`lineage.spark`, `lineage gate --engine spark`).
 
 The directory holds one folder per table (Parquet files; `nodes/` and `edges/` partitioned by
-`kind=`, so a job that reads one kind of edge reads only its files) and `export.json`, which
+`kind=`, `members/` by `dataset_version=`, so a job that reads one kind of edge or one dataset
+reads only its files) and `export.json`, which
 says what the tables are as of: the seq and time, the policy version and hash in force, its
 active waivers in policy order and the row count of each table.
 
@@ -18,7 +19,9 @@ intervals/          file_version, output, line_start, line_end (-1: to the end):
                     restricted outputs wrote, which decide a precise verdict
 waived/             id, key: the nodes an active waiver names
 dataset_versions/   id, dataset, version
-members/            example, dataset_version: examples of a version or of one of its shards
+members/dataset_version=V/
+                    id, key, example, repo: the examples of a version or of one of its
+                    shards (a gate reads only its version's files)
 missing/            id, key, kind, attrs: nodes that derivation edges name but that were never
                     ingested (the roots of incomplete lineage)
 repos/              repo: repositories with ingested file versions
@@ -60,7 +63,7 @@ TABLES = (
     "repos",
     "commits",
 )
-PARTITIONED = ("nodes", "edges")  # by kind
+PARTITIONED = {"nodes": "kind", "edges": "kind", "members": "dataset_version"}
 
 
 class ExportError(engine.EngineError):
@@ -107,18 +110,21 @@ def _queries() -> dict[str, str]:
             SELECT id, json_extract_string(attrs, '$.dataset') AS dataset,
                    json_extract_string(attrs, '$.version') AS version
             FROM nodes WHERE kind = '{NodeKind.DATASET_VERSION}' AND defined_seq <= $s""",
-        # As engine._members_sql, for every dataset version at once.
+        # As engine._members_sql, for every dataset version at once, with what a verdict
+        # shows of each example (a gate then reads no other table of examples).
         "members": f"""
             WITH member AS (SELECT src, dst FROM edges
                             WHERE kind = '{EdgeKind.MEMBER}' AND seq <= $s),
             versions AS (SELECT id FROM nodes
                          WHERE kind = '{NodeKind.DATASET_VERSION}' AND defined_seq <= $s),
-            direct AS (SELECT m.src AS example, m.dst AS dataset_version
+            direct AS (SELECT m.src AS id, m.dst AS dataset_version
                        FROM member m JOIN versions v ON v.id = m.dst
                        UNION
                        SELECT m.src, s.dst FROM member m
                        JOIN member s ON s.src = m.dst JOIN versions v ON v.id = s.dst)
-            SELECT d.example, d.dataset_version FROM direct d JOIN nodes x ON x.id = d.example
+            SELECT d.id, x.key, json_extract_string(x.attrs, '$.example') AS example, x.repo,
+                   d.dataset_version
+            FROM direct d JOIN nodes x ON x.id = d.id
             WHERE x.kind = '{NodeKind.EXAMPLE}' AND x.defined_seq <= $s""",
         "missing": f"""
             SELECT n.id, n.key, n.kind, n.attrs FROM nodes n
@@ -190,7 +196,7 @@ def _write_tables(
         for table, select in _queries().items():
             out = directory / table
             if table in PARTITIONED:
-                path, options = out, ", PARTITION_BY (kind)"
+                path, options = out, f", PARTITION_BY ({PARTITIONED[table]})"
             else:
                 out.mkdir()
                 path, options = out / "part-0.parquet", ""

@@ -74,6 +74,22 @@ def session(master: str | None = None, conf: dict[str, str] | None = None) -> Sp
     return spark
 
 
+# The export's tables (lineage.export), for those without rows.
+SCHEMAS = {
+    "nodes": "id long, key string, repo string, defined boolean, example string, kind string",
+    "edges": "src long, dst long, span_start long, span_end long, span_unit int, seq long, "
+    "kind string",
+    "roots": "id long, key string, tool string, model string",
+    "intervals": "file_version long, output long, line_start long, line_end long",
+    "waived": "id long, key string",
+    "dataset_versions": "id long, dataset string, version string",
+    "members": "id long, key string, example string, repo string, dataset_version long",
+    "missing": "id long, key string, kind string, attrs string",
+    "repos": "repo string",
+    "commits": "repo string, commit string",
+}
+
+
 class SparkGate:
     """The gate over one export: propagation is computed once per mode and shared by every
     dataset version gated."""
@@ -135,7 +151,10 @@ class SparkGate:
     def table(self, name: str) -> DataFrame:
         """One table of the export (`export.TABLES`), read once."""
         if name not in self._tables:
-            self._tables[name] = self.spark.read.parquet(f"{self.directory}/{name}")
+            if self.manifest["rows"].get(name):
+                self._tables[name] = self.spark.read.parquet(f"{self.directory}/{name}")
+            else:  # a partitioned table without rows has no file to read its schema from
+                self._tables[name] = self.spark.createDataFrame([], SCHEMAS[name])
         return self._tables[name]
 
     @property
@@ -150,10 +169,7 @@ class SparkGate:
     def _edges(self, kinds: tuple[str, ...]) -> DataFrame:
         """(src, dst) of the edges of `kinds`, partitioned by src and kept (read once)."""
         if kinds not in self._graphs:
-            if not self.manifest["rows"]["edges"]:
-                edges = self.spark.createDataFrame([], "src long, dst long")
-            else:
-                edges = self.table("edges").filter(F.col("kind").isin(list(kinds)))
+            edges = self.table("edges").filter(F.col("kind").isin(list(kinds)))
             self._graphs[kinds] = self._persist(edges.select("src", "dst").repartition("src"))
         return self._graphs[kinds]
 
@@ -297,14 +313,7 @@ class SparkGate:
         real, else UNKNOWN when its lineage is incomplete, else CLEAN."""
         if (dv, mode) in self._verdicts:
             return self._verdicts[(dv, mode)]
-        nodes = self.table("nodes").filter(F.col("kind") == "example")
-        members = (
-            self.table("members")
-            .filter(F.col("dataset_version") == dv)
-            .select(F.col("example").alias("id"))
-            .distinct()
-            .join(nodes.select("id", "key", "example", "repo"), "id")
-        )
+        members = self.table("members").filter(F.col("dataset_version") == dv)
         roots = F.broadcast(self.table("roots").select(F.col("id").alias("root"), "key"))
         hits = (
             self.rows(mode)
@@ -322,7 +331,8 @@ class SparkGate:
             .otherwise(F.lit(str(Status.CLEAN)))
         )
         found = (
-            members.join(hits, "id", "left")
+            members.select("id", "key", "example", "repo")
+            .join(hits, "id", "left")
             .join(incomplete, "id", "left")
             .select(
                 "id",

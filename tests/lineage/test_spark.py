@@ -85,6 +85,15 @@ def random_graphs(rng: np.random.Generator, graphs: int, size: int) -> dict[str,
     return {k: np.concatenate(v).astype(np.int64) for k, v in parts.items()}
 
 
+ROWS = {
+    "edges": "src",
+    "roots": "roots",
+    "waived": "waived",
+    "missing": "missing",
+    "intervals": "fv",
+}
+
+
 def write_export(directory: Path, g: dict[str, Any]) -> None:
     """The tables of an export that propagation reads, from arrays."""
     edges = pa.table(
@@ -114,7 +123,7 @@ def write_export(directory: Path, g: dict[str, Any]) -> None:
         "as_of": {"seq": 100, "time": "2026-01-01T00:00:00+00:00"},
         "policy": {"version": 1, "hash": "h"},
         "waivers": [],
-        "rows": {"edges": len(g["src"])},
+        "rows": {name: len(g[column]) for name, column in ROWS.items()},
     }
     (directory / export.MANIFEST).write_text(json.dumps(meta))
 
@@ -290,6 +299,30 @@ def test_without_a_policy_there_is_no_answer(
         gate.gate("code-pretrain@v1")
     with pytest.raises(export.ExportError, match="not a lineage export"):
         spark_gate.SparkGate(spark, str(tmp_path))
+
+
+def test_an_export_without_rows_is_gated_as_the_store_gates_it(
+    exported: Callable[..., spark_gate.SparkGate], tmp_path: Path
+) -> None:
+    store = Store(":memory:")
+    store.set_policy(parse_policy('[[restrict]]\ntool = "claude-code"\nreason = "r"\n'))
+    empty = exported(store)
+    with pytest.raises(engine.EngineError, match="ingest a manifest first"):
+        empty.gate("d@v1")
+    assert empty.strict().count() == empty.incomplete().count() == 0
+    # examples whose sources were never ingested: no derivation edge known, every one UNKNOWN
+    examples = tmp_path / "examples.ndjson"
+    examples.write_text(
+        "".join(
+            f'{{"id":"e{i}","type":"example","dataset":"d","version":"v1","example":"{i}",'
+            f'"source":{{"repo":"github.com/acme/w","path":"a.py","blob":"beef0{i}"}}}}\n'
+            for i in range(3)
+        )
+    )
+    load_events(store, examples)
+    gate = exported(store)
+    assert assert_same_gates(gate, store, tmp_path) == 6
+    assert gate.gate("d@v1").counts.unknown == 3
 
 
 # -- the command line --------------------------------------------------------------------------
