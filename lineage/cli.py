@@ -726,6 +726,13 @@ def _spark_gate(args: argparse.Namespace, server: Server | None) -> engine.GateR
         if args.out:
             with progress.phase(f"writing {args.out}"):
                 gate.write_verdicts(args.dataset, args.out, args.mode)
+    # A note for a person: under spark-submit stderr joins stdout, which may be the JSON.
+    if rep.tainted and progress.interactive():
+        print(
+            "lineage: the Spark gate lists no witness paths: `lineage explain EXAMPLE` shows "
+            "one from the store",
+            file=sys.stderr,
+        )
     return rep
 
 

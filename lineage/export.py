@@ -216,17 +216,34 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
     """The `export.json` of an export directory; ExportError when it is not one."""
     path = Path(directory) / MANIFEST
     try:
-        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise ExportError(
-            f"{directory} is not a lineage export (no {MANIFEST}): write one with "
-            "`lineage export parquet DIR`"
-        ) from exc
-    except (OSError, ValueError) as exc:
+        raise not_an_export(str(directory)) from exc
+    except OSError as exc:
         raise ExportError(f"{path}: cannot read: {exc}") from exc
-    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
+    return parse_manifest(text, str(path))
+
+
+def not_an_export(directory: str) -> ExportError:
+    return ExportError(
+        f"{directory} is not a lineage export (no {MANIFEST}): write one with "
+        "`lineage export parquet DIR`"
+    )
+
+
+def parse_manifest(text: str, where: str) -> dict[str, Any]:
+    """The manifest in `text` (read from `where`), checked to be one this version reads."""
+    try:
+        manifest = json.loads(text)
+    except ValueError as exc:
+        raise ExportError(f"{where}: not JSON: {exc}") from exc
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("format") != FORMAT
+        or manifest.get("format_version") != FORMAT_VERSION
+    ):
         raise ExportError(
-            f"{path}: not a {FORMAT} version {FORMAT_VERSION} export; write it again with "
+            f"{where}: not a {FORMAT} version {FORMAT_VERSION} export; write it again with "
             "this version of lineage"
         )
     return manifest

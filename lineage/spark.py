@@ -41,14 +41,15 @@ from pathlib import Path
 from typing import Any
 
 from pyspark import StorageLevel
-from pyspark.errors import AnalysisException
+from pyspark.errors import AnalysisException, PySparkRuntimeError
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from lineage import engine, export, propagation
 from lineage.engine import Mode, Status
 
-NONE = -1  # a row's waiver when its taint is real (propagation.NONE)
+NONE = propagation.NONE  # a row's waiver when its taint is real; a span without an end
+FOREVER = 1 << 60  # the end of a span or interval "to the end of the file", past any line
 # The rows seen so far are a union of the levels' checkpoints, itself checkpointed every few
 # levels: a plan of at most this many scans, and no rewrite of every row at every level.
 LEVELS_PER_CHECKPOINT = 8
@@ -64,7 +65,13 @@ def session(master: str | None = None, conf: dict[str, str] | None = None) -> Sp
         builder = builder.master(master)
     for key, value in (conf or {}).items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    try:
+        spark = builder.getOrCreate()
+    except PySparkRuntimeError as exc:
+        raise engine.EngineError(
+            f"Spark did not start ({exc}): pyspark 4 runs on Java 17 or later; install it "
+            "or point JAVA_HOME at it"
+        ) from exc
     configured = "spark.sql.shuffle.partitions" in (conf or {}) or (
         spark.conf.get("spark.sql.shuffle.partitions") != "200"  # Spark's default
     )
@@ -127,26 +134,11 @@ class SparkGate:
 
     def _manifest(self) -> dict[str, Any]:
         path = f"{self.directory}/{export.MANIFEST}"
-        try:
+        try:  # through Spark: the export may be on HDFS or S3
             text = self.spark.read.text(path, wholetext=True).first()
         except AnalysisException as exc:
-            raise export.ExportError(
-                f"{self.directory} is not a lineage export (no {export.MANIFEST}): write one "
-                "with `lineage export parquet DIR`"
-            ) from exc
-        try:
-            manifest: dict[str, Any] = json.loads(text[0] if text else "")
-        except ValueError as exc:
-            raise export.ExportError(f"{path}: not JSON: {exc}") from exc
-        if (
-            manifest.get("format") != export.FORMAT
-            or manifest.get("format_version") != export.FORMAT_VERSION
-        ):
-            raise export.ExportError(
-                f"{path}: not a {export.FORMAT} version {export.FORMAT_VERSION} export; "
-                "write it again with this version of lineage"
-            )
-        return manifest
+            raise export.not_an_export(self.directory) from exc
+        return export.parse_manifest(text[0] if text else "", path)
 
     def table(self, name: str) -> DataFrame:
         """One table of the export (`export.TABLES`), read once."""
@@ -154,7 +146,10 @@ class SparkGate:
             if self.manifest["rows"].get(name):
                 self._tables[name] = self.spark.read.parquet(f"{self.directory}/{name}")
             else:  # a partitioned table without rows has no file to read its schema from
-                self._tables[name] = self.spark.createDataFrame([], SCHEMAS[name])
+                columns = (c.split() for c in SCHEMAS[name].split(","))
+                self._tables[name] = self.spark.range(0).select(
+                    *(F.lit(None).cast(kind).alias(column) for column, kind in columns)
+                )
         return self._tables[name]
 
     @property
@@ -244,7 +239,7 @@ class SparkGate:
                 (F.col("src") == intervals["file_version"])
                 & (F.col("root") == intervals["output"]),
             )
-            forever = F.lit(propagation._FOREVER.item())
+            forever = F.lit(FOREVER)
             chunk_end = F.when(F.col("span_end") == NONE, forever).otherwise(F.col("span_end"))
             line_end = F.when(F.col("line_end") == NONE, forever).otherwise(F.col("line_end"))
             whole = (F.col("span_unit") != propagation.LINE) | (F.col("span_start") == NONE)

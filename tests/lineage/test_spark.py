@@ -6,8 +6,11 @@ LINEAGE_REQUIRE_SPARK=1, so in CI a missing Spark fails these tests instead of s
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from io import StringIO
 from pathlib import Path
@@ -367,12 +370,25 @@ def test_lineage_gate_engine_spark_answers_as_the_store_does(
     assert cli(*named, str(tmp_path / "export"), "--spark-conf", "nokey")[0] == 2
 
 
+def spark_env() -> dict[str, str]:
+    """The environment of Spark's scripts: this python, and the Spark pyspark ships (the
+    scripts look for it with whichever `python3` is first on PATH otherwise)."""
+    import pyspark
+
+    return {
+        **os.environ,
+        "SPARK_HOME": str(Path(pyspark.__file__).parent),
+        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+    }
+
+
 def test_spark_submit_runs_the_same_gate(db: str, tmp_path: Path) -> None:
     submit = Path(sys.executable).parent / "spark-submit"
     if not submit.exists():  # pragma: no cover - pyspark installs it beside python
         pytest.skip("spark-submit is not beside this python")
     assert cli("--db", db, "export", "parquet", str(tmp_path / "export"))[0] == 0
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    env = spark_env()
     done = subprocess.run(
         [
             str(submit),
@@ -401,3 +417,102 @@ def test_spark_submit_runs_the_same_gate(db: str, tmp_path: Path) -> None:
         "unknown": 3,
         "clean": 13,
     }
+
+
+# -- a real cluster ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def standalone_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Spark standalone cluster on this machine, a master and a worker of one core, each
+    a process of its own over real sockets; its master URL."""
+    spark_class = Path(sys.executable).parent / "spark-class"
+    if not spark_class.exists():  # pragma: no cover - pyspark installs it beside python
+        pytest.skip("spark-class is not beside this python")
+    work = tmp_path_factory.mktemp("spark-cluster")
+    port, ui = free_port(), free_port()
+    env = {**spark_env(), "SPARK_LOCAL_IP": "127.0.0.1"}
+    daemons = [
+        ["org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
+         "--webui-port", str(ui)],
+        ["org.apache.spark.deploy.worker.Worker", f"spark://127.0.0.1:{port}", "--cores", "1",
+         "--memory", "1g", "--webui-port", str(free_port()), "--work-dir", str(work)],
+    ]  # fmt: skip
+    logs = [(work / f"daemon-{i}.log").open("w") for i in range(len(daemons))]
+    processes = [
+        subprocess.Popen([str(spark_class), *d], stdout=log, stderr=subprocess.STDOUT, env=env)
+        for d, log in zip(daemons, logs, strict=True)
+    ]
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{ui}/json/", timeout=5) as r:
+                    if json.load(r).get("aliveworkers", 0) >= 1:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+                logs_text = "\n".join(f.name + ":\n" + Path(f.name).read_text() for f in logs)
+                pytest.fail(f"the standalone cluster did not start:\n{logs_text[-4000:]}")
+            time.sleep(1)
+        yield f"spark://127.0.0.1:{port}"
+    finally:
+        for p in processes:
+            p.terminate()
+        for p in processes:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # pragma: no cover
+                p.kill()
+        for log in logs:
+            log.close()
+
+
+def test_the_same_command_gates_on_a_standalone_cluster(
+    standalone_cluster: str, db: str, tmp_path: Path
+) -> None:
+    assert cli("--db", db, "export", "parquet", str(tmp_path / "export"))[0] == 0
+    on_cluster = [
+        "gate", "code-pretrain@v1", "--engine", "spark",
+        "--spark-master", standalone_cluster, "--spark-conf", "spark.executor.memory=512m",
+        "--format", "json",
+    ]  # fmt: skip
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lineage",
+            *on_cluster,
+            "--export",
+            str(tmp_path / "export"),
+            "--out",
+            str(tmp_path / "v.jsonl"),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert done.returncode == 1, done.stderr[-3000:]
+    store_code, store_report = cli(
+        "--db", db, "gate", "code-pretrain@v1", "--max-paths", "0", "--format", "json",
+        "--out", str(tmp_path / "store.jsonl"),
+    )  # fmt: skip
+    assert json.loads(done.stdout) == json.loads(store_report) and store_code == 1
+    assert verdict_rows(tmp_path / "v.jsonl") == verdict_rows(tmp_path / "store.jsonl")
+    # the executors cannot read the driver's temporary directory: an export must be named
+    unnamed = subprocess.run(
+        [sys.executable, "-m", "lineage", "--db", db, *on_cluster],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert unnamed.returncode == 2 and "--export DIR" in unnamed.stderr
