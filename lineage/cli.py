@@ -351,7 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write the nodes, derivation edges with their spans, the lines restricted "
         "outputs wrote, the restricted roots under the policy in force (and its hash), the "
         "active waivers and the examples of every dataset version, as of a point of the log, "
-        "as Parquet in DIR (nodes/ and edges/ partitioned by kind=), with export.json saying "
+        "as Parquet in DIR (nodes/ and edges/ partitioned by kind=, members/ by "
+        "dataset_version=), with export.json saying "
         "what it holds. `lineage gate --engine spark --export DIR` gates it.",
         epilog="examples:\n  lineage export parquet lineage-export\n"
         "  lineage export parquet /shared/lineage-2026-03-01 --as-of 2026-03-01",
