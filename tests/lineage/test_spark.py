@@ -328,6 +328,47 @@ def test_an_export_without_rows_is_gated_as_the_store_gates_it(
     assert gate.gate("d@v1").counts.unknown == 3
 
 
+def test_a_real_git_history_is_gated_as_the_store_gates_it(
+    exported: Callable[..., spark_gate.SparkGate], tmp_path: Path
+) -> None:
+    """A history built with git: AI trailers, an aider commit, a revert, a chmod, a path with
+    a space; examples cut from files named at commits (one never ingested)."""
+    from lineage.loaders import git
+    from tests.loaders.test_git import AI_LINES, HUMAN_HEAD, POLICY, REPO, Repo
+
+    repo = Repo(tmp_path / "demo")
+    repo.write("src/a.py", HUMAN_HEAD)
+    repo.write("docs/read me.py", ["print('hi')"])
+    base = repo.commit("base")
+    repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
+    ai = repo.commit("retry\n\nCo-Authored-By: Claude Opus 4.5 <noreply@anthropic.com>")
+    repo.write("docs/read me.py", ["print('hi')", "x = compute()", "y = x * 2"])
+    repo.commit("aider: compute", author="Dev (aider) <dev@example.com>")
+    repo.git("revert", "--no-edit", ai)
+    repo.git("checkout", ai, "--", "src/a.py")
+    restored = repo.commit("restore retry")
+    (repo.root / "src" / "a.py").chmod(0o755)
+    head = repo.commit("chmod")
+    store = Store(":memory:")
+    for batch in git.load([repo.root]):
+        store.ingest(batch)
+    store.set_policy(parse_policy(POLICY))
+    rows = [
+        {"example_id": f"{commit[:7]}-{path}-{start}", "dataset": "d", "version": "1",
+         "source": {"repo": REPO, "commit": commit, "path": path, "lines": [start, start + 2]}}
+        for commit in (base, ai, restored, head, "f" * 40)
+        for path in ("src/a.py", "docs/read me.py")
+        for start in (1, 4, 7, 9)
+    ]  # fmt: skip
+    (tmp_path / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    accepted = sum(store.ingest(b).accepted for b in manifest.load([tmp_path / "m.jsonl"]))
+    assert accepted > 20  # the others name lines past the end of a file: rejected, and why
+    gate = exported(store)
+    assert assert_same_gates(gate, store, tmp_path) == 2 * accepted
+    counts = gate.gate("d@1").counts
+    assert counts.tainted and counts.unknown and counts.clean
+
+
 # -- the command line --------------------------------------------------------------------------
 
 
