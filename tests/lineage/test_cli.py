@@ -522,3 +522,13 @@ def test_impact_refuses_what_it_cannot_trace(
 ) -> None:
     assert run("--db", db, "impact", *argv)[0] == 2
     assert says in capsys.readouterr().err
+
+
+def test_the_spark_engine_without_pyspark_says_how_to_install_it(
+    db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # as if the extra were not installed
+    monkeypatch.delitem(sys.modules, "lineage.spark", raising=False)
+    monkeypatch.delattr(lineage, "spark", raising=False)
+    assert run("--db", db, "gate", "code-pretrain@v1", "--engine", "spark")[0] == 2
+    assert "pip install 'lineage[spark]'" in capsys.readouterr().err
