@@ -706,11 +706,11 @@ def _spark_gate(args: argparse.Namespace, server: Server | None) -> engine.GateR
     with contextlib.ExitStack() as stack:
         with progress.phase("starting Spark"):
             spark = spark_engine.session(args.spark_master, conf)
-        if str(spark.sparkContext.master).startswith("local"):
+        if spark_engine.is_local(spark):
             spark.sparkContext.setLogLevel("ERROR")  # a cluster's operators keep its logs
         directory = args.export
         if directory is None:
-            if not str(spark.sparkContext.master).startswith("local"):
+            if not spark_engine.is_local(spark):
                 raise UsageError(
                     f"on a cluster ({spark.sparkContext.master}) the executors read the "
                     "export: write it where they all see it (`lineage export parquet DIR`) "

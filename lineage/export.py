@@ -88,7 +88,8 @@ def _kind_name(column: str) -> str:
 
 def _queries() -> dict[str, str]:
     """The SELECT of each table (parameter $s: the as-of seq); `roots`, `intervals` and
-    `waived` read the registered id tables `_roots` and `_waived`."""
+    `waived` read the registered id tables `_roots` and `_waived`, `edges` and `missing` the
+    derivation graph computed once into `_graph`."""
     return {
         "nodes": """
             SELECT id, key, repo, defined_seq IS NOT NULL AND defined_seq <= $s AS defined,
@@ -97,7 +98,7 @@ def _queries() -> dict[str, str]:
             FROM nodes WHERE first_seq <= $s""",
         "edges": f"""
             SELECT src, dst, span_start, span_end, span_unit, seq, {_kind_name("kind")} AS kind
-            FROM ({engine.DERIVATION_GRAPH_SQL})""",
+            FROM _graph""",
         "roots": """
             SELECT n.id, n.key, json_extract_string(n.attrs, '$.tool') AS tool,
                    json_extract_string(n.attrs, '$.model') AS model
@@ -126,10 +127,10 @@ def _queries() -> dict[str, str]:
                    d.dataset_version
             FROM direct d JOIN nodes x ON x.id = d.id
             WHERE x.kind = '{NodeKind.EXAMPLE}' AND x.defined_seq <= $s""",
-        "missing": f"""
+        "missing": """
             SELECT n.id, n.key, n.kind, n.attrs FROM nodes n
-            WHERE (n.defined_seq IS NULL OR n.defined_seq > $s) AND n.id IN (
-                SELECT src FROM ({engine.DERIVATION_GRAPH_SQL}))""",
+            WHERE (n.defined_seq IS NULL OR n.defined_seq > $s)
+              AND n.id IN (SELECT src FROM _graph)""",
         "repos": f"""
             SELECT DISTINCT repo FROM nodes
             WHERE kind = '{NodeKind.FILE_VERSION}' AND repo IS NOT NULL
@@ -191,6 +192,9 @@ def _write_tables(
     roots = engine.restricted_roots(store, point.seq, policy.policy if policy else None)
     store.register("_roots", pa.table({"id": roots}))
     store.register("_waived", pa.table({"key": pa.array([w.node for w in waivers], pa.string())}))
+    store.execute(
+        f"CREATE OR REPLACE TEMP TABLE _graph AS {engine.DERIVATION_GRAPH_SQL}", {"s": point.seq}
+    )
     rows: dict[str, int] = {}
     try:
         for table, select in _queries().items():
@@ -207,6 +211,7 @@ def _write_tables(
             )[0]
             out.mkdir(exist_ok=True)  # an empty partitioned table writes no folder
     finally:
+        store.execute("DROP TABLE IF EXISTS _graph")
         store.unregister("_roots")
         store.unregister("_waived")
     return rows

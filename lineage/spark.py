@@ -75,10 +75,15 @@ def session(master: str | None = None, conf: dict[str, str] | None = None) -> Sp
     configured = "spark.sql.shuffle.partitions" in (conf or {}) or (
         spark.conf.get("spark.sql.shuffle.partitions") != "200"  # Spark's default
     )
-    if str(spark.sparkContext.master).startswith("local") and not configured:
+    if is_local(spark) and not configured:
         cores = spark.sparkContext.defaultParallelism
         spark.conf.set("spark.sql.shuffle.partitions", str(max(cores, 1)))
     return spark
+
+
+def is_local(spark: SparkSession) -> bool:
+    """Whether `spark` runs on this machine alone (its master is local, local[N]...)."""
+    return str(spark.sparkContext.master).startswith("local")
 
 
 # The export's tables (lineage.export), for those without rows.
@@ -190,27 +195,37 @@ class SparkGate:
             F.when(first, F.col("node")).otherwise(F.col("blocked")).alias("blocked"),
         ).distinct()
 
-    def _spread(self, walk: str, edges: DataFrame, seed: DataFrame) -> DataFrame:
-        """Breadth first from `seed` (node, root, blocked) along `edges` (src, dst): every
-        row reached, one per (node, root, blocked); `walk` names it in `levels`."""
+    def _walk(
+        self, walk: str, seed: DataFrame, step: Callable[[DataFrame, DataFrame], DataFrame]
+    ) -> DataFrame:
+        """Breadth first from `seed`: `step(frontier, seen)` gives the next level's new rows,
+        until there are none; every row seen. `walk` names it in `levels`."""
         frontier = self._materialize(seed)
         seen, levels = frontier, 0
         while not frontier.isEmpty():
-            step = frontier.join(edges, frontier["node"] == edges["src"]).select(
-                F.col("dst").alias("node"), "root", "blocked"
-            )
-            real = seen.filter(F.col("blocked") == NONE).select("node", "root")
-            fresh = (
-                self._blocked(step)
-                .join(real, ["node", "root"], "left_anti")
-                .join(seen, ["node", "root", "blocked"], "left_anti")
-            )
-            frontier = self._materialize(fresh)
+            frontier = self._materialize(step(frontier, seen))
             seen, levels = seen.unionByName(frontier), levels + 1
             if levels % LEVELS_PER_CHECKPOINT == 0:
                 seen = self._materialize(seen)
         self.levels[walk] = levels
         return self._materialize(seen)
+
+    def _spread(self, walk: str, edges: DataFrame, seed: DataFrame) -> DataFrame:
+        """Breadth first from `seed` (node, root, blocked) along `edges` (src, dst): every
+        row reached, one per (node, root, blocked)."""
+
+        def step(frontier: DataFrame, seen: DataFrame) -> DataFrame:
+            reached = frontier.join(edges, frontier["node"] == edges["src"]).select(
+                F.col("dst").alias("node"), "root", "blocked"
+            )
+            real = seen.filter(F.col("blocked") == NONE).select("node", "root")
+            return (
+                self._blocked(reached)
+                .join(real, ["node", "root"], "left_anti")
+                .join(seen, ["node", "root", "blocked"], "left_anti")
+            )
+
+        return self._walk(walk, seed, step)
 
     def strict(self) -> DataFrame:
         """(node, root, blocked) for every node a restricted root reaches along any
@@ -266,23 +281,19 @@ class SparkGate:
         missing ancestor of the first level that reached it."""
         if self._incomplete is None:
             edges = self._edges(tuple(propagation.KINDS))
-            missing = self.table("missing").select(F.col("id").alias("node"))
-            frontier = self._materialize(missing.withColumn("missing", F.col("node")))
-            reached, levels = frontier, 0
-            while not frontier.isEmpty():
-                step = (
+
+            def step(frontier: DataFrame, seen: DataFrame) -> DataFrame:
+                return (
                     frontier.join(edges, frontier["node"] == edges["src"])
                     .select(F.col("dst").alias("node"), "missing")
-                    .join(reached, "node", "left_anti")
+                    .join(seen, "node", "left_anti")
                     .groupBy("node")
                     .agg(F.min("missing").alias("missing"))
                 )
-                frontier = self._materialize(step)
-                reached, levels = reached.unionByName(frontier), levels + 1
-                if levels % LEVELS_PER_CHECKPOINT == 0:
-                    reached = self._materialize(reached)
-            self.levels["incomplete"] = levels
-            self._incomplete = self._materialize(reached)
+
+            missing = self.table("missing").select(F.col("id").alias("node"))
+            seed = missing.withColumn("missing", F.col("node"))
+            self._incomplete = self._walk("incomplete", seed, step)
         return self._incomplete
 
     # -- the gate -------------------------------------------------------------------------
