@@ -84,13 +84,16 @@ class Attribution:
 
 @dataclass(frozen=True)
 class AddedLines:
-    """Significant lines a commit added to a file version, as (line number, text hash), for
-    content-match against the lines outputs wrote into the same repo before `time`."""
+    """Significant lines a commit added to a file version, as line numbers and the hashes of
+    their normalized text (`agent_outputs.significant_line_hashes`: `format(h, "016x")` is an
+    output's `line_hash`), for content-match against the lines outputs wrote into the same
+    repo before `time`. Arrays, since one commit can add millions of lines."""
 
     file_version: str
     repo: str
     time: datetime | None
-    lines: tuple[tuple[int, str], ...]
+    lines: np.ndarray = field(compare=False)  # uint32 line numbers
+    hashes: np.ndarray = field(compare=False)  # uint64, one per line
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ read, exactly as a local ingest would.
 
 import base64
 import binascii
+import re
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +36,8 @@ from lineage.facts import (
 )
 from lineage.facts import TreeEntries as Tree
 from lineage.model import EdgeKind, NodeKind
+
+_HASH = re.compile("[0-9a-f]{16}")  # a line hash (agent_outputs.line_hash)
 
 WIRE_VERSION = 1
 JSON = dict[str, Any]
@@ -110,7 +113,10 @@ def _encode_fact(fact: Fact) -> JSON:
                 "file_version": fact.file_version,
                 "repo": fact.repo,
                 "time": None if fact.time is None else fact.time.isoformat(),
-                "lines": [list(x) for x in fact.lines],
+                "lines": [
+                    [int(n), format(int(h), "016x")]
+                    for n, h in zip(fact.lines, fact.hashes, strict=True)
+                ],
             }
         case Tree():
             return {
@@ -255,11 +261,15 @@ def _decode_fact(raw: JSON, where: str) -> Fact:
                 _get(raw, "evidence", str, where),
             )
         if kind == "added_lines":
+            lines = _pairs(_get(raw, "lines", list, where), f"{where}.lines", (str,))
+            if not all(isinstance(n, int) and _HASH.fullmatch(h) for n, h in lines):
+                raise WireError(f"{where}.lines: expected [line, 16 hex digits] pairs")
             return AddedLines(
                 _get(raw, "file_version", str, where),
                 _get(raw, "repo", str, where),
                 _time(_get(raw, "time", str, where, null=True), f"{where}.time"),
-                _pairs(_get(raw, "lines", list, where), f"{where}.lines", (str,)),
+                np.array([n for n, _ in lines], dtype=np.uint32),
+                np.array([int(h, 16) for _, h in lines], dtype=np.uint64),
             )
         if kind == "tree_entries":
             return Tree(

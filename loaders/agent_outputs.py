@@ -8,8 +8,11 @@ another file.
 """
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from lineage import model
 from lineage.facts import Edge, Fact, Node
@@ -18,6 +21,7 @@ from lineage.model import EdgeKind, NodeKind
 from lineage.repos import Location
 
 MIN_SIGNIFICANT = 4  # shorter normalized lines are too common to identify an output
+_TRIVIAL = "{}[]();,:"  # stripped from a line's ends before its length is judged
 
 
 def normalize_line(text: str) -> str:
@@ -26,12 +30,28 @@ def normalize_line(text: str) -> str:
 
 def is_significant(normalized: str) -> bool:
     """Blank lines, lone brackets and very short lines never identify an output."""
-    stripped = normalized.strip("{}[]();,:")
+    stripped = normalized.strip(_TRIVIAL)
     return len(stripped) >= MIN_SIGNIFICANT
 
 
 def line_hash(normalized: str) -> str:
     return hashlib.sha1(normalized.encode()).hexdigest()[:16]
+
+
+def significant_line_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, hashes) of the significant lines among `texts`, each hash `line_hash` of the
+    normalized line as an unsigned 64-bit integer (`format(h, "016x")` is `line_hash`): a
+    commit adds millions of lines, kept as two arrays rather than millions of objects.
+
+    >>> at, hashes = significant_line_hashes(["x = compute(1)", "}", "  x   = compute(1) "])
+    >>> at.tolist(), format(int(hashes[0]), "016x") == line_hash("x = compute(1)")
+    ([0, 2], True)
+    """
+    normalized = [" ".join(text.split()) for text in texts]
+    at = [i for i, norm in enumerate(normalized) if len(norm.strip(_TRIVIAL)) >= MIN_SIGNIFICANT]
+    sha1 = hashlib.sha1
+    digests = b"".join([sha1(normalized[i].encode()).digest()[:8] for i in at])
+    return np.array(at, dtype=np.uint32), np.frombuffer(digests, dtype=">u8").astype(np.uint64)
 
 
 @dataclass

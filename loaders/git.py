@@ -52,7 +52,6 @@ from lineage.facts import (
     TreeEntries,
 )
 from lineage.loaders import git_ai
-from lineage.loaders.agent_outputs import is_significant, line_hash, normalize_line
 from lineage.loaders.files import InputError
 from lineage.loaders.git_log import (
     Commit,
@@ -63,7 +62,6 @@ from lineage.loaders.git_log import (
     run_git,
     stream_log,
 )
-from lineage.loaders.patches import line_ranges
 from lineage.model import EdgeKind, NodeKind
 from lineage.repos import local_repo, normalize_remote
 from lineage.tools import ai_identity_tool
@@ -634,11 +632,12 @@ def _record(
             ),
         )
     identities = ai_identities(c)
+    outputs: dict[str, str] = {}  # tool -> the output node declared for it in this commit
     added_by_path = _added_in_all(c.changes)
     for path, key in versions.items():
         if key in unread:  # which lines it added is unknown: all of them (fail closed)
             for tool, model_name, why in identities:
-                okey = _commit_output(facts, repo, c, tool, model_name, why)
+                okey = _commit_output(facts, outputs, repo, c, tool, model_name, why)
                 facts += [
                     Edge(okey, key, EdgeKind.WROTE, span=Span(1, None)),
                     Attribution(key, okey, Span(1, None), "trailer"),
@@ -646,19 +645,15 @@ def _record(
             continue
         # Lines added relative to every parent are the commit's own (for a merge: conflict
         # resolutions); a normal commit has one parent diff.
-        added = added_by_path.get(path, [])
-        hashed = tuple(
-            (n, line_hash(norm))
-            for n, text in added
-            if is_significant(norm := normalize_line(text))
-        )
-        if hashed:
-            facts.append(AddedLines(key, repo, time, hashed))
-        if not added:
+        added, hashed_lines, hashes = added_by_path.get(path, _NOTHING_ADDED)
+        if len(hashes):
+            facts.append(AddedLines(key, repo, time, hashed_lines, hashes))
+        if not len(added):
             continue
+        ranges = _runs(added)
         for tool, model_name, why in identities:
-            okey = _commit_output(facts, repo, c, tool, model_name, why)
-            for first, last in line_ranges([n for n, _ in added]):
+            okey = _commit_output(facts, outputs, repo, c, tool, model_name, why)
+            for first, last in ranges:
                 facts += [
                     Edge(okey, key, EdgeKind.WROTE, span=Span(first, last)),
                     Attribution(key, okey, Span(first, last), "trailer"),
@@ -728,12 +723,20 @@ def _real_parents(path: Path, sha: str) -> list[str]:
 
 
 def _commit_output(
-    facts: list[Fact], repo: str, c: Commit, tool: str, model_name: str | None, why: str
+    facts: list[Fact],
+    outputs: dict[str, str],
+    repo: str,
+    c: Commit,
+    tool: str,
+    model_name: str | None,
+    why: str,
 ) -> str:
-    """The output that stands for what `tool` wrote in commit `c` (declared once)."""
-    name = model.commit_output(repo, c.sha, tool)
-    okey = model.output_key(name)
-    if not any(isinstance(f, Node) and f.key == okey for f in facts):
+    """The output that stands for what `tool` wrote in commit `c`, declared in `facts` the
+    first time; `outputs` holds the ones declared so far (tool -> key)."""
+    okey = outputs.get(tool)
+    if okey is None:
+        name = model.commit_output(repo, c.sha, tool)
+        okey = outputs[tool] = model.output_key(name)
         facts.append(
             Node(
                 okey,
@@ -832,21 +835,58 @@ def _tree_changes(repo: str, c: Commit) -> TreeEntries:
     )
 
 
-def _added_in_all(diffs: list[list[FileChange]]) -> dict[str, list[tuple[int, str]]]:
-    """Path -> the lines added relative to every parent (for a merge: what it resolved)."""
-    if len(diffs) == 1:  # one parent: each path's added lines, already in order, once each
-        return {ch.new_path: ch.added for ch in diffs[0] if ch.new_path is not None}
-    per_diff: list[dict[str, set[tuple[int, str]]]] = []
+_NOTHING_ADDED = (np.zeros(0, np.uint32), np.zeros(0, np.uint32), np.zeros(0, np.uint64))
+
+
+def _added_in_all(
+    diffs: list[list[FileChange]],
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Path -> (the lines added relative to every parent, those of them significant, their
+    hashes): for a merge, the lines it resolved. A line of the merge's file is the same text
+    whichever parent it is compared with, so the lines are found by number."""
+    per_diff: list[dict[str, list[FileChange]]] = []
     for changes in diffs:
-        table: dict[str, set[tuple[int, str]]] = {}
+        table: dict[str, list[FileChange]] = {}
         for ch in changes:
             if ch.new_path is not None:
-                table.setdefault(ch.new_path, set()).update(ch.added)
+                table.setdefault(ch.new_path, []).append(ch)
         per_diff.append(table)
-    if len(per_diff) == 1:
-        return {path: sorted(lines) for path, lines in per_diff[0].items()}
-    paths = set.intersection(*(set(t) for t in per_diff)) if per_diff else set()
-    return {path: sorted(set.intersection(*(t[path] for t in per_diff))) for path in paths}
+    if not per_diff:
+        return {}
+    out: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for path, first in per_diff[0].items():
+        if not all(path in table for table in per_diff[1:]):
+            continue
+        added = _concat([ch.added_lines() for ch in first], np.uint32)
+        lines = _concat([ch.hashed_lines for ch in first], np.uint32)
+        hashes = _concat([ch.hashes for ch in first], np.uint64)
+        for table in per_diff[1:]:
+            added = np.intersect1d(added, _concat([ch.added_lines() for ch in table[path]]))
+        if len(per_diff) > 1 or len(first) > 1:
+            added = np.unique(added)
+            keep = np.isin(lines, added)
+            lines, at = np.unique(lines[keep], return_index=True)
+            hashes = hashes[keep][at]
+        out[path] = (added, lines, hashes)
+    return out
+
+
+def _concat(arrays: list[np.ndarray], dtype: type = np.uint32) -> np.ndarray:
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays).astype(dtype)
+
+
+def _runs(numbers: np.ndarray) -> list[tuple[int, int]]:
+    """Sorted line numbers as (first, last) runs of consecutive lines.
+
+    >>> _runs(np.array([1, 2, 3, 7, 9, 10]))
+    [(1, 3), (7, 7), (9, 10)]
+    """
+    if not len(numbers):
+        return []
+    cuts = np.flatnonzero(np.diff(numbers.astype(np.int64)) != 1) + 1
+    firsts = np.concatenate([numbers[:1], numbers[cuts]])
+    lasts = np.concatenate([numbers[cuts - 1], numbers[-1:]])
+    return [(int(a), int(b)) for a, b in zip(firsts, lasts, strict=True)]
 
 
 def _line_count(ch: FileChange, lines_of: dict[tuple[str, str], int | None]) -> int | None:

@@ -18,9 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rapidfuzz import fuzz
 
-from lineage.loaders.agent_outputs import is_significant, normalize_line
+from lineage.loaders.agent_outputs import (
+    is_significant,
+    normalize_line,
+    significant_line_hashes,
+)
 
 # Fields are cut at NUL, which no message, name or trailer can hold (any other byte can); a
 # header that content imitates is told from git's by the commit id that must follow it.
@@ -66,20 +71,28 @@ class GitFailed(RuntimeError):
         self.stderr = stderr
 
 
+_NO_LINES = np.zeros(0, dtype=np.uint32)
+_NO_HASHES = np.zeros(0, dtype=np.uint64)
+
+
 @dataclass
 class FileChange:
+    """One file of one diff. What the patch said is kept compactly, never its text: the
+    hunks, each with the rewritten lines still similar to the ones they replaced (the line
+    map), and the significant added lines' numbers and hashes (a vendored tree of millions
+    of lines costs two arrays)."""
+
     status: str
     old_path: str | None
     new_path: str | None
     old_blob: str | None
     new_blob: str | None
     mode: str
-    hunks: list[list[int]] = field(default_factory=list)
-    added: list[tuple[int, str]] = field(default_factory=list)  # (new line number, text)
-    removed: list[tuple[int, str]] = field(default_factory=list)  # (old line number, text)
+    hunks: list[list[int]] = field(default_factory=list)  # [old_start, old_n, new_start, new_n]
+    pairs: list[list[list[int]]] = field(default_factory=list)  # per hunk: [old, new] lines
+    hashed_lines: np.ndarray = field(default_factory=lambda: _NO_LINES)  # new line numbers
+    hashes: np.ndarray = field(default_factory=lambda: _NO_HASHES)  # their line hashes
     binary: bool = False
-    starts: list[tuple[int, int]] = field(default_factory=list)  # per hunk: where its
-    # removed and added lines begin in `removed` and `added`
 
     @property
     def same_content(self) -> bool:
@@ -90,17 +103,14 @@ class FileChange:
         """The hunks, each with the pairs of lines it rewrote that are still similar."""
         if self.binary:
             return None
-        out: list[list[Any]] = []
-        for (old_start, old_n, new_start, new_n), (r, a) in zip(
-            self.hunks, self.starts, strict=True
-        ):
-            pairs = (
-                similar_pairs(self.removed[r : r + old_n], self.added[a : a + new_n])
-                if old_n and new_n
-                else []
-            )
-            out.append([old_start, old_n, new_start, new_n] + ([pairs] if pairs else []))
-        return out
+        return [h + ([p] if p else []) for h, p in zip(self.hunks, self.pairs, strict=True)]
+
+    def added_lines(self) -> np.ndarray:
+        """The new side's line numbers of every line the patch added, in order."""
+        runs = [(start, n) for _, _, start, n in self.hunks if n]
+        if not runs:
+            return _NO_LINES
+        return np.concatenate([np.arange(start, start + n, dtype=np.uint32) for start, n in runs])
 
 
 @dataclass
@@ -267,27 +277,31 @@ def stream_log(
     feeder.start()
     drain.start()
 
-    def chunks() -> Iterator[bytes]:
-        # One commit's output can be far larger than a block: its blocks are kept in a list
-        # and only the newly read bytes (and a header's length before them) are searched, so
-        # a large diff costs its length, not its length squared.
-        pending: list[bytes] = []
+    def chunks() -> Iterator[bytearray]:
+        # Only the newly read bytes (and a header's length before them) are searched, so a
+        # large diff costs its length, not its length squared.
+        # A commit's output grows in place as it is read and is handed over as it is, never
+        # joined or copied: one commit can be hundreds of megabytes (a vendored tree).
+        keep = len(HEADER) - 1  # bytes of a header that may end a block
+        pending = bytearray()
         for block in ahead:
-            tail = pending[-1][-len(HEADER) :] if pending else b""
-            if HEADER not in tail + block:
-                pending.append(block)
-                continue
-            parts = (b"".join(pending) + block).split(HEADER)
-            pending = [parts.pop()]
-            yield from parts
-        yield b"".join(pending)
+            start = max(0, len(pending) - keep)
+            pending += block
+            at = pending.find(HEADER, start)
+            while at >= 0:
+                rest = pending[at + len(HEADER) :]
+                del pending[at:]
+                yield pending
+                pending = rest
+                at = pending.find(HEADER)
+        yield pending
 
-    def commit_chunks() -> Iterator[bytes]:
+    def commit_chunks() -> Iterator[bytearray]:
         # git writes each commit fed once (a merge once per parent, in a row): a cut not
         # followed by the id of this commit or of one still to come was content, undone.
         to_come = set(commits)
         current: str | None = None
-        held: bytes | None = None
+        held: bytearray | None = None
         for part in chunks():
             sha = part[:40].decode("ascii", "replace") if part[40:41] == b"\0" else None
             if held is None:
@@ -298,7 +312,8 @@ def stream_log(
                 to_come.discard(sha)
                 current = sha
             else:
-                held += HEADER + part
+                held += HEADER
+                held += part
         if held is not None:
             yield held
 
@@ -362,22 +377,21 @@ class _ReadAhead:
         self._thread.join()
 
 
-def parse_log(chunks: Iterable[bytes]) -> Iterator[Commit]:
+def parse_log(chunks: Iterable[bytes | bytearray]) -> Iterator[Commit]:
     """Commits of a log written in FORMAT with `--raw -z -p`, given cut at its commit headers;
     a merge's diffs (one per parent) are gathered into one Commit."""
     current: Commit | None = None
     for raw in chunks:
-        if not raw.strip(b"\0\n"):
+        if _skip_separators(raw, 0) == len(raw):
             continue
-        chunk = raw.decode("utf-8", "replace")
         header_end = -1
-        for _ in range(10):  # ten fields, then the diff (taken in place, never copied)
-            header_end = chunk.find("\0", header_end + 1)
+        for _ in range(10):  # ten fields, then the diff (read in place, never copied)
+            header_end = raw.find(b"\0", header_end + 1)
             if header_end < 0:
                 break
         if header_end < 0:
             continue
-        fields = chunk[:header_end].split("\0")
+        fields = raw[:header_end].decode("utf-8", "replace").split("\0")
         sha = fields[0]
         if current is None or current.sha != sha:
             if current is not None:
@@ -394,7 +408,7 @@ def parse_log(chunks: Iterable[bytes]) -> Iterator[Commit]:
                 trailers=parse_trailers(fields[8]),
                 message=fields[9],
             )
-        current.changes.append(parse_changes(chunk, header_end + 1))
+        current.changes.append(parse_changes(raw, header_end + 1))
     if current is not None:
         yield current
 
@@ -409,24 +423,24 @@ def parse_trailers(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def parse_changes(body: str, start: int = 0) -> list[FileChange]:
+def parse_changes(body: bytes | bytearray, start: int = 0) -> list[FileChange]:
     """The raw entries of one diff (NUL-separated) from `start` on, then its patch, hunks
     tied to entries."""
     changes: list[FileChange] = []
-    # the raw entries are read token by token, the patch after them taken whole: a diff can
-    # be hundreds of megabytes, so it is neither cut at NUL nor copied more than once
+    # the raw entries are read token by token, the patch after them a file at a time: a diff
+    # can be hundreds of megabytes, so it is neither cut at NUL nor decoded whole
     at = _skip_separators(body, start)
 
     def token() -> str:
         nonlocal at
         if at > len(body):
             return ""
-        end = body.find("\0", at)
+        end = body.find(b"\0", at)
         end = len(body) if end < 0 else end
-        text, at = body[at:end], end + 1
+        text, at = body[at:end].decode("utf-8", "replace"), end + 1
         return text
 
-    while body.startswith(":", at):
+    while body.startswith(b":", at):
         entry = at
         meta = token()[1:].split()
         if len(meta) < 5:
@@ -447,25 +461,43 @@ def parse_changes(body: str, start: int = 0) -> list[FileChange]:
                 mode=new_mode if kind != "D" else old_mode,
             )
         )
-    patch = body[_skip_separators(body, at) :]
-    _attach_patch(patch, {c.new_path: c for c in changes if c.new_path is not None})
+    by_path = {c.new_path: c for c in changes if c.new_path is not None}
+    for section in _file_sections(body, _skip_separators(body, at)):
+        _attach_patch(section, by_path)
     return changes
 
 
-def _skip_separators(text: str, at: int) -> int:
-    """The index of the first character from `at` on that is neither NUL nor a newline."""
-    while at < len(text) and text[at] in "\0\n":
+def _skip_separators(data: bytes | bytearray, at: int) -> int:
+    """The index of the first byte from `at` on that is neither NUL nor a newline."""
+    while at < len(data) and data[at] in b"\0\n":
         at += 1
     return at
 
 
+_FILE_HEADER = b"\ndiff --git "
+
+
+def _file_sections(patch: bytes | bytearray, start: int) -> Iterator[str]:
+    """The patch of each file, decoded one at a time. A `diff --git` line always begins a
+    file's patch: with -U0 every content line starts with `+`, `-` or `\\`."""
+    at = start
+    while at < len(patch):
+        end = patch.find(_FILE_HEADER, at)
+        end = len(patch) if end < 0 else end + 1
+        yield patch[at:end].decode("utf-8", "replace")
+        at = end
+
+
 def _attach_patch(patch: str, by_path: dict[str, FileChange]) -> None:
+    """Hunks of one file's patch (or of several, a header line starting each) onto their
+    raw entries, with their line maps and added lines' hashes."""
     current: FileChange | None = None
     target: str | None = None
     deleted = False
     bound = False
     lines = patch.split("\n")
     i, n = 0, len(lines)
+    hashed: dict[int, tuple[FileChange, list[np.ndarray], list[np.ndarray]]] = {}
     while i < n:
         line = lines[i]
         i += 1
@@ -492,17 +524,21 @@ def _attach_patch(patch: str, by_path: dict[str, FileChange]) -> None:
             i += len(added)
             if i < n and lines[i].startswith("\\"):
                 i += 1
-            if current is not None:
-                current.hunks.append([old_start, old_n, new_start, new_n])
-                current.starts.append((len(current.removed), len(current.added)))
-                current.removed += zip(
-                    range(old_start, old_start + len(removed)),
-                    [t[1:] for t in removed],
-                    strict=True,
-                )
-                current.added += zip(
-                    range(new_start, new_start + len(added)), [t[1:] for t in added], strict=True
-                )
+            if current is None:
+                continue
+            current.hunks.append([old_start, old_n, new_start, new_n])
+            texts = [t[1:] for t in added]
+            current.pairs.append(
+                similar_pairs(_numbered(old_start, removed), _numbered(new_start, added))
+                if removed and texts
+                else []
+            )
+            if texts:
+                at, hashes = significant_line_hashes(texts)
+                if len(at):
+                    _, numbers, values = hashed.setdefault(id(current), (current, [], []))
+                    numbers.append(at + np.uint32(new_start))
+                    values.append(hashes)
         elif line.startswith("diff --git "):
             current, target, deleted, bound = None, header_path(line[11:]), False, False
         elif line.startswith(("rename to ", "copy to ")):
@@ -516,6 +552,14 @@ def _attach_patch(patch: str, by_path: dict[str, FileChange]) -> None:
             and target in by_path
         ):
             by_path[target].binary = True
+    for change, numbers, values in hashed.values():
+        change.hashed_lines = np.concatenate([change.hashed_lines, *numbers])
+        change.hashes = np.concatenate([change.hashes, *values])
+
+
+def _numbered(start: int, lines: list[str]) -> list[tuple[int, str]]:
+    """(line number, text) of a hunk's lines, their `+` or `-` left out."""
+    return [(start + k, t[1:]) for k, t in enumerate(lines)]
 
 
 def header_path(rest: str) -> str | None:

@@ -72,9 +72,10 @@ class FactIngest(Reads):
         spans: dict[str, list[Any]] = {
             k: [] for k in ("file_version", "output", "line_start", "line_end", "evidence", "seq")
         }
-        added: dict[str, list[Any]] = {
-            k: [] for k in ("file_version", "line", "hash", "repo", "time_us", "seq")
-        }
+        # added lines: one row per AddedLines fact, its lines and hashes as arrays
+        added: dict[str, list[Any]] = {k: [] for k in ("file_version", "repo", "time_us", "seq")}
+        added_lines: list[np.ndarray] = []
+        added_hashes: list[np.ndarray] = []
         trees: dict[str, list[Any]] = {
             k: [] for k in ("repo", "commit", "first_parent", "whole", "seq")
         }
@@ -109,13 +110,13 @@ class FactIngest(Reads):
                     entries["seq"] += [seq] * n
                     continue
                 if isinstance(fact, AddedLines):
-                    n = len(fact.lines)
-                    added["file_version"] += [fact.file_version] * n
-                    added["line"] += [line for line, _ in fact.lines]
-                    added["hash"] += [digest for _, digest in fact.lines]
-                    added["repo"] += [fact.repo] * n
-                    added["time_us"] += [epoch_us(fact.time) if fact.time else None] * n
-                    added["seq"] += [seq] * n
+                    added["file_version"].append(fact.file_version)
+                    added["repo"].append(fact.repo)
+                    added["time_us"].append(epoch_us(fact.time) if fact.time else None)
+                    added["seq"].append(seq)
+                    added_lines.append(fact.lines)
+                    added_hashes.append(fact.hashes)
+                    continue
                 if isinstance(fact, Node):
                     nodes["key"].append(fact.key)
                     nodes["kind"].append(str(fact.kind))
@@ -215,27 +216,8 @@ class FactIngest(Reads):
                 FROM _spans s JOIN nodes f ON f.key = s.file_version
                 JOIN nodes o ON o.key = s.output""")
             con.unregister("_spans")
-        if added["line"]:
-            self.register(
-                "_added",
-                pa.table(
-                    added,
-                    schema=pa.schema(
-                        [
-                            ("file_version", pa.string()),
-                            ("line", pa.int64()),
-                            ("hash", pa.string()),
-                            ("repo", pa.string()),
-                            ("time_us", pa.int64()),
-                            ("seq", pa.int64()),
-                        ]
-                    ),
-                ),
-            )
-            con.execute("""
-                INSERT INTO added_lines SELECT f.id, a.line, a.hash, a.repo, a.time_us, a.seq
-                FROM _added a JOIN nodes f ON f.key = a.file_version""")
-            con.unregister("_added")
+        if added_lines:
+            self._insert_added_lines(added, added_lines, added_hashes)
         if line_ends["file_version"]:
             self.register(
                 "_ends",
@@ -377,6 +359,44 @@ class FactIngest(Reads):
                 WHERE e.kind IN {once} AND NOT EXISTS (
                     SELECT 1 FROM edges x WHERE x.src = s.id AND x.dst = d.id AND x.kind = e.kind)
                 GROUP BY s.id, d.id, e.kind""")
+
+    def _insert_added_lines(
+        self, facts: dict[str, list[Any]], lines: list[np.ndarray], hashes: list[np.ndarray]
+    ) -> None:
+        """Rows of `added_lines` for AddedLines facts (their columns in `facts`, their lines and
+        hashes in `lines` and `hashes`), the hashes as the hex text outputs' hashes are kept in."""
+        counts = np.array([len(x) for x in lines], dtype=np.int64)
+        self.register(
+            "_added_of",
+            pa.table(
+                {**facts, "fact": np.arange(len(counts))},
+                schema=pa.schema(
+                    [
+                        ("file_version", pa.string()),
+                        ("repo", pa.string()),
+                        ("time_us", pa.int64()),
+                        ("seq", pa.int64()),
+                        ("fact", pa.int64()),
+                    ]
+                ),
+            ),
+        )
+        self.register(
+            "_added",
+            pa.table(
+                {
+                    "fact": np.repeat(np.arange(len(counts)), counts),
+                    "line": np.concatenate(lines).astype(np.int64),
+                    "hash": np.concatenate(hashes).astype(np.uint64),
+                }
+            ),
+        )
+        self._con.execute("""
+            INSERT INTO added_lines
+            SELECT f.id, a.line, format('{:016x}', a.hash), k.repo, k.time_us, k.seq
+            FROM _added a JOIN _added_of k USING (fact) JOIN nodes f ON f.key = k.file_version""")
+        self._con.unregister("_added")
+        self._con.unregister("_added_of")
 
     def _check_endpoints(self, keys: list[str]) -> None:
         """Every key a fact names must be a node by now (else the loader forgot one)."""

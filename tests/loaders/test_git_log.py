@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from lineage.loaders import git_log
+from lineage.loaders.agent_outputs import line_hash
 from tests.loaders.test_git import Repo
 
 
@@ -33,8 +34,10 @@ def test_a_log_many_times_larger_than_a_pipe_is_read_whole_and_in_order(
     assert [c.sha for c in read] == shas
     for n, commit in enumerate(read):
         (change,) = commit.changes[0]
-        assert len(change.added) == 40_000
-        assert change.added[0] == (40_000 * n + 1, f"value_{n}_0 = compute(0, {n})")
+        assert len(change.added_lines()) == len(change.hashes) == 40_000
+        assert change.hashed_lines[0] == 40_000 * n + 1
+        first = line_hash(f"value_{n}_0 = compute(0, {n})")
+        assert format(int(change.hashes[0]), "016x") == first
 
 
 def test_a_reader_that_stops_early_ends_git_and_raises_nothing(
