@@ -401,12 +401,14 @@ def _rss_kb() -> int:
     return 0
 
 
-def ingest(store: Store, repo: Path, limit_s: float, limit_gb: float) -> bool:
+def ingest(
+    store: Store, repo: Path, limit_s: float, limit_gb: float, rev: str | None = None
+) -> bool:
     start = time.monotonic()
     ok = True
     try:
         with Watchdog(limit_s, limit_gb):
-            for batch in git.load([repo]):
+            for batch in git.load([repo], rev=rev):
                 loaded = time.monotonic()
                 print(
                     f"loader: {len(batch.records)} records, {len(batch.notes)} notes, "
@@ -614,6 +616,12 @@ def main() -> int:
         action="store_true",
         help="also count lines git-ai notes attribute to an agent as AI",
     )
+    parser.add_argument(
+        "--rev",
+        help="the history to ingest (default: HEAD, every branch and tag, as `lineage ingest "
+        "git` reads); a line whose version a branch's commit or note attributes is flagged, "
+        "while the truth knows HEAD's history only: --rev HEAD measures against the same history",
+    )
     parser.add_argument("--no-ingest", action="store_true", help="evaluate an existing --db")
     parser.add_argument("--stats-only", action="store_true", help="print history stats only")
     parser.add_argument("--limit-s", type=float, default=300.0, help="ingest time limit")
@@ -635,7 +643,7 @@ def main() -> int:
         ok = True
         if not args.no_ingest:
             print("\n== ingest")
-            ok = ingest(store, repo, args.limit_s, args.limit_gb)
+            ok = ingest(store, repo, args.limit_s, args.limit_gb, args.rev)
         print("\n== ground truth (git blame)")
         score = evaluate(repo, store, args.notes, hist, notes)
         print_score(score, "trailers, identities" + (", git-ai notes" if args.notes else ""))

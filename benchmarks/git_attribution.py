@@ -105,6 +105,11 @@ def main() -> None:
     parser.add_argument(
         "repo", nargs="?", type=Path, help="a local repository to measure (default: generate one)"
     )
+    parser.add_argument(
+        "--rev",
+        help="the history to read, as `lineage ingest git --rev` takes it (default: HEAD, every "
+        "branch and tag, as an ingest reads); the floors read the same commits",
+    )
     parser.add_argument("--commits", type=int, default=5000)
     parser.add_argument("--files", type=int, default=400)
     args = parser.parse_args()
@@ -118,8 +123,9 @@ def main() -> None:
             outputs = build(root, args.commits, args.files, rng)
         out_file = Path(tmp) / "outputs.ndjson"
         out_file.write_text("".join(json.dumps(o) + "\n" for o in outputs))
+        revs = git.history_revs(root, args.rev)
         commits = subprocess.run(
-            ["git", "-C", str(root), "rev-list", "--topo-order", "--reverse", "HEAD"],
+            ["git", "-C", str(root), "rev-list", "--topo-order", "--reverse", *revs, "--"],
             capture_output=True,
             check=True,
         ).stdout
@@ -131,7 +137,7 @@ def main() -> None:
         pathspec = ["--", *exclude] if exclude else []
         floor_s, _ = timed(
             lambda: subprocess.run(
-                ["git", "-C", str(root), "log", "-p", "--no-color", *pathspec],
+                ["git", "-C", str(root), "log", "-p", "--no-color", *revs, *(pathspec or ["--"])],
                 stdout=subprocess.DEVNULL,  # held in memory it would be our peak RSS
                 check=True,
             )
@@ -165,7 +171,7 @@ def main() -> None:
         store = Store(Path(tmp) / "git.duckdb")
         for batch in events.load([out_file]):
             store.ingest(batch)
-        read_s, ingest_s, report = timed_ingest(store, git.load([root]))
+        read_s, ingest_s, report = timed_ingest(store, git.load([root], rev=args.rev))
         attributed = store.fetch_maybe_one(
             "SELECT count(*), count(*) FILTER (WHERE evidence = 'content-match' AND NOT carried)"
             ", count(*) FILTER (WHERE evidence = 'trailer' AND NOT carried) "

@@ -106,7 +106,7 @@ def _normalized_by(owner: np.ndarray, iv: _Intervals) -> tuple[np.ndarray, _Inte
     kept once at their earliest seq; the rows come sorted by owner, with their owners."""
     if len(iv) < 2:
         return owner, iv
-    order = np.lexsort((iv.start, iv.seq, iv.evidence, iv.output, owner))
+    order = _lexorder([owner, iv.output, iv.evidence, iv.seq, iv.start])
     owner, iv = owner[order], iv.take(order)
     group = np.r_[
         True,
@@ -123,7 +123,7 @@ def _normalized_by(owner: np.ndarray, iv: _Intervals) -> tuple[np.ndarray, _Inte
     owner = owner[firsts]
     out = _Intervals(iv.output[firsts], iv.start[firsts], ends, iv.evidence[firsts], iv.seq[firsts])
     # identical (output, start, end, evidence) at several seqs: keep the earliest
-    order = np.lexsort((out.seq, out.end, out.start, out.evidence, out.output, owner))
+    order = _lexorder([owner, out.output, out.evidence, out.start, out.end, out.seq])
     owner, out = owner[order], out.take(order)
     same = np.r_[
         False,
@@ -135,6 +135,42 @@ def _normalized_by(owner: np.ndarray, iv: _Intervals) -> tuple[np.ndarray, _Inte
     ]
     keep = np.flatnonzero(~same)
     return owner[keep], out.take(keep)
+
+
+def _lexorder(keys: list[np.ndarray]) -> np.ndarray:
+    """The stable order of rows sorted by `keys`, most significant first (what
+    `np.lexsort(keys[::-1])` returns), as one argsort of the keys packed into one integer.
+
+    >>> _lexorder([np.array([1, 0, 1, 0]), np.array([5, 9, 2, 1 << 60])]).tolist()
+    [1, 3, 2, 0]
+    """
+    packed = _packed(keys)
+    if packed is None:
+        return np.lexsort(keys[::-1])
+    return np.argsort(packed, kind="stable")
+
+
+def _packed(keys: list[np.ndarray]) -> np.ndarray | None:
+    """One int64 per row that orders and identifies rows as `keys` (most significant first)
+    do: each key less its minimum, times the spans of the keys after it. A key whose span would
+    not fit is replaced by its dense rank first, the widest first; None when even ranks do not
+    fit in 62 bits."""
+    n = len(keys[0])
+    if not n:
+        return np.zeros(0, np.int64)
+    keys = [np.asarray(k, np.int64) for k in keys]
+    lows = [int(k.min()) for k in keys]
+    spans = [int(k.max()) - low + 1 for k, low in zip(keys, lows, strict=True)]
+    while sum(s.bit_length() for s in spans) > 62:
+        widest = max(range(len(keys)), key=lambda i: spans[i])
+        if spans[widest] <= n:
+            return None
+        values, rank = np.unique(keys[widest], return_inverse=True)
+        keys[widest], lows[widest], spans[widest] = rank.astype(np.int64), 0, len(values)
+    packed = np.zeros(n, np.int64)
+    for key, low, span in zip(keys, lows, spans, strict=True):
+        packed = packed * span + (key - low)
+    return packed
 
 
 def _running_max_by_group(values: np.ndarray, group_start: np.ndarray) -> np.ndarray:
@@ -408,7 +444,7 @@ def carry_columns(
                 np.array([i for i, _ in claims], np.int64),
                 np.array([len(c) for _, c in claims], np.int64),
             )
-            keep = ~np.isin(_row_keys(new, owner), _row_keys(own, own_owner))
+            keep = ~_rows_in(new, owner, own, own_owner)
             new, owner = new.take(np.flatnonzero(keep)), owner[keep]
         bounds = np.searchsorted(owner, np.arange(len(nodes) + 1))
         changed = False
@@ -473,12 +509,25 @@ def _by_owner(owners: np.ndarray, rows: _Intervals) -> dict[int, _Intervals]:
     }
 
 
-def _row_keys(iv: _Intervals, owner: np.ndarray) -> np.ndarray:
-    """One comparable value per (owner, output, start, end, evidence) row."""
-    stacked = np.ascontiguousarray(
-        np.stack([owner, iv.output, iv.start, iv.end, iv.evidence], 1).astype(np.int64)
-    )
-    return stacked.view(np.dtype((np.void, 40))).ravel()
+def _rows_in(iv: _Intervals, owner: np.ndarray, of: _Intervals, of_owner: np.ndarray) -> np.ndarray:
+    """Whether each (owner, output, start, end, evidence) row of `iv` is a row of `of`."""
+    both = [
+        np.concatenate([a, b])
+        for a, b in (
+            (owner, of_owner),
+            (iv.output, of.output),
+            (iv.start, of.start),
+            (iv.end, of.end),
+            (iv.evidence, of.evidence),
+        )
+    ]
+    packed = _packed(both)
+    if packed is not None:
+        keys = packed
+    else:
+        stacked = np.ascontiguousarray(np.stack(both, 1).astype(np.int64))
+        keys = stacked.view(np.dtype((np.void, 8 * len(both)))).ravel()
+    return np.isin(keys[: len(iv)], keys[len(iv) :])
 
 
 _MAX_ROUNDS = 1000  # a cycle of versions settles in a few rounds; this only bounds a bug

@@ -226,12 +226,9 @@ def read_repository(
     if not path.is_dir():
         raise GitError(f"{path}: no such directory")
     repo = repo_id(path, name)
-    revs = (
-        [rev]
-        if rev
-        else (["HEAD", "--branches", "--tags"] if _has_head(path) else ["--branches", "--tags"])
+    listing = _git(
+        path, "rev-list", "--topo-order", "--reverse", "--parents", *history_revs(path, rev), "--"
     )
-    listing = _git(path, "rev-list", "--topo-order", "--reverse", "--parents", *revs, "--")
     known = exclude or set()
     order: list[str] = []
     parents_of: dict[str, list[str]] = {}
@@ -363,6 +360,14 @@ def blob_line_ends(path: Path, blobs: list[str]) -> Iterator[tuple[str, np.ndarr
         if len(data) and data[-1:] != b"\n":
             ends = np.append(ends, np.uint32(len(data)))
         yield blob, ends
+
+
+def history_revs(path: Path, rev: str | None = None) -> list[str]:
+    """The revisions whose history an ingest reads: `rev`, else HEAD (when the repository
+    has one), every branch and every tag."""
+    if rev:
+        return [rev]
+    return ["HEAD", "--branches", "--tags"] if _has_head(path) else ["--branches", "--tags"]
 
 
 def _has_head(path: Path) -> bool:
