@@ -26,6 +26,12 @@ class Carrying(Connection):
                 SELECT e.dst FROM edges e JOIN down ON e.src = down.id
                 WHERE e.kind = '{EdgeKind.REVISED}'
             ) SELECT id FROM down""")
+        # A version no other version revises into carries nothing (a file added, a vendored
+        # tree): it is left out, and counts only as the parent of what it revises into.
+        con.execute(f"""
+            DELETE FROM _closure c WHERE NOT EXISTS (
+                SELECT 1 FROM edges e
+                WHERE e.kind = '{EdgeKind.REVISED}' AND e.dst = c.id AND e.src <> c.id)""")
         con.unregister("_changed")
         revisions = con.execute(f"""
             SELECT e.src, e.dst, e.seq, e.line_map FROM edges e JOIN _closure c ON c.id = e.dst
@@ -37,8 +43,8 @@ class Carrying(Connection):
             SELECT a.file_version, a.output, a.line_start AS start, a.line_end AS "end",
                    a.evidence, a.seq, a.carried
             FROM attributions a
-            WHERE a.file_version IN (SELECT id FROM _closure)
-               OR a.file_version IN (SELECT unnest(?::BIGINT[]))""",
+            WHERE a.file_version IN (SELECT id FROM _closure UNION ALL
+                                     SELECT unnest(?::BIGINT[]))""",
             [list(outside_parents)],
         ).fetchnumpy()
         carried = attribution.carry_columns(closure, revisions, known, outside_parents)

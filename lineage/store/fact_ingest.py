@@ -369,14 +369,14 @@ class FactIngest(Reads):
         self.register(
             "_added_of",
             pa.table(
-                {**facts, "fact": np.arange(len(counts))},
+                {**facts, "fact": np.arange(len(counts), dtype=np.int32)},
                 schema=pa.schema(
                     [
                         ("file_version", pa.string()),
                         ("repo", pa.string()),
                         ("time_us", pa.int64()),
                         ("seq", pa.int64()),
-                        ("fact", pa.int64()),
+                        ("fact", pa.int32()),
                     ]
                 ),
             ),
@@ -385,9 +385,9 @@ class FactIngest(Reads):
             "_added",
             pa.table(
                 {
-                    "fact": np.repeat(np.arange(len(counts)), counts),
-                    "line": np.concatenate(lines).astype(np.int64),
-                    "hash": np.concatenate(hashes).astype(np.uint64),
+                    "fact": np.repeat(np.arange(len(counts), dtype=np.int32), counts),
+                    "line": np.concatenate(lines),
+                    "hash": np.concatenate(hashes),
                 }
             ),
         )

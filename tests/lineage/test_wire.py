@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lineage.facts import Batch, LineEnds
+from lineage.facts import AddedLines, Batch, LineEnds
 from lineage.loaders import git
 from lineage.wire import WireError, decode_batch, encode_batch
 from tests.loaders.test_git import AI_LINES, HUMAN_HEAD, Repo
@@ -51,6 +51,11 @@ def test_a_real_history_survives_the_wire_unchanged(tmp_path: Path) -> None:
         for a, b in zip(ends, got, strict=True):
             assert a.file_version == b.file_version and np.array_equal(a.ends, b.ends)
             assert b.ends.dtype == a.ends.dtype
+        added = [f for r in batch.records for f in r.facts if isinstance(f, AddedLines)]
+        got_added = [f for r in back.records for f in r.facts if isinstance(f, AddedLines)]
+        assert added and len(got_added) == len(added)
+        for a, b in zip(added, got_added, strict=True):  # arrays: compared here, not by ==
+            assert np.array_equal(a.lines, b.lines) and np.array_equal(a.hashes, b.hashes)
 
 
 @pytest.mark.parametrize(
@@ -72,6 +77,18 @@ def test_a_real_history_survives_the_wire_unchanged(tmp_path: Path) -> None:
                 {"fact": "edge", "src": "a", "dst": "b", "kind": "wrote", "span": [0, 1, "line"]}
             ),
             "bad span 0-1",
+        ),
+        (
+            lambda b: b["records"][0]["facts"].append(
+                {
+                    "fact": "added_lines",
+                    "file_version": "f",
+                    "repo": "r",
+                    "time": None,
+                    "lines": [[1, "not a line hash"]],
+                }
+            ),
+            "lines: expected [line, 16 hex digits] pairs",
         ),
     ],
 )

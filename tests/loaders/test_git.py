@@ -466,3 +466,43 @@ def test_impact_of_a_commit_starts_from_the_outputs_its_evidence_names(
     assert d.precise[0].sources == roots
     with pytest.raises(engine.EngineError, match="has no AI evidence"):
         engine.impact_roots(store, [f"commit:{REPO}@{human}"])
+
+
+def test_a_vendored_tree_with_two_ai_co_authors_is_attributed_file_by_file(
+    repo: Repo, tmp_path: Path
+) -> None:
+    """A commit that adds a whole tree (vendored dependencies) with Claude and Devin as
+    co-authors: one output per tool, every line of every file attributed to each, the
+    files' lines matched by content, and a later human edit of one file carries the rest."""
+    repo.write("README.md", ["# demo"])
+    repo.commit("base")
+    files = {
+        f"vendor/crate{n}/src/lib.rs": [f"pub fn f{n}_{k}() -> u32 {{ {k} }}" for k in range(40)]
+        for n in range(60)
+    }
+    for path, lines in files.items():
+        repo.write(path, lines)
+    vendored = repo.commit(
+        "chore: vendor dependencies\n\n"
+        "Co-Authored-By: Claude Opus 4.6 <noreply@anthropic.com>\n"
+        "Co-authored-by: Devin AI <158243242+devin-ai-integration[bot]@users.noreply.github.com>"
+    )
+    edited = dict(files)
+    edited["vendor/crate7/src/lib.rs"] = ["// patched by hand"] + files["vendor/crate7/src/lib.rs"]
+    repo.write("vendor/crate7/src/lib.rs", edited["vendor/crate7/src/lib.rs"])
+    later = repo.commit("patch crate7")
+    batches = list(git.load([repo.root]))
+    record = next(r for b in batches for r in b.records if r.payload["commit"] == vendored)
+    outputs = [f for f in record.facts if getattr(f, "kind", None) == "output"]
+    assert sorted(o.attrs["tool"] for o in outputs) == ["claude-code", "devin"]
+    store = Store(":memory:")
+    for batch in batches:
+        store.ingest(batch)
+    for path in ("vendor/crate0/src/lib.rs", "vendor/crate59/src/lib.rs"):
+        got = spans(store, repo, vendored, path)
+        assert sorted((s, e, ev) for _, s, e, ev in got) == [(1, 40, "trailer")] * 2
+    carried = spans(store, repo, later, "vendor/crate7/src/lib.rs")
+    assert sorted((s, e) for _, s, e, _ in carried) == [(2, 41), (2, 41)]
+    added = store.fetch_maybe_one("SELECT count(*), count(DISTINCT hash) FROM added_lines")
+    # every significant line by its own hash: the README's, the tree's and the hand patch's
+    assert added == (1 + 60 * 40 + 1, 1 + 60 * 40 + 1)

@@ -64,3 +64,32 @@ def test_git_failing_part_way_is_raised_once_its_output_is_read(
     ):
         read += [c.sha for c in commits]
     assert read[:3] == shas[:3]  # what git wrote before it failed was parsed
+
+
+def test_a_file_whose_text_is_a_patch_is_content_never_headers(tmp_path: Path) -> None:
+    """Lines that imitate git's own headers (a file that is itself a diff) are content: each
+    file's hunks, added line numbers and hashes come out as written, file after file."""
+    repo = Repo(tmp_path / "demo")
+    fake = [
+        "diff --git a/src/x.py b/src/x.py",
+        "index 0000000..1111111 100644",
+        "--- a/src/x.py",
+        "+++ b/src/x.py",
+        "@@ -1,2 +1,3 @@",
+        "\\ No newline at end of file",
+        "rename to elsewhere.py",
+        "Binary files a/x and b/x differ",
+    ]
+    repo.write("patches/fix.diff", fake)
+    repo.write("src/real.py", ["def real():", "    return 'real value'"])
+    sha = repo.commit("add a patch file")
+    with git_log.stream_log(repo.root, [sha]) as commits:
+        (commit,) = list(commits)
+    by_path = {ch.new_path: ch for ch in commit.changes[0]}
+    patch, real = by_path["patches/fix.diff"], by_path["src/real.py"]
+    assert not patch.binary and patch.hunks == [[0, 0, 1, len(fake)]]
+    assert patch.added_lines().tolist() == list(range(1, len(fake) + 1))
+    assert [format(int(h), "016x") for h in patch.hashes] == [
+        line_hash(" ".join(t.split())) for t in fake
+    ]
+    assert real.hunks == [[0, 0, 1, 2]] and real.hashed_lines.tolist() == [1, 2]
