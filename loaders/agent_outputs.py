@@ -21,7 +21,6 @@ from lineage.model import EdgeKind, NodeKind
 from lineage.repos import Location
 
 MIN_SIGNIFICANT = 4  # shorter normalized lines are too common to identify an output
-_TRIVIAL = "{}[]();,:"  # stripped from a line's ends before its length is judged
 
 
 def normalize_line(text: str) -> str:
@@ -30,7 +29,7 @@ def normalize_line(text: str) -> str:
 
 def is_significant(normalized: str) -> bool:
     """Blank lines, lone brackets and very short lines never identify an output."""
-    stripped = normalized.strip(_TRIVIAL)
+    stripped = normalized.strip("{}[]();,:")
     return len(stripped) >= MIN_SIGNIFICANT
 
 
@@ -47,8 +46,8 @@ def significant_line_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarra
     >>> at.tolist(), format(int(hashes[0]), "016x") == line_hash("x = compute(1)")
     ([0, 2], True)
     """
-    normalized = [" ".join(text.split()) for text in texts]
-    at = [i for i, norm in enumerate(normalized) if len(norm.strip(_TRIVIAL)) >= MIN_SIGNIFICANT]
+    normalized = [normalize_line(text) for text in texts]
+    at = [i for i, norm in enumerate(normalized) if is_significant(norm)]
     sha1 = hashlib.sha1
     digests = b"".join([sha1(normalized[i].encode()).digest()[:8] for i in at])
     return np.array(at, dtype=np.uint32), np.frombuffer(digests, dtype=">u8").astype(np.uint64)

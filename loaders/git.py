@@ -62,6 +62,7 @@ from lineage.loaders.git_log import (
     run_git,
     stream_log,
 )
+from lineage.loaders.patches import line_ranges
 from lineage.model import EdgeKind, NodeKind
 from lineage.repos import local_repo, normalize_remote
 from lineage.tools import ai_identity_tool
@@ -655,7 +656,7 @@ def _record(
             facts.append(AddedLines(key, repo, time, hashed_lines, hashes))
         if not len(added):
             continue
-        ranges = _runs(added)
+        ranges = line_ranges(added)
         for tool, model_name, why in identities:
             okey = _commit_output(facts, outputs, repo, c, tool, model_name, why)
             for first, last in ranges:
@@ -878,20 +879,6 @@ def _added_in_all(
 
 def _concat(arrays: list[np.ndarray], dtype: type = np.uint32) -> np.ndarray:
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays).astype(dtype)
-
-
-def _runs(numbers: np.ndarray) -> list[tuple[int, int]]:
-    """Sorted line numbers as (first, last) runs of consecutive lines.
-
-    >>> _runs(np.array([1, 2, 3, 7, 9, 10]))
-    [(1, 3), (7, 7), (9, 10)]
-    """
-    if not len(numbers):
-        return []
-    cuts = np.flatnonzero(np.diff(numbers.astype(np.int64)) != 1) + 1
-    firsts = np.concatenate([numbers[:1], numbers[cuts]])
-    lasts = np.concatenate([numbers[cuts - 1], numbers[-1:]])
-    return [(int(a), int(b)) for a, b in zip(firsts, lasts, strict=True)]
 
 
 def _line_count(ch: FileChange, lines_of: dict[tuple[str, str], int | None]) -> int | None:

@@ -529,7 +529,10 @@ def _attach_patch(patch: str, by_path: dict[str, FileChange]) -> None:
             current.hunks.append([old_start, old_n, new_start, new_n])
             texts = [t[1:] for t in added]
             current.pairs.append(
-                similar_pairs(_numbered(old_start, removed), _numbered(new_start, added))
+                similar_pairs(
+                    list(enumerate((t[1:] for t in removed), old_start)),
+                    list(enumerate(texts, new_start)),
+                )
                 if removed and texts
                 else []
             )
@@ -555,11 +558,6 @@ def _attach_patch(patch: str, by_path: dict[str, FileChange]) -> None:
     for change, numbers, values in hashed.values():
         change.hashed_lines = np.concatenate([change.hashed_lines, *numbers])
         change.hashes = np.concatenate([change.hashes, *values])
-
-
-def _numbered(start: int, lines: list[str]) -> list[tuple[int, str]]:
-    """(line number, text) of a hunk's lines, their `+` or `-` left out."""
-    return [(start + k, t[1:]) for k, t in enumerate(lines)]
 
 
 def header_path(rest: str) -> str | None:
