@@ -85,7 +85,7 @@ class Attribution:
 @dataclass(frozen=True)
 class AddedLines:
     """Significant lines a commit added to a file version, as line numbers and the hashes of
-    their normalized text (`agent_outputs.significant_line_hashes`: `format(h, "016x")` is an
+    their normalized text (`agent_outputs.line_hashes`: `format(h, "016x")` is an
     output's `line_hash`), for content-match against the lines outputs wrote into the same
     repo before `time`. Arrays, since one commit can add millions of lines."""
 

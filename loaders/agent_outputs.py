@@ -8,7 +8,7 @@ another file.
 """
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ from lineage.model import EdgeKind, NodeKind
 from lineage.repos import Location
 
 MIN_SIGNIFICANT = 4  # shorter normalized lines are too common to identify an output
+_TRIVIAL = "{}[]();,:"  # what `is_significant` strips from a line's ends
 
 
 def normalize_line(text: str) -> str:
@@ -29,7 +30,7 @@ def normalize_line(text: str) -> str:
 
 def is_significant(normalized: str) -> bool:
     """Blank lines, lone brackets and very short lines never identify an output."""
-    stripped = normalized.strip("{}[]();,:")
+    stripped = normalized.strip(_TRIVIAL)
     return len(stripped) >= MIN_SIGNIFICANT
 
 
@@ -37,20 +38,34 @@ def line_hash(normalized: str) -> str:
     return hashlib.sha1(normalized.encode()).hexdigest()[:16]
 
 
-def significant_line_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(indices, hashes) of the significant lines among `texts`, each hash `line_hash` of the
-    normalized line as an unsigned 64-bit integer (`format(h, "016x")` is `line_hash`): a
-    commit adds millions of lines, kept as two arrays rather than millions of objects.
+def significant_lines(texts: Sequence[str], first: int = 0) -> list[tuple[int, str]]:
+    """(number, normalized text) of the significant lines among `texts`, numbered from
+    `first`: what both the line map and the line hashes of a hunk are computed from. The
+    same as `normalize_line` and `is_significant` line by line, without two Python calls per
+    line (a history has millions of lines).
 
-    >>> at, hashes = significant_line_hashes(["x = compute(1)", "}", "  x   = compute(1) "])
-    >>> at.tolist(), format(int(hashes[0]), "016x") == line_hash("x = compute(1)")
-    ([0, 2], True)
+    >>> significant_lines(["x  = compute(1)", "}", "\treturn x "], first=10)
+    [(10, 'x = compute(1)'), (12, 'return x')]
     """
-    normalized = [normalize_line(text) for text in texts]
-    at = [i for i, norm in enumerate(normalized) if is_significant(norm)]
+    normalized = map(" ".join, map(str.split, texts))  # normalize_line, without a call per line
+    return [
+        (n, norm)
+        for n, norm in enumerate(normalized, first)
+        if len(norm) >= MIN_SIGNIFICANT and len(norm.strip(_TRIVIAL)) >= MIN_SIGNIFICANT
+    ]
+
+
+def line_hashes(normalized: Iterable[str]) -> np.ndarray:
+    """`line_hash` of each normalized line as an unsigned 64-bit integer (`format(h, "016x")`
+    is `line_hash`): a commit adds millions of lines, kept as an array rather than millions
+    of strings.
+
+    >>> format(int(line_hashes(["x = compute(1)"])[0]), "016x") == line_hash("x = compute(1)")
+    True
+    """
     sha1 = hashlib.sha1
-    digests = b"".join([sha1(normalized[i].encode()).digest()[:8] for i in at])
-    return np.array(at, dtype=np.uint32), np.frombuffer(digests, dtype=">u8").astype(np.uint64)
+    digests = b"".join([sha1(norm.encode()).digest()[:8] for norm in normalized])
+    return np.frombuffer(digests, dtype=">u8").astype(np.uint64)
 
 
 @dataclass

@@ -30,6 +30,7 @@ The repo's id is its normalized `origin` URL, else its root path (as for the age
 """
 
 import hashlib
+import os
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -53,6 +54,7 @@ from lineage.facts import (
 )
 from lineage.loaders import git_ai
 from lineage.loaders.files import InputError
+from lineage.loaders.git_diff_process import DiffReader
 from lineage.loaders.git_log import (
     Commit,
     FileChange,
@@ -70,6 +72,9 @@ from lineage.tools import ai_identity_tool
 SOURCE = "git"
 SUFFIXES: tuple[str, ...] = ()
 COMMITS_PER_BATCH = 500  # a long history is ingested a slice at a time, in bounded memory
+# a history this long has its diffs read and parsed in a process of its own, on a second core
+# beside the store (`git_diff_process`); a shorter one is not worth starting a process for
+DIFFS_APART_FROM = 1000
 _MISSING = re.compile(
     r"unable to read|missing blob|bad object|could not read|"
     r"is not a valid '?blob|promisor remote|could not fetch|"
@@ -154,8 +159,8 @@ class _Clone:
     """What one read of a repository knows beyond the commits: shallow boundaries, missing
     objects, line counts and line ends of the versions seen, submodules met."""
 
-    def __init__(self, path: Path, repo: str) -> None:
-        self.path, self.repo = path, repo
+    def __init__(self, path: Path, repo: str, diffs: DiffReader) -> None:
+        self.path, self.repo, self.diffs = path, repo, diffs
         self.shallow = _shallow_commits(path)
         self.partial = _is_partial(path)
         self.missing: set[str] = set()  # blob ids this clone lacks, among those looked at
@@ -198,9 +203,7 @@ class _Clone:
                     side[commit.sha] = commit.changes
         check = ObjectCheck(self.path)
         try:
-            with stream_log(
-                self.path, part, renames=self.renames, exclude=sorted(self.unreadable)
-            ) as commits:
+            with self.diffs.stream(self.path, part, **self._options()) as commits:
                 for commit in commits:
                     for diff, extra in zip(commit.changes, side.get(commit.sha, []), strict=False):
                         diff.extend(extra)
@@ -208,6 +211,13 @@ class _Clone:
                     yield commit
         finally:
             check.close()
+
+    def request(self, part: list[str]) -> None:
+        """Have `part` read ahead, as `read` will read it unless the reading changes."""
+        self.diffs.request(self.path, part, **self._options())
+
+    def _options(self) -> dict[str, Any]:
+        return {"renames": self.renames, "exclude": sorted(self.unreadable)}
 
     def _check_binaries(self, commit: Commit, check: ObjectCheck) -> None:
         """Blobs git called binary that the clone lacks join `missing`: git calls a blob it
@@ -243,21 +253,30 @@ def read_repository(
         batch.notes.append(f"{repo}: no new commits to read")
         yield batch
         return
-    clone = _Clone(path, repo)
-    if clone.partial:
-        clone.find_missing(order)
-    notes = git_ai.read_notes(path, order)
-    note_blobs = _note_blobs(path, notes)
-    reading = set(order)
-    for first in range(0, len(order), COMMITS_PER_BATCH):
-        part = order[first : first + COMMITS_PER_BATCH]
-        boundary = [
-            c
-            for c in part
-            if parents_of[c] and parents_of[c][0] not in reading and parents_of[c][0] not in known
+    apart = len(order) >= DIFFS_APART_FROM and (os.cpu_count() or 1) > 1
+    with DiffReader(apart) as diffs:
+        clone = _Clone(path, repo, diffs)
+        if clone.partial:
+            clone.find_missing(order)
+        parts = [
+            order[at : at + COMMITS_PER_BATCH] for at in range(0, len(order), COMMITS_PER_BATCH)
         ]
-        trees = {c: _whole_tree(path, repo, c) for c in boundary}
-        yield _read_part(clone, part, notes, note_blobs, trees)
+        clone.request(parts[0])  # parsed while the notes are read
+        notes = git_ai.read_notes(path, order)
+        note_blobs = _note_blobs(path, notes)
+        reading = set(order)
+        for n, part in enumerate(parts):
+            if n + 1 < len(parts):
+                clone.request(parts[n + 1])  # parsed while this part is recorded and stored
+            boundary = [
+                c
+                for c in part
+                if parents_of[c]
+                and parents_of[c][0] not in reading
+                and parents_of[c][0] not in known
+            ]
+            trees = {c: _whole_tree(path, repo, c) for c in boundary}
+            yield _read_part(clone, part, notes, note_blobs, trees)
 
 
 def _read_part(

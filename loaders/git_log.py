@@ -21,11 +21,7 @@ from typing import Any
 import numpy as np
 from rapidfuzz import fuzz
 
-from lineage.loaders.agent_outputs import (
-    is_significant,
-    normalize_line,
-    significant_line_hashes,
-)
+from lineage.loaders.agent_outputs import line_hashes, significant_lines
 
 # Fields are cut at NUL, which no message, name or trailer can hold (any other byte can); a
 # header that content imitates is told from git's by the commit id that must follow it.
@@ -68,7 +64,7 @@ class GitFailed(RuntimeError):
 
     def __init__(self, args: Sequence[str], stderr: str) -> None:
         super().__init__(f"git {' '.join(args[:2])} failed: {stderr.strip()}")
-        self.stderr = stderr
+        self.git_args, self.stderr = list(args), stderr
 
 
 _NO_LINES = np.zeros(0, dtype=np.uint32)
@@ -527,21 +523,13 @@ def _attach_patch(patch: str, by_path: dict[str, FileChange]) -> None:
             if current is None:
                 continue
             current.hunks.append([old_start, old_n, new_start, new_n])
-            texts = [t[1:] for t in added]
-            current.pairs.append(
-                similar_pairs(
-                    list(enumerate((t[1:] for t in removed), old_start)),
-                    list(enumerate(texts, new_start)),
-                )
-                if removed and texts
-                else []
-            )
-            if texts:
-                at, hashes = significant_line_hashes(texts)
-                if len(at):
-                    _, numbers, values = hashed.setdefault(id(current), (current, [], []))
-                    numbers.append(at + np.uint32(new_start))
-                    values.append(hashes)
+            news = significant_lines([t[1:] for t in added], new_start)
+            olds = significant_lines([t[1:] for t in removed], old_start) if news else []
+            current.pairs.append(similar_pairs(olds, news) if olds else [])
+            if news:
+                _, numbers, values = hashed.setdefault(id(current), (current, [], []))
+                numbers.append(np.array([n for n, _ in news], dtype=np.uint32))
+                values.append(line_hashes([norm for _, norm in news]))
         elif line.startswith("diff --git "):
             current, target, deleted, bound = None, header_path(line[11:]), False, False
         elif line.startswith(("rename to ", "copy to ")):
@@ -628,26 +616,29 @@ def similar_pairs(
     old: list[tuple[int, str]], new: list[tuple[int, str]], threshold: float = MODIFIED_SIMILARITY
 ) -> list[list[int]]:
     """[old_line, new_line] for each rewritten line still similar to a line it replaced in the
-    same hunk (each old line pairs once, in order); trivial lines never pair."""
+    same hunk (each old line pairs once, in order). Both sides are a hunk's significant lines
+    as `significant_lines` gives them (trivial lines never pair).
+
+    >>> similar_pairs([(3, "total = price * count")], [(3, "total = price * qty")])
+    [[3, 3]]
+    """
     pairs: list[list[int]] = []
-    olds = [(n, norm) for n, t in old if is_significant(norm := normalize_line(t))]
-    news = [(n, norm) for n, t in new if is_significant(norm := normalize_line(t))]
-    if not olds or not news:
+    if not old or not new:
         return pairs
     used: set[int] = set()
-    scale = len(olds) / len(news)
-    for i, (n, text) in enumerate(news):
+    scale = len(old) / len(new)
+    for i, (n, text) in enumerate(new):
         # A rewrite keeps lines in order: look near the line's place in the hunk, so a large
         # rewritten block costs lines x window, not lines squared.
         near = int(i * scale)
         best, at = 0.0, -1
-        for j in range(max(0, near - PAIR_WINDOW), min(len(olds), near + PAIR_WINDOW + 1)):
+        for j in range(max(0, near - PAIR_WINDOW), min(len(old), near + PAIR_WINDOW + 1)):
             if j in used:
                 continue
-            score = fuzz.ratio(text, olds[j][1], score_cutoff=max(threshold, best))
+            score = fuzz.ratio(text, old[j][1], score_cutoff=max(threshold, best))
             if score > best:
                 best, at = score, j
         if at >= 0:
             used.add(at)
-            pairs.append([olds[at][0], n])
+            pairs.append([old[at][0], n])
     return pairs

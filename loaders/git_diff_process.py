@@ -1,0 +1,201 @@
+"""A Python process that reads and parses `git diff-tree` output for the git loader.
+
+Parsing a history's diffs (normalizing, hashing and pairing millions of lines) is most of the
+git loader's Python work. In a process of its own it runs on a second core beside the store,
+instead of taking turns with it under one interpreter lock. `DiffReader` starts the process
+and reads from it; the process (`main`) answers each request, `stream_log`'s arguments, with
+the parsed commits in order, then an end mark, each a length-prefixed pickle.
+"""
+
+import os
+import pickle
+import queue
+import subprocess
+import sys
+import threading
+import traceback
+from collections import deque
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import IO, Any
+
+import lineage
+from lineage.bulk_load import rare_full_collections
+from lineage.loaders.git_log import Commit, GitFailed, stream_log
+
+_END = "end"
+_FAILED = "git failed"  # git exited non-zero: (its arguments, its stderr)
+_BROKEN = "error"  # the process met an error of its own: (its traceback)
+
+
+class DiffReaderError(RuntimeError):
+    """The diff reader process stopped or failed; the message says how."""
+
+
+class DiffReader:
+    """Reads commits' diffs with `stream_log`, here or in a process of its own (`apart`), and
+    hands them over in order either way. One process serves every stream of a reader, and a
+    stream `request`ed ahead is parsed while the one before is used. Use as a context
+    manager: leaving it stops the process."""
+
+    def __init__(self, apart: bool) -> None:
+        self.apart = apart
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._answers: queue.Queue[bytes | None] = queue.Queue()
+        self._sent: deque[tuple[Any, ...]] = deque()  # requests whose answers are unread
+
+    def __enter__(self) -> "DiffReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()
+
+    def request(self, repo: Path, commits: Sequence[str], **options: Any) -> None:
+        """Have the process start on `stream(repo, commits, **options)` now (apart only)."""
+        if self.apart:
+            self._send(_request(repo, commits, options))
+
+    @contextmanager
+    def stream(
+        self, repo: Path, commits: Sequence[str], **options: Any
+    ) -> Iterator[Iterator[Commit]]:
+        """What `stream_log(repo, commits, **options)` gives, and raises."""
+        if not self.apart:
+            with stream_log(repo, commits, **options) as log:
+                yield log
+            return
+        wanted = _request(repo, commits, options)
+        if self._sent and self._sent[0] != wanted:
+            self._stop()  # what was asked ahead is not what is read (the reading changed)
+        if not self._sent:
+            self._send(wanted)
+        self._sent.popleft()
+        done = False
+
+        def received() -> Iterator[Commit]:
+            nonlocal done
+            while True:
+                item = self._receive()
+                if isinstance(item, Commit):
+                    yield item
+                    continue
+                done = True
+                kind, *detail = item
+                if kind == _FAILED:
+                    raise GitFailed(detail[0], detail[1])
+                if kind == _BROKEN:
+                    raise DiffReaderError(f"the diff reader process failed:\n{detail[0]}")
+                return
+
+        try:
+            yield received()
+        finally:
+            if not done:  # stopped early: what the process still writes is not wanted
+                self._stop()
+
+    def _send(self, request: tuple[Any, ...]) -> None:
+        proc = self._process()
+        assert proc.stdin is not None
+        try:
+            pickle.dump(request, proc.stdin)
+            proc.stdin.flush()
+        except OSError as exc:
+            self._stop()
+            raise DiffReaderError(f"the diff reader process stopped: {exc}") from exc
+        self._sent.append(request)
+
+    def _receive(self) -> Any:
+        frame = self._answers.get()
+        if frame is None:
+            code = self._proc.wait() if self._proc is not None else None
+            self._stop()
+            raise DiffReaderError(f"the diff reader process stopped (exit code {code})")
+        return pickle.loads(frame)
+
+    def _process(self) -> "subprocess.Popen[bytes]":
+        if self._proc is None:
+            package_root = str(Path(lineage.__file__).resolve().parent.parent)
+            path = [package_root, *filter(None, [os.environ.get("PYTHONPATH")])]
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", _MAIN],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=os.environ | {"PYTHONPATH": os.pathsep.join(path)},
+            )
+            self._answers = queue.Queue()
+            assert self._proc.stdout is not None
+            threading.Thread(
+                target=_read_frames,
+                args=(self._proc.stdout, self._answers),
+                name="lineage-diff-reader",
+                daemon=True,
+            ).start()
+        return self._proc
+
+    def _stop(self) -> None:
+        proc, self._proc = self._proc, None
+        self._sent.clear()
+        if proc is None:
+            return
+        proc.kill()
+        if proc.stdin is not None:
+            with suppress(OSError):
+                proc.stdin.close()
+        proc.wait()
+
+
+def _request(repo: Path, commits: Sequence[str], options: dict[str, Any]) -> tuple[Any, ...]:
+    return (repo, list(commits), dict(sorted(options.items())))
+
+
+def _read_frames(pipe: IO[bytes], frames: "queue.Queue[bytes | None]") -> None:
+    """Each frame the process writes, as soon as it is written (so the process never waits
+    on a busy reader), then None at the end of its output."""
+    with suppress(OSError, ValueError):
+        while len(size := pipe.read(8)) == 8:
+            frames.put(pipe.read(int.from_bytes(size, "big")))
+    frames.put(None)
+    with suppress(OSError):
+        pipe.close()
+
+
+def _write_frame(pipe: IO[bytes], item: object) -> None:
+    data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+    pipe.write(len(data).to_bytes(8, "big"))
+    pipe.write(data)
+
+
+def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
+    """Answer each request read from `requests` with its parsed commits, then an end mark
+    (or git's failure, or this process's own error), until `requests` ends."""
+    while True:
+        try:
+            repo, commits, options = pickle.load(requests)
+        except EOFError:
+            return
+        try:
+            with stream_log(repo, commits, **options) as log:
+                for commit in log:
+                    _write_frame(answers, commit)
+                    answers.flush()
+            answer: tuple[Any, ...] = (_END,)
+        except GitFailed as exc:
+            answer = (_FAILED, exc.git_args, exc.stderr)
+        except Exception:
+            answer = (_BROKEN, traceback.format_exc())
+        _write_frame(answers, answer)
+        answers.flush()
+
+
+def main() -> None:
+    """The process's body: answers go to a copy of stdout, anything else printed to stderr;
+    full collections rare, as in the process that reads a bulk load (`lineage.bulk_load`)."""
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    with rare_full_collections():
+        serve(sys.stdin.buffer, answers)
+
+
+# run with -c, not -m: as __main__ the module's classes would pickle under another name
+_MAIN = "from lineage.loaders.git_diff_process import main; main()"
