@@ -12,7 +12,6 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-import networkx as nx
 import numpy as np
 
 Hunk = tuple[int, int, int, int]
@@ -362,6 +361,8 @@ def carry_columns(
     again until nothing changes (intervals only grow, over finitely many lines, so it ends).
     Versions whose parents are all done are carried together, a generation at a time.
     """
+    import networkx as nx  # 0.1 s to import: only carrying needs it, not every command
+
     evidence = np.asarray(known["evidence"], dtype=object)
     names: list[str] = sorted(set(evidence.tolist()) | {"modified"})
     code = {name: i for i, name in enumerate(names)}

@@ -23,8 +23,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from lineage import engine, export, model
 from lineage.blame import FileBlame, blame, blamed_file
@@ -51,6 +50,9 @@ from lineage.loaders import git as git_loader
 from lineage.loaders.files import expand_paths
 from lineage.policy import Policy, Restriction, lint_policy, parse_policy
 from lineage.store import IngestReport, LoggedEvent, PolicyVersion, Store, StoredEdge, StoredNode
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 class UsageError(ValueError):
@@ -458,11 +460,13 @@ class Database:
         depth: int = 5,
         kinds: list[str] | None = None,
         first: int = 200,
-    ) -> nx.DiGraph:
+    ) -> "nx.DiGraph":
         """The graph within `depth` hops of node `key`, `up` (what it descends from) or
         `down` (what descends from it), as a networkx DiGraph: nodes keyed by node key with
         `kind` and `attrs`, edges with `kind`, `seq` and `span`; `graph.graph["truncated"]`
         says whether a page cut the walk short."""
+        import networkx as nx  # 0.1 s to import: only this method needs it
+
         walk = self.walk(key, direction, depth, kinds, first)
         graph = nx.DiGraph(root=walk.root.key, truncated=walk.truncated, as_of=walk.as_of)
         for node in walk.nodes:

@@ -191,6 +191,12 @@ def ingest_example_table(
         FROM (SELECT seq, unnest(parents) AS p, generate_subscripts(parents, 1) AS i
               FROM _x WHERE parents IS NOT NULL)""")
     store.merge_nodes("_nf")
+    # The batch's shards known before it (perhaps members already): the edges are read by
+    # their few ids, never joined whole with the nodes.
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _shards AS
+        SELECT id, key FROM _node_ids WHERE NOT new
+          AND key IN (SELECT DISTINCT {shard} FROM _x WHERE shard IS NOT NULL)""")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _ef AS
         SELECT {example} AS src, CASE WHEN shard IS NULL THEN {dv} ELSE {shard} END AS dst,
@@ -200,8 +206,8 @@ def ingest_example_table(
         SELECT s.src, s.dst, '{EdgeKind.MEMBER}', s.seq, NULL, NULL, NULL, NULL
         FROM (SELECT {shard} AS src, {dv} AS dst, min(seq) AS seq FROM _x
               WHERE shard IS NOT NULL GROUP BY ALL) s
-        WHERE NOT EXISTS (SELECT 1 FROM edges e JOIN nodes a ON a.id = e.src
-                          WHERE a.key = s.src AND e.kind = '{EdgeKind.MEMBER}')
+        WHERE s.src NOT IN (SELECT a.key FROM _shards a JOIN edges e ON e.src = a.id
+                            WHERE e.kind = '{EdgeKind.MEMBER}')
         UNION ALL
         SELECT file, {example}, '{EdgeKind.CHUNKED}', seq, span_start, span_end, span_unit,
                NULL FROM _x WHERE file IS NOT NULL
@@ -213,7 +219,7 @@ def ingest_example_table(
                '{EdgeKind.DERIVED}', seq, NULL, NULL, NULL, NULL
         FROM (SELECT seq, dataset, version, example, unnest(parents) AS p
               FROM _x WHERE parents IS NOT NULL)""")
-    store.merge_edges("_ef")
+    store.merge_edges("_ef", ids="_node_ids")
     con.execute(f"""
         INSERT INTO aliases
         SELECT n.id, any_value(sn.target), min(x.seq)
@@ -223,7 +229,7 @@ def ingest_example_table(
         WHERE sn.target IS NOT NULL AND n.kind = '{NodeKind.FILE_VERSION}'
           AND NOT EXISTS (SELECT 1 FROM aliases a WHERE a.alias = n.id)
         GROUP BY n.id""")
-    for name in ("_x", "_nf", "_ef", "_snap", "_target"):
+    for name in ("_x", "_nf", "_ef", "_shards", "_snap", "_target", "_node_ids"):
         con.execute(f"DROP TABLE {name}")
 
 

@@ -168,6 +168,7 @@ class FactIngest(Reads):
             )
             self.merge_nodes("_nodes")
             self._con.unregister("_nodes")
+            self._con.execute("DROP TABLE _node_ids")
         if latest["key"]:
             self.register("_latest", pa.table(latest))
             self.update_latest_nodes("_latest")
@@ -303,7 +304,11 @@ class FactIngest(Reads):
 
     def merge_nodes(self, facts: str) -> None:
         """Insert the nodes of relation `facts` (key, kind, attrs, defines, seq, ord): new keys
-        get the next ids in `ord` order; a node only referenced so far becomes defined."""
+        get the next ids in `ord` order; a node only referenced so far becomes defined.
+
+        Leaves `_node_ids` (key, id) for every key of `facts`, so the batch's edges find
+        their ends without joining the whole node table again (`merge_edges(..., ids=...)`):
+        the node table is read once per batch, however many millions of rows it holds."""
         con = self._con
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _node_facts AS
@@ -316,17 +321,25 @@ class FactIngest(Reads):
                    min(ord) AS ord
             FROM {facts} GROUP BY key""")
         con.execute("""
+            CREATE OR REPLACE TEMP TABLE _node_ids AS
+            SELECT f.key, coalesce(n.id, (SELECT coalesce(max(id), 0) FROM nodes)
+                       + row_number() OVER (PARTITION BY n.id IS NULL ORDER BY f.ord)) AS id,
+                   n.id IS NULL AS new,
+                   n.id IS NOT NULL AND n.defined_seq IS NULL
+                       AND f.defined_seq IS NOT NULL AS defines
+            FROM _node_facts f LEFT JOIN nodes n ON n.key = f.key""")
+        con.execute("""
             INSERT INTO nodes (id, key, kind, attrs, first_seq, defined_seq, repo)
-            SELECT (SELECT coalesce(max(id), 0) FROM nodes) + row_number() OVER (ORDER BY ord),
-                   key, kind, attrs, first_seq, defined_seq, json_extract_string(attrs, '$.repo')
-            FROM _node_facts f WHERE NOT EXISTS (SELECT 1 FROM nodes n WHERE n.key = f.key)
-            ORDER BY ord""")
+            SELECT i.id, f.key, f.kind, f.attrs, f.first_seq, f.defined_seq,
+                   json_extract_string(f.attrs, '$.repo')
+            FROM _node_facts f JOIN _node_ids i USING (key) WHERE i.new
+            ORDER BY i.id""")
         con.execute("""
             UPDATE nodes SET attrs = f.attrs, defined_seq = f.defined_seq,
                              repo = json_extract_string(f.attrs, '$.repo')
-            FROM _node_facts f
-            WHERE nodes.key = f.key AND nodes.defined_seq IS NULL
-              AND f.defined_seq IS NOT NULL""")
+            FROM (SELECT i.id, f.attrs, f.defined_seq
+                  FROM _node_facts f JOIN _node_ids i USING (key) WHERE i.defines) f
+            WHERE nodes.id = f.id""")
         con.execute("DROP TABLE _node_facts")
 
     def update_latest_nodes(self, facts: str) -> None:
@@ -341,21 +354,23 @@ class FactIngest(Reads):
             WHERE nodes.key = f.key AND nodes.defined_seq IS NOT NULL
               AND f.t > coalesce({time.format("nodes")}, '-infinity'::TIMESTAMPTZ)""")
 
-    def merge_edges(self, facts: str) -> None:
-        """Insert the edges of relation `facts` (src key, dst key, kind, seq, span, line map).
+    def merge_edges(self, facts: str, ids: str = "nodes") -> None:
+        """Insert the edges of relation `facts` (src key, dst key, kind, seq, span, line map),
+        their ends' ids read from relation `ids` (key, id): the node table, or `_node_ids`
+        when every end is a node of the batch just merged.
         A dataset version a build run used or generated is so once, however many of the run's
         events (START, RUNNING, COMPLETE) say it: the earliest is kept."""
         once = f"('{EdgeKind.USED}', '{EdgeKind.GENERATED}')"
         self._con.execute(f"""
             INSERT INTO edges
             SELECT s.id, d.id, e.kind, e.seq, e.span_start, e.span_end, e.span_unit, e.line_map
-            FROM {facts} e JOIN nodes s ON s.key = e.src JOIN nodes d ON d.key = e.dst
+            FROM {facts} e JOIN {ids} s ON s.key = e.src JOIN {ids} d ON d.key = e.dst
             WHERE e.kind NOT IN {once}""")
         if self._con.execute(f"SELECT 1 FROM {facts} WHERE kind IN {once} LIMIT 1").fetchone():
             self._con.execute(f"""
                 INSERT INTO edges
                 SELECT s.id, d.id, e.kind, min(e.seq), NULL, NULL, NULL, NULL
-                FROM {facts} e JOIN nodes s ON s.key = e.src JOIN nodes d ON d.key = e.dst
+                FROM {facts} e JOIN {ids} s ON s.key = e.src JOIN {ids} d ON d.key = e.dst
                 WHERE e.kind IN {once} AND NOT EXISTS (
                     SELECT 1 FROM edges x WHERE x.src = s.id AND x.dst = d.id AND x.kind = e.kind)
                 GROUP BY s.id, d.id, e.kind""")
