@@ -503,20 +503,18 @@ def _extend(
         )
     )
     size, waived = _waived(store, waivers)
-    rows = store.fetch_numpy(
-        """
-        SELECT mode, node, root, coalesce(pred, -1) AS pred, depth,
-               coalesce(blocked_by, -1) AS blocked FROM taint WHERE run = ?""",
-        [base],
-    )
-    mode = np.asarray(rows["mode"])
 
     def part(name: str) -> propagation.Rows:
         # the base rows' own edges are not needed: they are only known, never rewritten
-        pick = mode == name
+        rows = store.fetch_numpy(
+            """
+            SELECT node, root, coalesce(pred, -1) AS pred, depth::BIGINT AS depth,
+                   coalesce(blocked_by, -1) AS blocked FROM taint WHERE run = ? AND mode = ?""",
+            [base, name],
+        )
         return propagation.make_rows(
             *(
-                np.asarray(rows[c], dtype=np.int64)[pick]
+                np.asarray(rows[c], dtype=np.int64)
                 for c in ("node", "root", "pred", "depth", "blocked")
             )
         )
