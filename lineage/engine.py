@@ -724,13 +724,17 @@ def verdict(
             for _, root in real[:max_paths]
         ]
     else:
-        missing = store.fetch_maybe_one(
-            "SELECT missing FROM incomplete WHERE run = ? AND node = ?",
-            [run.run, example.id],
+        missing = (
+            store.fetch_maybe_one(
+                "SELECT node, missing FROM incomplete WHERE run = ? AND node = ?",
+                [run.run, example.id],
+            )
+            if evidence.incomplete is None
+            else evidence.incomplete.one(example.id)
         )
         if missing:
             out.status = UNKNOWN
-            out.reason = unknown_reason(store, missing[0])
+            out.reason = unknown_reason(store, missing[1])
     blocked = sorted({b for r in rows if (b := r[witness.BLOCKED]) is not None})
     out.waivers = waivers_named(store, run, blocked)
     return out
@@ -838,8 +842,20 @@ def _read_evidence(
         )
     finally:
         store.unregister("_seqs")
+    incomplete = None
+    if roots is None:
+        incomplete = witness.Lookup(
+            store.arrow(
+                "SELECT node, missing FROM incomplete WHERE run = $run ORDER BY node",
+                {"run": run.run},
+            )
+        )
     return witness.RunEvidence(
-        witness.Lookup(rows), witness.Lookup(nodes), witness.Lookup(events), witness.Lookup(lines)
+        witness.Lookup(rows),
+        witness.Lookup(nodes),
+        witness.Lookup(events),
+        witness.Lookup(lines),
+        incomplete,
     )
 
 

@@ -80,6 +80,8 @@ class RunEvidence:
     nodes: Lookup
     events: Lookup
     lines: Lookup
+    # (node, missing) of the run's incomplete lineage, when this is the whole run's evidence
+    incomplete: Lookup | None = None
 
     def rows_of(self, node: int, mode: str) -> list[Row]:
         """The node's rows in `mode` (one per root that reaches it)."""
