@@ -460,6 +460,14 @@ def _edges_out_of(store: Store, seq: int, kinds: Sequence[str]) -> Any:
     return fetch
 
 
+# The share of the edges that appended derivation edges may be for a run to be extended rather
+# than computed whole: extending costs about four times as much per appended edge as a full
+# pass per edge (5M derivation edges appended to 5M, with 10M memberships: 6.4 s to extend,
+# 3.4 s whole), and memberships are often half the edges.
+EXTEND_AT_MOST = 0.125
+EXTEND_ALWAYS_UP_TO = 100_000  # appended derivation edges: extending them takes a tenth of a second
+
+
 def _extend(
     store: Store,
     run: int,
@@ -482,6 +490,15 @@ def _extend(
         return False
     if store.fetch_one("SELECT count(*) FROM byte_lines WHERE seq > ? AND seq <= ?", [old, seq])[0]:
         return False  # an old byte span now maps to fewer lines: taint may shrink
+    # (both counts come from zone maps: the appended rows are the last row groups)
+    appended, edges = store.fetch_one(
+        f"""SELECT (SELECT count(*) FROM edges WHERE seq > ? AND seq <= ?
+                    AND kind IN ({_DERIVATION_SQL})),
+                   (SELECT count(*) FROM edges WHERE seq <= ?)""",
+        [old, seq, seq],
+    )
+    if appended > max(EXTEND_ALWAYS_UP_TO, edges * EXTEND_AT_MOST):
+        return False  # a full pass is quicker (a second dataset as big as the first, say)
     # The appended edges, and older ones whose source got its first name since (a file at a
     # commit resolved to its version); the seq filters let DuckDB skip old row groups.
     renamed = store.fetch_one(

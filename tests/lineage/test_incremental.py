@@ -70,6 +70,39 @@ def test_appending_after_a_run_extends_it_to_what_a_full_pass_gives(
     assert full_passes == []  # appended examples are propagated from their own edges
 
 
+def test_an_append_beyond_the_share_an_extension_may_add_takes_a_full_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = (EXAMPLES / "events.ndjson").read_text().splitlines()
+    policy = parse_policy((EXAMPLES / "policy.toml").read_text())
+    expected = Store(":memory:")
+    expected.set_policy(policy)
+    load_lines(expected, lines, tmp_path, "all.ndjson")
+    for batch in manifest.load([EXAMPLES / "manifest.jsonl"]):
+        expected.ingest(batch)
+    store = Store(":memory:")
+    store.set_policy(policy)
+    load_lines(store, lines, tmp_path, "all.ndjson")
+    engine.propagate_taint(store)
+    full_passes = []
+    original = engine._materialize
+    monkeypatch.setattr(engine, "_materialize", lambda *a: full_passes.append(a) or original(*a))
+    # as if the graph were big and the manifest more than the share an extension may add
+    monkeypatch.setattr(engine, "EXTEND_ALWAYS_UP_TO", 0)
+    monkeypatch.setattr(engine, "EXTEND_AT_MOST", 0.0)
+    appended = 0
+    for batch in manifest.load([EXAMPLES / "manifest.jsonl"]):
+        appended += store.ingest(batch).accepted
+    assert appended > 0
+    after = engine.propagate_taint(store)
+    assert len(full_passes) == 1
+    assert snapshot(store, after) == snapshot(expected, engine.propagate_taint(expected))
+    full_passes.clear()
+    load_lines(store, ['{"type": "tool", "tool": "vim"}'], tmp_path, "one.ndjson")
+    engine.propagate_taint(store)
+    assert full_passes == []  # one event more, no edge: extended
+
+
 def test_defining_a_missing_node_falls_back_to_a_full_pass(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
