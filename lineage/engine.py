@@ -310,8 +310,11 @@ def _run_for(
     with store.transaction():
         run = store.fetch_one("SELECT coalesce(max(run), 0) + 1 FROM taint_runs")[0]
         rules = policy.policy if policy else None
-        if base is None or not _extend(store, run, base[0], base[1], point.seq, rules, waivers):
-            _materialize(store, run, point.seq, rules, waivers)
+        kept = (policy_key, waiver_key)
+        if base is None or not _extend(
+            store, run, base[0], base[1], point.seq, rules, waivers, kept
+        ):
+            _materialize(store, run, point.seq, rules, waivers, kept)
         store.execute(
             "INSERT INTO taint_runs VALUES (?, ?, ?, ?, ?)",
             [run, policy_key, waiver_key, point.seq, datetime.now(UTC)],
@@ -476,11 +479,13 @@ def _extend(
     seq: int,
     policy: Policy | None,
     waivers: tuple[Waiver, ...],
+    kept: tuple[str, str] = ("", ""),
 ) -> bool:
     """Materialize `run` at `seq` from `base`, computed at `old` with the same policy and
-    waivers: its rows plus what the events after `old` add. Returns False, having written
-    nothing, when the appended events defined a node the base was missing (lineage that was
-    incomplete may now be complete: only a full pass can tell)."""
+    waivers (`kept`: the keys both runs are kept under): its rows plus what the events after
+    `old` add. Returns False, having written nothing, when the appended events defined a
+    node the base was missing (lineage that was incomplete may now be complete: only a full
+    pass can tell)."""
     if store.fetch_one(
         """
             SELECT count(*) FROM incomplete i JOIN nodes n ON n.id = i.missing
@@ -521,22 +526,7 @@ def _extend(
     )
     size, waived = _waived(store, waivers)
 
-    def part(name: str) -> propagation.Rows:
-        # the base rows' own edges are not needed: they are only known, never rewritten
-        rows = store.fetch_numpy(
-            """
-            SELECT node, root, coalesce(pred, -1) AS pred, depth::BIGINT AS depth,
-                   coalesce(blocked_by, -1) AS blocked FROM taint WHERE run = ? AND mode = ?""",
-            [base, name],
-        )
-        return propagation.make_rows(
-            *(
-                np.asarray(rows[c], dtype=np.int64)
-                for c in ("node", "root", "pred", "depth", "blocked")
-            )
-        )
-
-    inc = store.fetch_numpy("SELECT node, missing FROM incomplete WHERE run = ?", [base])
+    base_rows = _kept_rows(store, (base, old, *kept)) or _read_rows(store, base)
     attributed = store.fetch_numpy(
         "SELECT DISTINCT file_version FROM attributions WHERE seq > ? AND seq <= ?", [old, seq]
     )["file_version"]
@@ -546,15 +536,11 @@ def _extend(
         [propagation.distinct(delta.src).tolist(), seq],
     )["id"]
     all_kinds = sorted(DERIVATION)
-    strict_base = part("strict")
+    strict_base, precise_base, inc_base = base_rows
     new_roots = restricted_roots(store, seq, policy, after=old)
     roots = np.union1d(strict_base.root, new_roots)  # every root has its own depth-0 row
     strict, precise, (inc_node, inc_missing) = propagation.extend(
-        (
-            strict_base,
-            part("precise"),
-            (np.asarray(inc["node"], dtype=np.int64), np.asarray(inc["missing"], dtype=np.int64)),
-        ),
+        base_rows,
         propagation.Appended(
             delta,
             new_roots,
@@ -578,7 +564,59 @@ def _extend(
         "INSERT INTO incomplete SELECT ?, node, missing FROM incomplete WHERE run = ?", [run, base]
     )
     _store_rows(store, run, strict, precise, inc_node, inc_missing)
+    _keep_rows(
+        store,
+        (run, seq, *kept),
+        (
+            _known(strict_base, strict),
+            _known(precise_base, precise),
+            (np.concatenate([inc_base[0], inc_node]), np.concatenate([inc_base[1], inc_missing])),
+        ),
+    )
     return True
+
+
+RunRows = tuple[propagation.Rows, propagation.Rows, tuple[np.ndarray, np.ndarray]]
+_KNOWN_FIELDS = ("node", "root", "pred", "depth", "blocked")
+
+
+def _kept_rows(store: Store, key: tuple[Any, ...]) -> RunRows | None:
+    """The rows of the run this process stored last, when `key` (run, as-of seq, policy and
+    waiver keys) is that run's: extending it then reads nothing back."""
+    kept = store.memo.get("run_rows")
+    return kept[1] if kept is not None and kept[0] == key else None
+
+
+def _keep_rows(store: Store, key: tuple[Any, ...], rows: RunRows) -> None:
+    store.memo["run_rows"] = (key, rows)
+
+
+def _known(*parts: propagation.Rows) -> propagation.Rows:
+    """Rows as an extension knows a base run's: node, root, pred, depth and blocked."""
+    node, root, pred, depth, blocked = (
+        np.concatenate([getattr(p, f) for p in parts]) for f in _KNOWN_FIELDS
+    )
+    return propagation.make_rows(node, root, pred, depth, blocked)
+
+
+def _read_rows(store: Store, run: int) -> RunRows:
+    """The rows of a stored run, as `_known` holds them, and its incomplete lineage."""
+
+    def part(mode: str) -> propagation.Rows:
+        rows = store.fetch_numpy(
+            """
+            SELECT node, root, coalesce(pred, -1) AS pred, depth::BIGINT AS depth,
+                   coalesce(blocked_by, -1) AS blocked FROM taint WHERE run = ? AND mode = ?""",
+            [run, mode],
+        )
+        node, root, pred, depth, blocked = (
+            np.asarray(rows[c], dtype=np.int64) for c in _KNOWN_FIELDS
+        )
+        return propagation.make_rows(node, root, pred, depth, blocked)
+
+    inc = store.fetch_numpy("SELECT node, missing FROM incomplete WHERE run = ?", [run])
+    incomplete = tuple(np.asarray(inc[c], dtype=np.int64) for c in ("node", "missing"))
+    return part("strict"), part("precise"), (incomplete[0], incomplete[1])
 
 
 def _store_rows(
@@ -628,10 +666,15 @@ def _store_rows(
 
 
 def _materialize(
-    store: Store, run: int, seq: int, policy: Policy | None, waivers: tuple[Waiver, ...]
+    store: Store,
+    run: int,
+    seq: int,
+    policy: Policy | None,
+    waivers: tuple[Waiver, ...],
+    kept: tuple[str, str] = ("", ""),
 ) -> None:
     """Load the derivation graph as of `seq` into arrays, propagate (lineage.propagation),
-    and store the rows of `run`."""
+    and store the rows of `run` (kept under policy and waiver keys `kept`)."""
     graph = _graph(store.fetch_numpy(DERIVATION_GRAPH_SQL, {"s": seq}))
     size, waived = _waived(store, waivers)
     undefined = np.zeros(size, dtype=bool)
@@ -650,6 +693,7 @@ def _materialize(
         propagation.distinct(graph.src[undefined[graph.src]]),
     )
     _store_rows(store, run, strict, precise, inc_node, inc_missing)
+    _keep_rows(store, (run, seq, *kept), (_known(strict), _known(precise), (inc_node, inc_missing)))
 
 
 # -- verdicts ---------------------------------------------------------------------------------

@@ -180,6 +180,12 @@ def _subgraph(graph: Graph, pick: np.ndarray) -> Graph:
     return Graph(*(getattr(graph, f)[pick] for f in ("src", "dst") + EDGE))
 
 
+def _joined(first: Graph, second: Graph) -> Graph:
+    return Graph(
+        *(np.concatenate([getattr(first, f), getattr(second, f)]) for f in ("src", "dst") + EDGE)
+    )
+
+
 class FetchedEdges:
     """An Expander over edges fetched on demand: `fetch(unique nodes)` returns the Graph of
     their out-edges (the engine reads them from the store)."""
@@ -509,18 +515,17 @@ def extend(
     seed = _concat([_root_rows(new_roots, waived), _step(delta_csr, base_strict, waived)])
     strict = _spread(all_edges, seed, waived, roots, known=base_strict)
     strict_all = _concat([base_strict, strict])
-    touched = distinct(
-        np.concatenate(
-            [
-                strict.node,
-                attributed,
-                delta.src[(delta.kind == CHUNKED) | (delta.kind == TRANSCRIBED)],
-            ]
-        )
-    )
+    # Chunks to check again: every chunk of a version newly tainted or newly attributed, and
+    # the appended chunks of the others (whose older chunks the base run checked already,
+    # against the same rows and intervals: reading them again would read a popular file's
+    # every example for each one appended).
+    touched = distinct(np.concatenate([strict.node, attributed]))
+    appended_chunks = (delta.kind == CHUNKED) | (delta.kind == TRANSCRIBED)
+    appended_chunks &= ~np.isin(delta.src, touched)
+    chunks = _joined(chunks_from(touched), _subgraph(delta, appended_chunks))
     precise_seed = _concat(
         [
-            _precise_seeds(chunks_from(touched), strict_all, waived, attributions),
+            _precise_seeds(chunks, strict_all, waived, attributions),
             _step(_Csr.of(_subgraph(delta, delta.kind == DERIVED)), base_precise, waived),
         ]
     )
