@@ -615,8 +615,8 @@ def _read_rows(store: Store, run: int) -> RunRows:
         return propagation.make_rows(node, root, pred, depth, blocked)
 
     inc = store.fetch_numpy("SELECT node, missing FROM incomplete WHERE run = ?", [run])
-    incomplete = tuple(np.asarray(inc[c], dtype=np.int64) for c in ("node", "missing"))
-    return part("strict"), part("precise"), (incomplete[0], incomplete[1])
+    node, missing = (np.asarray(inc[c], dtype=np.int64) for c in ("node", "missing"))
+    return part("strict"), part("precise"), (node, missing)
 
 
 def _store_rows(
@@ -1193,22 +1193,21 @@ def _statuses_sql(members: str | None = None) -> str:
     status = f"""CASE WHEN h.node IS NOT NULL THEN '{TAINTED}'
                     WHEN i.node IS NOT NULL THEN '{UNKNOWN}' ELSE '{CLEAN}' END AS status,
                coalesce(h.sources, []) AS sources, i.missing"""
-    if members is None:
+
+    def statuses(only: str = "") -> str:
         return f"""
-        WITH members AS ({_members_sql()}), hits AS ({hits})
         SELECT m.id, m.repo, {status}
-        FROM members m
+        FROM members m {only}
         LEFT JOIN hits h ON h.node = m.id
         LEFT JOIN incomplete i ON i.run = $run AND i.node = m.id"""
+
+    if members is None:
+        return f"WITH members AS ({_members_sql()}), hits AS ({hits}){statuses()}"
     return f"""
         WITH members AS (SELECT id, repo FROM {members}), hits AS ({hits}),
         flagged AS (SELECT node AS id FROM hits
                     UNION SELECT i.node FROM incomplete i JOIN members m ON m.id = i.node
-                    WHERE i.run = $run)
-        SELECT m.id, m.repo, {status}
-        FROM members m JOIN flagged f ON f.id = m.id
-        LEFT JOIN hits h ON h.node = m.id
-        LEFT JOIN incomplete i ON i.run = $run AND i.node = m.id"""
+                    WHERE i.run = $run){statuses("JOIN flagged f ON f.id = m.id")}"""
 
 
 def example_statuses_sql() -> str:
@@ -1257,16 +1256,15 @@ def _gate(
     name, version = resolve_dataset(store, dataset, run.as_of.seq)
     dv = store.node(model.dataset_version_key(name, version))
     assert dv is not None
-    params = {"run": run.run, "mode": mode, "s": run.as_of.seq, "dv": dv.id}
     # The members once; then statuses only for those that are not clean (few, in a gate
     # that passes or nearly): clean counts are the members less the others.
     store.execute(
         f"CREATE OR REPLACE TEMP TABLE _members AS {_members_sql()}",
-        {"s": params["s"], "dv": params["dv"]},
+        {"s": run.as_of.seq, "dv": dv.id},
     )
     store.execute(
         f"CREATE OR REPLACE TEMP TABLE _gate AS {_statuses_sql('_members')}",
-        {"run": params["run"], "mode": params["mode"]},
+        {"run": run.run, "mode": mode},
     )
     counts = dict(store.fetch_all("SELECT status, count(*) FROM _gate GROUP BY status"))
     members, flagged = store.fetch_one(
