@@ -1,5 +1,6 @@
 """Canonical AI tool names: every loader maps its spelling of a tool to one of these."""
 
+import functools
 import re
 
 CANONICAL_TOOLS: tuple[str, ...] = (
@@ -114,9 +115,10 @@ AI_IDENTITIES: tuple[tuple[str, str, str], ...] = (
 )
 
 
+@functools.lru_cache(maxsize=8192)
 def ai_identity_tool(name: str, email: str) -> str | None:
     """The AI tool a git identity (a trailer's `Name <email>`, an author, a committer) names,
-    or None for a person.
+    or None for a person (remembered per identity: a history repeats a few thousand of them).
 
     >>> ai_identity_tool("Claude Opus 4.6 (1M context)", "noreply@anthropic.com")
     'claude-code'

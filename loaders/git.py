@@ -170,6 +170,7 @@ class _Clone:
         self.lines_of: dict[tuple[str, str], int | None] = {}
         self.ended: set[str] = set()  # versions whose line ends were read
         self.submodules: dict[str, int] = {}  # submodule path -> commits that changed it
+        self.history: list[str] = []  # every commit this read is to read
 
     def find_missing(self, commits: list[str]) -> bool:
         """Look for the blobs that `commits` name and this clone lacks, and the paths they lie
@@ -188,9 +189,11 @@ class _Clone:
         self.unreadable |= paths
         return found
 
-    def read(self, part: list[str]) -> Iterator[Commit]:
+    def read(self, part: list[str], ahead: list[str] | None = None) -> Iterator[Commit]:
         """The commits of `part` with their diffs; the paths of missing blobs come from a
-        pass without patches, so their changes are file-level only."""
+        pass without patches, so their changes are file-level only. `ahead` (the next part)
+        is asked for once this part's reading has started, with the options this part is
+        read with, so it is parsed while this one is recorded and stored."""
         side: dict[str, list[list[FileChange]]] = {}
         if self.unreadable:
             with stream_log(
@@ -204,6 +207,8 @@ class _Clone:
         check = ObjectCheck(self.path)
         try:
             with self.diffs.stream(self.path, part, **self._options()) as commits:
+                if ahead:
+                    self.request(ahead)
                 for commit in commits:
                     for diff, extra in zip(commit.changes, side.get(commit.sha, []), strict=False):
                         diff.extend(extra)
@@ -261,13 +266,12 @@ def read_repository(
         parts = [
             order[at : at + COMMITS_PER_BATCH] for at in range(0, len(order), COMMITS_PER_BATCH)
         ]
+        clone.history = order
         clone.request(parts[0])  # parsed while the notes are read
         notes = git_ai.read_notes(path, order)
         note_blobs = _note_blobs(path, notes)
         reading = set(order)
         for n, part in enumerate(parts):
-            if n + 1 < len(parts):
-                clone.request(parts[n + 1])  # parsed while this part is recorded and stored
             boundary = [
                 c
                 for c in part
@@ -276,12 +280,14 @@ def read_repository(
                 and parents_of[c][0] not in known
             ]
             trees = {c: _whole_tree(path, repo, c) for c in boundary}
-            yield _read_part(clone, part, notes, note_blobs, trees)
+            ahead = parts[n + 1] if n + 1 < len(parts) else None
+            yield _read_part(clone, part, ahead, notes, note_blobs, trees)
 
 
 def _read_part(
     clone: _Clone,
     part: list[str],
+    ahead: list[str] | None,
     notes: dict[str, git_ai.Note],
     note_blobs: dict[tuple[str, str], str],
     trees: dict[str, TreeEntries],
@@ -294,7 +300,7 @@ def _read_part(
         batch = Batch(SOURCE, input=str(clone.path))
         saved = dict(clone.lines_of)
         try:
-            for commit in clone.read(part):
+            for commit in clone.read(part, ahead):
                 batch.records.append(
                     _record(
                         clone,
@@ -311,7 +317,9 @@ def _read_part(
             clone.submodules.clear()
             if not _MISSING.search(exc.stderr):
                 raise GitError(f"{clone.path}: {exc}") from exc
-            if clone.find_missing(part):
+            # a clone that lacks one blob lacks others: look through the whole history
+            # once, so later parts are read around them from the start
+            if clone.find_missing(clone.history or part):
                 continue  # read again around what this part lacks
             if clone.renames:
                 clone.renames = False  # rename detection reads the missing blobs

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from lineage.loaders.agent_outputs import line_hashes, significant_lines
 
@@ -610,6 +610,9 @@ def unquote_c(text: str) -> str:
 
 MODIFIED_SIMILARITY = 70.0  # percent (rapidfuzz ratio of normalized text) to stay attributed
 PAIR_WINDOW = 24  # how far from its place in the hunk a rewritten line looks for its original
+_PAIR_BLOCK = 4 * PAIR_WINDOW  # at most this many new lines, and old ones, scored per call
+_PAIR_LONG_LINE = 4000  # characters of a new and an old line beyond which pairs are scored alone
+_PAIR_MATRIX_AT = 512  # scores a hunk needs from which they are computed a block at a time
 
 
 def similar_pairs(
@@ -625,20 +628,66 @@ def similar_pairs(
     pairs: list[list[int]] = []
     if not old or not new:
         return pairs
-    used: set[int] = set()
+    used = bytearray(len(old))  # old lines already paired
     scale = len(old) / len(new)
-    for i, (n, text) in enumerate(new):
-        # A rewrite keeps lines in order: look near the line's place in the hunk, so a large
-        # rewritten block costs lines x window, not lines squared.
+    if len(new) * min(len(old), 2 * PAIR_WINDOW + 1) <= _PAIR_MATRIX_AT:
+        _pair_rows(old, new, range(len(new)), scale, threshold, used, pairs)
+        return pairs
+    # A large hunk: the scores of a block of rows come from one `cdist` call, then the same
+    # choice is made row by row (a block's windows span at most _PAIR_BLOCK old lines).
+    near = (np.arange(len(new)) * scale).astype(np.int64)
+    lows = np.maximum(near - PAIR_WINDOW, 0)
+    highs = np.minimum(near + PAIR_WINDOW + 1, len(old))
+    old_texts = [text for _, text in old]
+    taken = np.frombuffer(used, dtype=np.bool_)  # a view: `used` and `taken` change together
+    first = 0
+    while first < len(new):
+        last = int(np.searchsorted(highs, lows[first] + _PAIR_BLOCK, side="right"))
+        last = min(max(last, first + 1), first + _PAIR_BLOCK, len(new))
+        lo, hi = int(lows[first]), int(highs[last - 1])
+        new_texts = [text for _, text in new[first:last]]
+        if max(map(len, new_texts)) + max(map(len, old_texts[lo:hi])) > _PAIR_LONG_LINE:
+            # very long lines (minified code, data): one `ratio` at a time, each cut off at
+            # the best score so far, gives up early where a score matrix would not
+            _pair_rows(old, new, range(first, last), scale, threshold, used, pairs)
+            first = last
+            continue
+        scores = process.cdist(
+            new_texts, old_texts[lo:hi], scorer=fuzz.ratio, score_cutoff=threshold, dtype=np.float64
+        )
+        columns = np.arange(lo, hi)
+        outside = (columns < lows[first:last, None]) | (columns >= highs[first:last, None])
+        scores[outside | taken[lo:hi]] = -1.0
+        for row in range(last - first):
+            at = int(scores[row].argmax())
+            if scores[row, at] >= threshold:
+                used[lo + at] = 1
+                scores[row + 1 :, at] = -1.0
+                pairs.append([old[lo + at][0], new[first + row][0]])
+        first = last
+    return pairs
+
+
+def _pair_rows(
+    old: list[tuple[int, str]],
+    new: list[tuple[int, str]],
+    rows: range,
+    scale: float,
+    threshold: float,
+    used: bytearray,
+    pairs: list[list[int]],
+) -> None:
+    """`similar_pairs` for the new lines `rows`, one `ratio` at a time."""
+    for i in rows:
+        n, text = new[i]
         near = int(i * scale)
         best, at = 0.0, -1
         for j in range(max(0, near - PAIR_WINDOW), min(len(old), near + PAIR_WINDOW + 1)):
-            if j in used:
+            if used[j]:
                 continue
             score = fuzz.ratio(text, old[j][1], score_cutoff=max(threshold, best))
             if score > best:
                 best, at = score, j
         if at >= 0:
-            used.add(at)
+            used[at] = 1
             pairs.append([old[at][0], n])
-    return pairs

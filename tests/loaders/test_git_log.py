@@ -1,6 +1,7 @@
 """Reading git's log as it streams: every commit of a log much larger than git's pipe, a
 reader that stops early, and git failing part way."""
 
+import random
 import threading
 from pathlib import Path
 
@@ -93,3 +94,41 @@ def test_a_file_whose_text_is_a_patch_is_content_never_headers(tmp_path: Path) -
         line_hash(" ".join(t.split())) for t in fake
     ]
     assert real.hunks == [[0, 0, 1, 2]] and real.hashed_lines.tolist() == [1, 2]
+
+
+Lines = list[tuple[int, str]]
+
+
+def _rewritten_hunk(seed: int, long_every: int) -> tuple[Lines, Lines]:
+    """A large hunk: old lines, and new ones of which most are light rewrites of an old line
+    near their place (some lines very long, as minified code is)."""
+    rng = random.Random(seed)
+    words = ["total", "price", "count", "qty", "=", "*", "+", "x", "return", "(", ")", "value"]
+
+    def text(i: int) -> str:
+        words_of_line = " ".join(rng.choice(words) for _ in range(rng.randint(2, 8)))
+        return words_of_line * (300 if long_every and i % long_every == 0 else 1)
+
+    old = [(n, text(n)) for n in range(1, rng.randint(100, 400))]
+    new: list[tuple[int, str]] = []
+    count = rng.randint(100, 400)
+    for n in range(1, count + 1):
+        base = old[(n - 1) * len(old) // count][1]
+        new.append((n, base + rng.choice(["", " x", " qty"]) if rng.random() < 0.7 else text(n)))
+    return old, new
+
+
+@pytest.mark.parametrize("long_every", [0, 7])
+def test_a_large_hunk_pairs_its_lines_as_a_small_one_does(
+    long_every: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large hunk's scores come a block at a time from one `cdist` call; the pairs are
+    those that scoring one line at a time chooses, to the tie."""
+    for seed in range(5):
+        old, new = _rewritten_hunk(seed, long_every)
+        by_blocks = git_log.similar_pairs(old, new)
+        monkeypatch.setattr(git_log, "_PAIR_MATRIX_AT", 10**12)
+        one_by_one = git_log.similar_pairs(old, new)
+        monkeypatch.undo()
+        assert by_blocks == one_by_one
+        assert len(by_blocks) > len(new) // 3  # the rewrites were paired
