@@ -57,11 +57,17 @@ class Key:
         self.template = template
         self.parts = list(Formatter().parse(template))  # (literal, field, spec, conversion)
         self.fields = [name for _, name, _, _ in self.parts if name]
+        # the template with its fields numbered: formatted from the values as given
+        numbers = iter(range(len(self.fields)))
+        self._numbered = "".join(
+            literal.replace("{", "{{").replace("}", "}}") + (f"{{{next(numbers)}}}" if name else "")
+            for literal, name, _, _ in self.parts
+        )
 
     def __call__(self, *values: str) -> str:
         if len(values) != len(self.fields):
             raise TypeError(f"{self.template} takes {len(self.fields)} values")
-        return self.template.format(**dict(zip(self.fields, values, strict=True)))
+        return self._numbered.format(*values)
 
     def sql(self, *expressions: str) -> str:
         if len(expressions) != len(self.fields):

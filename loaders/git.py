@@ -32,7 +32,7 @@ The repo's id is its normalized `origin` URL, else its root path (as for the age
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,7 @@ from lineage.tools import ai_identity_tool
 SOURCE = "git"
 SUFFIXES: tuple[str, ...] = ()
 COMMITS_PER_BATCH = 500  # a long history is ingested a slice at a time, in bounded memory
+READ_AHEAD = 2  # parts whose diffs the diff reader process parses ahead of the one recorded
 # a history this long has its diffs read and parsed in a process of its own, on a second core
 # beside the store (`git_diff_process`); a shorter one is not worth starting a process for
 DIFFS_APART_FROM = 1000
@@ -189,11 +190,11 @@ class _Clone:
         self.unreadable |= paths
         return found
 
-    def read(self, part: list[str], ahead: list[str] | None = None) -> Iterator[Commit]:
+    def read(self, part: list[str], ahead: Sequence[list[str]] = ()) -> Iterator[Commit]:
         """The commits of `part` with their diffs; the paths of missing blobs come from a
-        pass without patches, so their changes are file-level only. `ahead` (the next part)
-        is asked for once this part's reading has started, with the options this part is
-        read with, so it is parsed while this one is recorded and stored."""
+        pass without patches, so their changes are file-level only. The parts `ahead` (the
+        next ones) are asked for once this part's reading has started, with the options
+        this part is read with, so they are parsed while this one is recorded and stored."""
         side: dict[str, list[list[FileChange]]] = {}
         if self.unreadable:
             with stream_log(
@@ -207,8 +208,8 @@ class _Clone:
         check = ObjectCheck(self.path)
         try:
             with self.diffs.stream(self.path, part, **self._options()) as commits:
-                if ahead:
-                    self.request(ahead)
+                for later in ahead:
+                    self.request(later)
                 for commit in commits:
                     for diff, extra in zip(commit.changes, side.get(commit.sha, []), strict=False):
                         diff.extend(extra)
@@ -267,7 +268,8 @@ def read_repository(
             order[at : at + COMMITS_PER_BATCH] for at in range(0, len(order), COMMITS_PER_BATCH)
         ]
         clone.history = order
-        clone.request(parts[0])  # parsed while the notes are read
+        for part in parts[:READ_AHEAD]:
+            clone.request(part)  # parsed while the notes are read
         notes = git_ai.read_notes(path, order)
         note_blobs = _note_blobs(path, notes)
         reading = set(order)
@@ -280,14 +282,14 @@ def read_repository(
                 and parents_of[c][0] not in known
             ]
             trees = {c: _whole_tree(path, repo, c) for c in boundary}
-            ahead = parts[n + 1] if n + 1 < len(parts) else None
+            ahead = parts[n + 1 : n + 1 + READ_AHEAD]
             yield _read_part(clone, part, ahead, notes, note_blobs, trees)
 
 
 def _read_part(
     clone: _Clone,
     part: list[str],
-    ahead: list[str] | None,
+    ahead: list[list[str]],
     notes: dict[str, git_ai.Note],
     note_blobs: dict[tuple[str, str], str],
     trees: dict[str, TreeEntries],

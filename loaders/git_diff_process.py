@@ -52,9 +52,11 @@ class DiffReader:
         self._stop()
 
     def request(self, repo: Path, commits: Sequence[str], **options: Any) -> None:
-        """Have the process start on `stream(repo, commits, **options)` now (apart only)."""
-        if self.apart:
-            self._send(_request(repo, commits, options))
+        """Have the process start on `stream(repo, commits, **options)` as soon as what was
+        asked before is answered (apart only; what is already asked is not asked again)."""
+        wanted = _request(repo, commits, options)
+        if self.apart and wanted not in self._sent:
+            self._send(wanted)
 
     @contextmanager
     def stream(
