@@ -129,14 +129,32 @@ class FileChange:
         return np.concatenate([np.arange(start, start + n, dtype=np.uint32) for start, n in runs])
 
 
-def _file_change(*values: Any) -> FileChange:
+def _file_change(
+    status: str,
+    old_path: str | None,
+    new_path: str | None,
+    old_blob: str | None,
+    new_blob: str | None,
+    mode: str,
+    hunks: list[list[int]],
+    pairs: list[list[list[int]]],
+    lines: bytes,
+    hashes: bytes,
+    binary: bool,
+) -> FileChange:
     """A FileChange from what its `__reduce__` gives."""
-    *fields, lines, hashes, binary = values
     return FileChange(
-        *fields,
-        hashed_lines=np.frombuffer(lines, dtype=np.uint32),
-        hashes=np.frombuffer(hashes, dtype=np.uint64),
-        binary=binary,
+        status,
+        old_path,
+        new_path,
+        old_blob,
+        new_blob,
+        mode,
+        hunks,
+        pairs,
+        np.frombuffer(lines, dtype=np.uint32),
+        np.frombuffer(hashes, dtype=np.uint64),
+        binary,
     )
 
 
