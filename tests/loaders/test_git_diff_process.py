@@ -103,3 +103,30 @@ def test_a_history_read_apart_loads_as_one_read_here(
         r.event_id for b in here for r in b.records
     ]
     assert nodes_of(apart, "file_version") == nodes_of(here, "file_version")
+
+
+def test_each_part_of_a_mirror_lacking_blobs_is_parsed_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mirror that lacks a blob late in its history: the blobs are looked for before the
+    first diff, so no part is read twice and the parts asked ahead stay in step."""
+    repo, _ = _history(tmp_path / "repo")
+    repo.write("assets/video.mp4", ["\x00frames\x00"])
+    repo.commit("a video")
+    repo.write("assets/video.mp4", ["\x00frames, recut\x00"])  # git must read the lost one
+    repo.commit("recut the video")
+    lost = repo.blob("HEAD~1", "assets/video.mp4")
+    (repo.root / ".git/objects" / lost[:2] / lost[2:]).unlink()
+    monkeypatch.setattr(git, "COMMITS_PER_BATCH", 1)
+    monkeypatch.setattr(git, "DIFFS_APART_FROM", 0)
+    sent: list[list[str]] = []
+    send = DiffReader._send
+
+    def counted(self: DiffReader, request: tuple[Any, ...]) -> None:
+        sent.append(request[1])
+        send(self, request)
+
+    monkeypatch.setattr(DiffReader, "_send", counted)
+    batches = list(git.load([repo.root]))
+    assert sum(len(b.records) for b in batches) == 6
+    assert sorted(sent) == sorted([r.payload["commit"]] for b in batches for r in b.records)
