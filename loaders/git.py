@@ -270,8 +270,8 @@ def read_repository(
             order[at : at + COMMITS_PER_BATCH] for at in range(0, len(order), COMMITS_PER_BATCH)
         ]
         clone.history = order
-        for part in parts[:READ_AHEAD]:
-            clone.request(part)  # parsed while the notes are read
+        for part in parts[: 2 * READ_AHEAD]:
+            clone.request(part)  # parsed while the notes are read (which takes seconds)
         notes = git_ai.read_notes(path, order)
         note_blobs = _note_blobs(path, notes)
         reading = set(order)
