@@ -86,14 +86,50 @@ class FactIngest(Reads):
         first_seq = seqs[0]
         for seq, record in zip(seqs, records, strict=True):
             for fact in record.facts:
-                if isinstance(fact, LineEnds):
+                # the commonest kinds first: a history holds hundreds of thousands of facts
+                if type(fact) is Edge:
+                    span = fact.span
+                    edges["src"].append(fact.src)
+                    edges["dst"].append(fact.dst)
+                    edges["kind"].append(str(fact.kind))
+                    edges["seq"].append(seq)
+                    edges["span_start"].append(span.start if span else None)
+                    edges["span_end"].append(span.end if span else None)
+                    edges["span_unit"].append(span.unit if span else None)
+                    edges["line_map"].append(
+                        None if fact.line_map is None else canonical_json(fact.line_map)
+                    )
+                elif type(fact) is Attribution:
+                    spans["file_version"].append(fact.file_version)
+                    spans["output"].append(fact.output)
+                    spans["line_start"].append(fact.span.start)
+                    spans["line_end"].append(fact.span.end)
+                    spans["evidence"].append(fact.evidence)
+                    spans["seq"].append(seq)
+                elif type(fact) is Node:
+                    nodes["key"].append(fact.key)
+                    nodes["kind"].append(str(fact.kind))
+                    nodes["attrs"].append(canonical_json(fact.attrs))
+                    nodes["defines"].append(fact.defines)
+                    if fact.latest:
+                        latest["key"].append(fact.key)
+                        latest["attrs"].append(nodes["attrs"][-1])
+                    nodes["seq"].append(seq)
+                    nodes["ord"].append(len(nodes["ord"]))
+                elif type(fact) is AddedLines:
+                    added["file_version"].append(fact.file_version)
+                    added["repo"].append(fact.repo)
+                    added["time_us"].append(epoch_us(fact.time) if fact.time else None)
+                    added["seq"].append(seq)
+                    added_lines.append(fact.lines)
+                    added_hashes.append(fact.hashes)
+                elif type(fact) is LineEnds:
                     length = int(fact.ends[-1]) if len(fact.ends) else 0
                     if length < 1 << 32:
                         line_ends["file_version"].append(fact.file_version)
                         line_ends["length"].append(length)
                         line_ends["ends"].append(np.asarray(fact.ends, dtype="<u4").tobytes())
-                    continue
-                if isinstance(fact, TreeEntries):
+                elif type(fact) is TreeEntries:
                     for column, value in (
                         ("repo", fact.repo),
                         ("commit", fact.commit),
@@ -108,47 +144,12 @@ class FactIngest(Reads):
                     entries["path"] += [path for path, _ in fact.entries]
                     entries["file_version"] += [key for _, key in fact.entries]
                     entries["seq"] += [seq] * n
-                    continue
-                if isinstance(fact, AddedLines):
-                    added["file_version"].append(fact.file_version)
-                    added["repo"].append(fact.repo)
-                    added["time_us"].append(epoch_us(fact.time) if fact.time else None)
-                    added["seq"].append(seq)
-                    added_lines.append(fact.lines)
-                    added_hashes.append(fact.hashes)
-                    continue
-                if isinstance(fact, Node):
-                    nodes["key"].append(fact.key)
-                    nodes["kind"].append(str(fact.kind))
-                    nodes["attrs"].append(canonical_json(fact.attrs))
-                    nodes["defines"].append(fact.defines)
-                    if fact.latest:
-                        latest["key"].append(fact.key)
-                        latest["attrs"].append(nodes["attrs"][-1])
-                    nodes["seq"].append(seq)
-                    nodes["ord"].append(len(nodes["ord"]))
-                elif isinstance(fact, Edge):
-                    edges["src"].append(fact.src)
-                    edges["dst"].append(fact.dst)
-                    edges["kind"].append(str(fact.kind))
-                    edges["seq"].append(seq)
-                    edges["span_start"].append(fact.span.start if fact.span else None)
-                    edges["span_end"].append(fact.span.end if fact.span else None)
-                    edges["span_unit"].append(fact.span.unit if fact.span else None)
-                    edges["line_map"].append(
-                        None if fact.line_map is None else canonical_json(fact.line_map)
-                    )
-                elif isinstance(fact, Alias):
+                elif type(fact) is Alias:
                     aliases["alias"].append(fact.alias)
                     aliases["target"].append(fact.target)
                     aliases["seq"].append(seq)
-                elif isinstance(fact, Attribution):
-                    spans["file_version"].append(fact.file_version)
-                    spans["output"].append(fact.output)
-                    spans["line_start"].append(fact.span.start)
-                    spans["line_end"].append(fact.span.end)
-                    spans["evidence"].append(fact.evidence)
-                    spans["seq"].append(seq)
+                else:
+                    raise TypeError(f"not a fact: {fact!r}")
         if nodes["key"]:
             self.register(
                 "_nodes",
