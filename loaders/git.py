@@ -61,6 +61,7 @@ from lineage.loaders.git_log import (
     GitFailed,
     ObjectCheck,
     cat_objects,
+    git_lines,
     run_git,
     stream_log,
 )
@@ -422,16 +423,24 @@ def _shallow_commits(path: Path) -> set[str]:
 def missing_blobs(path: Path, commits: list[str]) -> set[str]:
     """The ids of the blobs that the trees of `commits` name and this clone lacks (a partial
     clone, an incomplete mirror)."""
-    listing = _git(
+    # every object of every tree is listed, missing ones with a `?`: millions of lines in a
+    # large repository, read as they come and only the missing kept
+    lines = git_lines(
         path,
         "rev-list",
         "--objects",
+        "--no-object-names",
         "--missing=print",
         "--no-walk",
         "--stdin",
         stdin="".join(f"{c}\n" for c in commits).encode(),
     )
-    return {line[1:41] for line in listing.decode().splitlines() if line.startswith("?")}
+    try:
+        return {line[1:41].decode() for line in lines if line.startswith(b"?")}
+    except GitFailed as exc:
+        raise GitError(f"{path}: {exc}") from exc
+    except OSError as exc:
+        raise GitError(f"cannot run git: {exc}") from exc
 
 
 def paths_of_blobs(path: Path, commits: list[str], blobs: set[str]) -> set[str]:

@@ -11,6 +11,7 @@ import os
 import queue
 import re
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -186,6 +187,40 @@ def run_git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
     if done.returncode != 0:
         raise GitFailed(args, done.stderr.decode("utf-8", "replace"))
     return done.stdout
+
+
+def git_lines(repo: Path, *args: str, stdin: bytes = b"") -> Iterator[bytes]:
+    """git's stdout line by line, as git writes it (an output of millions of lines is never
+    held whole); GitFailed at the end when git exits non-zero."""
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(
+            ["git", "-C", str(repo), *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            env=os.environ | GIT_ENV,
+        )
+        pipe_in, pipe_out = proc.stdin, proc.stdout
+        assert pipe_in is not None and pipe_out is not None
+
+        def feed() -> None:
+            try:
+                pipe_in.write(stdin)
+                pipe_in.close()
+            except OSError:
+                pass  # git stopped early
+
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+        try:
+            yield from pipe_out
+        finally:
+            pipe_out.close()
+            feeder.join()
+            code = proc.wait()
+        if code != 0:
+            errors.seek(0)
+            raise GitFailed(args, errors.read().decode("utf-8", "replace"))
 
 
 def cat_objects(repo: Path, ids: Sequence[str]) -> Iterator[tuple[str, bytes | None]]:
