@@ -38,7 +38,7 @@ def copy_floor(manifest: Path, database: Path, memory_limit: str) -> float:
         con.close()
 
 
-def _restricted_intervals(store: Store, run: int) -> pa.Table:
+def restricted_intervals(store: Store, run: int) -> pa.Table:
     """(repo, path, blob, line_start, line_end) of every line interval the restricted outputs
     of `run` wrote, read out of the store."""
     rows = store.fetch_all(
@@ -69,11 +69,10 @@ def _join_sql(manifest: Path) -> str:
          AND m.source.lines[1] <= i.line_end AND m.source.lines[2] >= i.line_start"""
 
 
-def span_join_floor(store: Store, run: int, manifest: Path) -> tuple[float, int]:
+def span_join_floor(intervals: pa.Table, manifest: Path) -> tuple[float, int]:
     """(seconds, examples) of a bare DuckDB scan-and-join of `manifest` (rows with a
     `source` struct of repo, path, blob and [first, last] lines) with the line intervals of
-    the restricted outputs of `run`, read out of the store beforehand."""
-    intervals = _restricted_intervals(store, run)
+    the restricted outputs (`restricted_intervals`, read out of the store beforehand)."""
     con = duckdb.connect()
     try:
         con.register("intervals", intervals)
@@ -85,13 +84,13 @@ def span_join_floor(store: Store, run: int, manifest: Path) -> tuple[float, int]
         con.close()
 
 
-def process_join_floor(store: Store, run: int, manifest: Path, database: Path) -> float:
+def process_join_floor(intervals: pa.Table, manifest: Path, database: Path) -> float:
     """Seconds of `span_join_floor`'s join in a Python process of its own, from its start to
     its exit: it imports DuckDB, opens `database` (written beforehand with the intervals)
     read-only and prints the count."""
     con = duckdb.connect(str(database))
     try:
-        con.register("intervals", _restricted_intervals(store, run))
+        con.register("intervals", intervals)
         con.execute("CREATE TABLE i AS SELECT * FROM intervals")
     finally:
         con.close()

@@ -429,7 +429,8 @@ def main() -> None:
         gate_s, report = timed(lambda: engine.gate(store, run, "bench@v1", "precise"))
         sets_s, _ = timed(lambda: engine.gate(store, run, "bench@v1", "precise", max_paths=0))
         strict_s, strict = timed(lambda: engine.gate(store, run, "bench@v1", "strict"))
-        floor_s, floor_tainted = floors.span_join_floor(store, run.run, tmpdir / "manifest.parquet")
+        intervals = floors.restricted_intervals(store, run.run)
+        floor_s, floor_tainted = floors.span_join_floor(intervals, tmpdir / "manifest.parquet")
         out_s, _ = timed(
             lambda: engine.write_example_verdicts(
                 store, run, "bench@v1", "precise", str(tmpdir / "verdicts.parquet")
@@ -518,7 +519,7 @@ def main() -> None:
                 "peak_rss_with_peers_mb": str(rss_mb()),
             }
         process_floor_s = floors.process_join_floor(
-            store, run.run, tmpdir / "manifest.parquet", tmpdir / "floor_join.duckdb"
+            intervals, tmpdir / "manifest.parquet", tmpdir / "floor_join.duckdb"
         )
         store.close()
         cli_s = cli_gate(tmpdir / "bench.duckdb", "bench-snapshot@v1", args.memory_limit)

@@ -189,6 +189,22 @@ def run_git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
     return done.stdout
 
 
+def _feed(pipe: Any, data: bytes) -> threading.Thread:
+    """A started thread that writes `data` to git's stdin and closes it (git may stop reading
+    early: its exit code and stderr then say why), so git's output is read meanwhile."""
+
+    def feed() -> None:
+        try:
+            pipe.write(data)
+            pipe.close()
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=feed, daemon=True)
+    thread.start()
+    return thread
+
+
 def git_lines(repo: Path, *args: str, stdin: bytes = b"") -> Iterator[bytes]:
     """git's stdout line by line, as git writes it (an output of millions of lines is never
     held whole); GitFailed at the end when git exits non-zero."""
@@ -202,16 +218,7 @@ def git_lines(repo: Path, *args: str, stdin: bytes = b"") -> Iterator[bytes]:
         )
         pipe_in, pipe_out = proc.stdin, proc.stdout
         assert pipe_in is not None and pipe_out is not None
-
-        def feed() -> None:
-            try:
-                pipe_in.write(stdin)
-                pipe_in.close()
-            except OSError:
-                pass  # git stopped early
-
-        feeder = threading.Thread(target=feed, daemon=True)
-        feeder.start()
+        feeder = _feed(pipe_in, stdin)
         try:
             yield from pipe_out
         finally:
@@ -235,16 +242,7 @@ def cat_objects(repo: Path, ids: Sequence[str]) -> Iterator[tuple[str, bytes | N
     )
     stdin, stdout = proc.stdin, proc.stdout
     assert stdin is not None and stdout is not None
-
-    def feed() -> None:
-        try:
-            stdin.write("".join(f"{oid}\n" for oid in ids).encode())
-            stdin.close()
-        except OSError:
-            pass  # git stopped early
-
-    feeder = threading.Thread(target=feed, daemon=True)
-    feeder.start()
+    feeder = _feed(stdin, "".join(f"{oid}\n" for oid in ids).encode())
     try:
         for oid in ids:
             header = stdout.readline().split()
@@ -343,18 +341,10 @@ def stream_log(
     stdin, stdout, stderr = proc.stdin, proc.stdout, proc.stderr
     assert stdin is not None and stdout is not None and stderr is not None
 
-    def feed() -> None:
-        try:
-            stdin.write("".join(f"{sha}\n" for sha in commits).encode())
-            stdin.close()
-        except OSError:
-            pass  # git stopped early: its stderr says why
-
     errors: list[bytes] = []
-    feeder = threading.Thread(target=feed, daemon=True)
     drain = threading.Thread(target=lambda: errors.append(stderr.read()), daemon=True)
     ahead = _ReadAhead(stdout)
-    feeder.start()
+    feeder = _feed(stdin, "".join(f"{sha}\n" for sha in commits).encode())
     drain.start()
 
     def chunks() -> Iterator[bytearray]:
