@@ -33,6 +33,7 @@ import hashlib
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ from lineage.loaders.git_log import (
     Commit,
     FileChange,
     GitFailed,
+    LineCounter,
     ObjectCheck,
     cat_objects,
     git_lines,
@@ -172,6 +174,7 @@ class _Clone:
         self.ended: set[str] = set()  # versions whose line ends were read
         self.submodules: dict[str, int] = {}  # submodule path -> commits that changed it
         self.history: list[str] = []  # every commit this read is to read
+        self._counter = LineCounter(path)  # line counts of versions seen before this read
 
     def find_missing(self, commits: list[str]) -> bool:
         """Look for the blobs that `commits` name and this clone lacks, and the paths they lie
@@ -219,8 +222,42 @@ class _Clone:
             check.close()
 
     def request(self, part: list[str]) -> None:
-        """Have `part` read ahead, as `read` will read it unless the reading changes."""
+        """Have `part`'s notes and diffs read ahead, as `notes` and `read` will read them
+        unless the reading changes."""
+        self.diffs.request_notes(self.path, part)
         self.diffs.request(self.path, part, **self._options())
+
+    def replaced(
+        self, old_path: str | None, old_blob: str | None, new_path: str, new_blob: str
+    ) -> list[list[Any]] | None:
+        """The line map of a revision that carries nothing (a merge's diff against a parent
+        whose version of the file it did not take): every line replaced, as `git diff`
+        prints a change that keeps no line. None when a line count cannot be read."""
+        counts = []
+        for path, blob in ((old_path or new_path, old_blob), (new_path, new_blob)):
+            if blob is None:
+                return None
+            count = self.lines_of.get((path, blob))
+            if count is None:
+                count = self._counter.count(blob)
+                self.lines_of.setdefault((path, blob), count)
+            if count is None:
+                return None
+            counts.append(count)
+        old_n, new_n = counts
+        return [[1 if old_n else 0, old_n, 1 if new_n else 0, new_n]] if old_n or new_n else []
+
+    def close(self) -> None:
+        self._counter.close()
+
+    def notes(self, part: list[str]) -> git_ai.CommitNotes:
+        """The git-ai notes of `part`'s commits, with the blobs of the paths they attest."""
+        try:
+            return self.diffs.notes(self.path, part)
+        except GitFailed as exc:
+            raise GitError(f"{self.path}: {exc}") from exc
+        except OSError as exc:
+            raise GitError(f"cannot run git: {exc}") from exc
 
     def _options(self) -> dict[str, Any]:
         return {"renames": self.renames, "exclude": sorted(self.unreadable)}
@@ -260,8 +297,7 @@ def read_repository(
         yield batch
         return
     apart = len(order) >= DIFFS_APART_FROM and (os.cpu_count() or 1) > 1
-    with DiffReader(apart) as diffs:
-        clone = _Clone(path, repo, diffs)
+    with DiffReader(apart) as diffs, closing(_Clone(path, repo, diffs)) as clone:
         # Blobs the clone lacks (a partial clone, an incomplete mirror) are looked for up
         # front, in one listing of the history's objects (3% of the diff pass on a history
         # of 5,000 commits): git would stop at the first, and every diff read ahead of it
@@ -271,10 +307,8 @@ def read_repository(
             order[at : at + COMMITS_PER_BATCH] for at in range(0, len(order), COMMITS_PER_BATCH)
         ]
         clone.history = order
-        for part in parts[: 2 * READ_AHEAD]:
-            clone.request(part)  # parsed while the notes are read (which takes seconds)
-        notes = git_ai.read_notes(path, order)
-        note_blobs = _note_blobs(path, notes)
+        for part in parts[:READ_AHEAD]:
+            clone.request(part)
         reading = set(order)
         for n, part in enumerate(parts):
             boundary = [
@@ -286,19 +320,15 @@ def read_repository(
             ]
             trees = {c: _whole_tree(path, repo, c) for c in boundary}
             ahead = parts[n + 1 : n + 1 + READ_AHEAD]
-            yield _read_part(clone, part, ahead, notes, note_blobs, trees)
+            yield _read_part(clone, part, ahead, trees)
 
 
 def _read_part(
-    clone: _Clone,
-    part: list[str],
-    ahead: list[list[str]],
-    notes: dict[str, git_ai.Note],
-    note_blobs: dict[tuple[str, str], str],
-    trees: dict[str, TreeEntries],
+    clone: _Clone, part: list[str], ahead: list[list[str]], trees: dict[str, TreeEntries]
 ) -> Batch:
-    """One batch: the commits of `part`, read again around missing objects if git could not
-    read them."""
+    """One batch: the commits of `part` with their git-ai notes, read again around missing
+    objects if git could not read them."""
+    attested = clone.notes(part)
     while True:
         if clone.missing:  # a clone known to lack blobs: look for them in each part first
             clone.find_missing(part)
@@ -310,8 +340,8 @@ def _read_part(
                     _record(
                         clone,
                         commit,
-                        notes.get(commit.sha),
-                        note_blobs,
+                        attested.notes.get(commit.sha),
+                        attested.blobs,
                         trees.get(commit.sha),
                         batch,
                     )
@@ -487,32 +517,6 @@ def _whole_tree(path: Path, repo: str, commit: str) -> TreeEntries:
     return TreeEntries(repo, commit, None, tuple(entries), whole=True)
 
 
-def _note_blobs(path: Path, notes: dict[str, git_ai.Note]) -> dict[tuple[str, str], str]:
-    """(commit, path) -> the blob at that path of that commit, for every path a note names."""
-    wanted = sorted(
-        {
-            (commit, r.path)
-            for commit, note in notes.items()
-            for r in note.ranges
-            if r.kind == "ai" and "\n" not in r.path
-        }
-    )
-    if not wanted:
-        return {}
-    out = _git(
-        path,
-        "cat-file",
-        "--batch-check=%(objectname) %(objecttype)",
-        stdin="".join(f"{c}:{p}\n" for c, p in wanted).encode("utf-8", "replace"),
-    )
-    found: dict[tuple[str, str], str] = {}
-    for pair, line in zip(wanted, out.decode("utf-8", "replace").splitlines(), strict=False):
-        parts = line.split()
-        if len(parts) == 2 and parts[1] == "blob":
-            found[pair] = parts[0]
-    return found
-
-
 # -- AI identities ----------------------------------------------------------------------------
 
 
@@ -578,7 +582,7 @@ def _record(
     versions: dict[str, str] = {}  # path -> file version key at this commit
     lacking: list[str] = []  # blobs of this commit's versions the clone does not hold
     unread: set[str] = set()  # and those versions' keys
-    files = []
+    files: list[dict[str, Any]] = []
     for changes in c.changes or [[]]:
         for ch in changes:
             if ch.mode == "160000":
@@ -596,7 +600,30 @@ def _record(
             if parent == key:
                 continue  # only the mode changed: the same version, nothing to carry
             gone = ch.new_blob in missing
-            if ch.new_path not in versions:
+            if ch.new_path not in versions and ch.taken:
+                # a merge that took a parent's version of the file: that parent's commits
+                # wrote it (defined there, or undefined until their history is ingested)
+                versions[ch.new_path] = key
+                facts += [
+                    Node(
+                        key,
+                        NodeKind.FILE_VERSION,
+                        {"repo": repo, "path": ch.new_path, "blob": ch.new_blob},
+                        defines=False,
+                    ),
+                    Edge(ckey, key, EdgeKind.COMMITTED),
+                ]
+                files.append(
+                    {
+                        "status": ch.status,
+                        "path": ch.new_path,
+                        "blob": ch.new_blob,
+                        "old_path": ch.old_path,
+                        "old_blob": ch.old_blob,
+                        "taken": True,
+                    }
+                )
+            elif ch.new_path not in versions:
                 versions[ch.new_path] = key
                 count = None if gone else _line_count(ch, clone.lines_of)
                 clone.lines_of[(ch.new_path, ch.new_blob)] = count
@@ -640,6 +667,10 @@ def _record(
                 facts += [Edge(h, key, EdgeKind.REVISED) for h in hidden]
             if parent is not None:
                 blind = gone or ch.old_blob in missing
+                if ch.taken and not blind:
+                    line_map = clone.replaced(ch.old_path, ch.old_blob, ch.new_path, ch.new_blob)
+                else:
+                    line_map = None if blind else ch.line_map()
                 facts += [
                     Node(
                         parent,
@@ -647,7 +678,7 @@ def _record(
                         {"repo": repo, "path": ch.old_path, "blob": ch.old_blob},
                         defines=False,
                     ),
-                    Edge(parent, key, EdgeKind.REVISED, line_map=None if blind else ch.line_map()),
+                    Edge(parent, key, EdgeKind.REVISED, line_map=line_map),
                 ]
     for h in hidden:
         facts.insert(

@@ -10,7 +10,7 @@ encoding and any number of notes read in bounded memory.
 """
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,49 @@ class Note:
     ranges: list[NoteRanges]
     problem: str | None
     evidence: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CommitNotes:
+    """The notes of some commits, and the blob each path they attest AI lines of has in
+    its commit's tree, keyed (commit, path): the version those lines are attributed to."""
+
+    notes: dict[str, Note]
+    blobs: dict[tuple[str, str], str]
+
+
+def read_commit_notes(repo: Path, commits: Sequence[str]) -> CommitNotes:
+    """The notes of `commits` and the blobs of the paths they attest (the git loader reads
+    them a part of the history at a time, beside that part's diffs)."""
+    notes = read_notes(repo, commits)
+    return CommitNotes(notes, attested_blobs(repo, notes))
+
+
+def attested_blobs(repo: Path, notes: dict[str, Note]) -> dict[tuple[str, str], str]:
+    """(commit, path) -> the blob at that path of that commit, for every path a note
+    attests AI lines of (a path the tree does not hold is left out)."""
+    wanted = sorted(
+        {
+            (commit, r.path)
+            for commit, note in notes.items()
+            for r in note.ranges
+            if r.kind == "ai" and "\n" not in r.path
+        }
+    )
+    if not wanted:
+        return {}
+    out = run_git(
+        repo,
+        "cat-file",
+        "--batch-check=%(objectname) %(objecttype)",
+        stdin="".join(f"{c}:{p}\n" for c, p in wanted).encode("utf-8", "replace"),
+    )
+    found: dict[tuple[str, str], str] = {}
+    for pair, line in zip(wanted, out.decode("utf-8", "replace").splitlines(), strict=False):
+        parts = line.split()
+        if len(parts) == 2 and parts[1] == "blob":
+            found[pair] = parts[0]
+    return found
 
 
 def read_notes(repo: Path, commits: Iterable[str] | None = None) -> dict[str, Note]:

@@ -1,10 +1,13 @@
-"""A Python process that reads and parses `git diff-tree` output for the git loader.
+"""A Python process that reads and parses `git diff-tree` output, and git-ai notes, for the
+git loader.
 
 Parsing a history's diffs (normalizing, hashing and pairing millions of lines) is most of the
-git loader's Python work. In a process of its own it runs on a second core beside the store,
-instead of taking turns with it under one interpreter lock. `DiffReader` starts the process
-and reads from it; the process (`main`) answers each request, `stream_log`'s arguments, with
-the parsed commits in order, then an end mark, each a length-prefixed pickle.
+git loader's Python work, and a history's notes can weigh hundreds of megabytes of JSON. In a
+process of its own that work runs on a second core beside the store, instead of taking turns
+with it under one interpreter lock. `DiffReader` starts the process and reads from it; the
+process (`main`) answers each request in order: a part's diffs (`stream_log`'s arguments) with
+the parsed commits, a part's notes with their `CommitNotes`, each answer followed by an end
+mark, each item a length-prefixed pickle.
 """
 
 import os
@@ -22,8 +25,11 @@ from typing import IO, Any
 
 import lineage
 from lineage.bulk_load import rare_full_collections
+from lineage.loaders.git_ai import CommitNotes, read_commit_notes
 from lineage.loaders.git_log import Commit, GitFailed, stream_log
 
+_LOG = "log"  # a request for commits' diffs
+_NOTES = "notes"  # a request for commits' git-ai notes
 _END = "end"
 _FAILED = "git failed"  # git exited non-zero: (its arguments, its stderr)
 _BROKEN = "error"  # the process met an error of its own: (its traceback)
@@ -34,16 +40,17 @@ class DiffReaderError(RuntimeError):
 
 
 class DiffReader:
-    """Reads commits' diffs with `stream_log`, here or in a process of its own (`apart`), and
-    hands them over in order either way. One process serves every stream of a reader, and a
-    stream `request`ed ahead is parsed while the one before is used. Use as a context
-    manager: leaving it stops the process."""
+    """Reads commits' diffs with `stream_log` and their notes with `read_commit_notes`, here
+    or in a process of its own (`apart`), and hands them over in order either way. One
+    process serves every request of a reader, and what is `request`ed ahead is read while
+    what was asked before is used. Use as a context manager: leaving it stops the process."""
 
     def __init__(self, apart: bool) -> None:
         self.apart = apart
         self._proc: subprocess.Popen[bytes] | None = None
         self._answers: queue.Queue[bytes | None] = queue.Queue()
         self._sent: deque[tuple[Any, ...]] = deque()  # requests whose answers are unread
+        self._ended = False  # whether the answer being read was read to its last frame
 
     def __enter__(self) -> "DiffReader":
         return self
@@ -54,9 +61,21 @@ class DiffReader:
     def request(self, repo: Path, commits: Sequence[str], **options: Any) -> None:
         """Have the process start on `stream(repo, commits, **options)` as soon as what was
         asked before is answered (apart only; what is already asked is not asked again)."""
-        wanted = _request(repo, commits, options)
-        if self.apart and wanted not in self._sent:
-            self._send(wanted)
+        self._ask(_request(_LOG, repo, commits, options))
+
+    def request_notes(self, repo: Path, commits: Sequence[str]) -> None:
+        """Have the process read the notes of `commits` once what was asked before is
+        answered (apart only; what is already asked is not asked again)."""
+        self._ask(_request(_NOTES, repo, commits, {}))
+
+    def notes(self, repo: Path, commits: Sequence[str]) -> CommitNotes:
+        """What `read_commit_notes(repo, commits)` gives, and raises."""
+        if not self.apart:
+            return read_commit_notes(repo, commits)
+        self._take(_request(_NOTES, repo, commits, {}))
+        answer = list(self._received())
+        assert len(answer) == 1 and isinstance(answer[0], CommitNotes)
+        return answer[0]
 
     @contextmanager
     def stream(
@@ -67,34 +86,50 @@ class DiffReader:
             with stream_log(repo, commits, **options) as log:
                 yield log
             return
-        wanted = _request(repo, commits, options)
+        self._take(_request(_LOG, repo, commits, options))
+        read_all = False
+
+        def answer() -> Iterator[Commit]:
+            nonlocal read_all
+            try:
+                yield from self._received()
+            finally:
+                read_all = self._ended
+
+        try:
+            yield answer()
+        finally:
+            if not read_all:  # stopped early: what the process still writes is unwanted
+                self._stop()
+
+    def _ask(self, request: tuple[Any, ...]) -> None:
+        if self.apart and request not in self._sent:
+            self._send(request)
+
+    def _take(self, wanted: tuple[Any, ...]) -> None:
+        """Make `wanted` the request whose answer is read next."""
         if self._sent and self._sent[0] != wanted:
             self._stop()  # what was asked ahead is not what is read (the reading changed)
         if not self._sent:
             self._send(wanted)
         self._sent.popleft()
-        done = False
 
-        def received() -> Iterator[Commit]:
-            nonlocal done
-            while True:
-                item = self._receive()
-                if isinstance(item, Commit):
-                    yield item
-                    continue
-                done = True
-                kind, *detail = item
-                if kind == _FAILED:
-                    raise GitFailed(detail[0], detail[1])
-                if kind == _BROKEN:
-                    raise DiffReaderError(f"the diff reader process failed:\n{detail[0]}")
-                return
-
-        try:
-            yield received()
-        finally:
-            if not done:  # stopped early: what the process still writes is not wanted
-                self._stop()
+    def _received(self) -> Iterator[Any]:
+        """The items of the answer being read, up to its end mark; git's failure and the
+        process's own error are raised."""
+        self._ended = False
+        while True:
+            item = self._receive()
+            if not isinstance(item, tuple):
+                yield item
+                continue
+            self._ended = True  # the answer's last frame is read
+            kind, *detail = item
+            if kind == _FAILED:
+                raise GitFailed(detail[0], detail[1])
+            if kind == _BROKEN:
+                raise DiffReaderError(f"the diff reader process failed:\n{detail[0]}")
+            return
 
     def _send(self, request: tuple[Any, ...]) -> None:
         proc = self._process()
@@ -147,8 +182,10 @@ class DiffReader:
         proc.wait()
 
 
-def _request(repo: Path, commits: Sequence[str], options: dict[str, Any]) -> tuple[Any, ...]:
-    return (repo, list(commits), dict(sorted(options.items())))
+def _request(
+    kind: str, repo: Path, commits: Sequence[str], options: dict[str, Any]
+) -> tuple[Any, ...]:
+    return (kind, repo, list(commits), dict(sorted(options.items())))
 
 
 def _read_frames(pipe: IO[bytes], frames: "queue.Queue[bytes | None]") -> None:
@@ -169,18 +206,22 @@ def _write_frame(pipe: IO[bytes], item: object) -> None:
 
 
 def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
-    """Answer each request read from `requests` with its parsed commits, then an end mark
-    (or git's failure, or this process's own error), until `requests` ends."""
+    """Answer each request read from `requests` with its items (parsed commits, or the
+    notes read), then an end mark (or git's failure, or this process's own error), until
+    `requests` ends."""
     while True:
         try:
-            repo, commits, options = pickle.load(requests)
+            kind, repo, commits, options = pickle.load(requests)
         except EOFError:
             return
         try:
-            with stream_log(repo, commits, **options) as log:
-                for commit in log:
-                    _write_frame(answers, commit)
-                    answers.flush()
+            if kind == _NOTES:
+                _write_frame(answers, read_commit_notes(repo, commits))
+            else:
+                with stream_log(repo, commits, **options) as log:
+                    for commit in log:
+                        _write_frame(answers, commit)
+                        answers.flush()
             answer: tuple[Any, ...] = (_END,)
         except GitFailed as exc:
             answer = (_FAILED, exc.git_args, exc.stderr)

@@ -90,6 +90,10 @@ class FileChange:
     hashed_lines: np.ndarray = field(default_factory=lambda: _NO_LINES)  # new line numbers
     hashes: np.ndarray = field(default_factory=lambda: _NO_HASHES)  # their line hashes
     binary: bool = False
+    # A merge's diff against one parent where the merge took another parent's version of
+    # the file as it was: no patch is read, and nothing is carried from this parent's
+    # version (what `git blame` does: a file equal to one parent's is all that parent's).
+    taken: bool = False
 
     @property
     def same_content(self) -> bool:
@@ -119,6 +123,7 @@ class FileChange:
                 self.hashed_lines.astype(np.uint32, copy=False).tobytes(),
                 self.hashes.astype(np.uint64, copy=False).tobytes(),
                 self.binary,
+                self.taken,
             ),
         )
 
@@ -142,6 +147,7 @@ def _file_change(
     lines: bytes,
     hashes: bytes,
     binary: bool,
+    taken: bool,
 ) -> FileChange:
     """A FileChange from what its `__reduce__` gives."""
     return FileChange(
@@ -156,6 +162,7 @@ def _file_change(
         np.frombuffer(lines, dtype=np.uint32),
         np.frombuffer(hashes, dtype=np.uint64),
         binary,
+        taken,
     )
 
 
@@ -258,19 +265,18 @@ def cat_objects(repo: Path, ids: Sequence[str]) -> Iterator[tuple[str, bytes | N
         proc.wait()
 
 
-class ObjectCheck:
-    """Whether objects are in the clone, asked one at a time of one `git cat-file
-    --batch-check`, started at the first question (git reports a blob it cannot read as
-    binary, not as an error, when it adds a file)."""
+class _CatFile:
+    """One `git cat-file` process (`--batch-check` or `--batch`), started at the first
+    question and asked one object at a time."""
 
-    def __init__(self, repo: Path) -> None:
-        self._repo = repo
+    def __init__(self, repo: Path, mode: str) -> None:
+        self._repo, self._mode = repo, mode
         self._proc: subprocess.Popen[bytes] | None = None
 
-    def has(self, oid: str) -> bool:
+    def _ask(self, oid: str) -> tuple[Any, Any]:
         if self._proc is None:
             self._proc = subprocess.Popen(
-                ["git", "-C", str(self._repo), "cat-file", "--batch-check"],
+                ["git", "-C", str(self._repo), "cat-file", self._mode],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -280,7 +286,7 @@ class ObjectCheck:
         assert stdin is not None and stdout is not None
         stdin.write(f"{oid}\n".encode())
         stdin.flush()
-        return not stdout.readline().rstrip().endswith(b" missing")
+        return stdout.readline(), stdout
 
     def close(self) -> None:
         if self._proc is None:
@@ -290,6 +296,37 @@ class ObjectCheck:
         if self._proc.stdout is not None:
             self._proc.stdout.close()
         self._proc.wait()
+        self._proc = None
+
+
+class ObjectCheck(_CatFile):
+    """Whether objects are in the clone, asked of one `git cat-file --batch-check` (git
+    reports a blob it cannot read as binary, not as an error, when it adds a file)."""
+
+    def __init__(self, repo: Path) -> None:
+        super().__init__(repo, "--batch-check")
+
+    def has(self, oid: str) -> bool:
+        header, _ = self._ask(oid)
+        return not header.rstrip().endswith(b" missing")
+
+
+class LineCounter(_CatFile):
+    """The line counts of blobs, read from one `git cat-file --batch` (as a diff counts
+    them: a last line without a newline counts)."""
+
+    def __init__(self, repo: Path) -> None:
+        super().__init__(repo, "--batch")
+
+    def count(self, oid: str) -> int | None:
+        """The blob's lines, None when the clone does not hold it."""
+        header, stdout = self._ask(oid)
+        parts = header.split()
+        if len(parts) != 3:  # "<oid> missing"
+            return None
+        data = stdout.read(int(parts[2]))
+        stdout.read(1)  # the newline after the object
+        return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
 
 
 @contextmanager
@@ -302,11 +339,150 @@ def stream_log(
     paths: Sequence[str] = (),
     exclude: Sequence[str] = (),
 ) -> Iterator[Iterator[Commit]]:
-    """The commits named, in that order, each with its diffs against every parent (a root
-    commit against the empty tree), as git writes them, parsed as they arrive so parsing
-    overlaps git's work. `patches` False reads only the raw entries (no blob is read);
-    `paths` limits the diffs to those paths, `exclude` leaves those out (literal names)."""
+    """The commits named, in that order, each with its diffs against every parent in the
+    order of its parents (a root commit against the empty tree), parsed as git writes them
+    so parsing overlaps git's work. `patches` False reads only the raw entries (no blob is
+    read); `paths` limits the diffs to those paths, `exclude` leaves those out (literal
+    names).
 
+    A merge's patches are read only for the files it changed from every parent (a
+    conflict's resolution, an evil merge): a file equal to one parent's version is that
+    version, and its entries against the other parents are `taken`, without a patch. The
+    diff of a merge against the parent it did not take a file from repeats the changes of a
+    whole branch (four fifths of the patch lines of a real history), which the commits of
+    that branch gave already."""
+    parents = _parents(repo, commits)
+    merged = [sha for sha in commits if len(parents.get(sha, ())) > 1]
+    options: dict[str, Any] = {"renames": renames, "paths": paths, "exclude": exclude}
+    if not patches or not merged:
+        with _diff_tree(repo, commits, parents, patches=patches, **options) as log:
+            yield log
+        return
+    raw, conflicted, wanted = _merge_plan(repo, merged, parents, options)
+    resolved = [sha for sha in merged if conflicted[sha]]
+    with (
+        _diff_tree(repo, [c for c in commits if c not in raw], parents, **options) as plain,
+        _diff_tree(repo, resolved, parents, **(options | {"paths": wanted})) as patched,
+    ):
+        yield _in_order(commits, raw, conflicted, plain, patched)
+
+
+def git_passes(
+    repo: Path, commits: Sequence[str], *, exclude: Sequence[str] = ()
+) -> list[tuple[list[str], bytes]]:
+    """The `git diff-tree` runs `stream_log` makes to read `commits` with their patches, as
+    (arguments after `git -C <repo>`, standard input): what a benchmark times as the
+    loader's own git pass. Finding which files merges changed from every parent takes the
+    raw pass, which is run here."""
+    parents = _parents(repo, commits)
+    merged = [sha for sha in commits if len(parents.get(sha, ())) > 1]
+    options: dict[str, Any] = {"renames": True, "paths": (), "exclude": exclude}
+    if not merged:
+        return [_diff_tree_command(commits, parents, **options)]
+    raw, conflicted, wanted = _merge_plan(repo, merged, parents, options)
+    resolved = [sha for sha in merged if conflicted[sha]]
+    return [
+        _diff_tree_command([c for c in commits if c not in raw], parents, **options),
+        _diff_tree_command(merged, parents, **(options | {"patches": False})),
+        _diff_tree_command(resolved, parents, **(options | {"paths": wanted})),
+    ]
+
+
+def _merge_plan(
+    repo: Path, merged: list[str], parents: dict[str, list[str]], options: dict[str, Any]
+) -> tuple[dict[str, Commit], dict[str, set[str]], list[str]]:
+    """The merges' raw entries, the paths each changed from every parent, and the paths
+    whose patches are read (those, and the sources they were renamed from)."""
+    with _diff_tree(repo, merged, parents, **(options | {"patches": False})) as log:
+        raw = {c.sha: c for c in log}  # raw entries only: a few bytes a file
+    conflicted = {sha: _changed_from_every_parent(c) for sha, c in raw.items()}
+    wanted = sorted(
+        {
+            name
+            for sha, names in conflicted.items()
+            for diff in raw[sha].changes
+            for ch in diff
+            if ch.new_path in names
+            for name in (ch.new_path, ch.old_path)  # a rename's source, for -M to pair it
+            if name is not None
+        }
+    )
+    return raw, conflicted, wanted
+
+
+def _parents(repo: Path, commits: Sequence[str]) -> dict[str, list[str]]:
+    """Each commit's parents, in order."""
+    if not commits:
+        return {}
+    listing = run_git(
+        repo,
+        "rev-list",
+        "--no-walk=unsorted",
+        "--parents",
+        "--stdin",
+        stdin="".join(f"{sha}\n" for sha in commits).encode(),
+    )
+    return {sha: rest for sha, *rest in (line.split() for line in listing.decode().splitlines())}
+
+
+def _changed_from_every_parent(merge: Commit) -> set[str]:
+    """The paths of a merge's tree whose content differs from every parent's."""
+    differing = [
+        {ch.new_path for ch in diff if ch.new_path is not None and not ch.same_content}
+        for diff in merge.changes
+    ]
+    return set.intersection(*differing) if differing else set()
+
+
+def _in_order(
+    commits: Sequence[str],
+    raw: dict[str, Commit],
+    conflicted: dict[str, set[str]],
+    plain: Iterator[Commit],
+    patched: Iterator[Commit],
+) -> Iterator[Commit]:
+    """The commits in the order named: each merge from its raw entries, with the patched
+    entries of the paths it changed from every parent and the others `taken`."""
+    for sha in commits:
+        merge = raw.get(sha)
+        if merge is None:
+            commit = next(plain)
+            assert commit.sha == sha, (commit.sha, sha)
+            yield commit
+            continue
+        names = conflicted[sha]
+        read = next(patched) if names else None
+        assert read is None or read.sha == sha, (sha, read.sha)
+        for n, diff in enumerate(merge.changes):
+            found = {ch.new_path: ch for ch in (read.changes[n] if read is not None else [])}
+            for i, ch in enumerate(diff):
+                if ch.new_path is None or ch.same_content:
+                    continue  # a deletion, or the same content: nothing to patch
+                if ch.new_path not in names:
+                    ch.taken = True
+                    continue
+                patch = found.get(ch.new_path)
+                if patch is not None and (patch.old_path, patch.old_blob, patch.new_blob) == (
+                    ch.old_path,
+                    ch.old_blob,
+                    ch.new_blob,
+                ):
+                    diff[i] = patch
+                else:  # git paired the file otherwise: its lines are not mapped (fail closed)
+                    ch.binary = True
+        yield merge
+
+
+def _diff_tree_command(
+    commits: Sequence[str],
+    parents: dict[str, list[str]],
+    *,
+    patches: bool = True,
+    renames: bool = True,
+    paths: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+) -> tuple[list[str], bytes]:
+    """The arguments and the standard input of `_diff_tree`'s git."""
     args = [
         *LOG_OPTIONS,
         "diff-tree",
@@ -331,6 +507,35 @@ def stream_log(
         args += ["--", *[f":(literal,top){p}" for p in paths]]
         if exclude:
             args += ([] if paths else ["."]) + [f":(exclude,literal,top){p}" for p in exclude]
+    lines = [
+        f"{sha} {parent}\n" if len(parents.get(sha, ())) > 1 else f"{sha}\n"
+        for sha in commits
+        for parent in (parents.get(sha) or [""])
+    ]
+    return args, "".join(lines).encode()
+
+
+@contextmanager
+def _diff_tree(
+    repo: Path,
+    commits: Sequence[str],
+    parents: dict[str, list[str]],
+    *,
+    patches: bool = True,
+    renames: bool = True,
+    paths: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+) -> Iterator[Iterator[Commit]]:
+    """`stream_log` in one `git diff-tree`, every patch read. A merge is fed once per
+    parent (`<merge> <parent>`), so each parent's diff comes under a header of its own even
+    when it is empty (with `-m` git leaves an empty diff out, and the diffs that remain no
+    longer tell which parent they are against)."""
+    if not commits:
+        yield iter(())
+        return
+    args, feed = _diff_tree_command(
+        commits, parents, patches=patches, renames=renames, paths=paths, exclude=exclude
+    )
     proc = subprocess.Popen(
         ["git", "-C", str(repo), *args],
         stdin=subprocess.PIPE,
@@ -344,7 +549,7 @@ def stream_log(
     errors: list[bytes] = []
     drain = threading.Thread(target=lambda: errors.append(stderr.read()), daemon=True)
     ahead = _ReadAhead(stdout)
-    feeder = _feed(stdin, "".join(f"{sha}\n" for sha in commits).encode())
+    feeder = _feed(stdin, feed)
     drain.start()
 
     def chunks() -> Iterator[bytearray]:
@@ -449,7 +654,7 @@ class _ReadAhead:
 
 def parse_log(chunks: Iterable[bytes | bytearray]) -> Iterator[Commit]:
     """Commits of a log written in FORMAT with `--raw -z -p`, given cut at its commit headers;
-    a merge's diffs (one per parent) are gathered into one Commit."""
+    a merge's diffs (one per parent, each under a header) are gathered into one Commit."""
     current: Commit | None = None
     for raw in chunks:
         if _skip_separators(raw, 0) == len(raw):
@@ -478,6 +683,8 @@ def parse_log(chunks: Iterable[bytes | bytearray]) -> Iterator[Commit]:
                 trailers=parse_trailers(fields[8]),
                 message=fields[9],
             )
+        elif len(current.changes) >= len(current.parents):
+            current.parents += fields[1].split()  # a merge fed once per parent: the next one
         current.changes.append(parse_changes(raw, header_end + 1))
     if current is not None:
         yield current

@@ -11,6 +11,7 @@ from lineage.loaders import git, git_log
 from lineage.loaders.git_diff_process import DiffReader
 from tests.loaders.helpers import nodes_of
 from tests.loaders.test_git import Repo
+from tests.loaders.test_git_histories import note_text
 
 
 def _history(root: Path) -> tuple[Repo, list[str]]:
@@ -90,9 +91,13 @@ def test_a_stream_stopped_early_or_asked_ahead_and_not_read_leaves_no_stale_comm
 def test_a_history_read_apart_loads_as_one_read_here(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The loader's batches are the same whether its diffs are parsed apart or here, across
-    batches asked ahead."""
-    repo, _ = _history(tmp_path / "repo")
+    """The loader's batches are the same whether its diffs and notes are read apart or
+    here, across batches asked ahead."""
+    repo, shas = _history(tmp_path / "repo")
+    for sha, lines in ((shas[1], "1-3"), (shas[3], "8,53")):  # notes of parts read ahead
+        attestation = f'"src/data file.py"\n  s_c9883b05a2487d::t_9f8e7d6c5b4a32 {lines}\n'
+        note = note_text(attestation, {"s_c9883b05a2487d": "claude"})
+        repo.git("notes", "--ref=ai", "add", "-m", note, sha)
     monkeypatch.setattr(git, "COMMITS_PER_BATCH", 1)
     monkeypatch.setattr(git, "DIFFS_APART_FROM", 10**9)
     here = list(git.load([repo.root]))
@@ -103,6 +108,9 @@ def test_a_history_read_apart_loads_as_one_read_here(
         r.event_id for b in here for r in b.records
     ]
     assert nodes_of(apart, "file_version") == nodes_of(here, "file_version")
+    noted = nodes_of(apart, "output")
+    assert noted == nodes_of(here, "output")
+    assert sorted(o["call"] for o in noted.values()) == ["git-ai-note", "git-ai-note"]
 
 
 def test_each_part_of_a_mirror_lacking_blobs_is_parsed_once(
@@ -119,14 +127,16 @@ def test_each_part_of_a_mirror_lacking_blobs_is_parsed_once(
     (repo.root / ".git/objects" / lost[:2] / lost[2:]).unlink()
     monkeypatch.setattr(git, "COMMITS_PER_BATCH", 1)
     monkeypatch.setattr(git, "DIFFS_APART_FROM", 0)
-    sent: list[list[str]] = []
+    sent: dict[str, list[list[str]]] = {}
     send = DiffReader._send
 
     def counted(self: DiffReader, request: tuple[Any, ...]) -> None:
-        sent.append(request[1])
+        kind, _, commits, _ = request
+        sent.setdefault(kind, []).append(commits)
         send(self, request)
 
     monkeypatch.setattr(DiffReader, "_send", counted)
     batches = list(git.load([repo.root]))
     assert sum(len(b.records) for b in batches) == 6
-    assert sorted(sent) == sorted([r.payload["commit"]] for b in batches for r in b.records)
+    parts = sorted([r.payload["commit"]] for b in batches for r in b.records)
+    assert {kind: sorted(asked) for kind, asked in sent.items()} == {"log": parts, "notes": parts}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lineage import engine
-from lineage.loaders import events, git, manifest
+from lineage.loaders import events, git, git_log, manifest
 from lineage.policy import parse_policy
 from lineage.store import Store
 from tests.loaders.test_git import AI_LINES, HUMAN_HEAD, POLICY, REPO, Repo, output_event
@@ -531,3 +531,55 @@ def test_messages_and_lines_that_imitate_the_log_format_lose_nothing(repo: Repo)
     commits = store.fetch_maybe_one("SELECT count(*) FROM nodes WHERE kind = 'commit'")
     assert commits == (3,)
     assert lines_of(store, repo, "HEAD", "a.py") == {1, 2, 4}
+
+
+def test_a_merge_patches_only_the_files_it_changed_from_every_parent(repo: Repo) -> None:
+    """A file a merge took from one parent is that parent's version, lines and all, as `git
+    blame` has it; a file it changed from every parent (a conflict resolved) is diffed
+    against each. A merge that keeps one side whole (`-s ours`) adds no line of its own,
+    whichever parent's diff is the empty one."""
+    repo.write("src/a.py", HUMAN_HEAD)
+    repo.write("src/b.py", ["B = 1"])
+    repo.write("src/c.py", ["C = 1", "", "def c_value():", "    return C"])
+    repo.commit("base")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
+    repo.write("src/c.py", ["C = 1", "", "def c_value():", "    return C", "C_AI = c_value() * 2"])
+    repo.commit("feature: retry and c" + CLAUDE)
+    repo.write("src/c.py", ["C = 10", "", "def c_value():", "    return C", "C_AI = c_value() * 2"])
+    repo.commit("feature: ten")
+    repo.git("checkout", "-q", "main")
+    repo.write("src/b.py", ["B = 2  # main's value"])
+    repo.write("src/c.py", ["C = 20", "", "def c_value():", "    return C"])
+    repo.commit("main: b and c")
+    subprocess.run(["git", "-C", str(repo.root), "merge", "-q", "feature"], capture_output=True)
+    repo.write(
+        "src/c.py",
+        ["C = 30  # both sides reconciled", "", "def c_value():"]
+        + [
+            "    return C",
+            "C_AI = c_value() * 2",
+        ],
+    )
+    merge = repo.commit("merge feature, conflict resolved" + CLAUDE)
+    repo.git("checkout", "-q", "-b", "other", "main~1")
+    repo.write("src/b.py", ["B = 3  # other's value"])
+    repo.commit("other: b")
+    repo.git("checkout", "-q", "main")
+    repo.git("merge", "-q", "-s", "ours", "-m", "keep ours" + CLAUDE, "other")
+
+    with git_log.stream_log(repo.root, [merge]) as log:
+        (read,) = list(log)
+    by_path = [{ch.new_path: ch for ch in diff} for diff in read.changes]
+    assert len(read.parents) == len(read.changes) == 2
+    assert by_path[0]["src/a.py"].taken and not by_path[0]["src/a.py"].hunks  # feature's a.py
+    assert by_path[1]["src/b.py"].taken and not by_path[1]["src/b.py"].hunks  # main's b.py
+    assert not by_path[0]["src/c.py"].taken and by_path[0]["src/c.py"].hunks
+    assert not by_path[1]["src/c.py"].taken and by_path[1]["src/c.py"].hunks
+
+    store = Store(":memory:")
+    ingest(store, repo.root)
+    ai_block = set(range(len(HUMAN_HEAD) + 1, len(HUMAN_HEAD) + len(AI_LINES) + 1))
+    assert lines_of(store, repo, "HEAD", "src/a.py") == ai_block  # carried from feature's
+    assert lines_of(store, repo, "HEAD", "src/c.py") == {1, 5}  # the resolution; feature's
+    assert lines_of(store, repo, "HEAD", "src/b.py") == set()  # `-s ours` wrote nothing
