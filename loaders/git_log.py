@@ -13,7 +13,7 @@ import re
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -358,12 +358,19 @@ def stream_log(
         with _diff_tree(repo, commits, parents, patches=patches, **options) as log:
             yield log
         return
-    raw, conflicted, wanted = _merge_plan(repo, merged, parents, options)
-    resolved = [sha for sha in merged if conflicted[sha]]
-    with (
-        _diff_tree(repo, [c for c in commits if c not in raw], parents, **options) as plain,
-        _diff_tree(repo, resolved, parents, **(options | {"paths": wanted})) as patched,
-    ):
+    raw, conflicted, groups = _merge_plan(repo, merged, parents, options)
+    read: dict[str, Commit] = {}
+
+    def patched(sha: str) -> Commit:
+        """The merge read with the patches of the paths it changed from every parent: the
+        merges that changed the same paths are read together, by one git."""
+        if sha not in read:
+            paths, shas = next((p, g) for p, g in groups if sha in g)
+            with _diff_tree(repo, shas, parents, **(options | {"paths": paths})) as log:
+                read.update((c.sha, c) for c in log)
+        return read.pop(sha)
+
+    with _diff_tree(repo, [c for c in commits if c not in raw], parents, **options) as plain:
         yield _in_order(commits, raw, conflicted, plain, patched)
 
 
@@ -379,35 +386,40 @@ def git_passes(
     options: dict[str, Any] = {"renames": True, "paths": (), "exclude": exclude}
     if not merged:
         return [_diff_tree_command(commits, parents, **options)]
-    raw, conflicted, wanted = _merge_plan(repo, merged, parents, options)
-    resolved = [sha for sha in merged if conflicted[sha]]
+    raw, _, groups = _merge_plan(repo, merged, parents, options)
     return [
         _diff_tree_command([c for c in commits if c not in raw], parents, **options),
         _diff_tree_command(merged, parents, **(options | {"patches": False})),
-        _diff_tree_command(resolved, parents, **(options | {"paths": wanted})),
+        *(_diff_tree_command(g, parents, **(options | {"paths": p})) for p, g in groups),
     ]
 
 
 def _merge_plan(
     repo: Path, merged: list[str], parents: dict[str, list[str]], options: dict[str, Any]
-) -> tuple[dict[str, Commit], dict[str, set[str]], list[str]]:
-    """The merges' raw entries, the paths each changed from every parent, and the paths
-    whose patches are read (those, and the sources they were renamed from)."""
+) -> tuple[dict[str, Commit], dict[str, set[str]], list[tuple[list[str], list[str]]]]:
+    """The merges' raw entries, the paths each changed from every parent, and the merges
+    that changed any, grouped by the paths whose patches they need (those, and the sources
+    they were renamed from): one git reads a group, limited to its paths, so no merge is
+    diffed on paths another one needs (one union of every merge's paths cost nine times
+    the output on a real history)."""
     with _diff_tree(repo, merged, parents, **(options | {"patches": False})) as log:
         raw = {c.sha: c for c in log}  # raw entries only: a few bytes a file
     conflicted = {sha: _changed_from_every_parent(c) for sha, c in raw.items()}
-    wanted = sorted(
-        {
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for sha in merged:
+        names = conflicted[sha]
+        if not names:
+            continue
+        paths = {
             name
-            for sha, names in conflicted.items()
             for diff in raw[sha].changes
             for ch in diff
             if ch.new_path in names
             for name in (ch.new_path, ch.old_path)  # a rename's source, for -M to pair it
             if name is not None
         }
-    )
-    return raw, conflicted, wanted
+        groups.setdefault(tuple(sorted(paths)), []).append(sha)
+    return raw, conflicted, [(list(p), g) for p, g in groups.items()]
 
 
 def _parents(repo: Path, commits: Sequence[str]) -> dict[str, list[str]]:
@@ -439,7 +451,7 @@ def _in_order(
     raw: dict[str, Commit],
     conflicted: dict[str, set[str]],
     plain: Iterator[Commit],
-    patched: Iterator[Commit],
+    patched: Callable[[str], Commit],
 ) -> Iterator[Commit]:
     """The commits in the order named: each merge from its raw entries, with the patched
     entries of the paths it changed from every parent and the others `taken`."""
@@ -451,7 +463,7 @@ def _in_order(
             yield commit
             continue
         names = conflicted[sha]
-        read = next(patched) if names else None
+        read = patched(sha) if names else None
         assert read is None or read.sha == sha, (sha, read.sha)
         for n, diff in enumerate(merge.changes):
             found = {ch.new_path: ch for ch in (read.changes[n] if read is not None else [])}
