@@ -151,13 +151,22 @@ def reindex(con: duckdb.DuckDBPyConnection, repos: list[str]) -> None:
             GROUP BY ALL ORDER BY t.repo, t.path, o.pre""").fetchnumpy()
     finally:
         con.unregister("_order")
-    repo_col, paths = spans["repo"], spans["path"]
+    # as lists: a masked array read an element at a time costs microseconds a row
+    repo_col, paths = spans["repo"].tolist(), spans["path"].tolist()
     versions = spans["file_version"]
-    starts, ends = spans["pre"], spans["post"]
     mask = (
         np.ma.getmaskarray(versions)
         if isinstance(versions, np.ma.MaskedArray)
         else np.zeros(len(paths), dtype=bool)
+    )
+    entries = list(
+        zip(
+            spans["pre"].tolist(),
+            spans["post"].tolist(),
+            np.ma.getdata(versions).tolist(),
+            mask.tolist(),
+            strict=True,
+        )
     )
     out: dict[str, list[object]] = {k: [] for k in ("repo", "path", "lo", "hi", "version")}
     i, n = 0, len(paths)
@@ -165,13 +174,10 @@ def reindex(con: duckdb.DuckDBPyConnection, repos: list[str]) -> None:
         j = i
         while j < n and paths[j] == paths[i] and repo_col[j] == repo_col[i]:
             j += 1
-        group = [
-            (int(starts[k]), int(ends[k]), None if mask[k] else int(versions[k]))
-            for k in range(i, j)
-        ]
+        group = [(lo, hi, None if gone else v) for lo, hi, v, gone in entries[i:j]]
         for lo, hi, version in flatten(group):
-            out["repo"].append(str(repo_col[i]))
-            out["path"].append(str(paths[i]))
+            out["repo"].append(repo_col[i])
+            out["path"].append(paths[i])
             out["lo"].append(lo)
             out["hi"].append(hi)
             out["version"].append(version)
