@@ -27,6 +27,9 @@ class EdgeKind(StrEnum):
     CHUNKED = "chunked"  # file_version -> example (with the example's span)
     DERIVED = "derived"  # example -> example (dedup, filter, mix, packing)
     TRANSCRIBED = "transcribed"  # output/session -> example (built from agent records)
+    # file_version -> file_version: a merge took another parent's version of the file, so
+    # no line of this one is carried (as `git blame` has it), yet strict lineage follows it
+    MERGED = "merged"
     # Provenance that never carries taint.
     USED = "used"  # tool/person -> session (the agent of an activity)
     GENERATED = "generated"  # session -> output
@@ -35,7 +38,14 @@ class EdgeKind(StrEnum):
 
 
 DERIVATION: frozenset[EdgeKind] = frozenset(
-    {EdgeKind.WROTE, EdgeKind.REVISED, EdgeKind.CHUNKED, EdgeKind.DERIVED, EdgeKind.TRANSCRIBED}
+    {
+        EdgeKind.WROTE,
+        EdgeKind.REVISED,
+        EdgeKind.CHUNKED,
+        EdgeKind.DERIVED,
+        EdgeKind.TRANSCRIBED,
+        EdgeKind.MERGED,
+    }
 )
 
 # Nodes whose own attributes can make them a taint root.

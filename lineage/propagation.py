@@ -23,7 +23,7 @@ from typing import Protocol
 
 import numpy as np
 
-KINDS = ("wrote", "revised", "chunked", "derived", "transcribed")
+KINDS = ("wrote", "revised", "chunked", "derived", "transcribed", "merged")  # codes: append only
 CHUNKED, DERIVED, TRANSCRIBED = (
     KINDS.index("chunked"),
     KINDS.index("derived"),

@@ -33,7 +33,6 @@ import hashlib
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -60,7 +59,6 @@ from lineage.loaders.git_log import (
     Commit,
     FileChange,
     GitFailed,
-    LineCounter,
     ObjectCheck,
     cat_objects,
     git_lines,
@@ -174,7 +172,6 @@ class _Clone:
         self.ended: set[str] = set()  # versions whose line ends were read
         self.submodules: dict[str, int] = {}  # submodule path -> commits that changed it
         self.history: list[str] = []  # every commit this read is to read
-        self._counter = LineCounter(path)  # line counts of versions seen before this read
 
     def find_missing(self, commits: list[str]) -> bool:
         """Look for the blobs that `commits` name and this clone lacks, and the paths they lie
@@ -227,29 +224,6 @@ class _Clone:
         self.diffs.request_notes(self.path, part)
         self.diffs.request(self.path, part, **self._options())
 
-    def replaced(
-        self, old_path: str | None, old_blob: str | None, new_path: str, new_blob: str
-    ) -> list[list[Any]] | None:
-        """The line map of a revision that carries nothing (a merge's diff against a parent
-        whose version of the file it did not take): every line replaced, as `git diff`
-        prints a change that keeps no line. None when a line count cannot be read."""
-        counts = []
-        for path, blob in ((old_path or new_path, old_blob), (new_path, new_blob)):
-            if blob is None:
-                return None
-            count = self.lines_of.get((path, blob))
-            if count is None:
-                count = self._counter.count(blob)
-                self.lines_of.setdefault((path, blob), count)
-            if count is None:
-                return None
-            counts.append(count)
-        old_n, new_n = counts
-        return [[1 if old_n else 0, old_n, 1 if new_n else 0, new_n]] if old_n or new_n else []
-
-    def close(self) -> None:
-        self._counter.close()
-
     def notes(self, part: list[str]) -> git_ai.CommitNotes:
         """The git-ai notes of `part`'s commits, with the blobs of the paths they attest."""
         try:
@@ -297,7 +271,8 @@ def read_repository(
         yield batch
         return
     apart = len(order) >= DIFFS_APART_FROM and (os.cpu_count() or 1) > 1
-    with DiffReader(apart) as diffs, closing(_Clone(path, repo, diffs)) as clone:
+    with DiffReader(apart) as diffs:
+        clone = _Clone(path, repo, diffs)
         # Blobs the clone lacks (a partial clone, an incomplete mirror) are looked for up
         # front, in one listing of the history's objects (3% of the diff pass on a history
         # of 5,000 commits): git would stop at the first, and every diff read ahead of it
@@ -667,10 +642,6 @@ def _record(
                 facts += [Edge(h, key, EdgeKind.REVISED) for h in hidden]
             if parent is not None:
                 blind = gone or ch.old_blob in missing
-                if ch.taken and not blind:
-                    line_map = clone.replaced(ch.old_path, ch.old_blob, ch.new_path, ch.new_blob)
-                else:
-                    line_map = None if blind else ch.line_map()
                 facts += [
                     Node(
                         parent,
@@ -678,7 +649,11 @@ def _record(
                         {"repo": repo, "path": ch.old_path, "blob": ch.old_blob},
                         defines=False,
                     ),
-                    Edge(parent, key, EdgeKind.REVISED, line_map=line_map),
+                    Edge(parent, key, EdgeKind.MERGED)
+                    if ch.taken
+                    else Edge(
+                        parent, key, EdgeKind.REVISED, line_map=None if blind else ch.line_map()
+                    ),
                 ]
     for h in hidden:
         facts.insert(

@@ -91,8 +91,8 @@ class FileChange:
     hashes: np.ndarray = field(default_factory=lambda: _NO_HASHES)  # their line hashes
     binary: bool = False
     # A merge's diff against one parent where the merge took another parent's version of
-    # the file as it was: no patch is read, and nothing is carried from this parent's
-    # version (what `git blame` does: a file equal to one parent's is all that parent's).
+    # the file as it was: no patch is read, and no line of this parent's version is carried
+    # (what `git blame` does: a file equal to one parent's is all that parent's).
     taken: bool = False
 
     @property
@@ -265,18 +265,19 @@ def cat_objects(repo: Path, ids: Sequence[str]) -> Iterator[tuple[str, bytes | N
         proc.wait()
 
 
-class _CatFile:
-    """One `git cat-file` process (`--batch-check` or `--batch`), started at the first
-    question and asked one object at a time."""
+class ObjectCheck:
+    """Whether objects are in the clone, asked one at a time of one `git cat-file
+    --batch-check`, started at the first question (git reports a blob it cannot read as
+    binary, not as an error, when it adds a file)."""
 
-    def __init__(self, repo: Path, mode: str) -> None:
-        self._repo, self._mode = repo, mode
+    def __init__(self, repo: Path) -> None:
+        self._repo = repo
         self._proc: subprocess.Popen[bytes] | None = None
 
-    def _ask(self, oid: str) -> tuple[Any, Any]:
+    def has(self, oid: str) -> bool:
         if self._proc is None:
             self._proc = subprocess.Popen(
-                ["git", "-C", str(self._repo), "cat-file", self._mode],
+                ["git", "-C", str(self._repo), "cat-file", "--batch-check"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -286,7 +287,7 @@ class _CatFile:
         assert stdin is not None and stdout is not None
         stdin.write(f"{oid}\n".encode())
         stdin.flush()
-        return stdout.readline(), stdout
+        return not stdout.readline().rstrip().endswith(b" missing")
 
     def close(self) -> None:
         if self._proc is None:
@@ -296,37 +297,6 @@ class _CatFile:
         if self._proc.stdout is not None:
             self._proc.stdout.close()
         self._proc.wait()
-        self._proc = None
-
-
-class ObjectCheck(_CatFile):
-    """Whether objects are in the clone, asked of one `git cat-file --batch-check` (git
-    reports a blob it cannot read as binary, not as an error, when it adds a file)."""
-
-    def __init__(self, repo: Path) -> None:
-        super().__init__(repo, "--batch-check")
-
-    def has(self, oid: str) -> bool:
-        header, _ = self._ask(oid)
-        return not header.rstrip().endswith(b" missing")
-
-
-class LineCounter(_CatFile):
-    """The line counts of blobs, read from one `git cat-file --batch` (as a diff counts
-    them: a last line without a newline counts)."""
-
-    def __init__(self, repo: Path) -> None:
-        super().__init__(repo, "--batch")
-
-    def count(self, oid: str) -> int | None:
-        """The blob's lines, None when the clone does not hold it."""
-        header, stdout = self._ask(oid)
-        parts = header.split()
-        if len(parts) != 3:  # "<oid> missing"
-            return None
-        data = stdout.read(int(parts[2]))
-        stdout.read(1)  # the newline after the object
-        return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
 
 
 @contextmanager

@@ -583,3 +583,37 @@ def test_a_merge_patches_only_the_files_it_changed_from_every_parent(repo: Repo)
     assert lines_of(store, repo, "HEAD", "src/a.py") == ai_block  # carried from feature's
     assert lines_of(store, repo, "HEAD", "src/c.py") == {1, 5}  # the resolution; feature's
     assert lines_of(store, repo, "HEAD", "src/b.py") == set()  # `-s ours` wrote nothing
+    # what a merge did not take still derives into it, for strict lineage: both merges took
+    # feature's a.py over the base's (the second kept its first parent's)
+    base_a, feature_a = (
+        store.node(f"file:{REPO}:src/a.py@{repo.blob(r, 'src/a.py')}") for r in ("main~2", merge)
+    )
+    assert base_a is not None and feature_a is not None
+    assert store.fetch_maybe_one(
+        "SELECT count(*) FROM edges WHERE kind = 'merged' AND src = ? AND dst = ?",
+        [base_a.id, feature_a.id],
+    ) == (2,)
+
+
+def test_a_version_a_merge_did_not_take_taints_it_strictly_not_precisely(
+    repo: Repo, tmp_path: Path
+) -> None:
+    """A merge that kept a person's rewrite over an AI branch's version of the file: no AI
+    line is in it (precise: CLEAN), yet it descends from the AI version (strict: TAINTED)."""
+    repo.write("src/a.py", HUMAN_HEAD)
+    repo.commit("base")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("src/a.py", HUMAN_HEAD + AI_LINES)
+    repo.commit("feature: retry" + CLAUDE)
+    repo.git("checkout", "-q", "main")
+    repo.write("src/a.py", ["# rewritten by a person", *HUMAN_HEAD])
+    repo.commit("main: header")
+    repo.git("merge", "-q", "-s", "ours", "-m", "merge feature, keep ours", "feature")
+    head = repo.git("rev-parse", "HEAD")
+    store = Store(":memory:")
+    ingest(store, repo.root)
+    rows = [{"example_id": "e", "source": {"repo": REPO, "commit": head, "path": "src/a.py"}}]
+    assert gate_rows(store, tmp_path, rows) == {"e": "CLEAN"}
+    run = engine.propagate_taint(store)
+    example = engine.resolve_example(store, "d@1:e")
+    assert engine.verdict(store, run, example, "strict").status == "TAINTED"
