@@ -37,6 +37,9 @@ FORMAT = (
 EMPTY_BLOB = "0" * 40
 BLOCK = 1 << 20  # the most read from git's output at once
 AHEAD_BLOCKS = 64  # how many reads of git's output may wait for their parsing
+# The most characters of paths a merge's patches are limited to; a merge that changed more
+# from every parent is read whole (git takes its paths as arguments, which the system bounds).
+MERGE_PATHSPEC_CHARS = 100_000
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 _ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
 # git's environment for reading: no pager, no prompt, no lazy fetch of a partial clone's
@@ -388,6 +391,8 @@ def _merge_plan(
             for name in (ch.new_path, ch.old_path)  # a rename's source, for -M to pair it
             if name is not None
         }
+        if sum(map(len, paths)) > MERGE_PATHSPEC_CHARS:
+            paths = set()  # too many to name to git (its arguments are bounded): read all
         groups.setdefault(tuple(sorted(paths)), []).append(sha)
     return raw, conflicted, [(list(p), g) for p, g in groups.items()]
 

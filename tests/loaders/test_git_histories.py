@@ -533,11 +533,17 @@ def test_messages_and_lines_that_imitate_the_log_format_lose_nothing(repo: Repo)
     assert lines_of(store, repo, "HEAD", "a.py") == {1, 2, 4}
 
 
-def test_a_merge_patches_only_the_files_it_changed_from_every_parent(repo: Repo) -> None:
+@pytest.mark.parametrize("too_many_paths", [False, True])
+def test_a_merge_patches_only_the_files_it_changed_from_every_parent(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch, too_many_paths: bool
+) -> None:
     """A file a merge took from one parent is that parent's version, lines and all, as `git
     blame` has it; a file it changed from every parent (a conflict resolved) is diffed
-    against each. A merge that keeps one side whole (`-s ours`) adds no line of its own,
-    whichever parent's diff is the empty one."""
+    against each (the whole merge, when its paths are too many to name to git). A merge
+    that keeps one side whole (`-s ours`) adds no line of its own, whichever parent's diff
+    is the empty one."""
+    if too_many_paths:
+        monkeypatch.setattr(git_log, "MERGE_PATHSPEC_CHARS", 0)
     repo.write("src/a.py", HUMAN_HEAD)
     repo.write("src/b.py", ["B = 1"])
     repo.write("src/c.py", ["C = 1", "", "def c_value():", "    return C"])
