@@ -10,6 +10,7 @@ encoding and any number of notes read in bounded memory.
 """
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from lineage.loaders.git_log import GitFailed, cat_objects, run_git, unquote_c
 from lineage.tools import canonical_tool
 
 NOTES_REF = "refs/notes/ai"
+_SEPARATOR = re.compile(rb"^---$", re.MULTILINE)  # the line between attestation and metadata
 MAX_LINE = 10_000_000  # a range past this is not a real file's line: the note is damaged
 
 
@@ -120,19 +122,19 @@ def read_notes(repo: Path, commits: Iterable[str] | None = None) -> dict[str, No
 def read_note(data: bytes, blob: str = "") -> Note:
     """A note's ranges, the problem found reading it (None when it read cleanly), and its
     evidence."""
-    text = data.decode("utf-8", "replace")
-    lines = text.split("\n")
-    try:
-        cut = lines.index("---")
-    except ValueError:
+    # Only the attestation is cut into lines: the metadata, most of a note's bytes (prompt
+    # transcripts), goes to the JSON parser whole.
+    separator = _SEPARATOR.search(data)
+    if separator is None:
         return Note(
             [],
             "no `---` line between attestation and metadata",
-            {"note": blob, "text": text[:4000]},
+            {"note": blob, "text": data[:16000].decode("utf-8", "replace")[:4000]},
         )
+    lines = data[: separator.start()].decode("utf-8", "replace").split("\n")[:-1]
     problem = None
     try:
-        meta = json.loads("\n".join(lines[cut + 1 :]).strip() or "{}")
+        meta = json.loads(data[separator.end() :].decode("utf-8", "replace").strip() or "{}")
         if not isinstance(meta, dict):
             raise ValueError("metadata is not an object")
     except ValueError as exc:
@@ -141,7 +143,7 @@ def read_note(data: bytes, blob: str = "") -> Note:
     prompts = _agents(meta.get("prompts"))
     out: list[NoteRanges] = []
     path: str | None = None
-    for line in lines[:cut]:
+    for line in lines:
         if not line.strip():
             continue
         if not line[:1].isspace():
@@ -169,7 +171,7 @@ def read_note(data: bytes, blob: str = "") -> Note:
         )
     evidence = {
         "note": blob,
-        "attestation": "\n".join(lines[:cut])[:200_000],
+        "attestation": "\n".join(lines)[:200_000],
         "schema_version": meta.get("schema_version"),
         "git_ai_version": meta.get("git_ai_version"),
         "base_commit_sha": meta.get("base_commit_sha"),
