@@ -582,70 +582,51 @@ def _record(
             if parent == key:
                 continue  # only the mode changed: the same version, nothing to carry
             gone = ch.new_blob in missing
-            if ch.new_path not in versions and ch.taken:
-                # a merge that took a parent's version of the file: that parent's commits
-                # wrote it (defined there, or undefined until their history is ingested)
+            if ch.new_path not in versions:
                 versions[ch.new_path] = key
-                facts += [
-                    Node(
-                        key,
-                        NodeKind.FILE_VERSION,
-                        {"repo": repo, "path": ch.new_path, "blob": ch.new_blob},
-                        defines=False,
-                    ),
-                    Edge(ckey, key, EdgeKind.COMMITTED),
-                ]
-                files.append(
-                    {
-                        "status": ch.status,
-                        "path": ch.new_path,
-                        "blob": ch.new_blob,
-                        "old_path": ch.old_path,
-                        "old_blob": ch.old_blob,
-                        "taken": True,
-                    }
-                )
-            elif ch.new_path not in versions:
-                versions[ch.new_path] = key
-                count = None if gone else _line_count(ch, clone.lines_of)
-                clone.lines_of[(ch.new_path, ch.new_blob)] = count
-                attrs = {
-                    "repo": repo,
+                entry: dict[str, Any] = {
+                    "status": ch.status,
                     "path": ch.new_path,
                     "blob": ch.new_blob,
-                    "commit": c.sha,
-                    "binary": (ch.binary and not gone) or None,
-                    "line_count": count,
+                    "old_path": ch.old_path,
+                    "old_blob": ch.old_blob,
                 }
-                if gone:
-                    lacking.append(ch.new_blob)
-                    unread.add(key)
-                    attrs["missing"] = (
-                        f"blob {ch.new_blob} of {ch.new_path} is not in the "
-                        f"clone at {clone.path} (a partial clone or an "
-                        "incomplete mirror): fetch it (`git fetch --refetch "
-                        "origin`) and ingest the repository again"
-                    )
+                if ch.taken:
+                    # a merge that took a parent's version of the file: that parent's commits
+                    # wrote it (defined there, or undefined until their history is ingested)
+                    attrs: dict[str, Any] = {"repo": repo, "path": ch.new_path, "blob": ch.new_blob}
+                    entry["taken"] = True
+                else:
+                    count = None if gone else _line_count(ch, clone.lines_of)
+                    clone.lines_of[(ch.new_path, ch.new_blob)] = count
+                    attrs = {
+                        "repo": repo,
+                        "path": ch.new_path,
+                        "blob": ch.new_blob,
+                        "commit": c.sha,
+                        "binary": (ch.binary and not gone) or None,
+                        "line_count": count,
+                    }
+                    entry |= {"hunks": ch.hunks, "binary": ch.binary}
+                    if gone:
+                        lacking.append(ch.new_blob)
+                        unread.add(key)
+                        attrs["missing"] = (
+                            f"blob {ch.new_blob} of {ch.new_path} is not in the "
+                            f"clone at {clone.path} (a partial clone or an "
+                            "incomplete mirror): fetch it (`git fetch --refetch "
+                            "origin`) and ingest the repository again"
+                        )
                 facts += [
                     Node(
                         key,
                         NodeKind.FILE_VERSION,
                         {k: v for k, v in attrs.items() if v is not None},
-                        defines=not gone,
+                        defines=not (gone or ch.taken),
                     ),
                     Edge(ckey, key, EdgeKind.COMMITTED),
                 ]
-                files.append(
-                    {
-                        "status": ch.status,
-                        "path": ch.new_path,
-                        "blob": ch.new_blob,
-                        "old_path": ch.old_path,
-                        "old_blob": ch.old_blob,
-                        "hunks": ch.hunks,
-                        "binary": ch.binary,
-                    }
-                )
+                files.append(entry)
                 facts += [Edge(h, key, EdgeKind.REVISED) for h in hidden]
             if parent is not None:
                 blind = gone or ch.old_blob in missing

@@ -332,13 +332,14 @@ def stream_log(
             yield log
         return
     raw, conflicted, groups = _merge_plan(repo, merged, parents, options)
+    group_of = {sha: group for group in groups for sha in group[1]}
     read: dict[str, Commit] = {}
 
     def patched(sha: str) -> Commit:
         """The merge read with the patches of the paths it changed from every parent: the
         merges that changed the same paths are read together, by one git."""
         if sha not in read:
-            paths, shas = next((p, g) for p, g in groups if sha in g)
+            paths, shas = group_of[sha]
             with _diff_tree(repo, shas, parents, **(options | {"paths": paths})) as log:
                 read.update((c.sha, c) for c in log)
         return read.pop(sha)
