@@ -137,7 +137,7 @@ def read_note(data: bytes, blob: str = "") -> Note:
         meta = json.loads(data[separator.end() :].decode("utf-8", "replace").strip() or "{}")
         if not isinstance(meta, dict):
             raise ValueError("metadata is not an object")
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep to parse
         meta, problem = {}, f"metadata is not JSON ({exc})"
     sessions = _agents(meta.get("sessions"))
     prompts = _agents(meta.get("prompts"))

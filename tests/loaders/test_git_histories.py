@@ -623,3 +623,34 @@ def test_a_version_a_merge_did_not_take_taints_it_strictly_not_precisely(
     run = engine.propagate_taint(store)
     example = engine.resolve_example(store, "d@1:e")
     assert engine.verdict(store, run, example, "strict").status == "TAINTED"
+
+
+def test_damaged_git_ai_notes_cost_only_themselves(repo: Repo, tmp_path: Path) -> None:
+    """Notes truncated, not UTF-8, nested past any parser's depth or with a huge line sit
+    beside a sound one: every commit loads, each unreadable note is named, the sound one
+    attributes its lines."""
+    repo.write("src/a.py", [f"value_{n} = compute({n})" for n in range(1, 11)])
+    shas = [repo.commit("add a")]
+    for n in range(4):
+        repo.write(f"src/f{n}.py", [f"other_{n} = {n}"])
+        shas.append(repo.commit(f"add f{n}"))
+    sound = note_text(
+        "src/a.py\n  s_c9883b05a2487d::t_9f8e7d6c5b4a32 2-4\n", {"s_c9883b05a2487d": "claude"}
+    ).encode()
+    damaged = [
+        b"src/f0.py\n  s_aaaaaaaaaaaaaa::t_bbbbbbbbbbbbbb 1\n",  # truncated: no metadata
+        b'src/f1.py\n  s_aaaaaaaaaaaaaa 1\n---\n{"sessions": "\xff\xfe',  # not UTF-8, cut
+        b"src/f2.py\n  s_aaaaaaaaaaaaaa 1\n---\n" + b"[" * 100_000 + b"]" * 100_000,
+        b"src/f3.py\n  " + b"x" * 2_000_000 + b" 1\n---\n{}",  # huge, yet readable
+    ]
+    for sha, data in zip(shas, [sound, *damaged], strict=True):
+        note = tmp_path / f"{sha}.note"
+        note.write_bytes(data)
+        repo.git("notes", "--ref=ai", "add", "-F", str(note), sha)
+    store = Store(":memory:")
+    reports = ingest(store, repo.root)
+    assert sum(r.accepted for r in reports) == len(shas)
+    assert sum(r.rejected for r in reports) == 0
+    assert lines_of(store, repo, shas[0], "src/a.py") == {2, 3, 4}
+    problems = [n for r in reports for n in r.notes if "git-ai note" in n]
+    assert len(problems) == 3, problems  # the huge note names an agent it does not describe
