@@ -73,13 +73,15 @@ def ingest_example_table(
             "WHERE blob IS NULL AND commit IS NOT NULL AND repo IS NOT NULL"
         )
     }""")
-    # Each row's file version, resolved once: by snapshot, by alias, or the node named.
+    # Each row's file version, resolved once: by snapshot, by alias, or the node named (read
+    # from file versions only, whose row groups the scan keeps: not the examples').
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _target AS
         SELECT r.pos, coalesce(sn.target, al.target, n.id) AS target,
                coalesce(sn.complete AND sn.target IS NULL, false) AS absent
         FROM (SELECT *, {file_key} AS file FROM _rows) r
-        LEFT JOIN nodes n ON n.key = r.file
+        LEFT JOIN (SELECT id, key FROM nodes WHERE kind = '{NodeKind.FILE_VERSION}') n
+          ON n.key = r.file
         LEFT JOIN ({ALIAS_TARGETS}) al ON al.alias = n.id
         LEFT JOIN _snap sn ON r.blob IS NULL AND sn.repo = r.repo
           AND sn.path = r.path AND sn.commit = r.commit""")
@@ -94,10 +96,12 @@ def ingest_example_table(
                     ELSE 'lines ' || x.span_start || '-' || coalesce(x.span_end::VARCHAR, '')
                          || ' are outside ' || x.path || ', which has ' || x.lc || ' lines'
                END AS reason
-        FROM (SELECT r.*, g.absent,
-                     TRY_CAST(json_extract_string(t.attrs, '$.line_count') AS BIGINT) AS lc
+        FROM (SELECT r.*, g.absent, t.lc
               FROM _rows r JOIN _target g USING (pos)
-              LEFT JOIN nodes t ON t.id = g.target) x
+              LEFT JOIN (SELECT id, TRY_CAST(json_extract_string(attrs, '$.line_count')
+                                             AS BIGINT) AS lc
+                         FROM nodes WHERE id IN (SELECT DISTINCT target FROM _target)) t
+                ON t.id = g.target) x
         WHERE x.absent OR (x.span_unit = 'line' AND x.lc IS NOT NULL
                            AND coalesce(x.span_end, x.span_start) > x.lc)
         ORDER BY x.row""").fetchall()
