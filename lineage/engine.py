@@ -379,7 +379,7 @@ def restricted_roots(store: Store, seq: int, policy: Policy | None, after: int =
     where = " OR ".join(sql for sql, _ in rules) or "false"
     # Materialized first: else DuckDB evaluates the rules' JSON on every node, not on outputs.
     return np.asarray(
-        store.fetch_arrays(
+        store.fetch_numpy(
             f"""
         WITH n AS MATERIALIZED (
             SELECT id, key, attrs FROM nodes
@@ -399,7 +399,7 @@ def restricted_intervals(
     precise verdict."""
     store.register("_roots", pa.table({"id": roots.astype(np.int64)}))
     try:
-        spans = store.fetch_arrays(
+        spans = store.fetch_numpy(
             """
             SELECT file_version, output, line_start, coalesce(line_end, -1) AS line_end
             FROM attributions WHERE seq <= ? AND output IN (SELECT id FROM _roots)""",
@@ -446,7 +446,7 @@ def _edges_out_of(store: Store, seq: int, kinds: Sequence[str]) -> Any:
     kind_list = ", ".join(f"'{k}'" for k in kinds)
 
     def fetch(nodes: np.ndarray) -> Any:
-        found = store.fetch_arrays(
+        found = store.fetch_numpy(
             f"""
             WITH f AS (SELECT unnest($ids::BIGINT[]) AS id),
             names AS (SELECT id AS node, id AS name FROM f
@@ -510,7 +510,7 @@ def _extend(
         "SELECT count(*) > 0 FROM aliases WHERE seq > ? AND seq <= ?", [old, seq]
     )[0]
     delta = _graph(
-        store.fetch_arrays(
+        store.fetch_numpy(
             f"""
         WITH names AS (SELECT alias, min(target) AS target, min(seq) AS seq FROM aliases
                        WHERE seq <= $s GROUP BY alias)
@@ -675,11 +675,11 @@ def _materialize(
 ) -> None:
     """Load the derivation graph as of `seq` into arrays, propagate (lineage.propagation),
     and store the rows of `run` (kept under policy and waiver keys `kept`)."""
-    graph = _graph(store.fetch_arrays(DERIVATION_GRAPH_SQL, {"s": seq}))
+    graph = _graph(store.fetch_numpy(DERIVATION_GRAPH_SQL, {"s": seq}))
     size, waived = _waived(store, waivers)
     undefined = np.zeros(size, dtype=bool)
     undefined[
-        store.fetch_arrays(
+        store.fetch_numpy(
             "SELECT id FROM nodes WHERE defined_seq IS NULL OR defined_seq > ?", [seq]
         )["id"]
     ] = True

@@ -2,7 +2,6 @@ import json
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from lineage.eventlog import EVENT_HASH_SQL, GENESIS, batch_hash
 from lineage.loaders import LOADERS, events
@@ -108,19 +107,6 @@ def test_carried_attribution_does_not_depend_on_arrival_order(tmp_path: Path) ->
     }
     assert intervals(FIXTURES / "events" / "history.ndjson", one_by_one=False) == expected
     assert intervals(shuffled, one_by_one=True) == expected
-
-
-def test_arrays_are_read_through_arrow_as_numpy_reads_them_and_a_null_is_refused() -> None:
-    store = Store(":memory:")
-    query = "SELECT range AS id, (range % 3)::INTEGER AS kind FROM range(5)"
-    arrays, numpy = store.fetch_arrays(query), store.fetch_numpy(query)
-    assert list(arrays) == ["id", "kind"]
-    for name in arrays:
-        assert arrays[name].dtype == numpy[name].dtype
-        assert arrays[name].tolist() == numpy[name].tolist()
-    assert store.fetch_arrays("SELECT 1::BIGINT AS id WHERE false")["id"].dtype == "int64"
-    with pytest.raises(ValueError, match="column id of the query has 1 nulls"):
-        store.fetch_arrays("SELECT NULL::BIGINT AS id")
 
 
 def test_memory_limit_is_set_on_the_database() -> None:
