@@ -73,8 +73,8 @@ def ingest_example_table(
             "WHERE blob IS NULL AND commit IS NOT NULL AND repo IS NOT NULL"
         )
     }""")
-    # Each row's file version, resolved once: by snapshot, by alias, or the node named (read
-    # from file versions only, whose row groups the scan keeps: not the examples').
+    # Each row's file version, resolved once: by snapshot, by alias, or the node named, looked
+    # up among file-version nodes only (zone maps skip the examples' row groups).
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _target AS
         SELECT r.pos, coalesce(sn.target, al.target, n.id) AS target,
