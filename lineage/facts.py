@@ -83,6 +83,28 @@ class Attribution:
 
 
 @dataclass(frozen=True)
+class WrittenLines:
+    """Line ranges of a file version that an output wrote, attributed to it with `evidence`:
+    what a `wrote` edge with each range as its span and an `Attribution` of each range say,
+    as arrays (a git-ai note attests hundreds of ranges, an AI commit every range it added)."""
+
+    file_version: str
+    output: str
+    evidence: str
+    firsts: np.ndarray = field(compare=False)  # first line of each range, 1-based
+    lasts: np.ndarray = field(compare=False)  # last line of each range, inclusive
+
+    def __post_init__(self) -> None:
+        firsts, lasts = np.asarray(self.firsts), np.asarray(self.lasts)
+        if firsts.shape != lasts.shape or firsts.ndim != 1:
+            raise ValueError("written lines need as many last lines as first lines")
+        bad = np.flatnonzero((firsts < 1) | (lasts < firsts))
+        if len(bad):
+            i = int(bad[0])
+            raise ValueError(f"bad span {int(firsts[i])}-{int(lasts[i])}: need 1 <= start <= end")
+
+
+@dataclass(frozen=True)
 class AddedLines:
     """Significant lines a commit added to a file version, as line numbers and the hashes of
     their normalized text (`agent_outputs.line_hashes`: `format(h, "016x")` is an
@@ -120,7 +142,7 @@ class LineEnds:
     ends: np.ndarray = field(compare=False)
 
 
-Fact = Node | Edge | Alias | Attribution | AddedLines | TreeEntries | LineEnds
+Fact = Node | Edge | Alias | Attribution | WrittenLines | AddedLines | TreeEntries | LineEnds
 
 
 @dataclass

@@ -33,6 +33,7 @@ from lineage.facts import (
     Record,
     Rejection,
     Span,
+    WrittenLines,
 )
 from lineage.facts import TreeEntries as Tree
 from lineage.model import EdgeKind, NodeKind
@@ -106,6 +107,14 @@ def _encode_fact(fact: Fact) -> JSON:
                 "output": fact.output,
                 "span": _span(fact.span),
                 "evidence": fact.evidence,
+            }
+        case WrittenLines():
+            return {
+                "fact": "written_lines",
+                "file_version": fact.file_version,
+                "output": fact.output,
+                "evidence": fact.evidence,
+                "ranges": [[int(a), int(b)] for a, b in zip(fact.firsts, fact.lasts, strict=True)],
             }
         case AddedLines():
             return {
@@ -259,6 +268,17 @@ def _decode_fact(raw: JSON, where: str) -> Fact:
                 _get(raw, "output", str, where),
                 span,
                 _get(raw, "evidence", str, where),
+            )
+        if kind == "written_lines":
+            ranges = _pairs(_get(raw, "ranges", list, where), f"{where}.ranges", (int,))
+            if not all(type(a) is int and type(b) is int for a, b in ranges):
+                raise WireError(f"{where}.ranges: expected [first, last] line pairs")
+            return WrittenLines(
+                _get(raw, "file_version", str, where),
+                _get(raw, "output", str, where),
+                _get(raw, "evidence", str, where),
+                np.array([a for a, _ in ranges], dtype=np.int64),
+                np.array([b for _, b in ranges], dtype=np.int64),
             )
         if kind == "added_lines":
             lines = _pairs(_get(raw, "lines", list, where), f"{where}.lines", (str,))

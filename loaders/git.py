@@ -51,6 +51,7 @@ from lineage.facts import (
     Record,
     Span,
     TreeEntries,
+    WrittenLines,
 )
 from lineage.loaders import git_ai
 from lineage.loaders.files import InputError
@@ -65,7 +66,7 @@ from lineage.loaders.git_log import (
     run_git,
     stream_log,
 )
-from lineage.loaders.patches import line_ranges
+from lineage.loaders.patches import line_runs
 from lineage.model import EdgeKind, NodeKind
 from lineage.repos import local_repo, normalize_remote
 from lineage.tools import ai_identity_tool
@@ -680,14 +681,11 @@ def _record(
             facts.append(AddedLines(key, repo, time, hashed_lines, hashes))
         if not len(added):
             continue
-        ranges = line_ranges(added)
-        for tool, model_name, why in identities:
-            okey = _commit_output(facts, outputs, repo, c, tool, model_name, why)
-            for first, last in ranges:
-                facts += [
-                    Edge(okey, key, EdgeKind.WROTE, span=Span(first, last)),
-                    Attribution(key, okey, Span(first, last), "trailer"),
-                ]
+        if identities:
+            firsts, lasts = line_runs(added)
+            for tool, model_name, why in identities:
+                okey = _commit_output(facts, outputs, repo, c, tool, model_name, why)
+                facts.append(WrittenLines(key, okey, "trailer", firsts, lasts))
     note_summary = _note_facts(facts, repo, c, note, note_blobs, batch) if note else None
     if tree is not None:  # the whole tree: versions this commit did not write are named too
         declared = set(versions.values())
@@ -837,11 +835,8 @@ def _note_facts(
                 },
             ),
         ]
-        for first, last in r.ranges:
-            facts += [
-                Edge(okey, key, EdgeKind.WROTE, span=Span(first, last)),
-                Attribution(key, okey, Span(first, last), "git-ai-note"),
-            ]
+        spans = np.array(r.ranges, dtype=np.int64).reshape(-1, 2)
+        facts.append(WrittenLines(key, okey, "git-ai-note", spans[:, 0], spans[:, 1]))
     return summary
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from lineage.loaders.git_log import GitFailed, cat_objects, run_git, unquote_c
 from lineage.tools import canonical_tool
 
@@ -134,7 +136,7 @@ def read_note(data: bytes, blob: str = "") -> Note:
     lines = data[: separator.start()].decode("utf-8", "replace").split("\n")[:-1]
     problem = None
     try:
-        meta = json.loads(data[separator.end() :].decode("utf-8", "replace").strip() or "{}")
+        meta = _json_object(data[separator.end() :])
         if not isinstance(meta, dict):
             raise ValueError("metadata is not an object")
     except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep to parse
@@ -179,6 +181,17 @@ def read_note(data: bytes, blob: str = "") -> Note:
         "humans": meta.get("humans") if isinstance(meta.get("humans"), dict) else {},
     }
     return Note(out, problem, evidence)
+
+
+def _json_object(raw: bytes) -> Any:
+    """The metadata's JSON: mostly prompt transcripts, a third of reading a history's notes
+    with the standard parser, so orjson reads it; text that is not strict UTF-8 JSON (or that
+    orjson refuses, such as NaN) goes to the standard parser, which says what is wrong."""
+    raw = raw.strip()
+    try:
+        return orjson.loads(raw or b"{}")
+    except orjson.JSONDecodeError:
+        return json.loads(raw.decode("utf-8", "replace") or "{}")
 
 
 def _agents(table: Any) -> dict[str, dict[str, Any]]:

@@ -230,10 +230,18 @@ def line_ranges(numbers: Sequence[int] | np.ndarray) -> list[list[int]]:
     >>> line_ranges([9, 1, 2, 3, 7, 10, 2])
     [[1, 3], [7, 7], [9, 10]]
     """
+    firsts, lasts = line_runs(numbers)
+    return [[a, b] for a, b in zip(firsts.tolist(), lasts.tolist(), strict=True)]
+
+
+def line_runs(numbers: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`line_ranges` as two arrays: the first and the last line of each range.
+
+    >>> [a.tolist() for a in line_runs([9, 1, 2, 3, 7, 10, 2])]
+    [[1, 7, 9], [3, 7, 10]]
+    """
     lines = np.unique(np.asarray(numbers, dtype=np.int64))
-    if not len(lines):
-        return []
     cuts = np.flatnonzero(np.diff(lines) != 1) + 1
     firsts = np.concatenate([lines[:1], lines[cuts]])
     lasts = np.concatenate([lines[cuts - 1], lines[-1:]])
-    return [[int(a), int(b)] for a, b in zip(firsts, lasts, strict=True)]
+    return firsts, lasts

@@ -17,6 +17,7 @@ from lineage.facts import (
     Node,
     Record,
     TreeEntries,
+    WrittenLines,
 )
 from lineage.model import EdgeKind
 from lineage.store import content_match
@@ -99,6 +100,23 @@ class FactIngest(Reads):
                     edges["line_map"].append(
                         None if fact.line_map is None else canonical_json(fact.line_map)
                     )
+                elif type(fact) is WrittenLines:
+                    n = len(fact.firsts)
+                    firsts, lasts = fact.firsts.tolist(), fact.lasts.tolist()
+                    edges["src"] += [fact.output] * n
+                    edges["dst"] += [fact.file_version] * n
+                    edges["kind"] += [str(EdgeKind.WROTE)] * n
+                    edges["seq"] += [seq] * n
+                    edges["span_start"] += firsts
+                    edges["span_end"] += lasts
+                    edges["span_unit"] += ["line"] * n
+                    edges["line_map"] += [None] * n
+                    spans["file_version"] += [fact.file_version] * n
+                    spans["output"] += [fact.output] * n
+                    spans["line_start"] += firsts
+                    spans["line_end"] += lasts
+                    spans["evidence"] += [fact.evidence] * n
+                    spans["seq"] += [seq] * n
                 elif type(fact) is Attribution:
                     spans["file_version"].append(fact.file_version)
                     spans["output"].append(fact.output)

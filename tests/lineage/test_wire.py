@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lineage.facts import AddedLines, Batch, LineEnds
+from lineage.facts import AddedLines, Batch, LineEnds, WrittenLines
 from lineage.loaders import git
 from lineage.wire import WireError, decode_batch, encode_batch
 from tests.loaders.test_git import AI_LINES, HUMAN_HEAD, Repo
@@ -56,6 +56,21 @@ def test_a_real_history_survives_the_wire_unchanged(tmp_path: Path) -> None:
         assert added and len(got_added) == len(added)
         for a, b in zip(added, got_added, strict=True):  # arrays: compared here, not by ==
             assert np.array_equal(a.lines, b.lines) and np.array_equal(a.hashes, b.hashes)
+    written = [
+        (f, g)
+        for batch in batches
+        for r, back_r in zip(
+            batch.records,
+            decode_batch(json.loads(json.dumps(encode_batch(batch)))).records,
+            strict=True,
+        )
+        for f, g in zip(r.facts, back_r.facts, strict=True)
+        if isinstance(f, WrittenLines)
+    ]
+    assert written  # the AI commit's ranges
+    for a, b in written:
+        assert (a.file_version, a.output, a.evidence) == (b.file_version, b.output, b.evidence)
+        assert np.array_equal(a.firsts, b.firsts) and np.array_equal(a.lasts, b.lasts)
 
 
 @pytest.mark.parametrize(
@@ -89,6 +104,30 @@ def test_a_real_history_survives_the_wire_unchanged(tmp_path: Path) -> None:
                 }
             ),
             "lines: expected [line, 16 hex digits] pairs",
+        ),
+        (
+            lambda b: b["records"][0]["facts"].append(
+                {
+                    "fact": "written_lines",
+                    "file_version": "f",
+                    "output": "o",
+                    "evidence": "trailer",
+                    "ranges": [[1, 3], [9, 4]],
+                }
+            ),
+            "bad span 9-4",
+        ),
+        (
+            lambda b: b["records"][0]["facts"].append(
+                {
+                    "fact": "written_lines",
+                    "file_version": "f",
+                    "output": "o",
+                    "evidence": "trailer",
+                    "ranges": [[1, True]],
+                }
+            ),
+            "ranges: expected [first, last] line pairs",
         ),
     ],
 )
