@@ -34,6 +34,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ from lineage.loaders.git_log import (
     FileChange,
     GitFailed,
     ObjectCheck,
-    cat_objects,
+    blob_line_ends,
     git_lines,
     run_git,
     stream_log,
@@ -389,23 +390,14 @@ def _add_line_ends(clone: _Clone, batch: Batch) -> None:
             ):
                 clone.ended.add(fact.key)  # a version repeats (a revert, a merge): once
                 wanted.setdefault(fact.attrs["blob"], []).append((record, fact.key))
+    read = clone.diffs.take_line_ends()  # what the diff reader process read of them
     if not wanted:
         return
-    for blob, ends in blob_line_ends(clone.path, list(wanted)):
+    known = [(blob, read[blob]) for blob in wanted if blob in read]
+    rest = [blob for blob in wanted if blob not in read]
+    for blob, ends in chain(known, blob_line_ends(clone.path, rest) if rest else ()):
         for record, key in wanted[blob]:
             record.facts.append(LineEnds(key, ends))
-
-
-def blob_line_ends(path: Path, blobs: list[str]) -> Iterator[tuple[str, np.ndarray]]:
-    """(blob, line ends) of each blob the clone holds, streamed."""
-    for blob, data in cat_objects(path, blobs):
-        if data is None or len(data) >= 1 << 32:
-            continue  # missing from the clone, or too long for uint32 offsets
-        raw = np.frombuffer(data, dtype=np.uint8)
-        ends = (np.flatnonzero(raw == 10) + 1).astype(np.uint32)
-        if len(data) and data[-1:] != b"\n":
-            ends = np.append(ends, np.uint32(len(data)))
-        yield blob, ends
 
 
 def history_revs(path: Path, rev: str | None = None) -> list[str]:

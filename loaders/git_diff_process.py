@@ -6,7 +6,7 @@ git loader's Python work, and a history's notes can weigh hundreds of megabytes 
 process of its own that work runs on a second core beside the store, instead of taking turns
 with it under one interpreter lock. `DiffReader` starts the process and reads from it; the
 process (`main`) answers each request in order: a part's diffs (`stream_log`'s arguments) with
-the parsed commits, a part's notes with their `CommitNotes`, each answer followed by an end
+the parsed commits, then the line ends of the text blobs they wrote, a part's notes with their `CommitNotes`, each answer followed by an end
 mark, each item a length-prefixed pickle.
 """
 
@@ -20,19 +20,30 @@ import traceback
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+import numpy as np
 
 import lineage
 from lineage.bulk_load import rare_full_collections
 from lineage.loaders.git_ai import CommitNotes, read_commit_notes
-from lineage.loaders.git_log import Commit, GitFailed, stream_log
+from lineage.loaders.git_log import Commit, GitFailed, blob_line_ends, stream_log
 
-_LOG = "log"  # a request for commits' diffs
+_LOG = "log"  # a request for commits' diffs (answered with the line ends of their new blobs)
 _NOTES = "notes"  # a request for commits' git-ai notes
 _END = "end"
 _FAILED = "git failed"  # git exited non-zero: (its arguments, its stderr)
 _BROKEN = "error"  # the process met an error of its own: (its traceback)
+
+
+@dataclass
+class _LineEnds:
+    """The line ends of the text blobs a part's commits wrote (little-endian uint32 offsets,
+    as bytes: an array pickles ten times slower), sent after the part's commits."""
+
+    of: dict[str, bytes]
 
 
 class DiffReaderError(RuntimeError):
@@ -51,6 +62,7 @@ class DiffReader:
         self._answers: queue.Queue[bytes | None] = queue.Queue()
         self._sent: deque[tuple[Any, ...]] = deque()  # requests whose answers are unread
         self._ended = False  # whether the answer being read was read to its last frame
+        self._line_ends: dict[str, np.ndarray] = {}
 
     def __enter__(self) -> "DiffReader":
         return self
@@ -77,6 +89,13 @@ class DiffReader:
         assert len(answer) == 1 and isinstance(answer[0], CommitNotes)
         return answer[0]
 
+    def take_line_ends(self) -> dict[str, np.ndarray]:
+        """Blob -> line ends, of the text blobs the commits streamed so far wrote (apart
+        only: the process reads them beside its diffs; here the caller reads them itself).
+        Each is given once."""
+        taken, self._line_ends = self._line_ends, {}
+        return taken
+
     @contextmanager
     def stream(
         self, repo: Path, commits: Sequence[str], **options: Any
@@ -92,7 +111,14 @@ class DiffReader:
         def answer() -> Iterator[Commit]:
             nonlocal read_all
             try:
-                yield from self._received()
+                for item in self._received():
+                    if isinstance(item, _LineEnds):
+                        self._line_ends |= {
+                            blob: np.frombuffer(ends, dtype="<u4").astype(np.uint32)
+                            for blob, ends in item.of.items()
+                        }
+                    else:
+                        yield item
             finally:
                 read_all = self._ended
 
@@ -218,10 +244,17 @@ def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
             if kind == _NOTES:
                 _write_frame(answers, read_commit_notes(repo, commits))
             else:
+                written: dict[str, None] = {}  # the text blobs written, in order, once
                 with stream_log(repo, commits, **options) as log:
                     for commit in log:
                         _write_frame(answers, commit)
                         answers.flush()
+                        written |= dict.fromkeys(_text_blobs(commit))
+                ends = {
+                    blob: e.astype("<u4").tobytes()
+                    for blob, e in blob_line_ends(repo, list(written))
+                }
+                _write_frame(answers, _LineEnds(ends))
             answer: tuple[Any, ...] = (_END,)
         except GitFailed as exc:
             answer = (_FAILED, exc.git_args, exc.stderr)
@@ -229,6 +262,15 @@ def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
             answer = (_BROKEN, traceback.format_exc())
         _write_frame(answers, answer)
         answers.flush()
+
+
+def _text_blobs(commit: Commit) -> Iterator[str]:
+    """The blobs of the text versions `commit` wrote (not taken from a merge's parent, not a
+    submodule): the ones the git loader records line ends of."""
+    for diff in commit.changes:
+        for ch in diff:
+            if ch.new_blob and ch.new_path and not (ch.binary or ch.taken or ch.mode == "160000"):
+                yield ch.new_blob
 
 
 def main() -> None:

@@ -268,6 +268,19 @@ def cat_objects(repo: Path, ids: Sequence[str]) -> Iterator[tuple[str, bytes | N
         proc.wait()
 
 
+def blob_line_ends(path: Path, blobs: list[str]) -> Iterator[tuple[str, np.ndarray]]:
+    """(blob, line ends) of each blob the clone holds, streamed: the byte offset just past
+    each line's newline, the last line ending at the blob's length."""
+    for blob, data in cat_objects(path, blobs):
+        if data is None or len(data) >= 1 << 32:
+            continue  # missing from the clone, or too long for uint32 offsets
+        raw = np.frombuffer(data, dtype=np.uint8)
+        ends = (np.flatnonzero(raw == 10) + 1).astype(np.uint32)
+        if len(data) and data[-1:] != b"\n":
+            ends = np.append(ends, np.uint32(len(data)))
+        yield blob, ends
+
+
 class ObjectCheck:
     """Whether objects are in the clone, asked one at a time of one `git cat-file
     --batch-check`, started at the first question (git reports a blob it cannot read as

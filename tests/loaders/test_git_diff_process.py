@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from lineage.facts import Batch, LineEnds
 from lineage.loaders import git, git_log
 from lineage.loaders.git_diff_process import DiffReader
 from tests.loaders.helpers import nodes_of
@@ -102,8 +103,13 @@ def test_a_history_read_apart_loads_as_one_read_here(
     monkeypatch.setattr(git, "DIFFS_APART_FROM", 10**9)
     here = list(git.load([repo.root]))
     monkeypatch.setattr(git, "DIFFS_APART_FROM", 0)
+    read_here: list[str] = []  # blobs whose line ends the loader would read itself
+    monkeypatch.setattr(git, "blob_line_ends", lambda _, blobs: iter(read_here.extend(blobs) or ()))
     apart = list(git.load([repo.root]))
     assert len(apart) == len(here) == 4
+    assert read_here == []  # the process read every version's line ends beside its diffs
+    assert ends_of(apart) == ends_of(here)
+    assert len(ends_of(here)) == 8  # four versions of each of the two files
     assert [r.event_id for b in apart for r in b.records] == [
         r.event_id for b in here for r in b.records
     ]
@@ -111,6 +117,16 @@ def test_a_history_read_apart_loads_as_one_read_here(
     noted = nodes_of(apart, "output")
     assert noted == nodes_of(here, "output")
     assert sorted(o["call"] for o in noted.values()) == ["git-ai-note", "git-ai-note"]
+
+
+def ends_of(batches: list[Batch]) -> dict[str, list[int]]:
+    return {
+        f.file_version: f.ends.tolist()
+        for b in batches
+        for r in b.records
+        for f in r.facts
+        if isinstance(f, LineEnds)
+    }
 
 
 def test_each_part_of_a_mirror_lacking_blobs_is_parsed_once(
