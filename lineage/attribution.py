@@ -8,11 +8,11 @@ at a merge the intervals of every parent are united. A region may carry a fifth 
 measures that): an attributed old line passes to its rewrite with evidence ``modified``.
 """
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+import orjson
 
 Hunk = tuple[int, int, int, int]
 EOF = _EOF = 1 << 60  # stands for "to the end of the file" while computing
@@ -400,7 +400,7 @@ def carry_columns(
             first_seen[(src, dst)] = (seq, line_map)
     edge_index = {pair: e for e, pair in enumerate(first_seen)}
     texts = [text for _, text in first_seen.values()]
-    parsed = json.loads("[" + ",".join("null" if t is None else t for t in texts) + "]")
+    parsed = orjson.loads("[" + ",".join("null" if t is None else t for t in texts) + "]")
     maps = _LineMaps(parsed)
     edge_seq = np.array([seq for seq, _ in first_seen.values()], dtype=np.int64)
     inside = set(closure)
@@ -409,9 +409,9 @@ def carry_columns(
 
     dst_of_edge = np.array([dst for _, dst in first_seen], dtype=np.int64)
 
-    def carry(nodes: list[int]) -> bool:
-        """Recompute what the parents carry into each of `nodes` (none a parent of another
-        in the list); True when any changed."""
+    def carry(nodes: list[int]) -> set[int]:
+        """Recompute what the parents carry into each of `nodes`, from what the parents
+        hold now; return the nodes whose carried rows changed."""
         nodes = sorted(nodes)
         at = np.array(nodes, dtype=np.int64)
         sources: list[_Intervals] = []
@@ -448,7 +448,7 @@ def carry_columns(
             keep = ~_rows_in(new, owner, own, own_owner)
             new, owner = new.take(np.flatnonzero(keep)), owner[keep]
         bounds = np.searchsorted(owner, np.arange(len(nodes) + 1))
-        changed = False
+        changed: set[int] = set()
         for i, node in enumerate(nodes):
             mine_new = new.slice(int(bounds[i]), int(bounds[i + 1]))
             before = carried_of.get(node)
@@ -457,7 +457,7 @@ def carry_columns(
             carried_of[node] = mine_new
             mine = asserted.get(node)
             total[node] = _Intervals.concat([mine, mine_new]) if mine is not None else mine_new
-            changed = True
+            changed.add(node)
         return changed
 
     condensed = nx.condensation(graph)
@@ -470,17 +470,21 @@ def carry_columns(
     for component, g in generation.items():
         by_generation.setdefault(g, []).append(component)
     for g in sorted(by_generation):
-        singles: list[int] = []
+        # No revision joins two components of one generation: all are carried together, and
+        # the members of cycles again, together, while any of their component changes.
+        at_once: list[int] = []
+        component_of: dict[int, list[int]] = {}
         for component in by_generation[g]:
             members = [m for m in sorted(condensed.nodes[component]["members"]) if m in inside]
-            if len(members) == 1:
-                singles.append(members[0])
-                continue
-            for _ in range(_MAX_ROUNDS):
-                if not any([carry([m]) for m in members]):
-                    break
-        if singles:
-            carry(singles)
+            at_once += members
+            if len(members) > 1:
+                component_of.update((m, members) for m in members)
+        for _ in range(_MAX_ROUNDS):
+            changed = carry(at_once) if at_once else set()
+            again = {id(component_of[n]): component_of[n] for n in changed if n in component_of}
+            at_once = [m for members in again.values() for m in members]
+            if not at_once:
+                break
     nodes = [n for n in closure if n in carried_of and len(carried_of[n])]
     parts = [carried_of[n] for n in nodes]
     merged = _Intervals.concat(parts)

@@ -6,8 +6,9 @@ git loader's Python work, and a history's notes can weigh hundreds of megabytes 
 process of its own that work runs on a second core beside the store, instead of taking turns
 with it under one interpreter lock. `DiffReader` starts the process and reads from it; the
 process (`main`) answers each request in order: a part's diffs (`stream_log`'s arguments) with
-the parsed commits, then the line ends of the text blobs they wrote, a part's notes with their `CommitNotes`, each answer followed by an end
-mark, each item a length-prefixed pickle.
+the parsed commits and then the line ends of the text blobs they wrote, a part's notes with
+their `CommitNotes`; each answer is followed by an end mark, each item a length-prefixed
+pickle.
 """
 
 import os
