@@ -185,13 +185,42 @@ def read_note(data: bytes, blob: str = "") -> Note:
 
 def _json_object(raw: bytes) -> Any:
     """The metadata's JSON: mostly prompt transcripts, a third of reading a history's notes
-    with the standard parser, so orjson reads it; text that is not strict UTF-8 JSON (or that
-    orjson refuses, such as NaN) goes to the standard parser, which says what is wrong."""
+    with the standard parser, so orjson reads it. The standard parser reads text that is not
+    strict UTF-8 JSON or that orjson refuses (NaN; it then says what is wrong), and metadata
+    whose kept part holds a number orjson may have read inexactly (an integer past 64 bits
+    becomes a float): what a note's evidence keeps is what the standard parser reads."""
     raw = raw.strip()
     try:
-        return orjson.loads(raw or b"{}")
+        meta = orjson.loads(raw or b"{}")
+        if not (isinstance(meta, dict) and _holds_float(_kept(meta))):
+            return meta
     except orjson.JSONDecodeError:
-        return json.loads(raw.decode("utf-8", "replace") or "{}")
+        pass
+    return json.loads(raw.decode("utf-8", "replace") or "{}")
+
+
+def _kept(meta: dict[str, Any]) -> list[Any]:
+    """The parts of a note's metadata its evidence keeps (not the transcripts)."""
+    agents = [
+        entry.get("agent_id")
+        for table in (meta.get("sessions"), meta.get("prompts"))
+        if isinstance(table, dict)
+        for entry in table.values()
+        if isinstance(entry, dict)
+    ]
+    return agents + [
+        meta.get(k) for k in ("schema_version", "git_ai_version", "base_commit_sha", "humans")
+    ]
+
+
+def _holds_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_float(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_float(v) for v in value)
+    return False
 
 
 def _agents(table: Any) -> dict[str, dict[str, Any]]:
