@@ -14,9 +14,10 @@
    noreply@anthropic.com, Codex, Aider, Copilot, Cursor, Devin, Gemini, factory-droid), or is
    by an AI author or committer identity (a name ending in "(aider)",
    codex@openai.com, noreply@anthropic.com, Copilot's bot address, claude[bot], Devin AI,
-   copilot-swe-agent[bot], Cursor Agent). With --notes a line is also AI when the git-ai note
-   (refs/notes/ai) of the commit blame names covers the line's original number in that
-   commit's version of the file for a key whose session or prompt names an agent tool.
+   copilot-swe-agent[bot], Cursor Agent, google-labs-jules[bot]). With --notes a line is also
+   AI when the git-ai note (refs/notes/ai) of the commit blame names covers the line's original
+   number in that commit's version of the file for a key whose session or prompt names an
+   agent tool.
 3. The store's attribution of each file version at HEAD (`file:{repo}:{path}@{blob}`): a line
    is flagged when any attribution interval covers it. File versions the store lacks are
    counted apart as missing.
@@ -75,6 +76,7 @@ AI_NAMES = {
     "openai codex",
     "factory-droid[bot]",
     "gemini-code-assist[bot]",
+    "google-labs-jules[bot]",
 }
 _BLAME_HEADER = re.compile(rb"^([0-9a-f]{40}) (\d+) (\d+)(?: \d+)?$")
 _COAUTHOR_LINE = re.compile(r"(?im)^\s*co-authored-by:\s*(.+)$")
@@ -222,7 +224,9 @@ def ai_identity(name: str, email: str) -> bool:
 
 def _tool(text: str) -> str:
     match = re.search(
-        r"claude|anthropic|codex|aider|copilot|cursor|devin|gemini|factory-droid", text, re.I
+        r"claude|anthropic|codex|aider|copilot|cursor|devin|gemini|jules|factory-droid",
+        text,
+        re.I,
     )
     name = match.group(0).lower() if match else "other"
     return "claude" if name == "anthropic" else name
