@@ -157,6 +157,9 @@ class Record:
     origin: str | None = None
 
 
+MAX_REASON = 2_000  # characters of a rejection's reason; the raw record is kept beside it
+
+
 @dataclass
 class Rejection:
     """A record that could not be read: where it came from, why, and its raw text."""
@@ -165,6 +168,14 @@ class Rejection:
     line: int | None
     reason: str
     raw: str | None
+
+    def __post_init__(self) -> None:
+        # A reason quotes what it found wrong, and a hostile record's value can weigh
+        # megabytes (a 3 MB path): the reason says so in bounded words, the raw text keeps it.
+        if len(self.reason) > MAX_REASON:
+            keep = MAX_REASON - 40  # room for the note of what was cut: at most MAX_REASON
+            cut = len(self.reason) - keep
+            self.reason = f"{self.reason[:keep]}... ({cut:,} more characters)"
 
     def __str__(self) -> str:
         where = self.file or "<input>"

@@ -6,6 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from lineage import engine
+from lineage.facts import MAX_REASON
 from lineage.loaders import manifest
 from lineage.store import Store
 from tests.conftest import EXAMPLES, FIXTURES, status
@@ -167,3 +168,20 @@ def test_a_long_manifest_is_read_in_batches_with_file_row_numbers(
     assert (sum(r.accepted for r in reports), sum(r.rejected for r in reports)) == (8, 1)
     assert status(scenario, "code-sft@v1:sft-006", "precise") == "TAINTED"
     assert status(scenario, "code-sft@v1:sft-004", "precise") == "UNKNOWN"
+
+
+def test_a_row_naming_a_huge_absent_path_is_rejected_in_bounded_words(
+    scenario: Store, tmp_path: Path
+) -> None:
+    huge = "src/" + "x" * 3_000_000 + ".py"
+    rows = [json.loads(line) for line in (EXAMPLES / "snapshot.jsonl").read_text().splitlines()]
+    bad = {**rows[0], "example_id": "snap-huge", "source": {**rows[0]["source"], "path": huge}}
+    path = tmp_path / "m.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in [rows[0], bad, rows[1]]))
+    [rep] = ingest(scenario, path)
+    assert rep.accepted == 2
+    [rejected] = rep.rejections
+    assert rejected.line == 2 and len(rejected.reason) <= MAX_REASON
+    assert rejected.reason.startswith("src/xxx") and rejected.reason.endswith("more characters)")
+    assert "is not in the tree of commit" not in rejected.reason  # cut inside the path
+    assert len(str(rejected)) < MAX_REASON + len(str(path)) + 10
