@@ -473,16 +473,18 @@ def carry_columns(
         # No revision joins two components of one generation: all are carried together, and
         # the members of cycles again, together, while any of their component changes.
         at_once: list[int] = []
-        component_of: dict[int, list[int]] = {}
+        cycle_of: dict[int, int] = {}  # a member of a cycle -> its component
+        members_of: dict[int, list[int]] = {}
         for component in by_generation[g]:
             members = [m for m in sorted(condensed.nodes[component]["members"]) if m in inside]
             at_once += members
             if len(members) > 1:
-                component_of.update((m, members) for m in members)
+                members_of[component] = members
+                cycle_of.update(dict.fromkeys(members, component))
         for _ in range(_MAX_ROUNDS):
             changed = carry(at_once) if at_once else set()
-            again = {id(component_of[n]): component_of[n] for n in changed if n in component_of}
-            at_once = [m for members in again.values() for m in members]
+            again = sorted({cycle_of[n] for n in changed if n in cycle_of})
+            at_once = [m for component in again for m in members_of[component]]
             if not at_once:
                 break
     nodes = [n for n in closure if n in carried_of and len(carried_of[n])]
