@@ -14,7 +14,9 @@
    noreply@anthropic.com, Codex, Aider, Copilot, Cursor, Devin, Gemini, factory-droid), or is
    by an AI author or committer identity (a name ending in "(aider)",
    codex@openai.com, noreply@anthropic.com, Copilot's bot address, claude[bot], Devin AI,
-   copilot-swe-agent[bot], Cursor Agent, google-labs-jules[bot]). With --notes a line is also
+   copilot-swe-agent[bot], Cursor Agent, google-labs-jules[bot]), or its message has the
+   line a tool writes into a commit it made (`Generated with Claude Code`, opencode, Crush,
+   Codex, Aider, Copilot, Cursor, Gemini CLI). With --notes a line is also
    AI when the git-ai note (refs/notes/ai) of the commit blame names covers the line's original
    number in that commit's version of the file for a key whose session or prompt names an
    agent tool.
@@ -80,6 +82,10 @@ AI_NAMES = {
 }
 _BLAME_HEADER = re.compile(rb"^([0-9a-f]{40}) (\d+) (\d+)(?: \d+)?$")
 _COAUTHOR_LINE = re.compile(r"(?im)^\s*co-authored-by:\s*(.+)$")
+_GENERATED_LINE = re.compile(
+    r"(?im)^\W*generated (?:with|by) \[?(?:claude code|opencode|crush|codex|aider|copilot"
+    r"|cursor|gemini cli)\b"
+)
 
 
 # -- git ------------------------------------------------------------------------------------
@@ -207,6 +213,7 @@ class History:
     by_author: int = 0
     by_committer_only: int = 0
     body_only: int = 0  # AI commits by co-author lines git does not parse as trailers
+    generated_only: int = 0  # AI commits by a `Generated with <tool>` line alone
     reverts: int = 0
     mode_only: int = 0
     tools: Counter[str] = field(default_factory=Counter)
@@ -266,6 +273,10 @@ def read_history(repo: Path) -> History:
             # `Copilot-Session:` paragraph; a squash merge lists its commits' trailers)
             why = f"Co-authored-by (message body): {body_values[0].strip()}"
             hist.body_only += 1
+        elif generated := _GENERATED_LINE.search(body):
+            # the line a tool writes into a commit it made, its co-author trailer dropped
+            why = f"message: {generated.group(0).strip()}"
+            hist.generated_only += 1
         if why:
             hist.ai[sha] = why
             hist.tools[_tool(why)] += 1
@@ -602,6 +613,7 @@ def print_history(repo: Path, hist: History, note_counts: dict[str, int]) -> Non
         f"committer-only {hist.by_committer_only})  tools: {dict(hist.tools)}"
     )
     print(f"ai commits by co-author lines outside git's trailer block: {hist.body_only}")
+    print(f"ai commits by a 'Generated with <tool>' line alone: {hist.generated_only}")
     print(f"git-ai notes: {note_counts}")
     print(
         f"paths at HEAD with spaces: {spaces}, non-ASCII: {non_ascii}  "

@@ -85,6 +85,9 @@ AI_IDENTITIES: tuple[tuple[str, str, str], ...] = (
     ("windsurf", r"windsurf-bot(\[bot\])?@users\.noreply\.github\.com", r"windsurf|codeium"),
     ("opencode", r"^(noreply|ai)@opencode\.ai$", r"opencode(\[bot\])?"),
     ("openhands", r"^openhands@all-hands\.dev$", r"openhands(-agent)?(\[bot\])?"),
+    # charmbracelet/crush: `Co-Authored-By: Crush <crush@charm.land>` or
+    # `Assisted-by: <model> via Crush <crush@charm.land>`
+    ("crush", r"^crush@charm\.land$", r"crush|.+ via crush"),
     ("sweep", r"sweep-ai", r"sweep(-ai)?\[bot\]"),
     ("amp", r"^amp@ampcode\.com$", r"amp"),
     ("kiro", r"^noreply@kiro\.dev$", r"kiro"),
@@ -128,9 +131,40 @@ def ai_identity_tool(name: str, email: str) -> str | None:
 
     spelled_name = " ".join(name.strip().lower().split())
     spelled_email = email.strip().lower()
-    for tool, email_pattern, name_pattern in AI_IDENTITIES:
-        if spelled_email and re.search(email_pattern, spelled_email):
-            return tool
-        if spelled_name and re.fullmatch(name_pattern, spelled_name):
-            return tool
+    # The e-mail first, over every tool: it is the tool's own address, where the name may
+    # be the model's (`Claude Opus 4 via Crush <crush@charm.land>` is Crush).
+    if spelled_email:
+        for tool, email_pattern, _ in AI_IDENTITIES:
+            if re.search(email_pattern, spelled_email):
+                return tool
+    if spelled_name:
+        for tool, _, name_pattern in AI_IDENTITIES:
+            if re.fullmatch(name_pattern, spelled_name):
+                return tool
     return None
+
+
+# The line an AI tool writes into the message of a commit it made, beside a co-author trailer
+# or alone (a user who drops the trailer often keeps it): `🤖 Generated with [Claude
+# Code](https://claude.ai/code)`, `🤖 Generated with [opencode](https://opencode.ai)`,
+# `💘 Generated with Crush`. The tool is what the line names, read as an identity's name.
+_GENERATED_LINE = re.compile(
+    r"^[^\w\n]*generated (?:with|by)[ \t]+\[?([\w][\w .-]*?)\]?(?:\([^)\n]*\))?[ \t.!]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def generated_with_tools(message: str) -> list[tuple[str, str]]:
+    """(tool, line) for each line of a commit message that says an AI tool generated it.
+
+    >>> generated_with_tools("Fix\\n\\n🤖 Generated with [Claude Code](https://claude.ai/code)")
+    [('claude-code', '🤖 Generated with [Claude Code](https://claude.ai/code)')]
+    >>> generated_with_tools("Docs generated with Sphinx\\n\\nGenerated with Sphinx")
+    []
+    """
+    found = []
+    for match in _GENERATED_LINE.finditer(message):
+        tool = ai_identity_tool(match.group(1), "")
+        if tool:
+            found.append((tool, match.group(0).strip()))
+    return found

@@ -70,7 +70,7 @@ from lineage.loaders.git_log import (
 from lineage.loaders.patches import line_runs
 from lineage.model import EdgeKind, NodeKind
 from lineage.repos import local_repo, normalize_remote
-from lineage.tools import ai_identity_tool
+from lineage.tools import ai_identity_tool, generated_with_tools
 
 SOURCE = "git"
 SUFFIXES: tuple[str, ...] = ()
@@ -497,8 +497,8 @@ def _whole_tree(path: Path, repo: str, commit: str) -> TreeEntries:
 
 def ai_identities(commit: Commit) -> list[tuple[str, str | None, str]]:
     """(tool, model, why) for every AI tool the commit names: each co-author (or
-    `Assisted-by`, `Generated-by`, `Made-with`) line, the author and the committer; one entry
-    per tool, the first reason found."""
+    `Assisted-by`, `Generated-by`, `Made-with`) line, the author, the committer and a
+    `Generated with <tool>` line; one entry per tool, the first reason found."""
     found: dict[str, tuple[str, str | None, str]] = {}
     keys = ("co-authored-by", "assisted-by", "generated-by", "made-with")
     helpers = [(key, value) for key, value in commit.trailers if key.lower() in keys]
@@ -518,6 +518,11 @@ def ai_identities(commit: Commit) -> list[tuple[str, str | None, str]]:
         tool = ai_identity_tool(name, email)
         if tool and tool not in found:
             found[tool] = (tool, _model(name, tool), f"{role} {name} <{email}>")
+    # The line a tool writes into the message of a commit it made (`🤖 Generated with
+    # [Claude Code](...)`), kept by many who drop the co-author trailer.
+    for tool, line in generated_with_tools(commit.message):
+        if tool not in found:
+            found[tool] = (tool, None, f"message: {line}")
     return list(found.values())
 
 

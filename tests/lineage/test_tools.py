@@ -3,7 +3,7 @@ who works at the company that makes the tool."""
 
 import pytest
 
-from lineage.tools import ai_identity_tool
+from lineage.tools import ai_identity_tool, generated_with_tools
 
 
 @pytest.mark.parametrize(
@@ -37,6 +37,9 @@ from lineage.tools import ai_identity_tool
         ("Kiro", "noreply@kiro.dev", "kiro"),
         ("Tabnine CLI", "noreply@tabnine.com", "tabnine"),
         ("Copilot", "copilot@github.com", "copilot"),
+        ("Crush", "crush@charm.land", "crush"),
+        # the tool's address decides over a name that is its model's
+        ("Claude Opus 4.1 via Crush", "crush@charm.land", "crush"),
     ],
 )
 def test_a_tools_own_identity_is_that_tool(name: str, email: str, tool: str) -> None:
@@ -59,3 +62,22 @@ def test_a_tools_own_identity_is_that_tool(name: str, email: str, tool: str) -> 
 )
 def test_a_person_at_a_tools_company_is_a_person(name: str, email: str) -> None:
     assert ai_identity_tool(name, email) is None
+
+
+@pytest.mark.parametrize(
+    ("message", "tools"),
+    [
+        ("Fix\n\n🤖 Generated with [Claude Code](https://claude.com/claude-code)", ["claude-code"]),
+        ("Fix\n\n🤖 Generated with Claude Code", ["claude-code"]),
+        ("Fix\n\n🤖 Generated with [opencode](https://opencode.ai)", ["opencode"]),
+        ("Fix\n\n💘 Generated with Crush", ["crush"]),
+        ("Squash (#3)\n\n* one\n\n- Generated with Claude Code", ["claude-code"]),
+        ("Remove the 'Generated with Claude Code' footer", []),  # a mention, not the line
+        ("Generated with Sphinx", []),
+        ("Generated with gpt-4", []),  # a model, not a tool
+    ],
+)
+def test_a_generated_with_line_names_the_tool_that_made_the_commit(
+    message: str, tools: list[str]
+) -> None:
+    assert [tool for tool, _ in generated_with_tools(message)] == tools

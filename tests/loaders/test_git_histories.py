@@ -254,6 +254,18 @@ def test_every_ai_trailer_and_identity_counts(repo: Repo) -> None:
     c8 = repo.commit("cursor\n\nMade-with: Cursor\nAssisted-by: OpenCode <dev@opencode.ai>")
     repo.write("e.py", ["by_bare_email = 11"])
     c9 = repo.commit("bare\n\nCo-authored-by: cursoragent@cursor.com")
+    # the line a tool writes when it makes the commit, its co-author trailer dropped
+    # (BeehiveInnovations/zen-mcp-server has 19 such commits); Crush names the model
+    # beside its own address
+    repo.write("f.py", ["by_claude_no_trailer = 12"])
+    c10 = repo.commit("docs: portkey\n\n🤖 Generated with [Claude Code](https://claude.ai/code)")
+    repo.write("f.py", ["by_claude_no_trailer = 12", "by_crush = 13"])
+    c11 = repo.commit(
+        "feat: crush\n\n💘 Generated with Crush\n\n"
+        "Assisted-by: Claude Opus 4.1 via Crush <crush@charm.land>"
+    )
+    repo.write("f.py", ["by_claude_no_trailer = 12", "by_crush = 13", "docs_built = 14"])
+    c12 = repo.commit("docs generated with Sphinx\n\nGenerated with Sphinx")
     store = Store(":memory:")
     ingest(store, repo.root)
 
@@ -274,6 +286,9 @@ def test_every_ai_trailer_and_identity_counts(repo: Repo) -> None:
     assert tools(c7, "c.py") == {1: {"copilot"}, 2: {"codex"}}  # not a co-author line
     assert tools(c8, "d.py") == {n: {"cursor", "opencode"} for n in (1, 2, 3)}
     assert tools(c9, "e.py") == {1: {"cursor"}}
+    assert tools(c10, "f.py") == {1: {"claude-code"}}
+    assert tools(c11, "f.py") == {1: {"claude-code"}, 2: {"crush"}}
+    assert tools(c12, "f.py") == {1: {"claude-code"}, 2: {"crush"}}  # Sphinx is no AI tool
 
 
 def test_a_mirror_missing_blobs_loads_the_rest_and_names_what_is_missing(
