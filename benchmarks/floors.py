@@ -48,7 +48,9 @@ def restricted_intervals(store: Store, run: int) -> pa.Table:
                json_extract_string(f.attrs, '$.blob') AS blob,
                a.line_start, coalesce(a.line_end, 2147483647) AS line_end
         FROM attributions a JOIN nodes f ON f.id = a.file_version
-        WHERE a.output IN (SELECT DISTINCT node FROM taint WHERE run = ? AND mode = 'strict'
+        WHERE a.output IN (SELECT DISTINCT node FROM taint
+                           WHERE run IN (SELECT part FROM taint_parts WHERE run = ?)
+                           AND mode = 'strict'
                            AND depth = 0 AND blocked_by IS NULL)""",
         [run],
     )

@@ -29,7 +29,9 @@ def roots(store: Store, run: int) -> list[int]:
     return [
         r[0]
         for r in store.fetch_all(
-            "SELECT DISTINCT node FROM taint WHERE run = ? AND mode = 'strict' AND depth = 0 "
+            "SELECT DISTINCT node FROM taint "
+            "WHERE run IN (SELECT part FROM taint_parts WHERE run = ?) AND mode = 'strict' "
+            "AND depth = 0 "
             "AND blocked_by IS NULL",
             [run],
         )

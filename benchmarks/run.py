@@ -498,7 +498,8 @@ def main() -> None:
                     r[0]
                     for r in store.fetch_all(
                         "SELECT DISTINCT t.node FROM taint t JOIN nodes n ON n.id = t.node "
-                        "WHERE t.run = ? AND t.mode = ? AND n.kind = 'example' "
+                        "WHERE t.run IN (SELECT part FROM taint_parts WHERE run = ?) "
+                        "AND t.mode = ? AND n.kind = 'example' "
                         "AND t.blocked_by IS NULL",
                         [later.run, mode],
                     )

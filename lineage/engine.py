@@ -253,10 +253,15 @@ def prepare(store: Store) -> None:
         return
     present = store.fetch_one(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
-        "AND table_name IN ('taint_runs', 'taint', 'incomplete')"
+        "AND table_name IN ('taint_runs', 'taint', 'incomplete', 'taint_parts')"
     )[0]
-    if present < 3:  # a read-only store that lacks them fails here, as it must
+    if present < 4:  # a read-only store that lacks them fails here, as it must
         store.execute(schema.ddl("engine"))
+        # runs of a store made before runs had parts are each their own
+        store.execute(
+            "INSERT INTO taint_parts SELECT run, run FROM taint_runs "
+            "WHERE run NOT IN (SELECT run FROM taint_parts)"
+        )
     store.memo["engine_tables"] = True
 
 
@@ -308,7 +313,10 @@ def _run_for(
         [policy_key, waiver_key, point.seq],
     )
     with store.transaction():
-        run = store.fetch_one("SELECT coalesce(max(run), 0) + 1 FROM taint_runs")[0]
+        run = store.fetch_one(
+            "SELECT greatest((SELECT coalesce(max(run), 0) FROM taint_runs), "
+            "(SELECT coalesce(max(part), 0) FROM taint_parts)) + 1"
+        )[0]
         rules = policy.policy if policy else None
         kept = (policy_key, waiver_key)
         if base is None or not _extend(
@@ -319,6 +327,7 @@ def _run_for(
             "INSERT INTO taint_runs VALUES (?, ?, ?, ?, ?)",
             [run, policy_key, waiver_key, point.seq, datetime.now(UTC)],
         )
+        store.execute("INSERT INTO taint_parts VALUES (?, ?)", [run, run])
         _forget_old_runs(store, KEEP_RUNS if keep is None else keep, grace, held)
     return TaintRun(run, point, policy, waivers)
 
@@ -352,9 +361,26 @@ def _forget_old_runs(
             [datetime.now(UTC) - grace, max(keep, 1), sorted(held)],
         )
     ]
-    if old:
-        for table in ("taint_runs", "taint", "incomplete"):
-            store.execute(f"DELETE FROM {table} WHERE run IN (SELECT unnest(?::BIGINT[]))", [old])
+    if not old:
+        return
+    # Rows of a forgotten run stay while a kept run inherits them (`_inherit`).
+    parts = [
+        r[0]
+        for r in store.fetch_all(
+            "SELECT DISTINCT part FROM taint_parts WHERE run IN (SELECT unnest(?::BIGINT[]))",
+            [old],
+        )
+    ]
+    for table in ("taint_runs", "taint_parts"):
+        store.execute(f"DELETE FROM {table} WHERE run IN (SELECT unnest(?::BIGINT[]))", [old])
+    unused = [
+        r[0]
+        for r in store.fetch_all(
+            "SELECT unnest(?::BIGINT[]) AS part EXCEPT SELECT part FROM taint_parts", [parts]
+        )
+    ]
+    for table in ("taint", "incomplete"):
+        store.execute(f"DELETE FROM {table} WHERE run IN (SELECT unnest(?::BIGINT[]))", [unused])
 
 
 def _waived(store: Store, waivers: tuple[Waiver, ...]) -> tuple[int, np.ndarray]:
@@ -489,7 +515,8 @@ def _extend(
     if store.fetch_one(
         """
             SELECT count(*) FROM incomplete i JOIN nodes n ON n.id = i.missing
-            WHERE i.run = ? AND n.defined_seq > ? AND n.defined_seq <= ?""",
+            WHERE i.run IN (SELECT part FROM taint_parts WHERE run = ?)
+              AND n.defined_seq > ? AND n.defined_seq <= ?""",
         [base, old, seq],
     )[0]:
         return False
@@ -557,12 +584,7 @@ def _extend(
         waived=waived,
         attributions=restricted_intervals(store, seq, roots),
     )
-    store.execute(
-        "INSERT INTO taint SELECT ? AS run, * EXCLUDE (run) FROM taint WHERE run = ?", [run, base]
-    )
-    store.execute(
-        "INSERT INTO incomplete SELECT ?, node, missing FROM incomplete WHERE run = ?", [run, base]
-    )
+    _inherit(store, run, base)
     _store_rows(store, run, strict, precise, inc_node, inc_missing)
     _keep_rows(
         store,
@@ -574,6 +596,35 @@ def _extend(
         ),
     )
     return True
+
+
+# The most runs whose rows one run reads as its own (`taint_parts`): an extension of a run
+# made of this many copies their rows into one part instead of inheriting them, so a reader's
+# filter stays short however many increments a store has seen.
+MAX_PARTS = 8
+
+
+def _inherit(store: Store, run: int, base: int) -> None:
+    """Make `run` (an extension of `base`) read `base`'s rows as its own: the parts of `base`
+    become parts of `run`, their rows never copied (an increment of 10,000 examples at 10M
+    copied a quarter of a million), unless `base` has MAX_PARTS parts already: then its rows
+    are copied into `run`'s, in node order, as a run computed whole stores them."""
+    parts = store.fetch_one("SELECT count(*) FROM taint_parts WHERE run = ?", [base])[0]
+    if parts < MAX_PARTS:
+        store.execute(
+            "INSERT INTO taint_parts SELECT ?, part FROM taint_parts WHERE run = ?", [run, base]
+        )
+        return
+    store.execute(
+        "INSERT INTO taint SELECT ? AS run, * EXCLUDE (run) FROM taint "
+        "WHERE run IN (SELECT part FROM taint_parts WHERE run = ?) ORDER BY node",
+        [run, base],
+    )
+    store.execute(
+        "INSERT INTO incomplete SELECT ?, node, missing FROM incomplete "
+        "WHERE run IN (SELECT part FROM taint_parts WHERE run = ?) ORDER BY node",
+        [run, base],
+    )
 
 
 RunRows = tuple[propagation.Rows, propagation.Rows, tuple[np.ndarray, np.ndarray]]
@@ -606,7 +657,8 @@ def _read_rows(store: Store, run: int) -> RunRows:
         rows = store.fetch_numpy(
             """
             SELECT node, root, coalesce(pred, -1) AS pred, depth::BIGINT AS depth,
-                   coalesce(blocked_by, -1) AS blocked FROM taint WHERE run = ? AND mode = ?""",
+                   coalesce(blocked_by, -1) AS blocked FROM taint
+            WHERE run IN (SELECT part FROM taint_parts WHERE run = ?) AND mode = ?""",
             [run, mode],
         )
         node, root, pred, depth, blocked = (
@@ -614,7 +666,11 @@ def _read_rows(store: Store, run: int) -> RunRows:
         )
         return propagation.make_rows(node, root, pred, depth, blocked)
 
-    inc = store.fetch_numpy("SELECT node, missing FROM incomplete WHERE run = ?", [run])
+    inc = store.fetch_numpy(
+        "SELECT node, missing FROM incomplete WHERE run IN "
+        "(SELECT part FROM taint_parts WHERE run = ?)",
+        [run],
+    )
     node, missing = (np.asarray(inc[c], dtype=np.int64) for c in ("node", "missing"))
     return part("strict"), part("precise"), (node, missing)
 
@@ -787,8 +843,9 @@ def verdict(
     else:
         missing = (
             store.fetch_maybe_one(
-                "SELECT node, missing FROM incomplete WHERE run = ? AND node = ?",
-                [run.run, example.id],
+                "SELECT node, missing FROM incomplete WHERE node = ? AND run IN "
+                "(SELECT part FROM taint_parts WHERE run = ?)",
+                [example.id, run.run],
             )
             if evidence.incomplete is None
             else evidence.incomplete.one(example.id)
@@ -831,7 +888,9 @@ def evidence_of_example(store: Store, run: TaintRun, example_id: int) -> witness
     roots = [
         r[0]
         for r in store.fetch_all(
-            "SELECT DISTINCT root FROM taint WHERE run = ? AND node = ?", [run.run, example_id]
+            "SELECT DISTINCT root FROM taint WHERE node = ? AND run IN "
+            "(SELECT part FROM taint_parts WHERE run = ?)",
+            [example_id, run.run],
         )
     ]
     return _evidence_of_roots(store, run, roots)
@@ -855,7 +914,7 @@ def _read_evidence(
             f"""
             SELECT node, mode = 'precise', root, pred, depth, blocked_by, edge_kind,
                    span_start, span_end, span_unit, edge_seq
-            FROM taint WHERE run = $run {
+            FROM taint WHERE run IN (SELECT part FROM taint_parts WHERE run = $run) {
                 "" if roots is None else "AND root IN (SELECT id FROM _only)"
             }
             ORDER BY node""",
@@ -907,7 +966,8 @@ def _read_evidence(
     if roots is None:
         incomplete = witness.Lookup(
             store.arrow(
-                "SELECT node, missing FROM incomplete WHERE run = $run ORDER BY node",
+                "SELECT node, missing FROM incomplete "
+                "WHERE run IN (SELECT part FROM taint_parts WHERE run = $run) ORDER BY node",
                 {"run": run.run},
             )
         )
@@ -1188,7 +1248,8 @@ def _statuses_sql(members: str | None = None) -> str:
     hits = """
         SELECT t.node, list(DISTINCT r.key ORDER BY r.key) AS sources
         FROM taint t JOIN members m ON m.id = t.node JOIN nodes r ON r.id = t.root
-        WHERE t.run = $run AND t.mode = $mode AND t.blocked_by IS NULL
+        WHERE t.run IN (SELECT part FROM taint_parts WHERE run = $run) AND t.mode = $mode
+          AND t.blocked_by IS NULL
         GROUP BY t.node"""
     status = f"""CASE WHEN h.node IS NOT NULL THEN '{TAINTED}'
                     WHEN i.node IS NOT NULL THEN '{UNKNOWN}' ELSE '{CLEAN}' END AS status,
@@ -1199,7 +1260,8 @@ def _statuses_sql(members: str | None = None) -> str:
         SELECT m.id, m.repo, {status}
         FROM members m {only}
         LEFT JOIN hits h ON h.node = m.id
-        LEFT JOIN incomplete i ON i.run = $run AND i.node = m.id"""
+        LEFT JOIN incomplete i ON i.node = m.id
+          AND i.run IN (SELECT part FROM taint_parts WHERE run = $run)"""
 
     if members is None:
         return f"WITH members AS ({_members_sql()}), hits AS ({hits}){statuses()}"
@@ -1207,7 +1269,8 @@ def _statuses_sql(members: str | None = None) -> str:
         WITH members AS (SELECT id, repo FROM {members}), hits AS ({hits}),
         flagged AS (SELECT node AS id FROM hits
                     UNION SELECT i.node FROM incomplete i JOIN members m ON m.id = i.node
-                    WHERE i.run = $run){statuses("JOIN flagged f ON f.id = m.id")}"""
+                    WHERE i.run IN (SELECT part FROM taint_parts WHERE run = $run))
+        {statuses("JOIN flagged f ON f.id = m.id")}"""
 
 
 def example_statuses_sql() -> str:
@@ -1331,7 +1394,8 @@ def _gate(
         for r in store.fetch_all(
             f"""
         SELECT DISTINCT t.blocked_by FROM taint t JOIN _members m ON m.id = t.node
-        WHERE t.run = ? AND t.mode = ? AND t.blocked_by IS NOT NULL
+        WHERE t.run IN (SELECT part FROM taint_parts WHERE run = ?) AND t.mode = ?
+          AND t.blocked_by IS NOT NULL
           AND t.node NOT IN (SELECT id FROM _gate WHERE status = '{TAINTED}')""",
             [run.run, mode],
         )
@@ -1424,14 +1488,17 @@ def example_statuses(
             FROM (SELECT DISTINCT id FROM _ask) x JOIN nodes n ON n.id = x.id
             LEFT JOIN (SELECT t.node, list(DISTINCT r.key ORDER BY r.key) AS sources
                        FROM taint t JOIN _ask a ON a.id = t.node JOIN nodes r ON r.id = t.root
-                       WHERE t.run = $run AND t.mode = $mode AND t.blocked_by IS NULL
+                       WHERE t.run IN (SELECT part FROM taint_parts WHERE run = $run)
+                         AND t.mode = $mode AND t.blocked_by IS NULL
                        GROUP BY t.node) h ON h.node = x.id
             LEFT JOIN (SELECT t.node, list(DISTINCT t.blocked_by ORDER BY t.blocked_by) AS blocked
                        FROM taint t JOIN _ask a ON a.id = t.node
-                       WHERE t.run = $run AND t.mode = $mode AND t.blocked_by IS NOT NULL
+                       WHERE t.run IN (SELECT part FROM taint_parts WHERE run = $run)
+                         AND t.mode = $mode AND t.blocked_by IS NOT NULL
                        GROUP BY t.node) w ON w.node = x.id
             LEFT JOIN (SELECT node, min(missing) AS missing FROM incomplete
-                       WHERE run = $run GROUP BY node) i ON i.node = x.id""",
+                       WHERE run IN (SELECT part FROM taint_parts WHERE run = $run)
+                       GROUP BY node) i ON i.node = x.id""",
             {"run": run.run, "mode": mode},
         )
     finally:
@@ -1474,7 +1541,8 @@ def tainted_by_dataset(store: Store, run: TaintRun, mode: str) -> list[DatasetCo
             WHERE x.kind = '{NodeKind.EXAMPLE}' AND x.defined_seq <= $s AND m1.seq <= $s)
         SELECT d.key, count(DISTINCT t.node), count(DISTINCT m.id)
         FROM member m JOIN nodes d ON d.id = m.dv
-        LEFT JOIN taint t ON t.node = m.id AND t.run = $run AND t.mode = $mode
+        LEFT JOIN taint t ON t.node = m.id AND t.mode = $mode
+                         AND t.run IN (SELECT part FROM taint_parts WHERE run = $run)
                          AND t.blocked_by IS NULL
         GROUP BY d.key ORDER BY d.key""",
         {"run": run.run, "mode": mode, "s": run.as_of.seq},
@@ -1490,7 +1558,8 @@ def tainted_by_tool(store: Store, run: TaintRun, mode: str) -> list[ToolCount]:
                count(DISTINCT t.node)
         FROM taint t JOIN nodes x ON x.id = t.node AND x.kind = '{NodeKind.EXAMPLE}'
         JOIN nodes r ON r.id = t.root
-        WHERE t.run = ? AND t.mode = ? AND t.blocked_by IS NULL
+        WHERE t.run IN (SELECT part FROM taint_parts WHERE run = ?) AND t.mode = ?
+          AND t.blocked_by IS NULL
         GROUP BY ALL ORDER BY 3 DESC, 1, 2""",
         [run.run, mode],
     )
@@ -1712,7 +1781,8 @@ def restricted_outputs(store: Store, run: TaintRun, mode: str) -> list[Restricte
                    json_extract_string(r.attrs, '$.time'),
                    (SELECT count(DISTINCT t.node) FROM taint t
                     JOIN nodes x ON x.id = t.node AND x.kind = '{NodeKind.EXAMPLE}'
-                    WHERE t.run = ? AND t.mode = ? AND t.root = r.id AND t.blocked_by IS NULL)
+                    WHERE t.run IN (SELECT part FROM taint_parts WHERE run = ?) AND t.mode = ?
+                      AND t.root = r.id AND t.blocked_by IS NULL)
             FROM _restricted q JOIN nodes r ON r.id = q.id
             ORDER BY 3 NULLS LAST, 4 NULLS LAST, 5 NULLS LAST, 6 NULLS LAST, 1""",
             [run.run, mode],

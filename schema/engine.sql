@@ -35,6 +35,13 @@ ALTER TABLE taint ADD COLUMN IF NOT EXISTS span_end BIGINT;
 ALTER TABLE taint ADD COLUMN IF NOT EXISTS span_unit VARCHAR;
 ALTER TABLE taint ADD COLUMN IF NOT EXISTS edge_seq BIGINT;
 
+-- The runs whose taint and incomplete rows make up a run: itself, and the runs it extended,
+-- whose rows it reads as its own rather than copying them (engine._inherit).
+CREATE TABLE IF NOT EXISTS taint_parts (
+    run          BIGINT NOT NULL,
+    part         BIGINT NOT NULL
+);
+
 -- Nodes whose lineage is incomplete: `missing` is a never-ingested ancestor.
 CREATE TABLE IF NOT EXISTS incomplete (
     run          BIGINT NOT NULL,

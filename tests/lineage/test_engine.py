@@ -50,7 +50,9 @@ def test_membership_does_not_carry_taint(scenario: Store) -> None:
     tainted_kinds = {
         r[0]
         for r in scenario.fetch_all(
-            "SELECT n.kind FROM taint t JOIN nodes n ON n.id = t.node WHERE t.run = ?", [run.run]
+            "SELECT n.kind FROM taint t JOIN nodes n ON n.id = t.node "
+            "WHERE t.run IN (SELECT part FROM taint_parts WHERE run = ?)",
+            [run.run],
         )
     }
     assert "shard" not in tainted_kinds and "dataset_version" not in tainted_kinds

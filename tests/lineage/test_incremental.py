@@ -1,5 +1,6 @@
 """Propagation from appended events only gives the same taint as a full pass."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ def snapshot(store: Store, run: engine.TaintRun) -> tuple[set, set]:
             """
         SELECT t.mode, n.key, r.key, b.key FROM taint t JOIN nodes n ON n.id = t.node
         JOIN nodes r ON r.id = t.root LEFT JOIN nodes b ON b.id = t.blocked_by
-        WHERE t.run = ?""",
+        WHERE t.run IN (SELECT part FROM taint_parts WHERE run = ?)""",
             [run.run],
         )
     )
@@ -25,7 +26,8 @@ def snapshot(store: Store, run: engine.TaintRun) -> tuple[set, set]:
         store.fetch_all(
             """
         SELECT n.key, m.key FROM incomplete i JOIN nodes n ON n.id = i.node
-        JOIN nodes m ON m.id = i.missing WHERE i.run = ?""",
+        JOIN nodes m ON m.id = i.missing
+        WHERE i.run IN (SELECT part FROM taint_parts WHERE run = ?)""",
             [run.run],
         )
     )
@@ -113,9 +115,10 @@ def test_defining_a_missing_node_falls_back_to_a_full_pass(
     store.set_policy(parse_policy((EXAMPLES / "policy.toml").read_text()))
     load_lines(store, examples, tmp_path, "examples.ndjson")  # every source still unknown
     before = engine.propagate_taint(store)
-    unknown = store.fetch_maybe_one("SELECT count(*) FROM incomplete WHERE run = ?", [before.run])[
-        0
-    ]
+    unknown = store.fetch_maybe_one(
+        "SELECT count(*) FROM incomplete WHERE run IN (SELECT part FROM taint_parts WHERE run = ?)",
+        [before.run],
+    )[0]
     assert unknown > 0
     full_passes = []
     original = engine._materialize
@@ -137,7 +140,13 @@ def test_old_runs_are_dropped_but_never_the_newest_or_a_recent_one(scenario: Sto
     kept = {r[0] for r in scenario.fetch_all("SELECT run FROM taint_runs")}
     assert head.run in kept and len(kept) == engine.KEEP_RUNS + 1  # newest 8 + the head
     assert engine.propagate_taint(scenario).run == head.run
-    assert scenario.fetch_maybe_one("SELECT count(*) FROM taint WHERE run = ?", [head.run])[0] > 0
+    assert (
+        scenario.fetch_maybe_one(
+            "SELECT count(*) FROM taint WHERE run IN (SELECT part FROM taint_parts WHERE run = ?)",
+            [head.run],
+        )[0]
+        > 0
+    )
 
 
 def test_a_run_kept_under_an_earlier_reading_of_the_rules_is_never_reused(
@@ -151,3 +160,73 @@ def test_a_run_kept_under_an_earlier_reading_of_the_rules_is_never_reused(
     again = engine.propagate_taint(scenario)
     assert again.run != first.run
     assert snapshot(scenario, again) == snapshot(scenario, first)  # same rules, same answers
+
+
+def test_runs_extended_many_times_read_their_bases_rows_and_stay_within_max_parts(
+    tmp_path: Path,
+) -> None:
+    """Each appended row extends the last run, which reads its base's rows rather than copying
+    them; past MAX_PARTS the rows are copied into one part; every run answers as a full pass."""
+    lines = (EXAMPLES / "events.ndjson").read_text().splitlines()
+    rows = (EXAMPLES / "manifest.jsonl").read_text().splitlines()
+    policy = parse_policy((EXAMPLES / "policy.toml").read_text())
+    grown = Store(":memory:")
+    grown.set_policy(policy)
+    load_lines(grown, lines, tmp_path, "all.ndjson")
+    engine.propagate_taint(grown)
+    for n, row in enumerate(rows, 1):
+        (tmp_path / f"row{n}.jsonl").write_text(row + "\n")
+        for batch in manifest.load([tmp_path / f"row{n}.jsonl"]):
+            grown.ingest(batch)
+        run = engine.propagate_taint(grown)
+        parts = grown.fetch_one("SELECT count(*) FROM taint_parts WHERE run = ?", [run.run])[0]
+        own = grown.fetch_one("SELECT count(*) FROM taint WHERE run = ?", [run.run])[0]
+        whole = snapshot(grown, run)
+        assert 1 <= parts <= engine.MAX_PARTS
+        assert own < len(whole[0]) or parts == 1  # inherited, not copied, until copied whole
+
+        full = Store(":memory:")
+        full.set_policy(policy)
+        load_lines(full, lines, tmp_path, "all.ndjson")
+        (tmp_path / "prefix.jsonl").write_text("\n".join(rows[:n]) + "\n")
+        for batch in manifest.load([tmp_path / "prefix.jsonl"]):
+            full.ingest(batch)
+        assert whole == snapshot(full, engine.propagate_taint(full)), n
+        assert (
+            engine.gate(grown, run, "code-sft@v1", "precise").counts
+            == engine.gate(full, engine.propagate_taint(full), "code-sft@v1", "precise").counts
+        )
+    assert len(rows) > engine.MAX_PARTS  # the copy was taken
+
+
+def test_a_forgotten_run_keeps_the_rows_a_kept_run_inherits_and_no_more(
+    tmp_path: Path,
+) -> None:
+    lines = (EXAMPLES / "events.ndjson").read_text().splitlines()
+    rows = (EXAMPLES / "manifest.jsonl").read_text().splitlines()
+    store = Store(":memory:")
+    store.set_policy(parse_policy((EXAMPLES / "policy.toml").read_text()))
+    load_lines(store, lines, tmp_path, "all.ndjson")
+    base = engine.propagate_taint(store)
+
+    def append(n: int) -> None:
+        (tmp_path / f"rows{n}.jsonl").write_text("\n".join(rows[n * 3 : n * 3 + 3]) + "\n")
+        for batch in manifest.load([tmp_path / f"rows{n}.jsonl"]):
+            store.ingest(batch)
+
+    append(0)
+    head = engine.propagate_taint(store, keep=1, grace=timedelta(0))
+    # the base run is forgotten (keep=1); its rows are the head's too
+    assert store.fetch_all("SELECT run FROM taint_runs") == [(head.run,)]
+    assert store.fetch_one("SELECT count(*) FROM taint WHERE run = ?", [base.run])[0] > 0
+    before = snapshot(store, head)
+    past = engine.propagate_taint(store, as_of=base.as_of.seq - 5)  # nobody extends it
+    assert store.fetch_one("SELECT count(*) FROM taint WHERE run = ?", [past.run])[0] > 0
+    append(1)
+    later = engine.propagate_taint(store, keep=1, grace=timedelta(0))
+    assert store.fetch_all("SELECT run FROM taint_runs") == [(later.run,)]
+    assert store.fetch_one("SELECT count(*) FROM taint WHERE run = ?", [past.run])[0] == 0
+    left = {r[0] for r in store.fetch_all("SELECT DISTINCT run FROM taint")}
+    assert left == {r[0] for r in store.fetch_all("SELECT part FROM taint_parts")}
+    assert left == {base.run, head.run, later.run}
+    assert before[0] <= snapshot(store, later)[0]  # taint only grows on append
