@@ -539,11 +539,17 @@ def _extend(
     delta = _graph(
         store.fetch_numpy(
             f"""
-        WITH names AS (SELECT alias, min(target) AS target, min(seq) AS seq FROM aliases
-                       WHERE seq <= $s GROUP BY alias)
+        WITH appended AS MATERIALIZED (
+            SELECT * FROM edges
+            WHERE seq > $old AND seq <= $s AND kind IN ({_DERIVATION_SQL})),
+        -- the names of the appended edges' sources and of nodes first named since $old only
+        -- (grouping every alias cost more than the rest of an increment at 10M examples)
+        names AS (SELECT alias, min(target) AS target, min(seq) AS seq FROM aliases
+                  WHERE seq <= $s AND (alias IN (SELECT src FROM appended) OR ($renamed
+                        AND alias IN (SELECT alias FROM aliases WHERE seq > $old AND seq <= $s)))
+                  GROUP BY alias)
         SELECT coalesce(a.target, e.src) AS src, e.dst, {_EDGE_COLUMNS}
-        FROM edges e LEFT JOIN names a ON a.alias = e.src {_BYTE_LINES}
-        WHERE e.seq > $old AND e.seq <= $s AND e.kind IN ({_DERIVATION_SQL})
+        FROM appended e LEFT JOIN names a ON a.alias = e.src {_BYTE_LINES}
         UNION ALL
         SELECT a.target, e.dst, {_EDGE_COLUMNS}
         FROM edges e JOIN names a ON a.alias = e.src {_BYTE_LINES}
