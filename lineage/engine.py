@@ -257,7 +257,11 @@ def prepare(store: Store) -> None:
     )[0]
     if present < 4:  # a read-only store that lacks them fails here, as it must
         store.execute(schema.ddl("engine"))
-        # runs of a store made before runs had parts are each their own
+    # Runs of a store made before runs had parts are each their own: a run without parts
+    # would read no rows, every example CLEAN (a read-only store fails here instead).
+    if store.fetch_one(
+        "SELECT count(*) FROM taint_runs WHERE run NOT IN (SELECT run FROM taint_parts)"
+    )[0]:
         store.execute(
             "INSERT INTO taint_parts SELECT run, run FROM taint_runs "
             "WHERE run NOT IN (SELECT run FROM taint_parts)"
@@ -636,8 +640,9 @@ MAX_PARTS = 8
 def _inherit(store: Store, run: int, base: int) -> None:
     """Make `run` (an extension of `base`) read `base`'s rows as its own: the parts of `base`
     become parts of `run`, their rows never copied (an increment of 10,000 examples to the
-    20M of benchmarks/run.py at 10M copied 802,000), unless `base` has MAX_PARTS parts already: then its rows
-    are copied into `run`'s, in node order, as a run computed whole stores them."""
+    20M of benchmarks/run.py at 10M copied 802,000), unless `base` has MAX_PARTS parts
+    already: then its rows are copied into `run`'s, in node order, as a run computed whole
+    stores them."""
     parts = store.fetch_one("SELECT count(*) FROM taint_parts WHERE run = ?", [base])[0]
     if parts < MAX_PARTS:
         store.execute(
@@ -1289,8 +1294,9 @@ def _statuses_sql(members: str | None = None) -> str:
         SELECT m.id, m.repo, {status}
         FROM members m {only}
         LEFT JOIN hits h ON h.node = m.id
-        LEFT JOIN incomplete i ON i.node = m.id
-          AND i.run IN (SELECT part FROM taint_parts WHERE run = $run)"""
+        LEFT JOIN (SELECT node, missing FROM incomplete
+                   WHERE run IN (SELECT part FROM taint_parts WHERE run = $run)) i
+          ON i.node = m.id"""
 
     if members is None:
         return f"WITH members AS ({_members_sql()}), hits AS ({hits}){statuses()}"
@@ -1570,9 +1576,9 @@ def tainted_by_dataset(store: Store, run: TaintRun, mode: str) -> list[DatasetCo
             WHERE x.kind = '{NodeKind.EXAMPLE}' AND x.defined_seq <= $s AND m1.seq <= $s)
         SELECT d.key, count(DISTINCT t.node), count(DISTINCT m.id)
         FROM member m JOIN nodes d ON d.id = m.dv
-        LEFT JOIN taint t ON t.node = m.id AND t.mode = $mode
-                         AND t.run IN (SELECT part FROM taint_parts WHERE run = $run)
-                         AND t.blocked_by IS NULL
+        LEFT JOIN (SELECT node FROM taint
+                   WHERE run IN (SELECT part FROM taint_parts WHERE run = $run)
+                     AND mode = $mode AND blocked_by IS NULL) t ON t.node = m.id
         GROUP BY d.key ORDER BY d.key""",
         {"run": run.run, "mode": mode, "s": run.as_of.seq},
     )

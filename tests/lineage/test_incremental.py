@@ -230,3 +230,17 @@ def test_a_forgotten_run_keeps_the_rows_a_kept_run_inherits_and_no_more(
     assert left == {r[0] for r in store.fetch_all("SELECT part FROM taint_parts")}
     assert left == {base.run, head.run, later.run}
     assert before[0] <= snapshot(store, later)[0]  # taint only grows on append
+
+
+@pytest.mark.parametrize("made_before", ["DROP TABLE taint_parts", "DELETE FROM taint_parts"])
+def test_runs_of_a_store_made_before_runs_had_parts_keep_their_rows(
+    scenario: Store, made_before: str
+) -> None:
+    run = engine.propagate_taint(scenario)
+    expected = engine.gate(scenario, run, "code-pretrain@v1", "precise").counts
+    assert expected.tainted > 0
+    scenario.execute(made_before)  # a store written before runs had parts
+    scenario.memo.clear()  # a new process
+    again = engine.propagate_taint(scenario)
+    assert again.run == run.run  # the stored run, reused
+    assert engine.gate(scenario, again, "code-pretrain@v1", "precise").counts == expected
