@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from lineage import engine
 from lineage.store import Store
 
 
@@ -42,14 +43,14 @@ def restricted_intervals(store: Store, run: int) -> pa.Table:
     """(repo, path, blob, line_start, line_end) of every line interval the restricted outputs
     of `run` wrote, read out of the store."""
     rows = store.fetch_all(
-        """
+        f"""
         SELECT json_extract_string(f.attrs, '$.repo') AS repo,
                json_extract_string(f.attrs, '$.path') AS path,
                json_extract_string(f.attrs, '$.blob') AS blob,
                a.line_start, coalesce(a.line_end, 2147483647) AS line_end
         FROM attributions a JOIN nodes f ON f.id = a.file_version
         WHERE a.output IN (SELECT DISTINCT node FROM taint
-                           WHERE run IN (SELECT part FROM taint_parts WHERE run = ?)
+                           WHERE run {engine.PARTS_OF}
                            AND mode = 'strict'
                            AND depth = 0 AND blocked_by IS NULL)""",
         [run],

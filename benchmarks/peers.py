@@ -14,6 +14,7 @@ from collections import defaultdict
 
 import networkx as nx
 
+from lineage import engine
 from lineage.model import DERIVATION
 from lineage.store import Store
 
@@ -30,7 +31,7 @@ def roots(store: Store, run: int) -> list[int]:
         r[0]
         for r in store.fetch_all(
             "SELECT DISTINCT node FROM taint "
-            "WHERE run IN (SELECT part FROM taint_parts WHERE run = ?) AND mode = 'strict' "
+            f"WHERE run {engine.PARTS_OF} AND mode = 'strict' "
             "AND depth = 0 "
             "AND blocked_by IS NULL",
             [run],

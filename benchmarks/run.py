@@ -498,7 +498,7 @@ def main() -> None:
                     r[0]
                     for r in store.fetch_all(
                         "SELECT DISTINCT t.node FROM taint t JOIN nodes n ON n.id = t.node "
-                        "WHERE t.run IN (SELECT part FROM taint_parts WHERE run = ?) "
+                        f"WHERE t.run {engine.PARTS_OF} "
                         "AND t.mode = ? AND n.kind = 'example' "
                         "AND t.blocked_by IS NULL",
                         [later.run, mode],

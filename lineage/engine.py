@@ -336,6 +336,13 @@ def _run_for(
     return TaintRun(run, point, policy, waivers)
 
 
+# The runs whose `taint` and `incomplete` rows make up the run a query names (by `?`, or by
+# `$run`): itself and the runs it extended, whose rows it inherits (`_inherit`). Every read of
+# those tables filters `run` by it.
+PARTS_OF = "IN (SELECT part FROM taint_parts WHERE run = ?)"
+PARTS_OF_RUN = PARTS_OF.replace("?", "$run")
+
+
 # How a policy's rules select the restricted outputs: part of the key a run is kept under, so
 # that a run computed under an earlier reading is never reused once the reading changes.
 # 2: an output of a rule's tool that names no model counts as of the rule's model.
@@ -525,9 +532,9 @@ def _extend(
     node the base was missing (lineage that was incomplete may now be complete: only a full
     pass can tell)."""
     if store.fetch_one(
-        """
+        f"""
             SELECT count(*) FROM incomplete i JOIN nodes n ON n.id = i.missing
-            WHERE i.run IN (SELECT part FROM taint_parts WHERE run = ?)
+            WHERE i.run {PARTS_OF}
               AND n.defined_seq > ? AND n.defined_seq <= ?""",
         [base, old, seq],
     )[0]:
@@ -651,12 +658,12 @@ def _inherit(store: Store, run: int, base: int) -> None:
         return
     store.execute(
         "INSERT INTO taint SELECT ? AS run, * EXCLUDE (run) FROM taint "
-        "WHERE run IN (SELECT part FROM taint_parts WHERE run = ?) ORDER BY node",
+        f"WHERE run {PARTS_OF} ORDER BY node",
         [run, base],
     )
     store.execute(
         "INSERT INTO incomplete SELECT ?, node, missing FROM incomplete "
-        "WHERE run IN (SELECT part FROM taint_parts WHERE run = ?) ORDER BY node",
+        f"WHERE run {PARTS_OF} ORDER BY node",
         [run, base],
     )
 
@@ -689,10 +696,10 @@ def _read_rows(store: Store, run: int) -> RunRows:
 
     def part(mode: str) -> propagation.Rows:
         rows = store.fetch_numpy(
-            """
+            f"""
             SELECT node, root, coalesce(pred, -1) AS pred, depth::BIGINT AS depth,
                    coalesce(blocked_by, -1) AS blocked FROM taint
-            WHERE run IN (SELECT part FROM taint_parts WHERE run = ?) AND mode = ?""",
+            WHERE run {PARTS_OF} AND mode = ?""",
             [run, mode],
         )
         node, root, pred, depth, blocked = (
@@ -701,8 +708,7 @@ def _read_rows(store: Store, run: int) -> RunRows:
         return propagation.make_rows(node, root, pred, depth, blocked)
 
     inc = store.fetch_numpy(
-        "SELECT node, missing FROM incomplete WHERE run IN "
-        "(SELECT part FROM taint_parts WHERE run = ?)",
+        f"SELECT node, missing FROM incomplete WHERE run {PARTS_OF}",
         [run],
     )
     node, missing = (np.asarray(inc[c], dtype=np.int64) for c in ("node", "missing"))
@@ -877,8 +883,7 @@ def verdict(
     else:
         missing = (
             store.fetch_maybe_one(
-                "SELECT node, missing FROM incomplete WHERE node = ? AND run IN "
-                "(SELECT part FROM taint_parts WHERE run = ?)",
+                f"SELECT node, missing FROM incomplete WHERE node = ? AND run {PARTS_OF}",
                 [example.id, run.run],
             )
             if evidence.incomplete is None
@@ -922,8 +927,7 @@ def evidence_of_example(store: Store, run: TaintRun, example_id: int) -> witness
     roots = [
         r[0]
         for r in store.fetch_all(
-            "SELECT DISTINCT root FROM taint WHERE node = ? AND run IN "
-            "(SELECT part FROM taint_parts WHERE run = ?)",
+            f"SELECT DISTINCT root FROM taint WHERE node = ? AND run {PARTS_OF}",
             [example_id, run.run],
         )
     ]
@@ -948,7 +952,7 @@ def _read_evidence(
             f"""
             SELECT node, mode = 'precise', root, pred, depth, blocked_by, edge_kind,
                    span_start, span_end, span_unit, edge_seq
-            FROM taint WHERE run IN (SELECT part FROM taint_parts WHERE run = $run) {
+            FROM taint WHERE run {PARTS_OF_RUN} {
                 "" if roots is None else "AND root IN (SELECT id FROM _only)"
             }
             ORDER BY node""",
@@ -1000,8 +1004,7 @@ def _read_evidence(
     if roots is None:
         incomplete = witness.Lookup(
             store.arrow(
-                "SELECT node, missing FROM incomplete "
-                "WHERE run IN (SELECT part FROM taint_parts WHERE run = $run) ORDER BY node",
+                f"SELECT node, missing FROM incomplete WHERE run {PARTS_OF_RUN} ORDER BY node",
                 {"run": run.run},
             )
         )
@@ -1279,10 +1282,10 @@ def _statuses_sql(members: str | None = None) -> str:
     computed already, only the examples that are not CLEAN, and parameters $run and $mode
     only: the gate counts the clean ones from the members, without a row for each of ten
     million examples."""
-    hits = """
+    hits = f"""
         SELECT t.node, list(DISTINCT r.key ORDER BY r.key) AS sources
         FROM taint t JOIN members m ON m.id = t.node JOIN nodes r ON r.id = t.root
-        WHERE t.run IN (SELECT part FROM taint_parts WHERE run = $run) AND t.mode = $mode
+        WHERE t.run {PARTS_OF_RUN} AND t.mode = $mode
           AND t.blocked_by IS NULL
         GROUP BY t.node"""
     status = f"""CASE WHEN h.node IS NOT NULL THEN '{TAINTED}'
@@ -1295,7 +1298,7 @@ def _statuses_sql(members: str | None = None) -> str:
         FROM members m {only}
         LEFT JOIN hits h ON h.node = m.id
         LEFT JOIN (SELECT node, missing FROM incomplete
-                   WHERE run IN (SELECT part FROM taint_parts WHERE run = $run)) i
+                   WHERE run {PARTS_OF_RUN}) i
           ON i.node = m.id"""
 
     if members is None:
@@ -1304,7 +1307,7 @@ def _statuses_sql(members: str | None = None) -> str:
         WITH members AS (SELECT id, repo FROM {members}), hits AS ({hits}),
         flagged AS (SELECT node AS id FROM hits
                     UNION SELECT i.node FROM incomplete i JOIN members m ON m.id = i.node
-                    WHERE i.run IN (SELECT part FROM taint_parts WHERE run = $run))
+                    WHERE i.run {PARTS_OF_RUN})
         {statuses("JOIN flagged f ON f.id = m.id")}"""
 
 
@@ -1429,7 +1432,7 @@ def _gate(
         for r in store.fetch_all(
             f"""
         SELECT DISTINCT t.blocked_by FROM taint t JOIN _members m ON m.id = t.node
-        WHERE t.run IN (SELECT part FROM taint_parts WHERE run = ?) AND t.mode = ?
+        WHERE t.run {PARTS_OF} AND t.mode = ?
           AND t.blocked_by IS NOT NULL
           AND t.node NOT IN (SELECT id FROM _gate WHERE status = '{TAINTED}')""",
             [run.run, mode],
@@ -1523,16 +1526,16 @@ def example_statuses(
             FROM (SELECT DISTINCT id FROM _ask) x JOIN nodes n ON n.id = x.id
             LEFT JOIN (SELECT t.node, list(DISTINCT r.key ORDER BY r.key) AS sources
                        FROM taint t JOIN _ask a ON a.id = t.node JOIN nodes r ON r.id = t.root
-                       WHERE t.run IN (SELECT part FROM taint_parts WHERE run = $run)
+                       WHERE t.run {PARTS_OF_RUN}
                          AND t.mode = $mode AND t.blocked_by IS NULL
                        GROUP BY t.node) h ON h.node = x.id
             LEFT JOIN (SELECT t.node, list(DISTINCT t.blocked_by ORDER BY t.blocked_by) AS blocked
                        FROM taint t JOIN _ask a ON a.id = t.node
-                       WHERE t.run IN (SELECT part FROM taint_parts WHERE run = $run)
+                       WHERE t.run {PARTS_OF_RUN}
                          AND t.mode = $mode AND t.blocked_by IS NOT NULL
                        GROUP BY t.node) w ON w.node = x.id
             LEFT JOIN (SELECT node, min(missing) AS missing FROM incomplete
-                       WHERE run IN (SELECT part FROM taint_parts WHERE run = $run)
+                       WHERE run {PARTS_OF_RUN}
                        GROUP BY node) i ON i.node = x.id""",
             {"run": run.run, "mode": mode},
         )
@@ -1577,7 +1580,7 @@ def tainted_by_dataset(store: Store, run: TaintRun, mode: str) -> list[DatasetCo
         SELECT d.key, count(DISTINCT t.node), count(DISTINCT m.id)
         FROM member m JOIN nodes d ON d.id = m.dv
         LEFT JOIN (SELECT node FROM taint
-                   WHERE run IN (SELECT part FROM taint_parts WHERE run = $run)
+                   WHERE run {PARTS_OF_RUN}
                      AND mode = $mode AND blocked_by IS NULL) t ON t.node = m.id
         GROUP BY d.key ORDER BY d.key""",
         {"run": run.run, "mode": mode, "s": run.as_of.seq},
@@ -1593,7 +1596,7 @@ def tainted_by_tool(store: Store, run: TaintRun, mode: str) -> list[ToolCount]:
                count(DISTINCT t.node)
         FROM taint t JOIN nodes x ON x.id = t.node AND x.kind = '{NodeKind.EXAMPLE}'
         JOIN nodes r ON r.id = t.root
-        WHERE t.run IN (SELECT part FROM taint_parts WHERE run = ?) AND t.mode = ?
+        WHERE t.run {PARTS_OF} AND t.mode = ?
           AND t.blocked_by IS NULL
         GROUP BY ALL ORDER BY 3 DESC, 1, 2""",
         [run.run, mode],
@@ -1816,7 +1819,7 @@ def restricted_outputs(store: Store, run: TaintRun, mode: str) -> list[Restricte
                    json_extract_string(r.attrs, '$.time'),
                    (SELECT count(DISTINCT t.node) FROM taint t
                     JOIN nodes x ON x.id = t.node AND x.kind = '{NodeKind.EXAMPLE}'
-                    WHERE t.run IN (SELECT part FROM taint_parts WHERE run = ?) AND t.mode = ?
+                    WHERE t.run {PARTS_OF} AND t.mode = ?
                       AND t.root = r.id AND t.blocked_by IS NULL)
             FROM _restricted q JOIN nodes r ON r.id = q.id
             ORDER BY 3 NULLS LAST, 4 NULLS LAST, 5 NULLS LAST, 6 NULLS LAST, 1""",
