@@ -149,9 +149,11 @@ def ai_identity_tool(name: str, email: str) -> str | None:
 # Code](https://claude.ai/code)`, `🤖 Generated with [opencode](https://opencode.ai)`,
 # `💘 Generated with Crush`. The tool is what the line names, read as an identity's name.
 _GENERATED_LINE = re.compile(
-    r"^[^\w\n]*generated (?:with|by)[ \t]+\[?([\w][\w .-]*?)\]?(?:\([^)\n]*\))?[ \t.!]*$",
-    re.IGNORECASE | re.MULTILINE,
+    r"^[^\w\n]*generated (?:with|by)[ \t]+([^\n]*)$", re.IGNORECASE | re.MULTILINE
 )
+# what may follow the name: `]`, a link in parentheses, closing punctuation
+_AFTER_NAME = re.compile(r"\]?(?:\([^)\n]*\))?[ \t.!]*")
+_TOOL_NAME = re.compile(r"\w[\w .-]*")
 
 
 def generated_with_tools(message: str) -> list[tuple[str, str]]:
@@ -164,7 +166,17 @@ def generated_with_tools(message: str) -> list[tuple[str, str]]:
     """
     found = []
     for match in _GENERATED_LINE.finditer(message):
-        tool = ai_identity_tool(match.group(1), "")
+        # The name is cut out by hand, not by one pattern: a pattern with a lazy name and
+        # optional tails took seconds on a long line of dots and spaces (a hostile message).
+        rest = match.group(1).strip().removeprefix("[")
+        cut = min((i for i in (rest.find("]"), rest.find("(")) if i >= 0), default=len(rest))
+        name = rest[:cut].rstrip(" \t.!")
+        # a tool's name is short; a long one is not looked up (nor remembered by the cache)
+        if len(name) > 64 or not _TOOL_NAME.fullmatch(name):
+            continue
+        if not _AFTER_NAME.fullmatch(rest[cut:]):
+            continue
+        tool = ai_identity_tool(name, "")
         if tool:
             found.append((tool, match.group(0).strip()))
     return found

@@ -75,6 +75,11 @@ def test_a_person_at_a_tools_company_is_a_person(name: str, email: str) -> None:
         ("Remove the 'Generated with Claude Code' footer", []),  # a mention, not the line
         ("Generated with Sphinx", []),
         ("Generated with gpt-4", []),  # a model, not a tool
+        ("Generated with Claude Code.", ["claude-code"]),
+        ("Generated with [Claude Code", ["claude-code"]),
+        ("Generated with Claude Code (https://claude.ai/code)!", ["claude-code"]),
+        ("Generated with Claude Code, mostly", []),
+        ("Generated with a" + " ." * 20000 + "(", []),  # hostile: once seconds of backtracking
     ],
 )
 def test_a_generated_with_line_names_the_tool_that_made_the_commit(
