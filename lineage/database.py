@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lineage import engine, export, model
+from lineage import engine, export, membership, model
 from lineage.blame import FileBlame, blame, blamed_file
 from lineage.bulk_load import bulk_ingest
 from lineage.engine import (
@@ -336,12 +336,17 @@ class Database:
         next batch is read while this one is stored."""
         check_source(source, repo, rev)
         total = IngestReport(source)
+        before = self.store.log_end()
         for batch, report in bulk_ingest(
             self._readers(source, paths, repo, rev), self.store.ingest
         ):
             total.add(report)
             if on_batch is not None:
                 on_batch(batch, report)
+        if total.accepted:
+            # the next gate of a grown dataset version reads its counts, not its members
+            engine.prepare(self.store)
+            membership.count_grown_versions(self.store, before)
         return total
 
     def ingest_batch(self, batch: Batch) -> IngestReport:

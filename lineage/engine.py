@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lineage import model, propagation, schema, witness
+from lineage import membership, model, propagation, schema, witness
 from lineage.eventlog import canonical_json
 from lineage.model import DERIVATION, EdgeKind, NodeKind
 from lineage.policy import Policy, Restriction, Waiver, glob_regex, parse_moment
@@ -251,12 +251,18 @@ def prepare(store: Store) -> None:
     thread starts."""
     if store.memo.get("engine_tables"):
         return
-    present = store.fetch_one(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
-        "AND table_name IN ('taint_runs', 'taint', 'incomplete', 'taint_parts')"
-    )[0]
-    if present < 4:  # a read-only store that lacks them fails here, as it must
+    present = {
+        r[0]
+        for r in store.fetch_all(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+            "AND table_name IN ('taint_runs', 'taint', 'incomplete', 'taint_parts', "
+            "'member_counts')"
+        )
+    }
+    if len(present - {"member_counts"}) < 4:  # a read-only store lacking them fails here
         store.execute(schema.ddl("engine"))
+    elif "member_counts" not in present and not store.read_only:
+        store.execute(schema.ddl("engine"))  # counts are a shortcut: read-only goes without
     # Runs of a store made before runs had parts are each their own: a run without parts
     # would read no rows, every example CLEAN (a read-only store fails here instead).
     if store.fetch_one(
@@ -1263,18 +1269,6 @@ def choose_dataset_version(known: Sequence[tuple[str, str]], spec: str) -> tuple
     raise EngineError(f"unknown dataset {spec!r}; known dataset versions: {listing}")
 
 
-def _members_sql() -> str:
-    """The examples (id, repo) of dataset version $dv as of $s: members of it or of one of its
-    shards."""
-    return f"""
-        SELECT x.id, x.repo FROM nodes x
-        WHERE x.kind = '{NodeKind.EXAMPLE}' AND x.defined_seq <= $s AND x.id IN (
-            SELECT m.src FROM edges m
-            WHERE m.kind = '{EdgeKind.MEMBER}' AND m.seq <= $s AND (m.dst = $dv OR m.dst IN (
-                SELECT s.src FROM edges s
-                WHERE s.kind = '{EdgeKind.MEMBER}' AND s.dst = $dv AND s.seq <= $s)))"""
-
-
 def _statuses_sql(members: str | None = None) -> str:
     """SQL for (id, repo, status, sources JSON, missing) of every example of one dataset
     version, without keys (a gate lists few): parameters $run, $mode, $s (as-of seq) and $dv
@@ -1302,7 +1296,7 @@ def _statuses_sql(members: str | None = None) -> str:
           ON i.node = m.id"""
 
     if members is None:
-        return f"WITH members AS ({_members_sql()}), hits AS ({hits}){statuses()}"
+        return f"WITH members AS ({membership.members_sql()}), hits AS ({hits}){statuses()}"
     return f"""
         WITH members AS (SELECT id, repo FROM {members}), hits AS ({hits}),
         flagged AS (SELECT node AS id FROM hits
@@ -1357,21 +1351,27 @@ def _gate(
     name, version = resolve_dataset(store, dataset, run.as_of.seq)
     dv = store.node(model.dataset_version_key(name, version))
     assert dv is not None
-    # The members once; then statuses only for those that are not clean (few, in a gate
-    # that passes or nearly): clean counts are the members less the others.
+    # Statuses only for the members that are not clean (few, in a gate that passes or
+    # nearly): the members among the run's taint and incomplete rows. The clean ones are
+    # counted from the version's member counts less those, without a row for each of ten
+    # million examples.
+    params = {"run": run.run, "mode": mode, "s": run.as_of.seq, "dv": dv.id}
+    candidates = f"""(
+        SELECT node FROM taint WHERE run {PARTS_OF_RUN} AND mode = $mode
+        UNION ALL SELECT node FROM incomplete WHERE run {PARTS_OF_RUN})"""
     store.execute(
-        f"CREATE OR REPLACE TEMP TABLE _members AS {_members_sql()}",
-        {"s": run.as_of.seq, "dv": dv.id},
+        "CREATE OR REPLACE TEMP TABLE _flagged_members AS "
+        + membership.members_among_sql(candidates),
+        params,
     )
     store.execute(
-        f"CREATE OR REPLACE TEMP TABLE _gate AS {_statuses_sql('_members')}",
+        f"CREATE OR REPLACE TEMP TABLE _gate AS {_statuses_sql('_flagged_members')}",
         {"run": run.run, "mode": mode},
     )
     counts = dict(store.fetch_all("SELECT status, count(*) FROM _gate GROUP BY status"))
-    members, flagged = store.fetch_one(
-        "SELECT (SELECT count(*) FROM _members), (SELECT count(DISTINCT id) FROM _gate)"
-    )
-    counts[CLEAN] = members - flagged
+    member_counts = membership.member_counts(store, dv.id, run.as_of.seq)
+    flagged = store.fetch_one("SELECT count(DISTINCT id) FROM _gate")[0]
+    counts[CLEAN] = member_counts.total - flagged
     total = sum(counts.values())
 
     def listed(status: str) -> list[tuple[Any, ...]]:
@@ -1403,15 +1403,33 @@ def _gate(
     by_tool = [
         ToolCount(t, m, c)
         for t, m, c in store.fetch_all(
-            """
+            f"""
         SELECT json_extract_string(r.attrs, '$.tool'), json_extract_string(r.attrs, '$.model'),
                count(DISTINCT g.id)
-        FROM _gate g, unnest(g.sources) AS s(src)
-        JOIN (SELECT key, attrs FROM nodes WHERE kind IN (?, ?)) r ON r.key = s.src
-        WHERE g.status = ? GROUP BY ALL ORDER BY 3 DESC, 1, 2""",
-            [NodeKind.OUTPUT, NodeKind.SESSION, TAINTED],
+        FROM (SELECT DISTINCT g.id, t.root FROM _gate g JOIN taint t ON t.node = g.id
+              WHERE g.status = $tainted AND t.run {PARTS_OF_RUN} AND t.mode = $mode
+                AND t.blocked_by IS NULL) g
+        JOIN nodes r ON r.id = g.root
+        WHERE r.kind IN ($output, $session) GROUP BY ALL ORDER BY 3 DESC, 1, 2""",
+            {
+                "run": run.run,
+                "mode": mode,
+                "tainted": TAINTED,
+                "output": NodeKind.OUTPUT,
+                "session": NodeKind.SESSION,
+            },
         )
     ]
+    repos = list(member_counts.by_repo)
+    store.register(
+        "_member_counts",
+        pa.table(
+            {
+                "repo": pa.array(repos, pa.string()),
+                "n": pa.array([member_counts.by_repo[r] for r in repos], pa.int64()),
+            }
+        ),
+    )
     by_repo = [
         RepoCount(r, t, u, c)
         for r, t, u, c in store.fetch_all(
@@ -1419,7 +1437,7 @@ def _gate(
         SELECT coalesce(m.repo, '(no source repository)') AS repo,
                sum(coalesce(g.tainted, 0))::BIGINT, sum(coalesce(g.unknown, 0))::BIGINT,
                sum(m.n - coalesce(g.distinct_ids, 0))::BIGINT
-        FROM (SELECT repo, count(*) AS n FROM _members GROUP BY repo) m
+        FROM _member_counts m
         LEFT JOIN (SELECT repo, count(*) FILTER (WHERE status = '{TAINTED}') AS tainted,
                           count(*) FILTER (WHERE status = '{UNKNOWN}') AS unknown,
                           count(DISTINCT id) AS distinct_ids
@@ -1427,11 +1445,12 @@ def _gate(
         GROUP BY 1 ORDER BY 1"""
         )
     ]
+    store.unregister("_member_counts")
     waived_ids = [
         r[0]
         for r in store.fetch_all(
             f"""
-        SELECT DISTINCT t.blocked_by FROM taint t JOIN _members m ON m.id = t.node
+        SELECT DISTINCT t.blocked_by FROM taint t JOIN _flagged_members m ON m.id = t.node
         WHERE t.run {PARTS_OF} AND t.mode = ?
           AND t.blocked_by IS NOT NULL
           AND t.node NOT IN (SELECT id FROM _gate WHERE status = '{TAINTED}')""",
@@ -1439,7 +1458,7 @@ def _gate(
         )
     ]
     store.execute("DROP TABLE _gate")
-    store.execute("DROP TABLE _members")
+    store.execute("DROP TABLE _flagged_members")
     return GateReport(
         dataset=f"{name}@{version}",
         mode=Mode(mode),

@@ -111,7 +111,7 @@ def _queries() -> dict[str, str]:
             SELECT id, json_extract_string(attrs, '$.dataset') AS dataset,
                    json_extract_string(attrs, '$.version') AS version
             FROM nodes WHERE kind = '{NodeKind.DATASET_VERSION}' AND defined_seq <= $s""",
-        # As engine._members_sql, for every dataset version at once, with what a verdict
+        # As membership.members_sql, for every dataset version at once, with what a verdict
         # shows of each example (a gate then reads no other table of examples).
         "members": f"""
             WITH member AS (SELECT src, dst FROM edges

@@ -56,6 +56,7 @@ class Connection:
         bulk ingest then spills to disk beside the file instead of growing (default: DuckDB's,
         80% of RAM)."""
         self.path = str(path)
+        self.read_only = read_only
         if (read_only or not create) and self.path != ":memory:" and not Path(self.path).exists():
             raise NoStoreError(
                 f"no lineage store at {self.path}: ingest records into it first, or open "
@@ -109,6 +110,7 @@ class Connection:
         it sees committed data and has its own transactions and temporary tables."""
         other = object.__new__(type(self))
         other.path = self.path
+        other.read_only = self.read_only
         other._con = self._con.cursor()
         other.memo = self.memo
         other.hash_scheme = self.hash_scheme
