@@ -343,10 +343,9 @@ class Database:
             total.add(report)
             if on_batch is not None:
                 on_batch(batch, report)
-        if total.accepted:
-            # the next gate of a grown dataset version reads its counts, not its members
-            engine.prepare(self.store)
-            membership.count_grown_versions(self.store, before)
+        # the next gate of a grown dataset version reads its counts, not its members
+        engine.prepare(self.store)
+        membership.count_grown_versions(self.store, before)
         return total
 
     def ingest_batch(self, batch: Batch) -> IngestReport:

@@ -15,16 +15,19 @@ Modes:
 UNKNOWN: not tainted, and an ancestor was referenced but never ingested. CLEAN: neither.
 """
 
+import shutil
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from lineage import membership, model, propagation, schema, witness
 from lineage.eventlog import canonical_json
@@ -1269,13 +1272,13 @@ def choose_dataset_version(known: Sequence[tuple[str, str]], spec: str) -> tuple
     raise EngineError(f"unknown dataset {spec!r}; known dataset versions: {listing}")
 
 
-def _statuses_sql(members: str | None = None) -> str:
+def _statuses_sql(members: str | None = None, *, flagged_only: bool = True) -> str:
     """SQL for (id, repo, status, sources JSON, missing) of every example of one dataset
     version, without keys (a gate lists few): parameters $run, $mode, $s (as-of seq) and $dv
-    (dataset version node id). With `members`, a relation of those examples (id, repo)
-    computed already, only the examples that are not CLEAN, and parameters $run and $mode
-    only: the gate counts the clean ones from the members, without a row for each of ten
-    million examples."""
+    (dataset version node id). With `members`, a relation of some of those examples (id,
+    repo) computed already, and parameters $run and $mode only: the statuses of those, or
+    with `flagged_only` of those that are not CLEAN (the gate counts the clean ones from
+    the member counts, without a row for each of ten million examples)."""
     hits = f"""
         SELECT t.node, list(DISTINCT r.key ORDER BY r.key) AS sources
         FROM taint t JOIN members m ON m.id = t.node JOIN nodes r ON r.id = t.root
@@ -1297,6 +1300,8 @@ def _statuses_sql(members: str | None = None) -> str:
 
     if members is None:
         return f"WITH members AS ({membership.members_sql()}), hits AS ({hits}){statuses()}"
+    if not flagged_only:
+        return f"WITH members AS (SELECT id, repo FROM {members}), hits AS ({hits}){statuses()}"
     return f"""
         WITH members AS (SELECT id, repo FROM {members}), hits AS ({hits}),
         flagged AS (SELECT node AS id FROM hits
@@ -1305,13 +1310,15 @@ def _statuses_sql(members: str | None = None) -> str:
         {statuses("JOIN flagged f ON f.id = m.id")}"""
 
 
-def example_statuses_sql() -> str:
+def example_statuses_sql(members: str | None = None) -> str:
     """SQL for (id, key, example id, status, sources JSON, missing) of every example of one
-    dataset version; the parameters of `_statuses_sql`."""
+    dataset version, or of those of relation `members` (id, repo); the parameters of
+    `_statuses_sql`."""
+    statuses = _statuses_sql() if members is None else _statuses_sql(members, flagged_only=False)
     return f"""
         SELECT g.id, x.key, json_extract_string(x.attrs, '$.example') AS example, g.status,
                g.sources, g.missing
-        FROM ({_statuses_sql()}) g JOIN nodes x ON x.id = g.id"""
+        FROM ({statuses}) g JOIN nodes x ON x.id = g.id"""
 
 
 def gate(
@@ -1482,24 +1489,79 @@ def _gate(
 VERDICT_FILE_FORMATS = {".jsonl": "json", ".ndjson": "json", ".parquet": "parquet"}
 
 
+VERDICT_CHUNK = 1_000_000  # examples per query of a verdicts file: each sorts no more
+
+
 def write_example_verdicts(store: Store, run: TaintRun, dataset: str, mode: str, path: str) -> int:
     """Write every example's verdict (example, key, status, sources) to `path`, JSONL or
-    Parquet by its suffix, straight from DuckDB, in the order the examples were ingested (a
-    manifest's row order); returns the number of examples written."""
+    Parquet by its suffix, in the order the examples were ingested (a manifest's row order);
+    returns the number of examples written.
+
+    The examples are read a range of ids at a time (`VERDICT_CHUNK`), each range sorted on
+    its own and appended, so memory stays bounded by the store's limit at any size: one sort
+    of ten million rows, keys and all, ran out of a 2 GB limit in a process that had just
+    ingested them."""
     fmt = next((f for suffix, f in VERDICT_FILE_FORMATS.items() if path.endswith(suffix)), None)
     if fmt is None:
         raise EngineError(f"verdicts file {path}: name a .jsonl, .ndjson or .parquet file")
-    quoted = path.replace("'", "''")
     params = _statuses_params(store, run, dataset, mode)
+    store.execute(
+        f"CREATE OR REPLACE TEMP TABLE _verdict_members AS {membership.members_sql('x.id')}",
+        {"s": params["s"], "dv": params["dv"]},
+    )
     try:
-        return store.fetch_one(
-            f"""
-            COPY (SELECT example, key, status, sources FROM ({example_statuses_sql()})
-                  ORDER BY id)
-            TO '{quoted}' (FORMAT {fmt})""",
-            params,
-        )[0]
-    except duckdb.IOException as exc:
+        low, high, total = store.fetch_one(
+            "SELECT coalesce(min(id), 0), coalesce(max(id), -1), count(*) FROM _verdict_members"
+        )
+        chunk = f"""
+            SELECT example, key, status, sources FROM ({
+            example_statuses_sql(
+                "(SELECT id, NULL::VARCHAR AS repo FROM _verdict_members "
+                "WHERE id >= $low AND id < $high)"
+            )
+        }) ORDER BY id"""
+        ranges = [(at, at + VERDICT_CHUNK) for at in range(low, high + 1, VERDICT_CHUNK)]
+        _write_verdict_chunks(
+            store,
+            chunk,
+            [{"run": run.run, "mode": mode, "low": a, "high": b} for a, b in ranges or [(0, 0)]],
+            fmt,
+            path,
+        )
+    finally:
+        store.execute("DROP TABLE IF EXISTS _verdict_members")
+    return int(total)
+
+
+def _write_verdict_chunks(
+    store: Store, sql: str, chunks: list[dict[str, Any]], fmt: str, path: str
+) -> None:
+    """The rows of `sql` for each of `chunks`' parameters, one after the other, into one
+    file: Parquet through one writer, JSON lines by DuckDB chunk by chunk, appended."""
+    try:
+        if fmt == "parquet":
+            writer: pq.ParquetWriter | None = None
+            try:
+                for params in chunks:
+                    table = store.arrow(sql, params)
+                    if writer is None:
+                        writer = pq.ParquetWriter(path, table.schema)
+                    writer.write_table(table)
+            finally:
+                if writer is not None:
+                    writer.close()
+            return
+        with open(path, "wb") as out:
+            part = f"{path}.part"
+            quoted = part.replace("'", "''")
+            try:
+                for params in chunks:
+                    store.execute(f"COPY ({sql}) TO '{quoted}' (FORMAT json)", params)
+                    with open(part, "rb") as written:
+                        shutil.copyfileobj(written, out)
+            finally:
+                Path(part).unlink(missing_ok=True)
+    except (duckdb.IOException, OSError) as exc:
         raise EngineError(f"verdicts file {path}: cannot write: {exc}") from exc
 
 

@@ -73,8 +73,6 @@ def member_counts(store: Store, dv: int, as_of: int) -> MemberCounts:
             return counts
         if as_of > computed_at:
             joined, changed = _joined_since(store, dv, computed_at, as_of)
-            if not joined:
-                return counts
             by_repo = dict(counts.by_repo)
             for repo, n in joined.items():
                 by_repo[repo] = by_repo.get(repo, 0) + n
@@ -192,10 +190,12 @@ def _has_table(store: Store) -> bool:
 
 
 def count_grown_versions(store: Store, since: int) -> list[int]:
-    """Bring the kept counts of every dataset version that gained member edges (of its own
-    or of a shard) after seq `since` up to the head of the log, so that the next gate reads
-    them rather than counting; returns those versions' node ids. A bulk ingest calls it once
-    at its end."""
+    """Bring up to the head of the log the kept counts of every dataset version that gained
+    member edges (of its own or of a shard) after seq `since`, or has none kept (an ingest
+    stopped before it counted them), so that the next gate reads them rather than counting;
+    returns those versions' node ids. A bulk ingest calls it once at its end."""
+    if store.read_only or not _has_table(store):
+        return []
     grown = [
         r[0]
         for r in store.fetch_all(
@@ -205,7 +205,8 @@ def count_grown_versions(store: Store, since: int) -> list[int]:
             SELECT d.id FROM nodes d
             WHERE d.kind = '{NodeKind.DATASET_VERSION}' AND (d.id IN (SELECT dst FROM joined)
                OR d.id IN (SELECT s.dst FROM edges s JOIN joined j ON j.dst = s.src
-                           WHERE s.kind = '{EdgeKind.MEMBER}'))
+                           WHERE s.kind = '{EdgeKind.MEMBER}')
+               OR d.id NOT IN (SELECT dv FROM member_counts))
             ORDER BY d.id""",
             [since],
         )

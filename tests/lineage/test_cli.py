@@ -93,6 +93,27 @@ def test_gate_out_parquet_has_every_verdict(db: str, tmp_path: Path) -> None:
     assert (statuses.count("TAINTED"), statuses.count("UNKNOWN")) == (6, 3)
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_gate_out_read_a_few_ids_at_a_time_writes_the_same_file_contents(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    import pyarrow.parquet as pq
+
+    from lineage import engine
+
+    def written(name: str) -> list[dict]:
+        out = tmp_path / f"{name}{suffix}"
+        assert run("--db", db, "gate", "code-pretrain@v1", "--out", str(out))[0] == 1
+        if suffix == ".parquet":
+            return pq.read_table(out).to_pylist()
+        return [json.loads(line) for line in out.read_text().splitlines()]
+
+    whole = written("whole")
+    monkeypatch.setattr(engine, "VERDICT_CHUNK", 3)  # 22 examples: eight ranges, some empty
+    assert written("chunked") == whole and len(whole) == 22
+    assert not list(tmp_path.glob("*.part"))
+
+
 def test_gate_out_with_an_unknown_suffix_is_a_usage_error(db: str, tmp_path: Path) -> None:
     code, _ = run("--db", db, "gate", "code-pretrain@v1", "--out", str(tmp_path / "v.csv"))
     assert code == 2

@@ -150,3 +150,18 @@ def test_a_bulk_ingest_counts_the_versions_it_grew_so_the_gate_does_not(
         "github.com/o/a": 1,
         "github.com/o/b": 1,
     }
+
+
+def test_an_ingest_that_adds_nothing_counts_versions_left_uncounted(tmp_path: Path) -> None:
+    # an ingest killed after its last batch and before counting, then run again
+    rows = tmp_path / "m.jsonl"
+    rows.write_text(json.dumps(row("a1", "github.com/o/a")) + "\n")
+    store = Store(tmp_path / "db.duckdb")
+    for batch in manifest.load([rows]):
+        store.ingest(batch)
+    store.close()
+    db = lineage.open(tmp_path / "db.duckdb")
+    assert db.ingest("manifest", rows).accepted == 0
+    assert db.store.fetch_all("SELECT repos, counts FROM member_counts") == [
+        (["github.com/o/a"], [1])
+    ]
