@@ -8,7 +8,8 @@ from typing import Any
 
 def ddl(name: str = "ddl") -> str:
     """DuckDB DDL (idempotent `CREATE ... IF NOT EXISTS` statements): the store's tables
-    (``ddl``), or the engine's (``"engine"``), which the engine creates itself."""
+    (``ddl``), or the engine's (``"engine"``, ``"membership"``), which the engine creates
+    itself."""
     return files(__name__).joinpath(f"{name}.sql").read_text(encoding="utf-8")
 
 

@@ -48,14 +48,3 @@ CREATE TABLE IF NOT EXISTS incomplete (
     node         BIGINT NOT NULL,
     missing      BIGINT NOT NULL
 );
-
--- How many examples a dataset version holds, per source repository (`repos[i]` has
--- `counts[i]`), as of seq `computed_at`, unchanged since seq `changed_at`: a gate counts the
--- clean examples from here instead of listing ten million members (lineage.membership).
-CREATE TABLE IF NOT EXISTS member_counts (
-    dv           BIGINT NOT NULL,
-    computed_at  BIGINT NOT NULL,
-    changed_at   BIGINT NOT NULL,
-    repos        VARCHAR[] NOT NULL,
-    counts       BIGINT[] NOT NULL
-);
