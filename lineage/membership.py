@@ -140,10 +140,9 @@ def _joined_since(
     try:
         rows = store.fetch_all(
             f"""
-            SELECT j.repo, count(*) FROM (
-                {members_among_sql("_changed_nodes")}
-                EXCEPT
-                {members_among_sql("_changed_nodes", at="$since")}) j
+            SELECT j.repo, count(*) FROM ({members_among_sql("_changed_nodes")}) j
+            WHERE j.id NOT IN (
+                SELECT id FROM ({members_among_sql("_changed_nodes", at="$since")}))
             GROUP BY j.repo""",
             params,
         )
