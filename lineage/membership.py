@@ -23,15 +23,19 @@ def _shards(at: str = "$s") -> str:
         WHERE s.kind = '{EdgeKind.MEMBER}' AND s.dst = $dv AND s.seq <= {at}"""
 
 
+def _into_version(at: str = "$s") -> str:
+    """The condition on a `member` edge m (kind included) that it joins a node to version
+    $dv or to one of its shards as of seq `at`."""
+    return f"m.kind = '{EdgeKind.MEMBER}' AND (m.dst = $dv OR m.dst IN ({_shards(at)}))"
+
+
 def members_sql(columns: str = "x.id, x.repo") -> str:
     """SQL for the examples (`columns` of their `nodes` row x: by default id, repo) of
     dataset version $dv as of seq $s: members of it or of one of its shards, defined by then."""
     return f"""
         SELECT {columns} FROM nodes x
         WHERE x.kind = '{NodeKind.EXAMPLE}' AND x.defined_seq <= $s AND x.id IN (
-            SELECT m.src FROM edges m
-            WHERE m.kind = '{EdgeKind.MEMBER}' AND m.seq <= $s
-              AND (m.dst = $dv OR m.dst IN ({_shards()})))"""
+            SELECT m.src FROM edges m WHERE m.seq <= $s AND {_into_version()})"""
 
 
 def members_among_sql(candidates: str, at: str = "$s") -> str:
@@ -41,8 +45,7 @@ def members_among_sql(candidates: str, at: str = "$s") -> str:
     return f"""
         SELECT x.id, x.repo FROM nodes x
         JOIN (SELECT DISTINCT c.node FROM {candidates} c JOIN edges m ON m.src = c.node
-              WHERE m.kind = '{EdgeKind.MEMBER}' AND m.seq <= {at}
-                AND (m.dst = $dv OR m.dst IN ({_shards(at)}))) c ON c.node = x.id
+              WHERE m.seq <= {at} AND {_into_version(at)}) c ON c.node = x.id
         WHERE x.kind = '{NodeKind.EXAMPLE}' AND x.defined_seq <= {at}"""
 
 
@@ -104,9 +107,7 @@ def _count(store: Store, dv: int, as_of: int) -> tuple[MemberCounts, int]:
         members_sql("x.repo, count(*), max(x.defined_seq)") + " GROUP BY x.repo", params
     )
     newest_edge = store.fetch_one(
-        f"""SELECT max(m.seq) FROM edges m
-            WHERE m.kind = '{EdgeKind.MEMBER}' AND m.seq <= $s
-              AND (m.dst = $dv OR m.dst IN ({_shards()}))""",
+        f"SELECT max(m.seq) FROM edges m WHERE m.seq <= $s AND {_into_version()}",
         params,
     )[0]
     changed_at = max([newest_edge or 0, *(r[2] or 0 for r in rows)])
@@ -124,8 +125,7 @@ def _joined_since(
     edges after it too)."""
     changed = f"""(
         SELECT m.src AS node FROM edges m
-        WHERE m.kind = '{EdgeKind.MEMBER}' AND m.seq > $since AND m.seq <= $s
-          AND (m.dst = $dv OR m.dst IN ({_shards()}))
+        WHERE m.seq > $since AND m.seq <= $s AND {_into_version()}
         UNION ALL
         SELECT m.src FROM edges m
         WHERE m.kind = '{EdgeKind.MEMBER}' AND m.seq <= $s AND m.dst IN (
@@ -149,8 +149,7 @@ def _joined_since(
         newest = store.fetch_one(
             f"""SELECT greatest(
                     (SELECT max(m.seq) FROM edges m
-                     WHERE m.kind = '{EdgeKind.MEMBER}' AND m.seq > $since AND m.seq <= $s
-                       AND (m.dst = $dv OR m.dst IN ({_shards()}))),
+                     WHERE m.seq > $since AND m.seq <= $s AND {_into_version()}),
                     (SELECT max(x.defined_seq) FROM nodes x JOIN _changed_nodes c
                        ON c.node = x.id WHERE x.defined_seq <= $s))""",
             params,
@@ -179,13 +178,19 @@ def _keep(store: Store, dv: int, computed_at: int, changed_at: int, counts: Memb
 
 def _has_table(store: Store) -> bool:
     """Whether the store has `member_counts` (a store made before it, opened read-only, has
-    not: its counts are computed each time)."""
-    return bool(
+    not: its counts are computed each time). Once found, it is not looked for again in this
+    process (no code drops it); not found, it is, since `engine.prepare` may make it."""
+    if store.memo.get("member_counts"):
+        return True
+    found = bool(
         store.fetch_one(
             "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'member_counts' "
             "AND database_name = current_database()"
         )[0]
     )
+    if found:
+        store.memo["member_counts"] = True
+    return found
 
 
 def count_grown_versions(store: Store, since: int) -> list[int]:
