@@ -172,7 +172,7 @@ class _Clone:
         self.renames = True
         self.lines_of: dict[tuple[str, str], int | None] = {}
         self.ended: set[str] = set()  # versions whose line ends were read
-        self.submodules: dict[str, int] = {}  # submodule path -> commits that changed it
+        self.submodules: set[str] = set()  # paths of submodules the batch's commits changed
         self.history: list[str] = []  # every commit this read is to read
 
     def find_missing(self, commits: list[str]) -> bool:
@@ -353,10 +353,10 @@ def _read_part(
             "(`git fetch --refetch origin`) and ingest again"
         )
     _add_line_ends(clone, batch)
-    for name, count in sorted(clone.submodules.items()):
+    for name in sorted(clone.submodules):
         batch.notes.append(
             f"{clone.repo}: submodule {name} recorded and skipped "
-            f"({count} commits changed it; ingest it as a repository of its own)"
+            "(ingest it as a repository of its own)"
         )
     clone.submodules.clear()
     stray = sum(
@@ -567,7 +567,7 @@ def _record(
         for ch in changes:
             if ch.mode == "160000":
                 name = ch.new_path or ch.old_path or ""
-                clone.submodules[name] = clone.submodules.get(name, 0) + 1
+                clone.submodules.add(name)
                 continue
             if ch.new_path is None or ch.new_blob is None:
                 continue  # a deletion: nothing to version

@@ -40,7 +40,9 @@ class IngestReport:
         for kind, n in other.ignored_kinds.items():
             self.ignored_kinds[kind] = self.ignored_kinds.get(kind, 0) + n
         self.rejections += other.rejections
-        self.notes += other.notes
+        # a note about the whole input (blobs a clone lacks) comes with each of its batches:
+        # a total says it once
+        self.notes += [note for note in other.notes if note not in self.notes]
 
     def as_dict(self) -> dict[str, Any]:
         return {

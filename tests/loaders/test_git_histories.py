@@ -11,7 +11,7 @@ import pytest
 from lineage import engine
 from lineage.loaders import events, git, git_log, manifest
 from lineage.policy import parse_policy
-from lineage.store import Store
+from lineage.store import IngestReport, Store
 from tests.loaders.test_git import AI_LINES, HUMAN_HEAD, POLICY, REPO, Repo, output_event
 
 CLAUDE = "\n\nCo-Authored-By: Claude Opus 4.5 <noreply@anthropic.com>"
@@ -373,6 +373,15 @@ def test_blobs_missing_in_several_batches_are_each_read_around(
     for n in range(1, 6, 2):
         video = store.node(f"file:{REPO}:assets/video{n}.mp4@{lost[n // 2]}")
         assert video is not None and "git fetch" in video.attrs["missing"]
+    # each batch says what the clone lacks; the total says it once
+    assert sum(any("missing" in n for n in r.notes) for r in reports) > 1
+    total = IngestReport("git")
+    for report in reports:
+        total.add(report)
+    assert [n for n in total.notes if "missing" in n] == [
+        f"{REPO}: 3 blobs are missing from this clone (partial clone or incomplete mirror); "
+        "fetch them (`git fetch --refetch origin`) and ingest again"
+    ]
 
 
 def test_a_shallow_clone_is_unknown_before_its_boundary_until_unshallowed(
