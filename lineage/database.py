@@ -337,12 +337,13 @@ class Database:
         check_source(source, repo, rev)
         total = IngestReport(source)
         before = self.store.log_end()
-        for batch, report in bulk_ingest(
-            self._readers(source, paths, repo, rev), self.store.ingest
-        ):
-            total.add(report)
-            if on_batch is not None:
-                on_batch(batch, report)
+        with self.store.deferring_snapshots():
+            for batch, report in bulk_ingest(
+                self._readers(source, paths, repo, rev), self.store.ingest
+            ):
+                total.add(report)
+                if on_batch is not None:
+                    on_batch(batch, report)
         # the next gate of a grown dataset version reads its counts, not its members
         engine.prepare(self.store)
         membership.count_grown_versions(self.store, before)

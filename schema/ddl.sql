@@ -155,6 +155,13 @@ CREATE TABLE IF NOT EXISTS commit_order (
     complete     BOOLEAN NOT NULL
 );
 
+-- Repositories whose batches were stored while their snapshot index above was left to be
+-- rebuilt once, at the end of an ingest (`Store.deferring_snapshots`); a row outlives only an
+-- ingest that was killed, and the next ingest rebuilds its index.
+CREATE TABLE IF NOT EXISTS snapshot_stale (
+    repo         VARCHAR NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS snapshot_spans (
     repo         VARCHAR NOT NULL,
     path         VARCHAR NOT NULL,

@@ -103,11 +103,28 @@ def flatten(entries: list[tuple[int, int, int | None]]) -> list[tuple[int, int, 
     return spans
 
 
+def mark_stale(con: duckdb.DuckDBPyConnection, repos: list[str]) -> None:
+    """Record that `repos` gained commits their snapshot index does not hold yet."""
+    if repos:
+        con.execute(
+            """INSERT INTO snapshot_stale SELECT DISTINCT r FROM unnest(?::VARCHAR[]) t(r)
+               WHERE r NOT IN (SELECT repo FROM snapshot_stale)""",
+            [repos],
+        )
+
+
+def stale_repos(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The repositories whose snapshot index is to be rebuilt (`mark_stale`)."""
+    rows = con.execute("SELECT DISTINCT repo FROM snapshot_stale ORDER BY repo").fetchall()
+    return [r[0] for r in rows]
+
+
 def reindex(con: duckdb.DuckDBPyConnection, repos: list[str]) -> None:
     """Rebuild `commit_order` and `snapshot_spans` of `repos` from their stored tree entries
     (a handful of queries whatever the number of repos)."""
     if not repos:
         return
+    con.execute("DELETE FROM snapshot_stale WHERE repo IN (SELECT unnest(?::VARCHAR[]))", [repos])
     con.execute("DELETE FROM commit_order WHERE repo IN (SELECT unnest(?::VARCHAR[]))", [repos])
     con.execute("DELETE FROM snapshot_spans WHERE repo IN (SELECT unnest(?::VARCHAR[]))", [repos])
     commits = con.execute(

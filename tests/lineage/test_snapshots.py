@@ -1,11 +1,13 @@
 """Snapshot names: a dataset cut from the trees of several commits of an ingested history."""
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
 
 from lineage import engine
+from lineage.database import Database
 from lineage.loaders import git, manifest
 from lineage.policy import parse_policy
 from lineage.store import Store, snapshots
@@ -75,8 +77,14 @@ def rows_at(at: dict[str, str]) -> list[dict]:
     return rows
 
 
+@pytest.mark.parametrize("deferred", [False, True])
 @pytest.mark.parametrize("git_first", [True, False])
-def test_a_dataset_cut_from_snapshots_has_no_unknown(tmp_path: Path, git_first: bool) -> None:
+def test_a_dataset_cut_from_snapshots_has_no_unknown(
+    tmp_path: Path, git_first: bool, deferred: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batch by batch, or with the snapshot index rebuilt once at the end of a history read
+    in batches of two commits (as `Database.ingest` stores one)."""
+    monkeypatch.setattr(git, "COMMITS_PER_BATCH", 2)
     repo, at = history(tmp_path / "demo")
     store = Store(":memory:")
     store.set_policy(parse_policy(POLICY))
@@ -84,8 +92,9 @@ def test_a_dataset_cut_from_snapshots_has_no_unknown(tmp_path: Path, git_first: 
     path.write_text("".join(json.dumps(r) + "\n" for r in rows_at(at)))
 
     def read_git() -> None:
-        for batch in git.load([repo.root]):
-            store.ingest(batch)
+        with store.deferring_snapshots() if deferred else nullcontext():
+            for batch in git.load([repo.root]):
+                store.ingest(batch)
 
     def read_manifest() -> None:
         for batch in manifest.load([path]):
@@ -262,9 +271,10 @@ def test_a_byte_span_twin_of_a_line_span_dataset_gets_the_same_verdicts(
     assert status("cut") == "TAINTED"  # line 7 is the first AI line
 
 
+@pytest.mark.parametrize("deferred", [False, True])
 @pytest.mark.parametrize("git_first", [True, False])
 def test_an_agent_trace_range_at_a_revision_taints_its_lines_without_content_match(
-    tmp_path: Path, git_first: bool
+    tmp_path: Path, git_first: bool, deferred: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from lineage.loaders import agent_trace
 
@@ -308,10 +318,12 @@ def test_an_agent_trace_range_at_a_revision_taints_its_lines_without_content_mat
         + "\n"
     )
     store = Store(":memory:")
+    monkeypatch.setattr(git, "COMMITS_PER_BATCH", 1)
 
     def history() -> None:
-        for batch in git.load([repo.root]):
-            store.ingest(batch)
+        with store.deferring_snapshots() if deferred else nullcontext():
+            for batch in git.load([repo.root]):
+                store.ingest(batch)
 
     def traces() -> None:
         for batch in agent_trace.load([trace], repo=REPO):
@@ -392,3 +404,60 @@ def test_content_identifiers_resolve_to_the_ingested_version(tmp_path: Path) -> 
         for r in rows
     }
     assert status == {"rev": "TAINTED", "dir": "TAINTED", "snp": "CLEAN", "stack": "TAINTED"}
+
+
+def test_a_deferred_index_is_rebuilt_once_whatever_the_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Database.ingest of a history in batches of one commit rebuilds the snapshot index
+    once, at its end; stored batch by batch, once per batch."""
+    monkeypatch.setattr(git, "COMMITS_PER_BATCH", 1)
+    repo, at = history(tmp_path / "demo")
+    rebuilt: list[list[str]] = []
+    reindex = snapshots.reindex
+    monkeypatch.setattr(
+        snapshots, "reindex", lambda con, repos: (rebuilt.append(repos), reindex(con, repos))
+    )
+    with Database(tmp_path / "s.duckdb") as db:
+        db.ingest("git", repo.root)
+        assert rebuilt == [[REPO]]
+        assert all(db.store.commit_ingested(REPO, sha) for sha in at.values())
+    rebuilt.clear()
+    store = Store(":memory:")
+    for batch in git.load([repo.root]):
+        store.ingest(batch)
+    assert len(rebuilt) == len(at) > 1
+
+
+def test_an_ingest_that_fails_midway_indexes_what_it_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A history whose reading fails after some batches were stored: those commits resolve
+    names at once; an ingest killed before its end leaves the repository marked stale, and
+    the next ingest, of anything, rebuilds its index."""
+    monkeypatch.setattr(git, "COMMITS_PER_BATCH", 1)
+    repo, at = history(tmp_path / "demo")
+    store = Store(tmp_path / "s.duckdb")
+    batches = git.load([repo.root])
+    with pytest.raises(RuntimeError, match="git went away"), store.deferring_snapshots():
+        store.ingest(next(batches))
+        store.ingest(next(batches))
+        raise RuntimeError("git went away")
+    assert store.commit_ingested(REPO, at["ai"])
+    assert not store.commit_ingested(REPO, at["docs"])
+    # killed: the block never ends
+    killed = store.deferring_snapshots()
+    killed.__enter__()
+    for batch in batches:
+        store.ingest(batch)
+    store.close()
+    with Database(tmp_path / "s.duckdb") as db:
+        assert not db.store.commit_ingested(REPO, at["removed"])
+        db.set_policy(POLICY)
+        rows = tmp_path / "m.jsonl"
+        rows.write_text("".join(json.dumps(r) + "\n" for r in rows_at(at)))
+        report = db.ingest("manifest", rows)
+        assert report.rejected == 0, report.rejections
+        assert db.store.commit_ingested(REPO, at["removed"])
+        run = engine.propagate_taint(db.store)
+        assert engine.gate(db.store, run, "d@1", "precise").counts.unknown == 0
