@@ -34,7 +34,7 @@ from lineage.eventlog import canonical_json
 from lineage.model import DERIVATION, EdgeKind, NodeKind
 from lineage.policy import Policy, Restriction, Waiver, glob_regex, parse_moment
 from lineage.run_cache import RunCache
-from lineage.store import PolicyVersion, Store, StoredEdge, StoredNode
+from lineage.store import PolicyVersion, Store, StoredEdge, StoredNode, facets
 
 
 class Mode(StrEnum):
@@ -211,14 +211,14 @@ def _restriction_sql(rule: Restriction) -> tuple[str, list[Any]]:
     params: list[Any] = []
     for attr, pattern in (("tool", rule.tool), ("model", rule.model)):
         if pattern is not None:
-            value = f"json_extract_string(n.attrs, '$.{attr}')"
+            value = f"n.{attr}"
             match = f"regexp_full_match(lower({value}), {_literal(glob_regex(pattern.lower()))})"
             if attr == "model" and rule.tool is not None:
                 # an output of the rule's tool whose record names no model (Copilot's hooks
                 # never do, Cursor's Auto says `default`) may be of the model: fail closed
                 match = f"({value} IS NULL OR {match})"
             conds.append(f"coalesce({match}, false)")
-    time = "TRY_CAST(json_extract_string(n.attrs, '$.time') AS TIMESTAMPTZ)"
+    time = "n.occurred_at"
     if rule.since:
         conds.append(f"({time} IS NULL OR {time} >= ?)")
         params.append(parse_moment(rule.since, end_of_day=False))
@@ -226,7 +226,7 @@ def _restriction_sql(rule: Restriction) -> tuple[str, list[Any]]:
         conds.append(f"({time} IS NULL OR {time} < ?)")
         params.append(parse_moment(rule.until, end_of_day=True))
     if rule.repos:
-        repo = "lower(json_extract_string(n.attrs, '$.repo'))"
+        repo = "lower(n.repo)"
         ors = " OR ".join(
             f"regexp_full_match({repo}, {_literal(glob_regex(p.lower()))})" for p in rule.repos
         )
@@ -429,19 +429,40 @@ def restricted_roots(store: Store, seq: int, policy: Policy | None, after: int =
     """The outputs and sessions the policy restricts, defined after `after` and by `seq`."""
     rules = [_restriction_sql(r) for r in (policy.restrict if policy else ())]
     where = " OR ".join(sql for sql, _ in rules) or "false"
-    # Materialized first: else DuckDB evaluates the rules' JSON on every node, not on outputs.
+    kinds = ", ".join(f"'{k}'" for k in facets.RULE_KINDS)
+    # A store made before the columns, opened read-only, reads them from the JSON; then the
+    # CTE is materialized first, else DuckDB evaluates the JSON on every node, not on outputs.
+    columns = ", ".join(
+        c if _has_rule_facets(store) else f"{facets.from_attrs(c, 'nodes')} AS {c}"
+        for c in facets.COLUMNS
+    )
     return np.asarray(
         store.fetch_numpy(
             f"""
         WITH n AS MATERIALIZED (
-            SELECT id, key, attrs FROM nodes
-            WHERE kind IN ('{NodeKind.OUTPUT}', '{NodeKind.SESSION}')
-              AND defined_seq > ? AND defined_seq <= ?)
+            SELECT id, key, {columns} FROM nodes
+            WHERE kind IN ({kinds}) AND defined_seq > ? AND defined_seq <= ?)
         SELECT n.id FROM n WHERE ({where}) ORDER BY n.id""",
             [after, seq] + [p for _, ps in rules for p in ps],
         )["id"],
         dtype=np.int64,
     )
+
+
+def _has_rule_facets(store: Store) -> bool:
+    """Whether `nodes` has the rule columns (`lineage.store.facets`): a store made before
+    them, opened read-only, has not been migrated."""
+    if not store.read_only:
+        return True
+    found = store.memo.get("rule_facets")
+    if found is None:
+        found = store.memo["rule_facets"] = bool(
+            store.fetch_one(
+                "SELECT count(*) FROM duckdb_columns() "
+                "WHERE table_name = 'nodes' AND column_name = 'occurred_at'"
+            )[0]
+        )
+    return bool(found)
 
 
 def restricted_intervals(

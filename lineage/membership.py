@@ -164,7 +164,8 @@ def _keep(store: Store, dv: int, computed_at: int, changed_at: int, counts: Memb
     is writing this moment, keeps nothing (the counts are only ever a shortcut)."""
     if store.read_only or not _has_table(store):
         return
-    repos = list(counts.by_repo)
+    # in one order whatever order the counts were grown in: the same counts, the same row
+    repos = sorted(counts.by_repo, key=lambda r: (r is not None, r or ""))
     try:
         with store.transaction():
             store.execute("DELETE FROM member_counts WHERE dv = ?", [dv])

@@ -51,6 +51,12 @@ CREATE TABLE IF NOT EXISTS nodes (
 );
 -- Stores made before `repo`: the store fills it once when it adds it.
 ALTER TABLE nodes ADD COLUMN IF NOT EXISTS repo VARCHAR;
+-- An output's or a session's tool, model and time repeat its attrs (NULL for other kinds),
+-- so a policy's rules select the restricted ones without parsing their JSON
+-- (lineage/store/facets.py); stores made before them fill them once (migration 3).
+ALTER TABLE nodes ADD COLUMN IF NOT EXISTS tool VARCHAR;
+ALTER TABLE nodes ADD COLUMN IF NOT EXISTS model VARCHAR;
+ALTER TABLE nodes ADD COLUMN IF NOT EXISTS occurred_at TIMESTAMPTZ;
 
 -- Edges point from ancestor to descendant. A span is the part of `dst` (or of `src` for
 -- chunking) the edge is about, in `span_unit` (line or byte), 1-based and inclusive.

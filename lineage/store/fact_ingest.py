@@ -20,7 +20,7 @@ from lineage.facts import (
     WrittenLines,
 )
 from lineage.model import EdgeKind
-from lineage.store import content_match
+from lineage.store import content_match, facets
 from lineage.store.errors import StoreError, UndeclaredNodes
 from lineage.store.reads import Reads
 
@@ -347,15 +347,16 @@ class FactIngest(Reads):
                    n.id IS NOT NULL AND n.defined_seq IS NULL
                        AND f.defined_seq IS NOT NULL AS defines
             FROM _node_facts f LEFT JOIN nodes n ON n.key = f.key""")
-        con.execute("""
-            INSERT INTO nodes (id, key, kind, attrs, first_seq, defined_seq, repo)
+        con.execute(f"""
+            INSERT INTO nodes (id, key, kind, attrs, first_seq, defined_seq,
+                               {", ".join(facets.COLUMNS)})
             SELECT i.id, f.key, f.kind, f.attrs, f.first_seq, f.defined_seq,
-                   json_extract_string(f.attrs, '$.repo')
+                   {facets.selected("f")}
             FROM _node_facts f JOIN _node_ids i USING (key) WHERE i.new
             ORDER BY i.id""")
-        con.execute("""
+        con.execute(f"""
             UPDATE nodes SET attrs = f.attrs, defined_seq = f.defined_seq,
-                             repo = json_extract_string(f.attrs, '$.repo')
+                             {facets.assignments("f")}
             FROM (SELECT i.id, f.attrs, f.defined_seq
                   FROM _node_facts f JOIN _node_ids i USING (key) WHERE i.defines) f
             WHERE nodes.id = f.id""")
@@ -366,7 +367,7 @@ class FactIngest(Reads):
         definition with the latest `time`, whatever order the definitions arrived in."""
         time = "TRY_CAST(json_extract_string({}.attrs, '$.time') AS TIMESTAMPTZ)"
         self._con.execute(f"""
-            UPDATE nodes SET attrs = f.attrs, repo = json_extract_string(f.attrs, '$.repo')
+            UPDATE nodes SET attrs = f.attrs, {facets.assignments("f")}
             FROM (SELECT key, arg_max(attrs, {time.format("x")}) AS attrs,
                          max({time.format("x")}) AS t
                   FROM {facts} x GROUP BY key) f

@@ -13,6 +13,7 @@ import duckdb
 
 from lineage import eventlog
 from lineage.rows import maybe_one
+from lineage.store import facets
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,12 @@ class Migration:
 
 
 def _fill_node_repos(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("UPDATE nodes SET repo = json_extract_string(attrs, '$.repo') WHERE repo IS NULL")
+    con.execute(f"UPDATE nodes SET repo = {facets.from_attrs('repo', 'nodes')} WHERE repo IS NULL")
+
+
+def _fill_rule_facets(con: duckdb.DuckDBPyConnection) -> None:
+    kinds = ", ".join(f"'{k}'" for k in facets.RULE_KINDS)
+    con.execute(f"UPDATE nodes SET {facets.assignments('nodes')} WHERE kind IN ({kinds})")
 
 
 def _rehash_log(con: duckdb.DuckDBPyConnection) -> None:
@@ -38,6 +44,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         1, "nodes.repo repeats attrs.repo, so a gate groups by repository fast", _fill_node_repos
     ),
     Migration(2, "event and batch hashes encode their fields length-prefixed", _rehash_log),
+    Migration(
+        3,
+        "outputs' and sessions' tool, model and time repeat their attrs, so a policy's rules "
+        "read no JSON",
+        _fill_rule_facets,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

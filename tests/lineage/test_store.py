@@ -3,8 +3,10 @@ from pathlib import Path
 
 import duckdb
 
+from lineage import engine
 from lineage.eventlog import EVENT_HASH_SQL, GENESIS, batch_hash
 from lineage.loaders import LOADERS, events
+from lineage.policy import parse_policy
 from lineage.store import Store
 from tests.conftest import EXAMPLES, FIXTURES, load_events
 
@@ -325,3 +327,59 @@ def test_a_rejected_example_among_other_events_leaves_no_hole_in_the_log(tmp_pat
     logged = store.fetch_all("SELECT seq, event_id FROM events ORDER BY seq")
     assert logged == [(1, "f-a"), (2, "o1"), (3, "o2"), (4, "x2"), (5, "o3")]
     assert store.verify().ok
+
+
+RULES = [
+    'tool = "claude-code"\nsince = 2026-03-03',
+    'tool = "claude-code"\nuntil = 2026-03-02',
+    'tool = "claude-*"\nrepos = ["github.com/acme/*"]',
+    'model = "CLAUDE-OPUS-*"',
+    'model = "gpt-4*"',
+    'tool = "copilot"\nmodel = "gpt-5*"',  # Copilot's hooks name no model: fails closed
+]
+
+
+def test_a_store_made_before_the_rule_columns_selects_the_same_restricted_outputs(
+    tmp_path: Path,
+) -> None:
+    """Outputs' tool, model and time are columns of `nodes`; a store made before them
+    selects the same outputs read-only (from the JSON), and is filled on its first
+    read-write open."""
+    path = tmp_path / "old.duckdb"
+    with Store(path) as store:
+        load_events(store, EXAMPLES / "events.ndjson")
+        seq = store.head_seq()
+        expected = [
+            engine.restricted_roots(store, seq, parse_policy(f'[[restrict]]\n{r}\nreason = "r"'))
+            for r in RULES
+        ]
+        filled = store.fetch_one(
+            "SELECT count(*) FROM nodes WHERE kind = 'output' AND tool IS NOT NULL"
+        )[0]
+    assert filled and all(len(e) for e in expected[1:5]) and not len(expected[0])
+    con = duckdb.connect(str(path))
+    for column in ("tool", "model", "occurred_at"):
+        con.execute(f"ALTER TABLE nodes DROP COLUMN {column}")
+    con.execute("UPDATE store_meta SET value = '2' WHERE key = 'schema_version'")
+    con.close()
+
+    def roots(store: Store) -> list[list[int]]:
+        return [
+            list(
+                engine.restricted_roots(
+                    store, seq, parse_policy(f'[[restrict]]\n{r}\nreason = "r"')
+                )
+            )
+            for r in RULES
+        ]
+
+    with Store(path, read_only=True) as old:
+        assert roots(old) == [list(e) for e in expected]
+    with Store(path) as store:
+        assert (
+            store.fetch_one(
+                "SELECT count(*) FROM nodes WHERE kind = 'output' AND tool IS NOT NULL"
+            )[0]
+            == filled
+        )
+        assert roots(store) == [list(e) for e in expected]
