@@ -297,6 +297,10 @@ def propagate_taint(
     runs kept whatever as-of points readers ask for.
     """
     prepare(store)
+    if not store.read_only:
+        # names an ingest killed before its end left unresolved are resolved at the log's
+        # end: before any run there is computed, which would otherwise be kept without them
+        store.refresh_snapshots()
     point = resolve_as_of(store, as_of)
     policy = store.policy_at(point.seq)
     waivers = tuple(policy.policy.active_waivers(point.time)) if policy else ()

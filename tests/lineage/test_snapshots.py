@@ -461,3 +461,29 @@ def test_an_ingest_that_fails_midway_indexes_what_it_stored(
         assert db.store.commit_ingested(REPO, at["removed"])
         run = engine.propagate_taint(db.store)
         assert engine.gate(db.store, run, "d@1", "precise").counts.unknown == 0
+
+
+def test_a_run_after_a_killed_ingest_resolves_what_the_ingest_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dataset named at commits, then its history, killed before the ingest's end: the
+    first propagation resolves the names (a run kept without them would be reused at the
+    same point of the log after a later ingest resolved them)."""
+    monkeypatch.setattr(git, "COMMITS_PER_BATCH", 1)
+    repo, at = history(tmp_path / "demo")
+    path = tmp_path / "s.duckdb"
+    rows = tmp_path / "m.jsonl"
+    rows.write_text("".join(json.dumps(r) + "\n" for r in rows_at(at)))
+    with Database(path) as db:
+        db.set_policy(POLICY)
+        assert db.ingest("manifest", rows).rejected == 0
+    store = Store(path)
+    killed = store.deferring_snapshots()  # killed: the block never ends
+    killed.__enter__()
+    for batch in git.load([repo.root]):
+        store.ingest(batch)
+    store.close()
+    with Store(path) as store:
+        assert snapshots.stale_repos(store._con) == [REPO]
+        run = engine.propagate_taint(store)
+        assert engine.gate(store, run, "d@1", "precise").counts.unknown == 0
