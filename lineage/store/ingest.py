@@ -244,8 +244,8 @@ class Ingest(EventLog, FactIngest, Carrying):
                     batch_no = self._append_events(batch.source, records, seqs, batch_no)
                     self._store_facts(records, seqs)
                 if rows is not None:
-                    if self._snapshots_deferred:  # rows may name files at its commits
-                        self._carry_after_reindex(*self._reindex_stale())
+                    # rows may name files at commits of a repository left stale
+                    self._carry_after_reindex(*self._reindex_stale())
                     batch_no = batch_no or self._next_batch()
                     example_ingest.ingest_example_table(
                         self, batch.source, rows, batch_no, report, received_at, row_seqs
