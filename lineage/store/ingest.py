@@ -175,9 +175,9 @@ class Ingest(EventLog, FactIngest, Carrying):
 
     def refresh_snapshots(self) -> None:
         """Rebuild the snapshot index of every repository a batch left stale (after an ingest
-        that deferred it, or was killed before its end), in one transaction: the names their
-        commits now resolve get their aliases, and what those names held is carried. One
-        small query when none is stale."""
+        that deferred it, or was killed before its end; a propagation calls it first), in one
+        transaction: the names their commits now resolve get their aliases, and what those
+        names held is carried. One small query when none is stale."""
         if not snapshots.stale_repos(self._con):
             return
         with self.transaction():
