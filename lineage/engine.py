@@ -433,7 +433,6 @@ def restricted_roots(store: Store, seq: int, policy: Policy | None, after: int =
     """The outputs and sessions the policy restricts, defined after `after` and by `seq`."""
     rules = [_restriction_sql(r) for r in (policy.restrict if policy else ())]
     where = " OR ".join(sql for sql, _ in rules) or "false"
-    kinds = ", ".join(f"'{k}'" for k in facets.RULE_KINDS)
     # A store made before the columns, opened read-only, reads them from the JSON; then the
     # CTE is materialized first, else DuckDB evaluates the JSON on every node, not on outputs.
     columns = ", ".join(
@@ -445,7 +444,7 @@ def restricted_roots(store: Store, seq: int, policy: Policy | None, after: int =
             f"""
         WITH n AS MATERIALIZED (
             SELECT id, key, {columns} FROM nodes
-            WHERE kind IN ({kinds}) AND defined_seq > ? AND defined_seq <= ?)
+            WHERE kind IN ({facets.RULE_KINDS_SQL}) AND defined_seq > ? AND defined_seq <= ?)
         SELECT n.id FROM n WHERE ({where}) ORDER BY n.id""",
             [after, seq] + [p for _, ps in rules for p in ps],
         )["id"],

@@ -6,7 +6,7 @@ from lineage.model import NodeKind
 
 # Only outputs and sessions are selected by a policy's rules: other kinds leave them NULL.
 RULE_KINDS = (NodeKind.OUTPUT, NodeKind.SESSION)
-_OF_RULE_KINDS = ", ".join(f"'{k}'" for k in RULE_KINDS)
+RULE_KINDS_SQL = ", ".join(f"'{k}'" for k in RULE_KINDS)  # for `kind IN (...)`
 
 _FROM_ATTRS = {
     "repo": "json_extract_string({t}.attrs, '$.repo')",
@@ -26,7 +26,7 @@ def from_attrs(column: str, table: str, kind: str | None = None) -> str:
     """
     sql = _FROM_ATTRS[column].format(t=table)
     if column in RULE_FACETS:
-        sql = f"CASE WHEN {kind or f'{table}.kind'} IN ({_OF_RULE_KINDS}) THEN {sql} END"
+        sql = f"CASE WHEN {kind or f'{table}.kind'} IN ({RULE_KINDS_SQL}) THEN {sql} END"
     return sql
 
 

@@ -163,7 +163,6 @@ class Ingest(EventLog, FactIngest, Carrying):
         try:
             yield
         except Exception:
-            self._snapshots_deferred = outer
             if not outer:  # what was stored is indexed; the block's error is the one told
                 with suppress(Exception):
                     self.refresh_snapshots()

@@ -28,8 +28,9 @@ def _fill_node_repos(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _fill_rule_facets(con: duckdb.DuckDBPyConnection) -> None:
-    kinds = ", ".join(f"'{k}'" for k in facets.RULE_KINDS)
-    con.execute(f"UPDATE nodes SET {facets.assignments('nodes')} WHERE kind IN ({kinds})")
+    con.execute(
+        f"UPDATE nodes SET {facets.assignments('nodes')} WHERE kind IN ({facets.RULE_KINDS_SQL})"
+    )
 
 
 def _rehash_log(con: duckdb.DuckDBPyConnection) -> None:
